@@ -1,0 +1,49 @@
+# Accord — `make help` lists the targets.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8400
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+$(VENV)/.bench: $(VENV)/.dev
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	@touch $@
+
+run: $(VENV)/.runtime ## set up, load the demo and serve on http://127.0.0.1:8400
+	$(BIN)/accord init
+	$(BIN)/accord demo
+	$(BIN)/accord serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.dev ## install the dev tools and run the whole test suite
+	$(BIN)/pytest -n 2 -q
+
+lint: $(VENV)/.dev ## ruff, mypy and the layering contract
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(VENV)/.bench ## run the benchmarks and print their tables
+	$(BIN)/python bench/run_all.py
+
+clean: ## remove the virtual environment and local data
+	rm -rf $(VENV) var

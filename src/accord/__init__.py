@@ -1,0 +1,1 @@
+"""Accord: federated threat-intelligence sharing over STIX 2.1 and TAXII 2.1."""

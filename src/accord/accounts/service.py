@@ -1,0 +1,385 @@
+"""Organisations, users, tokens, sharing groups and collections: administration and authentication."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from accord.accounts import security
+from accord.audit.service import record
+from accord.core.clock import now_us
+from accord.core.errors import BadRequest, Conflict, NotFound, TooManyRequests
+from accord.core.settings import get_settings
+from accord.models.accounts import api_token, app_user, login_failure, org, sharing_group, sharing_group_member
+from accord.models.collections import collection, collection_grant
+from accord.sharing.policy import Principal, Role
+from accord.sharing.repository import principal_for
+from accord.stix.timestamps import micros_to_timestamp
+from accord.store.service import WriteContext, ingest
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ALIAS_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+DAY_US = 86_400_000_000
+
+
+# --- organisations -------------------------------------------------------------------------------------------
+
+def get_org_by_name(conn: Connection, name: str) -> Any | None:
+    """The organisation row with this name (case-insensitive), or None."""
+    return conn.execute(select(org).where(func.lower(org.c.name) == name.strip().lower())).first()
+
+
+def get_org_by_name_or_raise(conn: Connection, name: str) -> Any:
+    """The organisation row with this name, or NotFound."""
+    row = get_org_by_name(conn, name)
+    if row is None:
+        raise NotFound(f"no organisation named {name!r}")
+    return row
+
+
+def create_org(conn: Connection, name: str, *, actor: str = "cli", is_host: bool = False) -> Any:
+    """A new organisation with its STIX identity object (R6: readable by every authenticated user)."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise BadRequest("organisation name must be 1-200 characters")
+    if get_org_by_name(conn, name) is not None:
+        raise Conflict(f"organisation {name!r} already exists")
+    stix_id = f"identity--{uuid.uuid4()}"
+    now = now_us()
+    org_id = conn.execute(
+        insert(org).values(name=name, stix_id=stix_id, is_host=is_host, is_remote=False, created_us=now)
+    ).inserted_primary_key[0]
+    ts = micros_to_timestamp(now)
+    identity = {
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": stix_id,
+        "created": ts,
+        "modified": ts,
+        "name": name,
+        "identity_class": "organization",
+        "created_by_ref": stix_id,
+    }
+    ingest(conn, [identity], WriteContext(writer_org_id=org_id))
+    record(conn, actor, "org.create", name)
+    return conn.execute(select(org).where(org.c.id == org_id)).one()
+
+
+def list_orgs(conn: Connection) -> list[Any]:
+    """All organisations by name."""
+    return list(conn.execute(select(org).order_by(org.c.name)))
+
+
+def host_org(conn: Connection) -> Any | None:
+    """The node's host organisation (created by `accord init`)."""
+    return conn.execute(select(org).where(org.c.is_host.is_(True))).first()
+
+
+# --- users ---------------------------------------------------------------------------------------------------
+
+def get_user_by_email(conn: Connection, email: str) -> Any | None:
+    """The user row with this e-mail (case-insensitive), or None."""
+    return conn.execute(select(app_user).where(app_user.c.email == email.strip().lower())).first()
+
+
+def get_user_by_email_or_raise(conn: Connection, email: str) -> Any:
+    """The user row with this e-mail, or NotFound."""
+    row = get_user_by_email(conn, email)
+    if row is None:
+        raise NotFound(f"no user with e-mail {email!r}")
+    return row
+
+
+def create_user(
+    conn: Connection, email: str, org_name: str, role: str, password: str | None, *, actor: str = "cli"
+) -> Any:
+    """A new user of an organisation with a role (and an argon2-hashed password, if given)."""
+    email = email.strip().lower()
+    if not EMAIL_RE.match(email):
+        raise BadRequest(f"{email!r} is not an e-mail address")
+    try:
+        role = Role(role).value
+    except ValueError:
+        raise BadRequest(f"role must be one of {', '.join(r.value for r in Role)}") from None
+    if password is not None and len(password) < 8:
+        raise BadRequest("password must be at least 8 characters")
+    owner = get_org_by_name_or_raise(conn, org_name)
+    if get_user_by_email(conn, email) is not None:
+        raise Conflict(f"user {email!r} already exists")
+    conn.execute(
+        insert(app_user).values(
+            email=email,
+            org_id=owner.id,
+            role=role,
+            password_hash=security.hash_password(password) if password else None,
+            disabled=False,
+            created_us=now_us(),
+        )
+    )
+    record(conn, actor, "user.create", email, org=owner.name, role=role)
+    return get_user_by_email_or_raise(conn, email)
+
+
+def list_users(conn: Connection) -> list[Any]:
+    """All users with their organisation's name."""
+    stmt = (
+        select(app_user.c.id, app_user.c.email, app_user.c.role, app_user.c.disabled, org.c.name.label("org"))
+        .join(org, org.c.id == app_user.c.org_id)
+        .order_by(app_user.c.email)
+    )
+    return list(conn.execute(stmt))
+
+
+# --- tokens --------------------------------------------------------------------------------------------------
+
+def create_token(
+    conn: Connection, email: str, *, read_only: bool = False, expires_days: int | None = None, actor: str = "cli"
+) -> str:
+    """A new API token for the user; returned once, stored only as a hash."""
+    user = get_user_by_email_or_raise(conn, email)
+    if expires_days is not None and expires_days <= 0:
+        raise BadRequest("--expires-days must be a positive number of days")
+    token, prefix, digest = security.new_token()
+    now = now_us()
+    conn.execute(
+        insert(api_token).values(
+            user_id=user.id,
+            prefix=prefix,
+            token_hash=digest,
+            read_only=read_only,
+            expires_us=now + expires_days * DAY_US if expires_days else None,
+            revoked_us=None,
+            created_us=now,
+        )
+    )
+    record(conn, actor, "token.create", user.email, prefix=prefix, read_only=read_only, expires_days=expires_days)
+    return token
+
+
+def revoke_token(conn: Connection, prefix: str, *, actor: str = "cli") -> None:
+    """Revoke the token with this prefix (the token itself or its 8-character prefix)."""
+    prefix = security.token_prefix(prefix) or prefix
+    result = conn.execute(
+        update(api_token).where(api_token.c.prefix == prefix, api_token.c.revoked_us.is_(None))
+        .values(revoked_us=now_us())
+    )
+    if result.rowcount == 0:
+        raise NotFound(f"no active token with prefix {prefix!r}")
+    record(conn, actor, "token.revoke", prefix)
+
+
+def list_tokens(conn: Connection) -> list[Any]:
+    """All tokens (never their secrets)."""
+    stmt = select(
+        api_token.c.prefix, app_user.c.email, api_token.c.read_only, api_token.c.expires_us,
+        api_token.c.revoked_us, api_token.c.created_us,
+    ).join(app_user, app_user.c.id == api_token.c.user_id).order_by(api_token.c.created_us)
+    return list(conn.execute(stmt))
+
+
+# --- authentication ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a request presented: a bearer token, or a Basic e-mail with a password or token."""
+
+    token: str | None = None
+    email: str | None = None
+    secret: str | None = None
+    client: str = ""
+
+
+def _throttle_check(conn: Connection, subjects: list[str]) -> None:
+    s = get_settings()
+    since = now_us() - s.login_window_seconds * 1_000_000
+    for subject in subjects:
+        count = conn.execute(
+            select(func.count()).select_from(login_failure)
+            .where(login_failure.c.subject == subject, login_failure.c.at_us > since)
+        ).scalar_one()
+        if count >= s.login_max_failures:
+            raise TooManyRequests("too many failed logins; try again later")
+
+
+def record_login_failure(conn: Connection, creds: Credentials) -> None:
+    """Count a failed login against the account and the client address (own write transaction)."""
+    now = now_us()
+    for i, subject in enumerate(_subjects(creds)):
+        conn.execute(insert(login_failure).values(subject=subject, at_us=now + i))
+    conn.execute(delete(login_failure).where(login_failure.c.at_us < now - DAY_US))
+    record(conn, creds.email or creds.client or "anonymous", "login.failure", client=creds.client)
+
+
+def _subjects(creds: Credentials) -> list[str]:
+    subjects = [f"addr:{creds.client}"] if creds.client else []
+    if creds.email:
+        subjects.append(f"acct:{creds.email.strip().lower()}")
+    return subjects
+
+
+def _user_principal(conn: Connection, user: Any, *, read_only: bool) -> Principal:
+    return principal_for(
+        conn, org_id=user.org_id, role=user.role, user_id=user.id, email=user.email, read_only=read_only
+    )
+
+
+def _check_token(conn: Connection, token: str, email: str | None) -> Principal | None:
+    prefix = security.token_prefix(token)
+    row = None
+    if prefix is not None:
+        row = conn.execute(
+            select(api_token, app_user.c.email, app_user.c.org_id, app_user.c.role, app_user.c.disabled)
+            .join(app_user, app_user.c.id == api_token.c.user_id)
+            .where(api_token.c.prefix == prefix)
+        ).first()
+    stored = row.token_hash if row is not None else security.token_digest("absent")
+    if not security.digests_equal(stored, security.token_digest(token)) or row is None:
+        return None
+    if row.revoked_us is not None or row.disabled or (row.expires_us is not None and row.expires_us <= now_us()):
+        return None
+    if email is not None and email.strip().lower() != row.email:
+        return None
+    return principal_for(
+        conn, org_id=row.org_id, role=row.role, user_id=row.user_id, email=row.email, read_only=row.read_only
+    )
+
+
+def authenticate(conn: Connection, creds: Credentials) -> Principal | None:
+    """The principal for these credentials, or None (the same for unknown and wrong ones).
+
+    Raises TooManyRequests while the account or address is throttled. The caller records a failure with
+    record_login_failure in a transaction of its own, so that reads never take the write lock.
+    """
+    _throttle_check(conn, _subjects(creds))
+    if creds.token:
+        return _check_token(conn, creds.token, None)
+    if creds.email is None or creds.secret is None:
+        return None
+    if security.token_prefix(creds.secret) is not None:
+        return _check_token(conn, creds.secret, creds.email)
+    user = get_user_by_email(conn, creds.email)
+    if not security.verify_password(user.password_hash if user is not None else None, creds.secret):
+        return None
+    if user is None or user.disabled:
+        return None
+    return _user_principal(conn, user, read_only=False)
+
+
+def principal_for_email(conn: Connection, email: str) -> Principal:
+    """The principal of a user by e-mail (CLI `--as EMAIL`)."""
+    user = get_user_by_email_or_raise(conn, email)
+    return _user_principal(conn, user, read_only=False)
+
+
+# --- sharing groups and collections --------------------------------------------------------------------------
+
+def create_group(conn: Connection, name: str, org_names: list[str], *, actor: str = "cli") -> int:
+    """A sharing group of the named organisations."""
+    name = name.strip()
+    if not name:
+        raise BadRequest("group name must not be empty")
+    if conn.execute(select(sharing_group.c.id).where(sharing_group.c.name == name)).first():
+        raise Conflict(f"sharing group {name!r} already exists")
+    members = {get_org_by_name_or_raise(conn, n).id for n in org_names}
+    gid = conn.execute(
+        insert(sharing_group).values(name=name, description="", created_us=now_us())
+    ).inserted_primary_key[0]
+    if members:
+        conn.execute(insert(sharing_group_member), [{"group_id": gid, "org_id": m} for m in sorted(members)])
+    record(conn, actor, "group.create", name, orgs=sorted(org_names))
+    return int(gid)
+
+
+def list_groups(conn: Connection) -> list[tuple[str, list[str]]]:
+    """Each sharing group with its members' names."""
+    stmt = (
+        select(sharing_group.c.name, org.c.name.label("org"))
+        .join(sharing_group_member, sharing_group_member.c.group_id == sharing_group.c.id, isouter=True)
+        .join(org, org.c.id == sharing_group_member.c.org_id, isouter=True)
+        .order_by(sharing_group.c.name, org.c.name)
+    )
+    groups: dict[str, list[str]] = {}
+    for row in conn.execute(stmt):
+        groups.setdefault(row.name, [])
+        if row.org:
+            groups[row.name].append(row.org)
+    return list(groups.items())
+
+
+def _grantee(conn: Connection, who: str) -> dict[str, int | None]:
+    found = get_org_by_name(conn, who)
+    if found is not None:
+        return {"org_id": found.id, "group_id": None}
+    gid = conn.execute(select(sharing_group.c.id).where(sharing_group.c.name == who.strip())).scalar()
+    if gid is None:
+        raise NotFound(f"no organisation or sharing group named {who!r}")
+    return {"org_id": None, "group_id": gid}
+
+
+def create_collection(
+    conn: Connection,
+    title: str,
+    alias: str,
+    *,
+    readers: list[str],
+    writers: list[str],
+    description: str = "",
+    actor: str = "cli",
+) -> Any:
+    """A collection with its reader and writer organisations and/or groups."""
+    if not ALIAS_RE.match(alias):
+        raise BadRequest("alias must be 1-100 characters of a-z, 0-9, '.', '_' or '-', starting alphanumeric")
+    if not title.strip():
+        raise BadRequest("collection title must not be empty")
+    if conn.execute(select(collection.c.id).where(collection.c.alias == alias)).first():
+        raise Conflict(f"collection alias {alias!r} already exists")
+    grants = [{"mode": "read", **_grantee(conn, w)} for w in readers]
+    grants += [{"mode": "write", **_grantee(conn, w)} for w in writers]
+    cid = conn.execute(
+        insert(collection).values(
+            uuid=str(uuid.uuid4()), alias=alias, title=title.strip(), description=description, created_us=now_us()
+        )
+    ).inserted_primary_key[0]
+    unique = {(g["mode"], g["org_id"], g["group_id"]) for g in grants}
+    if unique:
+        conn.execute(
+            insert(collection_grant),
+            [{"collection_id": cid, "mode": m, "org_id": o, "group_id": g} for m, o, g in sorted(unique, key=str)],
+        )
+    record(conn, actor, "collection.create", alias, readers=readers, writers=writers)
+    return conn.execute(select(collection).where(collection.c.id == cid)).one()
+
+
+def get_collection_by_alias_or_raise(conn: Connection, alias: str) -> Any:
+    """The collection with this alias (or TAXII id), or NotFound."""
+    row = conn.execute(
+        select(collection).where((collection.c.alias == alias) | (collection.c.uuid == alias))
+    ).first()
+    if row is None:
+        raise NotFound(f"no collection {alias!r}")
+    return row
+
+
+def list_collections(conn: Connection) -> list[Any]:
+    """All collections by alias."""
+    return list(conn.execute(select(collection).order_by(collection.c.id)))
+
+
+def collection_grants(conn: Connection, collection_id: int) -> dict[str, list[str]]:
+    """Names of the readers and writers of a collection."""
+    g = collection_grant.c
+    stmt = (
+        select(g.mode, org.c.name.label("org"), sharing_group.c.name.label("grp"))
+        .select_from(collection_grant)
+        .join(org, org.c.id == g.org_id, isouter=True)
+        .join(sharing_group, sharing_group.c.id == g.group_id, isouter=True)
+        .where(g.collection_id == collection_id)
+    )
+    out: dict[str, list[str]] = {"read": [], "write": []}
+    for row in conn.execute(stmt):
+        out[row.mode].append(row.org or f"group:{row.grp}")
+    return out

@@ -1,0 +1,75 @@
+"""The ASGI application: REST under /api/v1/, TAXII 2.1 under /taxii2/, UI at /, health at /healthz."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from accord.api.errors import render_error
+from accord.core.errors import AccordError
+
+
+def create_app() -> FastAPI:
+    """Build the application (uvicorn factory)."""
+    app = FastAPI(
+        title="Accord",
+        version="0.1.0",
+        description="Federated threat-intelligence sharing over STIX 2.1 and TAXII 2.1.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        default_response_class=ORJSONResponse,
+    )
+
+    @app.exception_handler(AccordError)
+    async def _accord_error(request: Request, exc: AccordError) -> Response:
+        return render_error(request, exc.status, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return render_error(request, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return render_error(request, 422, f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        import logging
+
+        logging.getLogger("accord").exception("unhandled error on %s", request.url.path)
+        return render_error(request, 500, "internal error")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        from sqlalchemy import text
+
+        from accord.core.db import get_engine
+
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    from accord.api import rest
+
+    app.include_router(rest.router)
+    _include_optional(app)
+    return app
+
+
+def _include_optional(app: FastAPI) -> None:
+    """Routers of features that register themselves (TAXII, extraction, correlation, UI)."""
+    import importlib
+
+    for module in ("accord.api.taxii", "accord.api.extract", "accord.api.correlate", "accord.web.routes"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        mod.register(app)

@@ -1,0 +1,82 @@
+"""Request dependencies: authentication (Bearer or Basic) and database units of work."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+
+from fastapi import Depends, Request
+from sqlalchemy import Connection
+
+from accord.accounts.service import Credentials, authenticate, record_login_failure
+from accord.core.db import get_engine, read_transaction, transaction
+from accord.core.errors import Forbidden, Unauthorized
+from accord.sharing.policy import Principal
+
+
+def parse_credentials(request: Request) -> Credentials | None:
+    """Credentials from the Authorization header, or None when there is none."""
+    header = request.headers.get("authorization")
+    client = request.client.host if request.client else ""
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    scheme = scheme.lower()
+    value = value.strip()
+    if scheme == "bearer" and value:
+        return Credentials(token=value, client=client)
+    if scheme == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("malformed Basic credentials") from None
+        email, sep, secret = decoded.partition(":")
+        if not sep:
+            raise Unauthorized("malformed Basic credentials")
+        return Credentials(email=email, secret=secret, client=client)
+    raise Unauthorized("unsupported authorization scheme; use Bearer or Basic")
+
+
+def current_principal(request: Request) -> Principal:
+    """The authenticated caller; 401 (identical for unknown and wrong credentials) otherwise."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    creds = parse_credentials(request)
+    if creds is None:
+        raise Unauthorized("authentication required")
+    with read_transaction(get_engine()) as conn:
+        principal = authenticate(conn, creds)
+    if principal is None:
+        with transaction(get_engine()) as conn:
+            record_login_failure(conn, creds)
+        raise Unauthorized("invalid credentials")
+    request.state.principal = principal
+    return principal
+
+
+def admin_principal(principal: Principal = Depends(current_principal)) -> Principal:
+    """The caller, who must be a node admin."""
+    if not principal.is_admin:
+        raise Forbidden("this needs the admin role")
+    return principal
+
+
+def writer_principal(principal: Principal = Depends(current_principal)) -> Principal:
+    """The caller, who must be allowed to write (role and token)."""
+    if not principal.can_write:
+        raise Forbidden("this token or role cannot write")
+    return principal
+
+
+def read_conn() -> Iterator[Connection]:
+    """A read-only snapshot for the request."""
+    with read_transaction(get_engine()) as conn:
+        yield conn
+
+
+def write_conn() -> Iterator[Connection]:
+    """The request's unit of work: committed when the handler returns, rolled back on error."""
+    with transaction(get_engine()) as conn:
+        yield conn

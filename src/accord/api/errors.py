@@ -1,0 +1,29 @@
+"""Render errors: TAXII error objects on TAXII routes, problem JSON elsewhere; never HTML."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+
+TAXII_MEDIA = "application/taxii+json;version=2.1"
+TITLES = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    406: "Not Acceptable", 409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type",
+    422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
+}
+
+
+def render_error(request: Request, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """One error response in the format of the route family it answers."""
+    extra = dict(headers or {})
+    if status == 401:
+        extra.setdefault("WWW-Authenticate", 'Basic realm="accord", Bearer')
+    title = TITLES.get(status, "Error")
+    if request.url.path.startswith("/taxii2"):
+        body = {"title": title, "description": message, "http_status": str(status)}
+        return Response(orjson.dumps(body), status_code=status, media_type=TAXII_MEDIA, headers=extra)
+    problem = {"type": "about:blank", "title": title, "status": status, "detail": message}
+    return Response(orjson.dumps(problem), status_code=status, media_type="application/problem+json", headers=extra)

@@ -1,0 +1,80 @@
+"""REST request and response bodies."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class OrgCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class OrgRead(BaseModel):
+    name: str
+    identity: str
+    host: bool
+
+
+class UserCreate(BaseModel):
+    email: str
+    org: str
+    role: str
+    password: str | None = Field(default=None, min_length=8)
+
+
+class UserRead(BaseModel):
+    email: str
+    org: str
+    role: str
+
+
+class TokenCreate(BaseModel):
+    email: str
+    read_only: bool = False
+    expires_days: int | None = Field(default=None, ge=1)
+
+
+class TokenCreated(BaseModel):
+    token: str = Field(description="shown once; only its hash is stored")
+
+
+class TokenRead(BaseModel):
+    prefix: str
+    email: str
+    read_only: bool
+    expires_us: int | None
+    revoked: bool
+
+
+class GroupCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    orgs: list[str] = []
+
+
+class GroupRead(BaseModel):
+    name: str
+    orgs: list[str]
+
+
+class CollectionCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=300)
+    alias: str
+    description: str = ""
+    read: list[str] = []
+    write: list[str] = []
+
+
+class CollectionRead(BaseModel):
+    id: str
+    alias: str
+    title: str
+    description: str
+    read: list[str]
+    write: list[str]
+
+
+class Me(BaseModel):
+    email: str
+    org_id: int
+    role: str
+    read_only: bool

@@ -1,0 +1,123 @@
+"""`accord org|user|token|group|collection`: node administration."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.table import Table
+
+from accord.accounts import service as accounts
+from accord.cli.common import fail, out, reading, unit_of_work
+
+org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+group_app = typer.Typer(help="Sharing groups.", no_args_is_help=True)
+collection_app = typer.Typer(help="Collections (TAXII collections).", no_args_is_help=True)
+
+
+@org_app.command("create")
+def org_create(name: str) -> None:
+    """Create an organisation (with its STIX identity)."""
+    with unit_of_work() as conn:
+        row = accounts.create_org(conn, name)
+    out.print(f"created organisation {row.name} ({row.stix_id})")
+
+
+@org_app.command("list")
+def org_list() -> None:
+    """List organisations."""
+    with reading() as conn:
+        rows = accounts.list_orgs(conn)
+    table = Table("name", "identity", "host")
+    for r in rows:
+        table.add_row(r.name, r.stix_id, "yes" if r.is_host else "")
+    out.print(table)
+
+
+@user_app.command("create")
+def user_create(
+    email: str,
+    org: str = typer.Option(..., "--org", help="organisation name"),
+    role: str = typer.Option(..., "--role", help="admin, analyst, reader or sync"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin"),
+    no_password: bool = typer.Option(False, "--no-password", help="token-only account"),
+) -> None:
+    """Create a user (password from a prompt or --password-stdin)."""
+    password: str | None = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif not no_password:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with unit_of_work() as conn:
+        row = accounts.create_user(conn, email, org, role, password)
+    out.print(f"created user {row.email} ({role})")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users."""
+    with reading() as conn:
+        rows = accounts.list_users(conn)
+    table = Table("email", "organisation", "role")
+    for r in rows:
+        table.add_row(r.email, r.org, r.role)
+    out.print(table)
+
+
+@token_app.command("create")
+def token_create(
+    email: str,
+    read_only: bool = typer.Option(False, "--read-only"),
+    expires_days: int | None = typer.Option(None, "--expires-days", min=1),
+) -> None:
+    """Create an API token for a user; prints only the token."""
+    with unit_of_work() as conn:
+        token = accounts.create_token(conn, email, read_only=read_only, expires_days=expires_days)
+    sys.stdout.write(token + "\n")
+
+
+@token_app.command("revoke")
+def token_revoke(prefix: str) -> None:
+    """Revoke a token by its prefix."""
+    with unit_of_work() as conn:
+        accounts.revoke_token(conn, prefix)
+    out.print(f"revoked token {prefix}")
+
+
+@group_app.command("create")
+def group_create(
+    name: str, org: list[str] = typer.Option([], "--org", help="member organisation (repeatable)")
+) -> None:
+    """Create a sharing group of organisations."""
+    with unit_of_work() as conn:
+        accounts.create_group(conn, name, org)
+    out.print(f"created sharing group {name} ({', '.join(org) or 'no members'})")
+
+
+@collection_app.command("create")
+def collection_create(
+    title: str,
+    alias: str = typer.Option(..., "--alias"),
+    read: list[str] = typer.Option([], "--read", help="reader org or group (repeatable)"),
+    write: list[str] = typer.Option([], "--write", help="writer org or group (repeatable)"),
+    description: str = typer.Option("", "--description"),
+) -> None:
+    """Create a collection with its readers and writers."""
+    if not read and not write:
+        fail("give at least one --read or --write organisation or group")
+    with unit_of_work() as conn:
+        row = accounts.create_collection(conn, title, alias, readers=read, writers=write, description=description)
+    out.print(f"created collection {row.alias} ({row.uuid})")
+
+
+@collection_app.command("list")
+def collection_list() -> None:
+    """List collections with their readers and writers."""
+    with reading() as conn:
+        rows = [(r, accounts.collection_grants(conn, r.id)) for r in accounts.list_collections(conn)]
+    table = Table("alias", "title", "id", "readers", "writers")
+    for r, g in rows:
+        table.add_row(r.alias, r.title, r.uuid, ", ".join(g["read"]), ", ".join(g["write"]))
+    out.print(table)

@@ -1,0 +1,123 @@
+"""`accord import` and `accord export`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from accord.accounts import service as accounts
+from accord.cli.common import err, fail, out, reading, unit_of_work
+from accord.core.errors import AccordError, Forbidden
+from accord.sharing.policy import Principal, Role
+from accord.store.export import iter_raw, write_bundle
+from accord.store.service import IngestReport, WriteContext, ingest
+from accord.store.sources import Source, expand, read_objects
+
+
+def _operator(conn: Any) -> Principal:
+    host = accounts.host_org(conn)
+    if host is None:
+        fail("the node is not initialised: run `accord init` first")
+    return Principal(org_id=host.id, role=Role.ADMIN)
+
+
+def _counted(objects: Iterator[Any], progress: Progress | None, task: Any) -> Iterator[Any]:
+    if progress is None:
+        yield from objects
+        return
+    n = 0
+    for obj in objects:
+        yield obj
+        n += 1
+        if n % 1000 == 0:
+            progress.update(task, completed=n)
+    progress.update(task, completed=n)
+
+
+def import_cmd(
+    paths: list[str] = typer.Argument(..., help="bundle files (.json, .json.gz), directories, or - for stdin"),
+    collection: str | None = typer.Option(None, "--collection", help="collection alias to publish into"),
+    as_user: str | None = typer.Option(None, "--as", help="import as this user (content owned by their org)"),
+) -> None:
+    """Import STIX 2.1 bundles; each file is stored atomically."""
+    sources = expand(paths)
+    total = IngestReport()
+    failed: list[str] = []
+    show = err.is_terminal
+    with unit_of_work() as conn:
+        principal = accounts.principal_for_email(conn, as_user) if as_user else _operator(conn)
+        collection_id = None
+        if collection:
+            row = accounts.get_collection_by_alias_or_raise(conn, collection)
+            collection_id = row.id
+            if not principal.is_admin and collection_id not in principal.writable_collections:
+                raise Forbidden(f"{principal.email or 'this user'} may not write into collection {collection!r}")
+        if not principal.can_write:
+            raise Forbidden(f"{principal.email} has role {principal.role.value}, which cannot import")
+        ctx = WriteContext(writer_org_id=principal.org_id, collection_id=collection_id)
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, disable=not show, transient=True,
+        ) as progress:
+            for source in sources:
+                task = progress.add_task(Path(source.name).name, total=None)
+                total.merge(_import_one(conn, source, ctx, progress if show else None, task, failed))
+        actor = principal.email or "cli"
+        from accord.audit.service import record
+
+        record(conn, actor, "import", collection or "", stored=total.stored, duplicates=total.duplicates,
+               refused=total.refused, files=len(sources))
+    out.print(f"stored {total.stored}, duplicates {total.duplicates}, refused {total.refused}")
+    for reason in total.reasons[:10]:
+        out.print(f"  refused {reason}", markup=False, highlight=False)
+    for line in failed:
+        err.print(f"accord: error: {line}", markup=False, highlight=False)
+    if failed or total.stored + total.duplicates == 0:
+        if not failed:
+            sys.stderr.write("accord: error: no valid STIX objects found in the input\n")
+        raise SystemExit(1)
+
+
+def _import_one(
+    conn: Any, source: Source, ctx: WriteContext, progress: Progress | None, task: Any, failed: list[str]
+) -> IngestReport:
+    savepoint = conn.begin_nested()
+    try:
+        report = ingest(conn, _counted(read_objects(source), progress, task), ctx)
+    except AccordError as exc:
+        savepoint.rollback()
+        failed.append(f"{exc.message}; nothing from this input was stored")
+        return IngestReport()
+    savepoint.commit()
+    return report
+
+
+def export_cmd(
+    collection: str | None = typer.Option(None, "--collection", help="collection alias (default: everything)"),
+    fmt: str = typer.Option("stix", "--format", help="stix"),
+    output: str = typer.Option("-", "-o", "--output", help="output file, - for stdout"),
+    all_versions: bool = typer.Option(False, "--all-versions", help="every version, not only the latest"),
+    as_user: str | None = typer.Option(None, "--as", help="export what this user may read"),
+) -> None:
+    """Export readable objects as a STIX 2.1 bundle."""
+    if fmt != "stix":
+        fail(f"unknown format {fmt!r}; supported: stix")
+    with reading() as conn:
+        principal = accounts.principal_for_email(conn, as_user) if as_user else _operator(conn)
+        collection_id = accounts.get_collection_by_alias_or_raise(conn, collection).id if collection else None
+        chunks = iter_raw(conn, principal, collection_id=collection_id, all_versions=all_versions)
+        if output == "-":
+            count = write_bundle(chunks, sys.stdout.buffer)
+            sys.stdout.flush()
+        else:
+            target = Path(output)
+            tmp = target.with_name(target.name + ".part")
+            with tmp.open("wb") as fh:
+                count = write_bundle(chunks, fh)
+            tmp.replace(target)
+    err.print(f"exported {count} objects")

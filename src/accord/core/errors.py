@@ -1,0 +1,51 @@
+"""One error hierarchy: every expected failure is an AccordError with a message and an HTTP status."""
+
+from __future__ import annotations
+
+
+class AccordError(Exception):
+    """An expected failure, shown to the user as one line (CLI) or an error document (HTTP)."""
+
+    status: int = 400
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class BadRequest(AccordError):
+    status = 400
+
+
+class Unauthorized(AccordError):
+    status = 401
+
+
+class Forbidden(AccordError):
+    status = 403
+
+
+class NotFound(AccordError):
+    status = 404
+
+
+class Conflict(AccordError):
+    status = 409
+
+
+class PayloadTooLarge(AccordError):
+    status = 413
+
+
+class UnsupportedMediaType(AccordError):
+    status = 415
+
+
+class NotAcceptable(AccordError):
+    status = 406
+
+
+class TooManyRequests(AccordError):
+    status = 429

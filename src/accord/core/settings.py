@@ -1,0 +1,38 @@
+"""Node settings: the one place that reads the environment (ACCORD_* variables and an optional .env)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All tunables of a node; each maps to an ACCORD_<NAME> environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="ACCORD_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./var/accord.db"
+    host_org: str = "Host Organisation"
+    default_tlp: str = Field(default="amber", description="TLP assumed for unmarked objects (rule R5)")
+    secret_key: str = Field(default="", description="signs pagination tokens; generated into var/ when empty")
+    max_object_bytes: int = 1_048_576
+    import_batch_size: int = 5_000
+    taxii_max_content_length: int = 104_857_600
+    taxii_inline_max_objects: int = 5_000
+    taxii_page_limit: int = 1_000
+    taxii_title: str = "Accord TAXII 2.1"
+    taxii_api_roots: str = "api"
+    login_max_failures: int = 10
+    login_window_seconds: int = 300
+    correlation_widespread: int = 50
+    warninglists: str = Field(default="", description="comma-separated active warninglist names; empty = defaults")
+    var_dir: Path = Path("./var")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

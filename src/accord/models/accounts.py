@@ -1,0 +1,68 @@
+"""Organisations, users, API tokens, sharing groups, login throttling."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+
+from accord.models.base import metadata
+
+org = Table(
+    "org",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("stix_id", String(100), nullable=False, unique=True),
+    Column("is_host", Boolean, nullable=False, default=False),
+    Column("is_remote", Boolean, nullable=False, default=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+app_user = Table(
+    "app_user",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("org_id", Integer, ForeignKey("org.id"), nullable=False, index=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=True),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("app_user.id"), nullable=False, index=True),
+    Column("prefix", String(32), nullable=False, unique=True),
+    Column("token_hash", String(128), nullable=False),
+    Column("read_only", Boolean, nullable=False, default=False),
+    Column("expires_us", BigInteger, nullable=True),
+    Column("revoked_us", BigInteger, nullable=True),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+sharing_group = Table(
+    "sharing_group",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+sharing_group_member = Table(
+    "sharing_group_member",
+    metadata,
+    Column("group_id", Integer, ForeignKey("sharing_group.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", Integer, ForeignKey("org.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+login_failure = Table(
+    "login_failure",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subject", String(400), nullable=False, index=True),
+    Column("at_us", BigInteger, nullable=False),
+    UniqueConstraint("subject", "at_us"),
+)

@@ -1,0 +1,59 @@
+"""Collections (TAXII collections) and who may read or write them; peers (other nodes)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from accord.models.base import metadata
+
+collection = Table(
+    "collection",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("alias", String(100), nullable=False, unique=True),
+    Column("title", String(300), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+collection_grant = Table(
+    "collection_grant",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("collection_id", Integer, ForeignKey("collection.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("mode", String(5), nullable=False),
+    Column("org_id", Integer, ForeignKey("org.id", ondelete="CASCADE"), nullable=True),
+    Column("group_id", Integer, ForeignKey("sharing_group.id", ondelete="CASCADE"), nullable=True),
+    CheckConstraint("mode in ('read', 'write')", name="mode"),
+    CheckConstraint("(org_id IS NULL) <> (group_id IS NULL)", name="one_grantee"),
+    UniqueConstraint("collection_id", "mode", "org_id", "group_id"),
+)
+
+peer = Table(
+    "peer",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("url", Text, nullable=False, default=""),
+    # R4: AMBER content received over this link is readable only by this local organisation.
+    Column("local_org_id", Integer, ForeignKey("org.id"), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+peer_org = Table(
+    "peer_org",
+    metadata,
+    Column("peer_id", Integer, ForeignKey("peer.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", Integer, ForeignKey("org.id", ondelete="CASCADE"), primary_key=True),
+)

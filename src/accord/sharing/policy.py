@@ -1,0 +1,163 @@
+"""THE sharing policy: the only code in Accord that decides who may read what.
+
+Every read path -- TAXII objects/manifest/versions/by-id/status, REST, search, lookup, correlation, export,
+stream, sync-out and UI -- MUST filter through this module: `can_read` for one object, `readable_clause` /
+`visible_versions_clause` for every SQL query. A new read path that does not is a security bug. The two faces
+implement the same rules (ARCHITECTURE.md R0-R7) and a property-based test holds them equal.
+
+Rules:
+  R0 a node admin reads everything.
+  R1 members of the owner org read all versions of their org's objects.
+  R6 marking-definitions and organisations' identity objects are readable by every authenticated user.
+  R2 TLP:RED and TLP:AMBER+STRICT objects are readable only under R0/R1.
+  R5 unmarked objects count as the node's default TLP.
+  R4 TLP:AMBER owned by another org: local content only through a collection the owner itself published it
+     into; content received from a peer only by the local org named on that peer link.
+  R3 otherwise: readable when in at least one collection the reader's org may read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, FromClause, and_, exists, func, literal, or_, select, true
+
+from accord.models.accounts import org
+from accord.models.objects import collection_object, stix_object
+from accord.stix.markings import Tlp
+
+
+class Role(StrEnum):
+    """What a user may do on the node."""
+
+    ADMIN = "admin"
+    ANALYST = "analyst"
+    READER = "reader"
+    SYNC = "sync"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: a user (or token) of one organisation, with the collections its org may use."""
+
+    org_id: int
+    role: Role
+    readable_collections: frozenset[int] = frozenset()
+    writable_collections: frozenset[int] = frozenset()
+    amber_peers: frozenset[int] = frozenset()  # peers whose link names this org (R4)
+    user_id: int | None = None
+    email: str = ""
+    read_only: bool = False
+    default_tlp: Tlp = Tlp.AMBER
+
+    @property
+    def is_admin(self) -> bool:
+        """R0 applies."""
+        return self.role is Role.ADMIN
+
+    @property
+    def can_write(self) -> bool:
+        """Whether this principal may write at all (role and token)."""
+        return not self.read_only and self.role in (Role.ADMIN, Role.ANALYST, Role.SYNC)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectFacts:
+    """What the policy needs to know about one stored object version."""
+
+    stix_id: str
+    type: str
+    owner_org_id: int
+    tlp: Tlp | None
+    peer_id: int | None = None
+    memberships: tuple[tuple[int, int], ...] = field(default=())  # (collection_id, added_by_org_id)
+    is_org_identity: bool = False
+
+
+def effective_tlp(tlp: Tlp | None, default: Tlp) -> Tlp:
+    """R5: an unmarked object counts as the node default."""
+    return default if tlp is None else tlp
+
+
+def can_read(principal: Principal, obj: ObjectFacts) -> bool:
+    """The predicate face: may this principal read this object version?"""
+    if principal.is_admin:  # R0
+        return True
+    if obj.owner_org_id == principal.org_id:  # R1
+        return True
+    if obj.type == "marking-definition" or obj.is_org_identity:  # R6
+        return True
+    tlp = effective_tlp(obj.tlp, principal.default_tlp)
+    if tlp >= Tlp.AMBER_STRICT:  # R2
+        return False
+    readable = principal.readable_collections
+    if tlp == Tlp.AMBER:  # R4
+        if obj.peer_id is not None:
+            return obj.peer_id in principal.amber_peers and any(c in readable for c, _ in obj.memberships)
+        return any(c in readable and by == obj.owner_org_id for c, by in obj.memberships)
+    return any(c in readable for c, _ in obj.memberships)  # R3
+
+
+def readable_clause(principal: Principal, obj: FromClause = stix_object) -> ColumnElement[bool]:
+    """The SQL face: a WHERE clause over an alias of stix_object true exactly when can_read holds."""
+    if principal.is_admin:
+        return true()
+    c = obj.c
+    clauses: list[ColumnElement[bool]] = [
+        c.owner_org_id == principal.org_id,
+        c.type == "marking-definition",
+        and_(c.type == "identity", c.id.in_(select(org.c.stix_id))),
+    ]
+    readable = sorted(principal.readable_collections)
+    if readable:
+        tlp = func.coalesce(c.tlp, literal(int(principal.default_tlp)))
+        member = collection_object.c
+        in_readable = and_(member.object_seq == c.seq, member.collection_id.in_(readable))
+        clauses.append(and_(tlp <= int(Tlp.GREEN), exists().where(in_readable)))
+        clauses.append(
+            and_(
+                tlp == int(Tlp.AMBER),
+                c.peer_id.is_(None),
+                exists().where(in_readable, member.added_by_org_id == c.owner_org_id),
+            )
+        )
+        if principal.amber_peers:
+            clauses.append(
+                and_(
+                    tlp == int(Tlp.AMBER),
+                    c.peer_id.in_(sorted(principal.amber_peers)),
+                    exists().where(in_readable),
+                )
+            )
+    return or_(*clauses)
+
+
+def visible_versions_clause(
+    principal: Principal,
+    obj: FromClause = stix_object,
+    *,
+    latest_only: bool,
+    scope: Callable[[FromClause], ColumnElement[bool]] | None = None,
+) -> ColumnElement[bool]:
+    """Readable versions; with latest_only, only the newest readable version of each object.
+
+    `scope(newer)` narrows which newer versions count (e.g. only those in one TAXII collection); it gets an
+    alias of stix_object and returns a clause over it.
+    """
+    readable = readable_clause(principal, obj)
+    if not latest_only:
+        return readable
+    if principal.is_admin and scope is None:
+        return obj.c.is_latest == true()
+    newer = stix_object.alias("newer")
+    newer_clauses: list[ColumnElement[bool]] = [
+        newer.c.id == obj.c.id,
+        newer.c.version > obj.c.version,
+        readable_clause(principal, newer),
+    ]
+    if scope is not None:
+        newer_clauses.append(scope(newer))
+        return and_(readable, ~exists().where(*newer_clauses))
+    return and_(readable, or_(obj.c.is_latest == true(), ~exists().where(*newer_clauses)))

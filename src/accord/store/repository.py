@@ -1,0 +1,100 @@
+"""All SQL of the object store: clock allocation, existing-version lookups, bulk inserts, exports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, case, insert, literal, select, update
+
+from accord.core.clock import now_us
+from accord.models.accounts import org
+from accord.models.objects import collection_object, node_clock, stix_object
+
+# SQLite's default limit on bound parameters is 32766; stay far below it for IN lists.
+IN_CHUNK = 900
+
+
+def chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
+    """Consecutive slices of at most `size` items."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def allocate_ticks(conn: Connection, count: int) -> int:
+    """Reserve `count` consecutive microsecond ticks; return the first.
+
+    The node_clock row stays locked until the transaction ends, so writers commit in tick order and a
+    keyset reader never sees a later tick before an earlier one.
+    """
+    if count <= 0:
+        return 0
+    now = now_us()
+    stmt = (
+        update(node_clock)
+        .where(node_clock.c.id == 1)
+        .values(
+            last_us=case(
+                (node_clock.c.last_us + count > literal(now + count - 1), node_clock.c.last_us + count),
+                else_=literal(now + count - 1),
+            )
+        )
+        .returning(node_clock.c.last_us)
+    )
+    last = conn.execute(stmt).scalar_one_or_none()
+    if last is None:
+        conn.execute(insert(node_clock).values(id=1, last_us=now + count - 1))
+        last = now + count - 1
+    return int(last) - count + 1
+
+
+def org_ids_by_identity(conn: Connection) -> dict[str, int]:
+    """Map of organisation identity ids to organisation ids."""
+    return {r.stix_id: r.id for r in conn.execute(select(org.c.stix_id, org.c.id))}
+
+
+def existing_versions(conn: Connection, ids: Sequence[str]) -> list[Row[Any]]:
+    """Stored versions (without bodies) of the given object ids."""
+    c = stix_object.c
+    rows: list[Row[Any]] = []
+    for part in chunks(ids):
+        rows.extend(
+            conn.execute(
+                select(c.seq, c.id, c.version, c.body_hash, c.owner_org_id, c.revoked, c.is_latest).where(
+                    c.id.in_(part)
+                )
+            )
+        )
+    return rows
+
+
+def member_seqs(conn: Connection, collection_id: int, seqs: Sequence[int]) -> set[int]:
+    """Which of these object versions are already in the collection."""
+    c = collection_object.c
+    found: set[int] = set()
+    for part in chunks(seqs):
+        found.update(
+            conn.execute(
+                select(c.object_seq).where(c.collection_id == collection_id, c.object_seq.in_(part))
+            ).scalars()
+        )
+    return found
+
+
+def insert_versions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Bulk-insert object versions (one executemany)."""
+    if rows:
+        conn.execute(insert(stix_object), rows)
+
+
+def insert_memberships(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Bulk-insert collection memberships (one executemany)."""
+    if rows:
+        conn.execute(insert(collection_object), rows)
+
+
+def clear_latest(conn: Connection, seqs: Iterable[int]) -> None:
+    """Mark versions as no longer the newest of their object."""
+    seq_list = list(seqs)
+    for part in chunks(seq_list):
+        conn.execute(update(stix_object).where(stix_object.c.seq.in_(part)).values(is_latest=False))

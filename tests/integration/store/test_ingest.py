@@ -1,0 +1,127 @@
+"""The object store: versioning rules, validation outcomes, bulk writes."""
+
+from __future__ import annotations
+
+import orjson
+from sqlalchemy import select
+
+from accord.models.objects import collection_object, stix_object
+from accord.store.service import WriteContext, ingest
+from tests.builders import make_collection, make_indicator, make_ipv4, make_org, ts
+
+
+def _rows(conn, oid):
+    return conn.execute(select(stix_object).where(stix_object.c.id == oid).order_by(stix_object.c.version)).all()
+
+
+def test_every_version_is_kept_and_only_the_newest_is_latest(conn):
+    org = make_org(conn)
+    v1 = make_indicator(created=ts(1), modified=ts(1))
+    v2 = {**v1, "modified": ts(2), "name": "second"}
+    v3 = {**v1, "modified": ts(3), "name": "third"}
+    report = ingest(conn, [v2, v1], WriteContext(writer_org_id=org.id))
+    report2 = ingest(conn, [v3], WriteContext(writer_org_id=org.id))
+    assert (report.stored, report2.stored) == (2, 1)
+    rows = _rows(conn, v1["id"])
+    assert [r.version for r in rows] == ["2026-01-01T00:00:01.000000Z", "2026-01-01T00:00:02.000000Z",
+                                         "2026-01-01T00:00:03.000000Z"]
+    assert [r.is_latest for r in rows] == [False, False, True]
+    assert orjson.loads(rows[-1].raw)["name"] == "third"
+
+
+def test_identical_resubmission_is_a_no_op(conn):
+    org = make_org(conn)
+    obj = make_indicator()
+    ingest(conn, [obj], WriteContext(writer_org_id=org.id))
+    again = ingest(conn, [obj, dict(obj)], WriteContext(writer_org_id=org.id))
+    assert (again.stored, again.duplicates, again.refused) == (0, 2, 0)
+    assert len(_rows(conn, obj["id"])) == 1
+
+
+def test_different_body_under_same_version_is_refused(conn):
+    org = make_org(conn)
+    obj = make_indicator()
+    ingest(conn, [obj], WriteContext(writer_org_id=org.id))
+    report = ingest(conn, [{**obj, "name": "tampered"}], WriteContext(writer_org_id=org.id))
+    assert report.refused == 1
+    assert "different body is already stored" in report.reasons[0]
+    assert orjson.loads(_rows(conn, obj["id"])[0].raw)["name"] == obj["name"]
+
+
+def test_revoked_object_accepts_no_later_versions(conn):
+    org = make_org(conn)
+    obj = make_indicator(created=ts(1))
+    revoked = {**obj, "modified": ts(2), "revoked": True}
+    later = {**obj, "modified": ts(3), "name": "back from the dead"}
+    report = ingest(conn, [obj, revoked, later], WriteContext(writer_org_id=org.id))
+    assert (report.stored, report.refused) == (2, 1)
+    assert "revoked" in report.reasons[0]
+    assert _rows(conn, obj["id"])[-1].revoked is True
+
+
+def test_sco_has_one_version_and_changed_body_is_refused(conn):
+    org = make_org(conn)
+    ip = make_ipv4("203.0.113.7")
+    assert ingest(conn, [ip], WriteContext(writer_org_id=org.id)).stored == 1
+    changed = {**ip, "x_note": "extra"}
+    report = ingest(conn, [changed], WriteContext(writer_org_id=org.id))
+    assert report.refused == 1
+    assert "one version" in report.reasons[0] or "not versioned" in report.reasons[0]
+
+
+def test_invalid_objects_are_refused_individually_and_the_rest_stored(conn):
+    org = make_org(conn)
+    good = make_indicator()
+    bad_pattern = make_indicator(pattern="[ipv4-addr:value = ")
+    wrong_sco = {**make_ipv4("192.0.2.1"), "value": "192.0.2.2"}
+    report = ingest(conn, [good, bad_pattern, wrong_sco, "not an object"], WriteContext(writer_org_id=org.id))
+    assert (report.stored, report.refused) == (1, 3)
+    assert any("pattern" in r for r in report.reasons)
+    assert any("deterministic" in r for r in report.reasons)
+
+
+def test_records_owner_tlp_date_added_and_memberships(conn):
+    from accord.stix.markings import Tlp
+
+    org = make_org(conn)
+    col = make_collection(conn, readers=[org.name], writers=[org.name])
+    a, b = make_indicator(tlp=Tlp.RED), make_indicator()
+    report = ingest(conn, [a, b], WriteContext(writer_org_id=org.id, collection_id=col.id))
+    rows = conn.execute(select(stix_object).where(stix_object.c.seq.in_(report.stored_seqs))
+                        .order_by(stix_object.c.seq)).all()
+    assert [r.tlp for r in rows] == [int(Tlp.RED), None]
+    assert all(r.owner_org_id == org.id for r in rows)
+    assert rows[0].seq < rows[1].seq  # strictly increasing, microsecond date_added
+    members = conn.execute(select(collection_object).where(collection_object.c.collection_id == col.id)).all()
+    assert sorted(m.object_seq for m in members) == sorted(report.stored_seqs)
+
+
+def test_duplicate_published_into_second_collection_gets_membership(conn):
+    org = make_org(conn)
+    c1 = make_collection(conn, readers=[org.name], writers=[org.name])
+    c2 = make_collection(conn, readers=[org.name], writers=[org.name])
+    obj = make_indicator()
+    ingest(conn, [obj], WriteContext(writer_org_id=org.id, collection_id=c1.id))
+    report = ingest(conn, [obj], WriteContext(writer_org_id=org.id, collection_id=c2.id))
+    assert report.duplicates == 1
+    cols = conn.execute(select(collection_object.c.collection_id)).scalars().all()
+    assert sorted(cols) == sorted([c1.id, c2.id])
+
+
+def test_w1_created_by_ref_of_another_org_is_refused(conn):
+    mine, theirs = make_org(conn), make_org(conn)
+    obj = make_indicator(created_by_ref=theirs.stix_id)
+    own = make_indicator(created_by_ref=mine.stix_id)
+    report = ingest(conn, [obj, own], WriteContext(writer_org_id=mine.id))
+    assert (report.stored, report.refused) == (1, 1)
+    assert "W1" in report.reasons[0]
+
+
+def test_w2_only_the_owner_versions_an_object(conn):
+    owner, other = make_org(conn), make_org(conn)
+    obj = make_indicator(created=ts(1))
+    ingest(conn, [obj], WriteContext(writer_org_id=owner.id))
+    report = ingest(conn, [{**obj, "modified": ts(5)}], WriteContext(writer_org_id=other.id))
+    assert report.refused == 1
+    assert "W2" in report.reasons[0]
+    assert len(_rows(conn, obj["id"])) == 1
