@@ -15,7 +15,9 @@ from accord.cli.common import err, fail, out, reading, unit_of_work
 from accord.core.errors import AccordError, Forbidden
 from accord.sharing.policy import Principal, Role
 from accord.store.export import iter_raw, write_bundle
-from accord.store.service import IngestReport, WriteContext, ingest
+from accord.core.settings import get_settings
+from accord.store import parallel
+from accord.store.service import IngestReport, WriteContext, ingest, ingest_prepared
 from accord.store.sources import Source, expand, read_objects
 
 
@@ -88,7 +90,13 @@ def _import_one(
 ) -> IngestReport:
     savepoint = conn.begin_nested()
     try:
-        report = ingest(conn, _counted(read_objects(source), progress, task), ctx)
+        if parallel.worth_it(source):
+            settings = get_settings()
+            items = parallel.prepared_batches(source, batch=settings.import_batch_size,
+                                              max_bytes=settings.max_object_bytes)
+            report = ingest_prepared(conn, _counted(items, progress, task), ctx)
+        else:
+            report = ingest(conn, _counted(read_objects(source), progress, task), ctx)
     except AccordError as exc:
         savepoint.rollback()
         failed.append(f"{exc.message}; nothing from this input was stored")

@@ -81,16 +81,30 @@ def member_seqs(conn: Connection, collection_id: int, seqs: Sequence[int]) -> se
     return found
 
 
-def insert_versions(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Bulk-insert object versions (one executemany)."""
-    if rows:
-        conn.execute(insert(stix_object), rows)
+VERSION_COLUMNS = (
+    "seq", "id", "type", "version", "created", "spec_version", "revoked", "is_latest", "owner_org_id", "tlp",
+    "peer_id", "body_hash", "raw",
+)
+MEMBER_COLUMNS = ("tick", "collection_id", "object_seq", "added_by_org_id")
 
 
-def insert_memberships(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Bulk-insert collection memberships (one executemany)."""
-    if rows:
-        conn.execute(insert(collection_object), rows)
+def bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """One DBAPI executemany of plain tuples: the hot path skips per-row SQLAlchemy processing."""
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    conn.exec_driver_sql(sql, rows)
+
+
+def insert_versions(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Bulk-insert object versions given as tuples in VERSION_COLUMNS order."""
+    bulk_insert(conn, stix_object.name, VERSION_COLUMNS, rows)
+
+
+def insert_memberships(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Bulk-insert collection memberships given as tuples in MEMBER_COLUMNS order."""
+    bulk_insert(conn, collection_object.name, MEMBER_COLUMNS, rows)
 
 
 def clear_latest(conn: Connection, seqs: Iterable[int]) -> None:

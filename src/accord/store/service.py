@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection
 
 from accord.core.settings import get_settings
-from accord.stix.markings import tlp_of
-from accord.stix.timestamps import normalize_timestamp
-from accord.stix.validate import object_version, validate_object
 from accord.store import repository as repo
+from accord.store.prepare import Prepared, Refused, prepare
 
 MAX_REASONS = 20
 
@@ -67,19 +63,6 @@ class IngestReport:
 
 
 @dataclass(slots=True)
-class _Candidate:
-    obj: dict[str, Any]
-    id: str
-    type: str
-    version: str
-    raw: bytes
-    body_hash: bytes
-    owner: int
-    revoked: bool
-    index: int  # position in the submitted batch
-
-
-@dataclass(slots=True)
 class _ObjectState:
     owner: int | None = None
     versions: dict[str, tuple[bytes, int | None]] = field(default_factory=dict)  # version -> (hash, seq)
@@ -88,19 +71,17 @@ class _ObjectState:
     revoked_at: str | None = None
 
 
-def _refuse(report: IngestReport, ctx: WriteContext, obj: Any, reason: str, version: str | None = None) -> None:
+def _refuse(report: IngestReport, ctx: WriteContext, oid: str | None, reason: str, version: str | None = None) -> None:
     report.refused += 1
-    oid = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else None
     if len(report.reasons) < MAX_REASONS:
         report.reasons.append(f"{oid or '(no id)'}: {reason}")
     if ctx.keep_outcomes:
         report.outcomes.append(Outcome(oid, version, "refused", reason))
 
 
-def _owner_for(obj: dict[str, Any], ctx: WriteContext, orgs: dict[str, int]) -> tuple[int | None, str | None]:
+def _owner_for(ref: str | None, ctx: WriteContext, orgs: dict[str, int]) -> tuple[int | None, str | None]:
     """W1: the owner of a submitted object, or the reason it is refused."""
-    ref = obj.get("created_by_ref")
-    named = orgs.get(ref) if isinstance(ref, str) else None
+    named = orgs.get(ref) if ref is not None else None
     if named is None or named == ctx.writer_org_id:
         return ctx.writer_org_id, None
     if ctx.peer_id is not None and named in ctx.peer_org_ids:
@@ -112,58 +93,33 @@ def _owner_for(obj: dict[str, Any], ctx: WriteContext, orgs: dict[str, int]) -> 
 
 
 def ingest(conn: Connection, objects: Iterable[Any], ctx: WriteContext) -> IngestReport:
-    """Validate, version and store objects in batches; the caller's transaction makes it atomic."""
-    settings = get_settings()
+    """Validate, version and store objects; the caller's transaction makes it atomic."""
+    max_bytes = get_settings().max_object_bytes
+    return ingest_prepared(conn, (prepare(obj, max_bytes) for obj in objects), ctx)
+
+
+def ingest_prepared(conn: Connection, items: Iterable[Prepared | Refused], ctx: WriteContext) -> IngestReport:
+    """Version and store already-prepared objects in batches (see accord.store.prepare)."""
+    size = get_settings().import_batch_size
     report = IngestReport()
     orgs = repo.org_ids_by_identity(conn)
-    batch: list[Any] = []
-    for obj in objects:
-        batch.append(obj)
-        if len(batch) >= settings.import_batch_size:
-            report.merge(_ingest_batch(conn, batch, ctx, orgs, settings.max_object_bytes))
+    batch: list[Prepared | Refused] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            report.merge(_ingest_batch(conn, batch, ctx, orgs))
             batch = []
     if batch:
-        report.merge(_ingest_batch(conn, batch, ctx, orgs, settings.max_object_bytes))
+        report.merge(_ingest_batch(conn, batch, ctx, orgs))
     return report
 
 
-def _prepare(
-    objects: list[Any], ctx: WriteContext, orgs: dict[str, int], max_bytes: int, report: IngestReport
-) -> list[_Candidate]:
-    candidates: list[_Candidate] = []
-    dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
-    for index, obj in enumerate(objects):
-        reason = validate_object(obj)
-        if reason is not None:
-            _refuse(report, ctx, obj, reason)
-            continue
-        raw = dumps(obj, option=sort_keys)
-        if len(raw) > max_bytes:
-            _refuse(report, ctx, obj, f"object is {len(raw):,} bytes; the limit is {max_bytes:,} bytes")
-            continue
-        owner, reason = _owner_for(obj, ctx, orgs)
-        if owner is None:
-            _refuse(report, ctx, obj, reason or "refused")
-            continue
-        candidates.append(
-            _Candidate(
-                obj=obj,
-                id=obj["id"],
-                type=obj["type"],
-                version=object_version(obj),
-                raw=raw,
-                body_hash=hashlib.blake2b(raw, digest_size=16).digest(),
-                owner=owner,
-                revoked=obj.get("revoked") is True,
-                index=index,
-            )
-        )
-    return candidates
+_Candidate = tuple[Prepared, int]  # the prepared object and its owner
 
 
 def _load_states(conn: Connection, candidates: list[_Candidate]) -> dict[str, _ObjectState]:
     states: dict[str, _ObjectState] = {}
-    ids = list({c.id for c in candidates})
+    ids = list({c[0].id for c in candidates})
     for row in repo.existing_versions(conn, ids):
         st = states.setdefault(row.id, _ObjectState())
         st.owner = row.owner_org_id
@@ -176,60 +132,68 @@ def _load_states(conn: Connection, candidates: list[_Candidate]) -> dict[str, _O
 
 
 def _ingest_batch(
-    conn: Connection, objects: list[Any], ctx: WriteContext, orgs: dict[str, int], max_bytes: int
+    conn: Connection, items: list[Prepared | Refused], ctx: WriteContext, orgs: dict[str, int]
 ) -> IngestReport:
     report = IngestReport()
-    candidates = _prepare(objects, ctx, orgs, max_bytes, report)
+    candidates: list[_Candidate] = []
+    for item in items:
+        if isinstance(item, Refused):
+            _refuse(report, ctx, item.id, item.reason)
+            continue
+        owner, reason = _owner_for(item.created_by_ref, ctx, orgs)
+        if owner is None:
+            _refuse(report, ctx, item.id, reason or "refused", item.version)
+            continue
+        candidates.append((item, owner))
     if not candidates:
         return report
     states = _load_states(conn, candidates)
     accepted: list[_Candidate] = []
     duplicate_seqs: list[int] = []
     for cand in candidates:
-        st = states.setdefault(cand.id, _ObjectState())
-        known = st.versions.get(cand.version)
-        if known is not None:
-            if known[0] == cand.body_hash:
-                report.duplicates += 1
-                if known[1] is not None:
-                    duplicate_seqs.append(known[1])
-                if ctx.keep_outcomes:
-                    report.outcomes.append(Outcome(cand.id, cand.version, "duplicate"))
-            elif cand.version:
-                _refuse(
-                    report,
-                    ctx,
-                    cand.obj,
-                    f"a different body is already stored for version {cand.version}; "
-                    "a changed object needs a new modified timestamp",
-                    cand.version,
-                )
-            else:
-                _refuse(report, ctx, cand.obj, "a different body is already stored (this object type is not "
-                        "versioned: it has one version)")
-            continue
-        if st.owner is not None and st.owner != cand.owner:
-            _refuse(report, ctx, cand.obj, "only the owner organisation may create new versions (W2)",
-                    cand.version)
-            continue
-        if st.revoked_at is not None and cand.version > st.revoked_at:
-            _refuse(report, ctx, cand.obj, f"object was revoked in version {st.revoked_at}; "
-                    "no later versions are accepted", cand.version)
-            continue
-        if st.versions and not cand.version:
-            _refuse(report, ctx, cand.obj, "this object type is not versioned and is already stored",
-                    cand.version)
-            continue
-        st.owner = cand.owner
-        st.versions[cand.version] = (cand.body_hash, None)
-        if cand.revoked and (st.revoked_at is None or cand.version < st.revoked_at):
-            st.revoked_at = cand.version
-        accepted.append(cand)
-        report.stored += 1
-        if ctx.keep_outcomes:
-            report.outcomes.append(Outcome(cand.id, cand.version, "stored"))
+        item, owner = cand
+        reason = _decide(states.setdefault(item.id, _ObjectState()), item, owner)
+        if reason == "duplicate":
+            report.duplicates += 1
+            seq = states[item.id].versions[item.version][1]
+            if seq is not None:
+                duplicate_seqs.append(seq)
+            if ctx.keep_outcomes:
+                report.outcomes.append(Outcome(item.id, item.version, "duplicate"))
+        elif reason is not None:
+            _refuse(report, ctx, item.id, reason, item.version)
+        else:
+            accepted.append(cand)
+            report.stored += 1
+            if ctx.keep_outcomes:
+                report.outcomes.append(Outcome(item.id, item.version, "stored"))
     _write(conn, accepted, duplicate_seqs, states, ctx, report)
     return report
+
+
+def _decide(st: _ObjectState, item: Prepared, owner: int) -> str | None:
+    """The versioning rules (W2, revocation, one version for SCOs); updates the state when accepted."""
+    known = st.versions.get(item.version)
+    if known is not None:
+        if known[0] == item.body_hash:
+            return "duplicate"
+        if item.version:
+            return (
+                f"a different body is already stored for version {item.version}; "
+                "a changed object needs a new modified timestamp"
+            )
+        return "a different body is already stored (this object type is not versioned: it has one version)"
+    if st.owner is not None and st.owner != owner:
+        return "only the owner organisation may create new versions (W2)"
+    if st.revoked_at is not None and item.version > st.revoked_at:
+        return f"object was revoked in version {st.revoked_at}; no later versions are accepted"
+    if st.versions and not item.version:
+        return "this object type is not versioned and is already stored"
+    st.owner = owner
+    st.versions[item.version] = (item.body_hash, None)
+    if item.revoked and (st.revoked_at is None or item.version < st.revoked_at):
+        st.revoked_at = item.version
+    return None
 
 
 def _write(
@@ -249,32 +213,17 @@ def _write(
         return
     tick = repo.allocate_ticks(conn, count)
     # The newest version of each touched object decides is_latest.
-    newest: dict[str, str] = {}
-    for cand in accepted:
-        st = states[cand.id]
-        top = max(st.versions)
-        newest[cand.id] = top
-    rows: list[dict[str, Any]] = []
-    for cand in accepted:
-        created = cand.obj.get("created")
+    newest = {item.id: max(states[item.id].versions) for item, _ in accepted}
+    peer_id = ctx.peer_id
+    rows: list[tuple[Any, ...]] = []
+    for i, (item, owner) in enumerate(accepted):
         rows.append(
-            {
-                "seq": tick,
-                "id": cand.id,
-                "type": cand.type,
-                "version": cand.version,
-                "created": normalize_timestamp(created) if isinstance(created, str) else None,
-                "spec_version": cand.obj.get("spec_version") or "2.1",
-                "revoked": cand.revoked,
-                "is_latest": cand.version == newest[cand.id],
-                "owner_org_id": cand.owner,
-                "tlp": tlp_of(cand.obj),
-                "peer_id": ctx.peer_id,
-                "body_hash": cand.body_hash,
-                "raw": cand.raw,
-            }
+            (
+                tick + i, item.id, item.type, item.version, item.created, item.spec_version, item.revoked,
+                item.version == newest[item.id], owner, item.tlp, peer_id, item.body_hash, item.raw,
+            )
         )
-        tick += 1
+    tick += len(rows)
     stale = [
         st.latest_seq
         for oid, st in states.items()
@@ -282,13 +231,9 @@ def _write(
     ]
     repo.insert_versions(conn, rows)
     repo.clear_latest(conn, stale)
-    report.stored_seqs.extend(r["seq"] for r in rows)
+    seqs = [r[0] for r in rows]
+    report.stored_seqs.extend(seqs)
     if ctx.collection_id is not None:
-        members = []
-        for seq in [r["seq"] for r in rows] + new_members:
-            members.append(
-                {"tick": tick, "collection_id": ctx.collection_id, "object_seq": seq,
-                 "added_by_org_id": ctx.writer_org_id}
-            )
-            tick += 1
+        cid, writer = ctx.collection_id, ctx.writer_org_id
+        members = [(tick + i, cid, seq, writer) for i, seq in enumerate(seqs + new_members)]
         repo.insert_memberships(conn, members)

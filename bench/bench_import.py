@@ -1,0 +1,70 @@
+"""Import throughput: `accord import` of 100,000 mixed objects vs parsing + raw inserts into SQLite.
+
+Run: python bench/bench_import.py [N]
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datagen import bundle, mixed  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCORD = str(ROOT / ".venv" / "bin" / "accord")
+
+
+def baseline(path: Path, db: Path) -> float:
+    """orjson-parse the file and insert raw rows into an empty SQLite table in one transaction."""
+    t0 = time.perf_counter()
+    objs = orjson.loads(path.read_bytes())["objects"]
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("CREATE TABLE raw (id TEXT, modified TEXT, body BLOB)")
+    with con:
+        con.executemany("INSERT INTO raw VALUES (?, ?, ?)",
+                        ((o.get("id"), o.get("modified"), orjson.dumps(o)) for o in objs))
+    con.close()
+    return time.perf_counter() - t0
+
+
+def accord_import(path: Path, url: str) -> tuple[float, str]:
+    """`accord init` then a timed `accord import` of the file."""
+    env = {**os.environ, "ACCORD_DATABASE_URL": url}
+    subprocess.run([ACCORD, "init"], env=env, check=True, capture_output=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run([ACCORD, "import", str(path)], env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    return elapsed, (proc.stdout.strip().splitlines() or [proc.stderr.strip()])[0]
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bundle.json"
+        path.write_bytes(orjson.dumps(bundle(mixed(n))))
+        mb = path.stat().st_size / 1e6
+        base = baseline(path, Path(tmp) / "base.db")
+        acc, summary = accord_import(path, f"sqlite:///{tmp}/accord.db")
+        rows = [("baseline: orjson parse + raw INSERT (SQLite, 1 tx)", base, "")]
+        rows.append(("accord import (SQLite)", acc, summary))
+        pg = os.environ.get("ACCORD_BENCH_POSTGRES_URL")
+        if pg:
+            acc_pg, summary_pg = accord_import(path, pg)
+            rows.append(("accord import (PostgreSQL)", acc_pg, summary_pg))
+    print(f"\nImport of {n:,} mixed objects ({mb:.1f} MB), 1% invalid")
+    print(f"{'what':52} {'seconds':>8} {'objects/s':>10} {'vs baseline':>11}  result")
+    for name, secs, note in rows:
+        print(f"{name:52} {secs:8.2f} {n / secs:10,.0f} {base / secs:10.0%}  {note}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Per-object work that needs no database: validation, canonical bytes, digest, extracted columns.
+
+It is pure so that bulk imports can run it in worker processes while the main process writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+import orjson
+
+from accord.stix.markings import tlp_of
+from accord.stix.timestamps import normalize_timestamp
+from accord.stix.validate import object_version, validate_object
+
+
+class Prepared(NamedTuple):
+    """A valid object, ready to be versioned and written."""
+
+    id: str
+    type: str
+    version: str
+    created: str | None
+    spec_version: str
+    revoked: bool
+    tlp: int | None
+    created_by_ref: str | None
+    raw: bytes
+    body_hash: bytes
+
+
+class Refused(NamedTuple):
+    """An object refused before it reached the database, with the reason."""
+
+    id: str | None
+    reason: str
+
+
+def prepare(obj: Any, max_bytes: int) -> Prepared | Refused:
+    """Validate one object and compute what the store records for it."""
+    reason = validate_object(obj)
+    if reason is not None:
+        oid = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else None
+        return Refused(oid, reason)
+    raw = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    if len(raw) > max_bytes:
+        return Refused(obj["id"], f"object is {len(raw):,} bytes; the limit is {max_bytes:,} bytes")
+    created = obj.get("created")
+    tlp = tlp_of(obj)
+    ref = obj.get("created_by_ref")
+    return Prepared(
+        obj["id"],
+        obj["type"],
+        object_version(obj),
+        normalize_timestamp(created) if isinstance(created, str) else None,
+        obj.get("spec_version") or "2.1",
+        obj.get("revoked") is True,
+        None if tlp is None else int(tlp),
+        ref if isinstance(ref, str) else None,
+        raw,
+        hashlib.blake2b(raw, digest_size=16).digest(),
+    )
+
+
+def prepare_all(objects: Iterable[Any], max_bytes: int) -> list[Prepared | Refused]:
+    """prepare() over a batch."""
+    return [prepare(obj, max_bytes) for obj in objects]
