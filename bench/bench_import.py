@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datagen import bundle, mixed  # noqa: E402
+from datagen import bundle, mixed
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCORD = str(ROOT / ".venv" / "bin" / "accord")
@@ -30,8 +30,10 @@ def baseline(path: Path, db: Path) -> float:
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("CREATE TABLE raw (id TEXT, modified TEXT, body BLOB)")
     with con:
-        con.executemany("INSERT INTO raw VALUES (?, ?, ?)",
-                        ((o.get("id"), o.get("modified"), orjson.dumps(o)) for o in objs))
+        con.executemany(
+            "INSERT INTO raw VALUES (?, ?, ?)",
+            ((o.get("id"), o.get("modified"), orjson.dumps(o)) for o in objs),
+        )
     con.close()
     return time.perf_counter() - t0
 

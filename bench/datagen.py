@@ -33,9 +33,17 @@ def indicator(i: int, seed: str = "b", created_by_ref: str | None = None) -> dic
     else:
         pattern = f"[file:hashes.'SHA-256' = '{uuid.uuid5(NS, f'{seed}{i}').hex}{uuid.uuid5(NS, f'{seed}{i}x').hex}']"
     obj = {
-        "type": "indicator", "spec_version": "2.1", "id": f"indicator--{_uid(seed, 'ind', i)}", "created": t,
-        "modified": t, "name": f"Generated indicator {i}", "pattern": pattern, "pattern_type": "stix",
-        "valid_from": t, "indicator_types": ["malicious-activity"], "confidence": 60 + i % 40,
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": f"indicator--{_uid(seed, 'ind', i)}",
+        "created": t,
+        "modified": t,
+        "name": f"Generated indicator {i}",
+        "pattern": pattern,
+        "pattern_type": "stix",
+        "valid_from": t,
+        "indicator_types": ["malicious-activity"],
+        "confidence": 60 + i % 40,
         "labels": ["generated"],
     }
     if created_by_ref:
@@ -51,8 +59,17 @@ def mixed(n: int, seed: str = "m") -> list[dict[str, Any]]:
     malware = []
     for i in range(50):
         t = _ts(i)
-        malware.append({"type": "malware", "spec_version": "2.1", "id": f"malware--{_uid(seed, 'mw', i)}",
-                        "created": t, "modified": t, "name": f"Family {i}", "is_family": True})
+        malware.append(
+            {
+                "type": "malware",
+                "spec_version": "2.1",
+                "id": f"malware--{_uid(seed, 'mw', i)}",
+                "created": t,
+                "modified": t,
+                "name": f"Family {i}",
+                "is_family": True,
+            }
+        )
     out += malware
     i = 0
     while len(out) < n:
@@ -65,23 +82,52 @@ def mixed(n: int, seed: str = "m") -> list[dict[str, Any]]:
         elif r < 0.78:
             value = f"{(i >> 16) % 223 + 1}.{(i >> 8) % 256}.{i % 256}.{(i * 13) % 254 + 1}"
             body = f'{{"value":"{value}"}}'
-            out.append({"type": "ipv4-addr", "spec_version": "2.1", "value": value,
-                        "id": f"ipv4-addr--{uuid.uuid5(SCO_NS, body)}"})
+            out.append(
+                {
+                    "type": "ipv4-addr",
+                    "spec_version": "2.1",
+                    "value": value,
+                    "id": f"ipv4-addr--{uuid.uuid5(SCO_NS, body)}",
+                }
+            )
         elif r < 0.93 and inds:
             src = inds[-1]
             t = src["created"]
-            out.append({"type": "relationship", "spec_version": "2.1", "id": f"relationship--{_uid(seed, 'rel', i)}",
-                        "created": t, "modified": t, "relationship_type": "indicates", "source_ref": src["id"],
-                        "target_ref": rng.choice(malware)["id"]})
+            out.append(
+                {
+                    "type": "relationship",
+                    "spec_version": "2.1",
+                    "id": f"relationship--{_uid(seed, 'rel', i)}",
+                    "created": t,
+                    "modified": t,
+                    "relationship_type": "indicates",
+                    "source_ref": src["id"],
+                    "target_ref": rng.choice(malware)["id"],
+                }
+            )
         elif r < 0.96 and len(inds) > 20:
             t = _ts(i)
-            out.append({"type": "report", "spec_version": "2.1", "id": f"report--{_uid(seed, 'rep', i)}",
-                        "created": t, "modified": t, "name": f"Report {i}", "published": t,
-                        "object_refs": [x["id"] for x in inds[-20:]]})
+            out.append(
+                {
+                    "type": "report",
+                    "spec_version": "2.1",
+                    "id": f"report--{_uid(seed, 'rep', i)}",
+                    "created": t,
+                    "modified": t,
+                    "name": f"Report {i}",
+                    "published": t,
+                    "object_refs": [x["id"] for x in inds[-20:]],
+                }
+            )
         elif r < 0.99 and inds:
             prev = rng.choice(inds[-100:])
-            out.append({**prev, "modified": prev["modified"].replace(".000Z", f".{rng.randint(1, 999):03d}Z"),
-                        "confidence": 99})
+            out.append(
+                {
+                    **prev,
+                    "modified": prev["modified"].replace(".000Z", f".{rng.randint(1, 999):03d}Z"),
+                    "confidence": 99,
+                }
+            )
         else:
             bad = indicator(i, seed)
             bad["pattern"] = "[ipv4-addr:value = "

@@ -58,8 +58,16 @@ def make_indicator(
 def make_malware(name: str = "TestWorm", **extra: Any) -> dict[str, Any]:
     """A valid malware family."""
     t = ts(next(_counter) % 80000)
-    return {"type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid4()}", "created": t,
-            "modified": t, "name": name, "is_family": True, **extra}
+    return {
+        "type": "malware",
+        "spec_version": "2.1",
+        "id": f"malware--{uuid.uuid4()}",
+        "created": t,
+        "modified": t,
+        "name": name,
+        "is_family": True,
+        **extra,
+    }
 
 
 def make_ipv4(value: str) -> dict[str, Any]:
@@ -79,8 +87,13 @@ def make_org(conn: Connection, name: str | None = None) -> Any:
     return accounts.create_org(conn, name or f"Org {next(_counter)}", actor="test")
 
 
-def make_user(conn: Connection, org_name: str, role: str = "analyst", email: str | None = None,
-              password: str | None = "correct horse battery") -> Any:
+def make_user(
+    conn: Connection,
+    org_name: str,
+    role: str = "analyst",
+    email: str | None = None,
+    password: str | None = "correct horse battery",
+) -> Any:
     """A new user row."""
     email = email or f"user{next(_counter)}@example.org"
     return accounts.create_user(conn, email, org_name, role, password, actor="test")

@@ -14,7 +14,14 @@ from accord.audit.service import record
 from accord.core.clock import now_us
 from accord.core.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from accord.core.settings import get_settings
-from accord.models.accounts import api_token, app_user, login_failure, org, sharing_group, sharing_group_member
+from accord.models.accounts import (
+    api_token,
+    app_user,
+    login_failure,
+    org,
+    sharing_group,
+    sharing_group_member,
+)
 from accord.models.collections import collection, collection_grant
 from accord.sharing.policy import Principal, Role
 from accord.sharing.repository import principal_for
@@ -27,6 +34,7 @@ DAY_US = 86_400_000_000
 
 
 # --- organisations -------------------------------------------------------------------------------------------
+
 
 def get_org_by_name(conn: Connection, name: str) -> Any | None:
     """The organisation row with this name (case-insensitive), or None."""
@@ -52,7 +60,7 @@ def create_org(conn: Connection, name: str, *, actor: str = "cli", is_host: bool
     now = now_us()
     org_id = conn.execute(
         insert(org).values(name=name, stix_id=stix_id, is_host=is_host, is_remote=False, created_us=now)
-    ).inserted_primary_key[0]
+    ).inserted_primary_key[0]  # type: ignore[index]
     ts = micros_to_timestamp(now)
     identity = {
         "type": "identity",
@@ -80,6 +88,7 @@ def host_org(conn: Connection) -> Any | None:
 
 
 # --- users ---------------------------------------------------------------------------------------------------
+
 
 def get_user_by_email(conn: Connection, email: str) -> Any | None:
     """The user row with this e-mail (case-insensitive), or None."""
@@ -136,8 +145,14 @@ def list_users(conn: Connection) -> list[Any]:
 
 # --- tokens --------------------------------------------------------------------------------------------------
 
+
 def create_token(
-    conn: Connection, email: str, *, read_only: bool = False, expires_days: int | None = None, actor: str = "cli"
+    conn: Connection,
+    email: str,
+    *,
+    read_only: bool = False,
+    expires_days: int | None = None,
+    actor: str = "cli",
 ) -> str:
     """A new API token for the user; returned once, stored only as a hash."""
     user = get_user_by_email_or_raise(conn, email)
@@ -164,7 +179,8 @@ def revoke_token(conn: Connection, prefix: str, *, actor: str = "cli") -> None:
     """Revoke the token with this prefix (the token itself or its 8-character prefix)."""
     prefix = security.token_prefix(prefix) or prefix
     result = conn.execute(
-        update(api_token).where(api_token.c.prefix == prefix, api_token.c.revoked_us.is_(None))
+        update(api_token)
+        .where(api_token.c.prefix == prefix, api_token.c.revoked_us.is_(None))
         .values(revoked_us=now_us())
     )
     if result.rowcount == 0:
@@ -174,14 +190,23 @@ def revoke_token(conn: Connection, prefix: str, *, actor: str = "cli") -> None:
 
 def list_tokens(conn: Connection) -> list[Any]:
     """All tokens (never their secrets)."""
-    stmt = select(
-        api_token.c.prefix, app_user.c.email, api_token.c.read_only, api_token.c.expires_us,
-        api_token.c.revoked_us, api_token.c.created_us,
-    ).join(app_user, app_user.c.id == api_token.c.user_id).order_by(api_token.c.created_us)
+    stmt = (
+        select(
+            api_token.c.prefix,
+            app_user.c.email,
+            api_token.c.read_only,
+            api_token.c.expires_us,
+            api_token.c.revoked_us,
+            api_token.c.created_us,
+        )
+        .join(app_user, app_user.c.id == api_token.c.user_id)
+        .order_by(api_token.c.created_us)
+    )
     return list(conn.execute(stmt))
 
 
 # --- authentication ------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
@@ -198,7 +223,8 @@ def _throttle_check(conn: Connection, subjects: list[str]) -> None:
     since = now_us() - s.login_window_seconds * 1_000_000
     for subject in subjects:
         count = conn.execute(
-            select(func.count()).select_from(login_failure)
+            select(func.count())
+            .select_from(login_failure)
             .where(login_failure.c.subject == subject, login_failure.c.at_us > since)
         ).scalar_one()
         if count >= s.login_max_failures:
@@ -277,6 +303,7 @@ def principal_for_email(conn: Connection, email: str) -> Principal:
 
 # --- sharing groups and collections --------------------------------------------------------------------------
 
+
 def create_group(conn: Connection, name: str, org_names: list[str], *, actor: str = "cli") -> int:
     """A sharing group of the named organisations."""
     name = name.strip()
@@ -287,7 +314,7 @@ def create_group(conn: Connection, name: str, org_names: list[str], *, actor: st
     members = {get_org_by_name_or_raise(conn, n).id for n in org_names}
     gid = conn.execute(
         insert(sharing_group).values(name=name, description="", created_us=now_us())
-    ).inserted_primary_key[0]
+    ).inserted_primary_key[0]  # type: ignore[index]
     if members:
         conn.execute(insert(sharing_group_member), [{"group_id": gid, "org_id": m} for m in sorted(members)])
     record(conn, actor, "group.create", name, orgs=sorted(org_names))
@@ -341,9 +368,13 @@ def create_collection(
     grants += [{"mode": "write", **_grantee(conn, w)} for w in writers]
     cid = conn.execute(
         insert(collection).values(
-            uuid=str(uuid.uuid4()), alias=alias, title=title.strip(), description=description, created_us=now_us()
+            uuid=str(uuid.uuid4()),
+            alias=alias,
+            title=title.strip(),
+            description=description,
+            created_us=now_us(),
         )
-    ).inserted_primary_key[0]
+    ).inserted_primary_key[0]  # type: ignore[index]
     unique = {(g["mode"], g["org_id"], g["group_id"]) for g in grants}
     if unique:
         conn.execute(
@@ -356,9 +387,7 @@ def create_collection(
 
 def get_collection_by_alias_or_raise(conn: Connection, alias: str) -> Any:
     """The collection with this alias (or TAXII id), or NotFound."""
-    row = conn.execute(
-        select(collection).where((collection.c.alias == alias) | (collection.c.uuid == alias))
-    ).first()
+    row = conn.execute(select(collection).where((collection.c.alias == alias) | (collection.c.uuid == alias))).first()
     if row is None:
         raise NotFound(f"no collection {alias!r}")
     return row

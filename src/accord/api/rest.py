@@ -22,8 +22,12 @@ router = APIRouter(prefix="/api/v1")
 @router.get("/me", response_model=schemas.Me, tags=["auth"])
 def me(principal: Principal = Depends(current_principal)) -> schemas.Me:
     """Who the caller is."""
-    return schemas.Me(email=principal.email, org_id=principal.org_id, role=principal.role.value,
-                      read_only=principal.read_only)
+    return schemas.Me(
+        email=principal.email,
+        org_id=principal.org_id,
+        role=principal.role.value,
+        read_only=principal.read_only,
+    )
 
 
 @router.get("/orgs", response_model=list[schemas.OrgRead], tags=["admin"])
@@ -33,8 +37,9 @@ def list_orgs(_: Principal = Depends(current_principal), conn: Connection = Depe
 
 
 @router.post("/orgs", response_model=schemas.OrgRead, status_code=201, tags=["admin"])
-def create_org(body: schemas.OrgCreate, p: Principal = Depends(admin_principal),
-               conn: Connection = Depends(write_conn)) -> Any:
+def create_org(
+    body: schemas.OrgCreate, p: Principal = Depends(admin_principal), conn: Connection = Depends(write_conn)
+) -> Any:
     """Create an organisation."""
     row = accounts.create_org(conn, body.name, actor=p.email)
     return schemas.OrgRead(name=row.name, identity=row.stix_id, host=row.is_host)
@@ -47,8 +52,9 @@ def list_users(_: Principal = Depends(admin_principal), conn: Connection = Depen
 
 
 @router.post("/users", response_model=schemas.UserRead, status_code=201, tags=["admin"])
-def create_user(body: schemas.UserCreate, p: Principal = Depends(admin_principal),
-                conn: Connection = Depends(write_conn)) -> Any:
+def create_user(
+    body: schemas.UserCreate, p: Principal = Depends(admin_principal), conn: Connection = Depends(write_conn)
+) -> Any:
     """Create a user."""
     row = accounts.create_user(conn, body.email, body.org, body.role, body.password, actor=p.email)
     return schemas.UserRead(email=row.email, org=body.org, role=row.role)
@@ -58,24 +64,32 @@ def create_user(body: schemas.UserCreate, p: Principal = Depends(admin_principal
 def list_tokens(_: Principal = Depends(admin_principal), conn: Connection = Depends(read_conn)) -> Any:
     """All tokens (prefixes only, never secrets)."""
     return [
-        schemas.TokenRead(prefix=r.prefix, email=r.email, read_only=r.read_only, expires_us=r.expires_us,
-                          revoked=r.revoked_us is not None)
+        schemas.TokenRead(
+            prefix=r.prefix,
+            email=r.email,
+            read_only=r.read_only,
+            expires_us=r.expires_us,
+            revoked=r.revoked_us is not None,
+        )
         for r in accounts.list_tokens(conn)
     ]
 
 
 @router.post("/tokens", response_model=schemas.TokenCreated, status_code=201, tags=["admin"])
-def create_token(body: schemas.TokenCreate, p: Principal = Depends(admin_principal),
-                 conn: Connection = Depends(write_conn)) -> Any:
+def create_token(
+    body: schemas.TokenCreate, p: Principal = Depends(admin_principal), conn: Connection = Depends(write_conn)
+) -> Any:
     """Create a token for a user; the token is in this response only."""
-    token = accounts.create_token(conn, body.email, read_only=body.read_only, expires_days=body.expires_days,
-                                  actor=p.email)
+    token = accounts.create_token(
+        conn, body.email, read_only=body.read_only, expires_days=body.expires_days, actor=p.email
+    )
     return schemas.TokenCreated(token=token)
 
 
 @router.delete("/tokens/{prefix}", status_code=204, tags=["admin"])
-def revoke_token(prefix: str, p: Principal = Depends(admin_principal),
-                 conn: Connection = Depends(write_conn)) -> Response:
+def revoke_token(
+    prefix: str, p: Principal = Depends(admin_principal), conn: Connection = Depends(write_conn)
+) -> Response:
     """Revoke a token."""
     accounts.revoke_token(conn, prefix, actor=p.email)
     return Response(status_code=204)
@@ -88,8 +102,9 @@ def list_groups(_: Principal = Depends(admin_principal), conn: Connection = Depe
 
 
 @router.post("/groups", response_model=schemas.GroupRead, status_code=201, tags=["admin"])
-def create_group(body: schemas.GroupCreate, p: Principal = Depends(admin_principal),
-                 conn: Connection = Depends(write_conn)) -> Any:
+def create_group(
+    body: schemas.GroupCreate, p: Principal = Depends(admin_principal), conn: Connection = Depends(write_conn)
+) -> Any:
     """Create a sharing group."""
     accounts.create_group(conn, body.name, body.orgs, actor=p.email)
     return schemas.GroupRead(name=body.name, orgs=body.orgs)
@@ -97,8 +112,14 @@ def create_group(body: schemas.GroupCreate, p: Principal = Depends(admin_princip
 
 def _collection_read(conn: Connection, row: Any) -> schemas.CollectionRead:
     grants = accounts.collection_grants(conn, row.id)
-    return schemas.CollectionRead(id=row.uuid, alias=row.alias, title=row.title, description=row.description,
-                                  read=grants["read"], write=grants["write"])
+    return schemas.CollectionRead(
+        id=row.uuid,
+        alias=row.alias,
+        title=row.title,
+        description=row.description,
+        read=grants["read"],
+        write=grants["write"],
+    )
 
 
 @router.get("/collections", response_model=list[schemas.CollectionRead], tags=["admin"])
@@ -108,24 +129,38 @@ def list_collections(_: Principal = Depends(admin_principal), conn: Connection =
 
 
 @router.post("/collections", response_model=schemas.CollectionRead, status_code=201, tags=["admin"])
-def create_collection(body: schemas.CollectionCreate, p: Principal = Depends(admin_principal),
-                      conn: Connection = Depends(write_conn)) -> Any:
+def create_collection(
+    body: schemas.CollectionCreate,
+    p: Principal = Depends(admin_principal),
+    conn: Connection = Depends(write_conn),
+) -> Any:
     """Create a collection."""
-    row = accounts.create_collection(conn, body.title, body.alias, readers=body.read, writers=body.write,
-                                     description=body.description, actor=p.email)
+    row = accounts.create_collection(
+        conn,
+        body.title,
+        body.alias,
+        readers=body.read,
+        writers=body.write,
+        description=body.description,
+        actor=p.email,
+    )
     return _collection_read(conn, row)
 
 
 @router.get("/audit", tags=["admin"])
-def audit(after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
-          _: Principal = Depends(admin_principal), conn: Connection = Depends(read_conn)) -> Any:
+def audit(
+    after: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=1000),
+    _: Principal = Depends(admin_principal),
+    conn: Connection = Depends(read_conn),
+) -> Any:
     """The audit log, oldest first, keyset by `after`."""
     return {"entries": list(list_entries(conn, after_seq=after, limit=limit))}
 
 
 @router.get("/objects", tags=["objects"])
 def list_objects(
-    type: list[str] | None = Query(None),  # noqa: A002 - the STIX property name
+    type: list[str] | None = Query(None),
     before: int | None = Query(None, ge=0, description="cursor: the `next` value of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
     principal: Principal = Depends(current_principal),
@@ -140,8 +175,9 @@ def list_objects(
 
 
 @router.get("/objects/{stix_id}", tags=["objects"])
-def get_object(stix_id: str, principal: Principal = Depends(current_principal),
-               conn: Connection = Depends(read_conn)) -> Any:
+def get_object(
+    stix_id: str, principal: Principal = Depends(current_principal), conn: Connection = Depends(read_conn)
+) -> Any:
     """The newest readable version of one object; 404 when missing or unreadable (R7)."""
     obj = queries.get_latest(conn, principal, stix_id)
     if obj is None:
@@ -150,8 +186,9 @@ def get_object(stix_id: str, principal: Principal = Depends(current_principal),
 
 
 @router.get("/objects/{stix_id}/versions", tags=["objects"])
-def object_versions(stix_id: str, principal: Principal = Depends(current_principal),
-                    conn: Connection = Depends(read_conn)) -> Any:
+def object_versions(
+    stix_id: str, principal: Principal = Depends(current_principal), conn: Connection = Depends(read_conn)
+) -> Any:
     """The readable versions of one object, oldest first; 404 when none."""
     versions = queries.list_versions(conn, principal, stix_id)
     if not versions:

@@ -64,8 +64,12 @@ def verify(conn: Connection) -> Verification:
     count = 0
     for row in conn.execute(select(audit_log).order_by(audit_log.c.seq)):
         if row.prev_hash != prev_hash:
-            return Verification(False, count, row.seq, "does not chain to the entry before it "
-                                "(an entry was deleted, inserted or reordered)")
+            return Verification(
+                False,
+                count,
+                row.seq,
+                "does not chain to the entry before it (an entry was deleted, inserted or reordered)",
+            )
         expected = _digest(row.prev_hash, row.at_us, row.actor, row.action, row.target, row.detail)
         if row.hash != expected:
             return Verification(False, count, row.seq, "its content does not match its hash (modified)")

@@ -90,8 +90,13 @@ def serve(
 
         os.environ["ACCORD_RUN_JOBS"] = "0"
     uvicorn.run(
-        "accord.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-        log_level="warning", access_log=False,
+        "accord.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
     )
 
 
@@ -125,4 +130,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

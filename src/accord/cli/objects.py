@@ -11,12 +11,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from accord.accounts import service as accounts
-from accord.cli.common import err, fail, out, reading, unit_of_work
-from accord.core.errors import AccordError, Forbidden
-from accord.sharing.policy import Principal, Role
-from accord.store.export import iter_raw, write_bundle
+from accord.cli.common import err, fail, reading, unit_of_work
+from accord.core.errors import AccordError, Forbidden, NotFound
 from accord.core.settings import get_settings
+from accord.sharing.policy import Principal, Role
 from accord.store import parallel
+from accord.store.export import iter_raw, write_bundle
 from accord.store.service import IngestReport, WriteContext, ingest, ingest_prepared
 from accord.store.sources import Source, expand, read_objects
 
@@ -24,7 +24,7 @@ from accord.store.sources import Source, expand, read_objects
 def _operator(conn: Any) -> Principal:
     host = accounts.host_org(conn)
     if host is None:
-        fail("the node is not initialised: run `accord init` first")
+        raise NotFound("the node is not initialised: run `accord init` first")
     return Principal(org_id=host.id, role=Role.ADMIN)
 
 
@@ -63,8 +63,13 @@ def import_cmd(
             raise Forbidden(f"{principal.email} has role {principal.role.value}, which cannot import")
         ctx = WriteContext(writer_org_id=principal.org_id, collection_id=collection_id)
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err, disable=not show, transient=True,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not show,
+            transient=True,
         ) as progress:
             for source in sources:
                 task = progress.add_task(Path(source.name).name, total=None)
@@ -72,13 +77,21 @@ def import_cmd(
         actor = principal.email or "cli"
         from accord.audit.service import record
 
-        record(conn, actor, "import", collection or "", stored=total.stored, duplicates=total.duplicates,
-               refused=total.refused, files=len(sources))
-    out.print(f"stored {total.stored}, duplicates {total.duplicates}, refused {total.refused}")
-    for reason in total.reasons[:10]:
-        out.print(f"  refused {reason}", markup=False, highlight=False)
+        record(
+            conn,
+            actor,
+            "import",
+            collection or "",
+            stored=total.stored,
+            duplicates=total.duplicates,
+            refused=total.refused,
+            files=len(sources),
+        )
+    lines = [f"stored {total.stored}, duplicates {total.duplicates}, refused {total.refused}"]
+    lines += [f"  refused {reason}" for reason in total.reasons[:10]]
+    sys.stdout.write("\n".join(lines) + "\n")
     for line in failed:
-        err.print(f"accord: error: {line}", markup=False, highlight=False)
+        sys.stderr.write(f"accord: error: {line}\n")
     if failed or total.stored + total.duplicates == 0:
         if not failed:
             sys.stderr.write("accord: error: no valid STIX objects found in the input\n")
@@ -92,8 +105,9 @@ def _import_one(
     try:
         if parallel.worth_it(source):
             settings = get_settings()
-            items = parallel.prepared_batches(source, batch=settings.import_batch_size,
-                                              max_bytes=settings.max_object_bytes)
+            items = parallel.prepared_batches(
+                source, batch=settings.import_batch_size, max_bytes=settings.max_object_bytes
+            )
             report = ingest_prepared(conn, _counted(items, progress, task), ctx)
         else:
             report = ingest(conn, _counted(read_objects(source), progress, task), ctx)

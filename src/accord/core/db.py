@@ -79,8 +79,8 @@ def transaction(engine: Engine | None = None) -> Iterator[Connection]:
 @contextmanager
 def read_transaction(engine: Engine | None = None) -> Iterator[Connection]:
     """A read-only unit of work: one consistent snapshot, never takes the write lock."""
-    with (engine or get_engine()).connect() as conn:
-        conn = conn.execution_options(accord_readonly=True)
+    with (engine or get_engine()).connect() as raw:
+        conn = raw.execution_options(accord_readonly=True)
         with conn.begin():
             yield conn
 

@@ -13,12 +13,30 @@ TLP2 = {level: tlp_marking_definition(level)["id"] for level in Tlp}
 
 ACTORS = ["Granite Typhoon", "Paper Jackal", "Silent Heron", "Copper Wasp", "Night Lantern", "Frost Vole"]
 MALWARE = [
-    ("StealWorm", "infostealer"), ("GhostLoader", "downloader"), ("RansomLeaf", "ransomware"),
-    ("ByteCrab", "backdoor"), ("TinyRAT", "remote-access-trojan"), ("ShadowPad-like", "backdoor"),
-    ("MintWiper", "wiper"), ("KeyHarvest", "keylogger"),
+    ("StealWorm", "infostealer"),
+    ("GhostLoader", "downloader"),
+    ("RansomLeaf", "ransomware"),
+    ("ByteCrab", "backdoor"),
+    ("TinyRAT", "remote-access-trojan"),
+    ("ShadowPad-like", "backdoor"),
+    ("MintWiper", "wiper"),
+    ("KeyHarvest", "keylogger"),
 ]
 TLDS = ["com", "net", "org", "info", "io", "ru", "top", "xyz", "co.uk", "de"]
-WORDS = ["secure", "update", "cdn", "mail", "login", "portal", "sync", "cloud", "account", "verify", "files", "api"]
+WORDS = [
+    "secure",
+    "update",
+    "cdn",
+    "mail",
+    "login",
+    "portal",
+    "sync",
+    "cloud",
+    "account",
+    "verify",
+    "files",
+    "api",
+]
 
 
 def _id(kind: str, *parts: object) -> str:
@@ -27,13 +45,16 @@ def _id(kind: str, *parts: object) -> str:
 
 def _ts(rng: random.Random, year: int = 2026) -> str:
     month, day = rng.randint(1, 10), rng.randint(1, 28)
-    return f"{year}-{month:02d}-{day:02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}.000Z"
+    return (
+        f"{year}-{month:02d}-{day:02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}.000Z"
+    )
 
 
 def _pattern(rng: random.Random, org_key: str, i: int) -> tuple[str, str]:
     kind = rng.choice(["ipv4", "domain", "url", "sha256", "md5"])
     if kind == "ipv4":
-        ip = f"{rng.choice([45, 77, 91, 103, 185, 194])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+        first = rng.choice([45, 77, 91, 103, 185, 194])
+        ip = f"{first}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
         return f"[ipv4-addr:value = '{ip}']", f"C2 server {ip}"
     if kind in ("domain", "url"):
         dom = f"{rng.choice(WORDS)}-{rng.choice(WORDS)}{rng.randint(1, 99)}.{rng.choice(TLDS)}"
@@ -59,16 +80,33 @@ def org_content(org_key: str, identity_id: str, *, seed: int, indicators: int = 
     actors = []
     for name in rng.sample(ACTORS, 3):
         ts = _ts(rng, 2025)
-        obj = {**common, "type": "intrusion-set", "id": _id("intrusion-set", org_key, name), "created": ts,
-               "modified": ts, "name": name, "description": f"{name} is a financially motivated cluster.",
-               "object_marking_refs": [TLP2[Tlp.GREEN]]}
+        obj = {
+            **common,
+            "type": "intrusion-set",
+            "id": _id("intrusion-set", org_key, name),
+            "created": ts,
+            "modified": ts,
+            "name": name,
+            "description": f"{name} is a financially motivated cluster.",
+            "object_marking_refs": [TLP2[Tlp.GREEN]],
+        }
         actors.append(obj)
     families = []
     for name, label in rng.sample(MALWARE, 5):
         ts = _ts(rng, 2025)
-        families.append({**common, "type": "malware", "id": _id("malware", org_key, name), "created": ts,
-                         "modified": ts, "name": name, "is_family": True, "malware_types": [label],
-                         "object_marking_refs": [TLP2[Tlp.GREEN]]})
+        families.append(
+            {
+                **common,
+                "type": "malware",
+                "id": _id("malware", org_key, name),
+                "created": ts,
+                "modified": ts,
+                "name": name,
+                "is_family": True,
+                "malware_types": [label],
+                "object_marking_refs": [TLP2[Tlp.GREEN]],
+            }
+        )
     out += actors + families
     for actor in actors:
         for fam in rng.sample(families, 2):
@@ -77,10 +115,20 @@ def org_content(org_key: str, identity_id: str, *, seed: int, indicators: int = 
     for i in range(indicators):
         ts = _ts(rng)
         pattern, name = _pattern(rng, org_key, i)
-        ind = {**common, "type": "indicator", "id": _id("indicator", org_key, i), "created": ts, "modified": ts,
-               "name": name, "pattern": pattern, "pattern_type": "stix", "valid_from": ts,
-               "indicator_types": ["malicious-activity"], "confidence": rng.choice([50, 70, 85, 95]),
-               "object_marking_refs": marking()}
+        ind = {
+            **common,
+            "type": "indicator",
+            "id": _id("indicator", org_key, i),
+            "created": ts,
+            "modified": ts,
+            "name": name,
+            "pattern": pattern,
+            "pattern_type": "stix",
+            "valid_from": ts,
+            "indicator_types": ["malicious-activity"],
+            "confidence": rng.choice([50, 70, 85, 95]),
+            "object_marking_refs": marking(),
+        }
         inds.append(ind)
         out.append(ind)
         out.append(_rel(common, "indicates", ind, rng.choice(families), rng, org_key))
@@ -89,24 +137,58 @@ def org_content(org_key: str, identity_id: str, *, seed: int, indicators: int = 
     for r in range(6):
         ts = _ts(rng)
         refs = [o["id"] for o in rng.sample(inds, 12)] + [rng.choice(actors)["id"]]
-        out.append({**common, "type": "report", "id": _id("report", org_key, r), "created": ts, "modified": ts,
-                    "name": f"{rng.choice(actors)['name']} campaign update #{r + 1}", "published": ts,
-                    "report_types": ["threat-actor", "campaign"], "object_refs": refs,
-                    "object_marking_refs": [TLP2[Tlp.GREEN]]})
+        out.append(
+            {
+                **common,
+                "type": "report",
+                "id": _id("report", org_key, r),
+                "created": ts,
+                "modified": ts,
+                "name": f"{rng.choice(actors)['name']} campaign update #{r + 1}",
+                "published": ts,
+                "report_types": ["threat-actor", "campaign"],
+                "object_refs": refs,
+                "object_marking_refs": [TLP2[Tlp.GREEN]],
+            }
+        )
     for s in range(20):
         ts = _ts(rng)
-        out.append({**common, "type": "sighting", "id": _id("sighting", org_key, s), "created": ts, "modified": ts,
-                    "sighting_of_ref": rng.choice(inds)["id"], "count": rng.randint(1, 40),
-                    "where_sighted_refs": [identity_id], "object_marking_refs": [TLP2[Tlp.AMBER]]})
+        out.append(
+            {
+                **common,
+                "type": "sighting",
+                "id": _id("sighting", org_key, s),
+                "created": ts,
+                "modified": ts,
+                "sighting_of_ref": rng.choice(inds)["id"],
+                "count": rng.randint(1, 40),
+                "where_sighted_refs": [identity_id],
+                "object_marking_refs": [TLP2[Tlp.AMBER]],
+            }
+        )
     return out
 
 
-def _rel(common: dict[str, Any], kind: str, src: dict[str, Any], dst: dict[str, Any], rng: random.Random,
-         org_key: str) -> dict[str, Any]:
+def _rel(
+    common: dict[str, Any],
+    kind: str,
+    src: dict[str, Any],
+    dst: dict[str, Any],
+    rng: random.Random,
+    org_key: str,
+) -> dict[str, Any]:
     ts = _ts(rng)
-    return {**common, "type": "relationship", "id": _id("relationship", org_key, src["id"], kind, dst["id"]),
-            "created": ts, "modified": ts, "relationship_type": kind, "source_ref": src["id"],
-            "target_ref": dst["id"], "object_marking_refs": [TLP2[Tlp.GREEN]]}
+    return {
+        **common,
+        "type": "relationship",
+        "id": _id("relationship", org_key, src["id"], kind, dst["id"]),
+        "created": ts,
+        "modified": ts,
+        "relationship_type": kind,
+        "source_ref": src["id"],
+        "target_ref": dst["id"],
+        "object_marking_refs": [TLP2[Tlp.GREEN]],
+    }
 
 
 def marking_definitions() -> list[dict[str, Any]]:

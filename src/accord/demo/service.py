@@ -12,7 +12,10 @@ from accord.demo.content import marking_definitions, org_content
 from accord.store.service import IngestReport, WriteContext, ingest
 
 DEMO_PASSWORD = "accord-demo"  # noqa: S105 - printed on purpose: demo credentials for a local first look
-DEMO_ORGS = [("CERT Alpha", "alpha", "alice@alpha.example", 101), ("SOC Bravo", "bravo", "bob@bravo.example", 202)]
+DEMO_ORGS = [
+    ("CERT Alpha", "alpha", "alice@alpha.example", 101),
+    ("SOC Bravo", "bravo", "bob@bravo.example", 202),
+]
 ADMIN_EMAIL = "admin@accord.local"
 
 
@@ -40,7 +43,8 @@ def load_demo(conn: Connection) -> DemoResult:
     if accounts.get_org_by_name(conn, DEMO_ORGS[0][0]) is not None:
         return DemoResult(created=False, users=_users())
     host = accounts.host_org(conn)
-    assert host is not None and host.id == host_id
+    assert host is not None
+    assert host.id == host_id
     accounts.create_user(conn, ADMIN_EMAIL, host.name, "admin", DEMO_PASSWORD, actor="demo")
     orgs = {}
     for name, key, email, _seed in DEMO_ORGS:
@@ -48,8 +52,13 @@ def load_demo(conn: Connection) -> DemoResult:
         accounts.create_user(conn, email, name, "analyst", DEMO_PASSWORD, actor="demo")
     accounts.create_group(conn, "Alliance", [n for n, *_ in DEMO_ORGS], actor="demo")
     shared = accounts.create_collection(
-        conn, "Alliance shared intelligence", "shared", readers=["Alliance"], writers=["Alliance"],
-        description="Everything the alliance shares (TLP:CLEAR to TLP:AMBER)", actor="demo",
+        conn,
+        "Alliance shared intelligence",
+        "shared",
+        readers=["Alliance"],
+        writers=["Alliance"],
+        description="Everything the alliance shares (TLP:CLEAR to TLP:AMBER)",
+        actor="demo",
     )
     result = DemoResult(created=True, users=_users())
     for name, key, _email, seed in DEMO_ORGS:

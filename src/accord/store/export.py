@@ -21,10 +21,12 @@ def iter_raw(
     o = stix_object.c
     scope = None
     if collection_id is not None:
+
         def scope(newer):  # type: ignore[no-untyped-def]
             return newer.c.seq.in_(
                 select(collection_object.c.object_seq).where(collection_object.c.collection_id == collection_id)
             )
+
     where = [visible_versions_clause(principal, stix_object, latest_only=not all_versions, scope=scope)]
     if collection_id is not None:
         where.append(

@@ -51,8 +51,9 @@ def prepared_batches(source: Source, *, batch: int, max_bytes: int, workers: int
     """Prepared objects of a bundle file, in input order, computed by worker processes."""
     assert source.path is not None
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_load,
-                             initargs=(str(source.path),)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_load, initargs=(str(source.path),)
+    ) as pool:
         total = pool.submit(_count).result()
         slices = [(i, min(i + batch, total), max_bytes) for i in range(0, total, batch)]
         for prepared in pool.map(_prepare_slice, slices):

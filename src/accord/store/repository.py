@@ -74,16 +74,25 @@ def member_seqs(conn: Connection, collection_id: int, seqs: Sequence[int]) -> se
     found: set[int] = set()
     for part in chunks(seqs):
         found.update(
-            conn.execute(
-                select(c.object_seq).where(c.collection_id == collection_id, c.object_seq.in_(part))
-            ).scalars()
+            conn.execute(select(c.object_seq).where(c.collection_id == collection_id, c.object_seq.in_(part))).scalars()
         )
     return found
 
 
 VERSION_COLUMNS = (
-    "seq", "id", "type", "version", "created", "spec_version", "revoked", "is_latest", "owner_org_id", "tlp",
-    "peer_id", "body_hash", "raw",
+    "seq",
+    "id",
+    "type",
+    "version",
+    "created",
+    "spec_version",
+    "revoked",
+    "is_latest",
+    "owner_org_id",
+    "tlp",
+    "peer_id",
+    "body_hash",
+    "raw",
 )
 MEMBER_COLUMNS = ("tick", "collection_id", "object_seq", "added_by_org_id")
 

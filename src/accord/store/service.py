@@ -87,8 +87,7 @@ def _owner_for(ref: str | None, ctx: WriteContext, orgs: dict[str, int]) -> tupl
     if ctx.peer_id is not None and named in ctx.peer_org_ids:
         return named, None
     return None, (
-        f"created_by_ref {ref} names another organisation; objects are owned by the organisation that "
-        "writes them (W1)"
+        f"created_by_ref {ref} names another organisation; objects are owned by the organisation that writes them (W1)"
     )
 
 
@@ -219,8 +218,19 @@ def _write(
     for i, (item, owner) in enumerate(accepted):
         rows.append(
             (
-                tick + i, item.id, item.type, item.version, item.created, item.spec_version, item.revoked,
-                item.version == newest[item.id], owner, item.tlp, peer_id, item.body_hash, item.raw,
+                tick + i,
+                item.id,
+                item.type,
+                item.version,
+                item.created,
+                item.spec_version,
+                item.revoked,
+                item.version == newest[item.id],
+                owner,
+                item.tlp,
+                peer_id,
+                item.body_hash,
+                item.raw,
             )
         )
     tick += len(rows)

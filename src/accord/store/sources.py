@@ -49,12 +49,13 @@ def expand(paths: list[str]) -> list[Source]:
     return sources
 
 
-def _open(source: Source) -> IO[bytes]:
+def _open(source: Source) -> tuple[IO[bytes], IO[bytes]]:
+    """(stream to parse, underlying handle to close)."""
     raw: IO[bytes] = sys.stdin.buffer if source.path is None else source.path.open("rb")
     head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     if head == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    return raw
+        return gzip.GzipFile(fileobj=raw), raw  # type: ignore[return-value]
+    return raw, raw
 
 
 def parse_bundle(data: bytes, name: str) -> list[Any]:
@@ -82,7 +83,7 @@ def bundle_objects(doc: Any, name: str) -> list[Any]:
 
 def read_objects(source: Source) -> Iterator[Any]:
     """Yield the objects of one source; raises BadRequest (before or while yielding) on unreadable input."""
-    stream = _open(source)
+    stream, handle = _open(source)
     try:
         gz = isinstance(stream, gzip.GzipFile)
         if source.path is not None and not gz and (source.size or 0) <= WHOLE_FILE_LIMIT:
@@ -101,6 +102,7 @@ def read_objects(source: Source) -> Iterator[Any]:
     finally:
         if source.path is not None:
             stream.close()
+            handle.close()
 
 
 def _stream_objects(stream: IO[bytes], name: str) -> Iterator[Any]:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert
 
-from accord.models.accounts import app_user, org, sharing_group, sharing_group_member
+from accord.models.accounts import org, sharing_group, sharing_group_member
 from accord.models.collections import collection, collection_grant, peer
 from accord.models.objects import collection_object, stix_object
 from accord.sharing.policy import ObjectFacts, Principal, Role, can_read
@@ -59,42 +59,72 @@ def worlds(draw: st.DrawFn) -> World:
         org_identity = otype == "identity" and draw(st.booleans())
         for v in range(n_versions):
             memberships = draw(
-                st.lists(st.tuples(st.integers(0, n_collections - 1), st.sampled_from([owner, *range(n_orgs)])),
-                         max_size=3, unique_by=lambda m: m[0])
+                st.lists(
+                    st.tuples(st.integers(0, n_collections - 1), st.sampled_from([owner, *range(n_orgs)])),
+                    max_size=3,
+                    unique_by=lambda m: m[0],
+                )
             )
-            objects.append({
-                "id": f"{otype}--{uuid.UUID(int=i + 1)}", "type": otype, "owner": owner,
-                "version": "" if otype == "ipv4-addr" else f"2026-01-01T00:00:0{v}.000000Z",
-                "tlp": draw(st.sampled_from(TLPS)), "peer": peer_id, "memberships": memberships,
-                "revoked": v == n_versions - 1 and draw(st.booleans()), "org_identity": org_identity,
-            })
+            objects.append(
+                {
+                    "id": f"{otype}--{uuid.UUID(int=i + 1)}",
+                    "type": otype,
+                    "owner": owner,
+                    "version": "" if otype == "ipv4-addr" else f"2026-01-01T00:00:0{v}.000000Z",
+                    "tlp": draw(st.sampled_from(TLPS)),
+                    "peer": peer_id,
+                    "memberships": memberships,
+                    "revoked": v == n_versions - 1 and draw(st.booleans()),
+                    "org_identity": org_identity,
+                }
+            )
     return World(n_orgs, groups, grants, n_collections, peers, objects)
 
 
 def _load(conn, w: World) -> tuple[list[int], list[int], list[int], list[int]]:
     org_ids = []
     for o in range(w.n_orgs):
-        org_ids.append(conn.execute(insert(org).values(name=f"o{o}", stix_id=f"identity--{uuid.uuid4()}",
-                                                       is_host=False, is_remote=False, created_us=0))
-                       .inserted_primary_key[0])
+        org_ids.append(
+            conn.execute(
+                insert(org).values(
+                    name=f"o{o}",
+                    stix_id=f"identity--{uuid.uuid4()}",
+                    is_host=False,
+                    is_remote=False,
+                    created_us=0,
+                )
+            ).inserted_primary_key[0]
+        )
     group_ids = []
     for g, members in enumerate(w.groups):
-        gid = conn.execute(insert(sharing_group).values(name=f"g{g}", description="", created_us=0)
-                           ).inserted_primary_key[0]
+        gid = conn.execute(
+            insert(sharing_group).values(name=f"g{g}", description="", created_us=0)
+        ).inserted_primary_key[0]
         group_ids.append(gid)
         for m in members:
             conn.execute(insert(sharing_group_member).values(group_id=gid, org_id=org_ids[m]))
-    col_ids = [conn.execute(insert(collection).values(uuid=str(uuid.uuid4()), alias=f"c{c}", title="c",
-                                                      description="", created_us=0)).inserted_primary_key[0]
-               for c in range(w.n_collections)]
+    col_ids = [
+        conn.execute(
+            insert(collection).values(uuid=str(uuid.uuid4()), alias=f"c{c}", title="c", description="", created_us=0)
+        ).inserted_primary_key[0]
+        for c in range(w.n_collections)
+    ]
     for c, mode, o, g in set(w.grants):
-        conn.execute(insert(collection_grant).values(
-            collection_id=col_ids[c], mode=mode, org_id=None if o is None else org_ids[o],
-            group_id=None if g is None else group_ids[g]))
-    peer_ids = [conn.execute(insert(peer).values(name=f"p{i}", url="", local_org_id=org_ids[lo], created_us=0))
-                .inserted_primary_key[0] for i, lo in enumerate(w.peers)]
-    org_stix = {o: conn.execute(org.select().where(org.c.id == org_ids[o])).one().stix_id
-                for o in range(w.n_orgs)}
+        conn.execute(
+            insert(collection_grant).values(
+                collection_id=col_ids[c],
+                mode=mode,
+                org_id=None if o is None else org_ids[o],
+                group_id=None if g is None else group_ids[g],
+            )
+        )
+    peer_ids = [
+        conn.execute(
+            insert(peer).values(name=f"p{i}", url="", local_org_id=org_ids[lo], created_us=0)
+        ).inserted_primary_key[0]
+        for i, lo in enumerate(w.peers)
+    ]
+    org_stix = {o: conn.execute(org.select().where(org.c.id == org_ids[o])).one().stix_id for o in range(w.n_orgs)}
     taken: dict[str, str] = {}  # org identity id -> generated id that took it
     for ob in w.objects:
         if ob["org_identity"]:
@@ -110,19 +140,39 @@ def _load(conn, w: World) -> tuple[list[int], list[int], list[int], list[int]]:
     for ob in w.objects:
         seq += 1
         raw = orjson.dumps({"type": ob["type"], "id": ob["id"], "modified": ob["version"], "seq": seq})
-        conn.execute(insert(stix_object).values(
-            seq=seq, id=ob["id"], type=ob["type"], version=ob["version"], created=None, spec_version="2.1",
-            revoked=ob["revoked"], is_latest=ob["version"] == latest[ob["id"]],
-            owner_org_id=org_ids[ob["owner"]], tlp=None if ob["tlp"] is None else int(ob["tlp"]),
-            peer_id=None if ob["peer"] is None else peer_ids[ob["peer"]], body_hash=b"0" * 16, raw=raw))
+        conn.execute(
+            insert(stix_object).values(
+                seq=seq,
+                id=ob["id"],
+                type=ob["type"],
+                version=ob["version"],
+                created=None,
+                spec_version="2.1",
+                revoked=ob["revoked"],
+                is_latest=ob["version"] == latest[ob["id"]],
+                owner_org_id=org_ids[ob["owner"]],
+                tlp=None if ob["tlp"] is None else int(ob["tlp"]),
+                peer_id=None if ob["peer"] is None else peer_ids[ob["peer"]],
+                body_hash=b"0" * 16,
+                raw=raw,
+            )
+        )
         for c, by in ob["memberships"]:
             tick += 1
-            conn.execute(insert(collection_object).values(tick=10_000 + tick, collection_id=col_ids[c],
-                                                          object_seq=seq, added_by_org_id=org_ids[by]))
+            conn.execute(
+                insert(collection_object).values(
+                    tick=10_000 + tick, collection_id=col_ids[c], object_seq=seq, added_by_org_id=org_ids[by]
+                )
+            )
     return org_ids, group_ids, col_ids, peer_ids
 
 
-def _expected_collections(w: World, o: int, mode: str, col_ids, ) -> frozenset[int]:
+def _expected_collections(
+    w: World,
+    o: int,
+    mode: str,
+    col_ids,
+) -> frozenset[int]:
     out = set()
     for c, m, go, gg in w.grants:
         if m == mode and (go == o or (gg is not None and o in w.groups[gg])):
@@ -132,15 +182,21 @@ def _expected_collections(w: World, o: int, mode: str, col_ids, ) -> frozenset[i
 
 def _facts(ob: dict, org_ids, col_ids, peer_ids) -> ObjectFacts:
     return ObjectFacts(
-        stix_id=ob["id"], type=ob["type"], owner_org_id=org_ids[ob["owner"]],
-        tlp=ob["tlp"], peer_id=None if ob["peer"] is None else peer_ids[ob["peer"]],
+        stix_id=ob["id"],
+        type=ob["type"],
+        owner_org_id=org_ids[ob["owner"]],
+        tlp=ob["tlp"],
+        peer_id=None if ob["peer"] is None else peer_ids[ob["peer"]],
         memberships=tuple((col_ids[c], org_ids[by]) for c, by in ob["memberships"]),
         is_org_identity=ob["org_identity"],
     )
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(w=worlds())
 def test_sql_filter_predicate_and_read_paths_agree(engine, w: World):
     with engine.connect() as conn:
@@ -173,13 +229,16 @@ def _check_principal(conn, p: Principal, facts, col_ids) -> None:
     assert queries.readable_keys(conn, p, latest_only=False) == allowed
     assert queries.readable_keys(conn, p, latest_only=True) == allowed_latest
     # REST list (every page) and by-id, versions
-    listed = {(orjson.loads(raw)["id"], orjson.loads(raw)["modified"])
-              for _, raw in queries.list_latest(conn, p, limit=10_000)}
+    listed = {
+        (orjson.loads(raw)["id"], orjson.loads(raw)["modified"])
+        for _, raw in queries.list_latest(conn, p, limit=10_000)
+    }
     assert listed == allowed_latest
     for oid in {ob["id"] for ob, _ in facts}:
         got = queries.get_latest(conn, p, oid)
         if oid in newest:
-            assert got is not None and got["modified"] == newest[oid]
+            assert got is not None
+            assert got["modified"] == newest[oid]
             assert queries.list_versions(conn, p, oid) == sorted(v for i, v in allowed if i == oid)
         else:
             assert got is None  # R7: indistinguishable from missing
@@ -191,8 +250,13 @@ def _check_principal(conn, p: Principal, facts, col_ids) -> None:
         exported = {(x["id"], x["modified"]) for x in orjson.loads(buf.getvalue())["objects"]}
         assert exported == (allowed if all_versions else allowed_latest)
     for cid in col_ids:
-        in_col = {(ob["id"], ob["version"]) for ob, f in facts
-                  if can_read(p, f) and any(col_ids[c] == cid for c, _ in ob["memberships"])}
-        exported = {(orjson.loads(r)["id"], orjson.loads(r)["modified"])
-                    for r in iter_raw(conn, p, collection_id=cid, all_versions=True)}
+        in_col = {
+            (ob["id"], ob["version"])
+            for ob, f in facts
+            if can_read(p, f) and any(col_ids[c] == cid for c, _ in ob["memberships"])
+        }
+        exported = {
+            (orjson.loads(r)["id"], orjson.loads(r)["modified"])
+            for r in iter_raw(conn, p, collection_id=cid, all_versions=True)
+        }
         assert exported == in_col

@@ -23,8 +23,11 @@ def test_every_version_is_kept_and_only_the_newest_is_latest(conn):
     report2 = ingest(conn, [v3], WriteContext(writer_org_id=org.id))
     assert (report.stored, report2.stored) == (2, 1)
     rows = _rows(conn, v1["id"])
-    assert [r.version for r in rows] == ["2026-01-01T00:00:01.000000Z", "2026-01-01T00:00:02.000000Z",
-                                         "2026-01-01T00:00:03.000000Z"]
+    assert [r.version for r in rows] == [
+        "2026-01-01T00:00:01.000000Z",
+        "2026-01-01T00:00:02.000000Z",
+        "2026-01-01T00:00:03.000000Z",
+    ]
     assert [r.is_latest for r in rows] == [False, False, True]
     assert orjson.loads(rows[-1].raw)["name"] == "third"
 
@@ -87,8 +90,9 @@ def test_records_owner_tlp_date_added_and_memberships(conn):
     col = make_collection(conn, readers=[org.name], writers=[org.name])
     a, b = make_indicator(tlp=Tlp.RED), make_indicator()
     report = ingest(conn, [a, b], WriteContext(writer_org_id=org.id, collection_id=col.id))
-    rows = conn.execute(select(stix_object).where(stix_object.c.seq.in_(report.stored_seqs))
-                        .order_by(stix_object.c.seq)).all()
+    rows = conn.execute(
+        select(stix_object).where(stix_object.c.seq.in_(report.stored_seqs)).order_by(stix_object.c.seq)
+    ).all()
     assert [r.tlp for r in rows] == [int(Tlp.RED), None]
     assert all(r.owner_org_id == org.id for r in rows)
     assert rows[0].seq < rows[1].seq  # strictly increasing, microsecond date_added
