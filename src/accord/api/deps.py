@@ -63,6 +63,13 @@ def admin_principal(principal: Principal = Depends(current_principal)) -> Princi
     return principal
 
 
+def admin_writer(principal: Principal = Depends(admin_principal)) -> Principal:
+    """An admin whose token may write."""
+    if principal.read_only:
+        raise Forbidden("this token is read-only")
+    return principal
+
+
 def writer_principal(principal: Principal = Depends(current_principal)) -> Principal:
     """The caller, who must be allowed to write (role and token)."""
     if not principal.can_write:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from accord.accounts import service as accounts
 from accord.api import schemas
-from accord.api.deps import admin_principal, current_principal, read_conn, write_conn
+from accord.api.deps import admin_principal, admin_writer, current_principal, read_conn, write_conn
 from accord.audit.service import list_entries
 from accord.core.errors import NotFound
 from accord.sharing.policy import Principal
@@ -38,7 +38,7 @@ def list_orgs(_: Principal = Depends(current_principal), conn: Connection = Depe
 
 @router.post("/orgs", response_model=schemas.OrgRead, status_code=201, tags=["admin"])
 def create_org(
-    body: schemas.OrgCreate, p: Principal = Depends(admin_principal), conn: Connection = Depends(write_conn)
+    body: schemas.OrgCreate, p: Principal = Depends(admin_writer), conn: Connection = Depends(write_conn)
 ) -> Any:
     """Create an organisation."""
     row = accounts.create_org(conn, body.name, actor=p.email)
@@ -53,7 +53,7 @@ def list_users(_: Principal = Depends(admin_principal), conn: Connection = Depen
 
 @router.post("/users", response_model=schemas.UserRead, status_code=201, tags=["admin"])
 def create_user(
-    body: schemas.UserCreate, p: Principal = Depends(admin_principal), conn: Connection = Depends(write_conn)
+    body: schemas.UserCreate, p: Principal = Depends(admin_writer), conn: Connection = Depends(write_conn)
 ) -> Any:
     """Create a user."""
     row = accounts.create_user(conn, body.email, body.org, body.role, body.password, actor=p.email)
@@ -77,7 +77,7 @@ def list_tokens(_: Principal = Depends(admin_principal), conn: Connection = Depe
 
 @router.post("/tokens", response_model=schemas.TokenCreated, status_code=201, tags=["admin"])
 def create_token(
-    body: schemas.TokenCreate, p: Principal = Depends(admin_principal), conn: Connection = Depends(write_conn)
+    body: schemas.TokenCreate, p: Principal = Depends(admin_writer), conn: Connection = Depends(write_conn)
 ) -> Any:
     """Create a token for a user; the token is in this response only."""
     token = accounts.create_token(
@@ -87,9 +87,7 @@ def create_token(
 
 
 @router.delete("/tokens/{prefix}", status_code=204, tags=["admin"])
-def revoke_token(
-    prefix: str, p: Principal = Depends(admin_principal), conn: Connection = Depends(write_conn)
-) -> Response:
+def revoke_token(prefix: str, p: Principal = Depends(admin_writer), conn: Connection = Depends(write_conn)) -> Response:
     """Revoke a token."""
     accounts.revoke_token(conn, prefix, actor=p.email)
     return Response(status_code=204)
@@ -103,7 +101,7 @@ def list_groups(_: Principal = Depends(admin_principal), conn: Connection = Depe
 
 @router.post("/groups", response_model=schemas.GroupRead, status_code=201, tags=["admin"])
 def create_group(
-    body: schemas.GroupCreate, p: Principal = Depends(admin_principal), conn: Connection = Depends(write_conn)
+    body: schemas.GroupCreate, p: Principal = Depends(admin_writer), conn: Connection = Depends(write_conn)
 ) -> Any:
     """Create a sharing group."""
     accounts.create_group(conn, body.name, body.orgs, actor=p.email)
@@ -131,7 +129,7 @@ def list_collections(_: Principal = Depends(admin_principal), conn: Connection =
 @router.post("/collections", response_model=schemas.CollectionRead, status_code=201, tags=["admin"])
 def create_collection(
     body: schemas.CollectionCreate,
-    p: Principal = Depends(admin_principal),
+    p: Principal = Depends(admin_writer),
     conn: Connection = Depends(write_conn),
 ) -> Any:
     """Create a collection."""

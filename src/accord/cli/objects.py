@@ -106,7 +106,10 @@ def _import_one(
         if parallel.worth_it(source):
             settings = get_settings()
             items = parallel.prepared_batches(
-                source, batch=settings.import_batch_size, max_bytes=settings.max_object_bytes
+                source,
+                batch=settings.import_batch_size,
+                max_bytes=settings.max_object_bytes,
+                index=settings.value_index,
             )
             report = ingest_prepared(conn, _counted(items, progress, task), ctx)
         else:

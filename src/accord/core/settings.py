@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     taxii_api_roots: str = "api"
     login_max_failures: int = 10
     login_window_seconds: int = 300
+    value_index: bool = Field(default=True, description="fill the correlation value index on ingest")
     correlation_widespread: int = 50
     warninglists: str = Field(default="", description="comma-separated active warninglist names; empty = defaults")
     var_dir: Path = Path("./var")

@@ -32,9 +32,9 @@ def _count() -> int:
     return len(_objects)
 
 
-def _prepare_slice(args: tuple[int, int, int]) -> list[Prepared | Refused]:
-    start, stop, max_bytes = args
-    return prepare_all(_objects[start:stop], max_bytes)
+def _prepare_slice(args: tuple[int, int, int, bool]) -> list[Prepared | Refused]:
+    start, stop, max_bytes, index = args
+    return prepare_all(_objects[start:stop], max_bytes, index=index)
 
 
 def worth_it(source: Source) -> bool:
@@ -47,7 +47,9 @@ def worth_it(source: Source) -> bool:
     )
 
 
-def prepared_batches(source: Source, *, batch: int, max_bytes: int, workers: int = 2) -> Iterator[Prepared | Refused]:
+def prepared_batches(
+    source: Source, *, batch: int, max_bytes: int, index: bool = True, workers: int = 2
+) -> Iterator[Prepared | Refused]:
     """Prepared objects of a bundle file, in input order, computed by worker processes."""
     assert source.path is not None
     ctx = multiprocessing.get_context("fork")
@@ -55,6 +57,6 @@ def prepared_batches(source: Source, *, batch: int, max_bytes: int, workers: int
         max_workers=workers, mp_context=ctx, initializer=_load, initargs=(str(source.path),)
     ) as pool:
         total = pool.submit(_count).result()
-        slices = [(i, min(i + batch, total), max_bytes) for i in range(0, total, batch)]
+        slices = [(i, min(i + batch, total), max_bytes, index) for i in range(0, total, batch)]
         for prepared in pool.map(_prepare_slice, slices):
             yield from prepared

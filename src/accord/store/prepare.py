@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from accord.correlate.values import IndexValue, values_of
 from accord.stix.markings import tlp_of
 from accord.stix.timestamps import normalize_timestamp
 from accord.stix.validate import object_version, validate_object
@@ -29,6 +30,7 @@ class Prepared(NamedTuple):
     created_by_ref: str | None
     raw: bytes
     body_hash: bytes
+    values: tuple[IndexValue, ...] = ()  # value-index rows (accord.correlate), computed here to run in workers
 
 
 class Refused(NamedTuple):
@@ -38,8 +40,8 @@ class Refused(NamedTuple):
     reason: str
 
 
-def prepare(obj: Any, max_bytes: int) -> Prepared | Refused:
-    """Validate one object and compute what the store records for it."""
+def prepare(obj: Any, max_bytes: int, *, index: bool = True) -> Prepared | Refused:
+    """Validate one object and compute what the store records for it (with its value-index rows)."""
     reason = validate_object(obj)
     if reason is not None:
         oid = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else None
@@ -61,9 +63,10 @@ def prepare(obj: Any, max_bytes: int) -> Prepared | Refused:
         ref if isinstance(ref, str) else None,
         raw,
         hashlib.blake2b(raw, digest_size=16).digest(),
+        tuple(values_of(obj)) if index else (),
     )
 
 
-def prepare_all(objects: Iterable[Any], max_bytes: int) -> list[Prepared | Refused]:
+def prepare_all(objects: Iterable[Any], max_bytes: int, *, index: bool = True) -> list[Prepared | Refused]:
     """prepare() over a batch."""
-    return [prepare(obj, max_bytes) for obj in objects]
+    return [prepare(obj, max_bytes, index=index) for obj in objects]

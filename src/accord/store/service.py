@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from accord.core.settings import get_settings
+from accord.correlate.indexer import index_rows
 from accord.store import repository as repo
 from accord.store.prepare import Prepared, Refused, prepare
 
@@ -93,8 +94,9 @@ def _owner_for(ref: str | None, ctx: WriteContext, orgs: dict[str, int]) -> tupl
 
 def ingest(conn: Connection, objects: Iterable[Any], ctx: WriteContext) -> IngestReport:
     """Validate, version and store objects; the caller's transaction makes it atomic."""
-    max_bytes = get_settings().max_object_bytes
-    return ingest_prepared(conn, (prepare(obj, max_bytes) for obj in objects), ctx)
+    settings = get_settings()
+    max_bytes, index = settings.max_object_bytes, settings.value_index
+    return ingest_prepared(conn, (prepare(obj, max_bytes, index=index) for obj in objects), ctx)
 
 
 def ingest_prepared(conn: Connection, items: Iterable[Prepared | Refused], ctx: WriteContext) -> IngestReport:
@@ -241,6 +243,7 @@ def _write(
     ]
     repo.insert_versions(conn, rows)
     repo.clear_latest(conn, stale)
+    index_rows(conn, [(row[0], item.values) for row, (item, _) in zip(rows, accepted, strict=True) if item.values])
     seqs = [r[0] for r in rows]
     report.stored_seqs.extend(seqs)
     if ctx.collection_id is not None:

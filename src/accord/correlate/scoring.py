@@ -1,0 +1,125 @@
+"""Indicator scores that decay with time since last sighting (the MISP decaying model's polynomial curve).
+
+``score(t) = base * (1 - (t / lifetime) ** (1 / decay_speed))`` for ``t < lifetime`` and 0 after, where ``t``
+is the time since the value was last sighted (or since ``valid_from``/``created`` when never sighted). A
+``decay_speed`` above 1 makes the score fall fast at first and then level out; below 1 keeps it near ``base``
+for most of the lifetime and drops it sharply at the end; 1 is a straight line.
+
+Base score: the mean of the object's STIX ``confidence`` and its source's reliability on the admiralty scale
+(the ``admiralty-scale`` taxonomy bundled with pytaxonomies, read offline): a=100, b=80, c=60, d=40, e=20,
+f ("cannot be judged") = 50, the neutral middle. When only one of them is known it is the base on its own;
+with neither, 50. A source rated g ("deliberately deceptive") always scores 0.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import orjson
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_MODELS",
+    "DEFAULT_THRESHOLD",
+    "RELIABILITY_SCORES",
+    "DecayModel",
+    "base_score",
+    "current_score",
+    "is_expired",
+    "model_for",
+    "reliability_values",
+]
+
+DEFAULT_THRESHOLD = 30.0
+_US_PER_DAY = 86_400 * 1_000_000
+_NEUTRAL = 50.0
+
+# Scores for the taxonomy's source-reliability values; the valid values themselves come from the taxonomy.
+RELIABILITY_SCORES = {"a": 100.0, "b": 80.0, "c": 60.0, "d": 40.0, "e": 20.0, "f": _NEUTRAL, "g": 0.0}
+_DECEPTIVE = "g"
+
+
+@dataclass(frozen=True)
+class DecayModel:
+    """How long a kind of value stays meaningful (days) and the shape of its decline."""
+
+    lifetime_days: float
+    decay_speed: float
+
+    def __post_init__(self) -> None:
+        if not self.lifetime_days > 0 or not self.decay_speed > 0:
+            raise ValueError("lifetime_days and decay_speed must be positive")
+
+
+# Why these numbers: addresses are re-assigned within weeks (short life, fast early fall); domains are
+# re-registered or sinkholed within months (linear); URLs die with their page (in between); a file hash names
+# the same bytes forever, so it keeps its score for most of a year and only then drops.
+DEFAULT_MODEL = DecayModel(lifetime_days=180, decay_speed=1.0)
+DEFAULT_MODELS: dict[str, DecayModel] = {
+    "ip": DecayModel(lifetime_days=30, decay_speed=2.0),
+    "domain": DecayModel(lifetime_days=90, decay_speed=1.0),
+    "url": DecayModel(lifetime_days=60, decay_speed=1.5),
+    "hash": DecayModel(lifetime_days=365, decay_speed=0.3),
+    "email": DecayModel(lifetime_days=180, decay_speed=1.0),
+}
+
+
+def model_for(kind: str, models: dict[str, DecayModel] | None = None) -> DecayModel:
+    """Decay model of an index kind ('hash:sha256' uses the 'hash' model); the default when unlisted."""
+    table = DEFAULT_MODELS if models is None else models
+    return table.get(kind) or table.get(kind.partition(":")[0]) or DEFAULT_MODEL
+
+
+@lru_cache(maxsize=1)
+def reliability_values() -> frozenset[str]:
+    """Valid source-reliability values, read from pytaxonomies' bundled admiralty-scale taxonomy."""
+    # Locate the package without importing it: its import costs seconds and is not needed for one file.
+    spec = importlib.util.find_spec("pytaxonomies")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("pytaxonomies is not installed")
+    path = Path(spec.submodule_search_locations[0]) / "data" / "misp-taxonomies" / "admiralty-scale"
+    taxonomy = orjson.loads((path / "machinetag.json").read_bytes())
+    return frozenset(
+        entry["value"]
+        for group in taxonomy["values"]
+        if group["predicate"] == "source-reliability"
+        for entry in group["entry"]
+    )
+
+
+def _reliability_letter(reliability: str) -> str:
+    # Accept the bare letter or the machine tag: admiralty-scale:source-reliability="b".
+    letter = reliability.rpartition("=")[2].strip().strip('"').lower()
+    if letter not in reliability_values() or letter not in RELIABILITY_SCORES:
+        raise ValueError(f"unknown source reliability {reliability!r}")
+    return letter
+
+
+def base_score(confidence: int | None, reliability: str | None) -> float:
+    """Score 0-100 from a STIX confidence and an admiralty-scale source reliability (a-g)."""
+    if confidence is not None and not 0 <= confidence <= 100:
+        raise ValueError("confidence must be between 0 and 100")
+    if reliability is None:
+        return _NEUTRAL if confidence is None else float(confidence)
+    letter = _reliability_letter(reliability)
+    if letter == _DECEPTIVE:
+        return 0.0
+    rel = RELIABILITY_SCORES[letter]
+    return rel if confidence is None else (confidence + rel) / 2
+
+
+def current_score(base: float, last_seen_us: int, now_us: int, model: DecayModel) -> float:
+    """The base score decayed by the time since `last_seen_us` (epoch µs); 0 once past the lifetime."""
+    elapsed_days = max(0, now_us - last_seen_us) / _US_PER_DAY
+    if elapsed_days >= model.lifetime_days:
+        return 0.0
+    fraction: float = (elapsed_days / model.lifetime_days) ** (1.0 / model.decay_speed)
+    return base * (1.0 - fraction)
+
+
+def is_expired(score: float, threshold: float = DEFAULT_THRESHOLD) -> bool:
+    """Whether a score has fallen below the threshold at which an indicator stops counting."""
+    return score < threshold

@@ -1,0 +1,103 @@
+"""Warninglist hits from the bundled MISP lists: private ranges, resolvers, top sites, clouds, hashes."""
+
+from __future__ import annotations
+
+import pytest
+
+from accord.correlate.values import normalize
+from accord.correlate.warninglists import (
+    DEFAULT_EXCLUDED,
+    WarninglistMatcher,
+    bundled_slugs,
+    get_matcher,
+    load_list,
+)
+
+EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+@pytest.fixture(scope="module")
+def matcher() -> WarninglistMatcher:
+    return get_matcher()
+
+
+def name_of(slug: str) -> str:
+    return str(load_list(slug)["name"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "slug"),
+    [
+        ("ip", "10.1.2.3", "rfc1918"),
+        ("ip", "192.168.0.1", "rfc1918"),
+        ("ip", "10.0.0.0/16", "rfc1918"),
+        ("ip", "8.8.8.8", "public-dns-v4"),
+        ("ip", "1.1.1.1", "public-dns-v4"),
+        ("ip", "2001:4860:4860::8888", "public-dns-v6"),
+        ("domain", "google.com", "google"),
+        ("domain", "www.google.com", "tranco10k"),
+        ("url", "https://www.google.com/search?q=x", "tranco10k"),
+        ("hash:md5", EMPTY_MD5, "empty-hashes"),
+        ("hash:sha256", EMPTY_SHA256, "empty-hashes"),
+        ("email", "someone@mailinator.com", "disposable-email"),
+    ],
+)
+def test_known_benign_values_hit(matcher: WarninglistMatcher, kind: str, value: str, slug: str) -> None:
+    assert name_of(slug) in matcher.hits(kind, value)
+
+
+@pytest.mark.parametrize("slug", ["amazon-aws", "cloudflare"])
+def test_an_address_inside_a_cloud_range_hits(matcher: WarninglistMatcher, slug: str) -> None:
+    # Take the first IPv4 range the bundled list holds, and an address from its middle.
+    cidr = next(e for e in load_list(slug)["list"] if "." in e and "/" in e)
+    row = normalize("ip", cidr)[0]
+    assert row.lo is not None
+    middle = int(row.lo[2:], 16) + 1
+    address = ".".join(str(middle >> shift & 255) for shift in (24, 16, 8, 0))
+    assert name_of(slug) in matcher.hits("ip", address)
+
+
+def test_unknown_values_have_no_hits(matcher: WarninglistMatcher) -> None:
+    assert matcher.hits("ip", "10.0.0.0/7") == []  # a range hits only when wholly inside a list's ranges
+    assert matcher.hits("mutex", "Global\\nothing") == []
+    assert matcher.hits("hash:md5", "0123456789abcdef0123456789abcdef") == []
+    assert matcher.hits("domain", "surely-not-a-listed-domain-4711.com") == []
+
+
+def test_hostname_lists_match_subdomains_but_string_lists_do_not(matcher: WarninglistMatcher) -> None:
+    hostname_list = name_of("tranco10k")  # type "hostname"
+    assert hostname_list in matcher.hits("domain", "deep.sub.www.google.com")
+    assert name_of("google") not in matcher.hits("domain", "deep.sub.www.google.com")  # type "string"
+
+
+def test_hits_are_unique(matcher: WarninglistMatcher) -> None:
+    found = matcher.hits("domain", "www.google.com")
+    assert len(found) == len(set(found))
+
+
+def test_defaults_leave_out_the_million_entry_lists(matcher: WarninglistMatcher) -> None:
+    names = set(matcher.list_names())
+    assert name_of("rfc1918") in names
+    assert set(bundled_slugs()) >= DEFAULT_EXCLUDED
+    assert len(names) == len(bundled_slugs()) - len(DEFAULT_EXCLUDED)
+
+
+def test_enabled_lists_by_folder_or_name() -> None:
+    by_slug = WarninglistMatcher(["rfc1918"])
+    by_name = WarninglistMatcher([name_of("rfc1918")])
+    assert by_slug.list_names() == by_name.list_names() == (name_of("rfc1918"),)
+    assert by_slug.hits("ip", "10.1.2.3") == [name_of("rfc1918")]
+    assert by_slug.hits("ip", "8.8.8.8") == []
+    assert WarninglistMatcher([]).hits("ip", "10.1.2.3") == []
+
+
+def test_get_matcher_is_shared() -> None:
+    assert get_matcher(("rfc1918",)) is get_matcher(("rfc1918",))
+
+
+def test_bad_values_do_not_raise(matcher: WarninglistMatcher) -> None:
+    assert matcher.hits("ip", "not-an-ip") == []
+    assert matcher.hits("ip", "1.2.3.4/99") == []
+    assert matcher.hits("url", "not a url") == []
+    assert matcher.hits("unknown-kind", "x") == []
