@@ -145,4 +145,8 @@ def export_cmd(
             with tmp.open("wb") as fh:
                 count = write_bundle(chunks, fh)
             tmp.replace(target)
+    with unit_of_work() as conn:
+        from accord.audit.service import record
+
+        record(conn, as_user or "cli", "export", collection or "", objects=count, all_versions=all_versions)
     err.print(f"exported {count} objects")

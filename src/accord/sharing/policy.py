@@ -112,25 +112,23 @@ def readable_clause(principal: Principal, obj: FromClause = stix_object) -> Colu
     ]
     readable = sorted(principal.readable_collections)
     if readable:
+        # One membership probe per row: R3 for CLEAR/GREEN, R4 for AMBER (published by the owner itself,
+        # or received over a peer link that names this org). R2 is the outer TLP bound.
         tlp = func.coalesce(c.tlp, literal(int(principal.default_tlp)))
         member = collection_object.c
-        in_readable = and_(member.object_seq == c.seq, member.collection_id.in_(readable))
-        clauses.append(and_(tlp <= int(Tlp.GREEN), exists().where(in_readable)))
+        amber_ok: list[ColumnElement[bool]] = [and_(c.peer_id.is_(None), member.added_by_org_id == c.owner_org_id)]
+        if principal.amber_peers:
+            amber_ok.append(c.peer_id.in_(sorted(principal.amber_peers)))
         clauses.append(
             and_(
-                tlp == int(Tlp.AMBER),
-                c.peer_id.is_(None),
-                exists().where(in_readable, member.added_by_org_id == c.owner_org_id),
+                tlp <= int(Tlp.AMBER),
+                exists().where(
+                    member.object_seq == c.seq,
+                    member.collection_id.in_(readable),
+                    or_(tlp <= int(Tlp.GREEN), *amber_ok),
+                ),
             )
         )
-        if principal.amber_peers:
-            clauses.append(
-                and_(
-                    tlp == int(Tlp.AMBER),
-                    c.peer_id.in_(sorted(principal.amber_peers)),
-                    exists().where(in_readable),
-                )
-            )
     return or_(*clauses)
 
 
