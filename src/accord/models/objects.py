@@ -38,7 +38,6 @@ stix_object = Table(
     Index("uq_stix_object_id_version", "id", "version", unique=True),
     Index("ix_stix_object_latest_seq", "is_latest", "seq"),
     Index("ix_stix_object_type_seq", "type", "seq"),
-    Index("ix_stix_object_owner_seq", "owner_org_id", "seq"),
 )
 
 # Membership of an object version in a collection. tick is the version's date_added in that collection:

@@ -53,18 +53,19 @@ def org_ids_by_identity(conn: Connection) -> dict[str, int]:
     return {r.stix_id: r.id for r in conn.execute(select(org.c.stix_id, org.c.id))}
 
 
+def _marks(conn: Connection, n: int) -> str:
+    return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
+
+
 def existing_versions(conn: Connection, ids: Sequence[str]) -> list[Row[Any]]:
-    """Stored versions (without bodies) of the given object ids."""
-    c = stix_object.c
+    """Stored versions (without bodies) of the given object ids (driver-level SQL: this runs per batch)."""
     rows: list[Row[Any]] = []
-    for part in chunks(ids):
-        rows.extend(
-            conn.execute(
-                select(c.seq, c.id, c.version, c.body_hash, c.owner_org_id, c.revoked, c.is_latest).where(
-                    c.id.in_(part)
-                )
-            )
+    for part in chunks(ids, 5000):
+        sql = (
+            "SELECT seq, id, version, body_hash, owner_org_id, revoked, is_latest FROM stix_object "
+            f"WHERE id IN ({_marks(conn, len(part))})"
         )
+        rows.extend(conn.exec_driver_sql(sql, tuple(part)))
     return rows
 
 
@@ -101,8 +102,7 @@ def bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: list
     """One DBAPI executemany of plain tuples: the hot path skips per-row SQLAlchemy processing."""
     if not rows:
         return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_marks(conn, len(columns))})"
     conn.exec_driver_sql(sql, rows)
 
 

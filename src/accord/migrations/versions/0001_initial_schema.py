@@ -239,7 +239,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("stix_object", schema=None) as batch_op:
         batch_op.create_index("ix_stix_object_latest_seq", ["is_latest", "seq"], unique=False)
-        batch_op.create_index("ix_stix_object_owner_seq", ["owner_org_id", "seq"], unique=False)
         batch_op.create_index("ix_stix_object_type_seq", ["type", "seq"], unique=False)
         batch_op.create_index("uq_stix_object_id_version", ["id", "version"], unique=True)
 
@@ -285,7 +284,6 @@ def downgrade() -> None:
     with op.batch_alter_table("stix_object", schema=None) as batch_op:
         batch_op.drop_index("uq_stix_object_id_version")
         batch_op.drop_index("ix_stix_object_type_seq")
-        batch_op.drop_index("ix_stix_object_owner_seq")
         batch_op.drop_index("ix_stix_object_latest_seq")
 
     op.drop_table("stix_object")
