@@ -24,7 +24,7 @@ from accord.models.collections import collection, collection_grant
 from accord.sharing.policy import Principal, Role
 from accord.sharing.repository import principal_for
 from accord.store import queries
-from accord.store.repository import bulk_insert, MEMBER_COLUMNS, VERSION_COLUMNS
+from accord.store.repository import MEMBER_COLUMNS, VERSION_COLUMNS, bulk_insert
 
 ORGS, COLLECTIONS = 10, 50
 
@@ -33,15 +33,26 @@ def load(engine, n: int) -> None:
     rng = random.Random(7)
     with engine.begin() as conn:
         for o in range(ORGS):
-            conn.execute(insert(org).values(id=o + 1, name=f"org{o}", stix_id=f"identity--{uuid.uuid4()}",
-                                            is_host=o == 0, is_remote=False, created_us=0))
+            conn.execute(
+                insert(org).values(
+                    id=o + 1,
+                    name=f"org{o}",
+                    stix_id=f"identity--{uuid.uuid4()}",
+                    is_host=o == 0,
+                    is_remote=False,
+                    created_us=0,
+                )
+            )
         for g in range(5):
             conn.execute(insert(sharing_group).values(id=g + 1, name=f"group{g}", description="", created_us=0))
             for o in rng.sample(range(1, ORGS + 1), 4):
                 conn.execute(insert(sharing_group_member).values(group_id=g + 1, org_id=o))
         for c in range(COLLECTIONS):
-            conn.execute(insert(collection).values(id=c + 1, uuid=str(uuid.uuid4()), alias=f"c{c}", title="c",
-                                                   description="", created_us=0))
+            conn.execute(
+                insert(collection).values(
+                    id=c + 1, uuid=str(uuid.uuid4()), alias=f"c{c}", title="c", description="", created_us=0
+                )
+            )
             for o in rng.sample(range(1, ORGS + 1), 3):
                 conn.execute(insert(collection_grant).values(collection_id=c + 1, mode="read", org_id=o))
             conn.execute(insert(collection_grant).values(collection_id=c + 1, mode="read", group_id=rng.randint(1, 5)))
@@ -56,8 +67,23 @@ def load(engine, n: int) -> None:
             tlp = rng.choice([None, 0, 1, 1, 2, 2, 3, 4])
             oid = f"indicator--{uuid.UUID(int=i + 1)}"
             raw = b'{"id":"%s","type":"indicator","spec_version":"2.1","name":"x%d"}' % (oid.encode(), i)
-            rows.append((seq, oid, "indicator", "2026-01-01T00:00:00.000000Z", None, "2.1", False, True, owner, tlp,
-                         None, b"0" * 16, raw))
+            rows.append(
+                (
+                    seq,
+                    oid,
+                    "indicator",
+                    "2026-01-01T00:00:00.000000Z",
+                    None,
+                    "2.1",
+                    False,
+                    True,
+                    owner,
+                    tlp,
+                    None,
+                    b"0" * 16,
+                    raw,
+                )
+            )
             members.append((seq + 5_000_000_000, rng.randint(1, COLLECTIONS), seq, owner))
         with engine.begin() as conn:
             bulk_insert(conn, "stix_object", VERSION_COLUMNS, rows)

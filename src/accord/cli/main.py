@@ -9,7 +9,10 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from accord.cli.admin import collection_app, group_app, org_app, token_app, user_app
 from accord.cli.common import fail, out, reading, unit_of_work
+from accord.cli.feed_cmd import feed_app
+from accord.cli.lookup_cmd import lookup_cmd
 from accord.cli.objects import export_cmd, import_cmd
+from accord.cli.worker_cmd import worker_cmd
 from accord.core.db import get_engine
 from accord.core.errors import AccordError
 
@@ -30,6 +33,9 @@ app.add_typer(collection_app, name="collection")
 app.add_typer(audit_app, name="audit")
 app.command("import")(import_cmd)
 app.command("export")(export_cmd)
+app.command("lookup")(lookup_cmd)
+app.command("worker")(worker_cmd)
+app.add_typer(feed_app, name="feed")
 
 
 @db_app.command("upgrade")

@@ -1,14 +1,61 @@
-"""Writes value-index rows for stored object versions (placeholder until the value-index table lands)."""
+"""Writes value-index rows for stored object versions, in the ingest transaction (one executemany)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection
 
-from accord.correlate.values import IndexValue
+from accord.correlate.values import IndexValue, domain_key
+
+# B-tree entries must stay small (PostgreSQL refuses index rows over ~2.7 kB): longer keys are stored as a
+# digest, and probes apply the same mapping, so long URLs still match exactly.
+MAX_KEY = 512
+CIDR_MARK = "ref:cidr"  # marker rows (object_seq 0, never joined to an object): prefix lengths in use
+COLUMNS = ("kind", "key", "object_seq", "value", "lo", "hi", "correlating")
+
+
+def storage_key(key: str) -> str:
+    """The key as stored: itself, or '#' + a digest when it is too long for an index entry."""
+    if len(key) <= MAX_KEY:
+        return key
+    return "#" + hashlib.blake2b(key.encode(), digest_size=20).hexdigest()
+
+
+def display_value(kind: str, key: str, value: str | None) -> str:
+    """The value of an index row for people (domain keys are reversed labels)."""
+    if value is not None:
+        return value
+    if kind == "domain":
+        return ".".join(reversed(key[:-1].split(".")))
+    return key
 
 
 def index_rows(conn: Connection, rows: Sequence[tuple[int, tuple[IndexValue, ...]]]) -> None:
     """Index the values of newly stored versions (seq, values) in the caller's transaction."""
-    del conn, rows
+    out: list[tuple[Any, ...]] = []
+    append = out.append
+    for seq, values in rows:
+        for kind, value, raw_key, lo, hi, correlating in values:
+            key = raw_key
+            if kind == "domain":
+                stored = None if key == domain_key(value) else value
+            else:
+                stored = None if value == key else value
+            if len(key) > MAX_KEY:
+                stored, key = value, storage_key(key)
+            append((kind, key, seq, stored, lo, hi, correlating))
+            if kind == "ip" and lo != hi and lo is not None:
+                # One marker per CIDR prefix length in use: containment probes only try lengths that exist.
+                append((CIDR_MARK, f"{lo[0]}/{key.rpartition('/')[2]}", 0, None, None, None, False))
+    if not out:
+        return
+    # A pattern may name one value twice in forms that normalise alike: the second row adds nothing.
+    if conn.dialect.paramstyle == "qmark":
+        sql = "INSERT OR IGNORE INTO value_index ({}) VALUES ({})".format(", ".join(COLUMNS), ", ".join("?" * 7))
+    else:
+        marks = ", ".join(["%s"] * 7)
+        sql = f"INSERT INTO value_index ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    conn.exec_driver_sql(sql, out)

@@ -140,6 +140,44 @@ def _indicator(obj: Mapping[str, Any]) -> list[IndexValue]:
     return _pattern_rows(pattern)
 
 
+# Link rows (kinds 'ref:...', never correlating) let lookups reach reports, relationships and sightings through
+# the same index. A sighting's row carries its last-seen time in `lo` and its count in `hi`.
+def _report_refs(obj: Mapping[str, Any]) -> list[IndexValue]:
+    refs = obj.get("object_refs")
+    if not isinstance(refs, list):
+        return []
+    unique = dict.fromkeys(ref for ref in refs if isinstance(ref, str))
+    return [IndexValue("ref:report", ref, ref, correlating=False) for ref in unique]
+
+
+def _relationship_refs(obj: Mapping[str, Any]) -> list[IndexValue]:
+    source, target = obj.get("source_ref"), obj.get("target_ref")
+    if not isinstance(source, str) or not isinstance(target, str):
+        return []
+    rows = [IndexValue("ref:relationship", target, source, correlating=False)]
+    if source != target:
+        rows.append(IndexValue("ref:relationship", source, target, correlating=False))
+    return rows
+
+
+def _sighting_ref(obj: Mapping[str, Any]) -> list[IndexValue]:
+    ref = obj.get("sighting_of_ref")
+    if not isinstance(ref, str):
+        return []
+    seen = obj.get("last_seen") or obj.get("first_seen") or obj.get("modified") or obj.get("created")
+    count = obj.get("count")
+    return [
+        IndexValue(
+            "ref:sighting",
+            ref,
+            ref,
+            seen if isinstance(seen, str) else None,
+            str(count if isinstance(count, int) and count >= 0 else 1),
+            False,
+        )
+    ]
+
+
 _OBJECT_HANDLERS: dict[str, Callable[[Mapping[str, Any]], list[IndexValue]]] = {
     "ipv4-addr": _sco_ip,
     "ipv6-addr": _sco_ip,
@@ -155,6 +193,9 @@ _OBJECT_HANDLERS: dict[str, Callable[[Mapping[str, Any]], list[IndexValue]]] = {
     "network-traffic": _sco_network_traffic,
     "indicator": _indicator,
     "vulnerability": _cve_refs,
+    "report": _report_refs,
+    "relationship": _relationship_refs,
+    "sighting": _sighting_ref,
 }
 
 

@@ -56,8 +56,25 @@ _STRING_OPS = frozenset({"LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET"})
 _MAX_DEPTH = 40
 
 
+# Compiled once; matched exactly as stix2patterns.v21.object_validator matches them (re.match).
+_HASH_RULES = {name: re.compile(rule[0]) for name, rule in HASHES_REGEX.items()}
+
+
 class _RejectError(Exception):
     """The fast path cannot prove the pattern valid."""
+
+
+def _check_hash(selector: str | int | None, operator: str, raw: str) -> None:
+    """Apply stix2-patterns' hash-value rule to the raw literal of a comparison on a hashes path."""
+    if selector is None:
+        return
+    if isinstance(selector, int):
+        raise _RejectError  # stix2-patterns fails on an index step ending a hashes path
+    rule = _HASH_RULES.get(selector.upper().replace("-", "").replace("'", ""))
+    if rule is None:
+        return
+    if operator == "IN" or rule.match(raw.replace("'", "")) is None:
+        raise _RejectError
 
 
 def unescape_string(token: str) -> str:
@@ -235,21 +252,8 @@ class _Parser:
         else:
             raise _RejectError
         if "hashes" in parts:
-            self.check_hash(parts[-1], operator, raw)
+            _check_hash(parts[-1], operator, raw)
         self.comparisons.append(PatternComparison(obj_type, path, operator, value, negated))
-
-    def check_hash(self, selector: str | int | None, operator: str, raw: str) -> None:
-        # Same rule as stix2patterns.v21.object_validator, on the same raw literal text.
-        if selector is None:
-            return
-        if isinstance(selector, int):
-            raise _RejectError  # stix2-patterns fails on an index step ending a hashes path
-        hash_type = selector.upper().replace("-", "").replace("'", "")
-        rule = HASHES_REGEX.get(hash_type)
-        if rule is None:
-            return
-        if operator == "IN" or not re.match(rule[0], raw.replace("'", "")):
-            raise _RejectError
 
     def literal(self, *, allow_bool: bool) -> str:
         kind, text = self.peek()

@@ -26,9 +26,8 @@ __all__ = [
 
 TYPE_RE = re.compile(r"[a-z0-9-]{3,250}\Z")
 # RFC 4122 variant bits (10xx) are required; uppercase hex is refused so one object has one id text.
-ID_RE = re.compile(
-    r"([a-z0-9-]{3,250})--([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12})\Z"
-)
+# The uuid has a fixed length before \Z, so the split is unique: a lazy type group finds it with less backtracking.
+ID_RE = re.compile(r"([a-z0-9-]{3,250}?)--([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12})\Z")
 
 SDO_TYPES: frozenset[str] = frozenset(
     {
@@ -89,7 +88,9 @@ ID_CONTRIBUTING_PROPERTIES: Mapping[str, tuple[str, ...]] = {
 SCO_TYPES: frozenset[str] = frozenset(ID_CONTRIBUTING_PROPERTIES)
 
 SCO_DETERMINISTIC_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")
-_NAMESPACE_BYTES = SCO_DETERMINISTIC_NAMESPACE.bytes
+_NAMESPACE_HASH = hashlib.sha1(SCO_DETERMINISTIC_NAMESPACE.bytes)  # noqa: S324 - UUIDv5 is defined on SHA-1
+# The RFC 4122 variant keeps the low two bits of the nibble under "10": 8, 9, a or b.
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 # Spec §6: when several hashes are present, one is chosen in this order, else the first given.
 _HASH_PREFERENCE = ("MD5", "SHA-1", "SHA-256", "SHA-512")
 
@@ -144,9 +145,8 @@ def deterministic_sco_id(obj: Mapping[str, Any]) -> str | None:
             text = canonicalize(contributing)
     except (TypeError, ValueError):
         return None
-    # uuid.uuid5 by hand: same bytes, without building intermediate UUID objects.
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + text.encode("utf-8")).digest()[:16])  # noqa: S324
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"{obj_type}--{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    # uuid.uuid5 by hand on the hex text: the version nibble becomes 5, the variant bits 10.
+    digest = _NAMESPACE_HASH.copy()
+    digest.update(text.encode("utf-8"))
+    h = digest.hexdigest()
+    return f"{obj_type}--{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"

@@ -10,6 +10,7 @@ from stix2patterns.v21.pattern import Pattern
 from stix2patterns.validator import run_validator
 
 from accord.stix._pattern_fast import PatternComparison, decode_literal, fast_comparisons, unescape_string
+from accord.stix._pattern_simple import is_simple_valid, simple_comparisons
 
 __all__ = ["PatternComparison", "check_pattern", "iter_comparisons"]
 
@@ -20,6 +21,9 @@ def check_pattern(pattern: str) -> str | None:
     """None if pattern is a valid STIX 2.1 pattern, else the reason it is not."""
     if not isinstance(pattern, str):
         return "pattern must be a string"
+    # Most real patterns are one regex match away from proven valid: cheaper than a cache lookup and entry.
+    if is_simple_valid(pattern):
+        return None
     return _check(pattern)
 
 
@@ -50,7 +54,9 @@ def iter_comparisons(pattern: str) -> list[PatternComparison]:
 
 @lru_cache(maxsize=_CACHE_SIZE)
 def _comparisons(pattern: str) -> tuple[PatternComparison, ...]:
-    fast = fast_comparisons(pattern)
+    fast = simple_comparisons(pattern)
+    if fast is None:
+        fast = fast_comparisons(pattern)
     if fast is not None:
         return tuple(fast)
     reason = check_pattern(pattern)

@@ -13,24 +13,28 @@ _TS_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0
 _DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
+_NORMALIZED: dict[str, str] = {}
+_NORMALIZED_SIZE = 4096
 
 
 def _valid_fields(m: re.Match[str]) -> bool:
-    return _valid_prefix(m.string[:19])
+    return _valid_time(m.string)
 
 
-# Feeds repeat the same few seconds endlessly: caching the calendar check keeps normalisation cheap.
-@lru_cache(maxsize=65536)
-def _valid_prefix(prefix: str) -> bool:
-    year, month, day = int(prefix[0:4]), int(prefix[5:7]), int(prefix[8:10])
+def _valid_time(value: str) -> bool:
+    """Calendar check of a string _TS_RE matched (so its fields are ASCII digits)."""
+    # Two-digit ASCII fields compare as strings like numbers. Leap seconds (":60") are rejected:
+    # they cannot be ordered or stored as datetimes.
+    return value[11:13] < "24" and value[14] < "6" and value[17] < "6" and _valid_date(value[:10])
+
+
+# Feeds repeat the same few days endlessly: caching the calendar check keeps normalisation cheap.
+@lru_cache(maxsize=4096)
+def _valid_date(date: str) -> bool:
+    year, month, day = int(date[0:4]), int(date[5:7]), int(date[8:10])
     if not (1 <= month <= 12 and day >= 1 and year >= 1):
         return False
-    if day > _DAYS[month] and not (
-        month == 2 and day == 29 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-    ):
-        return False
-    # Leap seconds (":60") are rejected: they cannot be ordered or stored as datetimes.
-    return int(prefix[11:13]) < 24 and int(prefix[14:16]) < 60 and int(prefix[17:19]) < 60
+    return day <= _DAYS[month] or (month == 2 and day == 29 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0))
 
 
 def parse_timestamp(value: object) -> datetime | None:
@@ -55,14 +59,25 @@ def parse_timestamp(value: object) -> datetime | None:
 
 def normalize_timestamp(value: str) -> str:
     """Return the canonical YYYY-MM-DDTHH:MM:SS.ffffffZ form; raise ValueError if invalid."""
-    m = _TS_RE.match(value) if isinstance(value, str) else None
-    if m is None or not _valid_fields(m):
+    # One object repeats its timestamps (created, modified, valid_from): remember recent answers.
+    try:
+        return _NORMALIZED[value]
+    except (KeyError, TypeError):
+        pass
+    if not isinstance(value, str) or _TS_RE.match(value) is None or not _valid_time(value):
         raise ValueError(f"{value!r} is not a valid STIX timestamp")
-    frac = m[7]
-    if frac is not None and len(frac) == 6:
-        return value
-    # Digits beyond microseconds are truncated, never rounded: rounding could carry into the seconds.
-    return f"{value[:19]}.{((frac or '') + '000000')[:6]}Z"
+    size = len(value)
+    if size == 27:  # already six fraction digits
+        result = value
+    elif size == 20:  # no fraction
+        result = f"{value[:19]}.000000Z"
+    else:
+        # Digits beyond microseconds are truncated, never rounded: rounding could carry into the seconds.
+        result = f"{value[:19]}.{(value[20:-1] + '000000')[:6]}Z"
+    if len(_NORMALIZED) >= _NORMALIZED_SIZE:
+        _NORMALIZED.clear()
+    _NORMALIZED[value] = result
+    return result
 
 
 def timestamp_to_micros(value: str) -> int:
@@ -77,6 +92,5 @@ def micros_to_timestamp(us: int) -> str:
     """Canonical STIX timestamp for microseconds since the Unix epoch (UTC)."""
     dt = _EPOCH + timedelta(microseconds=us)
     return (
-        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:"
-        f"{dt.second:02d}.{dt.microsecond:06d}Z"
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{dt.microsecond:06d}Z"
     )

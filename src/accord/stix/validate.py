@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from accord.stix.ids import ID_RE, SCO_TYPES, SDO_TYPES, SRO_TYPES, TYPE_RE, deterministic_sco_id
+from accord.stix.ids import ID_RE, META_TYPES, SCO_TYPES, SDO_TYPES, SRO_TYPES, TYPE_RE, deterministic_sco_id
 from accord.stix.patterns import check_pattern
 from accord.stix.timestamps import normalize_timestamp
 
@@ -79,10 +79,19 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "extension-definition": ("name", "schema", "version", "extension_types", "created_by_ref"),
     "marking-definition": ("created",),
 }
-_STRING_PROPS = ("name", "description", "pattern", "pattern_type", "relationship_type", "lang", "content")
+_STRING_PROPS = frozenset(("name", "description", "pattern", "pattern_type", "relationship_type", "lang", "content"))
 _VERSIONED = SDO_TYPES | SRO_TYPES | {"language-content", "extension-definition"}
 _MARKING_PREFIX = "marking-definition--"
 _CONTAINERS = (dict, list)
+# Property kinds, classified once per key: type, id and spec_version are checked before the loop.
+_SKIP, _TIMESTAMP, _STRING, _REF, _REFS, _CHECKED, _OTHER = range(7)
+_KINDS_SIZE = 1024  # bounded: custom objects may carry any property names
+_KINDS: dict[str, int] = dict.fromkeys(("type", "id", "spec_version"), _SKIP)
+_SCO_KINDS = {obj_type: dict(_KINDS) for obj_type in _SCO_TIMESTAMPS}
+_STANDARD_TYPES = SDO_TYPES | SRO_TYPES | SCO_TYPES | META_TYPES
+# Identifiers recently proven well-formed: references point at objects just seen (bounded, then reset).
+_KNOWN_IDS: set[str] = set()
+_KNOWN_IDS_SIZE = 8192
 
 
 def validate_object(obj: object, *, max_depth: int = 32) -> str | None:
@@ -92,7 +101,9 @@ def validate_object(obj: object, *, max_depth: int = 32) -> str | None:
     obj_type = obj.get("type")
     if obj_type is None:
         return "type is missing"
-    if not isinstance(obj_type, str) or TYPE_RE.match(obj_type) is None:
+    if not isinstance(obj_type, str) or (
+        not (obj_type.__class__ is str and obj_type in _STANDARD_TYPES) and TYPE_RE.match(obj_type) is None
+    ):
         return f"type {obj_type!r} is not a valid STIX type (3-250 characters of a-z, 0-9 and '-')"
     obj_id = obj.get("id")
     if obj_id is None:
@@ -101,6 +112,10 @@ def validate_object(obj: object, *, max_depth: int = 32) -> str | None:
         return f"id {obj_id!r} is not a valid STIX identifier"
     if m[1] != obj_type:
         return f"id type '{m[1]}' does not match type '{obj_type}'"
+    if obj_id.__class__ is str:
+        if len(_KNOWN_IDS) >= _KNOWN_IDS_SIZE:
+            _KNOWN_IDS.clear()
+        _KNOWN_IDS.add(obj_id)
     is_sco = obj_type in SCO_TYPES
     reason = _check_spec_version(obj, obj_type, is_sco)
     if reason is None:
@@ -110,11 +125,26 @@ def validate_object(obj: object, *, max_depth: int = 32) -> str | None:
     if reason is None and is_sco:
         expected = deterministic_sco_id(obj)
         if expected is not None and expected != obj_id:
-            reason = (
-                "id does not match the deterministic UUIDv5 of its contributing properties"
-                f" (expected {expected})"
-            )
+            reason = f"id does not match the deterministic UUIDv5 of its contributing properties (expected {expected})"
     return reason
+
+
+def _remember_id(stix_id: str) -> None:
+    if len(_KNOWN_IDS) >= _KNOWN_IDS_SIZE:
+        _KNOWN_IDS.clear()
+    _KNOWN_IDS.add(stix_id)
+
+
+def _is_id(value: object) -> bool:
+    """True if value is a plain str holding a well-formed STIX identifier."""
+    if value.__class__ is not str:
+        return False
+    if value in _KNOWN_IDS:
+        return True
+    if ID_RE.match(value) is None:
+        return False
+    _remember_id(value)
+    return True
 
 
 def _check_spec_version(obj: dict[str, Any], obj_type: str, is_sco: bool) -> str | None:
@@ -135,47 +165,75 @@ def _check_properties(obj: dict[str, Any], obj_type: str, is_sco: bool, max_dept
         for name in ("created", "modified"):
             if name not in obj:
                 return f"{name} is required for {obj_type} objects"
-    timestamp_names = _SCO_TIMESTAMPS.get(obj_type, _TIMESTAMPS) if is_sco else _TIMESTAMPS
+    if is_sco and obj_type in _SCO_TIMESTAMPS:
+        timestamp_names, kinds = _SCO_TIMESTAMPS[obj_type], _SCO_KINDS[obj_type]
+    else:
+        timestamp_names, kinds = _TIMESTAMPS, _KINDS
     normalized: dict[str, str] = {}
+    # Values checked to be strings (timestamps, references) hold no nesting; only the rest is measured.
     for key, value in obj.items():
-        if key in timestamp_names:
+        kind = kinds.get(key)
+        if kind is None:
+            kind = _classify(key, timestamp_names)
+            if len(kinds) < _KINDS_SIZE:
+                kinds[key] = kind
+        if kind == _SKIP:
+            continue
+        if kind == _TIMESTAMP:
             try:
                 normalized[key] = normalize_timestamp(value)
             except ValueError:
                 return f"{key} ({value!r}) is not a valid STIX timestamp (YYYY-MM-DDTHH:MM:SS[.s+]Z)"
-        elif key[-4:] == "_ref":
-            if value.__class__ is not str or ID_RE.match(value) is None:
+        elif kind == _STRING:
+            if not isinstance(value, str):
+                return f"{key} must be a string"
+        elif kind == _REF:
+            if not _is_id(value):
                 return f"{key} {value!r} is not a STIX identifier"
             if key == "created_by_ref" and not value.startswith("identity--"):
                 return f"created_by_ref '{value}' must reference an identity"
-        elif key[-5:] == "_refs":
+        elif kind == _REFS:
             if value.__class__ is not list or not value:
                 return f"{key} must be a non-empty list of STIX identifiers"
             for ref in value:
-                if ref.__class__ is not str or ID_RE.match(ref) is None:
+                if not _is_id(ref):
                     return f"{key} contains {ref!r}, which is not a STIX identifier"
                 if key == "object_marking_refs" and not ref.startswith(_MARKING_PREFIX):
                     return f"object_marking_refs contains '{ref}', which is not a marking-definition id"
+            if max_depth < 1:  # a list of strings is one level deep
+                return f"nesting deeper than {max_depth} levels"
         else:
-            check = _PROPERTY_CHECKS.get(key)
-            if check is not None and (reason := check(value)) is not None:
+            if kind == _CHECKED and (reason := _PROPERTY_CHECKS[key](value)) is not None:
                 return reason
-        if value.__class__ in _CONTAINERS and _too_deep(value, max_depth - 1):
-            return f"nesting deeper than {max_depth} levels"
-    if normalized:
+            if value.__class__ in _CONTAINERS and _too_deep(value, max_depth - 1):
+                return f"nesting deeper than {max_depth} levels"
+    if len(normalized) > 1:  # an ordering needs two timestamps
         return _check_order(obj, obj_type, normalized)
     return None
 
 
+def _classify(key: str, timestamp_names: frozenset[str]) -> int:
+    """Which check a property gets: the same precedence for every object of one timestamp family."""
+    if key in timestamp_names:
+        return _TIMESTAMP
+    if key[-4:] == "_ref":
+        return _REF
+    if key[-5:] == "_refs":
+        return _REFS
+    if key in _STRING_PROPS:
+        return _STRING
+    return _CHECKED if key in _PROPERTY_CHECKS else _OTHER
+
+
 def _check_order(obj: dict[str, Any], obj_type: str, normalized: dict[str, str]) -> str | None:
+    get = normalized.get
     for earlier, later in _ORDERINGS:
-        first, second = normalized.get(earlier), normalized.get(later)
         # Canonical timestamps of 4-digit years order correctly as strings.
-        if first is not None and second is not None and second < first:
+        if (second := get(later)) is not None and (first := get(earlier)) is not None and second < first:
             return f"{later} ({obj[later]}) is earlier than {earlier} ({obj[earlier]})"
-    if obj_type == "indicator":
-        start, end = normalized.get("valid_from"), normalized.get("valid_until")
-        if start is not None and end is not None and end <= start:
+    if obj_type == "indicator" and (end := get("valid_until")) is not None:
+        start = get("valid_from")
+        if start is not None and end <= start:
             return f"valid_until ({obj['valid_until']}) must be later than valid_from ({obj['valid_from']})"
     return None
 
@@ -191,14 +249,13 @@ def _check_confidence(value: object) -> str | None:
 
 
 def _check_labels(value: object) -> str | None:
-    if isinstance(value, list) and value and all(isinstance(x, str) and x for x in value):
-        return None
-    return "labels must be a non-empty list of non-empty strings"
-
-
-def _string_check(name: str) -> Callable[[object], str | None]:
-    reason = f"{name} must be a string"
-    return lambda value: None if isinstance(value, str) else reason
+    reason = "labels must be a non-empty list of non-empty strings"
+    if not isinstance(value, list) or not value:
+        return reason
+    for label in value:
+        if not isinstance(label, str) or not label:
+            return reason
+    return None
 
 
 def _check_external_references(refs: object) -> str | None:
@@ -273,10 +330,10 @@ def _check_type_rules(obj: dict[str, Any], obj_type: str) -> str | None:
 def _too_deep(value: object, remaining: int) -> bool:
     if remaining < 0:
         return True
-    if isinstance(value, dict):
-        return any(isinstance(v, dict | list) and _too_deep(v, remaining - 1) for v in value.values())
-    if isinstance(value, list):
-        return any(isinstance(v, dict | list) and _too_deep(v, remaining - 1) for v in value)
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:  # noqa: SIM110 - a plain loop skips any()'s generator frame on a hot path
+        if isinstance(item, _CONTAINERS) and _too_deep(item, remaining - 1):
+            return True
     return False
 
 
@@ -304,5 +361,4 @@ _PROPERTY_CHECKS: dict[str, Callable[[object], str | None]] = {
     "labels": _check_labels,
     "external_references": _check_external_references,
     "granular_markings": _check_granular,
-    **{name: _string_check(name) for name in _STRING_PROPS},
 }

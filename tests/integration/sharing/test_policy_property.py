@@ -12,6 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert
 
+from accord.core.errors import NotFound
+from accord.core.settings import get_settings
+from accord.correlate.indexer import index_rows
+from accord.correlate.lookup import lookup
+from accord.correlate.service import object_correlations
+from accord.correlate.values import values_of
 from accord.models.accounts import org, sharing_group, sharing_group_member
 from accord.models.collections import collection, collection_grant, peer
 from accord.models.objects import collection_object, stix_object
@@ -22,6 +28,21 @@ from accord.store import queries
 from accord.store.export import iter_raw, write_bundle
 
 TYPES = ["indicator", "malware", "report", "identity", "marking-definition", "ipv4-addr"]
+# Indicators and addresses carry one of these values (chosen per version): the /30 holds both addresses.
+VALUES = ["45.137.21.1", "45.137.21.2", "45.137.21.0/30"]
+
+
+def _value_of(ob: dict) -> str | None:
+    if ob["type"] not in ("indicator", "ipv4-addr"):
+        return None
+    number = int(ob["id"].rpartition("--")[2].replace("-", ""), 16)  # generated ids are UUID(int=i)
+    return VALUES[(number + ob["version"].count("1")) % len(VALUES)]  # versions may change the value
+
+
+def _related(a: str, b: str) -> bool:
+    return a == b or "/" in a or "/" in b
+
+
 TLPS = [None, *list(Tlp)]
 
 
@@ -139,7 +160,11 @@ def _load(conn, w: World) -> tuple[list[int], list[int], list[int], list[int]]:
     seq = tick = 0
     for ob in w.objects:
         seq += 1
-        raw = orjson.dumps({"type": ob["type"], "id": ob["id"], "modified": ob["version"], "seq": seq})
+        body = {"type": ob["type"], "id": ob["id"], "modified": ob["version"], "seq": seq}
+        value = _value_of(ob)
+        if value is not None:  # what ingest would have indexed, from a body that says the same
+            body |= {"value": value} if ob["type"] == "ipv4-addr" else {"pattern": f"[ipv4-addr:value = '{value}']"}
+        raw = orjson.dumps(body)
         conn.execute(
             insert(stix_object).values(
                 seq=seq,
@@ -157,6 +182,8 @@ def _load(conn, w: World) -> tuple[list[int], list[int], list[int], list[int]]:
                 raw=raw,
             )
         )
+        if value is not None:
+            index_rows(conn, [(seq, tuple(values_of(body)))])
         for c, by in ob["memberships"]:
             tick += 1
             conn.execute(
@@ -260,3 +287,35 @@ def _check_principal(conn, p: Principal, facts, col_ids) -> None:
             for r in iter_raw(conn, p, collection_id=cid, all_versions=True)
         }
         assert exported == in_col
+
+    _check_correlation_paths(conn, p, facts, newest)
+
+
+def _check_correlation_paths(conn, p: Principal, facts, newest: dict[str, str]) -> None:
+    """Lookups and correlations name exactly the readable objects whose latest readable version matches."""
+    value_at = {(ob["id"], ob["version"]): _value_of(ob) for ob, _ in facts}
+    readable_value = {oid: value_at[(oid, ver)] for oid, ver in newest.items() if value_at[(oid, ver)] is not None}
+    settings = get_settings()
+    for value in VALUES:
+        expected = {oid for oid, v in readable_value.items() if _related(value, v)}
+        [item] = lookup(conn, p, [value])[0]["values"]
+        assert {m["id"] for m in item["matches"]} == expected
+        limit = settings.correlation_widespread
+        settings.correlation_widespread = 0  # every answer becomes a bare count: of readable objects only
+        try:
+            [counted] = lookup(conn, p, [value])[0]["values"]
+        finally:
+            settings.correlation_widespread = limit
+        assert counted.get("count", 0) == len(expected)
+    for ob, _ in facts:
+        oid = ob["id"]
+        if oid not in newest:
+            try:
+                object_correlations(conn, p, oid)
+            except NotFound:
+                continue
+            raise AssertionError(f"correlations revealed unreadable {oid}")
+        got = {c["id"] for c in object_correlations(conn, p, oid)["correlations"]}
+        mine = readable_value.get(oid)
+        expected = set() if mine is None else {o for o, v in readable_value.items() if o != oid and _related(mine, v)}
+        assert got == expected

@@ -93,9 +93,7 @@ def test_tlp_of_takes_the_most_restrictive() -> None:
 
 def test_tlp_of_unmarked_or_non_tlp() -> None:
     assert tlp_of({}) is None
-    assert (
-        tlp_of({"object_marking_refs": ["marking-definition--1b6d1e0a-1d4a-4e3c-9d5b-0a8a4b6e7f20"]}) is None
-    )
+    assert tlp_of({"object_marking_refs": ["marking-definition--1b6d1e0a-1d4a-4e3c-9d5b-0a8a4b6e7f20"]}) is None
     assert tlp_of({"granular_markings": [{"lang": "en", "selectors": ["name"]}]}) is None
 
 

@@ -30,8 +30,7 @@ VALID = [
     "[domain-name:value LIKE '%.example.com'] FOLLOWEDBY [url:value MATCHES '^https?://']",
     "[network-traffic:dst_port > 1024 AND network-traffic:dst_port <= 65535] WITHIN 60 SECONDS",
     "[x-acme:vals[*].n IN (1, -2, 3.5, 'x', true)] REPEATS 3 TIMES",
-    "[process:created_time >= t'2020-01-01T00:00:00Z']"
-    " START t'2020-01-01T00:00:00Z' STOP t'2020-02-01T00:00:00.5Z'",
+    "[process:created_time >= t'2020-01-01T00:00:00Z'] START t'2020-01-01T00:00:00Z' STOP t'2020-02-01T00:00:00.5Z'",
     "([a-b:c = h'00ff'] OR [a-b:d = b'AAAA']) AND [e-f:g NOT != 'x']",
     "[ipv4-addr:value ISSUBSET '10.0.0.0/8']",
     "[EXISTS windows-registry-key:values[0].name]",
@@ -161,24 +160,16 @@ def generated(draw: st.DrawFn) -> str:
     """Mostly-valid patterns built from the grammar, so the fast path accepts often."""
 
     def comparison() -> str:
-        path = draw(
-            st.sampled_from(["a-b:c", "file:hashes.MD5", "x:y[0]", "x:y[*].z", "x:'k'", "t:hashes.'SHA-1'"])
-        )
+        path = draw(st.sampled_from(["a-b:c", "file:hashes.MD5", "x:y[0]", "x:y[*].z", "x:'k'", "t:hashes.'SHA-1'"]))
         op = draw(st.sampled_from(["=", "!=", "<", ">=", "IN", "LIKE", "NOT =", "MATCHES"]))
-        lit = draw(
-            st.sampled_from(
-                ["'v'", "1", "-2", "1.5", "true", "h'ab'", "b'AAAA'", f"'{MD5}'", "('a', 2)", "()"]
-            )
-        )
+        lit = draw(st.sampled_from(["'v'", "1", "-2", "1.5", "true", "h'ab'", "b'AAAA'", f"'{MD5}'", "('a', 2)", "()"]))
         return f"{path} {op} {lit}"
 
     obs = []
     for _ in range(draw(st.integers(1, 3))):
         inner = " AND ".join(comparison() for _ in range(draw(st.integers(1, 2))))
         qual = draw(
-            st.sampled_from(
-                ["", " WITHIN 5 SECONDS", " REPEATS 2 TIMES", " WITHIN 1 SECONDS WITHIN 2 SECONDS"]
-            )
+            st.sampled_from(["", " WITHIN 5 SECONDS", " REPEATS 2 TIMES", " WITHIN 1 SECONDS WITHIN 2 SECONDS"])
         )
         obs.append(f"[{inner}]{qual}")
     return draw(st.sampled_from([" AND ", " OR ", " FOLLOWEDBY "])).join(obs)

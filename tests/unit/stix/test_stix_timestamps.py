@@ -88,7 +88,5 @@ def test_round_trips(dt: datetime) -> None:
 
 @given(st.datetimes(), st.datetimes())
 def test_canonical_strings_order_like_times(a: datetime, b: datetime) -> None:
-    ta, tb = (
-        micros_to_timestamp(timestamp_to_micros(f"{d.year:04d}-{d:%m-%dT%H:%M:%S.%f}Z")) for d in (a, b)
-    )
+    ta, tb = (micros_to_timestamp(timestamp_to_micros(f"{d.year:04d}-{d:%m-%dT%H:%M:%S.%f}Z")) for d in (a, b))
     assert (ta < tb) == (a < b)

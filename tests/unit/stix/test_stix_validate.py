@@ -60,9 +60,7 @@ def test_objects_made_by_stix2_are_valid() -> None:
         stix2.Note(content="n", object_refs=[IND]),
         stix2.Opinion(opinion="agree", object_refs=[IND]),
         stix2.Grouping(context="suspicious-activity", object_refs=[IND]),
-        stix2.ObservedData(
-            first_observed=T0, last_observed=T1, number_observed=1, object_refs=[ipv4()["id"]]
-        ),
+        stix2.ObservedData(first_observed=T0, last_observed=T1, number_observed=1, object_refs=[ipv4()["id"]]),
         stix2.Location(country="DE"),
         stix2.File(name="a.exe", hashes={"SHA-256": "a" * 64}),
         stix2.EmailMessage(is_multipart=False, subject="hi"),
@@ -181,11 +179,7 @@ def _sdo(obj_type: str, **props: Any) -> dict[str, Any]:
             "a marking-definition needs definition_type and definition, or extensions",
         ),
         (
-            {
-                k: v
-                for k, v in _sdo("marking-definition", definition_type="statement").items()
-                if k != "created"
-            },
+            {k: v for k, v in _sdo("marking-definition", definition_type="statement").items() if k != "created"},
             "created is required for marking-definition objects",
         ),
     ],
@@ -216,10 +210,7 @@ def test_non_stix_pattern_types_are_not_parsed() -> None:
 
 
 def test_sco_with_random_id_when_nothing_contributes() -> None:
-    assert (
-        validate_object({"type": "process", "id": "process--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "pid": 3})
-        is None
-    )
+    assert validate_object({"type": "process", "id": "process--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "pid": 3}) is None
 
 
 def test_max_depth_is_configurable() -> None:

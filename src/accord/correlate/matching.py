@@ -1,0 +1,110 @@
+"""How one value is matched: the index probes it needs and the match kind of each answer (no SQL here).
+
+Match kinds: ``exact`` (same normalised value), ``url-host`` (a URL's host equals a domain or address),
+``cidr`` (an address inside a CIDR, or overlapping CIDRs, in both directions) and ``parent-domain``
+(``a.evil.com`` <-> ``evil.com`` in both directions, never through a public suffix).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from accord.core.settings import get_settings
+from accord.correlate.indexer import display_value, storage_key
+from accord.correlate.observables import _tld_extractor, url_rows
+from accord.correlate.repository import CHILDREN, CONTAINS, EXACT, INSIDE, Probe
+from accord.correlate.values import IndexValue, domain_key, domain_key_range
+from accord.correlate.warninglists import WarninglistMatcher, get_matcher
+
+_BITS = {"4": 32, "6": 128}
+
+
+@lru_cache(maxsize=65536)
+def _domain_shape(name: str) -> tuple[bool, tuple[str, ...], bool]:
+    """(is a public suffix, parents down to the registrable domain, has a registrable domain): one PSL look-up."""
+    parts = _tld_extractor()(name)
+    if not parts.suffix or not parts.domain:
+        return bool(parts.suffix), (), False
+    labels = name.split(".")
+    stop = len(labels) - parts.suffix.count(".") - 1
+    return False, tuple(".".join(labels[i:]) for i in range(1, stop)), True
+
+
+def is_public_suffix(name: str) -> bool:
+    """Whether a normalised name is itself a public suffix (co.uk, github.io): never a correlation."""
+    return _domain_shape(name)[0]
+
+
+def matcher() -> WarninglistMatcher:
+    """The shared matcher for the configured active warninglists (settings.warninglists; empty = defaults)."""
+    names = tuple(sorted(n.strip() for n in get_settings().warninglists.split(",") if n.strip()))
+    return get_matcher(names or None)
+
+
+def correlatable(row: IndexValue) -> bool:
+    """Whether an index row of an object may take part in correlation at all."""
+    if not row.correlating or row.kind.startswith("ref:"):
+        return False
+    return not (row.kind == "domain" and is_public_suffix(row.value))
+
+
+def probes_for(tag: int, row: IndexValue, cidr_lengths: Mapping[str, Sequence[int]], *, related: bool) -> list[Probe]:
+    """Index probes for one value: its exact key, plus (when `related`) CIDR and parent/child domain probes."""
+    out = [Probe(tag, EXACT, row.kind, storage_key(row.key))]
+    if not related:
+        return out
+    if row.kind == "ip" and row.lo is not None and row.hi is not None:
+        family = row.lo[0]
+        bits, width = _BITS[family], _BITS[family] // 4
+        lo, hi = int(row.lo[2:], 16), int(row.hi[2:], 16)
+        own = bits - (hi - lo).bit_length()
+        for plen in cidr_lengths.get(family, ()):
+            if plen < own:
+                host = (1 << (bits - plen)) - 1
+                net = lo & ~host
+                out.append(Probe(tag, CONTAINS, "ip", f"{family}:{net:0{width}x}", f"{family}:{net | host:0{width}x}"))
+        if lo != hi:
+            out.append(Probe(tag, INSIDE, "ip", row.lo, row.hi))
+    elif row.kind == "domain":
+        _, parents, registrable = _domain_shape(row.value)
+        out += [Probe(tag, EXACT, "domain", domain_key(parent)) for parent in parents]
+        if registrable:
+            lo_key, hi_key = domain_key_range(row.value)
+            out.append(Probe(tag, CHILDREN, "domain", lo_key, hi_key))
+    return out
+
+
+def url_hosts(rows: Iterable[IndexValue]) -> set[tuple[str, str]]:
+    """(kind, key) of the hosts of the URL rows among `rows`."""
+    hosts: set[tuple[str, str]] = set()
+    for row in rows:
+        if row.kind == "url":
+            parsed = url_rows(row.value)
+            if len(parsed) == 2:
+                hosts.add((parsed[1].kind, parsed[1].key))
+    return hosts
+
+
+def match_kind(source: IndexValue, kind: str, key: str, hosts: set[tuple[str, str]]) -> str:
+    """How an answer (kind, key) matched `source`; `hosts` are URL hosts on either side."""
+    if key == storage_key(source.key):
+        if kind in ("domain", "ip") and (kind, source.key) in hosts:
+            return "url-host"
+        return "exact"
+    return "cidr" if kind == "ip" else "parent-domain"
+
+
+def shown(kind: str, key: str, value: str | None) -> str:
+    """The value of a matched index row for people."""
+    return display_value(kind, key, value)
+
+
+def object_name(obj: Mapping[str, Any]) -> str | None:
+    """A display name for an object: its name, else its value (SCOs), else None."""
+    for field in ("name", "value", "pattern"):
+        got = obj.get(field)
+        if isinstance(got, str):
+            return got
+    return None

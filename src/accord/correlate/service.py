@@ -1,0 +1,114 @@
+"""Correlations: the other readable objects that share a value with an object, or with a report's objects.
+
+Nothing is stored pairwise: each request probes the value index with the object's own values and filters
+every answer through the sharing policy, so a correlation never names, counts or dates an unreadable object.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+
+from accord.core.errors import NotFound
+from accord.core.settings import get_settings
+from accord.correlate import matching
+from accord.correlate import repository as repo
+from accord.correlate.lookup import Context, enrich
+from accord.correlate.values import IndexValue, values_of
+from accord.sharing.policy import Principal
+
+_Source = tuple[str, IndexValue]  # (id of the object the value is on, the value)
+
+
+def _correlate(
+    conn: Connection, principal: Principal, groups: Sequence[tuple[str, list[IndexValue]]], exclude: set[str]
+) -> dict[str, Any]:
+    wl = matching.matcher()
+    limit = get_settings().correlation_widespread
+    sources: list[_Source] = []
+    listed: list[dict[str, Any]] = []
+    hosts: dict[str, set[tuple[str, str]]] = {}
+    for origin, rows in groups:
+        hosts[origin] = matching.url_hosts(rows)
+        for row in rows:
+            if not matching.correlatable(row):
+                continue
+            hits = wl.hits(row.kind, row.value)
+            if hits:  # a known-benign value never correlates; it is flagged instead
+                listed.append({"object": origin, "kind": row.kind, "value": row.value, "warninglists": hits})
+            else:
+                sources.append((origin, row))
+    lengths = repo.cidr_lengths(conn) if any(row.kind == "ip" for _, row in sources) else {}
+    probes = [p for tag, (_, row) in enumerate(sources) for p in matching.probes_for(tag, row, lengths, related=True)]
+    benign: dict[tuple[str, str], bool] = {}
+    per_tag: dict[int, dict[str, repo.Match]] = defaultdict(dict)
+    for m in repo.probe(conn, principal, probes):
+        if m.id in exclude:
+            continue
+        shown = matching.shown(m.kind, m.key, m.value)
+        if (m.kind, shown) not in benign:
+            benign[(m.kind, shown)] = bool(wl.hits(m.kind, shown))
+        if benign[(m.kind, shown)]:
+            continue
+        prior = per_tag[m.tag].get(m.id)
+        if prior is None or (m.mode == repo.EXACT and prior.mode != repo.EXACT):
+            per_tag[m.tag][m.id] = m
+    found: list[tuple[_Source, Context]] = []
+    widespread: list[dict[str, Any]] = []
+    for tag, answers in sorted(per_tag.items()):
+        origin, row = sources[tag]
+        if len(answers) > limit:
+            widespread.append(
+                {"object": origin, "kind": row.kind, "value": row.value, "widespread": True, "count": len(answers)}
+            )
+            continue
+        for m in sorted(answers.values(), key=lambda m: m.seq):
+            match = matching.match_kind(row, m.kind, m.key, hosts[origin])
+            ctx = Context(m.seq, m.id, m.type, m.owner, match, matching.shown(m.kind, m.key, m.value), None)
+            ctx.index_kind, ctx.index_key = m.kind, m.key
+            found.append(((origin, row), ctx))
+    enrich(conn, principal, [c for _, c in found], {c.seq: s[1].kind for s, c in found})
+    correlations = [
+        {"object": origin, "kind": row.kind, "value": row.value, **ctx.as_dict()} for (origin, row), ctx in found
+    ]
+    return {"correlations": correlations, "widespread": widespread, "warninglisted": listed}
+
+
+def object_correlations(conn: Connection, principal: Principal, stix_id: str) -> dict[str, Any]:
+    """Correlations of one readable object (404 when missing or unreadable, R7)."""
+    row = repo.latest_readable(conn, principal, stix_id)
+    if row is None:
+        raise NotFound(f"no object {stix_id}")
+    result = _correlate(conn, principal, [(row.id, values_of(orjson.loads(row.raw)))], exclude={row.id})
+    for item in result["correlations"] + result["widespread"] + result["warninglisted"]:
+        del item["object"]
+    return {"id": row.id, **result}
+
+
+def report_correlations(conn: Connection, principal: Principal, report_id: str) -> dict[str, Any]:
+    """Correlations of a report's readable objects with objects outside it, summarised per other object."""
+    row = repo.latest_readable(conn, principal, report_id)
+    if row is None or row.type != "report":
+        raise NotFound(f"no report {report_id}")
+    refs = [r for r in orjson.loads(row.raw).get("object_refs") or () if isinstance(r, str)]
+    members = repo.latest_objects(conn, principal, refs)
+    groups = [(m.id, values_of(orjson.loads(m.raw))) for m in members]
+    result = _correlate(conn, principal, groups, exclude={report_id, *refs})
+    summary: dict[str, dict[str, Any]] = {}
+    for item in result["correlations"]:
+        shown = {k: item[k] for k in ("id", "type", "name", "owner", "first_seen", "last_seen")}
+        entry = summary.setdefault(item["id"], shown | {"values": [], "via": []})
+        if item["value"] not in entry["values"]:
+            entry["values"].append(item["value"])
+        if item["object"] not in entry["via"]:
+            entry["via"].append(item["object"])
+    return {
+        "id": row.id,
+        "objects": len(members),
+        "correlated_objects": sorted(summary.values(), key=lambda e: (-len(e["via"]), e["id"])),
+        **result,
+    }

@@ -1,0 +1,111 @@
+"""Find indicators of compromise and named threats in report prose.
+
+Conventions: a URL's host is also reported (domain-name or IP address); an e-mail address's domain and the
+file name at the end of a URL path are not. Hosts, e-mail addresses and hashes are lower-cased, IPv6 addresses
+compressed, registry hives spelled out (HKLM -> HKEY_LOCAL_MACHINE), CVE ids upper-cased, AS numbers written
+AS<n>. Addresses outside the global unicast space (RFC 1918, loopback, link-local, documentation ranges...) are
+kept with the flag "private". Threat names are reported under their galaxy cluster's name with "alias:<as
+written>" flags.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from accord.extract import galaxy, scan
+from accord.extract.defang import OffsetMap, refang_ascii
+
+Warninglist = Callable[[str, str], list[str]]
+_CONTEXT = 60
+_SPACES = re.compile(r"\s+")
+# Below this size a second thread costs more than the name search it would overlap.
+_THREAD_MIN = 256_000
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One distinct indicator: where it first appears, the text around it and how often it occurs."""
+
+    type: str
+    value: str
+    start: int
+    end: int
+    context: str
+    flags: tuple[str, ...] = ()
+    occurrences: int = 1
+
+
+def _names(text: str, lowered: bytes) -> list[scan.Raw]:
+    out: list[scan.Raw] = []
+    for start, end, entry in galaxy.find_names(text, lowered):
+        written = text[start:end]
+        flags = () if written == entry.canonical else (f"alias:{written}",)
+        out.append((entry.type, entry.canonical, start, end, flags))
+    return out
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One worker for the name search, which overlaps the regex scans when the matcher releases the GIL."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-names")
+        return _POOL
+
+
+def _scan(fanged: str, ascii_text: bytes) -> list[scan.Raw]:
+    # ascii_text has one byte per character of fanged, so offsets agree between the two.
+    lowered = ascii_text.lower()
+    names_future = None
+    if len(fanged) >= _THREAD_MIN:
+        names_future = _pool().submit(_names, fanged, lowered)
+    rev = fanged[::-1]
+    found: list[scan.Raw] = list(scan.urls(fanged, rev, lowered))
+    found.extend(scan.emails(fanged, rev))
+    found.extend(scan.registry_keys(fanged))
+    # Later scanners must not find a URL's path file, an address's domain or a key's last component again.
+    consumed = scan.Consumed([(r[2], r[3]) for r in found if r[0] in ("url", "email-addr", "windows-registry-key")])
+    found.extend(scan.dotted(fanged, rev, consumed))
+    found.extend(scan.ipv6(fanged, rev, consumed))
+    found.extend(scan.hashes(fanged, ascii_text, consumed))
+    found.extend(scan.bitcoin(fanged, ascii_text, lowered, consumed))
+    found.extend(scan.small_patterns(fanged, lowered, consumed))
+    found.extend(names_future.result() if names_future is not None else _names(fanged, lowered))
+    return found
+
+
+def extract(text: str, *, warninglist: Warninglist | None = None) -> list[Finding]:
+    """All distinct findings in text (defanged forms refanged), ordered by first occurrence."""
+    fanged, ascii_text, offsets = refang_ascii(text)
+    first: dict[tuple[str, str], scan.Raw] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for raw in _scan(fanged, ascii_text):
+        key = raw[:2]
+        seen = first.get(key)
+        if seen is None:
+            first[key] = raw
+            counts[key] = 1
+            continue
+        counts[key] += 1
+        if raw[2] < seen[2] or (raw[4] and raw[4] != seen[4]):
+            # Keep the first offsets, and every alias the text used for a named threat.
+            flags = seen[4] + tuple(f for f in raw[4] if f not in seen[4])
+            keep = raw if raw[2] < seen[2] else seen
+            first[key] = (keep[0], keep[1], keep[2], keep[3], flags)
+    ordered = sorted(first.values(), key=lambda r: (r[2], r[3], r[0]))
+    return [_finding(text, offsets, raw, counts[(raw[0], raw[1])], warninglist) for raw in ordered]
+
+
+def _finding(text: str, offsets: OffsetMap, raw: scan.Raw, count: int, warninglist: Warninglist | None) -> Finding:
+    kind, value, start, end, flags = raw
+    start, end = offsets.start(start), offsets.end(end)
+    if warninglist is not None:
+        flags = flags + tuple(f"warninglist:{name}" for name in warninglist(kind, value))
+    context = _SPACES.sub(" ", text[max(0, start - _CONTEXT) : end + _CONTEXT]).strip()
+    return Finding(kind, value, start, end, context, flags, count)

@@ -1,0 +1,245 @@
+"""Threat-actor, malware, tool and ATT&CK technique names from pymispgalaxies' bundled clusters.
+
+Matching policy (precision first): aliases shorter than 4 characters, plain English or technology words
+("Empire", "Agent", "Python"), file names ("cmd.exe") and people's or places' names used as synonyms ("James")
+are skipped. A name matches as a galaxy spells it, or in Title or UPPER case, never lower-cased ("zlib" in code
+is not ZLib); a word that is a name only by its casing ("BloodHound") matches only so spelled; a primary name
+that is also a person's or place's name ("Cuba") needs a cue word after it ("Cuba ransomware"). Technique names
+need at least two words and their ATT&CK capitalisation. Matches must sit on word boundaries, outside paths,
+file names and hosts.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import ahocorasick
+import orjson
+
+from accord.extract.patterns import FILE_EXTENSIONS
+
+_MIN_ALIAS = 4
+# Format and system names that some galaxies list as aliases ("GIF89a" for APT1, "systemd", "ext4").
+_NEVER = frozenset({"gif89a", "gif87a", "ext4", "systemd", "mailto", "chromium"})
+_NEXT_WORD = re.compile(r"[ \t]{1,3}([A-Za-z]+)")
+# "APT28 - G0007" (MITRE's id suffix) and "LockBit (Windows)" (Malpedia's platform suffix) name one family.
+_MITRE_SUFFIX = re.compile(r" - [GSTM]\d{4}(?:\.\d{3})?$| \((?:Windows|ELF|OS X|macOS|Android|iOS|Linux)\)$")
+# (cluster file, finding type), earlier files win when two clusters claim the same alias.
+_SOURCES = (
+    ("threat-actor", "threat-actor"),
+    ("mitre-intrusion-set", "threat-actor"),
+    ("mitre-tool", "tool"),
+    ("malpedia", "malware"),
+    ("mitre-malware", "malware"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One alias: the finding it produces and, for ordinary-word phrases, the only spellings that count."""
+
+    type: str
+    canonical: str
+    alias: str
+    forms: frozenset[str]
+    needs_cue: bool = False
+
+
+def _clusters_dir() -> Path:
+    # Located without importing pymispgalaxies, whose import alone takes seconds.
+    spec = importlib.util.find_spec("pymispgalaxies")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("pymispgalaxies is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "misp-galaxy" / "clusters"
+
+
+def _word_list(name: str) -> frozenset[str]:
+    text = resources.files("accord.extract").joinpath(name).read_text("utf-8")
+    return frozenset(w.strip().lower() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+
+
+@functools.cache
+def common_words() -> frozenset[str]:
+    """Lower-case English words and technology names that must never match as a bare alias."""
+    return _word_list("common_words.txt")
+
+
+@functools.cache
+def proper_names() -> frozenset[str]:
+    """One-word aliases that are also people's or places' names."""
+    return _word_list("proper_names.txt")
+
+
+# A name that is also a person's or place's name counts only right before one of these ("Cuba ransomware").
+CUE_WORDS = frozenset(
+    """ransomware malware rat trojan backdoor loader stealer infostealer botnet banker spyware wiper worm implant
+    family variant variants sample samples group apt actor operators campaign dropper downloader keylogger
+    rootkit miner locker payload payloads""".split()  # noqa: SIM905 - a word list reads better as text
+)
+
+
+def _alias_policy(alias: str, primary: bool) -> str | None:
+    """How an alias may match: None (never), "exact" (as spelled, Title or UPPER case), "cased" (only as
+    spelled) or "cue" (exact, and only before a cue word)."""
+    if len(alias) < _MIN_ALIAS or not any(c.isalpha() for c in alias):
+        return None
+    if "." in alias and alias.rsplit(".", 1)[1].lower() in FILE_EXTENSIONS:
+        return None  # "cmd.exe" is a file name, found as one
+    tokens = re.findall(r"[A-Za-z0-9]+", alias)
+    if len(tokens) != 1:
+        return "exact"  # phrases ("Fancy Bear", "Cobalt Strike") are specific enough when written as names
+    key = tokens[0].lower()
+    if key in common_words():
+        # "BloodHound" or "CARROTBALL" are names by their casing; "Empire" or "Agent" are just words.
+        distinctive = any(c.isupper() for c in alias[1:]) and not alias.istitle()
+        return "cased" if distinctive and len(alias) >= 5 and key not in _NEVER else None
+    if key in proper_names():
+        return "cue" if primary else None
+    return "exact"
+
+
+def _load(name: str) -> list[dict[str, object]]:
+    return orjson.loads((_clusters_dir() / f"{name}.json").read_bytes())["values"]  # type: ignore[no-any-return]
+
+
+def _entries() -> list[Entry]:
+    clusters: list[tuple[str, str, list[str]]] = []
+    for source, kind in _SOURCES:
+        for value in _load(source):
+            meta = value.get("meta") or {}
+            synonyms = meta.get("synonyms", []) if isinstance(meta, dict) else []
+            names = list(dict.fromkeys(_MITRE_SUFFIX.sub("", str(n)) for n in [value["value"], *synonyms]))
+            clusters.append((kind, names[0], names))
+    # Primary names first, so "Lazarus Group" stays itself even where another cluster lists it as a synonym.
+    owner: dict[str, tuple[str, str]] = {}
+    for kind, primary, _names in clusters:
+        owner.setdefault(primary.lower(), (kind, primary))
+    for kind, primary, names in clusters:
+        # A cluster that an earlier cluster already names (MITRE after MISP) adopts the earlier name.
+        target = owner.get(primary.lower(), (kind, primary))
+        for alias in names[1:]:
+            owner.setdefault(alias.lower(), target)
+    # Names match as the galaxies spell them, or in Title or UPPER case: a lower-case "zlib" or "wildcard" in
+    # prose or code is rarely the malware of that name, while reports capitalise the families they discuss.
+    spellings: dict[str, set[str]] = {}
+    policies: dict[str, str] = {}
+    for _kind, primary, names in clusters:
+        for alias in names:
+            key = alias.lower()
+            policy = _alias_policy(alias, alias == primary)
+            if policy is None or policies.get(key, policy) != policy:
+                continue
+            policies[key] = policy
+            # A word that is a name only by its casing ("CALENDAR", "BloodHound") keeps exactly that casing.
+            spellings.setdefault(key, set()).update(
+                {alias} if policy == "cased" else {alias, alias.title(), alias.upper()}
+            )
+    entries = []
+    for key, forms in spellings.items():
+        kind, canonical = owner[key]
+        entries.append(Entry(kind, canonical, key, frozenset(forms), policies[key] == "cue"))
+    entries.extend(_technique_entries(set(owner)))
+    return entries
+
+
+def _technique_entries(taken: set[str]) -> list[Entry]:
+    entries = []
+    for value in _load("mitre-attack-pattern"):
+        meta = value.get("meta") or {}
+        ext = meta.get("external_id") if isinstance(meta, dict) else None
+        if not isinstance(ext, str) or not ext.startswith("T"):
+            continue
+        name = _MITRE_SUFFIX.sub("", str(value["value"]))
+        # Single-word technique names ("PowerShell", "Phishing") are too often plain vocabulary.
+        if " " not in name or name.lower() in taken or len(name) < 8:
+            continue
+        taken.add(name.lower())
+        entries.append(Entry("attack-technique", ext, name.lower(), frozenset({name, name.upper()})))
+    return entries
+
+
+class _Matcher:
+    """Leftmost-longest alias search over lower-cased ASCII text.
+
+    pyahocorasick scans about 20 MB/s; the Rust automaton (ahocorasick-rs, when installed) about 130 MB/s
+    and it releases the GIL, so the engine can run it beside the regex scans.
+    """
+
+    def __init__(self, entries: list[Entry], *, prefer_rust: bool = True) -> None:
+        self.entries = entries
+        keys = [e.alias.encode("ascii", "replace") for e in entries]
+        try:
+            if not prefer_rust:
+                raise ImportError("pyahocorasick requested")
+            import ahocorasick_rs
+        except ImportError:
+            self._rs = None
+            self._py = ahocorasick.Automaton()
+            for index, key in enumerate(keys):
+                self._py.add_word(key.decode("ascii"), index)
+            self._py.make_automaton()
+        else:
+            self._rs = ahocorasick_rs.BytesAhoCorasick(
+                keys,
+                matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+                implementation=ahocorasick_rs.Implementation.DFA,
+            )
+
+    def find(self, lowered: bytes) -> list[tuple[int, int, int]]:
+        """(entry index, start, end) of every leftmost-longest match."""
+        if self._rs is not None:
+            return self._rs.find_matches_as_indexes(lowered)
+        text = lowered.decode("ascii")
+        return [
+            (index, last + 1 - len(self.entries[index].alias), last + 1) for last, index in self._py.iter_long(text)
+        ]
+
+
+@functools.cache
+def matcher() -> _Matcher:
+    """The alias matcher, built once per process (about half a second)."""
+    return _Matcher(_entries())
+
+
+def _next_word(text: str, end: int) -> str:
+    m = _NEXT_WORD.match(text, end)
+    return m.group(1).lower() if m else ""
+
+
+def find_names(text: str, lowered: bytes, m: _Matcher | None = None) -> list[tuple[int, int, Entry]]:
+    """(start, end, entry) for every alias found on word boundaries; lowered is text as lower-case ASCII."""
+    m = m or matcher()
+    n = len(text)
+    found = []
+    for index, start, end in m.find(lowered):
+        entry = m.entries[index]
+        # A name inside a path, file name or host ("/tmp/kinsing.sh", "emotet-loader") is not a mention.
+        if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_/\\.-@"):
+            continue
+        if end < n and (
+            text[end].isalnum() or text[end] == "_" or (text[end] in ".-/\\@" and text[end + 1 : end + 2].isalnum())
+        ):
+            continue
+        if text[start:end] not in entry.forms:
+            continue
+        if entry.needs_cue and _next_word(text, end) not in CUE_WORDS:
+            continue
+        found.append((start, end, entry))
+    return found
+
+
+@functools.cache
+def technique_names() -> dict[str, str]:
+    """ATT&CK technique id -> name, from the bundled mitre-attack-pattern cluster."""
+    names: dict[str, str] = {}
+    for value in _load("mitre-attack-pattern"):
+        meta = value.get("meta") or {}
+        ext = meta.get("external_id") if isinstance(meta, dict) else None
+        if isinstance(ext, str) and ext.startswith("T"):
+            names.setdefault(ext, _MITRE_SUFFIX.sub("", str(value["value"])))
+    return names

@@ -1,0 +1,213 @@
+"""Precompiled indicator regexes and the validators that decide what a candidate token is."""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+
+import tldextract
+
+# One scan finds every candidate. Each alternative starts at a token boundary (the look-behind), so the
+# engine gives up on most positions after one or two character tests; none nests unbounded quantifiers.
+TOKEN = re.compile(
+    r"(?<![\w.@$%-])(?:"
+    r"(?P<url>(?:https?|ftps?|sftp)://[^\s<>\"'`{}|\\^]+)"
+    r"|(?P<email>[\w+-][\w.+-]{0,63}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+)"
+    r"|(?P<reg>(?:HKEY_[A-Z_]{4,22}|HKLM|HKCU|HKCR|HKU|HKCC):?(?:\\(?:[^\\\s\"'<>|,;]+"
+    r"(?: [A-Z0-9({][^\\\s\"'<>|,;]*)*(?=\\)|[^\\\s\"'<>|,;]+))+)"
+    r"|(?P<technique>T\d{4}(?:\.\d{3})?(?!\w|\.\d))"
+    r"|(?P<dotted>[\w-]{1,63}(?:\.[\w-]{1,63})+(?:/\d{1,2}(?!\d|\.\d))?)"
+    r"|(?P<hex>[0-9A-Fa-f]{32,128}(?![\w-]))"
+    r"|(?<!:)(?P<ipv6>(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?(?:/\d{1,3})?(?![\w:]))"
+    r"|(?P<cve>[Cc][Vv][Ee][-\u2010\u2011 ]\d{4}-\d{4,7}(?!\d))"
+    r"|(?P<asn>AS(?:N ?| )?\d{1,10}(?!\d))"
+    r"|(?P<btc>[13][1-9A-HJ-NP-Za-km-z]{25,34}(?!\w)|(?:bc1|BC1)[02-9ac-hj-np-zAC-HJ-NP-Z]{11,71}(?!\w))"
+    r")"
+)
+
+FILE_EXTENSIONS = frozenset(
+    """exe dll sys scr cpl ocx drv efi ps1 psm1 psd1 bat cmd vbs vbe js jse wsf wsh hta msi msp msc lnk url
+    inf reg zip rar 7z gz tgz bz2 xz tar cab iso img vhd vhdx doc docx docm dot dotm xls xlsx xlsm xlsb
+    xll ppt pptx pptm rtf pdf one chm jar apk ipa dex elf bin dat sh py rb php asp aspx jsp war so dylib
+    pkg dmg deb rpm txt log tmp csv json xml html htm svg lua go wasm ko dmp ini cfg conf""".split()  # noqa: SIM905 - a word list reads better as text
+)
+# Extensions that are also top-level domains (zip, sh, py, md, mov, one, so) make a file name outside URLs;
+# pl, rs and app are left to domains, which reports mention far more often than Perl, Rust or macOS bundles.
+_FILE_NOT_DOMAIN = FILE_EXTENSIONS | {"md", "mov", "mp4"}
+# Framework names shaped like files or domains ("Node.js", "ASP.NET").
+_NOT_INDICATORS = frozenset(
+    {
+        "node.js",
+        "vue.js",
+        "next.js",
+        "nuxt.js",
+        "react.js",
+        "express.js",
+        "d3.js",
+        "three.js",
+        "chart.js",
+        "socket.io",
+        "asp.net",
+        "vb.net",
+        "ado.net",
+        "e.g",
+        "i.e",
+    }
+)
+_VERSION = re.compile(r"[vV]?\d+(?:\.\d+)+(?:-\w+)?")
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_URL_TRAIL = ".,;:!?'\"*>"
+HIVES = {
+    "HKLM": "HKEY_LOCAL_MACHINE",
+    "HKCU": "HKEY_CURRENT_USER",
+    "HKCR": "HKEY_CLASSES_ROOT",
+    "HKU": "HKEY_USERS",
+    "HKCC": "HKEY_CURRENT_CONFIG",
+}
+_FULL_HIVES = frozenset(HIVES.values()) | {"HKEY_PERFORMANCE_DATA", "HKEY_DYN_DATA"}
+
+_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False)
+
+
+@functools.lru_cache(maxsize=65536)
+def registered_domain(host: str) -> bool:
+    """True when host ends in a public suffix (bundled snapshot, offline) with a name before it."""
+    parts = _TLD(host)
+    return bool(parts.suffix and parts.domain)
+
+
+@functools.lru_cache(maxsize=65536)
+def classify_dotted(token: str) -> tuple[str, str, tuple[str, ...]] | None:
+    """(type, value, flags) for a dotted token: IPv4, CIDR, file name or domain; None for anything else."""
+    lower = token.lower()
+    if lower in _NOT_INDICATORS:
+        return None
+    if "/" in token:
+        addr, _, bits = token.partition("/")
+        ip = ipv4(addr)
+        if ip is None or int(bits) > 32:
+            return None
+        net = ipaddress.IPv4Network(token, strict=False)
+        return "ipv4-cidr", token, () if net.is_global else ("private",)
+    if token[0].isdigit() or token[0] in "vV":
+        ip = ipv4(token)
+        if ip is not None:
+            return "ipv4-addr", str(ip), () if ip.is_global else ("private",)
+        if _VERSION.fullmatch(token):
+            return None
+    last = token.rsplit(".", 1)[1]
+    ext = last.lower()
+    if ext in FILE_EXTENSIONS or ext in _FILE_NOT_DOMAIN:
+        return "file-name", token, ()
+    if "_" in token or not registered_domain(lower):
+        return None
+    # "System.Net" is code, not a host: a written domain has its TLD all lower or all upper case.
+    if not (last.islower() or last.isupper()):
+        return None
+    if not all(_HOST_LABEL.fullmatch(label) for label in lower.split(".")):
+        return None
+    return "domain-name", lower, ()
+
+
+@functools.lru_cache(maxsize=65536)
+def classify_host(host: str) -> tuple[str, str, tuple[str, ...]] | None:
+    """(type, value, flags) for a URL host: a domain (whatever its suffix), an IPv4 or IPv6 address."""
+    if ":" in host:
+        got = classify_ipv6(host)
+        return got if got is not None and got[0] == "ipv6-addr" else None
+    ip = ipv4(host)
+    if ip is not None:
+        return "ipv4-addr", str(ip), () if ip.is_global else ("private",)
+    if "." not in host or "_" in host or not registered_domain(host):
+        return None
+    if not all(_HOST_LABEL.fullmatch(label) for label in host.split(".")):
+        return None
+    return "domain-name", host, ()
+
+
+@functools.lru_cache(maxsize=65536)
+def ipv4(text: str) -> ipaddress.IPv4Address | None:
+    """The address if text is a dotted-quad IPv4 address (no leading zeros), else None."""
+    parts = text.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and (p == "0" or p[0] != "0") and int(p) < 256 for p in parts):
+        return None
+    return ipaddress.IPv4Address(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def classify_ipv6(token: str) -> tuple[str, str, tuple[str, ...]] | None:
+    """(type, value, flags) for an IPv6 address or CIDR candidate, or None."""
+    addr, slash, bits = token.partition("/")
+    if addr.count(":") < 2 or (":::" in addr):
+        return None
+    try:
+        ip = ipaddress.IPv6Address(addr)
+    except ValueError:
+        return None
+    flags = () if ip.is_global else ("private",)
+    if slash:
+        if not bits or int(bits) > 128:
+            return None
+        return "ipv6-cidr", f"{ip.compressed}/{int(bits)}", flags
+    return "ipv6-addr", ip.compressed, flags
+
+
+@functools.lru_cache(maxsize=65536)
+def trim_url(url: str) -> str:
+    """Drop trailing sentence punctuation and unbalanced closing brackets from a URL."""
+    while url:
+        last = url[-1]
+        if (
+            last in _URL_TRAIL
+            or (last == ")" and url.count("(") < url.count(")"))
+            or (last == "]" and url.count("[") < url.count("]"))
+        ):
+            url = url[:-1]
+        else:
+            break
+    return url
+
+
+_NETLOC_END = re.compile(r"[/?#]")
+
+
+@functools.lru_cache(maxsize=65536)
+def normalise_url(url: str) -> str:
+    """The URL with its scheme and network location lower-cased (they are case-insensitive); path kept."""
+    scheme, rest = url.split("://", 1)
+    end = _NETLOC_END.search(rest)
+    cut = end.start() if end else len(rest)
+    return f"{scheme.lower()}://{rest[:cut].lower()}{rest[cut:]}"
+
+
+@functools.lru_cache(maxsize=65536)
+def url_host(url: str) -> str:
+    """The host part of a URL (without user info, port or brackets), lower-cased."""
+    rest = url.split("://", 1)[1]
+    for sep in "/?#":
+        rest = rest.split(sep, 1)[0]
+    rest = rest.rsplit("@", 1)[-1]
+    if rest.startswith("["):
+        return rest[1:].split("]", 1)[0].lower()
+    return rest.rsplit(":", 1)[0].lower() if rest.count(":") == 1 else rest.lower()
+
+
+@functools.lru_cache(maxsize=65536)
+def normalise_registry(key: str) -> str | None:
+    """Registry key with its hive spelled out (HKLM -> HKEY_LOCAL_MACHINE), trailing punctuation dropped."""
+    key = key.rstrip(".,;:)'\"")
+    hive, _, path = key.partition("\\")
+    hive = hive.rstrip(":")
+    full = HIVES.get(hive, hive)
+    if full not in _FULL_HIVES or not path:
+        return None
+    return f"{full}\\{path}"
+
+
+def classify_hex(token: str) -> str | None:
+    """Hash type for a hex run of a hash's exact length that mixes digits and letters, else None."""
+    kind = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}.get(len(token))
+    if kind is None or token.isdigit() or token.isalpha():
+        return None
+    return kind

@@ -1,0 +1,252 @@
+"""Candidate scanners: each one jumps between rare anchor characters so prose costs almost nothing.
+
+Python's regex engine only scans quickly for a literal first character; a pattern that may start at any word
+(``[\\w-]+\\.``) runs at about 10 MB/s. So every scanner here searches for an anchor (``.``, ``@``, ``://``, ``:``,
+``HK``, ``T``, ``AS``, ``cve``, ``bc1``) or for runs in a byte mask made with ``bytes.translate``, then grows the
+token around the anchor with anchored matches. Only real candidates reach Python code.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterator
+
+from accord.extract.bitcoin import is_base58check_address, is_bech32_address
+from accord.extract.patterns import (
+    classify_dotted,
+    classify_hex,
+    classify_host,
+    classify_ipv6,
+    normalise_registry,
+    normalise_url,
+    trim_url,
+    url_host,
+)
+
+# (type, value, start, end, flags), offsets in the refanged text.
+Raw = tuple[str, str, int, int, tuple[str, ...]]
+
+_WORD_BEFORE = re.compile(r"[\w-]{1,63}")  # matched on the reversed text: the token part left of an anchor
+_LOCAL_BEFORE = re.compile(r"[\w.+-]{1,64}")
+_HEX_COLON_BEFORE = re.compile(r"[0-9A-Fa-f:]{1,39}")
+_SCHEME_BEFORE = re.compile(r"(?:s?ptth|s?ptf|ptfs)(?![A-Za-z])", re.IGNORECASE)  # reversed scheme names
+
+_DOT_ANCHOR = re.compile(r"\.[\w-]")
+_DOTTED = re.compile(r"[\w-]{1,63}(?:\.[\w-]{1,63})+(?:/\d{1,2}(?!\d|\.\d))?")
+_URL_REST = re.compile(r"://[^\s<>\"'`{}|\\^,]+")  # a comma ends a URL: CSV exports and prose lists
+_DOMAIN_AFTER_AT = re.compile(r"@([A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+)")
+_COLON_ANCHOR = re.compile(r":[0-9A-Fa-f:]")
+_IPV6 = re.compile(
+    r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?(?:/\d{1,3})?(?![\w:]|\.\d)"
+)
+_REG = re.compile(
+    r"HK(?:EY_[A-Z_]{4,22}|LM|CU|CR|U|CC):?(?:\\(?:[^\\\s\"'<>|,;]+"
+    r"(?: [A-Z0-9({][^\\\s\"'<>|,;]*)*(?=\\)|[^\\\s\"'<>|,;]+))+"
+)
+_TECHNIQUE = re.compile(r"T\d{4}(?:\.\d{3})?(?!\w|\.\d)")
+_ASN = re.compile(r"AS(?:N ?| )?(\d{1,10})(?!\w)")
+_CVE = re.compile(rb"cve[-? ](\d{4})[-?](\d{4,7})(?!\d)")  # on lower-cased ASCII bytes; '?' stands for a Unicode dash
+_BECH32 = re.compile(rb"bc1[02-9ac-hj-np-z]{11,71}(?![a-z0-9])")
+_BASE58 = re.compile(r"[13][1-9A-HJ-NP-Za-km-z]{25,34}(?!\w)")
+
+_HEX_MASK = bytes.maketrans(b"0123456789abcdefABCDEF", b"x" * 22)
+_HEX_MASK = bytes(b if b == ord("x") else 32 for b in bytes(range(256)).translate(_HEX_MASK))
+_B58_CHARS = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+# Base58 addresses start with 1 or 3: in this mask '1' marks those digits, 'b' other base58 characters, so a
+# candidate is a '1' starting a long [1b] run, found by a literal-prefix regex (no look-behind, which would
+# disable the fast prefix search; the start is checked afterwards).
+_B58_MASK = bytes(ord("1") if i in b"13" else ord("b") if i in _B58_CHARS else 32 for i in range(256))
+_B58_CANDIDATE = re.compile(rb"1[1b]{25,34}(?![1b])")
+_HEX_RUN = b"x" * 32
+
+
+class Consumed:
+    """Spans already claimed by URLs, e-mail addresses and registry keys, which later scanners skip."""
+
+    __slots__ = ("_ends", "_starts")
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        for start, end in sorted(spans):
+            if self._ends and start < self._ends[-1]:
+                self._ends[-1] = max(self._ends[-1], end)
+            else:
+                self._starts.append(start)
+                self._ends.append(end)
+
+    def end_of(self, pos: int) -> int:
+        """End of the claimed span containing pos, or -1."""
+        if not self._starts:
+            return -1
+        i = bisect_right(self._starts, pos) - 1
+        return self._ends[i] if i >= 0 and pos < self._ends[i] else -1
+
+
+NOTHING_CONSUMED = Consumed([])
+
+
+def _boundary_before(text: str, start: int) -> bool:
+    return start == 0 or not (text[start - 1].isalnum() or text[start - 1] in "_.@$%-")
+
+
+def urls(text: str, rev: str, lowered: bytes) -> Iterator[Raw]:
+    """URLs with a known scheme, trailing punctuation trimmed, and their host."""
+    n = len(text)
+    pos = lowered.find(b"://")
+    while pos >= 0:
+        nxt = pos + 3
+        scheme = _SCHEME_BEFORE.match(rev, n - pos)
+        rest = _URL_REST.match(text, pos)
+        if scheme and rest and rest.end() > pos + 3:
+            start = pos - (scheme.end() - scheme.start())
+            url = trim_url(text[start : rest.end()])
+            if _boundary_before(text, start) and "://" in url:
+                host = url_host(url)
+                # url_host lower-cases, so look for the host in the lower-cased bytes.
+                at = lowered.find(host.encode("ascii", "replace"), start, start + len(url)) if host else -1
+                found = _host(host, at)
+                if found is not None:
+                    yield "url", normalise_url(url), start, start + len(url), ()
+                    yield found
+                nxt = start + len(url)
+        pos = lowered.find(b"://", nxt)
+
+
+def _host(host: str, start: int) -> Raw | None:
+    if not host or start < 0:
+        return None
+    got = classify_host(host)
+    if got is None:
+        return None
+    return got[0], got[1], start, start + len(host), got[2]
+
+
+def emails(text: str, rev: str) -> Iterator[Raw]:
+    """E-mail addresses whose domain has a public suffix."""
+    n = len(text)
+    pos = text.find("@")
+    while pos >= 0:
+        local = _LOCAL_BEFORE.match(rev, n - pos)
+        domain = _DOMAIN_AFTER_AT.match(text, pos)
+        if local and domain:
+            start = pos - (local.end() - local.start())
+            while start < pos and text[start] in ".+-":
+                start += 1
+            local_part = text[start:pos]
+            got = classify_dotted(domain.group(1))
+            if local_part and ".." not in local_part and got is not None and got[0] == "domain-name":
+                yield "email-addr", f"{local_part}@{got[1]}".lower(), start, domain.end(), ()
+        pos = text.find("@", pos + 1)
+
+
+def dotted(text: str, rev: str, consumed: Consumed = NOTHING_CONSUMED) -> Iterator[Raw]:
+    """IPv4 addresses and CIDRs, domains and file names: tokens with an inner dot."""
+    n = len(text)
+    search = _DOT_ANCHOR.search
+    m = search(text)
+    while m is not None:
+        dot = m.start()
+        claimed = consumed.end_of(dot)
+        if claimed >= 0:
+            m = search(text, claimed)
+            continue
+        left = _WORD_BEFORE.match(rev, n - dot)
+        if left is None:
+            m = search(text, dot + 1)
+            continue
+        start = dot - (left.end() - left.start())
+        tok = _DOTTED.match(text, start)
+        if tok is None:
+            m = search(text, dot + 1)
+            continue
+        end = tok.end()
+        prev = text[start - 1] if start else " "
+        if not (prev.isalnum() or prev in "_.@$%-"):
+            got = classify_dotted(tok.group())
+            # After a path separator only a file name counts ("evil.com/gate.php" -> gate.php).
+            if got is not None and (prev not in "/\\" or got[0] == "file-name"):
+                yield got[0], got[1], start, end, got[2]
+        m = search(text, end)
+
+
+def ipv6(text: str, rev: str, consumed: Consumed = NOTHING_CONSUMED) -> Iterator[Raw]:
+    """IPv6 addresses and CIDRs."""
+    n = len(text)
+    m = _COLON_ANCHOR.search(text)
+    while m is not None:
+        colon = m.start()
+        claimed = consumed.end_of(colon)
+        if claimed >= 0:
+            m = _COLON_ANCHOR.search(text, claimed)
+            continue
+        left = _HEX_COLON_BEFORE.match(rev, n - colon)
+        start = colon - (left.end() - left.start()) if left else colon
+        nxt = colon + 1
+        if start == 0 or not (text[start - 1].isalnum() or text[start - 1] in "_:.-"):
+            tok = _IPV6.match(text, start)
+            if tok is not None:
+                nxt = tok.end()
+                got = classify_ipv6(tok.group())
+                if got is not None:
+                    yield got[0], got[1], start, tok.end(), got[2]
+        m = _COLON_ANCHOR.search(text, nxt)
+
+
+def hashes(text: str, ascii_text: bytes, consumed: Consumed = NOTHING_CONSUMED) -> Iterator[Raw]:
+    """MD5/SHA-1/SHA-256/SHA-512: whole hex runs of exactly a hash's length."""
+    mask = ascii_text.translate(_HEX_MASK)
+    n = len(mask)
+    pos = mask.find(_HEX_RUN)
+    while pos >= 0:
+        end = mask.find(b" ", pos + 32)
+        end = n if end < 0 else end
+        if (
+            consumed.end_of(pos) < 0
+            and (pos == 0 or not (text[pos - 1].isalnum() or text[pos - 1] in "_-"))
+            and (end == n or not (text[end].isalnum() or text[end] in "_-"))
+        ):
+            kind = classify_hex(text[pos:end])
+            if kind is not None:
+                yield kind, text[pos:end].lower(), pos, end, ()
+        pos = mask.find(_HEX_RUN, end)
+
+
+def bitcoin(text: str, ascii_text: bytes, lowered: bytes, consumed: Consumed = NOTHING_CONSUMED) -> Iterator[Raw]:
+    """Bitcoin addresses whose base58check or bech32 checksum is valid."""
+    mask = ascii_text.translate(_B58_MASK)
+    for c in _B58_CANDIDATE.finditer(mask):
+        pos = c.start()
+        if (pos and mask[pos - 1] in b"1b") or consumed.end_of(pos) >= 0:
+            continue
+        m = _BASE58.match(text, pos)
+        if m and _boundary_before(text, pos) and is_base58check_address(m.group()):
+            yield "bitcoin-address", m.group(), pos, m.end(), ()
+    for b in _BECH32.finditer(lowered):
+        start, end = b.span()
+        token = text[start:end]
+        if _boundary_before(text, start) and consumed.end_of(start) < 0 and is_bech32_address(token):
+            yield "bitcoin-address", token.lower(), start, end, ()
+
+
+def registry_keys(text: str) -> Iterator[Raw]:
+    """Windows registry keys under a known hive, hive names spelled out."""
+    for m in _REG.finditer(text):
+        key = normalise_registry(m.group())
+        if key is not None and _boundary_before(text, m.start()):
+            yield "windows-registry-key", key, m.start(), m.start() + len(m.group().rstrip(".,;:)'\"")), ()
+
+
+def small_patterns(text: str, lowered: bytes, consumed: Consumed = NOTHING_CONSUMED) -> Iterator[Raw]:
+    """CVE ids, ATT&CK technique ids and AS numbers."""
+    for c in _CVE.finditer(lowered):
+        if _boundary_before(text, c.start()) and consumed.end_of(c.start()) < 0:
+            yield "cve", f"CVE-{c.group(1).decode()}-{c.group(2).decode()}", c.start(), c.end(), ()
+    for m in _TECHNIQUE.finditer(text):
+        if _boundary_before(text, m.start()) and consumed.end_of(m.start()) < 0:
+            yield "attack-technique", m.group(), m.start(), m.end(), ()
+    for m in _ASN.finditer(text):
+        number = int(m.group(1))
+        if 0 < number < 2**32 and _boundary_before(text, m.start()) and consumed.end_of(m.start()) < 0:
+            yield "asn", f"AS{number}", m.start(), m.end(), ()

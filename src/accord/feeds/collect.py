@@ -1,0 +1,154 @@
+"""Fetching a feed's new content over HTTP, per format, before anything is written."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from accord.core.errors import AccordError
+from accord.feeds import misp
+from accord.feeds.fetch import MAX_REDIRECTS, FeedError, Fetched, fetch
+from accord.feeds.parse import parse_csv, parse_text
+from accord.feeds.values import Item
+from accord.stix.markings import Tlp
+from accord.store.sources import parse_bundle
+
+FORMATS = ("misp", "csv", "text", "stix", "taxii")
+
+
+@dataclass(slots=True)
+class Collected:
+    """What one pull fetched: STIX objects or plain items, and the feed state to save if it is stored."""
+
+    status: str = "ok"  # ok | not-modified
+    http_status: int | None = None
+    fetched_bytes: int = 0
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
+    skipped: int = 0
+    reasons: list[str] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    marks: dict[str, str] = field(default_factory=dict)
+
+
+def feed_tlp(feed: Any) -> Tlp | None:
+    """The feed's default TLP, or None."""
+    return Tlp.parse(feed.tlp) if feed.tlp else None
+
+
+def _client(feed: Any) -> httpx.Client:
+    return httpx.Client(
+        timeout=feed.timeout_seconds, follow_redirects=True, max_redirects=MAX_REDIRECTS, trust_env=False
+    )
+
+
+def _auth(feed: Any) -> tuple[str, str] | None:
+    return (feed.username, feed.password or "") if feed.username else None
+
+
+def _conditional(feed: Any, client: httpx.Client, url: str) -> tuple[Fetched, Collected]:
+    """Fetch with the feed's validators; the Collected says not-modified on a 304 or an unchanged body."""
+    got = fetch(
+        url,
+        etag=feed.etag,
+        last_modified=feed.last_modified,
+        max_bytes=feed.max_bytes,
+        auth=_auth(feed),
+        client=client,
+    )
+    digest = hashlib.sha256(got.body).hexdigest() if not got.not_modified else feed.content_hash
+    out = Collected(http_status=got.status, fetched_bytes=len(got.body))
+    out.state = {"etag": got.etag, "last_modified": got.last_modified, "content_hash": digest}
+    if got.not_modified or digest == feed.content_hash:
+        out.status = "not-modified"
+    return got, out
+
+
+def _plain(feed: Any, client: httpx.Client) -> Collected:
+    got, out = _conditional(feed, client, feed.url)
+    if out.status == "not-modified":
+        return out
+    if feed.format == "text":
+        parsed = parse_text(got.body, feed.url, feed.item_type)
+    else:
+        parsed = parse_csv(got.body, feed.url, feed.csv_columns, feed.delimiter, feed.skip_header, feed.item_type)
+    out.items, out.skipped, out.reasons = parsed.items, parsed.skipped, parsed.reasons
+    return out
+
+
+def _stix(feed: Any, client: httpx.Client) -> Collected:
+    got, out = _conditional(feed, client, feed.url)
+    if out.status == "not-modified":
+        return out
+    out.objects = with_default_tlp(parse_bundle(got.body, feed.url), feed_tlp(feed))
+    return out
+
+
+def with_default_tlp(objects: list[Any], tlp: Tlp | None) -> list[Any]:
+    """The objects, each unmarked one given the feed's TLP (marking definitions and bare values aside)."""
+    if tlp is None:
+        return objects
+    from accord.feeds.values import marking_refs
+
+    refs = marking_refs(tlp)
+    return [
+        {**o, **refs}
+        if isinstance(o, dict) and o.get("type") != "marking-definition" and "object_marking_refs" not in o
+        else o
+        for o in objects
+    ]
+
+
+def misp_base(url: str) -> str:
+    """The feed folder URL for a MISP feed given as its folder or its manifest.json."""
+    url = url.strip()
+    if url.endswith("manifest.json"):
+        return url[: -len("manifest.json")]
+    return url.rstrip("/") + "/"
+
+
+def _json(body: bytes, name: str) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise FeedError(f"{name}: invalid content, not JSON ({exc})") from None
+
+
+def _misp(feed: Any, client: httpx.Client, seen: Mapping[str, str]) -> Collected:
+    base = misp_base(feed.url)
+    got, out = _conditional(feed, client, base + "manifest.json")
+    if out.status == "not-modified":
+        return out
+    changes = misp.manifest_changes(_json(got.body, base + "manifest.json"), seen)
+    tlp = feed_tlp(feed)
+    for event_uuid, stamp in changes:
+        url = f"{base}{event_uuid}.json"
+        event = fetch(url, max_bytes=feed.max_bytes, auth=_auth(feed), client=client)
+        out.fetched_bytes += len(event.body)
+        try:
+            out.objects.extend(misp.event_objects(_json(event.body, url), tlp))
+        except AccordError as exc:
+            raise FeedError(f"{url}: {exc.message}") from None
+        out.marks[event_uuid] = stamp
+    return out
+
+
+def collect(feed: Any, seen: Mapping[str, str]) -> Collected:
+    """Fetch what is new in a feed (nothing is written); FeedError with a one-line reason on failure."""
+    with _client(feed) as client:
+        if feed.format in ("text", "csv"):
+            return _plain(feed, client)
+        if feed.format == "stix":
+            return _stix(feed, client)
+        if feed.format == "misp":
+            return _misp(feed, client, seen)
+        if feed.format == "taxii":
+            from accord.feeds.taxii import collect_taxii
+
+            return collect_taxii(feed, client)
+    raise FeedError(f"unknown feed format {feed.format!r}; use one of {', '.join(FORMATS)}")

@@ -1,0 +1,200 @@
+"""MISP feeds (manifest.json + <uuid>.json events) converted faithfully to STIX 2.1.
+
+An event becomes a `report` (name = info) referencing what its attributes and objects become: `to_ids`
+attributes become indicators with STIX patterns, the others observables (SCOs); MISP objects become one
+indicator with a combined pattern; `vulnerability` attributes become vulnerability SDOs. Tags become labels,
+`tlp:*` tags TLP 2.0 markings. Ids derive from the MISP uuids, so re-pulling an event names the same objects.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from accord.feeds.fetch import FeedError
+from accord.feeds.misp_types import attribute_comparisons, attribute_sco, object_pattern, relation_comparison
+from accord.feeds.values import marking_refs
+from accord.stix.markings import Tlp, tlp_marking_definition
+from accord.stix.timestamps import micros_to_timestamp
+
+# For MISP uuids that are not RFC 4122 v4-style (STIX ids need the variant bits), derive a stable uuid5.
+MISP_NAMESPACE = uuid.UUID("8b9c1f0e-3a6d-5e27-b4c8-1d2e3f405a6b")
+_STIX_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_UUID_NAME = re.compile(r"[0-9a-fA-F-]{36}\Z")
+
+
+def misp_id(stix_type: str, misp_uuid: str) -> str:
+    """A STIX id carrying the MISP uuid when it is a valid STIX uuid, else one derived from it."""
+    low = str(misp_uuid).lower()
+    if _STIX_UUID.match(low):
+        return f"{stix_type}--{low}"
+    return f"{stix_type}--{uuid.uuid5(MISP_NAMESPACE, low)}"
+
+
+def _ts(epoch: Any) -> str:
+    try:
+        return micros_to_timestamp(int(epoch) * 1_000_000)
+    except (TypeError, ValueError):
+        raise FeedError(f"invalid MISP timestamp {epoch!r}") from None
+
+
+def _tags(holder: Mapping[str, Any]) -> list[str]:
+    return [t["name"] for t in holder.get("Tag") or [] if isinstance(t, Mapping) and isinstance(t.get("name"), str)]
+
+
+def tlp_from_tags(tags: list[str]) -> Tlp | None:
+    """The most restrictive TLP among MISP `tlp:*` tags, or None."""
+    best: Tlp | None = None
+    for tag in tags:
+        if tag.lower().startswith("tlp:"):
+            try:
+                level = Tlp.parse(tag)
+            except ValueError:
+                continue
+            if best is None or level > best:
+                best = level
+    return best
+
+
+def _labels(tags: list[str]) -> dict[str, Any]:
+    labels = sorted({t for t in tags if not t.lower().startswith("tlp:")})
+    return {"labels": labels} if labels else {}
+
+
+def manifest_changes(manifest: Any, seen: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(event uuid, timestamp) of the manifest's events that are new or changed since `seen`."""
+    if not isinstance(manifest, dict):
+        raise FeedError("invalid MISP manifest: expected a JSON object of events by uuid")
+    changes = []
+    for key, entry in manifest.items():
+        if not _UUID_NAME.match(str(key)) or not isinstance(entry, Mapping):
+            raise FeedError(f"invalid MISP manifest: entry {str(key)[:60]!r} is not an event uuid with its metadata")
+        stamp = str(entry.get("timestamp", ""))
+        if seen.get(key.lower()) != stamp:
+            changes.append((key.lower(), stamp))
+    return sorted(changes)
+
+
+class _Converter:
+    """The STIX objects of one MISP event."""
+
+    def __init__(self, event: Mapping[str, Any], default_tlp: Tlp | None) -> None:
+        self.event = event
+        tags = _tags(event)
+        tagged = tlp_from_tags(tags)
+        self.event_tlp = default_tlp if tagged is None else tagged
+        self.event_tags = tags
+        date = str(event.get("date", ""))
+        self.event_created = f"{date}T00:00:00.000000Z" if _DATE.match(date) else _ts(event.get("timestamp"))
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.tlps: set[Tlp] = set()
+
+    def _times(self, holder: Mapping[str, Any]) -> tuple[str, str]:
+        modified = _ts(holder.get("timestamp", self.event.get("timestamp")))
+        # created never changes between versions: the earlier of the event date and the first timestamp.
+        return min(self.event_created, modified), modified
+
+    def _marked(self, obj: dict[str, Any], tags: list[str]) -> dict[str, Any]:
+        tlp = tlp_from_tags(tags)
+        if tlp is None:
+            tlp = self.event_tlp
+        if tlp is not None:
+            self.tlps.add(tlp)
+        obj.update(marking_refs(tlp))
+        return obj
+
+    def _sdo(self, stix_type: str, holder: Mapping[str, Any], **props: Any) -> dict[str, Any]:
+        created, modified = self._times(holder)
+        obj = {"type": stix_type, "spec_version": "2.1", "id": misp_id(stix_type, holder["uuid"])}
+        obj.update(created=created, modified=modified, **props)
+        return obj
+
+    def attribute(self, attr: Mapping[str, Any]) -> None:
+        mtype, value = str(attr.get("type", "")), str(attr.get("value", ""))
+        if not value or "uuid" not in attr or attr.get("deleted") in (True, "1", 1):
+            return
+        tags = _tags(attr)
+        extra: dict[str, Any] = {"description": str(attr["comment"])} if attr.get("comment") else {}
+        if mtype == "vulnerability":
+            obj = self._sdo("vulnerability", attr, name=value, **extra)
+            obj["external_references"] = [{"source_name": "cve", "external_id": value}]
+            obj.update(_labels(tags))
+            self.objects[obj["id"]] = self._marked(obj, tags)
+            return
+        if attr.get("to_ids") in (True, "1", 1):
+            pattern = object_pattern(attribute_comparisons(mtype, value))
+            if pattern is not None:
+                self._indicator(attr, f"{mtype}: {value}", pattern, tags, extra)
+                return
+        sco = attribute_sco(mtype, value)
+        if sco is not None and sco["id"] not in self.objects:
+            self.objects[sco["id"]] = self._marked(sco, tags)
+
+    def _indicator(
+        self, holder: Mapping[str, Any], name: str, pattern: str, tags: list[str], extra: dict[str, Any]
+    ) -> None:
+        obj = self._sdo("indicator", holder, name=name[:300], pattern=pattern, pattern_type="stix", **extra)
+        obj["valid_from"] = obj["created"]
+        obj["indicator_types"] = ["malicious-activity"]
+        category = str(holder.get("category") or holder.get("meta-category") or "")
+        if category:
+            phase = re.sub(r"[^a-z0-9]+", "-", category.lower()).strip("-")
+            obj["kill_chain_phases"] = [{"kill_chain_name": "misp-category", "phase_name": phase}]
+        obj.update(_labels(tags))
+        self.objects[obj["id"]] = self._marked(obj, tags)
+
+    def misp_object(self, mobj: Mapping[str, Any]) -> None:
+        attrs = [a for a in mobj.get("Attribute") or [] if isinstance(a, Mapping) and a.get("value") not in (None, "")]
+        if "uuid" not in mobj or not attrs or mobj.get("deleted") in (True, "1", 1):
+            return
+        template = str(mobj.get("name", ""))
+        if any(a.get("to_ids") in (True, "1", 1) for a in attrs):
+            comparisons: list[str] = []
+            for a in attrs:
+                comparisons += relation_comparison(
+                    template, str(a.get("object_relation", "")), str(a.get("type", "")), str(a["value"])
+                )
+            pattern = object_pattern(comparisons)
+            if pattern is not None:
+                tags = sorted({t for a in attrs for t in _tags(a)})
+                extra = {"description": str(mobj["comment"])} if mobj.get("comment") else {}
+                self._indicator(mobj, f"{template} object", pattern, tags, extra)
+                return
+        for a in attrs:
+            self.attribute({**a, "to_ids": False})
+
+    def report(self) -> dict[str, Any]:
+        ev = self.event
+        refs = list(self.objects)
+        published = ev.get("publish_timestamp")
+        stamp = ev.get("timestamp")
+        if published not in (None, "", "0", 0) and str(published).isdigit() and str(stamp).isdigit():
+            # Publishing alone changes the report: its version is the later of the two timestamps.
+            stamp = max(int(str(stamp)), int(str(published)))
+        obj = self._sdo("report", {**ev, "timestamp": stamp}, name=str(ev.get("info") or "MISP event")[:300])
+        obj["published"] = _ts(published) if published not in (None, "", "0", 0) else obj["created"]
+        obj["report_types"] = ["threat-report"]
+        obj["object_refs"] = refs or [obj["id"]]
+        obj["external_references"] = [{"source_name": "misp", "external_id": str(ev["uuid"])}]
+        obj.update(_labels(self.event_tags))
+        return self._marked(obj, [])
+
+
+def event_objects(doc: Any, default_tlp: Tlp | None) -> list[dict[str, Any]]:
+    """The STIX objects of one MISP event document ({"Event": {...}}), TLP marking definitions first."""
+    event = doc.get("Event") if isinstance(doc, Mapping) else None
+    if not isinstance(event, Mapping) or "uuid" not in event:
+        raise FeedError("invalid MISP event: expected {'Event': {...}} with a uuid")
+    conv = _Converter(event, default_tlp)
+    for attr in event.get("Attribute") or []:
+        if isinstance(attr, Mapping):
+            conv.attribute(attr)
+    for mobj in event.get("Object") or []:
+        if isinstance(mobj, Mapping):
+            conv.misp_object(mobj)
+    report = conv.report()
+    markings = [tlp_marking_definition(level) for level in sorted(conv.tlps)]
+    return [*markings, *conv.objects.values(), report]

@@ -1,0 +1,236 @@
+"""Feeds: configuration, and pulls that store only what is new, each in its own transaction."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from accord.accounts.service import get_collection_by_alias_or_raise, host_org
+from accord.audit.service import record
+from accord.core.clock import now_us
+from accord.core.db import read_transaction, transaction
+from accord.core.errors import AccordError, BadRequest, Conflict, NotFound
+from accord.core.settings import get_settings
+from accord.feeds import repository as repo
+from accord.feeds.collect import FORMATS, Collected, collect, feed_tlp
+from accord.feeds.fetch import FeedError, check_url
+from accord.feeds.parse import parse_columns
+from accord.feeds.values import item_object, kind_for
+from accord.stix.markings import Tlp, tlp_marking_definition
+from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
+from accord.store.prepare import Prepared, prepare
+from accord.store.service import IngestReport, WriteContext, ingest
+
+log = logging.getLogger("accord.feeds")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """What `accord feed add` configures."""
+
+    name: str
+    url: str
+    format: str
+    collection: str | None = None
+    item_type: str | None = None
+    csv_columns: str | None = None
+    delimiter: str = ","
+    skip_header: bool = False
+    tlp: str | None = None
+    every_minutes: int | None = None
+    taxii_collection: str | None = None
+    username: str | None = None
+    password: str | None = None
+    timeout_seconds: float = 30.0
+    max_bytes: int = 104_857_600
+
+
+@dataclass(slots=True)
+class PullResult:
+    """The outcome of one pull, as recorded in feed_pull."""
+
+    feed: str
+    status: str  # ok | error | not-modified
+    http_status: int | None = None
+    fetched_bytes: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    skipped: int = 0
+    error: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+
+def _check_spec(spec: FeedSpec) -> None:
+    if not NAME_RE.match(spec.name):
+        raise BadRequest("feed name must be 1-100 characters of letters, digits, space, '.', '_' or '-'")
+    if spec.format not in FORMATS:
+        raise BadRequest(f"unknown feed format {spec.format!r}; use one of {', '.join(FORMATS)}")
+    try:
+        check_url(spec.url)
+        if spec.item_type:
+            kind_for(spec.item_type)
+        if spec.csv_columns:
+            parse_columns(spec.csv_columns)
+        if spec.tlp:
+            Tlp.parse(spec.tlp)
+    except (ValueError, FeedError) as exc:
+        raise BadRequest(str(exc)) from None
+    if spec.every_minutes is not None and spec.every_minutes < 1:
+        raise BadRequest("--every must be at least 1 minute")
+    if spec.format == "taxii" and not spec.taxii_collection:
+        raise BadRequest("a taxii feed needs --taxii-collection (the remote collection id)")
+    if not 0 < spec.timeout_seconds <= 600 or spec.max_bytes < 1:
+        raise BadRequest("timeout must be within (0, 600] seconds and the size limit positive")
+    if len(spec.delimiter) != 1:
+        raise BadRequest("the CSV delimiter must be one character")
+
+
+def add_feed(conn: Connection, spec: FeedSpec, *, actor: str = "cli") -> Any:
+    """Configure a new feed published into a collection (content owned by the host organisation)."""
+    _check_spec(spec)
+    if repo.get_feed(conn, spec.name) is not None:
+        raise Conflict(f"feed {spec.name!r} already exists")
+    collection_id = get_collection_by_alias_or_raise(conn, spec.collection).id if spec.collection else None
+    values = {k: getattr(spec, k) for k in FeedSpec.__dataclass_fields__ if k != "collection"}
+    values["tlp"] = Tlp.parse(spec.tlp).name.lower().replace("_", "+") if spec.tlp else None
+    values.update(collection_id=collection_id, enabled=True, created_us=now_us())
+    repo.insert_feed(conn, values)
+    record(conn, actor, "feed.add", spec.name, url=spec.url, format=spec.format, collection=spec.collection)
+    return get_feed_or_raise(conn, spec.name)
+
+
+def get_feed_or_raise(conn: Connection, name: str) -> Any:
+    """The feed with this name, or NotFound."""
+    row = repo.get_feed(conn, name)
+    if row is None:
+        raise NotFound(f"no feed named {name!r}")
+    return row
+
+
+def list_feeds(conn: Connection) -> list[Any]:
+    """Every feed with the figures of its latest pull."""
+    return repo.list_feeds(conn)
+
+
+def _stable_items(conn: Connection, feed: Any, col: Collected, now: str) -> list[dict[str, Any]]:
+    """Indicators for plain items, keeping each one's first-seen time so that unchanged values re-pull identically."""
+    tlp = feed_tlp(feed)
+    objects: dict[str, dict[str, Any]] = {}
+    for item in col.items:
+        obj = item_object(item, feed.name, now, tlp)
+        if obj is not None:
+            objects.setdefault(obj["id"], obj)
+    stored = repo.latest_versions(conn, list(objects))
+    max_bytes = get_settings().max_object_bytes
+    for oid, (created, version, body_hash) in stored.items():
+        obj = objects[oid]
+        first = created or version
+        obj["created"] = first
+        if "valid_from" in obj:
+            obj["valid_from"] = first
+        obj["modified"] = version
+        prepared = prepare(obj, max_bytes, index=False)
+        if not isinstance(prepared, Prepared) or prepared.body_hash != body_hash:
+            # Changed (comment, TLP): a new version, strictly later than the stored one.
+            obj["modified"] = max(now, _after(version))
+    out = list(objects.values())
+    if tlp is not None and out:
+        out.insert(0, tlp_marking_definition(tlp))
+    return out
+
+
+def _after(version: str) -> str:
+    return micros_to_timestamp(timestamp_to_micros(version) + 1)
+
+
+def _store(conn: Connection, feed: Any, col: Collected) -> IngestReport:
+    host = host_org(conn)
+    if host is None:
+        raise FeedError("the node is not initialised (no host organisation): run `accord init` first")
+    if feed.format in ("text", "csv"):
+        objects = _stable_items(conn, feed, col, micros_to_timestamp(now_us()))
+    else:
+        objects = col.objects
+    ctx = WriteContext(writer_org_id=host.id, collection_id=feed.collection_id)
+    return ingest(conn, objects, ctx)
+
+
+def _finish(conn: Connection, feed: Any, result: PullResult, started: int, actor: str) -> None:
+    finished = now_us()
+    repo.insert_pull(
+        conn,
+        {
+            "feed_id": feed.id,
+            "started_us": started,
+            "finished_us": finished,
+            "status": result.status,
+            "http_status": result.http_status,
+            "fetched_bytes": result.fetched_bytes,
+            "stored": result.stored,
+            "duplicates": result.duplicates,
+            "refused": result.refused,
+            "error": result.error,
+        },
+    )
+    repo.update_feed(conn, feed.id, {"last_pull_us": started, "last_status": result.status, "last_error": result.error})
+    record(
+        conn,
+        actor,
+        "feed.pull",
+        feed.name,
+        status=result.status,
+        stored=result.stored,
+        duplicates=result.duplicates,
+        refused=result.refused,
+        error=result.error,
+    )
+
+
+def pull_feed(engine: Engine, name: str, *, actor: str = "cli") -> PullResult:
+    """Pull one feed: fetch outside any transaction, then store in one; a failure is recorded, nothing else."""
+    with read_transaction(engine) as conn:
+        feed = get_feed_or_raise(conn, name)
+        seen = repo.marks(conn, feed.id)
+    started = now_us()
+    result = PullResult(feed.name, "ok")
+    try:
+        col = collect(feed, seen)
+        result.http_status, result.fetched_bytes, result.status = col.http_status, col.fetched_bytes, col.status
+        with transaction(engine) as conn:
+            if col.status == "ok":
+                report = _store(conn, feed, col)
+                result.stored, result.duplicates, result.refused = report.stored, report.duplicates, report.refused
+                result.reasons = report.reasons + col.reasons
+                result.skipped = col.skipped
+                repo.set_marks(conn, feed.id, col.marks)
+            repo.update_feed(conn, feed.id, col.state)
+            _finish(conn, feed, result, started, actor)
+        return result
+    except AccordError as exc:
+        result.error = exc.message
+    except Exception as exc:  # a bug or a database failure must still leave a readable status
+        log.exception("feed %s: pull failed", feed.name)
+        result.error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    result.status, result.stored, result.duplicates, result.refused = "error", 0, 0, 0
+    with transaction(engine) as conn:
+        _finish(conn, feed, result, started, actor)
+    return result
+
+
+def pull_feeds(engine: Engine, names: list[str] | None = None, *, due_only: bool = False) -> list[PullResult]:
+    """Pull the named feeds, or every due feed (due_only) / every enabled feed; each in its own transaction."""
+    with read_transaction(engine) as conn:
+        if names:
+            targets = [get_feed_or_raise(conn, n).name for n in names]
+        elif due_only:
+            ids = repo.due_feed_ids(conn, now_us())
+            targets = [row.name for fid in ids if (row := repo.get_feed_by_id(conn, fid)) is not None]
+        else:
+            targets = [row.name for row in repo.list_feeds(conn) if row.enabled]
+    return [pull_feed(engine, name) for name in targets]

@@ -1,0 +1,40 @@
+"""The correlation value index: one row per normalised value per stored object version (never pairwise)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, Index, String, Table, Text, text
+
+from accord.models.base import metadata
+
+# Keys and bounds compare byte-wise (reversed domains, fixed-width hex IP bounds): "C" collation on PostgreSQL;
+# SQLite's default BINARY collation already is byte order.
+CText = Text().with_variant(Text(collation="C"), "postgresql")
+
+# Rows: (kind, key) is the join key; `value` is the display form, NULL when the key shows it (see
+# accord.correlate.indexer.display_value). `lo`/`hi` are IP range bounds for kind 'ip'. Kinds starting with
+# 'ref:' are links, not observables (never correlating): 'ref:report' (key = a report's object_ref),
+# 'ref:relationship' (key = one end, value = the other end) and 'ref:sighting' (key = sighting_of_ref,
+# lo = last seen timestamp, hi = count), so lookups find reports, relationships and sightings by index.
+# A clustered primary key (WITHOUT ROWID on SQLite) stores each row once: exact look-ups read only the key.
+# No foreign key to stix_object: object versions are never deleted alone, and the check would cost every insert.
+value_index = Table(
+    "value_index",
+    metadata,
+    Column("kind", String(64), primary_key=True),
+    Column("key", CText, primary_key=True),
+    Column("object_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("value", Text, nullable=True),
+    Column("lo", CText, nullable=True),
+    Column("hi", CText, nullable=True),
+    Column("correlating", Boolean, nullable=False),
+    # IP containment: every address or CIDR whose low bound lies inside a range is one index range scan.
+    # Partial (rows with bounds only); any comparison on lo implies "lo IS NOT NULL", so queries use it.
+    Index(
+        "ix_value_index_range",
+        "kind",
+        "lo",
+        sqlite_where=text("lo IS NOT NULL"),
+        postgresql_where=text("lo IS NOT NULL"),
+    ),
+    sqlite_with_rowid=False,
+)

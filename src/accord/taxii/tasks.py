@@ -1,0 +1,56 @@
+"""The "taxii.add_objects" job: store a large envelope queued by POST objects and complete its status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+
+from accord.audit.service import record
+from accord.store.service import WriteContext, ingest
+from accord.taxii import repository as repo
+from accord.taxii.writes import complete_values
+
+
+def run_add_objects(conn: Connection, payload: bytes) -> None:
+    """Ingest the queued objects and mark the status complete, in the caller's transaction."""
+    data: dict[str, Any] = orjson.loads(payload)
+    status_id = data["status_id"]
+    if repo.get_status(conn, status_id) is None:
+        return  # the status was purged: nobody is waiting for it
+    ctx = WriteContext(writer_org_id=data["writer_org_id"], collection_id=data["collection_id"], keep_outcomes=True)
+    report = ingest(conn, data["objects"], ctx)
+    repo.update_status(conn, status_id, complete_values(conn, report))
+    actor = data.get("email") or f"org:{data['writer_org_id']}"
+    record(
+        conn,
+        actor,
+        "taxii.add_objects.done",
+        str(data["collection_id"]),
+        status=status_id,
+        stored=report.stored,
+        duplicates=report.duplicates,
+        refused=report.refused,
+    )
+
+
+def fail_add_objects(conn: Connection, payload: bytes, message: str) -> None:
+    """Give up on a job: every pending object becomes a failure with the message."""
+    data: dict[str, Any] = orjson.loads(payload)
+    row = repo.get_status(conn, data["status_id"])
+    if row is None or row.status == "complete":
+        return
+    pendings = orjson.loads(row.detail).get("pendings", [])
+    failures = [{**p, "message": message} for p in pendings]
+    repo.update_status(
+        conn,
+        row.id,
+        {
+            "status": "complete",
+            "success_count": 0,
+            "failure_count": len(failures),
+            "pending_count": 0,
+            "detail": orjson.dumps({"successes": [], "failures": failures, "pendings": []}),
+        },
+    )

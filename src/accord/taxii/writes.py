@@ -1,0 +1,181 @@
+"""TAXII 2.1 writes: add objects (inline or queued), status resources, delete an object from a collection."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Row, select
+
+from accord.audit.service import record
+from accord.core.clock import now_us
+from accord.core.errors import BadRequest, Forbidden, NotFound
+from accord.core.settings import get_settings
+from accord.models.objects import stix_object
+from accord.sharing.policy import Principal
+from accord.stix.timestamps import micros_to_timestamp
+from accord.stix.validate import object_version
+from accord.store.service import IngestReport, WriteContext, ingest
+from accord.taxii import repository as repo
+from accord.taxii.filters import Filters
+from accord.taxii.service import get_collection, may_write, readable_collection
+
+ADD_OBJECTS_JOB = "taxii.add_objects"
+
+
+def envelope_objects(body: Any) -> list[Any]:
+    """The objects of a TAXII envelope; BadRequest for anything that is not one."""
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a TAXII envelope: a JSON object with an 'objects' list")
+    objects = body.get("objects", [])
+    if not isinstance(objects, list):
+        raise BadRequest("the envelope's 'objects' must be a list")
+    return objects
+
+
+def _entry(obj: Any) -> dict[str, str]:
+    oid = obj.get("id") if isinstance(obj, dict) else None
+    version = object_version(obj) if isinstance(obj, dict) else ""
+    out = {"id": oid if isinstance(oid, str) else ""}
+    if version:
+        out["version"] = version
+    return out
+
+
+def _unversioned(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
+    """date_added of stored objects that have no modified/created: their only version."""
+    if not ids:
+        return {}
+    o = stix_object.c
+    rows = conn.execute(select(o.id, o.seq).where(o.id.in_(list(ids)[:900]), o.version == ""))
+    return {r.id: micros_to_timestamp(r.seq) for r in rows}
+
+
+def _outcome_lists(conn: Connection, report: IngestReport) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    missing = [o.id for o in report.outcomes if o.status != "refused" and o.id and not o.version]
+    known = _unversioned(conn, missing)
+    successes: list[dict[str, str]] = []
+    failures: list[dict[str, str]] = []
+    for o in report.outcomes:
+        entry = {"id": o.id or ""}
+        version = o.version or known.get(o.id or "")
+        if version:
+            entry["version"] = version
+        if o.status == "refused":
+            entry["message"] = o.reason or "refused"
+            failures.append(entry)
+        else:  # stored, or an exact duplicate of a stored version: both are successes
+            successes.append(entry)
+    return successes, failures
+
+
+def complete_values(conn: Connection, report: IngestReport) -> dict[str, Any]:
+    """The status columns of a finished request."""
+    successes, failures = _outcome_lists(conn, report)
+    return {
+        "status": "complete",
+        "success_count": len(successes),
+        "failure_count": len(failures),
+        "pending_count": 0,
+        "detail": orjson.dumps({"successes": successes, "failures": failures, "pendings": []}),
+    }
+
+
+def add_objects(conn: Connection, principal: Principal, collection_key: str, objects: list[Any]) -> dict[str, Any]:
+    """Store an envelope's objects (inline when small, else as a queued job); return the status resource."""
+    coll = get_collection(conn, principal, collection_key)
+    if not may_write(principal, coll.id):
+        raise Forbidden("you may not write into this collection")
+    status_id = str(uuid.uuid4())
+    values: dict[str, Any] = {
+        "id": status_id,
+        "collection_id": coll.id,
+        "org_id": principal.org_id,
+        "request_us": now_us(),
+        "total_count": len(objects),
+    }
+    if len(objects) <= get_settings().taxii_inline_max_objects:
+        ctx = WriteContext(writer_org_id=principal.org_id, collection_id=coll.id, keep_outcomes=True)
+        report = ingest(conn, objects, ctx)
+        values.update(complete_values(conn, report))
+        detail: dict[str, Any] = {"stored": report.stored, "duplicates": report.duplicates, "refused": report.refused}
+    else:
+        pendings = [_entry(o) for o in objects]
+        payload = {
+            "status_id": status_id,
+            "collection_id": coll.id,
+            "writer_org_id": principal.org_id,
+            "user_id": principal.user_id,
+            "email": principal.email,
+            "objects": objects,
+        }
+        job_id = repo.enqueue_job(conn, ADD_OBJECTS_JOB, orjson.dumps(payload))
+        values.update(
+            status="pending",
+            success_count=0,
+            failure_count=0,
+            pending_count=len(objects),
+            detail=orjson.dumps({"successes": [], "failures": [], "pendings": pendings}),
+        )
+        detail = {"queued": len(objects), "job": job_id}
+    repo.insert_status(conn, values)
+    record(
+        conn, principal.email or f"org:{principal.org_id}", "taxii.add_objects", coll.alias, status=status_id, **detail
+    )
+    row = repo.get_status(conn, status_id)
+    assert row is not None
+    return status_resource(row)
+
+
+def status_resource(row: Row[Any]) -> dict[str, Any]:
+    """A status row as the TAXII status resource (empty lists omitted)."""
+    detail = orjson.loads(row.detail)
+    out: dict[str, Any] = {
+        "id": row.id,
+        "status": row.status,
+        "request_timestamp": micros_to_timestamp(row.request_us),
+        "total_count": row.total_count,
+        "success_count": row.success_count,
+        "failure_count": row.failure_count,
+        "pending_count": row.pending_count,
+    }
+    for key in ("successes", "failures", "pendings"):
+        if detail.get(key):
+            out[key] = detail[key]
+    return out
+
+
+def get_status(conn: Connection, principal: Principal, status_id: str) -> dict[str, Any]:
+    """A status resource of the caller's organisation (admins: any); NotFound otherwise."""
+    row = repo.get_status(conn, status_id)
+    if row is None or not (principal.is_admin or row.org_id == principal.org_id):
+        raise NotFound(f"no status {status_id!r}")
+    return status_resource(row)
+
+
+def delete_object(conn: Connection, principal: Principal, collection_key: str, object_id: str, f: Filters) -> int:
+    """Remove the matching versions of an object from the collection (owner org or admin); audited.
+
+    Only the memberships are removed: the versions stay in the store (other collections, provenance, is_latest
+    and correlation rows may refer to them), readable afterwards only under R0/R1 unless in another collection.
+    """
+    coll = readable_collection(conn, principal, collection_key)
+    rows = repo.deletable(conn, principal, coll.id, object_id, f)
+    if not rows:
+        raise NotFound(f"no object {object_id!r} in this collection")
+    if not principal.is_admin and any(r.owner_org_id != principal.org_id for r in rows):
+        raise Forbidden("only the organisation that owns this object (or an admin) may delete it")
+    if not principal.can_write:
+        raise Forbidden("this token or role cannot write")
+    removed = repo.delete_memberships(conn, [r.tick for r in rows])
+    record(
+        conn,
+        principal.email or f"org:{principal.org_id}",
+        "taxii.delete_object",
+        object_id,
+        collection=coll.alias,
+        versions=removed,
+    )
+    return removed

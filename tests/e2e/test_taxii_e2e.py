@@ -1,0 +1,128 @@
+"""A real server driven by taxii2-client 2.3 and raw httpx requests."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+import requests
+from taxii2client.v21 import ApiRoot, Server, as_pages
+
+from tests.e2e.conftest import LiveServer
+
+pytestmark = pytest.mark.e2e
+MEDIA = "application/taxii+json;version=2.1"
+
+
+class Bearer(requests.auth.AuthBase):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Bearer {self.token}"
+        return r
+
+
+def _indicator(i: int, oid: str | None = None, modified: str | None = None) -> dict:
+    created = f"2026-04-01T00:00:{i % 60:02d}.000Z"
+    return {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": oid or f"indicator--{uuid.uuid4()}",
+        "created": created,
+        "modified": modified or created,
+        "name": f"e2e {i}",
+        "pattern": f"[ipv4-addr:value = '192.0.2.{i % 250 + 1}']",
+        "pattern_type": "stix",
+        "valid_from": created,
+    }
+
+
+def _collection(server: LiveServer, **auth):
+    root = Server(f"{server.url}/taxii2/", **auth).default
+    assert isinstance(root, ApiRoot)
+    assert root.max_content_length > 0
+    (coll,) = [c for c in root.collections if c.alias == server.alias]
+    return root, coll
+
+
+def test_taxii2_client_full_cycle_with_basic_password(live_server: LiveServer) -> None:
+    root, coll = _collection(live_server, user=live_server.email, password=live_server.password)
+    assert coll.can_read
+    assert coll.can_write
+    oid = f"indicator--{uuid.uuid4()}"
+    first = [_indicator(1, oid), _indicator(2)]
+    status = coll.add_objects({"objects": first})
+    assert status.status == "complete"
+    assert status.success_count == 2
+    v2 = _indicator(1, oid, modified="2026-04-02T00:00:00.000Z")
+    big = [v2] + [_indicator(10 + i) for i in range(9)]  # over the inline limit: queued, run by the server
+    status = coll.add_objects({"objects": big}, poll_interval=0.2, timeout=30)
+    assert status.status == "complete"
+    assert status.success_count == 10
+    assert status.pending_count == 0
+    assert root.get_status(status.id).status == "complete"
+    got = coll.get_object(oid)
+    assert [o["modified"] for o in got["objects"]] == ["2026-04-02T00:00:00.000Z"]
+    versions = coll.object_versions(oid)
+    assert versions["versions"] == ["2026-04-01T00:00:01.000000Z", "2026-04-02T00:00:00.000000Z"]
+    manifest = coll.get_manifest()
+    assert len(manifest["objects"]) == 11
+    everything = coll.get_objects()
+    ids = [o["id"] for o in everything["objects"]]
+    assert len(ids) == 11
+    assert len(set(ids)) == 11
+    paged = [o["id"] for page in as_pages(coll.get_objects, per_request=3) for o in page.get("objects", [])]
+    assert paged == ids
+    manifest_paged = [e["id"] for page in as_pages(coll.get_manifest, per_request=4) for e in page.get("objects", [])]
+    assert manifest_paged == [e["id"] for e in manifest["objects"]]
+    coll.delete_object(oid)
+    assert oid not in {o["id"] for o in coll.get_objects().get("objects", [])}
+    with pytest.raises(requests.HTTPError):
+        coll.get_object(oid)
+
+
+def test_taxii2_client_with_token(live_server: LiveServer) -> None:
+    _, coll = _collection(live_server, auth=Bearer(live_server.token))
+    status = coll.add_objects({"objects": [_indicator(30)]})
+    assert status.success_count == 1
+    _, coll = _collection(live_server, user=live_server.email, password=live_server.token)  # Basic e-mail + token
+    assert coll.can_write
+    _, reader = _collection(live_server, auth=Bearer(live_server.reader_token))
+    assert reader.can_read
+    assert not reader.can_write
+    assert reader.get_objects().get("objects")
+
+
+def test_raw_checklist_lines(live_server: LiveServer) -> None:
+    auth = {"Authorization": f"Bearer {live_server.token}"}
+    with httpx.Client(base_url=live_server.url, headers=auth, timeout=10) as http:
+        r = http.get("/taxii2/api/collections")
+        assert r.status_code == 308
+        assert r.headers["location"].endswith("/collections/")
+        assert r.headers["content-type"] == MEDIA
+        r = http.get("/taxii2/api/collections/", headers={"Accept": "text/html"})
+        assert r.status_code == 406
+        assert r.json()["http_status"] == "406"
+        r = http.get("/taxii2/", headers={"Accept": "application/taxii+json"})
+        assert r.status_code == 200
+        assert r.headers["content-type"] == MEDIA
+        colls = http.get("/taxii2/api/collections/").json()["collections"]
+        base = f"/taxii2/api/collections/{colls[0]['id']}/"
+        r = http.post(base + "objects/", content=b'{"objects": []}', headers={"Content-Type": "application/json"})
+        assert r.status_code == 415
+        assert r.headers["content-type"] == MEDIA
+        r = http.get(base + "objects/", params={"limit": "0"})
+        assert r.status_code == 400
+        r = http.get(base + "objects/", params={"next": "AAAA"})
+        assert r.status_code == 400
+        r = http.get(base + "manifest/", params={"limit": "2"})
+        assert r.status_code == 200
+        assert r.headers["x-taxii-date-added-first"]
+        r = httpx.get(f"{live_server.url}/taxii2/", timeout=10)
+        assert r.status_code == 401
+        assert "www-authenticate" in r.headers
+        r = http.get("/taxii2/api/status/00000000-0000-4000-8000-000000000000/")
+        assert r.status_code == 404
+        assert r.headers["content-type"] == MEDIA
