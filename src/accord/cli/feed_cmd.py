@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
 from accord.cli.common import out, reading, unit_of_work
 from accord.core.db import get_engine
-from accord.feeds.service import FeedSpec, PullResult, add_feed, list_feeds, pull_feeds
 from accord.stix.timestamps import micros_to_timestamp
+
+if TYPE_CHECKING:
+    from accord.feeds.service import PullResult
+
+# Feed parsing and HTTP clients load only when a feed command runs.
 
 feed_app = typer.Typer(help="External feeds: MISP, CSV, text lists, STIX bundles, TAXII 2.1.", no_args_is_help=True)
 
@@ -33,6 +38,8 @@ def feed_add(
     max_mb: int = typer.Option(100, "--max-mb", help="size limit per response in MB"),
 ) -> None:
     """Configure a feed; its content is owned by the host organisation."""
+    from accord.feeds.service import FeedSpec, add_feed
+
     spec = FeedSpec(
         name=name,
         url=url,
@@ -70,6 +77,8 @@ def feed_pull(
     all_feeds: bool = typer.Option(False, "--all", help="pull every enabled feed, due or not"),
 ) -> None:
     """Pull a feed now (or every due feed); only new content is stored."""
+    from accord.feeds.service import pull_feeds
+
     results = pull_feeds(get_engine(), [name] if name else None, due_only=not all_feeds)
     for r in results:
         sys.stdout.write(_line(r) + "\n")
@@ -88,6 +97,8 @@ def feed_pull(
 def feed_list() -> None:
     """Feeds with their last pull."""
     with reading() as conn:
+        from accord.feeds.service import list_feeds
+
         rows = list_feeds(conn)
     if not rows:
         out.print("no feeds")

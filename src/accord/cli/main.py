@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from accord.cli.admin import collection_app, group_app, org_app, token_app, user_app
 from accord.cli.common import fail, out, reading, unit_of_work
+from accord.cli.extract_cmd import extract_cmd
 from accord.cli.feed_cmd import feed_app
 from accord.cli.lookup_cmd import lookup_cmd
 from accord.cli.objects import export_cmd, import_cmd
@@ -34,6 +35,7 @@ app.add_typer(audit_app, name="audit")
 app.command("import")(import_cmd)
 app.command("export")(export_cmd)
 app.command("lookup")(lookup_cmd)
+app.command("extract")(extract_cmd)
 app.command("worker")(worker_cmd)
 app.add_typer(feed_app, name="feed")
 

@@ -13,15 +13,19 @@ from accord.core.db import get_engine
 
 
 def worker_cmd(
-    once: bool = typer.Option(False, "--once", help="run the jobs queued now, then exit"),
+    once: bool = typer.Option(False, "--once", help="run the jobs queued now and pull due feeds, then exit"),
     poll: float = typer.Option(1.0, "--poll", min=0.05, help="seconds between queue polls when idle"),
 ) -> None:
-    """Run queued jobs (large TAXII envelopes, feed pulls, syncs) until interrupted."""
+    """Run queued jobs (large TAXII envelopes, syncs) and pull due feeds until interrupted."""
+    from accord.core.settings import get_settings
+    from accord.feeds.tasks import pull_due
     from accord.worker.runner import run_forever, run_pending
 
     engine = get_engine()
+    schedule = get_settings().feed_schedule_seconds
     if once:
         out.print(f"ran {run_pending(engine, 1_000_000)} job(s)")
+        out.print(f"pulled {pull_due(engine)} due feed(s)")
         return
     stop = threading.Event()
 
@@ -30,6 +34,7 @@ def worker_cmd(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    out.print("worker running; Ctrl-C to stop")
+    every = f"every {schedule:g} s" if schedule > 0 else "never (ACCORD_FEED_SCHEDULE_SECONDS=0)"
+    out.print(f"worker running (due feeds pulled {every}); Ctrl-C to stop")
     run_forever(engine, stop, poll)
     out.print("worker stopped")

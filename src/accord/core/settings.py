@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     value_index: bool = Field(default=True, description="fill the correlation value index on ingest")
     correlation_widespread: int = 50
     warninglists: str = Field(default="", description="comma-separated active warninglist names; empty = defaults")
+    extract_max_bytes: int = Field(default=20_000_000, description="largest document `extract` reads or fetches")
+    extract_fetch_timeout: float = Field(default=20.0, description="seconds allowed to fetch a report URL")
+    extract_allow_private: bool = Field(default=False, description="let the API fetch URLs on non-public addresses")
+    feed_schedule_seconds: float = Field(default=60.0, description="seconds between due-feed pulls; 0 = off")
     var_dir: Path = Path("./var")
 
 

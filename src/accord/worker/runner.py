@@ -11,9 +11,11 @@ from sqlalchemy import Connection, Engine, Row, and_, or_, select, update
 
 from accord.core.clock import now_us
 from accord.core.db import is_postgres, read_transaction, transaction
+from accord.core.settings import get_settings
 from accord.models.jobs import job
 from accord.taxii.tasks import fail_add_objects, run_add_objects
 from accord.taxii.writes import ADD_OBJECTS_JOB
+from accord.worker.schedule import Schedule
 
 log = logging.getLogger("accord.worker")
 
@@ -103,13 +105,22 @@ def run_pending(engine: Engine, limit: int = 100) -> int:
     return count
 
 
-def run_forever(engine: Engine, stop_event: threading.Event, poll_seconds: float = 1.0) -> None:
-    """Run jobs until `stop_event` is set, polling the queue when it is empty."""
+def run_forever(
+    engine: Engine, stop_event: threading.Event, poll_seconds: float = 1.0, schedule_seconds: float | None = None
+) -> None:
+    """Run jobs and the periodic tasks (due feed pulls) until `stop_event` is set, polling when idle.
+
+    `schedule_seconds` (default: the feed_schedule_seconds setting; 0 = never) spaces the periodic tasks.
+    """
+    if schedule_seconds is None:
+        schedule_seconds = get_settings().feed_schedule_seconds
+    schedule = Schedule(engine, schedule_seconds)
     while not stop_event.is_set():
+        schedule.tick()  # never raises: each task's failure is logged
         try:
             ran = run_pending(engine, 10)
         except Exception:  # e.g. the database is briefly unavailable: wait and try again
             log.exception("job runner error")
             ran = 0
         if ran == 0:
-            stop_event.wait(poll_seconds)
+            stop_event.wait(min(poll_seconds, schedule.seconds_left()))

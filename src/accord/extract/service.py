@@ -1,0 +1,148 @@
+"""Extraction as users run it: a document (bytes or URL) in, findings and a STIX bundle out.
+
+Shared by `accord extract` and `POST /api/v1/extract`, so both read documents, apply limits, consult the
+warninglists and describe findings the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from accord.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from accord.core.settings import get_settings
+from accord.extract.documents import text_from_bytes
+from accord.extract.engine import Finding, Warninglist, extract
+from accord.extract.fetch import fetch_url
+from accord.extract.stix_out import findings_to_bundle
+
+DEFAULT_TITLE = "Extracted report"
+_HASHES = ("md5", "sha1", "sha256", "sha512")
+_INDEX_KIND = {
+    "ipv4-addr": "ip",
+    "ipv6-addr": "ip",
+    "ipv4-cidr": "ip",
+    "ipv6-cidr": "ip",
+    "domain-name": "domain",
+    "url": "url",
+    "email-addr": "email",
+    **{h: f"hash:{h}" for h in _HASHES},
+}
+_WARNINGLIST = "warninglist:"
+_ALIAS = "alias:"
+_TEXT_CONTROLS = frozenset(b"\t\n\r\f\v\x1b")
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """What one document yielded."""
+
+    title: str
+    findings: list[Finding]
+    bundle: dict[str, Any]
+
+
+def warninglist_lookup() -> Warninglist:
+    """A (finding type, value) -> warninglist names function over the node's active warninglists."""
+    from accord.correlate.matching import matcher
+
+    lists = matcher()
+
+    def hits(kind: str, value: str) -> list[str]:
+        index_kind = _INDEX_KIND.get(kind)
+        return lists.hits(index_kind, value) if index_kind is not None else []
+
+    return hits
+
+
+def fetch_document(url: str, *, allow_private: bool) -> tuple[bytes, str | None]:
+    """(body, content type) of a report URL within the node's size and time limits; BadRequest on failure."""
+    settings = get_settings()
+    try:
+        return fetch_url(
+            url,
+            max_bytes=settings.extract_max_bytes,
+            timeout=settings.extract_fetch_timeout,
+            allow_private=allow_private,
+        )
+    except ValueError as exc:
+        message = str(exc)
+        if message.startswith("response is larger than"):
+            raise PayloadTooLarge(f"{url}: {message}") from None
+        raise BadRequest(message) from None
+
+
+def _looks_binary(data: bytes) -> bool:
+    """Whether undeclared content is neither a PDF nor text (many control bytes, or a NUL)."""
+    if data.startswith(b"%PDF-"):
+        return False
+    sample = data[:8192]
+    if b"\x00" in sample:
+        return True
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - 3:  # not just a character cut at the end of the sample
+            controls = sum(1 for byte in sample if (byte < 32 and byte not in _TEXT_CONTROLS) or byte == 127)
+            return controls > len(sample) // 50
+    return False
+
+
+def read_document(data: bytes, content_type: str | None, filename: str | None) -> tuple[str, str | None]:
+    """(text, title) of a text, HTML or PDF document; UnsupportedMediaType or BadRequest otherwise."""
+    if not data.strip():
+        raise BadRequest("the document is empty")
+    declared = (content_type or "").split(";", 1)[0].strip().lower()
+    if declared in ("", "application/octet-stream") and _looks_binary(data):
+        raise UnsupportedMediaType(f"{filename or 'the document'} is binary data, not text, HTML or PDF")
+    try:
+        return text_from_bytes(data, content_type, filename)
+    except ValueError as exc:
+        message = str(exc)
+        if message.startswith("unsupported document type"):
+            raise UnsupportedMediaType(f"{message} (text, HTML and PDF are supported)") from None
+        raise BadRequest(message) from None
+
+
+def extract_document(
+    data: bytes,
+    *,
+    content_type: str | None = None,
+    filename: str | None = None,
+    title: str | None = None,
+    created_by_ref: str | None = None,
+    warninglists: bool = True,
+    include_warninglisted: bool = False,
+) -> Extraction:
+    """Findings and a STIX bundle (a report named after the document) for one document."""
+    text, found_title = read_document(data, content_type, filename)
+    name = (title or found_title or filename or DEFAULT_TITLE).strip()[:500] or DEFAULT_TITLE
+    findings = extract(text, warninglist=warninglist_lookup() if warninglists else None)
+    bundle = findings_to_bundle(
+        findings,
+        title=name,
+        created_by_ref=created_by_ref,
+        include_warninglisted=include_warninglisted,
+        text=text,
+    )
+    return Extraction(name, findings, bundle)
+
+
+def warninglist_names(finding: Finding) -> list[str]:
+    """The warninglists a finding is on."""
+    return [flag[len(_WARNINGLIST) :] for flag in finding.flags if flag.startswith(_WARNINGLIST)]
+
+
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    """A finding as JSON: type, fanged value, offsets, context, occurrences, flags and warninglist hits."""
+    return {
+        "type": finding.type,
+        "value": finding.value,
+        "start": finding.start,
+        "end": finding.end,
+        "context": finding.context,
+        "occurrences": finding.occurrences,
+        "flags": [flag for flag in finding.flags if not flag.startswith(_WARNINGLIST)],
+        "aliases": [flag[len(_ALIAS) :] for flag in finding.flags if flag.startswith(_ALIAS)],
+        "warninglists": warninglist_names(finding),
+    }
