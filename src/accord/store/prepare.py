@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from accord.correlate.values import IndexValue, values_of
+from accord.correlate.indexer import IndexEntry, index_entries
+from accord.correlate.values import values_of
 from accord.stix.markings import tlp_of
 from accord.stix.timestamps import normalize_timestamp
 from accord.stix.validate import object_version, validate_object
@@ -30,7 +31,7 @@ class Prepared(NamedTuple):
     created_by_ref: str | None
     raw: bytes
     body_hash: bytes
-    values: tuple[IndexValue, ...] = ()  # value-index rows (accord.correlate), computed here to run in workers
+    values: tuple[IndexEntry, ...] = ()  # value-index rows (accord.correlate), computed here to run in workers
 
 
 class Refused(NamedTuple):
@@ -63,7 +64,7 @@ def prepare(obj: Any, max_bytes: int, *, index: bool = True) -> Prepared | Refus
         ref if isinstance(ref, str) else None,
         raw,
         hashlib.blake2b(raw, digest_size=16).digest(),
-        tuple(values_of(obj)) if index else (),
+        index_entries(values_of(obj)) if index else (),
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
 from accord.correlate.indexer import index_rows
 from accord.store import repository as repo
@@ -103,15 +104,16 @@ def ingest_prepared(conn: Connection, items: Iterable[Prepared | Refused], ctx: 
     """Version and store already-prepared objects in batches (see accord.store.prepare)."""
     size = get_settings().import_batch_size
     report = IngestReport()
-    orgs = repo.org_ids_by_identity(conn)
-    batch: list[Prepared | Refused] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
+    with gc_paused():
+        orgs = repo.org_ids_by_identity(conn)
+        batch: list[Prepared | Refused] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) >= size:
+                report.merge(_ingest_batch(conn, batch, ctx, orgs))
+                batch = []
+        if batch:
             report.merge(_ingest_batch(conn, batch, ctx, orgs))
-            batch = []
-    if batch:
-        report.merge(_ingest_batch(conn, batch, ctx, orgs))
     return report
 
 

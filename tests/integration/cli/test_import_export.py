@@ -171,3 +171,42 @@ def test_missing_path_and_unknown_collection_are_one_line_errors(cli, tmp_path):
     r = cli("import", str(src), "--collection", "nope")
     assert r.code != 0
     assert "no collection 'nope'" in r.err
+
+
+def test_parallel_import_keeps_the_versioning_rules_across_batches(cli, tmp_path, monkeypatch):
+    """Files big enough for worker processes (forced here with a tiny threshold and batch) follow the same rules."""
+    from accord.core import settings as core_settings
+    from accord.models.correlate import value_index
+    from accord.store import parallel
+
+    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+    monkeypatch.setenv("ACCORD_IMPORT_BATCH_SIZE", "64")
+    core_settings.get_settings.cache_clear()
+    firsts = [make_indicator(created=ts(i)) for i in range(300)]
+    seconds = [{**o, "modified": ts(50_000 + i), "name": "second"} for i, o in enumerate(firsts[:50])]
+    duplicates = firsts[100:120]
+    invalid = [{**make_indicator(), "pattern": "[ipv4-addr:value = "} for _ in range(10)]
+    conflicting = [{**o, "name": "changed body, same version"} for o in firsts[200:205]]
+    # Second versions come before their firsts, later batches repeat and contradict earlier ones.
+    objects = seconds + firsts + duplicates + invalid + conflicting
+    src = tmp_path / "big.json"
+    src.write_bytes(orjson.dumps(bundle(*objects)))
+    r = cli("import", str(src))
+    assert r.code == 0, r.err
+    assert "stored 350, duplicates 20, refused 15" in r.out
+    ids = {o["id"] for o in firsts}
+    o = stix_object.c
+    with get_engine().connect() as c:
+        rows = c.execute(select(o.seq, o.id, o.version, o.is_latest).where(o.id.in_(ids))).all()
+        keys = {
+            (r.key, r.object_seq)
+            for r in c.execute(select(value_index.c.key, value_index.c.object_seq).where(value_index.c.kind == "ip"))
+        }
+    latest = {r.id: r for r in rows if r.is_latest}
+    assert len(rows) == 350 and len(latest) == 300
+    newest = {oid: max(r.version for r in rows if r.id == oid) for oid in ids}
+    assert all(latest[oid].version == newest[oid] for oid in ids)
+    by_id = {obj["id"]: obj for obj in firsts}
+    for row in rows:  # every stored version is in the value index under its own seq
+        value = by_id[row.id]["pattern"].split("'")[1]
+        assert (value, row.seq) in keys
