@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from accord.accounts import service as accounts
 from accord.cli.common import err, fail, reading, unit_of_work
+from accord.core.db import widen_cache
 from accord.core.errors import AccordError, Forbidden, NotFound
 from accord.core.settings import get_settings
 from accord.sharing.policy import Principal, Role
@@ -52,6 +53,7 @@ def import_cmd(
     failed: list[str] = []
     show = err.is_terminal
     with unit_of_work() as conn:
+        widen_cache(conn, get_settings().import_cache_mb)
         principal = accounts.principal_for_email(conn, as_user) if as_user else _operator(conn)
         collection_id = None
         if collection:

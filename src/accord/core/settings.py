@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="", description="signs pagination tokens; generated into var/ when empty")
     max_object_bytes: int = 1_048_576
     import_batch_size: int = 5_000
+    import_cache_mb: int = Field(
+        default=512, description="SQLite page cache of an `accord import` (grows only as a large store needs it)"
+    )
     taxii_max_content_length: int = 104_857_600
     taxii_inline_max_objects: int = 5_000
     taxii_page_limit: int = 1_000
