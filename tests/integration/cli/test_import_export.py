@@ -203,7 +203,8 @@ def test_parallel_import_keeps_the_versioning_rules_across_batches(cli, tmp_path
             for r in c.execute(select(value_index.c.key, value_index.c.object_seq).where(value_index.c.kind == "ip"))
         }
     latest = {r.id: r for r in rows if r.is_latest}
-    assert len(rows) == 350 and len(latest) == 300
+    assert len(rows) == 350
+    assert len(latest) == 300
     newest = {oid: max(r.version for r in rows if r.id == oid) for oid in ids}
     assert all(latest[oid].version == newest[oid] for oid in ids)
     by_id = {obj["id"]: obj for obj in firsts}
