@@ -274,9 +274,12 @@ def main() -> None:
     if "--postgres-only" in sys.argv:
         columns = [c for c in columns if c[0] == "accord-postgres"]
     results: dict[str, dict[str, float]] = {}
+    loads: list[str] = []
     for name, run in columns:
         print(f"running {name} ...", flush=True)
+        before = os.getloadavg()[0]
         results[name] = run()
+        loads.append(f"{name} {before:.1f}->{os.getloadavg()[0]:.1f}")
     gets = [SMALL, *sizes] + ([bulk] if bulk else [])
     rows = [f"POST {n:,}" for n in sizes] + [f"GET {n:,}" for n in gets]
     print()
@@ -284,6 +287,7 @@ def main() -> None:
     print(f"{'':<16}" + "".join(f"{name:>14}" for name, _ in columns))
     for row in rows:
         print(_row(row, [results[name].get(row) for name, _ in columns]))
+    print(f"1-minute load average before->after each column ({os.cpu_count()} cores): {', '.join(loads)}")
     print(
         f"medallion skipped: POST above {MEDALLION_POST_MAX:,} objects (its duplicate check is quadratic) and GET "
         f"above {MEDALLION_GET_MAX:,} (seconds per page); no 1,000,000 store is built for it."

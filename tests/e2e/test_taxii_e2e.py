@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import httpx
@@ -126,3 +127,33 @@ def test_raw_checklist_lines(live_server: LiveServer) -> None:
         r = http.get("/taxii2/api/status/00000000-0000-4000-8000-000000000000/")
         assert r.status_code == 404
         assert r.headers["content-type"] == MEDIA
+
+
+def test_large_envelopes_through_the_queue_and_a_helper_process(live_server: LiveServer) -> None:
+    """Envelopes big enough to be split with a helper process come out whole, in order, once each."""
+    headers = {"Authorization": f"Bearer {live_server.token}", "Accept": MEDIA, "Content-Type": MEDIA}
+    base = f"{live_server.url}/taxii2/api"
+    with httpx.Client(headers=headers, timeout=60) as client:
+        coll = next(c for c in client.get(f"{base}/collections/").json()["collections"] if c["alias"] == "shared")
+        objects_url = f"{base}/collections/{coll['id']}/objects/"
+        posted: list[str] = []
+        for _ in range(2):  # the first starts the helper; later ones may use it
+            objs = [_indicator(i) for i in range(600)]
+            posted += [o["id"] for o in objs]
+            status = client.post(objects_url, json={"objects": objs}).json()
+            deadline = time.monotonic() + 60
+            while status["status"] != "complete" and time.monotonic() < deadline:
+                time.sleep(0.1)
+                status = client.get(f"{base}/status/{status['id']}/").json()
+            assert (status["status"], status["success_count"], status["failure_count"]) == ("complete", 600, 0)
+            assert [s["id"] for s in status["successes"]] == [o["id"] for o in objs]
+        seen: list[str] = []
+        params: dict[str, str] = {"match[type]": "indicator"}
+        while True:
+            body = client.get(objects_url, params=params).json()
+            seen += [o["id"] for o in body.get("objects", [])]
+            if not body.get("more"):
+                break
+            params = {"match[type]": "indicator", "next": body["next"]}
+    wanted = set(posted)
+    assert [i for i in seen if i in wanted] == posted

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from accord.accounts import security
+from accord.accounts.credentials import Credentials, credential_cache
 from accord.audit.service import record
 from accord.core.clock import now_us
 from accord.core.errors import BadRequest, Conflict, NotFound, TooManyRequests
@@ -185,6 +185,7 @@ def revoke_token(conn: Connection, prefix: str, *, actor: str = "cli") -> None:
     )
     if result.rowcount == 0:
         raise NotFound(f"no active token with prefix {prefix!r}")
+    forget_credentials()
     record(conn, actor, "token.revoke", prefix)
 
 
@@ -208,16 +209,6 @@ def list_tokens(conn: Connection) -> list[Any]:
 # --- authentication ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """What a request presented: a bearer token, or a Basic e-mail with a password or token."""
-
-    token: str | None = None
-    email: str | None = None
-    secret: str | None = None
-    client: str = ""
-
-
 def _throttle_check(conn: Connection, subjects: list[str]) -> None:
     s = get_settings()
     since = now_us() - s.login_window_seconds * 1_000_000
@@ -237,6 +228,7 @@ def record_login_failure(conn: Connection, creds: Credentials) -> None:
     for i, subject in enumerate(_subjects(creds)):
         conn.execute(insert(login_failure).values(subject=subject, at_us=now + i))
     conn.execute(delete(login_failure).where(login_failure.c.at_us < now - DAY_US))
+    forget_credentials()  # a throttled account or address must be re-checked, not served from memory
     record(conn, creds.email or creds.client or "anonymous", "login.failure", client=creds.client)
 
 
@@ -253,7 +245,7 @@ def _user_principal(conn: Connection, user: Any, *, read_only: bool) -> Principa
     )
 
 
-def _check_token(conn: Connection, token: str, email: str | None) -> Principal | None:
+def _check_token(conn: Connection, token: str, email: str | None) -> tuple[Principal | None, int | None]:
     prefix = security.token_prefix(token)
     row = None
     if prefix is not None:
@@ -264,35 +256,55 @@ def _check_token(conn: Connection, token: str, email: str | None) -> Principal |
         ).first()
     stored = row.token_hash if row is not None else security.token_digest("absent")
     if not security.digests_equal(stored, security.token_digest(token)) or row is None:
-        return None
+        return None, None
     if row.revoked_us is not None or row.disabled or (row.expires_us is not None and row.expires_us <= now_us()):
-        return None
+        return None, None
     if email is not None and email.strip().lower() != row.email:
-        return None
-    return principal_for(
+        return None, None
+    principal = principal_for(
         conn, org_id=row.org_id, role=row.role, user_id=row.user_id, email=row.email, read_only=row.read_only
     )
+    return principal, row.expires_us
+
+
+def _verify(conn: Connection, creds: Credentials) -> tuple[Principal | None, int | None]:
+    """The principal for these credentials and the token's expiry (µs), checked against the database."""
+    _throttle_check(conn, _subjects(creds))
+    if creds.token:
+        return _check_token(conn, creds.token, None)
+    if creds.email is None or creds.secret is None:
+        return None, None
+    if security.token_prefix(creds.secret) is not None:
+        return _check_token(conn, creds.secret, creds.email)
+    user = get_user_by_email(conn, creds.email)
+    if not security.verify_password(user.password_hash if user is not None else None, creds.secret):
+        return None, None
+    if user is None or user.disabled:
+        return None, None
+    return _user_principal(conn, user, read_only=False), None
 
 
 def authenticate(conn: Connection, creds: Credentials) -> Principal | None:
     """The principal for these credentials, or None (the same for unknown and wrong ones).
 
     Raises TooManyRequests while the account or address is throttled. The caller records a failure with
-    record_login_failure in a transaction of its own, so that reads never take the write lock.
+    record_login_failure in a transaction of its own, so that reads never take the write lock. A success is
+    remembered for at most CREDENTIAL_CACHE_SECONDS (see recall_principal).
     """
-    _throttle_check(conn, _subjects(creds))
-    if creds.token:
-        return _check_token(conn, creds.token, None)
-    if creds.email is None or creds.secret is None:
-        return None
-    if security.token_prefix(creds.secret) is not None:
-        return _check_token(conn, creds.secret, creds.email)
-    user = get_user_by_email(conn, creds.email)
-    if not security.verify_password(user.password_hash if user is not None else None, creds.secret):
-        return None
-    if user is None or user.disabled:
-        return None
-    return _user_principal(conn, user, read_only=False)
+    principal, expires_us = _verify(conn, creds)
+    if principal is not None:
+        credential_cache.remember(creds, principal, expires_us)
+    return principal
+
+
+def recall_principal(creds: Credentials) -> Principal | None:
+    """The principal of credentials verified less than CREDENTIAL_CACHE_SECONDS ago, without the database."""
+    return credential_cache.recall(creds)
+
+
+def forget_credentials() -> None:
+    """Drop every remembered verification: call after revoking access, changing grants, roles or memberships."""
+    credential_cache.clear()
 
 
 def principal_for_email(conn: Connection, email: str) -> Principal:
@@ -317,6 +329,7 @@ def create_group(conn: Connection, name: str, org_names: list[str], *, actor: st
     ).inserted_primary_key[0]  # type: ignore[index]
     if members:
         conn.execute(insert(sharing_group_member), [{"group_id": gid, "org_id": m} for m in sorted(members)])
+        forget_credentials()
     record(conn, actor, "group.create", name, orgs=sorted(org_names))
     return int(gid)
 
@@ -381,6 +394,7 @@ def create_collection(
             insert(collection_grant),
             [{"collection_id": cid, "mode": m, "org_id": o, "group_id": g} for m, o, g in sorted(unique, key=str)],
         )
+        forget_credentials()
     record(conn, actor, "collection.create", alias, readers=readers, writers=writers)
     return conn.execute(select(collection).where(collection.c.id == cid)).one()
 

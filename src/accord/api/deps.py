@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 from fastapi import Depends, Request
 from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
 
-from accord.accounts.service import Credentials, authenticate, record_login_failure
+from accord.accounts.service import Credentials, authenticate, recall_principal, record_login_failure
 from accord.core.db import get_engine, read_transaction, transaction
 from accord.core.errors import Forbidden, Unauthorized
 from accord.sharing.policy import Principal
@@ -38,39 +39,50 @@ def parse_credentials(request: Request) -> Credentials | None:
     raise Unauthorized("unsupported authorization scheme; use Bearer or Basic")
 
 
-def current_principal(request: Request) -> Principal:
-    """The authenticated caller; 401 (identical for unknown and wrong credentials) otherwise."""
-    cached = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    creds = parse_credentials(request)
-    if creds is None:
-        raise Unauthorized("authentication required")
+def _verify(creds: Credentials) -> Principal:
     with read_transaction(get_engine()) as conn:
         principal = authenticate(conn, creds)
     if principal is None:
         with transaction(get_engine()) as conn:
             record_login_failure(conn, creds)
         raise Unauthorized("invalid credentials")
+    return principal
+
+
+async def current_principal(request: Request) -> Principal:
+    """The authenticated caller; 401 (identical for unknown and wrong credentials) otherwise.
+
+    Credentials verified within the last few seconds are answered from memory on the event loop (see
+    accounts.credentials.CredentialCache for the bounds); only a miss goes to the database, in a worker thread.
+    """
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    creds = parse_credentials(request)
+    if creds is None:
+        raise Unauthorized("authentication required")
+    principal = recall_principal(creds)
+    if principal is None:
+        principal = await run_in_threadpool(_verify, creds)
     request.state.principal = principal
     return principal
 
 
-def admin_principal(principal: Principal = Depends(current_principal)) -> Principal:
+async def admin_principal(principal: Principal = Depends(current_principal)) -> Principal:
     """The caller, who must be a node admin."""
     if not principal.is_admin:
         raise Forbidden("this needs the admin role")
     return principal
 
 
-def admin_writer(principal: Principal = Depends(admin_principal)) -> Principal:
+async def admin_writer(principal: Principal = Depends(admin_principal)) -> Principal:
     """An admin whose token may write."""
     if principal.read_only:
         raise Forbidden("this token is read-only")
     return principal
 
 
-def writer_principal(principal: Principal = Depends(current_principal)) -> Principal:
+async def writer_principal(principal: Principal = Depends(current_principal)) -> Principal:
     """The caller, who must be allowed to write (role and token)."""
     if not principal.can_write:
         raise Forbidden("this token or role cannot write")

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     taxii_max_content_length: int = 104_857_600
     taxii_inline_max_objects: int = 5_000
     taxii_page_limit: int = 1_000
+    taxii_status_retention_hours: int = Field(default=24, description="keep POST status resources this long (>= 24)")
     taxii_title: str = "Accord TAXII 2.1"
     taxii_api_roots: str = "api"
     login_max_failures: int = 10

@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from accord.store.prepare import Prepared, Refused, prepare_all
+from accord.store.prepare import Prepared, Refused, as_row, from_row, prepare_all
 from accord.store.sources import Source, read_objects
 
 MIN_BYTES = 4 * 1024 * 1024  # below this, process start-up costs more than it saves
@@ -38,12 +38,8 @@ def _prepare_slice(args: tuple[int, int, int, bool]) -> bytes:
     # Plain tuples cross the process boundary (unpickling named tuples costs 8x more), pickled here as one
     # bytes object: the pool's result thread then only passes bytes along, and the unpickling happens in
     # the consumer's thread instead of competing for the GIL with its database writes.
-    rows = [tuple(item) for item in prepare_all(_objects[start:stop], max_bytes, index=index)]
+    rows = [as_row(item) for item in prepare_all(_objects[start:stop], max_bytes, index=index)]
     return pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _rebuild(row: tuple[Any, ...]) -> Prepared | Refused:
-    return Prepared._make(row) if len(row) == len(Prepared._fields) else Refused._make(row)
 
 
 def worth_it(source: Source) -> bool:
@@ -68,4 +64,4 @@ def prepared_batches(
         total = pool.submit(_count).result()
         slices = [(i, min(i + batch, total), max_bytes, index) for i in range(0, total, batch)]
         for blob in pool.map(_prepare_slice, slices):
-            yield from map(_rebuild, pickle.loads(blob))  # noqa: S301 - our own forked worker's output
+            yield from map(from_row, pickle.loads(blob))  # noqa: S301 - our own forked worker's output

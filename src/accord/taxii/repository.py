@@ -152,7 +152,7 @@ def _run(
         # The policy's correlated subqueries inflate the planner's cost estimate past jit_above_cost: JIT then
         # spends ~0.8 s compiling a query that runs in ~15 ms.
         conn.exec_driver_sql("SET LOCAL jit = off")
-    return list(conn.execute(stmt, params))
+    return list(conn.execute(stmt, params).all())
 
 
 def page(
@@ -207,6 +207,13 @@ def insert_status(conn: Connection, values: dict[str, Any]) -> None:
 def get_status(conn: Connection, status_id: str) -> Row[Any] | None:
     """One status resource by id."""
     return conn.execute(select(taxii_status).where(taxii_status.c.id == status_id)).first()
+
+
+def purge_statuses(conn: Connection, before_us: int) -> int:
+    """Delete completed status resources requested before `before_us` (pending ones wait for their job)."""
+    s = taxii_status.c
+    result = conn.execute(delete(taxii_status).where(s.request_us < before_us, s.status == "complete"))
+    return int(result.rowcount or 0)
 
 
 def update_status(conn: Connection, status_id: str, values: dict[str, Any]) -> None:

@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, select
 
 from accord.audit.service import record
 from accord.core.clock import now_us
 from accord.core.errors import BadRequest, Forbidden, NotFound
+from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
 from accord.models.objects import stix_object
 from accord.sharing.policy import Principal
 from accord.stix.timestamps import micros_to_timestamp
 from accord.stix.validate import object_version
-from accord.store.service import IngestReport, WriteContext, ingest
+from accord.store.service import IngestReport, WriteContext, ingest_prepared
 from accord.taxii import repository as repo
 from accord.taxii.filters import Filters
+from accord.taxii.parallel import prepare_objects
 from accord.taxii.service import get_collection, may_write, readable_collection
 
 ADD_OBJECTS_JOB = "taxii.add_objects"
+# TAXII 2.1 asks servers to keep status resources for at least 24 hours. ACCORD_TAXII_STATUS_RETENTION_HOURS
+# may lengthen that, never shorten it.
+MIN_STATUS_RETENTION_HOURS = 24
+PURGE_INTERVAL_S = 60.0
+_last_purge = 0.0
+
+
+def status_retention_us() -> int:
+    """How long status resources are kept (µs): the configured hours, at least 24."""
+    return max(get_settings().taxii_status_retention_hours, MIN_STATUS_RETENTION_HOURS) * 3_600_000_000
 
 
 def envelope_objects(body: Any) -> list[Any]:
@@ -98,7 +112,8 @@ def add_objects(conn: Connection, principal: Principal, collection_key: str, obj
     }
     if len(objects) <= get_settings().taxii_inline_max_objects:
         ctx = WriteContext(writer_org_id=principal.org_id, collection_id=coll.id, keep_outcomes=True)
-        report = ingest(conn, objects, ctx)
+        with gc_paused():  # prepared objects are acyclic: collector passes over them are pure cost
+            report = ingest_prepared(conn, prepare_objects(objects), ctx)
         values.update(complete_values(conn, report))
         detail: dict[str, Any] = {"stored": report.stored, "duplicates": report.duplicates, "refused": report.refused}
     else:
@@ -121,15 +136,24 @@ def add_objects(conn: Connection, principal: Principal, collection_key: str, obj
         )
         detail = {"queued": len(objects), "job": job_id}
     repo.insert_status(conn, values)
+    purge_statuses(conn)
     record(
         conn, principal.email or f"org:{principal.org_id}", "taxii.add_objects", coll.alias, status=status_id, **detail
     )
-    row = repo.get_status(conn, status_id)
-    assert row is not None
-    return status_resource(row)
+    return status_resource(SimpleNamespace(**values))
 
 
-def status_resource(row: Row[Any]) -> dict[str, Any]:
+def purge_statuses(conn: Connection, *, force: bool = False) -> int:
+    """Delete status resources older than the retention (at most about once a minute per process unless forced)."""
+    global _last_purge
+    now = time.monotonic()
+    if not force and now - _last_purge < PURGE_INTERVAL_S:
+        return 0
+    _last_purge = now
+    return repo.purge_statuses(conn, now_us() - status_retention_us())
+
+
+def status_resource(row: Any) -> dict[str, Any]:
     """A status row as the TAXII status resource (empty lists omitted)."""
     detail = orjson.loads(row.detail)
     out: dict[str, Any] = {
@@ -158,8 +182,10 @@ def get_status(conn: Connection, principal: Principal, status_id: str) -> dict[s
 def delete_object(conn: Connection, principal: Principal, collection_key: str, object_id: str, f: Filters) -> int:
     """Remove the matching versions of an object from the collection (owner org or admin); audited.
 
-    Only the memberships are removed: the versions stay in the store (other collections, provenance, is_latest
-    and correlation rows may refer to them), readable afterwards only under R0/R1 unless in another collection.
+    TAXII 2.1 scopes DELETE to the collection in the URL, so only this collection's memberships go: other
+    collections keep the versions, and the versions stay stored (immutable history for W2, provenance, is_latest
+    and correlation rows), readable afterwards only under R0/R1 unless still in another readable collection.
+    Posting an identical version again puts it back (an exact duplicate is a success).
     """
     coll = readable_collection(conn, principal, collection_key)
     rows = repo.deletable(conn, principal, coll.id, object_id, f)

@@ -1,0 +1,86 @@
+"""Presented credentials, and the short-lived memory of verified ones that spares each request its queries."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from accord.core.clock import now_us
+from accord.core.settings import get_settings
+from accord.sharing.policy import Principal
+
+__all__ = ["CREDENTIAL_CACHE_SECONDS", "CredentialCache", "Credentials", "credential_cache"]
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a request presented: a bearer token, or a Basic e-mail with a password or token."""
+
+    token: str | None = None
+    email: str | None = None
+    secret: str | None = None
+    client: str = ""
+
+
+CREDENTIAL_CACHE_SECONDS = 5.0
+_CACHE_MAX_ENTRIES = 10_000
+
+
+class CredentialCache:
+    """Recently verified credentials and their principals, for at most `ttl` seconds each.
+
+    TAXII clients send the same credentials on every page; verifying them (token digest, throttle check, and
+    the principal's collections and peers) costs several queries per request. A remembered entry is keyed by a
+    keyed digest of the presented secret and of what the principal depends on (database, default TLP), never by
+    the secret itself. Bounds: a token's expiry is exact; a revocation, a changed role, grant, membership or
+    peer link made in this process takes effect at once (the service calls forget_credentials; a request racing
+    that commit may keep the old state, for `ttl` seconds at most); one made by another process (CLI, another
+    API process, direct SQL) takes effect within `ttl` seconds.
+    """
+
+    def __init__(self, ttl: float = CREDENTIAL_CACHE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._entries: dict[bytes, tuple[float, int | None, Principal]] = {}
+        self._lock = threading.Lock()
+        self._salt = uuid.uuid4().bytes  # per process: digests are useless outside it
+
+    def _key(self, creds: Credentials) -> bytes:
+        s = get_settings()
+        parts = (s.database_url, s.default_tlp, creds.token or "", creds.email or "", creds.secret or "")
+        return hashlib.blake2b("\0".join(parts).encode(), key=self._salt, digest_size=32).digest()
+
+    def recall(self, creds: Credentials) -> Principal | None:
+        """The remembered principal, or None when unknown or older than the bound."""
+        found = self._entries.get(self._key(creds))
+        if found is None:
+            return None
+        until, expires_us, principal = found
+        if self.clock() >= until or (expires_us is not None and expires_us <= now_us()):
+            return None
+        return principal
+
+    def remember(self, creds: Credentials, principal: Principal, expires_us: int | None) -> None:
+        """Remember a successful verification for `ttl` seconds."""
+        if self.ttl <= 0:
+            return
+        key = self._key(creds)
+        now = self.clock()
+        with self._lock:
+            if len(self._entries) >= _CACHE_MAX_ENTRIES:
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                if len(self._entries) >= _CACHE_MAX_ENTRIES:
+                    self._entries.clear()
+            self._entries[key] = (now + self.ttl, expires_us, principal)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._entries = {}
+
+
+credential_cache = CredentialCache()
