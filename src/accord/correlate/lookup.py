@@ -1,9 +1,15 @@
 """Lookup: what the caller may know about raw or defanged values, answered in a fixed number of batched queries.
 
-Stages (each one SQL statement whatever the batch size; later stages run only when earlier ones found
-something): CIDR prefix lengths in use (only when the input holds addresses), index probes, bodies and
-first/last seen of the matched objects, their links (reports, relationships, sightings), and the names of
-related intrusion sets, malware, campaigns and threat actors. Every stage filters through the policy.
+Every distinct input is normalised once, every distinct normalised value is checked against the warninglists
+once, and every distinct index probe runs once, however many values share it (URLs on one host, siblings
+under one parent). Stages (each one SQL statement whatever the batch size; later stages run only when
+earlier ones found something): CIDR prefix lengths in use (only when the input holds addresses); the
+answers, where each probe first counts its index rows and, at most `correlation_widespread` of them,
+returns its readable objects with their bodies; for values with many more index rows, a count of the
+readable objects; the answers of values above the limit that may still have few readable objects; first
+and last seen of objects with several versions; the links of the matched objects (reports, relationships,
+sightings); and the names of related intrusion sets, malware, campaigns and threat actors. Every stage
+that reveals an object or a count filters through the policy.
 
 Warninglists are checked at query time with the cached in-memory matcher (not stored at ingest), so changing
 the active lists takes effect at once and never needs a re-index.
@@ -12,8 +18,9 @@ the active lists takes effect at once and never needs a re-index.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -21,15 +28,20 @@ from sqlalchemy import Connection
 
 from accord.core.clock import now_us
 from accord.core.errors import PayloadTooLarge
+from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
 from accord.correlate import matching
 from accord.correlate import repository as repo
+from accord.correlate.indexer import storage_key
 from accord.correlate.scoring import DEFAULT_THRESHOLD, base_score, current_score, is_expired, model_for
 from accord.correlate.values import IndexValue, normalize, values_of
 from accord.sharing.policy import Principal
 from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
 
 MAX_VALUES = 10_000
+# A value whose probes hold at most this many times `correlation_widespread` index rows is fetched and
+# counted in one pass; beyond it, counting readable objects in the database first costs less.
+_FETCH_FACTOR = 2
 RELATED_TYPES = ("intrusion-set", "malware", "campaign", "threat-actor", "tool")
 _RELIABILITY_TAG = "admiralty-scale:source-reliability="
 
@@ -53,6 +65,7 @@ class Context:
     related: list[dict[str, Any]] = field(default_factory=list)
     index_kind: str = ""  # the matched index row, to tell a URL's host from a plain domain or address
     index_key: str = ""
+    value_kind: str = ""  # the kind of the value looked up (or correlated): its decay model scores the match
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form."""
@@ -103,12 +116,31 @@ def score_of(obj: dict[str, Any], kind: str, last_sighting_us: int | None, now: 
     return score, expired
 
 
-def enrich(conn: Connection, principal: Principal, contexts: Sequence[Context], kinds: dict[int, str]) -> None:
-    """Fill names, first/last seen, sightings, scores and related objects of contexts (policy-filtered)."""
+@dataclass(slots=True)
+class _Facts:
+    """What enrichment knows about one matched object version, shared by every context that names it."""
+
+    body: dict[str, Any]
+    first_seq: int | None = None
+    last_seq: int | None = None
+    shown: tuple[str | None, str | None, str | None] | None = None  # name, first and last seen, once known
+    hosts: set[tuple[str, str]] | None = None  # its URL hosts, parsed only when a match needs them
+    scores: dict[str, tuple[float, bool]] = field(default_factory=dict)  # per decay kind
+
+
+def enrich(
+    conn: Connection, principal: Principal, contexts: Sequence[Context], found: Mapping[int, repo.Details] | None = None
+) -> None:
+    """Fill names, first/last seen, sightings, scores and related objects of contexts (policy-filtered).
+
+    `found`: the bodies and first/last seen of the contexts' versions when the caller already has them.
+    """
     if not contexts:
         return
-    found = repo.details(conn, principal, sorted({c.seq for c in contexts}))
-    bodies = {seq: orjson.loads(d.raw) for seq, d in found.items()}
+    # Each object version is fetched, parsed and scored once, however many contexts name it.
+    if found is None:
+        found = repo.details(conn, principal, sorted({c.seq for c in contexts}))
+    facts = {seq: _Facts(orjson.loads(d.raw), d.first_seq, d.last_seq) for seq, d in found.items()}
     ids = sorted({c.id for c in contexts})
     sightings: dict[str, int] = defaultdict(int)
     last_sighting: dict[str, int] = {}
@@ -130,93 +162,197 @@ def enrich(conn: Connection, principal: Principal, contexts: Sequence[Context], 
             name = orjson.loads(row.raw).get("name")
             for ref in ends[row.id]:
                 related[ref][row.id] = {"id": row.id, "type": row.type, "name": name}
+    listed = {ref: sorted(found.values(), key=lambda r: (r["type"], r["id"])) for ref, found in related.items()}
     now = now_us()
     for ctx in contexts:
-        detail, body = found.get(ctx.seq), bodies.get(ctx.seq, {})
-        ctx.name = matching.object_name(body)
-        is_host = ctx.match == "exact" and ctx.index_kind in ("domain", "ip")
-        if is_host and (ctx.index_kind, ctx.index_key) in matching.url_hosts(values_of(body)):
-            ctx.match = "url-host"
-        if detail is not None:
-            ctx.first_seen = micros_to_timestamp(detail.first_seq)
-            ctx.last_seen = micros_to_timestamp(max(detail.last_seq, last_sighting.get(ctx.id, 0)))
+        fact = facts.get(ctx.seq)
+        if fact is None:
+            fact = facts[ctx.seq] = _Facts({})
+        body = fact.body
+        if fact.shown is None:
+            first = last = None
+            if fact.first_seq is not None and fact.last_seq is not None:
+                first = micros_to_timestamp(fact.first_seq)
+                latest = max(fact.last_seq, last_sighting.get(ctx.id, 0))
+                last = first if latest == fact.first_seq else micros_to_timestamp(latest)
+            fact.shown = (matching.object_name(body), first, last)
+        ctx.name, ctx.first_seen, ctx.last_seen = fact.shown
+        if ctx.match == "exact" and ctx.index_kind in ("domain", "ip"):
+            if fact.hosts is None:
+                fact.hosts = matching.url_hosts(values_of(body)) if _may_hold_urls(body) else set()
+            if (ctx.index_kind, ctx.index_key) in fact.hosts:
+                ctx.match = "url-host"
         ctx.sightings = sightings.get(ctx.id, 0)
-        ctx.score, ctx.expired = score_of(body, kinds.get(ctx.seq, ""), last_sighting.get(ctx.id), now)
-        ctx.related = sorted(related.get(ctx.id, {}).values(), key=lambda r: (r["type"], r["id"]))
+        scored = fact.scores.get(ctx.value_kind)
+        if scored is None:
+            scored = fact.scores[ctx.value_kind] = score_of(body, ctx.value_kind, last_sighting.get(ctx.id), now)
+        ctx.score, ctx.expired = scored
+        ctx.related = list(listed.get(ctx.id, ()))
 
 
-def _distinct(matches: Iterable[repo.Match]) -> dict[int, dict[int, repo.Match]]:
-    """Per tag, one answer per object version (an exact answer wins over a related one)."""
-    per_tag: dict[int, dict[int, repo.Match]] = defaultdict(dict)
-    for m in matches:
-        prior = per_tag[m.tag].get(m.seq)
-        if prior is None or (m.mode == repo.EXACT and prior.mode != repo.EXACT):
-            per_tag[m.tag][m.seq] = m
-    return per_tag
+def _may_hold_urls(body: Mapping[str, Any]) -> bool:
+    # Only url objects and indicators whose pattern names a url carry URL rows: others need no parsing.
+    kind = body.get("type")
+    return kind == "url" or (kind == "indicator" and "url" in str(body.get("pattern", "")))
+
+
+ProbeKey = tuple[str, str, str, str]  # mode, kind, a, b
+
+
+def answers(
+    conn: Connection, principal: Principal, probes: Mapping[ProbeKey, list[int]], own: Sequence[str], limit: int
+) -> tuple[dict[int, dict[int, repo.Answer]], dict[int, int]]:
+    """Per tag: its readable answers (one per object) when at most `limit`, else the count of readable objects.
+
+    `probes` maps each distinct probe to the tags that need it (URLs on one host, siblings under one
+    parent): each runs once. `own` is each tag's own index key: an object holding it answers as an exact
+    match however else it matched. A value with many index rows is counted in the database, never listed.
+    """
+    keys = list(probes)
+    tags_of = list(probes.values())
+    per_tag: dict[int, dict[int, repo.Answer]] = defaultdict(dict)
+
+    def keep(found: Iterable[repo.Answer]) -> None:
+        for answer in found:
+            for tag in tags_of[answer.probe]:
+                seen = per_tag[tag]
+                prior = seen.get(answer.seq)  # one answer per object version; an exact one wins
+                if prior is None or (answer.key == own[tag] and prior.key != own[tag]):
+                    seen[answer.seq] = answer
+
+    found, above = repo.answers(conn, principal, [(n, *key) for n, key in enumerate(keys)], limit)
+    keep(found)
+    # Tags with probes above the limit in index rows (readable or not): with a few times the limit, their
+    # readable answers are fetched and counted here; with more, they are counted in the database first and
+    # fetched only when at most `limit` turn out readable.
+    big_rows: dict[int, int] = defaultdict(int)
+    for n, count in above.items():
+        for tag in tags_of[n]:
+            big_rows[tag] += count
+    far = {tag for tag, count in big_rows.items() if count > _FETCH_FACTOR * max(limit, 1)}
+    counted: dict[int, int] = {}
+    if far:
+        tagged = [(tag, *key) for key, tags in probes.items() for tag in tags if tag in far]
+        counted = repo.readable_counts(conn, principal, tagged)
+    wanted = (big_rows.keys() - far) | {tag for tag, count in counted.items() if count <= limit}
+    fetch = [(n, *keys[n]) for n in above if wanted.intersection(tags_of[n])]
+    if fetch:
+        keep(repo.answers(conn, principal, fetch, None)[0])
+    widespread = {tag: count for tag, count in counted.items() if count > limit}
+    for tag, found_for_tag in per_tag.items():
+        if tag not in far and len(found_for_tag) > limit:
+            widespread[tag] = len(found_for_tag)
+    for tag in widespread:
+        per_tag.pop(tag, None)
+    return per_tag, widespread
 
 
 def lookup(conn: Connection, principal: Principal, values: Sequence[str]) -> list[dict[str, Any]]:
     """For each raw value: normalised forms, warninglist hits and readable contexts (or a widespread count)."""
     if len(values) > MAX_VALUES:
         raise PayloadTooLarge(f"at most {MAX_VALUES:,} values per lookup; got {len(values):,}")
+    # A batch allocates tens of thousands of acyclic rows, probes and dicts; each pass of the cyclic
+    # collector would walk the warninglists and the suffix list too (~100 ms a pass, most of a batch).
+    with gc_paused():
+        return _lookup(conn, principal, values)
+
+
+def _lookup(conn: Connection, principal: Principal, values: Sequence[str]) -> list[dict[str, Any]]:
     wl = matching.matcher()
     limit = get_settings().correlation_widespread
-    forms: list[tuple[int, list[tuple[int, IndexValue, list[str]]]]] = []
+    # Batches repeat themselves (many URLs on one host, one value pasted twice): every distinct input is
+    # normalised once, and every distinct normalised row is checked, probed and counted once (its tag).
+    forms: dict[str, list[int]] = {}
+    tags: dict[IndexValue, int] = {}
     rows: list[IndexValue] = []
-    for i, raw in enumerate(values):
-        entry = []
-        for row in normalize(None, raw) if isinstance(raw, str) else []:
-            entry.append((len(rows), row, wl.hits(row.kind, row.value)))
-            rows.append(row)
-        forms.append((i, entry))
+    for raw in values:
+        if not isinstance(raw, str) or raw in forms:
+            continue
+        entry = forms[raw] = []
+        for row in normalize(None, raw):
+            tag = tags.get(row)
+            if tag is None:
+                tag = tags[row] = len(rows)
+                rows.append(row)
+            entry.append(tag)
+    listed = [wl.hits(row.kind, row.value) for row in rows]
     lengths = repo.cidr_lengths(conn) if any(r.kind == "ip" for r in rows) else {}
-    probes = [
-        p
-        for tag, row in enumerate(rows)
-        for p in matching.probes_for(
-            tag, row, lengths, related=row.kind != "domain" or not matching.is_public_suffix(row.value)
-        )
-    ]
-    per_tag = _distinct(repo.probe(conn, principal, probes))
-    hosts_by_input = {
-        i: matching.url_hosts(row for _, row, _ in entry) if len(entry) > 1 else set() for i, entry in forms
-    }
-    contexts: list[Context] = []
-    kinds: dict[int, str] = {}
-    out: list[dict[str, Any]] = []
-    for i, entry in forms:
-        items = []
-        for tag, row, hits in entry:
-            item: dict[str, Any] = {"kind": row.kind, "value": row.value, "warninglists": hits}
-            answers = per_tag.get(tag, {})
-            objects = {m.id for m in answers.values()}
-            if len(objects) > limit:
-                item |= {"widespread": True, "count": len(objects)}
+    probes: dict[ProbeKey, list[int]] = {}
+    for tag, row in enumerate(rows):
+        related = row.kind != "domain" or not matching.is_public_suffix(row.value)
+        for key in matching.probe_keys(row, lengths, related=related):
+            sharing = probes.get(key)
+            if sharing is None:
+                probes[key] = [tag]
             else:
+                sharing.append(tag)
+    own = [storage_key(row.key) for row in rows]
+    per_tag, widespread = answers(conn, principal, probes, own, limit) if probes else ({}, {})
+    results = {raw: _items(entry, rows, listed, per_tag, widespread) for raw, entry in forms.items()}
+    pending = [(item, found) for items in results.values() for item, found in items if found]
+    versions = {a.seq: a for got in per_tag.values() for a in got.values()}
+    details = {seq: repo.Details(a.raw, seq, seq) for seq, a in versions.items() if a.only_version}
+    if len(details) < len(versions):  # objects with several versions: first and last of the readable ones
+        details |= repo.details(conn, principal, sorted(versions.keys() - details.keys()))
+    enrich(conn, principal, [c for _, found in pending for c in found], details)
+    for item, found in pending:
+        item["matches"] = [c.as_dict() for c in found]
+    out: list[dict[str, Any]] = []
+    given: set[str] = set()
+    for raw in values:
+        answer: list[dict[str, Any]] = []
+        if isinstance(raw, str):
+            answer = [item for item, _ in results[raw]]
+            if raw in given:  # a repeated input gets its own copies: changing one answer leaves the other alone
+                answer = [dict(item) for item in answer]
+            given.add(raw)
+        out.append({"input": raw, "values": answer})
+    return out
+
+
+def _items(
+    entry: list[int],
+    rows: list[IndexValue],
+    listed: list[list[str]],
+    per_tag: Mapping[int, dict[int, repo.Answer]],
+    widespread: Mapping[int, int],
+) -> list[tuple[dict[str, Any], list[Context]]]:
+    """The answer items of one input (its normalised forms), each with its contexts still to enrich."""
+    out: list[tuple[dict[str, Any], list[Context]]] = []
+    hosts: set[tuple[str, str]] | None = None
+    for tag in entry:
+        row = rows[tag]
+        item: dict[str, Any] = {"kind": row.kind, "value": row.value, "warninglists": listed[tag]}
+        found: list[Context] = []
+        count = widespread.get(tag)
+        if count is not None:
+            item["widespread"] = True
+            item["count"] = count
+        else:
+            item["matches"] = []
+            answered = per_tag.get(tag)
+            if answered:
+                if hosts is None:  # the URL hosts among the input's own forms (a URL and its host)
+                    hosts = matching.url_hosts(rows[t] for t in entry) if len(entry) > 1 else set()
                 found = [
                     Context(
-                        m.seq,
-                        m.id,
-                        m.type,
-                        m.owner,
-                        matching.match_kind(row, m.kind, m.key, hosts_by_input[i]),
-                        matching.shown(m.kind, m.key, m.value),
-                        index_kind=m.kind,
-                        index_key=m.key,
+                        a.seq,
+                        a.id,
+                        a.type,
+                        a.owner,
+                        matching.match_kind(row, a.kind, a.key, hosts),
+                        matching.shown(a.kind, a.key, a.value),
+                        index_kind=a.kind,
+                        index_key=a.key,
+                        value_kind=row.kind,
                     )
-                    for m in sorted(answers.values(), key=lambda m: m.seq)
+                    for a in sorted(answered.values(), key=_by_seq)
                 ]
-                contexts += found
-                kinds |= {c.seq: row.kind for c in found}
-                item["matches"] = found
-            items.append(item)
-        out.append({"input": values[i], "values": items})
-    enrich(conn, principal, contexts, kinds)
-    for result in out:
-        for item in result["values"]:
-            if "matches" in item:
-                item["matches"] = [c.as_dict() for c in item["matches"]]
+        out.append((item, found))
     return out
+
+
+_by_seq = attrgetter("seq")
 
 
 def indexed_values(raw: bytes) -> list[IndexValue]:

@@ -52,7 +52,14 @@ def correlatable(row: IndexValue) -> bool:
 
 def probes_for(tag: int, row: IndexValue, cidr_lengths: Mapping[str, Sequence[int]], *, related: bool) -> list[Probe]:
     """Index probes for one value: its exact key, plus (when `related`) CIDR and parent/child domain probes."""
-    out = [Probe(tag, EXACT, row.kind, storage_key(row.key))]
+    return [Probe(tag, *key) for key in probe_keys(row, cidr_lengths, related=related)]
+
+
+def probe_keys(
+    row: IndexValue, cidr_lengths: Mapping[str, Sequence[int]], *, related: bool
+) -> list[tuple[str, str, str, str]]:
+    """The probes of `probes_for` as (mode, kind, a, b), without a tag: batches share them between values."""
+    out = [(EXACT, row.kind, storage_key(row.key), "")]
     if not related:
         return out
     if row.kind == "ip" and row.lo is not None and row.hi is not None:
@@ -64,15 +71,15 @@ def probes_for(tag: int, row: IndexValue, cidr_lengths: Mapping[str, Sequence[in
             if plen < own:
                 host = (1 << (bits - plen)) - 1
                 net = lo & ~host
-                out.append(Probe(tag, CONTAINS, "ip", f"{family}:{net:0{width}x}", f"{family}:{net | host:0{width}x}"))
+                out.append((CONTAINS, "ip", f"{family}:{net:0{width}x}", f"{family}:{net | host:0{width}x}"))
         if lo != hi:
-            out.append(Probe(tag, INSIDE, "ip", row.lo, row.hi))
+            out.append((INSIDE, "ip", row.lo, row.hi))
     elif row.kind == "domain":
         _, parents, registrable = _domain_shape(row.value)
-        out += [Probe(tag, EXACT, "domain", domain_key(parent)) for parent in parents]
+        out += [(EXACT, "domain", domain_key(parent), "") for parent in parents]
         if registrable:
             lo_key, hi_key = domain_key_range(row.value)
-            out.append(Probe(tag, CHILDREN, "domain", lo_key, hi_key))
+            out.append((CHILDREN, "domain", lo_key, hi_key))
     return out
 
 

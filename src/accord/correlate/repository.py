@@ -6,14 +6,33 @@ of a lookup is one statement whatever the number of values, and no IN list hits 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, Integer, String, Subquery, and_, column, func, literal, select, text, union_all
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    Subquery,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FromClause
 from sqlalchemy.sql.selectable import Join
+from sqlalchemy.util.typing import TupleAny
 
 from accord.correlate.indexer import CIDR_MARK
 from accord.models.accounts import org
@@ -24,6 +43,10 @@ from accord.sharing.policy import Principal, readable_clause, visible_versions_c
 # Probe modes: exact key, CIDR containing an address or CIDR (lo/hi equality), addresses or CIDRs inside a
 # CIDR (lo range), subdomains of a domain (key range).
 EXACT, CONTAINS, INSIDE, CHILDREN = "e", "c", "r", "d"
+MODES = (EXACT, CONTAINS, INSIDE, CHILDREN)
+_KEY_ORDER = itemgetter(1, 2)
+_NO_LIMIT = 2**31 - 1  # "no limit" as a bound INTEGER
+_PLACEHOLDERS: dict[str, Any] = {f"probes_{m}": "[]" for m in MODES} | {"limit": 0}  # runtime parameters
 LINK_KINDS = ("ref:report", "ref:relationship", "ref:sighting")
 
 
@@ -35,6 +58,9 @@ class Probe(NamedTuple):
     kind: str
     a: str
     b: str = ""
+
+
+ProbeRow = tuple[int, str, str, str, str]  # a Probe, or the same as a plain tuple (tag, mode, kind, a, b)
 
 
 class Match(NamedTuple):
@@ -99,47 +125,183 @@ def cidr_lengths(conn: Connection) -> dict[str, list[int]]:
     return found
 
 
-# Statements are built once per (dialect, principal) and reused: building the policy-filtered union costs
-# more than running it for one value. Batches are bound at execution time.
-@lru_cache(maxsize=512)
-def _probe_stmt(dialect: str, principal: Principal) -> Any:
-    v, o = value_index.c, stix_object.c
-    visible = _visible(principal)
+def _probe_table(dialect: str, mode: str) -> Subquery:
+    # Each mode has its own JSON parameter: SQLite re-reads a JSON element per extracted field, so one
+    # shared array scanned by every part would cost four full passes over the batch.
+    return _json_table(dialect, f"probes_{mode}", ("int", "str", "str", "str"))
 
-    def part(m: str, on: Any) -> Any:
-        # Each mode has its own JSON parameter: SQLite re-reads a JSON element per extracted field, so one
-        # shared array scanned by every part would cost four full passes over the batch.
-        p = _json_table(dialect, f"probes_{m}", ("int", "str", "str", "str"))
-        tag, kind, a, b = (p.c[f"v{i}"] for i in range(4))
-        joined = _Ordered(_Ordered(p, value_index, on(kind, a, b)), stix_object, o.seq == v.object_seq)
-        cols = (tag, literal(m).label("mode"), v.kind, v.key, v.value, o.seq, o.id, o.type, org.c.name)
-        return (
-            select(*cols)
-            .select_from(joined.join(org, org.c.id == o.owner_org_id))
-            .where(v.correlating.is_(True), visible)
-        )
 
-    return union_all(
-        part(EXACT, lambda kind, a, b: and_(v.kind == kind, v.key == a)),
-        # The kind comes from the probe, never a constant: a constant would let SQLite scan the index by
-        # kind in the outer loop; with it, the probes drive and each one is a single index seek or range.
+def _probe_on(mode: str, kind: Any, a: Any, b: Any, index: FromClause = value_index) -> Any:
+    v = index.c
+    # The kind comes from the probe, never a constant: a constant would let SQLite scan the index by
+    # kind in the outer loop; with it, the probes drive and each one is a single index seek or range.
+    if mode == EXACT:
+        return and_(v.kind == kind, v.key == a)
+    if mode == CONTAINS:
         # lo is written as a one-point range: only then does SQLite see the partial index (lo IS NOT NULL) apply.
-        part(CONTAINS, lambda kind, a, b: and_(v.kind == kind, v.lo >= a, v.lo <= a, v.hi == b)),
-        part(INSIDE, lambda kind, a, b: and_(v.kind == kind, v.lo >= a, v.lo <= b)),
-        part(CHILDREN, lambda kind, a, b: and_(v.kind == kind, v.key > a, v.key < b)),
-    )
+        return and_(v.kind == kind, v.lo >= a, v.lo <= a, v.hi == b)
+    if mode == INSIDE:
+        return and_(v.kind == kind, v.lo >= a, v.lo <= b)
+    return and_(v.kind == kind, v.key > a, v.key < b)
+
+
+def _probe_parts(dialect: str, principal: Principal, modes: tuple[str, ...], columns: Any) -> list[Any]:
+    """One SELECT per probe mode present: (probe, index row, latest readable version), through `columns`."""
+    parts = []
+    for m in modes:
+        p = _probe_table(dialect, m)
+        joined = _Ordered(
+            _Ordered(p, value_index, _probe_on(m, p.c.v1, p.c.v2, p.c.v3)),
+            stix_object,
+            stix_object.c.seq == value_index.c.object_seq,
+        )
+        where = [value_index.c.correlating.is_(True), _visible(principal)]
+        parts.append(columns(m, p.c.v0, joined, where))
+    return parts
+
+
+# Statements are built once per (dialect, principal, probe modes present) and reused: building the
+# policy-filtered union costs more than running it for one value. Batches are bound at execution time.
+@lru_cache(maxsize=512)
+def _probe_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) -> Any:
+    v, o = value_index.c, stix_object.c
+
+    def part(m: str, tag: Any, joined: Any, where: list[Any]) -> Any:
+        cols = (tag, literal(m).label("mode"), v.kind, v.key, v.value, o.seq, o.id, o.type, org.c.name)
+        return select(*cols).select_from(joined.join(org, org.c.id == o.owner_org_id)).where(*where)
+
+    return union_all(*_probe_parts(dialect, principal, modes, part))
+
+
+@lru_cache(maxsize=512)
+def _readable_counts_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) -> Any:
+    def part(m: str, tag: Any, joined: Any, where: list[Any]) -> Any:
+        return select(tag.label("tag"), stix_object.c.seq).select_from(joined).where(*where)
+
+    rows = union_all(*_probe_parts(dialect, principal, modes, part)).subquery("rows")
+    # One version per object is visible (the latest readable one), so distinct versions count objects.
+    return select(rows.c.tag, func.count(rows.c.seq.distinct()).label("n")).group_by(rows.c.tag)
+
+
+def _probe_params(probes: Sequence[ProbeRow]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The probe modes present, and one JSON array of probes per mode."""
+    by_mode: dict[str, list[tuple[int, str, str, str]]] = {}
+    for tag, mode, kind, a, b in probes:
+        by_mode.setdefault(mode, []).append((tag, kind, a, b))
+    for rows in by_mode.values():
+        rows.sort(key=_KEY_ORDER)  # key order: consecutive seeks land on neighbouring index pages
+    modes = tuple(m for m in MODES if m in by_mode)
+    return modes, {f"probes_{m}": orjson.dumps(by_mode[m]).decode() for m in modes}
+
+
+class _Rendered(NamedTuple):
+    """A statement rendered for one principal: its SQL, its positional parameter order, its fixed values."""
+
+    sql: str
+    order: Sequence[str] | None  # None for named parameter styles
+    fixed: dict[str, Any]
+
+
+@lru_cache(maxsize=512)
+def _render(dialect: Dialect, build: Callable[..., Any], principal: Principal, modes: tuple[str, ...]) -> _Rendered:
+    # The principal's collections and peers are constants of its statements: their IN lists are expanded
+    # once here rather than at every execution (~75 us of a ~300 us one-value lookup on SQLite). Values go
+    # to the driver as they are: these statements bind only integers and strings, which need no processing.
+    state = build(dialect.name, principal, modes).compile(dialect=dialect).construct_expanded_state(_PLACEHOLDERS)
+    return _Rendered(state.statement, state.positiontup, dict(state.parameters))
+
+
+def _execute(
+    conn: Connection, build: Callable[..., Any], principal: Principal, modes: tuple[str, ...], params: dict[str, Any]
+) -> CursorResult[*TupleAny]:
+    rendered = _render(conn.dialect, build, principal, modes)
+    values = rendered.fixed | params
+    if rendered.order is None:
+        return conn.exec_driver_sql(rendered.sql, values)
+    return conn.exec_driver_sql(rendered.sql, tuple(values[name] for name in rendered.order))
 
 
 def probe(conn: Connection, principal: Principal, probes: Sequence[Probe]) -> list[Match]:
     """Readable objects (latest readable versions) whose correlating index rows answer the probes."""
     if not probes:
         return []
-    by_mode: dict[str, list[tuple[int, str, str, str]]] = {EXACT: [], CONTAINS: [], INSIDE: [], CHILDREN: []}
-    for p in probes:
-        by_mode[p.mode].append((p.tag, p.kind, p.a, p.b))
-    params = {f"probes_{m}": orjson.dumps(rows).decode() for m, rows in by_mode.items()}
-    stmt = _probe_stmt(conn.dialect.name, principal)
+    modes, params = _probe_params(probes)
+    stmt = _probe_stmt(conn.dialect.name, principal, modes)
     return [Match(*row) for row in conn.execute(stmt, params)]
+
+
+def readable_counts(conn: Connection, principal: Principal, probes: Sequence[ProbeRow]) -> dict[int, int]:
+    """Readable objects (latest readable versions) answering each tag's probes, counted in the database."""
+    if not probes:
+        return {}
+    modes, params = _probe_params(probes)
+    rows = _execute(conn, _readable_counts_stmt, principal, modes, params)
+    return {row.tag: row.n for row in rows}
+
+
+class Answer(NamedTuple):
+    """A readable answer to a probe: the index row and the latest readable version (with its body)."""
+
+    probe: int
+    mode: str
+    kind: str
+    key: str
+    value: str | None
+    seq: int
+    id: str
+    type: str
+    owner: str
+    raw: bytes
+    only_version: bool  # the object's only version: its first and last seen are this version's date_added
+
+
+@lru_cache(maxsize=512)
+def _answers_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) -> Any:
+    v, o = value_index.c, stix_object.c
+    limit = bindparam("limit", type_=Integer)
+    # Whether the object has other versions is an index-only look-up; only then are its first and last
+    # readable versions asked for (a separate, rarer statement).
+    older = stix_object.alias("older")
+    only = and_(o.is_latest.is_(True), ~exists().where(older.c.id == o.id, older.c.version < o.version))
+    parts = []
+    for m in modes:
+        p = _probe_table(dialect, m)
+        # Each probe first counts its index rows, readable or not (an index-only count): a probe above the
+        # limit reads no object at all, so a widespread value never pays the policy for each of its rows.
+        counter = value_index.alias(f"count_{m}")
+        n = select(func.count()).where(_probe_on(m, p.c.v1, p.c.v2, p.c.v3, counter), counter.c.correlating.is_(True))
+        sized = select(p, n.scalar_subquery().label("n")).cte(f"sized_{m}")
+        q = sized.c
+        rows = _Ordered(sized, value_index, _probe_on(m, q.v1, q.v2, q.v3))
+        joined = _Ordered(rows, stix_object, o.seq == v.object_seq).join(org, org.c.id == o.owner_org_id)
+        parts.append(
+            select(q.v0.label("probe"), literal(m).label("mode"), v.kind, v.key, v.value, o.seq, o.id, o.type)
+            .add_columns(org.c.name, o.raw, only.label("only_version"), q.n.label("rows"))
+            .select_from(joined)
+            .where(q.n > 0, q.n <= limit, v.correlating.is_(True), _visible(principal))
+        )
+        # A probe above the limit comes back as one row with no object (seq NULL) and its count of index rows.
+        parts.append(select(q.v0.label("probe"), *[null()] * 10, q.n).where(q.n > limit))
+    return union_all(*parts)
+
+
+def answers(
+    conn: Connection, principal: Principal, probes: Sequence[ProbeRow], limit: int | None
+) -> tuple[list[Answer], dict[int, int]]:
+    """Readable answers to the probes with at most `limit` index rows (None: all); the others' index rows."""
+    if not probes:
+        return [], {}
+    modes, params = _probe_params(probes)
+    params["limit"] = _NO_LIMIT if limit is None else limit
+    found: list[Answer] = []
+    above: dict[int, int] = {}
+    for row in _execute(conn, _answers_stmt, principal, modes, params):
+        if row.seq is None:
+            above[row.probe] = row.rows
+        else:
+            probe, mode, kind, key, value, seq, oid, otype, owner, raw, only, _ = row
+            found.append(Answer(probe, mode, kind, key, value, seq, oid, otype, owner, raw, bool(only)))
+    return found, above
 
 
 class Details(NamedTuple):

@@ -68,10 +68,11 @@ def _correlate(
             continue
         for m in sorted(answers.values(), key=lambda m: m.seq):
             match = matching.match_kind(row, m.kind, m.key, hosts[origin])
-            ctx = Context(m.seq, m.id, m.type, m.owner, match, matching.shown(m.kind, m.key, m.value), None)
-            ctx.index_kind, ctx.index_key = m.kind, m.key
+            shown = matching.shown(m.kind, m.key, m.value)
+            ctx = Context(m.seq, m.id, m.type, m.owner, match, shown, index_kind=m.kind, index_key=m.key)
+            ctx.value_kind = row.kind
             found.append(((origin, row), ctx))
-    enrich(conn, principal, [c for _, c in found], {c.seq: s[1].kind for s, c in found})
+    enrich(conn, principal, [c for _, c in found])
     correlations = [
         {"object": origin, "kind": row.kind, "value": row.value, **ctx.as_dict()} for (origin, row), ctx in found
     ]
