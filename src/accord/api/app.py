@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -57,7 +60,29 @@ def create_app() -> FastAPI:
 
     app.include_router(rest.router)
     _include_optional(app)
+    _with_checkpointer(app)
     return app
+
+
+def _with_checkpointer(app: FastAPI) -> None:
+    """On SQLite, copy the write-ahead log back from a background thread for the server's lifetime."""
+    from contextlib import asynccontextmanager
+
+    from accord.core.db import background_checkpointer, get_engine
+
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[Any]:
+        checkpointer = background_checkpointer(get_engine())
+        try:
+            async with inner(application) as state:
+                yield state
+        finally:
+            if checkpointer is not None:
+                checkpointer.stop()
+
+    app.router.lifespan_context = lifespan
 
 
 def _include_optional(app: FastAPI) -> None:

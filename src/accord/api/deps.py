@@ -10,7 +10,8 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from accord.accounts.service import Credentials, authenticate, recall_principal, record_login_failure
+from accord.accounts.credentials import Credentials
+from accord.accounts.service import authenticate, recall_principal, record_login_failure
 from accord.core.db import get_engine, read_transaction, transaction
 from accord.core.errors import Forbidden, Unauthorized
 from accord.sharing.policy import Principal

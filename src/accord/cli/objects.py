@@ -17,6 +17,7 @@ from accord.core.errors import AccordError, Forbidden, NotFound
 from accord.core.settings import get_settings
 from accord.sharing.policy import Principal, Role
 from accord.store import parallel
+from accord.store import repository as store_repo
 from accord.store.export import iter_raw, write_bundle
 from accord.store.service import IngestReport, WriteContext, ingest, ingest_prepared
 from accord.store.sources import Source, expand, read_objects
@@ -89,6 +90,9 @@ def import_cmd(
             refused=total.refused,
             files=len(sources),
         )
+    if total.stored >= store_repo.ANALYZE_AFTER:
+        with unit_of_work() as conn:
+            store_repo.refresh_statistics(conn)
     lines = [f"stored {total.stored}, duplicates {total.duplicates}, refused {total.refused}"]
     lines += [f"  refused {reason}" for reason in total.reasons[:10]]
     sys.stdout.write("\n".join(lines) + "\n")

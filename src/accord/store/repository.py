@@ -121,3 +121,16 @@ def clear_latest(conn: Connection, seqs: Iterable[int]) -> None:
     seq_list = list(seqs)
     for part in chunks(seq_list):
         conn.execute(update(stix_object).where(stix_object.c.seq.in_(part)).values(is_latest=False))
+
+
+ANALYZE_AFTER = 10_000  # stored versions after which a bulk write refreshes PostgreSQL's planner statistics
+
+
+def refresh_statistics(conn: Connection) -> None:
+    """ANALYZE the store's tables on PostgreSQL (a no-op on SQLite).
+
+    Right after a bulk load, and wherever autovacuum is off or has not caught up yet, the planner has no row
+    counts for the new rows and may scan a whole table for each batch's existing-version lookup.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ANALYZE stix_object, collection_object, value_index")

@@ -211,3 +211,20 @@ def test_parallel_import_keeps_the_versioning_rules_across_batches(cli, tmp_path
     for row in rows:  # every stored version is in the value index under its own seq
         value = by_id[row.id]["pattern"].split("'")[1]
         assert (value, row.seq) in keys
+
+
+def test_a_bulk_import_refreshes_planner_statistics_on_postgresql(cli, tmp_path, monkeypatch, db_url):
+    from accord.store import repository as store_repo
+
+    monkeypatch.setattr(store_repo, "ANALYZE_AFTER", 3)
+    src = tmp_path / "in.json"
+    src.write_bytes(orjson.dumps(bundle(*(make_indicator() for _ in range(3)))))
+    assert cli("import", str(src)).code == 0
+    if not db_url.startswith("postgresql"):
+        return  # SQLite has no planner statistics to refresh: the import above just must not fail
+    with get_engine().connect() as c:
+        analyzed = c.exec_driver_sql(
+            "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL AND relname IN "
+            "('stix_object', 'collection_object', 'value_index')"
+        ).scalars()
+        assert set(analyzed) == {"stix_object", "collection_object", "value_index"}
