@@ -38,9 +38,9 @@ def baseline(path: Path, db: Path) -> float:
     return time.perf_counter() - t0
 
 
-def accord_import(path: Path, url: str) -> tuple[float, str]:
+def accord_import(path: Path, url: str, **settings: str) -> tuple[float, str]:
     """`accord init` then a timed `accord import` of the file."""
-    env = {**os.environ, "ACCORD_DATABASE_URL": url}
+    env = {**os.environ, "ACCORD_DATABASE_URL": url, **settings}
     subprocess.run([ACCORD, "init"], env=env, check=True, capture_output=True)
     t0 = time.perf_counter()
     proc = subprocess.run([ACCORD, "import", str(path)], env=env, capture_output=True, text=True)
@@ -56,8 +56,10 @@ def main() -> None:
         mb = path.stat().st_size / 1e6
         base = baseline(path, Path(tmp) / "base.db")
         acc, summary = accord_import(path, f"sqlite:///{tmp}/accord.db")
+        bare, bare_summary = accord_import(path, f"sqlite:///{tmp}/bare.db", ACCORD_VALUE_INDEX="false")
         rows = [("baseline: orjson parse + raw INSERT (SQLite, 1 tx)", base, "")]
-        rows.append(("accord import (SQLite)", acc, summary))
+        rows.append(("accord import (SQLite, default: value index on)", acc, summary))
+        rows.append(("accord import (SQLite, value index off)", bare, bare_summary))
         pg = os.environ.get("ACCORD_BENCH_POSTGRES_URL")
         if pg:
             acc_pg, summary_pg = accord_import(path, pg)

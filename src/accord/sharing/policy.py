@@ -124,7 +124,9 @@ def readable_clause(principal: Principal, obj: FromClause = stix_object) -> Colu
                 tlp <= int(Tlp.AMBER),
                 exists().where(
                     member.object_seq == c.seq,
-                    member.collection_id.in_(readable),
+                    # `+ 0` keeps the planner on the (object_seq, ...) prefix: one index seek per row that then
+                    # reads the object's few memberships, instead of one seek per readable collection.
+                    (member.collection_id + 0).in_(readable),
                     or_(tlp <= int(Tlp.GREEN), *amber_ok),
                 ),
             )
