@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from accord.accounts.credentials import Credentials
 from accord.accounts.service import authenticate, recall_principal, record_login_failure
 from accord.core.db import get_engine, read_transaction, transaction
-from accord.core.errors import Forbidden, Unauthorized
+from accord.core.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
 from accord.sharing.policy import Principal
 
 
@@ -100,3 +100,22 @@ def write_conn() -> Iterator[Connection]:
     """The request's unit of work: committed when the handler returns, rolled back on error."""
     with transaction(get_engine()) as conn:
         yield conn
+
+
+async def read_body(request: Request, max_length: int, limit_name: str) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed max_length (never read whole first)."""
+    too_large = f"the body exceeds {limit_name} ({max_length} bytes)"
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise BadRequest("Content-Length must be a number")
+        if int(declared) > max_length:
+            raise PayloadTooLarge(too_large)
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > max_length:
+            raise PayloadTooLarge(too_large)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -12,9 +12,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from accord.api.deps import current_principal, read_conn, write_conn, writer_principal
+from accord.api.deps import current_principal, read_body, read_conn, write_conn, writer_principal
 from accord.core.db import get_engine, read_transaction, transaction
-from accord.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from accord.core.errors import BadRequest, UnsupportedMediaType
 from accord.core.settings import get_settings
 from accord.extract import drafts
 from accord.extract.service import extract_document, fetch_document
@@ -45,24 +45,6 @@ def _json(body: Any, status: int = 200) -> Response:
 
 def _media_type(request: Request) -> str:
     return (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-
-
-async def _read_body(request: Request, max_length: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed max_length (never read whole first)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.strip().isdigit():
-            raise BadRequest("Content-Length must be a number")
-        if int(declared) > max_length:
-            raise PayloadTooLarge(f"the document exceeds the upload limit ({max_length} bytes)")
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > max_length:
-            raise PayloadTooLarge(f"the document exceeds the upload limit ({max_length} bytes)")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def _multipart(request: Request, body: bytes) -> tuple[bytes, str | None, str | None, str | None]:
@@ -140,7 +122,7 @@ async def extract(
     media = _media_type(request)
     if media not in (*DOCUMENT_TYPES, "application/json", "multipart/form-data"):
         raise UnsupportedMediaType(f"send one of: {_ACCEPTED}")
-    body = await _read_body(request, get_settings().extract_max_bytes)
+    body = await read_body(request, get_settings().extract_max_bytes, "the upload limit")
     if not body.strip():
         raise BadRequest("the request body is empty")
     if media == "application/json":

@@ -14,9 +14,9 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from accord.api.deps import current_principal
+from accord.api.deps import current_principal, read_body
 from accord.core.db import get_engine, read_transaction, transaction
-from accord.core.errors import BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType
+from accord.core.errors import BadRequest, Forbidden, UnsupportedMediaType
 from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
 from accord.sharing.policy import Principal
@@ -177,24 +177,6 @@ def delete_object(
     return _taxii(b"{}")
 
 
-async def _read_body(request: Request, max_length: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed max_length (never read whole first)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.strip().isdigit():
-            raise BadRequest("Content-Length must be a number")
-        if int(declared) > max_length:
-            raise PayloadTooLarge(f"the body exceeds max_content_length ({max_length} bytes)")
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > max_length:
-            raise PayloadTooLarge(f"the body exceeds max_content_length ({max_length} bytes)")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _check_writable(principal: Principal, collection_id: str) -> None:
     with read_transaction(get_engine()) as conn:
         row = service.get_collection(conn, principal, collection_id)
@@ -223,7 +205,7 @@ async def add_objects(
     await run_in_threadpool(_check_writable, principal, collection_id)
     if not is_taxii_content_type(request.headers.get("content-type")):
         raise UnsupportedMediaType(f"POST bodies must be {TAXII_MEDIA}")
-    body = await _read_body(request, get_settings().taxii_max_content_length)
+    body = await read_body(request, get_settings().taxii_max_content_length, "max_content_length")
     status = await run_in_threadpool(_add, principal, collection_id, body)
     return _taxii(status, 202)
 
