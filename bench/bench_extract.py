@@ -253,19 +253,19 @@ def measure(name: str, make: Callable[[], Extractor], text: str, runs: int) -> d
     extractor = make()
     extractor("warm up: evil-site.com 185.220.101.47 CVE-2021-44228")
     startup = time.perf_counter() - started
-    # Two probes give the growth exponent: a quadratic tool (iocextract) would otherwise be projected linearly
-    # and then run for many minutes on the whole text.
+    # Two probes give the growth exponent: a tool that turns quadratic (iocextract, past a few hundred kB) would
+    # otherwise be projected linearly and then run for many minutes on the whole text.
     timings = []
-    for size in (50_000, 100_000):
+    for size in (250_000, 500_000):
         t0 = time.perf_counter()
         extractor(text[:size])
         timings.append(max(time.perf_counter() - t0, 1e-6))
     exponent = min(2.0, max(1.0, math.log(timings[1] / timings[0], 2)))
-    projected = timings[1] * (len(text) / 100_000) ** exponent
+    projected = timings[1] * (len(text) / 500_000) ** exponent
     sample = text if projected <= SLOW_LIMIT_S else text[:SLICE_SIZE]
     times = []
     cpu = []
-    for _ in range(runs if sample is text else 1):
+    for _ in range(runs if projected <= SLOW_LIMIT_S / runs else 1):
         t0, c0 = time.perf_counter(), time.process_time()
         extractor(sample)
         times.append(time.perf_counter() - t0)

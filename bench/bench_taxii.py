@@ -264,7 +264,7 @@ def bench_medallion(sizes: list[int]) -> dict[str, float]:
 
 
 def _row(name: str, values: list[float | None]) -> str:
-    cells = [f"{v:>14,.0f}" if v is not None else f"{'skipped':>14}" for v in values]
+    cells = [f"{v:>17,.0f}" if v is not None else f"{'skipped':>17}" for v in values]
     return f"{name:<16}" + "".join(cells)
 
 
@@ -298,7 +298,7 @@ def main() -> None:
     rows = [f"POST {n:,}" for n in sizes] + [f"GET {n:,}" for n in gets]
     print()
     print("objects/s (higher is better); POST in envelopes of 1,000; GET pages of 1,000 following `next`")
-    print(f"{'':<16}" + "".join(f"{name:>14}" for name, _ in columns))
+    print(f"{'':<16}" + "".join(f"{name:>17}" for name, _ in columns))
     for row in rows:
         print(_row(row, [results[name].get(row) for name, _ in columns]))
     print(f"1-minute load average before->after each column ({os.cpu_count()} cores): {', '.join(loads)}")
