@@ -82,6 +82,10 @@ class Checkpointer:
                 stopping = self._stop.wait(self.interval)
                 try:
                     con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.OperationalError as exc:
+                    # Another process of the node (serve --workers N) is checkpointing right now: fine.
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        log.exception("background checkpoint failed; commits will checkpoint past the backstop")
                 except sqlite3.Error:
                     log.exception("background checkpoint failed; commits will checkpoint past the backstop")
                 if stopping:
