@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -66,23 +65,14 @@ def create_app() -> FastAPI:
 
 def _with_checkpointer(app: FastAPI) -> None:
     """On SQLite, copy the write-ahead log back from a background thread for the server's lifetime."""
-    from contextlib import asynccontextmanager
-
+    from accord.api.lifespan import run_during_lifespan
     from accord.core.db import background_checkpointer, get_engine
 
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: Any) -> AsyncIterator[Any]:
+    def start() -> Callable[[], None] | None:
         checkpointer = background_checkpointer(get_engine())
-        try:
-            async with inner(application) as state:
-                yield state
-        finally:
-            if checkpointer is not None:
-                checkpointer.stop()
+        return checkpointer.stop if checkpointer is not None else None
 
-    app.router.lifespan_context = lifespan
+    run_during_lifespan(app, start)
 
 
 def _include_optional(app: FastAPI) -> None:

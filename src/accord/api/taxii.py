@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -15,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from accord.api.deps import current_principal, read_body
+from accord.api.lifespan import run_during_lifespan
 from accord.core.db import get_engine, read_transaction, transaction
 from accord.core.errors import BadRequest, Forbidden, UnsupportedMediaType
 from accord.core.perf import gc_paused
@@ -212,27 +212,23 @@ async def add_objects(
 
 def _with_job_runner(app: FastAPI) -> None:
     """Run queued jobs in a background thread for the server's lifetime (unless ACCORD_RUN_JOBS=0)."""
-    inner = app.router.lifespan_context
 
-    @asynccontextmanager
-    async def lifespan(application: Any) -> AsyncIterator[Any]:
+    def start() -> Callable[[], None] | None:
         if os.environ.get("ACCORD_RUN_JOBS", "1").strip() in ("0", "false", "no"):
-            async with inner(application) as state:
-                yield state
-            return
+            return None
         from accord.worker.runner import run_forever
 
         stop = threading.Event()
         thread = threading.Thread(target=run_forever, args=(get_engine(), stop), name="accord-jobs", daemon=True)
         thread.start()
-        try:
-            async with inner(application) as state:
-                yield state
-        finally:
-            stop.set()
-            await run_in_threadpool(thread.join, 30)
 
-    app.router.lifespan_context = lifespan
+        def halt() -> None:
+            stop.set()
+            thread.join(30)
+
+        return halt
+
+    run_during_lifespan(app, start)
 
 
 def register(app: FastAPI) -> None:

@@ -56,16 +56,17 @@ class Checkpointer:
     """
 
     def __init__(self, engine: Engine, interval: float = 1.0) -> None:
+        self.engine = engine
         self.path = engine.url.database
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="accord-checkpoint", daemon=True)
 
-    def start(self, engine: Engine) -> None:
+    def start(self) -> None:
         """Start the thread; later connections of every SQLite engine in the process leave checkpoints to it."""
         global _background_checkpoints
         _background_checkpoints = True
-        engine.dispose()  # pooled connections were opened with the default; new ones get the backstop
+        self.engine.dispose()  # pooled connections were opened with the default; new ones get the backstop
         self._thread.start()
 
     def stop(self) -> None:
@@ -99,7 +100,7 @@ def background_checkpointer(engine: Engine) -> Checkpointer | None:
     if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
         return None
     checkpointer = Checkpointer(engine)
-    checkpointer.start(engine)
+    checkpointer.start()
     return checkpointer
 
 

@@ -15,7 +15,7 @@ def test_checkpoints_move_to_the_thread_and_catch_up(tmp_path):
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)"))
     checkpointer = db.Checkpointer(engine, interval=3.0)
-    checkpointer.start(engine)
+    checkpointer.start()
     try:
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == db.BACKSTOP_CHECKPOINT_PAGES
