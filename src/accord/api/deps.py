@@ -14,6 +14,7 @@ from accord.accounts.credentials import Credentials
 from accord.accounts.service import authenticate, recall_principal, record_login_failure
 from accord.core.db import get_engine, read_transaction, transaction
 from accord.core.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
+from accord.core.limits import declared_too_large
 from accord.sharing.policy import Principal
 
 
@@ -106,11 +107,10 @@ async def read_body(request: Request, max_length: int, limit_name: str) -> bytes
     """The request body, refused with 413 as soon as it is known to exceed max_length (never read whole first)."""
     too_large = f"the body exceeds {limit_name} ({max_length} bytes)"
     declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.strip().isdigit():
-            raise BadRequest("Content-Length must be a number")
-        if int(declared) > max_length:
-            raise PayloadTooLarge(too_large)
+    if declared is not None and not declared.strip().isdigit():
+        raise BadRequest("Content-Length must be a number")
+    if declared_too_large(declared, max_length):
+        raise PayloadTooLarge(too_large)
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.stream():

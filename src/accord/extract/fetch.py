@@ -8,6 +8,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from accord.core.limits import declared_too_large, join_capped
+
 _MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -53,17 +55,11 @@ def fetch_url(
                         continue
                     if response.status_code >= 400:
                         raise ValueError(f"HTTP {response.status_code} from {url}")
-                    declared = response.headers.get("content-length")
-                    if declared and declared.isdigit() and int(declared) > max_bytes:
-                        raise ValueError(f"response is larger than {max_bytes} bytes")
-                    chunks = []
-                    size = 0
-                    for chunk in response.iter_bytes():
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise ValueError(f"response is larger than {max_bytes} bytes")
-                        chunks.append(chunk)
-                    return b"".join(chunks), response.headers.get("content-type")
+                    too_large = ValueError(f"response is larger than {max_bytes} bytes")
+                    if declared_too_large(response.headers.get("content-length"), max_bytes):
+                        raise too_large
+                    body = join_capped(response.iter_bytes(), max_bytes, too_large)
+                    return body, response.headers.get("content-type")
     except httpx.HTTPError as exc:
         raise ValueError(f"cannot fetch {url}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
     raise ValueError(f"more than {_MAX_REDIRECTS} redirects")

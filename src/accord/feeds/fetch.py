@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from accord.core.errors import AccordError
+from accord.core.limits import declared_too_large, join_capped
 
 USER_AGENT = "accord-feeds/0.1"
 MAX_REDIRECTS = 5
@@ -85,19 +86,12 @@ def fetch(
                 return Fetched(304, b"", etag, last_modified)
             if response.status_code >= 400 or response.status_code < 200:
                 raise FeedError(f"{url}: HTTP {response.status_code} {response.reason_phrase}".rstrip())
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise FeedError(f"{url}: response is larger than the feed's limit of {max_bytes:,} bytes")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FeedError(f"{url}: response is larger than the feed's limit of {max_bytes:,} bytes")
-                chunks.append(chunk)
+            too_large = FeedError(f"{url}: response is larger than the feed's limit of {max_bytes:,} bytes")
+            if declared_too_large(response.headers.get("content-length"), max_bytes):
+                raise too_large
             return Fetched(
                 response.status_code,
-                b"".join(chunks),
+                join_capped(response.iter_bytes(), max_bytes, too_large),
                 response.headers.get("etag"),
                 response.headers.get("last-modified"),
                 dict(response.headers),
