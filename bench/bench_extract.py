@@ -148,30 +148,32 @@ def _normalise(kind: str, value: str) -> str:
     return value.lower()
 
 
+# ioc-finder's result keys -> the corpus types (its attack techniques come nested, handled apart).
+IOC_FINDER_KEYS = {
+    "urls": "url",
+    "domains": "domain-name",
+    "ipv4s": "ipv4-addr",
+    "ipv6s": "ipv6-addr",
+    "ipv4_cidrs": "ipv4-cidr",
+    "email_addresses": "email-addr",
+    "md5s": "md5",
+    "sha1s": "sha1",
+    "sha256s": "sha256",
+    "sha512s": "sha512",
+    "cves": "cve",
+    "asns": "asn",
+    "bitcoin_addresses": "bitcoin-address",
+    "registry_key_paths": "windows-registry-key",
+}
+
+
 def ioc_finder_extractor() -> Extractor:
     from ioc_finder import find_iocs
-
-    keys = {
-        "urls": "url",
-        "domains": "domain-name",
-        "ipv4s": "ipv4-addr",
-        "ipv6s": "ipv6-addr",
-        "ipv4_cidrs": "ipv4-cidr",
-        "email_addresses": "email-addr",
-        "md5s": "md5",
-        "sha1s": "sha1",
-        "sha256s": "sha256",
-        "sha512s": "sha512",
-        "cves": "cve",
-        "asns": "asn",
-        "bitcoin_addresses": "bitcoin-address",
-        "registry_key_paths": "windows-registry-key",
-    }
 
     def run(text: str) -> set[tuple[str, str]]:
         found = find_iocs(text, parse_domain_from_email_address=False, parse_address_from_cidr=False)
         out: set[tuple[str, str]] = set()
-        for key, kind in keys.items():
+        for key, kind in IOC_FINDER_KEYS.items():
             out |= {(kind, _normalise(kind, value)) for value in found.get(key) or []}
         techniques = found.get("attack_techniques") or {}
         if isinstance(techniques, dict):
@@ -185,23 +187,7 @@ def ioc_finder_types() -> set[str]:
     from ioc_finder import find_iocs
 
     keys = set(find_iocs("x"))
-    mapping = {
-        "urls": "url",
-        "domains": "domain-name",
-        "ipv4s": "ipv4-addr",
-        "ipv6s": "ipv6-addr",
-        "ipv4_cidrs": "ipv4-cidr",
-        "email_addresses": "email-addr",
-        "md5s": "md5",
-        "sha1s": "sha1",
-        "sha256s": "sha256",
-        "sha512s": "sha512",
-        "cves": "cve",
-        "asns": "asn",
-        "bitcoin_addresses": "bitcoin-address",
-        "registry_key_paths": "windows-registry-key",
-        "attack_techniques": "attack-technique",
-    }
+    mapping = {**IOC_FINDER_KEYS, "attack_techniques": "attack-technique"}
     return {ours for theirs, ours in mapping.items() if theirs in keys}
 
 
