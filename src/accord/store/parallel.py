@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import pickle
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from accord.store.prepare import Prepared, Refused, as_row, from_row, prepare_all
+from accord.store.prepare import Prepared, Refused, pack, prepare_all, unpack
 from accord.store.sources import Source, read_objects
 
 MIN_BYTES = 4 * 1024 * 1024  # below this, process start-up costs more than it saves
@@ -35,11 +34,9 @@ def _count() -> int:
 
 def _prepare_slice(args: tuple[int, int, int, bool]) -> bytes:
     start, stop, max_bytes, index = args
-    # Plain tuples cross the process boundary (unpickling named tuples costs 8x more), pickled here as one
-    # bytes object: the pool's result thread then only passes bytes along, and the unpickling happens in
-    # the consumer's thread instead of competing for the GIL with its database writes.
-    rows = [as_row(item) for item in prepare_all(_objects[start:stop], max_bytes, index=index)]
-    return pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+    # One bytes object: the pool's result thread then only passes bytes along, and the unpickling happens
+    # in the consumer's thread instead of competing for the GIL with its database writes.
+    return pack(prepare_all(_objects[start:stop], max_bytes, index=index))
 
 
 def worth_it(source: Source) -> bool:
@@ -64,4 +61,4 @@ def prepared_batches(
         total = pool.submit(_count).result()
         slices = [(i, min(i + batch, total), max_bytes, index) for i in range(0, total, batch)]
         for blob in pool.map(_prepare_slice, slices):
-            yield from map(from_row, pickle.loads(blob))  # noqa: S301 - our own forked worker's output
+            yield from unpack(blob)

@@ -28,7 +28,7 @@ from typing import IO, Any
 import orjson
 
 from accord.core.settings import get_settings
-from accord.store.prepare import Prepared, Refused, as_row, from_row, prepare_all
+from accord.store.prepare import Prepared, Refused, pack, prepare_all, unpack
 
 log = logging.getLogger("accord.taxii")
 
@@ -86,8 +86,7 @@ class _Helper:
         data = _read_frame(self.proc.stdout)
         if data is None:
             raise RuntimeError("the helper process ended")
-        rows: list[tuple[Any, ...]] = pickle.loads(data)  # noqa: S301 - our own child process
-        return [from_row(row) for row in rows]
+        return unpack(data)
 
     def stop(self, *, kill: bool = False) -> None:
         if kill:
@@ -195,8 +194,7 @@ def serve_helper() -> None:
         if data is None:
             return
         max_bytes, index, objects = orjson.loads(data)
-        rows = [as_row(item) for item in prepare_all(objects, max_bytes, index=index)]
-        _frame(out, pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
+        _frame(out, pack(prepare_all(objects, max_bytes, index=index)))
 
 
 if __name__ == "__main__":
