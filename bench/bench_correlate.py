@@ -29,9 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import datagen
 from accord.accounts import service as accounts
+from accord.core import helpers
 from accord.core.db import make_engine
 from accord.core.migrate import upgrade
-from accord.correlate.lookup import lookup
+from accord.correlate.lookup import lookup, lookup_json
 from accord.sharing.policy import Principal, Role
 from accord.sharing.repository import principal_for
 from accord.stix.ids import deterministic_sco_id
@@ -208,13 +209,21 @@ def latencies(engine: Any, principal: Principal, values: list[str]) -> tuple[flo
 
 
 def batch(engine: Any, principal: Principal, values: list[str]) -> tuple[float, float]:
-    """Wall and CPU milliseconds of one lookup of all the values (CPU time ignores other processes)."""
-    with engine.connect() as raw:
-        conn = raw.execution_options(accord_readonly=True)
-        with conn.begin():
-            t0, c0 = time.perf_counter(), time.process_time()
-            lookup(conn, principal, values)
-            return (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+    """Wall milliseconds of the first lookup of all the values, and the median of three more.
+
+    Measured as `POST /api/v1/lookup` answers (lookup_json, in a read-only unit of work): a batch this large
+    is split with a helper process, started and warmed beforehand as on a running server.
+    """
+    helpers.wait_ready()
+    walls = []
+    for _ in range(4):
+        with engine.connect() as raw:
+            conn = raw.execution_options(accord_readonly=True)
+            with conn.begin():
+                t0 = time.perf_counter()
+                lookup_json(conn, principal, values)
+                walls.append((time.perf_counter() - t0) * 1000)
+    return walls[0], statistics.median(walls[1:])
 
 
 def noise(n: int = 10_000) -> tuple[float, float]:
@@ -267,7 +276,7 @@ def main() -> None:
     admin = Principal(org_id=ids[0], role=Role.ADMIN)
     a50, a99, a50_cpu, a99_cpu = latencies(engine, analyst, values)
     d50, d99, d50_cpu, d99_cpu = latencies(engine, admin, values)
-    (ab, ab_cpu), (db, db_cpu) = batch(engine, analyst, values), batch(engine, admin, values)
+    (ab_first, ab), (db_first, db) = batch(engine, analyst, values), batch(engine, admin, values)
     n50, n99 = noise()
     popular = [f"https://{WIDESPREAD_HOST}/p/{i}.php" for i in range(2, 40_000, 4) if i % 997 < 4][:40]
     w50, w99, w50_cpu, w99_cpu = latencies(engine, analyst, popular * 3)
@@ -285,7 +294,11 @@ def main() -> None:
             f"10,000 values, ~50% hits; CPU {a50_cpu:.2f} / {a99_cpu:.2f} ms",
         ),
         ("single lookup p50 / p99, admin (ms)", f"{d50:.2f} / {d99:.2f}", f"CPU {d50_cpu:.2f} / {d99_cpu:.2f} ms"),
-        ("10,000-value batch, analyst / admin (ms)", f"{ab:.0f} / {db:.0f}", f"CPU {ab_cpu:.0f} / {db_cpu:.0f} ms"),
+        (
+            "10,000-value batch, analyst / admin (ms)",
+            f"{ab:.0f} / {db:.0f}",
+            f"median of 3; first batch {ab_first:.0f} / {db_first:.0f} ms; split with a helper process",
+        ),
         (
             "lookup of a widespread value p50 / p99 (ms)",
             f"{w50:.1f} / {w99:.1f}",

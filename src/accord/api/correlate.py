@@ -40,7 +40,8 @@ def lookup(
     body: LookupRequest, principal: Principal = Depends(current_principal), conn: Connection = Depends(read_conn)
 ) -> Response:
     """What you may know about each value: normalised forms, warninglist hits, readable contexts, scores."""
-    return _json({"results": lookup_service.lookup(conn, principal, body.values)})
+    results = lookup_service.lookup_json(conn, principal, body.values)
+    return Response(b'{"results":' + results + b"}", media_type="application/json")
 
 
 @router.get("/objects/{stix_id}/correlations")

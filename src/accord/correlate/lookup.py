@@ -17,6 +17,8 @@ the active lists takes effect at once and never needs a re-index.
 
 from __future__ import annotations
 
+import logging
+import pickle
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +28,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
+from accord.core import helpers
 from accord.core.clock import now_us
+from accord.core.db import get_engine, read_transaction
 from accord.core.errors import PayloadTooLarge
 from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
@@ -35,10 +39,16 @@ from accord.correlate import repository as repo
 from accord.correlate.indexer import storage_key
 from accord.correlate.scoring import DEFAULT_THRESHOLD, base_score, current_score, is_expired, model_for
 from accord.correlate.values import IndexValue, normalize, values_of
+from accord.correlate.warninglists import WarninglistMatcher, get_matcher
 from accord.sharing.policy import Principal
 from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
 
+log = logging.getLogger("accord.correlate")
+
 MAX_VALUES = 10_000
+SPLIT_MIN = 2_000  # values in a batch worth splitting with a helper process (below, shipping costs more)
+SPLIT_SHARE = 50  # percent of a split batch answered here: this side also decodes the helper's answer
+HELPER_TASK = "accord.correlate.lookup:lookup_frame"
 # A value whose probes hold at most this many times `correlation_widespread` index rows is fetched and
 # counted in one pass; beyond it, counting readable objects in the database first costs less.
 _FETCH_FACTOR = 2
@@ -249,17 +259,78 @@ def answers(
 
 def lookup(conn: Connection, principal: Principal, values: Sequence[str]) -> list[dict[str, Any]]:
     """For each raw value: normalised forms, warninglist hits and readable contexts (or a widespread count)."""
+    parts = _answer(conn, principal, values, encode=False)
+    if len(parts) == 1 and isinstance(parts[0], list):
+        return parts[0]
+    with gc_paused():
+        return [item for part in parts for item in (part if isinstance(part, list) else orjson.loads(part))]
+
+
+def lookup_json(conn: Connection, principal: Principal, values: Sequence[str]) -> bytes:
+    """lookup() as the JSON array the API sends: a helper's share is spliced in as the bytes it sent."""
+    with gc_paused():  # the answers are freed before the collector resumes: it never walks them
+        parts = _answer(conn, principal, values, encode=True)
+        encoded = [part if isinstance(part, bytes) else orjson.dumps(part) for part in parts]
+        return b"[" + b",".join(part[1:-1] for part in encoded if part != b"[]") + b"]"
+
+
+def _answer(
+    conn: Connection, principal: Principal, values: Sequence[str], *, encode: bool
+) -> list[list[dict[str, Any]] | bytes]:
+    """The answers of consecutive slices of `values`: lists computed here, JSON bytes from a helper.
+
+    With `encode`, this process's share of a split batch is encoded while the helper may still be working.
+    """
     if len(values) > MAX_VALUES:
         raise PayloadTooLarge(f"at most {MAX_VALUES:,} values per lookup; got {len(values):,}")
+    limit = get_settings().correlation_widespread
+    names = matching.active_lists()
+    wl = get_matcher(names)
     # A batch allocates tens of thousands of acyclic rows, probes and dicts; each pass of the cyclic
     # collector would walk the warninglists and the suffix list too (~100 ms a pass, most of a batch).
     with gc_paused():
-        return _lookup(conn, principal, values)
+        # A large batch in a read-only unit of work (nothing uncommitted of its own to see) is split: a
+        # helper process answers the second half from its own snapshot while this one answers the first.
+        if len(values) < SPLIT_MIN or not conn.get_execution_options().get("accord_readonly"):
+            return [_lookup(conn, principal, values, limit, wl)]
+        split = len(values) * SPLIT_SHARE // 100
+        url = conn.engine.url.render_as_string(hide_password=False)
+        pending = helpers.submit(HELPER_TASK, pickle.dumps((url, names, limit, principal, list(values[split:]))))
+        if pending is None:
+            return [_lookup(conn, principal, values, limit, wl)]
+        try:
+            head: list[dict[str, Any]] | bytes = _lookup(conn, principal, values[:split], limit, wl)
+            if encode:
+                head = orjson.dumps(head)
+        except BaseException:
+            pending.abandon()
+            raise
+        try:
+            return [head, pending.result()]
+        except helpers.HelperError:
+            log.exception("a helper process failed; answering its share here")
+            return [head, _lookup(conn, principal, values[split:], limit, wl)]
 
 
-def _lookup(conn: Connection, principal: Principal, values: Sequence[str]) -> list[dict[str, Any]]:
-    wl = matching.matcher()
-    limit = get_settings().correlation_widespread
+def lookup_frame(request: bytes) -> bytes:
+    """Helper side of a split batch: (database URL, active lists, widespread limit, principal, values) -> JSON."""
+    url, names, limit, principal, values = pickle.loads(request)  # noqa: S301 - from our own parent process
+    with read_transaction(get_engine(url)) as conn, gc_paused():
+        return orjson.dumps(_lookup(conn, principal, values, limit, get_matcher(names)))
+
+
+def warm() -> None:
+    """Helper warm-up: load the active warninglists and the public suffix list before the first batch."""
+    get_matcher(matching.active_lists())
+    matching.is_public_suffix("example.com")
+
+
+helpers.register_warmup("accord.correlate.lookup:warm")
+
+
+def _lookup(
+    conn: Connection, principal: Principal, values: Sequence[str], limit: int, wl: WarninglistMatcher
+) -> list[dict[str, Any]]:
     # Batches repeat themselves (many URLs on one host, one value pasted twice): every distinct input is
     # normalised once, and every distinct normalised row is checked, probed and counted once (its tag).
     forms: dict[str, list[int]] = {}
@@ -332,8 +403,9 @@ def _items(
             item["matches"] = []
             answered = per_tag.get(tag)
             if answered:
-                if hosts is None:  # the URL hosts among the input's own forms (a URL and its host)
-                    hosts = matching.url_hosts(rows[t] for t in entry) if len(entry) > 1 else set()
+                if hosts is None:  # a URL input's forms are the URL and then its host
+                    url_input = len(entry) > 1 and rows[entry[0]].kind == "url"
+                    hosts = {(rows[t].kind, rows[t].key) for t in entry[1:]} if url_input else set()
                 found = [
                     Context(
                         a.seq,

@@ -37,10 +37,15 @@ def is_public_suffix(name: str) -> bool:
     return _domain_shape(name)[0]
 
 
-def matcher() -> WarninglistMatcher:
-    """The shared matcher for the configured active warninglists (settings.warninglists; empty = defaults)."""
+def active_lists() -> tuple[str, ...] | None:
+    """The configured active warninglists (settings.warninglists), None for the defaults."""
     names = tuple(sorted(n.strip() for n in get_settings().warninglists.split(",") if n.strip()))
-    return get_matcher(names or None)
+    return names or None
+
+
+def matcher() -> WarninglistMatcher:
+    """The shared matcher for the configured active warninglists."""
+    return get_matcher(active_lists())
 
 
 def correlatable(row: IndexValue) -> bool:
@@ -76,10 +81,10 @@ def probe_keys(
             out.append((INSIDE, "ip", row.lo, row.hi))
     elif row.kind == "domain":
         _, parents, registrable = _domain_shape(row.value)
-        out += [(EXACT, "domain", domain_key(parent), "") for parent in parents]
-        if registrable:
+        if registrable:  # one range answers the domain itself and its subdomains
             lo_key, hi_key = domain_key_range(row.value)
-            out.append((CHILDREN, "domain", lo_key, hi_key))
+            out[0] = (CHILDREN, "domain", lo_key, hi_key)
+        out += [(EXACT, "domain", domain_key(parent), "") for parent in parents]
     return out
 
 

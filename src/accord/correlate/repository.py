@@ -19,6 +19,7 @@ from sqlalchemy import (
     Subquery,
     and_,
     bindparam,
+    case,
     column,
     exists,
     func,
@@ -41,7 +42,7 @@ from accord.models.objects import stix_object
 from accord.sharing.policy import Principal, readable_clause, visible_versions_clause
 
 # Probe modes: exact key, CIDR containing an address or CIDR (lo/hi equality), addresses or CIDRs inside a
-# CIDR (lo range), subdomains of a domain (key range).
+# CIDR (lo range), a domain and its subdomains (key range; the domain's own rows answer as exact).
 EXACT, CONTAINS, INSIDE, CHILDREN = "e", "c", "r", "d"
 MODES = (EXACT, CONTAINS, INSIDE, CHILDREN)
 _KEY_ORDER = itemgetter(1, 2)
@@ -142,7 +143,15 @@ def _probe_on(mode: str, kind: Any, a: Any, b: Any, index: FromClause = value_in
         return and_(v.kind == kind, v.lo >= a, v.lo <= a, v.hi == b)
     if mode == INSIDE:
         return and_(v.kind == kind, v.lo >= a, v.lo <= b)
-    return and_(v.kind == kind, v.key > a, v.key < b)
+    return and_(v.kind == kind, v.key >= a, v.key < b)
+
+
+def _mode_of(mode: str, a: Any, index: FromClause = value_index) -> Any:
+    # A CHILDREN probe's range starts at the domain itself: one range seek answers both the domain (an
+    # exact match) and its subdomains.
+    if mode == CHILDREN:
+        return case((index.c.key == a, literal(EXACT)), else_=literal(CHILDREN))
+    return literal(mode)
 
 
 def _probe_parts(dialect: str, principal: Principal, modes: tuple[str, ...], columns: Any) -> list[Any]:
@@ -156,7 +165,7 @@ def _probe_parts(dialect: str, principal: Principal, modes: tuple[str, ...], col
             stix_object.c.seq == value_index.c.object_seq,
         )
         where = [value_index.c.correlating.is_(True), _visible(principal)]
-        parts.append(columns(m, p.c.v0, joined, where))
+        parts.append(columns(_mode_of(m, p.c.v2), p.c.v0, joined, where))
     return parts
 
 
@@ -166,8 +175,8 @@ def _probe_parts(dialect: str, principal: Principal, modes: tuple[str, ...], col
 def _probe_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) -> Any:
     v, o = value_index.c, stix_object.c
 
-    def part(m: str, tag: Any, joined: Any, where: list[Any]) -> Any:
-        cols = (tag, literal(m).label("mode"), v.kind, v.key, v.value, o.seq, o.id, o.type, org.c.name)
+    def part(mode: Any, tag: Any, joined: Any, where: list[Any]) -> Any:
+        cols = (tag, mode.label("mode"), v.kind, v.key, v.value, o.seq, o.id, o.type, org.c.name)
         return select(*cols).select_from(joined.join(org, org.c.id == o.owner_org_id)).where(*where)
 
     return union_all(*_probe_parts(dialect, principal, modes, part))
@@ -175,7 +184,7 @@ def _probe_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) -> A
 
 @lru_cache(maxsize=512)
 def _readable_counts_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) -> Any:
-    def part(m: str, tag: Any, joined: Any, where: list[Any]) -> Any:
+    def part(_mode: Any, tag: Any, joined: Any, where: list[Any]) -> Any:
         return select(tag.label("tag"), stix_object.c.seq).select_from(joined).where(*where)
 
     rows = union_all(*_probe_parts(dialect, principal, modes, part)).subquery("rows")
@@ -275,7 +284,7 @@ def _answers_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) ->
         rows = _Ordered(sized, value_index, _probe_on(m, q.v1, q.v2, q.v3))
         joined = _Ordered(rows, stix_object, o.seq == v.object_seq).join(org, org.c.id == o.owner_org_id)
         parts.append(
-            select(q.v0.label("probe"), literal(m).label("mode"), v.kind, v.key, v.value, o.seq, o.id, o.type)
+            select(q.v0.label("probe"), _mode_of(m, q.v2).label("mode"), v.kind, v.key, v.value, o.seq, o.id, o.type)
             .add_columns(org.c.name, o.raw, only.label("only_version"), q.n.label("rows"))
             .select_from(joined)
             .where(q.n > 0, q.n <= limit, v.correlating.is_(True), _visible(principal))

@@ -12,6 +12,7 @@ __all__ = ["micros_to_timestamp", "normalize_timestamp", "parse_timestamp", "tim
 _TS_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?Z\Z")
 _DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 _ONE_US = timedelta(microseconds=1)
 _NORMALIZED: dict[str, str] = {}
 _NORMALIZED_SIZE = 4096
@@ -82,15 +83,12 @@ def normalize_timestamp(value: str) -> str:
 
 def timestamp_to_micros(value: str) -> int:
     """Microseconds since the Unix epoch (UTC) of a STIX timestamp; raise ValueError if invalid."""
-    dt = parse_timestamp(value)
-    if dt is None:
+    if not isinstance(value, str) or _TS_RE.match(value) is None or not _valid_time(value):
         raise ValueError(f"{value!r} is not a valid STIX timestamp")
-    return (dt - _EPOCH) // _ONE_US
+    # Once the strict form is checked, the C parser reads it (digits past microseconds are truncated).
+    return (datetime.fromisoformat(value) - _EPOCH) // _ONE_US
 
 
 def micros_to_timestamp(us: int) -> str:
     """Canonical STIX timestamp for microseconds since the Unix epoch (UTC)."""
-    dt = _EPOCH + timedelta(microseconds=us)
-    return (
-        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{dt.microsecond:06d}Z"
-    )
+    return (_NAIVE_EPOCH + timedelta(microseconds=us)).isoformat(timespec="microseconds") + "Z"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,9 +10,11 @@ from sqlalchemy import Connection
 
 from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
-from accord.correlate.indexer import index_rows
+from accord.correlate.indexer import IndexEntry, index_rows
 from accord.store import repository as repo
 from accord.store.prepare import Prepared, Refused, prepare
+
+INDEX_FLUSH = 200_000  # object versions whose value-index rows may wait for one sorted insert
 
 MAX_REASONS = 20
 
@@ -104,16 +106,23 @@ def ingest_prepared(conn: Connection, items: Iterable[Prepared | Refused], ctx: 
     """Version and store already-prepared objects in batches (see accord.store.prepare)."""
     size = get_settings().import_batch_size
     report = IngestReport()
+    # Value-index rows wait for the end of the call (or INDEX_FLUSH rows), then go in as one sorted insert:
+    # a B-tree filled in key order touches each page once, where batch by batch it revisits them all.
+    pending: list[tuple[int, Sequence[IndexEntry]]] = []
     with gc_paused():
         orgs = repo.org_ids_by_identity(conn)
         batch: list[Prepared | Refused] = []
         for item in items:
             batch.append(item)
             if len(batch) >= size:
-                report.merge(_ingest_batch(conn, batch, ctx, orgs))
+                report.merge(_ingest_batch(conn, batch, ctx, orgs, pending))
                 batch = []
+                if len(pending) >= INDEX_FLUSH:
+                    index_rows(conn, pending)
+                    pending = []
         if batch:
-            report.merge(_ingest_batch(conn, batch, ctx, orgs))
+            report.merge(_ingest_batch(conn, batch, ctx, orgs, pending))
+        index_rows(conn, pending)
     return report
 
 
@@ -135,7 +144,11 @@ def _load_states(conn: Connection, candidates: list[_Candidate]) -> dict[str, _O
 
 
 def _ingest_batch(
-    conn: Connection, items: list[Prepared | Refused], ctx: WriteContext, orgs: dict[str, int]
+    conn: Connection,
+    items: list[Prepared | Refused],
+    ctx: WriteContext,
+    orgs: dict[str, int],
+    pending: list[tuple[int, Sequence[IndexEntry]]],
 ) -> IngestReport:
     report = IngestReport()
     candidates: list[_Candidate] = []
@@ -170,7 +183,7 @@ def _ingest_batch(
             report.stored += 1
             if ctx.keep_outcomes:
                 report.outcomes.append(Outcome(item.id, item.version, "stored"))
-    _write(conn, accepted, duplicate_seqs, states, ctx, report)
+    _write(conn, accepted, duplicate_seqs, states, ctx, report, pending)
     return report
 
 
@@ -206,7 +219,9 @@ def _write(
     states: dict[str, _ObjectState],
     ctx: WriteContext,
     report: IngestReport,
+    pending: list[tuple[int, Sequence[IndexEntry]]],
 ) -> None:
+    """Store the accepted versions and memberships; their value-index rows go to `pending`."""
     new_members: list[int] = []
     if ctx.collection_id is not None and duplicate_seqs:
         already = repo.member_seqs(conn, ctx.collection_id, duplicate_seqs)
@@ -245,7 +260,7 @@ def _write(
     ]
     repo.insert_versions(conn, rows)
     repo.clear_latest(conn, stale)
-    index_rows(conn, [(row[0], item.values) for row, (item, _) in zip(rows, accepted, strict=True) if item.values])
+    pending.extend((row[0], item.values) for row, (item, _) in zip(rows, accepted, strict=True) if item.values)
     seqs = [r[0] for r in rows]
     report.stored_seqs.extend(seqs)
     if ctx.collection_id is not None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from accord.core import helpers as helper_pool
 from accord.core.settings import get_settings
 from accord.store.prepare import prepare_all
 from accord.taxii import parallel
@@ -15,17 +16,17 @@ from tests.builders import make_indicator, make_ipv4
 
 @pytest.fixture
 def helpers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(parallel, "helper_count", lambda: 1)
+    monkeypatch.setattr(helper_pool, "helper_count", lambda: 1)
     monkeypatch.setattr(parallel, "MIN_OBJECTS", 4)
-    parallel.shutdown()
+    helper_pool.shutdown()
     yield
-    parallel.shutdown()
+    helper_pool.shutdown()
 
 
 def _wait_ready() -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        helper = parallel._take_helper()
+        helper = helper_pool._take_helper()
         if helper is not None:
             helper.lock.release()
             return
@@ -46,7 +47,7 @@ def test_helper_result_equals_sequential(db_url, helpers):
     assert parallel.prepare_objects(objs) == expected  # first call: helper starting, prepared here
     _wait_ready()
     assert parallel.prepare_objects(objs) == expected
-    assert any(h.ready for h in parallel._helpers)
+    assert any(h.ready for h in helper_pool._helpers)
 
 
 def test_a_dead_helper_falls_back_and_is_replaced(db_url, helpers):
@@ -55,7 +56,7 @@ def test_a_dead_helper_falls_back_and_is_replaced(db_url, helpers):
     expected = prepare_all(objs, settings.max_object_bytes, index=settings.value_index)
     parallel.prepare_objects(objs)
     _wait_ready()
-    for helper in parallel._helpers:
+    for helper in helper_pool._helpers:
         helper.proc.kill()
         helper.proc.wait()
     assert parallel.prepare_objects(objs) == expected
@@ -64,7 +65,28 @@ def test_a_dead_helper_falls_back_and_is_replaced(db_url, helpers):
 
 
 def test_small_envelopes_never_start_helpers(db_url, monkeypatch: pytest.MonkeyPatch):
-    parallel.shutdown()
-    monkeypatch.setattr(parallel, "helper_count", lambda: 1)
+    helper_pool.shutdown()
+    monkeypatch.setattr(helper_pool, "helper_count", lambda: 1)
     parallel.prepare_objects([make_indicator() for _ in range(3)])
-    assert parallel._helpers == []
+    assert helper_pool._helpers == []
+
+
+def test_a_failing_task_is_reported_and_the_helper_stays_usable(db_url, helpers):
+    assert helper_pool.wait_ready()
+    pending = helper_pool.submit("accord.core.helpers:no_such_task", b"")
+    assert pending is not None
+    with pytest.raises(helper_pool.HelperError, match="no_such_task"):
+        pending.result()
+    objs = _envelope()
+    settings = get_settings()
+    assert parallel.prepare_objects(objs) == prepare_all(objs, settings.max_object_bytes, index=settings.value_index)
+    assert len(helper_pool._helpers) == 1
+    assert helper_pool._helpers[0].alive()
+
+
+def test_tasks_outside_accord_are_refused(db_url, helpers):
+    assert helper_pool.wait_ready()
+    pending = helper_pool.submit("os:system", b"true")
+    assert pending is not None
+    with pytest.raises(helper_pool.HelperError, match="not a helper task"):
+        pending.result()

@@ -33,16 +33,16 @@ def test_cidr_probes_wider_cidrs_and_its_inside() -> None:
 
 def test_domain_probes_parents_and_children_but_never_suffixes() -> None:
     probes = probes_for(0, _row("a.b.evil.co.uk"), {}, related=True)
-    assert [(p.mode, p.a) for p in probes] == [
-        (EXACT, "uk.co.evil.b.a."),
-        (EXACT, "uk.co.evil.b."),
-        (EXACT, "uk.co.evil."),
-        (CHILDREN, "uk.co.evil.b.a."),
+    # The domain itself and its subdomains are one key range; each parent up to the registrable domain is exact.
+    assert [(p.mode, p.a, p.b) for p in probes] == [
+        (CHILDREN, "uk.co.evil.b.a.", "uk.co.evil.b.a/"),
+        (EXACT, "uk.co.evil.b.", ""),
+        (EXACT, "uk.co.evil.", ""),
     ]
     assert is_public_suffix("co.uk")
     assert is_public_suffix("github.io")
     assert not is_public_suffix("evil.co.uk")
-    assert probes_for(0, _row("evil.com"), {}, related=False) == [probes[0]._replace(a="com.evil.")]
+    assert probes_for(0, _row("evil.com"), {}, related=False) == [probes[1]._replace(a="com.evil.")]
 
 
 def test_match_kinds() -> None:

@@ -1,0 +1,240 @@
+"""Helper processes: a request's pure-Python work split across cores.
+
+On a node with more than one core, a large request hands part of its work to an idle helper process and does
+the rest itself meanwhile (TAXII envelope preparation, batch value lookups). Helpers are plain child
+processes (`python -m accord.core.helpers`) speaking length-prefixed frames over their stdin/stdout: no fork of
+a threaded server and no re-import of the host's main module. They start on first need, run the registered
+warm-ups (say, loading the warninglists) and are used only once they report ready, so no request ever waits
+for a start-up. A task is named "module:function" (a module of this package): the function takes the request's
+bytes and returns the answer's bytes. Any helper failure is the caller's cue to do the work itself.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib
+import logging
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import IO
+
+log = logging.getLogger("accord.helpers")
+
+MAX_HELPERS = 2  # each request uses one; more only serve concurrent large requests
+READY = b"R"
+_OK, _FAILED = b"K", b"E"
+_HEADER = 8
+_warmups: list[str] = []
+
+
+class HelperError(RuntimeError):
+    """A helper could not answer (it died, or its task raised): the caller does the work itself."""
+
+
+def register_warmup(task: str) -> None:
+    """Run this "module:function" (no arguments) in every helper started from now on, before it is ready."""
+    if task not in _warmups:
+        _warmups.append(task)
+
+
+def _frame(out: IO[bytes], *parts: bytes) -> None:
+    out.write(sum(map(len, parts)).to_bytes(_HEADER, "big"))
+    for part in parts:
+        out.write(part)
+    out.flush()
+
+
+def _read_frame(inp: IO[bytes]) -> bytes | None:
+    head = inp.read(_HEADER)
+    if len(head) < _HEADER:
+        return None
+    size = int.from_bytes(head, "big")
+    data = inp.read(size)
+    return data if len(data) == size else None
+
+
+def _resolve(task: str) -> Callable[..., bytes]:
+    module, _, name = task.partition(":")
+    if not module.startswith("accord.") or not name:
+        raise ValueError(f"not a helper task: {task!r}")
+    fn: Callable[..., bytes] = getattr(importlib.import_module(module), name)
+    return fn
+
+
+class _Helper:
+    """One helper process; used by one request at a time (its lock)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ready = False
+        self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, this package's module
+            [sys.executable, "-m", "accord.core.helpers", *_warmups],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def check_ready(self) -> bool:
+        """Whether start-up is over (never blocks)."""
+        if not self.ready and self.proc.stdout is not None:
+            readable, _, _ = select.select([self.proc.stdout], [], [], 0)
+            if readable:
+                self.ready = self.proc.stdout.read(1) == READY
+        return self.ready
+
+    def stop(self, *, kill: bool = False) -> None:
+        if kill:
+            self.proc.kill()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):  # a broken pipe to a dead helper
+                    pipe.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+_helpers: list[_Helper] = []
+_helpers_lock = threading.Lock()
+
+
+def helper_count() -> int:
+    """How many helper processes this process may use: one per extra core, at most MAX_HELPERS."""
+    return max(0, min((os.cpu_count() or 1) - 1, MAX_HELPERS))
+
+
+def _take_helper() -> _Helper | None:
+    """An idle, ready helper (locked for the caller), starting helpers as needed; None if there is none yet."""
+    with _helpers_lock:
+        for dead in [h for h in _helpers if not h.alive() and not h.lock.locked()]:
+            _helpers.remove(dead)
+            dead.stop()
+        if not _helpers and helper_count() > 0:
+            _helpers.extend(_Helper() for _ in range(helper_count()))
+        for helper in _helpers:
+            if helper.lock.acquire(blocking=False):
+                if helper.alive() and helper.check_ready():
+                    return helper
+                helper.lock.release()
+    return None
+
+
+def wait_ready(timeout: float = 60.0) -> bool:
+    """Start the helpers if needed and wait until one is ready (benchmarks, tests); False on a 1-core node."""
+    deadline = time.monotonic() + timeout
+    while helper_count() > 0 and time.monotonic() < deadline:
+        helper = _take_helper()
+        if helper is not None:
+            helper.lock.release()
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _discard(helper: _Helper) -> None:
+    with _helpers_lock:
+        if helper in _helpers:
+            _helpers.remove(helper)
+    helper.stop(kill=True)
+    helper.lock.release()
+
+
+def shutdown() -> None:
+    """Stop the helper processes (they are started again on demand)."""
+    with _helpers_lock:
+        helpers, _helpers[:] = list(_helpers), []
+    for helper in helpers:
+        helper.stop()
+
+
+atexit.register(shutdown)
+
+
+class Pending:
+    """A task handed to a helper: read its answer once, or abandon it."""
+
+    def __init__(self, helper: _Helper) -> None:
+        self._helper: _Helper | None = helper
+
+    def result(self) -> bytes:
+        """The task's answer; HelperError if the helper failed (a dead helper is replaced later)."""
+        helper, self._helper = self._helper, None
+        if helper is None:
+            raise HelperError("this answer was already read")
+        assert helper.proc.stdout is not None
+        try:
+            data = _read_frame(helper.proc.stdout)
+        except OSError as exc:
+            _discard(helper)
+            raise HelperError(f"the helper process failed: {exc}") from exc
+        if data is None:
+            _discard(helper)
+            raise HelperError("the helper process ended")
+        helper.lock.release()
+        if data[:1] != _OK:
+            raise HelperError(data[1:].decode(errors="replace"))
+        return data[1:]
+
+    def abandon(self) -> None:
+        """Never read the answer: the helper is stopped (its pipe would hold a stale answer)."""
+        helper, self._helper = self._helper, None
+        if helper is not None:
+            _discard(helper)
+
+
+def submit(task: str, request: bytes) -> Pending | None:
+    """Start `task` on an idle, ready helper; None when there is none (the caller does the work itself)."""
+    helper = _take_helper()
+    if helper is None:
+        return None
+    assert helper.proc.stdin is not None
+    try:
+        _frame(helper.proc.stdin, task.encode(), b"\n", request)
+    except OSError:
+        log.exception("could not hand a task to a helper process")
+        _discard(helper)
+        return None
+    return Pending(helper)
+
+
+def serve(warmups: list[str]) -> None:
+    """The helper process: run the warm-ups, report ready, then answer each frame "task\\nrequest"."""
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but frames may reach the parent on stdout
+    for warmup in warmups:
+        try:
+            _resolve(warmup)()
+        except Exception:  # a failed warm-up only costs the first request its time
+            log.exception("helper warm-up %s failed", warmup)
+    try:
+        out.write(READY)
+        out.flush()
+    except BrokenPipeError:  # the parent is gone already
+        return
+    while True:
+        data = _read_frame(inp)
+        if data is None:
+            return
+        name, _, request = data.partition(b"\n")
+        try:
+            answer = _resolve(name.decode())(request)
+        except Exception as exc:  # the parent falls back to doing the work itself
+            log.exception("helper task failed")
+            _frame(out, _FAILED, f"{type(exc).__name__}: {exc}".encode())
+        else:
+            _frame(out, _OK, answer)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1:])
