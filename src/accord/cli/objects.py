@@ -15,6 +15,8 @@ from accord.cli.common import err, fail, reading, unit_of_work
 from accord.core.db import widen_cache
 from accord.core.errors import AccordError, Forbidden, NotFound
 from accord.core.settings import get_settings
+from accord.correlate import flags
+from accord.correlate.warninglists import active_matcher
 from accord.sharing.policy import Principal, Role
 from accord.store import parallel
 from accord.store import repository as store_repo
@@ -95,6 +97,9 @@ def import_cmd(
             store_repo.refresh_statistics(conn)
     lines = [f"stored {total.stored}, duplicates {total.duplicates}, refused {total.refused}"]
     lines += [f"  refused {reason}" for reason in total.reasons[:10]]
+    if total.listed:
+        lines.append(f"warninglisted: {total.listed} stored objects hold values on warninglists (never correlated)")
+        lines += [f"  {example}" for example in total.listed_examples[:10]]
     sys.stdout.write("\n".join(lines) + "\n")
     for line in failed:
         sys.stderr.write(f"accord: error: {line}\n")
@@ -134,14 +139,23 @@ def export_cmd(
     output: str = typer.Option("-", "-o", "--output", help="output file, - for stdout"),
     all_versions: bool = typer.Option(False, "--all-versions", help="every version, not only the latest"),
     as_user: str | None = typer.Option(None, "--as", help="export what this user may read"),
+    warninglists: str = typer.Option(
+        "report",
+        "--warninglists",
+        help="objects with values on warninglists: report (count them), mark (add x_accord_warninglists), omit",
+    ),
 ) -> None:
     """Export readable objects as a STIX 2.1 bundle."""
     if fmt != "stix":
         fail(f"unknown format {fmt!r}; supported: stix")
+    if warninglists not in flags.MODES:
+        fail(f"unknown --warninglists {warninglists!r}; choose one of {', '.join(flags.MODES)}")
+    tally = flags.FlagTally()
     with reading() as conn:
         principal = accounts.principal_for_email(conn, as_user) if as_user else _operator(conn)
         collection_id = accounts.get_collection_by_alias_or_raise(conn, collection).id if collection else None
-        chunks = iter_raw(conn, principal, collection_id=collection_id, all_versions=all_versions)
+        raw = iter_raw(conn, principal, collection_id=collection_id, all_versions=all_versions)
+        chunks = flags.flag_export(raw, warninglists, active_matcher(), tally)
         if output == "-":
             count = write_bundle(chunks, sys.stdout.buffer)
             sys.stdout.flush()
@@ -156,3 +170,8 @@ def export_cmd(
 
         record(conn, as_user or "cli", "export", collection or "", objects=count, all_versions=all_versions)
     err.print(f"exported {count} objects")
+    if tally.flagged:
+        done = {"report": "written unchanged", "mark": f"marked with {flags.PROPERTY}", "omit": "left out"}
+        err.print(f"warninglisted: {tally.flagged} objects hold values on warninglists ({done[warninglists]})")
+        for example in tally.examples:
+            err.print(f"  {example}", markup=False, highlight=False)

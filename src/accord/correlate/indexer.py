@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from accord.correlate.values import IndexValue, domain_key
+from accord.correlate.warninglists import WarninglistMatcher
 
 # B-tree entries must stay small (PostgreSQL refuses index rows over ~2.7 kB): longer keys are stored as a
 # digest, and probes apply the same mapping, so long URLs still match exactly.
@@ -50,6 +51,21 @@ def index_entries(values: Iterable[IndexValue]) -> tuple[IndexEntry, ...]:
         if kind == "ip" and lo != hi and lo is not None:
             # One marker per CIDR prefix length in use: containment probes only try lengths that exist.
             append((CIDR_MARK, f"{lo[0]}/{key.rpartition('/')[2]}", None, None, None, False))
+    return tuple(out)
+
+
+Flag = tuple[str, str, tuple[str, ...]]  # kind, value, names of the warninglists that hold it
+
+
+def listed_entries(entries: Iterable[IndexEntry], wl: WarninglistMatcher) -> tuple[Flag, ...]:
+    """The correlating values among an object's index rows that are on active warninglists."""
+    out: list[Flag] = []
+    for kind, key, stored, _lo, _hi, correlating in entries:
+        if correlating and kind[:4] != "ref:":
+            value = display_value(kind, key, stored)
+            names = wl.hits(kind, value)
+            if names:
+                out.append((kind, value, tuple(names)))
     return tuple(out)
 
 

@@ -39,7 +39,7 @@ from accord.correlate import repository as repo
 from accord.correlate.indexer import storage_key
 from accord.correlate.scoring import DEFAULT_THRESHOLD, base_score, current_score, is_expired, model_for
 from accord.correlate.values import IndexValue, normalize, values_of
-from accord.correlate.warninglists import WarninglistMatcher, get_matcher
+from accord.correlate.warninglists import WarninglistMatcher, active_names, get_matcher
 from accord.sharing.policy import Principal
 from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
 
@@ -284,7 +284,7 @@ def _answer(
     if len(values) > MAX_VALUES:
         raise PayloadTooLarge(f"at most {MAX_VALUES:,} values per lookup; got {len(values):,}")
     limit = get_settings().correlation_widespread
-    names = matching.active_lists()
+    names = active_names()
     wl = get_matcher(names)
     # A batch allocates tens of thousands of acyclic rows, probes and dicts; each pass of the cyclic
     # collector would walk the warninglists and the suffix list too (~100 ms a pass, most of a batch).
@@ -321,7 +321,7 @@ def lookup_frame(request: bytes) -> bytes:
 
 def warm() -> None:
     """Helper warm-up: load the active warninglists and the public suffix list before the first batch."""
-    get_matcher(matching.active_lists())
+    get_matcher(active_names())
     matching.is_public_suffix("example.com")
 
 

@@ -11,12 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from accord.core.settings import get_settings
 from accord.correlate.indexer import display_value, storage_key
 from accord.correlate.observables import _tld_extractor, url_rows
 from accord.correlate.repository import CHILDREN, CONTAINS, EXACT, INSIDE, Probe
 from accord.correlate.values import IndexValue, domain_key, domain_key_range
-from accord.correlate.warninglists import WarninglistMatcher, get_matcher
+from accord.correlate.warninglists import WarninglistMatcher, active_matcher
 
 _BITS = {"4": 32, "6": 128}
 
@@ -37,15 +36,9 @@ def is_public_suffix(name: str) -> bool:
     return _domain_shape(name)[0]
 
 
-def active_lists() -> tuple[str, ...] | None:
-    """The configured active warninglists (settings.warninglists), None for the defaults."""
-    names = tuple(sorted(n.strip() for n in get_settings().warninglists.split(",") if n.strip()))
-    return names or None
-
-
 def matcher() -> WarninglistMatcher:
     """The shared matcher for the configured active warninglists."""
-    return get_matcher(active_lists())
+    return active_matcher()
 
 
 def correlatable(row: IndexValue) -> bool:

@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from accord.correlate.warninglists import active_matcher
 from accord.store.prepare import Prepared, Refused, pack, prepare_all, unpack
 from accord.store.sources import Source, read_objects
 
@@ -36,7 +37,8 @@ def _prepare_slice(args: tuple[int, int, int, bool]) -> bytes:
     start, stop, max_bytes, index = args
     # One bytes object: the pool's result thread then only passes bytes along, and the unpickling happens
     # in the consumer's thread instead of competing for the GIL with its database writes.
-    return pack(prepare_all(_objects[start:stop], max_bytes, index=index))
+    wl = active_matcher() if index else None  # loaded before the fork: shared, not rebuilt
+    return pack(prepare_all(_objects[start:stop], max_bytes, index=index, wl=wl))
 
 
 def worth_it(source: Source) -> bool:
@@ -54,6 +56,8 @@ def prepared_batches(
 ) -> Iterator[Prepared | Refused]:
     """Prepared objects of a bundle file, in input order, computed by worker processes."""
     assert source.path is not None
+    if index:
+        active_matcher()  # workers inherit it
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_load, initargs=(str(source.path),)

@@ -12,8 +12,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from accord.correlate.indexer import IndexEntry, index_entries
+from accord.correlate.indexer import Flag, IndexEntry, index_entries, listed_entries
 from accord.correlate.values import values_of
+from accord.correlate.warninglists import WarninglistMatcher
 from accord.stix.markings import tlp_of
 from accord.stix.timestamps import normalize_timestamp
 from accord.stix.validate import object_version, validate_object
@@ -33,6 +34,7 @@ class Prepared(NamedTuple):
     raw: bytes
     body_hash: bytes
     values: tuple[IndexEntry, ...] = ()  # value-index rows (accord.correlate), computed here to run in workers
+    listed: tuple[Flag, ...] = ()  # its values on active warninglists (flagged in ingest reports)
 
 
 class Refused(NamedTuple):
@@ -42,8 +44,13 @@ class Refused(NamedTuple):
     reason: str
 
 
-def prepare(obj: Any, max_bytes: int, *, index: bool = True) -> Prepared | Refused:
-    """Validate one object and compute what the store records for it (with its value-index rows)."""
+def prepare(
+    obj: Any, max_bytes: int, *, index: bool = True, wl: WarninglistMatcher | None = None
+) -> Prepared | Refused:
+    """Validate one object and compute what the store records for it (with its value-index rows).
+
+    With `wl`, its values on those warninglists are flagged too (they need the index rows).
+    """
     reason = validate_object(obj)
     if reason is not None:
         oid = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else None
@@ -54,6 +61,7 @@ def prepare(obj: Any, max_bytes: int, *, index: bool = True) -> Prepared | Refus
     created = obj.get("created")
     tlp = tlp_of(obj)
     ref = obj.get("created_by_ref")
+    entries = index_entries(values_of(obj)) if index else ()
     return Prepared(
         obj["id"],
         obj["type"],
@@ -65,7 +73,8 @@ def prepare(obj: Any, max_bytes: int, *, index: bool = True) -> Prepared | Refus
         ref if isinstance(ref, str) else None,
         raw,
         hashlib.blake2b(raw, digest_size=16).digest(),
-        index_entries(values_of(obj)) if index else (),
+        entries,
+        listed_entries(entries, wl) if wl is not None and entries else (),
     )
 
 
@@ -81,6 +90,8 @@ def unpack(blob: bytes) -> list[Prepared | Refused]:
     return [Prepared._make(row) if len(row) == width else Refused._make(row) for row in rows]
 
 
-def prepare_all(objects: Iterable[Any], max_bytes: int, *, index: bool = True) -> list[Prepared | Refused]:
+def prepare_all(
+    objects: Iterable[Any], max_bytes: int, *, index: bool = True, wl: WarninglistMatcher | None = None
+) -> list[Prepared | Refused]:
     """prepare() over a batch."""
-    return [prepare(obj, max_bytes, index=index) for obj in objects]
+    return [prepare(obj, max_bytes, index=index, wl=wl) for obj in objects]

@@ -10,7 +10,8 @@ from sqlalchemy import Connection
 
 from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
-from accord.correlate.indexer import IndexEntry, index_rows
+from accord.correlate.indexer import Flag, IndexEntry, index_rows
+from accord.correlate.warninglists import active_matcher
 from accord.store import repository as repo
 from accord.store.prepare import Prepared, Refused, prepare
 
@@ -37,7 +38,7 @@ class Outcome:
     id: str | None
     version: str | None
     status: str  # stored | duplicate | refused
-    reason: str | None = None
+    reason: str | None = None  # why it was refused; for a stored object, its values on warninglists
 
 
 @dataclass(slots=True)
@@ -50,6 +51,8 @@ class IngestReport:
     reasons: list[str] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     stored_seqs: list[int] = field(default_factory=list)
+    listed: int = 0  # stored objects holding values on active warninglists
+    listed_examples: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -64,6 +67,8 @@ class IngestReport:
         self.reasons.extend(other.reasons[: max(0, MAX_REASONS - len(self.reasons))])
         self.outcomes.extend(other.outcomes)
         self.stored_seqs.extend(other.stored_seqs)
+        self.listed += other.listed
+        self.listed_examples.extend(other.listed_examples[: max(0, MAX_REASONS - len(self.listed_examples))])
 
 
 @dataclass(slots=True)
@@ -99,7 +104,8 @@ def ingest(conn: Connection, objects: Iterable[Any], ctx: WriteContext) -> Inges
     """Validate, version and store objects; the caller's transaction makes it atomic."""
     settings = get_settings()
     max_bytes, index = settings.max_object_bytes, settings.value_index
-    return ingest_prepared(conn, (prepare(obj, max_bytes, index=index) for obj in objects), ctx)
+    wl = active_matcher() if index else None
+    return ingest_prepared(conn, (prepare(obj, max_bytes, index=index, wl=wl) for obj in objects), ctx)
 
 
 def ingest_prepared(conn: Connection, items: Iterable[Prepared | Refused], ctx: WriteContext) -> IngestReport:
@@ -181,10 +187,23 @@ def _ingest_batch(
         else:
             accepted.append(cand)
             report.stored += 1
+            note = None
+            if item.listed:
+                note = listed_note(item.listed)
+                report.listed += 1
+                if len(report.listed_examples) < MAX_REASONS:
+                    report.listed_examples.append(f"{item.id}: {note}")
             if ctx.keep_outcomes:
-                report.outcomes.append(Outcome(item.id, item.version, "stored"))
+                report.outcomes.append(Outcome(item.id, item.version, "stored", note))
     _write(conn, accepted, duplicate_seqs, states, ctx, report, pending)
     return report
+
+
+def listed_note(listed: Sequence[Flag]) -> str:
+    """One line naming an object's values on warninglists, and the lists."""
+    shown = "; ".join(f"{value} ({', '.join(names)})" for _, value, names in listed[:3])
+    more = f"; and {len(listed) - 3} more" if len(listed) > 3 else ""
+    return f"on warninglists: {shown}{more}"
 
 
 def _decide(st: _ObjectState, item: Prepared, owner: int) -> str | None:

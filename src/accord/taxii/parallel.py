@@ -17,6 +17,7 @@ import orjson
 
 from accord.core import helpers
 from accord.core.settings import get_settings
+from accord.correlate.warninglists import active_matcher, active_names, get_matcher
 from accord.store.prepare import Prepared, Refused, pack, prepare_all, unpack
 
 log = logging.getLogger("accord.taxii")
@@ -26,28 +27,38 @@ TASK = "accord.taxii.parallel:prepare_frame"
 
 
 def prepare_frame(request: bytes) -> bytes:
-    """Helper side: [max_bytes, index, objects] in JSON -> the prepared objects, packed."""
-    max_bytes, index, objects = orjson.loads(request)
-    return pack(prepare_all(objects, max_bytes, index=index))
+    """Helper side: [max_bytes, index, active warninglists, objects] in JSON -> the prepared objects, packed."""
+    max_bytes, index, names, objects = orjson.loads(request)
+    wl = get_matcher(None if names is None else tuple(names)) if index else None
+    return pack(prepare_all(objects, max_bytes, index=index, wl=wl))
+
+
+def warm() -> None:
+    """Helper warm-up: the active warninglists, which flag values as envelopes are prepared."""
+    active_matcher()
+
+
+helpers.register_warmup("accord.taxii.parallel:warm")
 
 
 def prepare_objects(objects: list[Any], *, parallel: bool = True) -> list[Prepared | Refused]:
     """Every object of an envelope prepared for the store, in order (in part by a helper when large enough)."""
     settings = get_settings()
     max_bytes, index = settings.max_object_bytes, settings.value_index
+    wl = active_matcher() if index else None
     if not parallel or len(objects) < MIN_OBJECTS:
-        return prepare_all(objects, max_bytes, index=index)
+        return prepare_all(objects, max_bytes, index=index, wl=wl)
     # The head stays here: this process also pays for sending the tail and unpickling what comes back.
     split = len(objects) // 2
     try:
-        request = orjson.dumps([max_bytes, index, objects[split:]])
+        request = orjson.dumps([max_bytes, index, active_names(), objects[split:]])
     except (TypeError, orjson.JSONEncodeError):
-        return prepare_all(objects, max_bytes, index=index)
+        return prepare_all(objects, max_bytes, index=index, wl=wl)
     pending = helpers.submit(TASK, request)
     if pending is None:
-        return prepare_all(objects, max_bytes, index=index)
+        return prepare_all(objects, max_bytes, index=index, wl=wl)
     try:
-        head = prepare_all(objects[:split], max_bytes, index=index)
+        head = prepare_all(objects[:split], max_bytes, index=index, wl=wl)
     except BaseException:
         pending.abandon()
         raise
@@ -55,7 +66,7 @@ def prepare_objects(objects: list[Any], *, parallel: bool = True) -> list[Prepar
         tail = unpack(pending.result())
     except (helpers.HelperError, pickle.UnpicklingError):
         log.exception("a helper process failed; preparing its share here")
-        return head + prepare_all(objects[split:], max_bytes, index=index)
+        return head + prepare_all(objects[split:], max_bytes, index=index, wl=wl)
     return head + tail
 
 

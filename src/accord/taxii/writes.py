@@ -81,6 +81,8 @@ def _outcome_lists(conn: Connection, report: IngestReport) -> tuple[list[dict[st
             entry["message"] = o.reason or "refused"
             failures.append(entry)
         else:  # stored, or an exact duplicate of a stored version: both are successes
+            if o.reason:  # a stored object holding values on warninglists says which
+                entry["message"] = o.reason
             successes.append(entry)
     return successes, failures
 

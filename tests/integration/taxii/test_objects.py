@@ -224,3 +224,18 @@ def test_delete_object(client, community, stored, engine):
     with engine.connect() as conn:
         actions = list(conn.execute(select(audit_log.c.action, audit_log.c.target)))
     assert ("taxii.delete_object", a) in [tuple(x) for x in actions]
+
+
+def test_post_flags_warninglisted_values_in_the_status(client, community):
+    url = community.url(community.shared, "objects/")
+    resolver = make_indicator(value="8.8.8.8")
+    plain = make_indicator(value="91.92.109.2")
+    status = post_envelope(client, community.auth["alice"], url, resolver, plain).json()
+    assert status["success_count"] == 2
+    messages = {s["id"]: s.get("message") for s in status["successes"]}
+    assert messages[resolver["id"]].startswith("on warninglists: 8.8.8.8 (List of known IPv4 public DNS resolvers")
+    assert messages[plain["id"]] is None
+    # The stored status says the same when read back.
+    again = client.get(f"/taxii2/api/status/{status['id']}/", headers=community.auth["alice"])
+    assert again.status_code == 200
+    assert {s["id"]: s.get("message") for s in again.json()["successes"]} == messages

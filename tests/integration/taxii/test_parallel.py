@@ -9,6 +9,7 @@ import pytest
 
 from accord.core import helpers as helper_pool
 from accord.core.settings import get_settings
+from accord.correlate.warninglists import active_matcher
 from accord.store.prepare import prepare_all
 from accord.taxii import parallel
 from tests.builders import make_indicator, make_ipv4
@@ -36,14 +37,21 @@ def _wait_ready() -> None:
 
 def _envelope() -> list[object]:
     objs: list[object] = [make_indicator() for _ in range(6)]
-    objs += [make_ipv4("198.51.100.7"), {"type": "indicator", "id": "bad"}, "not an object", {"spec_version": 2}]
+    objs += [
+        make_ipv4("198.51.100.7"),
+        make_indicator(value="8.8.8.8"),
+        {"type": "indicator", "id": "bad"},
+        "not an object",
+        {"spec_version": 2},
+    ]
     return objs + [make_indicator(name=f"ünïcode {i}", confidence=i) for i in range(6)]
 
 
 def test_helper_result_equals_sequential(db_url, helpers):
     objs = _envelope()
     settings = get_settings()
-    expected = prepare_all(objs, settings.max_object_bytes, index=settings.value_index)
+    expected = prepare_all(objs, settings.max_object_bytes, index=settings.value_index, wl=active_matcher())
+    assert any(item.listed for item in expected if hasattr(item, "listed"))  # 8.8.8.8 is flagged
     assert parallel.prepare_objects(objs) == expected  # first call: helper starting, prepared here
     _wait_ready()
     assert parallel.prepare_objects(objs) == expected
@@ -53,7 +61,7 @@ def test_helper_result_equals_sequential(db_url, helpers):
 def test_a_dead_helper_falls_back_and_is_replaced(db_url, helpers):
     objs = _envelope()
     settings = get_settings()
-    expected = prepare_all(objs, settings.max_object_bytes, index=settings.value_index)
+    expected = prepare_all(objs, settings.max_object_bytes, index=settings.value_index, wl=active_matcher())
     parallel.prepare_objects(objs)
     _wait_ready()
     for helper in helper_pool._helpers:
@@ -79,7 +87,9 @@ def test_a_failing_task_is_reported_and_the_helper_stays_usable(db_url, helpers)
         pending.result()
     objs = _envelope()
     settings = get_settings()
-    assert parallel.prepare_objects(objs) == prepare_all(objs, settings.max_object_bytes, index=settings.value_index)
+    assert parallel.prepare_objects(objs) == prepare_all(
+        objs, settings.max_object_bytes, index=settings.value_index, wl=active_matcher()
+    )
     assert len(helper_pool._helpers) == 1
     assert helper_pool._helpers[0].alive()
 
