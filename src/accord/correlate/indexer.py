@@ -58,12 +58,16 @@ Flag = tuple[str, str, tuple[str, ...]]  # kind, value, names of the warninglist
 
 
 def listed_entries(entries: Iterable[IndexEntry], wl: WarninglistMatcher) -> tuple[Flag, ...]:
-    """The correlating values among an object's index rows that are on active warninglists."""
+    """The correlating values among an object's index rows that are on active warninglists.
+
+    A URL's host has its own (domain or ip) row, so a URL row is checked without its host.
+    """
     out: list[Flag] = []
+    hits = wl.hits
     for kind, key, stored, _lo, _hi, correlating in entries:
         if correlating and kind[:4] != "ref:":
             value = display_value(kind, key, stored)
-            names = wl.hits(kind, value)
+            names = hits(kind, value, url_host=False)
             if names:
                 out.append((kind, value, tuple(names)))
     return tuple(out)

@@ -249,15 +249,22 @@ class WarninglistMatcher:
         """Names of the enabled lists."""
         return self._names
 
-    def hits(self, kind: str, value: str) -> list[str]:
-        """Names of the enabled lists that hold `value` (a normalised index value of `kind`)."""
+    def hits(self, kind: str, value: str, *, url_host: bool = True) -> list[str]:
+        """Names of the enabled lists that hold `value` (a normalised index value of `kind`).
+
+        `url_host=False` leaves a URL's host out (callers that check the host's own index row anyway).
+        """
+        found: list[str] = []
         exact = self._exact.get(kind)
-        found = list(exact.get(value, ())) if exact is not None else []
+        if exact is not None:
+            names = exact.get(value)
+            if names is not None:
+                found += names
         if kind == "ip":
             found += self._ip_hits(value)
         elif kind == "domain":
             self._suffix_hits(value, found)
-        elif kind == "url":
+        elif kind == "url" and url_host:
             rows = url_rows(value)
             if len(rows) == 2:
                 found += self.hits(rows[1].kind, rows[1].value)
@@ -265,9 +272,9 @@ class WarninglistMatcher:
         if automaton is not None:
             for _, names in automaton.iter(value.lower() if kind == "url" else value):
                 found += names
-        for pattern, name in self._regex.get(kind, ()):
-            if pattern.search(value):
-                found.append(name)
+        regexes = self._regex.get(kind)
+        if regexes is not None:
+            found += [name for pattern, name in regexes if pattern.search(value)]
         return list(dict.fromkeys(found)) if len(found) > 1 else found
 
     def _suffix_hits(self, name: str, found: list[str]) -> None:
