@@ -393,7 +393,8 @@ def _detect(s: str) -> list[IndexValue]:
         return [IndexValue("hash:ssdeep", low, low)]
     if _TLSH.match(s):
         return [IndexValue("hash:tlsh", low, low)]
-    if (row := ip_row(s)) is not None:
+    # Addresses start with a digit (IPv4) or hold a colon (IPv6): other values skip the parser's exception.
+    if (s[:1].isdigit() or ":" in s) and (row := ip_row(s)) is not None:
         return [row]
     if "://" in s:
         return url_rows(s)
