@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection
@@ -56,43 +56,18 @@ RELATED_TYPES = ("intrusion-set", "malware", "campaign", "threat-actor", "tool")
 _RELIABILITY_TAG = "admiralty-scale:source-reliability="
 
 
-@dataclass(slots=True)
-class Context:
-    """One readable object a value matched, with what the caller may know around it."""
+class Context(NamedTuple):
+    """One readable object version a value matched (enrichment turns it into the JSON of a match)."""
 
     seq: int
     id: str
     type: str
     owner: str
-    match: str
+    match: str  # exact, cidr, parent-domain (an exact host of a URL becomes url-host when enriched)
     matched_value: str
-    name: str | None = None
-    first_seen: str | None = None
-    last_seen: str | None = None
-    sightings: int = 0
-    score: float | None = None
-    expired: bool | None = None
-    related: list[dict[str, Any]] = field(default_factory=list)
-    index_kind: str = ""  # the matched index row, to tell a URL's host from a plain domain or address
-    index_key: str = ""
-    value_kind: str = ""  # the kind of the value looked up (or correlated): its decay model scores the match
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON form."""
-        return {
-            "id": self.id,
-            "type": self.type,
-            "name": self.name,
-            "owner": self.owner,
-            "match": self.match,
-            "matched_value": self.matched_value,
-            "first_seen": self.first_seen,
-            "last_seen": self.last_seen,
-            "sightings": self.sightings,
-            "score": None if self.score is None else round(self.score, 1),
-            "expired": self.expired,
-            "related": self.related,
-        }
+    index_kind: str  # the matched index row, to tell a URL's host from a plain domain or address
+    index_key: str
+    value_kind: str  # the kind of the value looked up (or correlated): its decay model scores the match
 
 
 def _us(ts: Any) -> int | None:
@@ -138,66 +113,84 @@ class _Facts:
     scores: dict[str, tuple[float, bool]] = field(default_factory=dict)  # per decay kind
 
 
-def enrich(
-    conn: Connection, principal: Principal, contexts: Sequence[Context], found: Mapping[int, repo.Details] | None = None
-) -> None:
-    """Fill names, first/last seen, sightings, scores and related objects of contexts (policy-filtered).
+class Enricher:
+    """What the caller may know around matched object versions: names, first/last seen, sightings, scores and
+    related objects (all policy-filtered), fetched once per request and turned into the JSON of each match."""
 
-    `found`: the bodies and first/last seen of the contexts' versions when the caller already has them.
-    """
-    if not contexts:
-        return
-    # Each object version is fetched, parsed and scored once, however many contexts name it.
-    if found is None:
-        found = repo.details(conn, principal, sorted({c.seq for c in contexts}))
-    facts = {seq: _Facts(orjson.loads(d.raw), d.first_seq, d.last_seq) for seq, d in found.items()}
-    ids = sorted({c.id for c in contexts})
-    sightings: dict[str, int] = defaultdict(int)
-    last_sighting: dict[str, int] = {}
-    related: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    ends: dict[str, set[str]] = defaultdict(set)
-    for link in repo.links(conn, principal, ids):
-        if link.kind == "ref:sighting" and link.type == "sighting":
-            sightings[link.ref] += 1
-            seen = _us(link.seen)
-            if seen is not None and seen > last_sighting.get(link.ref, 0):
-                last_sighting[link.ref] = seen
-        elif link.kind == "ref:report" and link.type == "report" and link.raw is not None:
-            name = orjson.loads(link.raw).get("name")
-            related[link.ref][link.id] = {"id": link.id, "type": "report", "name": name}
-        elif link.kind == "ref:relationship" and link.other:
-            ends[link.other].add(link.ref)
-    if ends:
-        for row in repo.latest_objects(conn, principal, sorted(ends), RELATED_TYPES):
-            name = orjson.loads(row.raw).get("name")
-            for ref in ends[row.id]:
-                related[ref][row.id] = {"id": row.id, "type": row.type, "name": name}
-    listed = {ref: sorted(found.values(), key=lambda r: (r["type"], r["id"])) for ref, found in related.items()}
-    now = now_us()
-    for ctx in contexts:
-        fact = facts.get(ctx.seq)
+    def __init__(
+        self,
+        conn: Connection,
+        principal: Principal,
+        contexts: Sequence[Context],
+        found: Mapping[int, repo.Details] | None = None,
+    ) -> None:
+        """`found`: the bodies and first/last seen of the contexts' versions when the caller already has them."""
+        # Each object version is fetched, parsed and scored once, however many contexts name it.
+        if found is None:
+            found = repo.details(conn, principal, sorted({c.seq for c in contexts})) if contexts else {}
+        self._facts = {seq: _Facts(orjson.loads(d.raw), d.first_seq, d.last_seq) for seq, d in found.items()}
+        self._sightings: dict[str, int] = defaultdict(int)
+        self._last_sighting: dict[str, int] = {}
+        related: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        ends: dict[str, set[str]] = defaultdict(set)
+        ids = sorted({c.id for c in contexts})
+        for link in repo.links(conn, principal, ids) if ids else ():
+            if link.kind == "ref:sighting" and link.type == "sighting":
+                self._sightings[link.ref] += 1
+                seen = _us(link.seen)
+                if seen is not None and seen > self._last_sighting.get(link.ref, 0):
+                    self._last_sighting[link.ref] = seen
+            elif link.kind == "ref:report" and link.type == "report" and link.raw is not None:
+                name = orjson.loads(link.raw).get("name")
+                related[link.ref][link.id] = {"id": link.id, "type": "report", "name": name}
+            elif link.kind == "ref:relationship" and link.other:
+                ends[link.other].add(link.ref)
+        if ends:
+            for row in repo.latest_objects(conn, principal, sorted(ends), RELATED_TYPES):
+                name = orjson.loads(row.raw).get("name")
+                for ref in ends[row.id]:
+                    related[ref][row.id] = {"id": row.id, "type": row.type, "name": name}
+        self._related = {ref: sorted(got.values(), key=lambda r: (r["type"], r["id"])) for ref, got in related.items()}
+        self._now = now_us()
+
+    def match(self, ctx: Context) -> dict[str, Any]:
+        """The JSON of one match."""
+        fact = self._facts.get(ctx.seq)
         if fact is None:
-            fact = facts[ctx.seq] = _Facts({})
+            fact = self._facts[ctx.seq] = _Facts({})
         body = fact.body
         if fact.shown is None:
             first = last = None
             if fact.first_seq is not None and fact.last_seq is not None:
                 first = micros_to_timestamp(fact.first_seq)
-                latest = max(fact.last_seq, last_sighting.get(ctx.id, 0))
+                latest = max(fact.last_seq, self._last_sighting.get(ctx.id, 0))
                 last = first if latest == fact.first_seq else micros_to_timestamp(latest)
             fact.shown = (matching.object_name(body), first, last)
-        ctx.name, ctx.first_seen, ctx.last_seen = fact.shown
-        if ctx.match == "exact" and ctx.index_kind in ("domain", "ip"):
+        match = ctx.match
+        if match == "exact" and ctx.index_kind in ("domain", "ip"):
             if fact.hosts is None:
                 fact.hosts = matching.url_hosts(values_of(body)) if _may_hold_urls(body) else set()
             if (ctx.index_kind, ctx.index_key) in fact.hosts:
-                ctx.match = "url-host"
-        ctx.sightings = sightings.get(ctx.id, 0)
+                match = "url-host"
         scored = fact.scores.get(ctx.value_kind)
         if scored is None:
-            scored = fact.scores[ctx.value_kind] = score_of(body, ctx.value_kind, last_sighting.get(ctx.id), now)
-        ctx.score, ctx.expired = scored
-        ctx.related = list(listed.get(ctx.id, ()))
+            last_seen = self._last_sighting.get(ctx.id)
+            scored = fact.scores[ctx.value_kind] = score_of(body, ctx.value_kind, last_seen, self._now)
+        name, first_seen, last_seen_at = fact.shown
+        return {
+            "id": ctx.id,
+            "type": ctx.type,
+            "name": name,
+            "owner": ctx.owner,
+            "match": match,
+            "matched_value": ctx.matched_value,
+            "first_seen": first_seen,
+            "last_seen": last_seen_at,
+            "sightings": self._sightings.get(ctx.id, 0),
+            "score": round(scored[0], 1),
+            "expired": scored[1],
+            "related": list(self._related.get(ctx.id, ())),
+        }
 
 
 def _may_hold_urls(body: Mapping[str, Any]) -> bool:
@@ -365,9 +358,10 @@ def _lookup(
     details = {seq: repo.Details(a.raw, seq, seq) for seq, a in versions.items() if a.only_version}
     if len(details) < len(versions):  # objects with several versions: first and last of the readable ones
         details |= repo.details(conn, principal, sorted(versions.keys() - details.keys()))
-    enrich(conn, principal, [c for _, found in pending for c in found], details)
+    enricher = Enricher(conn, principal, [c for _, found in pending for c in found], details)
+    match = enricher.match
     for item, found in pending:
-        item["matches"] = [c.as_dict() for c in found]
+        item["matches"] = [match(c) for c in found]
     out: list[dict[str, Any]] = []
     given: set[str] = set()
     for raw in values:
@@ -406,6 +400,7 @@ def _items(
                 if hosts is None:  # a URL input's forms are the URL and then its host
                     url_input = len(entry) > 1 and rows[entry[0]].kind == "url"
                     hosts = {(rows[t].kind, rows[t].key) for t in entry[1:]} if url_input else set()
+                kind = row.kind
                 found = [
                     Context(
                         a.seq,
@@ -414,9 +409,9 @@ def _items(
                         a.owner,
                         matching.match_kind(row, a.kind, a.key, hosts),
                         matching.shown(a.kind, a.key, a.value),
-                        index_kind=a.kind,
-                        index_key=a.key,
-                        value_kind=row.kind,
+                        a.kind,
+                        a.key,
+                        kind,
                     )
                     for a in sorted(answered.values(), key=_by_seq)
                 ]

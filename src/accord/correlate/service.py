@@ -17,7 +17,7 @@ from accord.core.errors import NotFound
 from accord.core.settings import get_settings
 from accord.correlate import matching
 from accord.correlate import repository as repo
-from accord.correlate.lookup import Context, enrich
+from accord.correlate.lookup import Context, Enricher
 from accord.correlate.values import IndexValue, values_of
 from accord.sharing.policy import Principal
 
@@ -69,12 +69,10 @@ def _correlate(
         for m in sorted(answers.values(), key=lambda m: m.seq):
             match = matching.match_kind(row, m.kind, m.key, hosts[origin])
             shown = matching.shown(m.kind, m.key, m.value)
-            ctx = Context(m.seq, m.id, m.type, m.owner, match, shown, index_kind=m.kind, index_key=m.key)
-            ctx.value_kind = row.kind
-            found.append(((origin, row), ctx))
-    enrich(conn, principal, [c for _, c in found])
+            found.append(((origin, row), Context(m.seq, m.id, m.type, m.owner, match, shown, m.kind, m.key, row.kind)))
+    enricher = Enricher(conn, principal, [c for _, c in found])
     correlations = [
-        {"object": origin, "kind": row.kind, "value": row.value, **ctx.as_dict()} for (origin, row), ctx in found
+        {"object": origin, "kind": row.kind, "value": row.value, **enricher.match(ctx)} for (origin, row), ctx in found
     ]
     return {"correlations": correlations, "widespread": widespread, "warninglisted": listed}
 

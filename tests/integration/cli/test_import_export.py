@@ -13,16 +13,6 @@ from sqlalchemy import func, select
 from accord.core.db import get_engine
 from accord.models.objects import stix_object
 from tests.builders import bundle, make_indicator, make_ipv4, make_malware, ts
-from tests.integration.cli.cli_runner import run_cli
-
-
-@pytest.fixture
-def cli(db_url, capsys, monkeypatch):
-    def run(*args: str):
-        return run_cli(capsys, monkeypatch, *args)
-
-    assert run("init").code == 0
-    return run
 
 
 def _count() -> int:

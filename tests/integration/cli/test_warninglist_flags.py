@@ -7,18 +7,8 @@ import pytest
 
 from accord.core import settings as core_settings
 from tests.builders import bundle, make_indicator, make_ipv4
-from tests.integration.cli.cli_runner import run_cli
 
 DNS = "List of known IPv4 public DNS resolvers"
-
-
-@pytest.fixture
-def cli(db_url, capsys, monkeypatch):
-    def run(*args: str):
-        return run_cli(capsys, monkeypatch, *args)
-
-    assert run("init").code == 0
-    return run
 
 
 @pytest.fixture
