@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from accord.correlate.indexer import display_value, storage_key
-from accord.correlate.observables import _tld_extractor, url_rows
+from accord.correlate.observables import public_suffix_size, url_rows
 from accord.correlate.repository import CHILDREN, CONTAINS, EXACT, INSIDE, Probe
 from accord.correlate.values import IndexValue, domain_key, domain_key_range
 from accord.correlate.warninglists import WarninglistMatcher, active_matcher
@@ -23,12 +23,12 @@ _BITS = {"4": 32, "6": 128}
 @lru_cache(maxsize=65536)
 def _domain_shape(name: str) -> tuple[bool, tuple[str, ...], bool]:
     """(is a public suffix, parents down to the registrable domain, has a registrable domain): one PSL look-up."""
-    parts = _tld_extractor()(name)
-    if not parts.suffix or not parts.domain:
-        return bool(parts.suffix), (), False
     labels = name.split(".")
-    stop = len(labels) - parts.suffix.count(".") - 1
-    return False, tuple(".".join(labels[i:]) for i in range(1, stop)), True
+    size = public_suffix_size(labels)
+    if size == 0 or size >= len(labels) or not labels[-size - 1]:
+        return size > 0 and size >= len(labels), (), False
+    stop = len(labels) - size
+    return False, tuple([".".join(labels[i:]) for i in range(1, stop)]), True
 
 
 def is_public_suffix(name: str) -> bool:

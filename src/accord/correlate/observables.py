@@ -182,16 +182,69 @@ def _tld_extractor() -> Any:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
+_END, _EXCEPT = "", "!"  # trie markers: a rule ends here; an exception rule ends here
+
+
+@lru_cache(maxsize=1)
+def _suffix_trie() -> dict[str, Any]:
+    """The public suffix list of tldextract's bundled snapshot as a trie of labels, right to left.
+
+    Unicode rules are also entered in their IDNA form: names here are always normalised to ASCII.
+    """
+    root: dict[str, Any] = {}
+    for rule in _tld_extractor().tlds:
+        exception = rule.startswith("!")
+        labels = rule.lstrip("!").split(".")
+        forms = [labels]
+        if not rule.isascii():
+            encoded = [label if label.isascii() else _idna(label) for label in labels]
+            if all(encoded):
+                forms.append([label for label in encoded if label])
+        for form in forms:
+            node = root
+            for label in reversed(form):
+                node = node.setdefault(label, {})
+            node[_EXCEPT if exception else _END] = True
+    return root
+
+
+def public_suffix_size(labels: list[str]) -> int:
+    """How many trailing labels of a normalised name are its public suffix (0: no known suffix).
+
+    The publicsuffix.org rules as tldextract applies them (whose answers these must equal): the longest
+    matching rule wins, "*" matches a label that no rule names, and an exception rule ("!www.ck") makes its
+    parent the suffix.
+    """
+    node: dict[str, Any] | None = _suffix_trie()
+    best = 0
+    for depth, label in enumerate(reversed(labels), 1):
+        if node is None:
+            break
+        exact = node.get(label)
+        if exact is not None:  # a named label wins over "*" at the same level, as in tldextract
+            if _EXCEPT in exact:
+                return depth - 1
+            if _END in exact:
+                best = depth
+            node = exact
+        else:
+            node = node.get("*")
+            if node is not None and _END in node:
+                best = depth
+    return best
+
+
 @lru_cache(maxsize=65536)
 def registered_domain(name: str) -> str | None:
     """The registrable domain (public suffix + one label) of a name; None for unknown or bare suffixes."""
     norm = normalize_domain(name)
     if norm is None:
         return None
-    parts = _tld_extractor()(norm)
-    if not parts.suffix or not parts.domain:
+    labels = norm.split(".")
+    size = public_suffix_size(labels)
+    if size == 0 or size >= len(labels) or not labels[-size - 1]:
         return None
-    return f"{parts.domain}.{parts.suffix}"
+    return ".".join(labels[-size - 1 :])
 
 
 def domain_parents(name: str) -> list[str]:
