@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,37 +110,24 @@ def ingest(conn: Connection, objects: Iterable[Any], ctx: WriteContext) -> Inges
 
 def ingest_prepared(conn: Connection, items: Iterable[Prepared | Refused], ctx: WriteContext) -> IngestReport:
     """Version and store already-prepared objects in batches (see accord.store.prepare)."""
-    return ingest_batches(conn, _batches(items, get_settings().import_batch_size), ctx)
-
-
-def _batches(items: Iterable[Prepared | Refused], size: int) -> Iterator[list[Prepared | Refused]]:
-    batch: list[Prepared | Refused] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def ingest_batches(conn: Connection, batches: Iterable[list[Prepared | Refused]], ctx: WriteContext) -> IngestReport:
-    """Version and store batches of prepared objects in order, each written before the next is asked for.
-
-    A producer can so prepare the next batch while this one is written. Decisions are those of one batch.
-    """
+    size = get_settings().import_batch_size
     report = IngestReport()
     # Value-index rows wait for the end of the call (or INDEX_FLUSH rows), then go in as one sorted insert:
     # a B-tree filled in key order touches each page once, where batch by batch it revisits them all.
     pending: list[tuple[int, Sequence[IndexEntry]]] = []
     with gc_paused():
         orgs = repo.org_ids_by_identity(conn)
-        for batch in batches:
-            if batch:
+        batch: list[Prepared | Refused] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) >= size:
                 report.merge(_ingest_batch(conn, batch, ctx, orgs, pending))
-            if len(pending) >= INDEX_FLUSH:
-                index_rows(conn, pending)
-                pending = []
+                batch = []
+                if len(pending) >= INDEX_FLUSH:
+                    index_rows(conn, pending)
+                    pending = []
+        if batch:
+            report.merge(_ingest_batch(conn, batch, ctx, orgs, pending))
         index_rows(conn, pending)
     return report
 

@@ -23,7 +23,6 @@ from accord.store.prepare import Prepared, Refused, pack, prepare_all, unpack
 log = logging.getLogger("accord.taxii")
 
 MIN_OBJECTS = 400  # below this, shipping objects to another process costs more than it saves
-HEAD_SHARE = 35  # percent of a large envelope prepared here (this process then also writes it)
 TASK = "accord.taxii.parallel:prepare_frame"
 
 
@@ -44,42 +43,31 @@ helpers.register_warmup("accord.taxii.parallel:warm")
 
 def prepare_objects(objects: list[Any], *, parallel: bool = True) -> list[Prepared | Refused]:
     """Every object of an envelope prepared for the store, in order (in part by a helper when large enough)."""
-    return [item for batch in prepare_stream(objects, parallel=parallel) for item in batch]
-
-
-def prepare_stream(objects: list[Any], *, parallel: bool = True) -> Iterator[list[Prepared | Refused]]:
-    """An envelope's objects prepared for the store, in order, as batches to write one after the other.
-
-    With a helper, the head is prepared and yielded here while the helper prepares the tail: the caller writes
-    the head meanwhile, then the tail.
-    """
     settings = get_settings()
     max_bytes, index = settings.max_object_bytes, settings.value_index
     wl = active_matcher() if index else None
     if not parallel or len(objects) < MIN_OBJECTS:
-        yield prepare_all(objects, max_bytes, index=index, wl=wl)
-        return
-    # The head is the smaller part: this process also writes it, and reads back what the helper prepared.
-    split = len(objects) * HEAD_SHARE // 100
+        return prepare_all(objects, max_bytes, index=index, wl=wl)
+    # The head stays here: this process also pays for sending the tail and unpickling what comes back.
+    split = len(objects) // 2
     try:
         request = orjson.dumps([max_bytes, index, active_names(), objects[split:]])
     except (TypeError, orjson.JSONEncodeError):
-        yield prepare_all(objects, max_bytes, index=index, wl=wl)
-        return
+        return prepare_all(objects, max_bytes, index=index, wl=wl)
     pending = helpers.submit(TASK, request)
     if pending is None:
-        yield prepare_all(objects, max_bytes, index=index, wl=wl)
-        return
+        return prepare_all(objects, max_bytes, index=index, wl=wl)
     try:
-        yield prepare_all(objects[:split], max_bytes, index=index, wl=wl)
-        try:
-            tail = unpack(pending.result())
-        except (helpers.HelperError, pickle.UnpicklingError):
-            log.exception("a helper process failed; preparing its share here")
-            tail = prepare_all(objects[split:], max_bytes, index=index, wl=wl)
-    finally:
-        pending.abandon()  # a no-op once its answer was read
-    yield tail
+        head = prepare_all(objects[:split], max_bytes, index=index, wl=wl)
+    except BaseException:
+        pending.abandon()
+        raise
+    try:
+        tail = unpack(pending.result())
+    except (helpers.HelperError, pickle.UnpicklingError):
+        log.exception("a helper process failed; preparing its share here")
+        return head + prepare_all(objects[split:], max_bytes, index=index, wl=wl)
+    return head + tail
 
 
 def prepare_in_batches(objects: list[Any]) -> Iterator[Prepared | Refused]:

@@ -129,32 +129,3 @@ def test_w2_only_the_owner_versions_an_object(conn):
     assert report.refused == 1
     assert "W2" in report.reasons[0]
     assert len(_rows(conn, obj["id"])) == 1
-
-
-def _outcomes(conn, org, batches):
-    from accord.store.prepare import prepare_all
-    from accord.store.service import ingest_batches
-
-    prepared = [prepare_all(batch, 1 << 20) for batch in batches]
-    report = ingest_batches(conn, prepared, WriteContext(writer_org_id=org.id, keep_outcomes=True))
-    o = stix_object.c
-    rows = conn.execute(select(o.id, o.version, o.is_latest).where(o.type != "identity")).all()
-    return [(o.id, o.version, o.status, o.reason) for o in report.outcomes], sorted(rows)
-
-
-def test_batches_decide_exactly_like_one_batch(engine):
-    # A TAXII envelope is written as a head and a tail batch: versions, duplicates, conflicts and is_latest
-    # across the boundary must be what one batch gives.
-    v1 = make_indicator(created=ts(1), modified=ts(1))
-    v2 = {**v1, "modified": ts(2), "name": "second"}
-    clash = {**v2, "name": "a different body for version 2"}
-    objects = [v2, make_ipv4("198.51.100.20"), v1, dict(v2), clash, make_indicator()]
-    results = []
-    for split in ([objects], [objects[:2], objects[2:]], [objects[:3], objects[3:4], objects[4:]]):
-        with engine.begin() as conn:
-            org = make_org(conn)
-            results.append(_outcomes(conn, org, split))
-            conn.rollback()
-    assert results[0] == results[1] == results[2]
-    statuses = [status for _, _, status, _ in results[0][0]]
-    assert statuses == ["stored", "stored", "stored", "duplicate", "refused", "stored"]

@@ -96,28 +96,3 @@ def test_a_failing_task_is_reported_and_the_helper_stays_usable(db_url, helpers,
     )
     assert len(helper_pool._helpers) == 1
     assert helper_pool._helpers[0].alive()
-
-
-def test_the_stream_yields_the_head_before_the_tail(db_url, helpers):
-    objs = _envelope()
-    settings = get_settings()
-    expected = prepare_all(objs, settings.max_object_bytes, index=settings.value_index, wl=active_matcher())
-    assert helper_pool.wait_ready()
-    stream = parallel.prepare_stream(objs)
-    head = next(stream)  # prepared here while the helper works on the tail
-    assert 0 < len(head) < len(objs)
-    tail = next(stream)
-    assert head + tail == expected
-    assert next(stream, None) is None
-
-
-def test_a_stream_closed_early_leaves_no_stale_answer(db_url, helpers):
-    objs = _envelope()
-    settings = get_settings()
-    expected = prepare_all(objs, settings.max_object_bytes, index=settings.value_index, wl=active_matcher())
-    assert helper_pool.wait_ready()
-    stream = parallel.prepare_stream(objs)
-    next(stream)
-    stream.close()  # the writer failed on the head: the helper holding the tail's answer is let go
-    assert helper_pool.wait_ready()
-    assert parallel.prepare_objects(objs) == expected
