@@ -25,6 +25,11 @@ class Credentials:
     secret: str | None = None
     client: str = ""
 
+    def subjects(self) -> tuple[str, ...]:
+        """What failed logins are counted against: the client address and the account named."""
+        found = (f"addr:{self.client}",) if self.client else ()
+        return (*found, f"acct:{self.email.strip().lower()}") if self.email else found
+
 
 CREDENTIAL_CACHE_SECONDS = 5.0
 _CACHE_MAX_ENTRIES = 10_000
@@ -39,13 +44,14 @@ class CredentialCache:
     the secret itself. Bounds: a token's expiry is exact; a revocation, a changed role, grant, membership or
     peer link made in this process takes effect at once (the service calls forget_credentials; a request racing
     that commit may keep the old state, for `ttl` seconds at most); one made by another process (CLI, another
-    API process, direct SQL) takes effect within `ttl` seconds.
+    API process, direct SQL) takes effect within `ttl` seconds. A failed login forgets only the entries its
+    throttle applies to (same client address or same account), so they are re-checked against the throttle.
     """
 
     def __init__(self, ttl: float = CREDENTIAL_CACHE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.clock = clock
-        self._entries: dict[bytes, tuple[float, int | None, Principal]] = {}
+        self._entries: dict[bytes, tuple[float, int | None, Principal, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
         self._salt = uuid.uuid4().bytes  # per process: digests are useless outside it
 
@@ -59,7 +65,7 @@ class CredentialCache:
         found = self._entries.get(self._key(creds))
         if found is None:
             return None
-        until, expires_us, principal = found
+        until, expires_us, principal, _ = found
         if self.clock() >= until or (expires_us is not None and expires_us <= now_us()):
             return None
         return principal
@@ -75,12 +81,23 @@ class CredentialCache:
                 self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
                 if len(self._entries) >= _CACHE_MAX_ENTRIES:
                     self._entries.clear()
-            self._entries[key] = (now + self.ttl, expires_us, principal)
+            self._entries[key] = (now + self.ttl, expires_us, principal, creds.subjects())
 
     def clear(self) -> None:
         """Forget everything."""
         with self._lock:
             self._entries = {}
+
+    def forget_subjects(self, subjects: tuple[str, ...]) -> None:
+        """Forget the verifications a failed login's throttle applies to (same address or same account).
+
+        Only those: one client's wrong passwords must not send every other client back to the database.
+        """
+        wanted = set(subjects)
+        if not wanted:
+            return
+        with self._lock:
+            self._entries = {k: v for k, v in self._entries.items() if wanted.isdisjoint(v[3])}
 
 
 credential_cache = CredentialCache()

@@ -225,18 +225,13 @@ def _throttle_check(conn: Connection, subjects: list[str]) -> None:
 def record_login_failure(conn: Connection, creds: Credentials) -> None:
     """Count a failed login against the account and the client address (own write transaction)."""
     now = now_us()
-    for i, subject in enumerate(_subjects(creds)):
+    subjects = creds.subjects()
+    for i, subject in enumerate(subjects):
         conn.execute(insert(login_failure).values(subject=subject, at_us=now + i))
     conn.execute(delete(login_failure).where(login_failure.c.at_us < now - DAY_US))
-    forget_credentials()  # a throttled account or address must be re-checked, not served from memory
+    # A throttled account or address must be re-checked, not served from memory (only those entries).
+    credential_cache.forget_subjects(subjects)
     record(conn, creds.email or creds.client or "anonymous", "login.failure", client=creds.client)
-
-
-def _subjects(creds: Credentials) -> list[str]:
-    subjects = [f"addr:{creds.client}"] if creds.client else []
-    if creds.email:
-        subjects.append(f"acct:{creds.email.strip().lower()}")
-    return subjects
 
 
 def _user_principal(conn: Connection, user: Any, *, read_only: bool) -> Principal:
@@ -269,7 +264,7 @@ def _check_token(conn: Connection, token: str, email: str | None) -> tuple[Princ
 
 def _verify(conn: Connection, creds: Credentials) -> tuple[Principal | None, int | None]:
     """The principal for these credentials and the token's expiry (µs), checked against the database."""
-    _throttle_check(conn, _subjects(creds))
+    _throttle_check(conn, list(creds.subjects()))
     if creds.token:
         return _check_token(conn, creds.token, None)
     if creds.email is None or creds.secret is None:

@@ -130,3 +130,20 @@ def test_remembered_entries_are_keyed_by_secret_not_by_user(client, community, c
     assert client.get("/taxii2/", headers=alice).status_code == 200
     forged = {"Authorization": alice["Authorization"][:-2] + "xx", **TAXII_HEADERS}
     assert client.get("/taxii2/", headers=forged).status_code == 401
+
+
+def test_failed_logins_forget_only_what_they_throttle():
+    # One client's wrong passwords must not send every other client's credentials back to the database.
+    cache = credentials.CredentialCache(ttl=60)
+    alice = credentials.Credentials(token="acc_a_secret", client="10.0.0.1")
+    bob = credentials.Credentials(email="bob@beta.example", secret="pw", client="10.0.0.2")
+    carol = credentials.Credentials(token="acc_c_secret", client="10.0.0.3")
+    for i, creds in enumerate((alice, bob, carol)):
+        cache.remember(creds, f"principal-{i}", None)  # type: ignore[arg-type]
+    cache.forget_subjects(credentials.Credentials(email="BOB@beta.example", secret="x", client="10.0.0.9").subjects())
+    assert cache.recall(bob) is None  # same account, another address: re-checked
+    assert cache.recall(alice) == "principal-0"
+    assert cache.recall(carol) == "principal-2"
+    cache.forget_subjects(credentials.Credentials(token="acc_x_wrong", client="10.0.0.1").subjects())
+    assert cache.recall(alice) is None  # same address
+    assert cache.recall(carol) == "principal-2"
