@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +13,7 @@ from accord.core.settings import get_settings
 from accord.correlate.indexer import Flag, IndexEntry, index_rows
 from accord.correlate.warninglists import active_matcher
 from accord.store import repository as repo
-from accord.store.prepare import Prepared, Refused, prepare
+from accord.store.prepare import Prepared, Refused, prepare_all
 
 INDEX_FLUSH = 200_000  # object versions whose value-index rows may wait for one sorted insert
 
@@ -105,7 +105,22 @@ def ingest(conn: Connection, objects: Iterable[Any], ctx: WriteContext) -> Inges
     settings = get_settings()
     max_bytes, index = settings.max_object_bytes, settings.value_index
     wl = active_matcher() if index else None
-    return ingest_prepared(conn, (prepare(obj, max_bytes, index=index, wl=wl) for obj in objects), ctx)
+    batches = (
+        prepare_all(chunk, max_bytes, index=index, wl=wl) for chunk in _chunked(objects, settings.import_batch_size)
+    )
+    return ingest_prepared(conn, (item for batch in batches for item in batch), ctx)
+
+
+def _chunked(objects: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive lists of at most `size` objects (the input is streamed, never held whole)."""
+    chunk: list[Any] = []
+    for obj in objects:
+        chunk.append(obj)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def ingest_prepared(conn: Connection, items: Iterable[Prepared | Refused], ctx: WriteContext) -> IngestReport:
