@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
@@ -18,6 +18,7 @@ from accord.store.prepare import Prepared, Refused, prepare_all
 INDEX_FLUSH = 200_000  # object versions whose value-index rows may wait for one sorted insert
 
 MAX_REASONS = 20
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +112,10 @@ def ingest(conn: Connection, objects: Iterable[Any], ctx: WriteContext) -> Inges
     return ingest_prepared(conn, (item for batch in batches for item in batch), ctx)
 
 
-def _chunked(objects: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    """Consecutive lists of at most `size` objects (the input is streamed, never held whole)."""
-    chunk: list[Any] = []
-    for obj in objects:
+def _chunked(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    """Consecutive lists of at most `size` items (the input is streamed, never held whole)."""
+    chunk: list[_T] = []
+    for obj in items:
         chunk.append(obj)
         if len(chunk) >= size:
             yield chunk
@@ -132,17 +133,11 @@ def ingest_prepared(conn: Connection, items: Iterable[Prepared | Refused], ctx: 
     pending: list[tuple[int, Sequence[IndexEntry]]] = []
     with gc_paused():
         orgs = repo.org_ids_by_identity(conn)
-        batch: list[Prepared | Refused] = []
-        for item in items:
-            batch.append(item)
-            if len(batch) >= size:
-                report.merge(_ingest_batch(conn, batch, ctx, orgs, pending))
-                batch = []
-                if len(pending) >= INDEX_FLUSH:
-                    index_rows(conn, pending)
-                    pending = []
-        if batch:
+        for batch in _chunked(items, size):
             report.merge(_ingest_batch(conn, batch, ctx, orgs, pending))
+            if len(pending) >= INDEX_FLUSH:
+                index_rows(conn, pending)
+                pending = []
         index_rows(conn, pending)
     return report
 
