@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from accord.correlate.matching import correlatable
+from accord.correlate.indexer import index_entries, listed_entries
 from accord.correlate.values import values_of
 from accord.correlate.warninglists import WarninglistMatcher
 
@@ -26,14 +26,9 @@ _EXAMPLES = 10
 
 
 def object_flags(obj: dict[str, Any], wl: WarninglistMatcher) -> list[dict[str, Any]]:
-    """The object's correlatable values that are on active warninglists, with the lists' names."""
-    out = []
-    for row in dict.fromkeys(values_of(obj)):
-        if correlatable(row):
-            names = wl.hits(row.kind, row.value)
-            if names:
-                out.append({"kind": row.kind, "value": row.value, "warninglists": names})
-    return out
+    """The object's values on active warninglists, with the lists' names: exactly what ingest flagged."""
+    listed = listed_entries(index_entries(values_of(obj)), wl)
+    return [{"kind": kind, "value": value, "warninglists": list(names)} for kind, value, names in listed]
 
 
 @dataclass(slots=True)
