@@ -314,7 +314,7 @@ def lookup_frame(request: bytes) -> bytes:
 
 def warm() -> None:
     """Helper warm-up: load the active warninglists and the public suffix list before the first batch."""
-    get_matcher(active_names())
+    matching.matcher()
     matching.is_public_suffix("example.com")
 
 

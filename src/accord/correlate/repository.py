@@ -235,8 +235,7 @@ def probe(conn: Connection, principal: Principal, probes: Sequence[Probe]) -> li
     if not probes:
         return []
     modes, params = _probe_params(probes)
-    stmt = _probe_stmt(conn.dialect.name, principal, modes)
-    return [Match(*row) for row in conn.execute(stmt, params)]
+    return [Match(*row) for row in _execute(conn, _probe_stmt, principal, modes, params)]
 
 
 def readable_counts(conn: Connection, principal: Principal, probes: Sequence[ProbeRow]) -> dict[int, int]:
