@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import pickle
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, NamedTuple
@@ -123,8 +123,10 @@ class Enricher:
         principal: Principal,
         contexts: Sequence[Context],
         found: Mapping[int, repo.Details] | None = None,
+        ids: Iterable[str] = (),
     ) -> None:
-        """`found`: the bodies and first/last seen of the contexts' versions when the caller already has them."""
+        """`found`: the bodies and first/last seen of the contexts' versions when the caller already has them;
+        `ids`: more object ids to fetch links for (of versions in `found` that `render` will be asked about)."""
         # Each object version is fetched, parsed and scored once, however many contexts name it.
         if found is None:
             found = repo.details(conn, principal, sorted({c.seq for c in contexts})) if contexts else {}
@@ -133,7 +135,7 @@ class Enricher:
         self._last_sighting: dict[str, int] = {}
         related: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         ends: dict[str, set[str]] = defaultdict(set)
-        ids = sorted({c.id for c in contexts})
+        ids = sorted({c.id for c in contexts}.union(ids))
         for link in repo.links(conn, principal, ids) if ids else ():
             if link.kind == "ref:sighting" and link.type == "sighting":
                 self._sightings[link.ref] += 1
@@ -155,41 +157,55 @@ class Enricher:
 
     def match(self, ctx: Context) -> dict[str, Any]:
         """The JSON of one match."""
-        fact = self._facts.get(ctx.seq)
+        return self.render(*ctx)
+
+    def render(
+        self,
+        seq: int,
+        oid: str,
+        otype: str,
+        owner: str,
+        match: str,
+        matched_value: str,
+        index_kind: str,
+        index_key: str,
+        value_kind: str,
+    ) -> dict[str, Any]:
+        """The JSON of one match, from the fields of its Context."""
+        fact = self._facts.get(seq)
         if fact is None:
-            fact = self._facts[ctx.seq] = _Facts({})
+            fact = self._facts[seq] = _Facts({})
         body = fact.body
         if fact.shown is None:
             first = last = None
             if fact.first_seq is not None and fact.last_seq is not None:
                 first = micros_to_timestamp(fact.first_seq)
-                latest = max(fact.last_seq, self._last_sighting.get(ctx.id, 0))
+                latest = max(fact.last_seq, self._last_sighting.get(oid, 0))
                 last = first if latest == fact.first_seq else micros_to_timestamp(latest)
             fact.shown = (matching.object_name(body), first, last)
-        match = ctx.match
-        if match == "exact" and ctx.index_kind in ("domain", "ip"):
+        if match == "exact" and index_kind in ("domain", "ip"):
             if fact.hosts is None:
                 fact.hosts = matching.url_hosts(values_of(body)) if _may_hold_urls(body) else set()
-            if (ctx.index_kind, ctx.index_key) in fact.hosts:
+            if (index_kind, index_key) in fact.hosts:
                 match = "url-host"
-        scored = fact.scores.get(ctx.value_kind)
+        scored = fact.scores.get(value_kind)
         if scored is None:
-            last_seen = self._last_sighting.get(ctx.id)
-            scored = fact.scores[ctx.value_kind] = score_of(body, ctx.value_kind, last_seen, self._now)
+            last_seen = self._last_sighting.get(oid)
+            scored = fact.scores[value_kind] = score_of(body, value_kind, last_seen, self._now)
         name, first_seen, last_seen_at = fact.shown
         return {
-            "id": ctx.id,
-            "type": ctx.type,
+            "id": oid,
+            "type": otype,
             "name": name,
-            "owner": ctx.owner,
+            "owner": owner,
             "match": match,
-            "matched_value": ctx.matched_value,
+            "matched_value": matched_value,
             "first_seen": first_seen,
             "last_seen": last_seen_at,
-            "sightings": self._sightings.get(ctx.id, 0),
+            "sightings": self._sightings.get(oid, 0),
             "score": round(scored[0], 1),
             "expired": scored[1],
-            "related": list(self._related.get(ctx.id, ())),
+            "related": list(self._related.get(oid, ())),
         }
 
 
@@ -352,22 +368,18 @@ def _lookup(
                 sharing.append(tag)
     own = [storage_key(row.key) for row in rows]
     per_tag, widespread = answers(conn, principal, probes, own, limit) if probes else ({}, {})
-    results = {raw: _items(entry, rows, listed, per_tag, widespread) for raw, entry in forms.items()}
-    pending = [(item, found) for items in results.values() for item, found in items if found]
     versions = {a.seq: a for got in per_tag.values() for a in got.values()}
     details = {seq: repo.Details(a.raw, seq, seq) for seq, a in versions.items() if a.only_version}
     if len(details) < len(versions):  # objects with several versions: first and last of the readable ones
         details |= repo.details(conn, principal, sorted(versions.keys() - details.keys()))
-    enricher = Enricher(conn, principal, [c for _, found in pending for c in found], details)
-    match = enricher.match
-    for item, found in pending:
-        item["matches"] = [match(c) for c in found]
+    render = Enricher(conn, principal, (), details, {a.id for a in versions.values()}).render
+    results = {raw: _items(entry, rows, listed, per_tag, widespread, render) for raw, entry in forms.items()}
     out: list[dict[str, Any]] = []
     given: set[str] = set()
     for raw in values:
         answer: list[dict[str, Any]] = []
         if isinstance(raw, str):
-            answer = [item for item, _ in results[raw]]
+            answer = results[raw]
             if raw in given:  # a repeated input gets its own copies: changing one answer leaves the other alone
                 answer = [dict(item) for item in answer]
             given.add(raw)
@@ -381,14 +393,14 @@ def _items(
     listed: list[list[str]],
     per_tag: Mapping[int, dict[int, repo.Answer]],
     widespread: Mapping[int, int],
-) -> list[tuple[dict[str, Any], list[Context]]]:
-    """The answer items of one input (its normalised forms), each with its contexts still to enrich."""
-    out: list[tuple[dict[str, Any], list[Context]]] = []
+    render: Callable[..., dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The answer items of one input (its normalised forms), their matches rendered (Enricher.render)."""
+    out: list[dict[str, Any]] = []
     hosts: set[tuple[str, str]] | None = None
     for tag in entry:
         row = rows[tag]
         item: dict[str, Any] = {"kind": row.kind, "value": row.value, "warninglists": listed[tag]}
-        found: list[Context] = []
         count = widespread.get(tag)
         if count is not None:
             item["widespread"] = True
@@ -401,8 +413,8 @@ def _items(
                     url_input = len(entry) > 1 and rows[entry[0]].kind == "url"
                     hosts = {(rows[t].kind, rows[t].key) for t in entry[1:]} if url_input else set()
                 kind = row.kind
-                found = [
-                    Context(
+                item["matches"] = [
+                    render(
                         a.seq,
                         a.id,
                         a.type,
@@ -415,7 +427,7 @@ def _items(
                     )
                     for a in sorted(answered.values(), key=_by_seq)
                 ]
-        out.append((item, found))
+        out.append(item)
     return out
 
 

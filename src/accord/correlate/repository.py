@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     text,
     union_all,
@@ -269,8 +270,16 @@ def _answers_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) ->
     limit = bindparam("limit", type_=Integer)
     # Whether the object has other versions is an index-only look-up; only then are its first and last
     # readable versions asked for (a separate, rarer statement).
+    # Every version keeps its created timestamp and is never older than it, so a version whose modified
+    # equals created (or an unversioned object) is the first: those skip the look-up. CASE, not AND/OR:
+    # SQLite evaluates every operand of AND/OR in a result column, CASE stops at the first that decides.
     older = stix_object.alias("older")
-    only = and_(o.is_latest.is_(True), ~exists().where(older.c.id == o.id, older.c.version < o.version))
+    has_older = exists().where(older.c.id == o.id, older.c.version < o.version)
+    only = case(
+        (o.is_latest.is_not(True), literal(False)),
+        (or_(o.version == "", o.version == o.created), literal(True)),
+        else_=~has_older,
+    )
     parts = []
     for m in modes:
         p = _probe_table(dialect, m)

@@ -62,7 +62,7 @@ def existing_versions(conn: Connection, ids: Sequence[str]) -> list[Row[Any]]:
     rows: list[Row[Any]] = []
     for part in chunks(ids, 5000):
         sql = (
-            "SELECT seq, id, version, body_hash, owner_org_id, revoked, is_latest FROM stix_object "
+            "SELECT seq, id, version, created, body_hash, owner_org_id, revoked, is_latest FROM stix_object "
             f"WHERE id IN ({_marks(conn, len(part))})"
         )
         rows.extend(conn.exec_driver_sql(sql, tuple(part)))

@@ -79,6 +79,7 @@ class _ObjectState:
     latest_seq: int | None = None
     latest_version: str | None = None
     revoked_at: str | None = None
+    created: str | None = None  # the object's created timestamp: every version keeps it (STIX 2.1, 3.6)
 
 
 def _refuse(report: IngestReport, ctx: WriteContext, oid: str | None, reason: str, version: str | None = None) -> None:
@@ -151,6 +152,7 @@ def _load_states(conn: Connection, candidates: list[_Candidate]) -> dict[str, _O
     for row in repo.existing_versions(conn, ids):
         st = states.setdefault(row.id, _ObjectState())
         st.owner = row.owner_org_id
+        st.created = row.created
         st.versions[row.version] = (row.body_hash, row.seq)
         if row.is_latest:
             st.latest_seq, st.latest_version = row.seq, row.version
@@ -234,7 +236,13 @@ def _decide(st: _ObjectState, item: Prepared, owner: int) -> str | None:
         return f"object was revoked in version {st.revoked_at}; no later versions are accepted"
     if st.versions and not item.version:
         return "this object type is not versioned and is already stored"
+    if st.versions and item.created != st.created:
+        return (
+            f"a new version must keep the object's created timestamp ({st.created or 'none'}); "
+            f"this one has {item.created or 'none'}"
+        )
     st.owner = owner
+    st.created = item.created
     st.versions[item.version] = (item.body_hash, None)
     if item.revoked and (st.revoked_at is None or item.version < st.revoked_at):
         st.revoked_at = item.version

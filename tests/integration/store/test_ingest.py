@@ -51,6 +51,20 @@ def test_different_body_under_same_version_is_refused(conn):
     assert orjson.loads(_rows(conn, obj["id"])[0].raw)["name"] == obj["name"]
 
 
+def test_new_version_with_another_created_timestamp_is_refused(conn):
+    # STIX 2.1 versioning: created never changes between versions (lookups rely on it for first seen).
+    org = make_org(conn)
+    v1 = make_indicator(created=ts(1), modified=ts(2))
+    moved = {**v1, "created": ts(0), "modified": ts(3)}
+    older = {**v1, "created": "2026-01-01T00:00:01.5Z", "modified": "2026-01-01T00:00:01.5Z"}
+    report = ingest(conn, [v1, moved, older], WriteContext(writer_org_id=org.id))
+    assert (report.stored, report.refused) == (1, 2)
+    assert all("must keep the object's created timestamp (2026-01-01T00:00:01.000000Z)" in r for r in report.reasons)
+    later = ingest(conn, [{**v1, "modified": ts(4), "name": "kept"}], WriteContext(writer_org_id=org.id))
+    assert later.stored == 1
+    assert [r.version[-10:] for r in _rows(conn, v1["id"])] == ["02.000000Z", "04.000000Z"]
+
+
 def test_revoked_object_accepts_no_later_versions(conn):
     org = make_org(conn)
     obj = make_indicator(created=ts(1))
