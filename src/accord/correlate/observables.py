@@ -158,7 +158,7 @@ def normalize_domain(raw: str) -> str | None:
 
 def domain_key(name: str) -> str:
     """Index key of a (normalised) domain: reversed labels plus a trailing dot."""
-    return ".".join(reversed(name.split("."))) + "."
+    return ".".join(name.split(".")[::-1]) + "."
 
 
 def domain_key_range(name: str) -> tuple[str, str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -46,7 +45,6 @@ from accord.sharing.policy import Principal, readable_clause, visible_versions_c
 # CIDR (lo range), a domain and its subdomains (key range; the domain's own rows answer as exact).
 EXACT, CONTAINS, INSIDE, CHILDREN = "e", "c", "r", "d"
 MODES = (EXACT, CONTAINS, INSIDE, CHILDREN)
-_KEY_ORDER = itemgetter(1, 2)
 _NO_LIMIT = 2**31 - 1  # "no limit" as a bound INTEGER
 _PLACEHOLDERS: dict[str, Any] = {f"probes_{m}": "[]" for m in MODES} | {"limit": 0}  # runtime parameters
 LINK_KINDS = ("ref:report", "ref:relationship", "ref:sighting")
@@ -130,7 +128,7 @@ def cidr_lengths(conn: Connection) -> dict[str, list[int]]:
 def _probe_table(dialect: str, mode: str) -> Subquery:
     # Each mode has its own JSON parameter: SQLite re-reads a JSON element per extracted field, so one
     # shared array scanned by every part would cost four full passes over the batch.
-    return _json_table(dialect, f"probes_{mode}", ("int", "str", "str", "str"))
+    return _json_table(dialect, f"probes_{mode}", ("str", "str", "str", "int"))  # kind, a, b, tag
 
 
 def _probe_on(mode: str, kind: Any, a: Any, b: Any, index: FromClause = value_index) -> Any:
@@ -161,12 +159,12 @@ def _probe_parts(dialect: str, principal: Principal, modes: tuple[str, ...], col
     for m in modes:
         p = _probe_table(dialect, m)
         joined = _Ordered(
-            _Ordered(p, value_index, _probe_on(m, p.c.v1, p.c.v2, p.c.v3)),
+            _Ordered(p, value_index, _probe_on(m, p.c.v0, p.c.v1, p.c.v2)),
             stix_object,
             stix_object.c.seq == value_index.c.object_seq,
         )
         where = [value_index.c.correlating.is_(True), _visible(principal)]
-        parts.append(columns(_mode_of(m, p.c.v2), p.c.v0, joined, where))
+        parts.append(columns(_mode_of(m, p.c.v1), p.c.v3, joined, where))
     return parts
 
 
@@ -195,11 +193,14 @@ def _readable_counts_stmt(dialect: str, principal: Principal, modes: tuple[str, 
 
 def _probe_params(probes: Sequence[ProbeRow]) -> tuple[tuple[str, ...], dict[str, Any]]:
     """The probe modes present, and one JSON array of probes per mode."""
-    by_mode: dict[str, list[tuple[int, str, str, str]]] = {}
+    by_mode: dict[str, list[tuple[str, str, str, int]]] = {}
     for tag, mode, kind, a, b in probes:
-        by_mode.setdefault(mode, []).append((tag, kind, a, b))
+        got = by_mode.get(mode)
+        if got is None:
+            got = by_mode[mode] = []
+        got.append((kind, a, b, tag))
     for rows in by_mode.values():
-        rows.sort(key=_KEY_ORDER)  # key order: consecutive seeks land on neighbouring index pages
+        rows.sort()  # key order: consecutive seeks land on neighbouring index pages
     modes = tuple(m for m in MODES if m in by_mode)
     return modes, {f"probes_{m}": orjson.dumps(by_mode[m]).decode() for m in modes}
 
@@ -223,12 +224,16 @@ def _render(dialect: Dialect, build: Callable[..., Any], principal: Principal, m
 
 def _execute(
     conn: Connection, build: Callable[..., Any], principal: Principal, modes: tuple[str, ...], params: dict[str, Any]
-) -> CursorResult[*TupleAny]:
+) -> list[tuple[Any, ...]]:
+    """The rows as the driver's tuples, fetched in one call (these statements return thousands of rows)."""
     rendered = _render(conn.dialect, build, principal, modes)
     values = rendered.fixed | params
     if rendered.order is None:
-        return conn.exec_driver_sql(rendered.sql, values)
-    return conn.exec_driver_sql(rendered.sql, tuple(values[name] for name in rendered.order))
+        result: CursorResult[*TupleAny] = conn.exec_driver_sql(rendered.sql, values)
+    else:
+        result = conn.exec_driver_sql(rendered.sql, tuple(values[name] for name in rendered.order))
+    with result:
+        return list(result.cursor.fetchall())
 
 
 def probe(conn: Connection, principal: Principal, probes: Sequence[Probe]) -> list[Match]:
@@ -244,8 +249,7 @@ def readable_counts(conn: Connection, principal: Principal, probes: Sequence[Pro
     if not probes:
         return {}
     modes, params = _probe_params(probes)
-    rows = _execute(conn, _readable_counts_stmt, principal, modes, params)
-    return {row.tag: row.n for row in rows}
+    return dict(_execute(conn, _readable_counts_stmt, principal, modes, params))
 
 
 class Answer(NamedTuple):
@@ -286,19 +290,19 @@ def _answers_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) ->
         # Each probe first counts its index rows, readable or not (an index-only count): a probe above the
         # limit reads no object at all, so a widespread value never pays the policy for each of its rows.
         counter = value_index.alias(f"count_{m}")
-        n = select(func.count()).where(_probe_on(m, p.c.v1, p.c.v2, p.c.v3, counter), counter.c.correlating.is_(True))
+        n = select(func.count()).where(_probe_on(m, p.c.v0, p.c.v1, p.c.v2, counter), counter.c.correlating.is_(True))
         sized = select(p, n.scalar_subquery().label("n")).cte(f"sized_{m}")
         q = sized.c
-        rows = _Ordered(sized, value_index, _probe_on(m, q.v1, q.v2, q.v3))
+        rows = _Ordered(sized, value_index, _probe_on(m, q.v0, q.v1, q.v2))
         joined = _Ordered(rows, stix_object, o.seq == v.object_seq).join(org, org.c.id == o.owner_org_id)
         parts.append(
-            select(q.v0.label("probe"), _mode_of(m, q.v2).label("mode"), v.kind, v.key, v.value, o.seq, o.id, o.type)
+            select(q.v3.label("probe"), _mode_of(m, q.v1).label("mode"), v.kind, v.key, v.value, o.seq, o.id, o.type)
             .add_columns(org.c.name, o.raw, only.label("only_version"), q.n.label("rows"))
             .select_from(joined)
             .where(q.n > 0, q.n <= limit, v.correlating.is_(True), _visible(principal))
         )
         # A probe above the limit comes back as one row with no object (seq NULL) and its count of index rows.
-        parts.append(select(q.v0.label("probe"), *[null()] * 10, q.n).where(q.n > limit))
+        parts.append(select(q.v3.label("probe"), *[null()] * 10, q.n).where(q.n > limit))
     return union_all(*parts)
 
 
@@ -312,11 +316,12 @@ def answers(
     params["limit"] = _NO_LIMIT if limit is None else limit
     found: list[Answer] = []
     above: dict[int, int] = {}
-    for row in _execute(conn, _answers_stmt, principal, modes, params):
-        if row.seq is None:
-            above[row.probe] = row.rows
+    for probe, mode, kind, key, value, seq, oid, otype, owner, raw, only, rows in _execute(
+        conn, _answers_stmt, principal, modes, params
+    ):
+        if seq is None:
+            above[probe] = rows
         else:
-            probe, mode, kind, key, value, seq, oid, otype, owner, raw, only, _ = row
             found.append(Answer(probe, mode, kind, key, value, seq, oid, otype, owner, raw, bool(only)))
     return found, above
 

@@ -91,4 +91,11 @@ def timestamp_to_micros(value: str) -> int:
 
 def micros_to_timestamp(us: int) -> str:
     """Canonical STIX timestamp for microseconds since the Unix epoch (UTC)."""
-    return (_NAIVE_EPOCH + timedelta(microseconds=us)).isoformat(timespec="microseconds") + "Z"
+    seconds, micros = divmod(us, 1_000_000)
+    return f"{_second(seconds)}.{micros:06d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    # Stored dates come in runs (a bulk write stamps thousands of versions within one second).
+    return (_NAIVE_EPOCH + timedelta(seconds=seconds)).isoformat(timespec="seconds")
