@@ -32,7 +32,8 @@ from accord.accounts import service as accounts
 from accord.core import helpers
 from accord.core.db import make_engine
 from accord.core.migrate import upgrade
-from accord.correlate.lookup import lookup, lookup_json
+from accord.core.perf import freeze_loaded
+from accord.correlate.lookup import lookup, lookup_json, warm
 from accord.sharing.policy import Principal, Role
 from accord.sharing.repository import principal_for
 from accord.stix.ids import deterministic_sco_id
@@ -208,22 +209,26 @@ def latencies(engine: Any, principal: Principal, values: list[str]) -> tuple[flo
     return (*_pct(samples), *_pct(cpu))
 
 
-def batch(engine: Any, principal: Principal, values: list[str]) -> tuple[float, float]:
-    """Wall milliseconds of the first lookup of all the values, and the median of three more.
+BATCH_RUNS = 7  # after the first: this machine's speed drifts, one batch alone says little
+
+
+def batch(engine: Any, principal: Principal, values: list[str]) -> tuple[float, float, float, float]:
+    """Wall milliseconds of the first lookup of all the values, then the median, fastest and slowest of
+    BATCH_RUNS more.
 
     Measured as `POST /api/v1/lookup` answers (lookup_json, in a read-only unit of work): a batch this large
     is split with a helper process, started and warmed beforehand as on a running server.
     """
     helpers.wait_ready()
     walls = []
-    for _ in range(4):
+    for _ in range(1 + BATCH_RUNS):
         with engine.connect() as raw:
             conn = raw.execution_options(accord_readonly=True)
             with conn.begin():
                 t0 = time.perf_counter()
                 lookup_json(conn, principal, values)
                 walls.append((time.perf_counter() - t0) * 1000)
-    return walls[0], statistics.median(walls[1:])
+    return walls[0], statistics.median(walls[1:]), min(walls[1:]), max(walls[1:])
 
 
 def noise(n: int = 10_000) -> tuple[float, float]:
@@ -273,10 +278,13 @@ def main() -> None:
     rng.shuffle(values)
     with engine.connect() as conn:
         analyst = principal_for(conn, org_id=ids[1], role="analyst")
+    warm()  # what `accord serve` does at start-up
+    freeze_loaded()
     admin = Principal(org_id=ids[0], role=Role.ADMIN)
     a50, a99, a50_cpu, a99_cpu = latencies(engine, analyst, values)
     d50, d99, d50_cpu, d99_cpu = latencies(engine, admin, values)
-    (ab_first, ab), (db_first, db) = batch(engine, analyst, values), batch(engine, admin, values)
+    ab_first, ab, ab_lo, ab_hi = batch(engine, analyst, values)
+    db_first, db, db_lo, db_hi = batch(engine, admin, values)
     n50, n99 = noise()
     popular = [f"https://{WIDESPREAD_HOST}/p/{i}.php" for i in range(2, 40_000, 4) if i % 997 < 4][:40]
     w50, w99, w50_cpu, w99_cpu = latencies(engine, analyst, popular * 3)
@@ -297,7 +305,8 @@ def main() -> None:
         (
             "10,000-value batch, analyst / admin (ms)",
             f"{ab:.0f} / {db:.0f}",
-            f"median of 3; first batch {ab_first:.0f} / {db_first:.0f} ms; split with a helper process",
+            f"median of {BATCH_RUNS} (range {ab_lo:.0f}-{ab_hi:.0f} / {db_lo:.0f}-{db_hi:.0f}); first batch "
+            f"{ab_first:.0f} / {db_first:.0f} ms; split with a helper process",
         ),
         (
             "lookup of a widespread value p50 / p99 (ms)",

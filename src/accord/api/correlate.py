@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from accord.api.deps import current_principal, read_conn, write_conn, writer_principal
+from accord.api.lifespan import run_during_lifespan
+from accord.core.perf import freeze_loaded
 from accord.correlate import lookup as lookup_service
 from accord.correlate import service
 from accord.correlate.sightings import record_sighting
@@ -79,5 +81,13 @@ def create_sighting(
 
 
 def register(app: FastAPI) -> None:
-    """Mount the correlation routes."""
+    """Mount the correlation routes; load the lookup tables when the server starts."""
     app.include_router(router)
+
+    def start() -> None:
+        # The first lookup would otherwise pay for loading the warninglists and the public suffix list;
+        # loaded once, they are kept out of the collector's sight (see freeze_loaded).
+        lookup_service.warm()
+        freeze_loaded()
+
+    run_during_lifespan(app, start)

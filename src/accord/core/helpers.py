@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from typing import IO
 
+from accord.core.perf import freeze_loaded
+
 log = logging.getLogger("accord.helpers")
 
 MAX_HELPERS = 2  # each request uses one; more only serve concurrent large requests
@@ -217,6 +219,7 @@ def serve(warmups: list[str]) -> None:
             _resolve(warmup)()
         except Exception:  # a failed warm-up only costs the first request its time
             log.exception("helper warm-up %s failed", warmup)
+    freeze_loaded()  # what the warm-ups loaded lives as long as the helper
     try:
         out.write(READY)
         out.flush()

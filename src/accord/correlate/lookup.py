@@ -323,9 +323,10 @@ def _answer(
 
 def lookup_frame(request: bytes) -> bytes:
     """Helper side of a split batch: (database URL, active lists, widespread limit, principal, values) -> JSON."""
-    url, names, limit, principal, values = pickle.loads(request)  # noqa: S301 - from our own parent process
-    with read_transaction(get_engine(url)) as conn, gc_paused():
-        return orjson.dumps(_lookup(conn, principal, values, limit, get_matcher(names)))
+    with gc_paused():
+        url, names, limit, principal, values = pickle.loads(request)  # noqa: S301 - from our own parent process
+        with read_transaction(get_engine(url)) as conn:
+            return orjson.dumps(_lookup(conn, principal, values, limit, get_matcher(names)))
 
 
 def warm() -> None:
