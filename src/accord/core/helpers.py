@@ -29,6 +29,7 @@ from accord.core.perf import freeze_loaded
 log = logging.getLogger("accord.helpers")
 
 MAX_HELPERS = 2  # each request uses one; more only serve concurrent large requests
+ANSWER_TIMEOUT = 60.0  # seconds: a helper that takes longer is stopped and the request does the work itself
 READY = b"R"
 _OK, _FAILED = b"K", b"E"
 _HEADER = 8
@@ -61,6 +62,31 @@ def _read_frame(inp: IO[bytes]) -> bytes | None:
     return data if len(data) == size else None
 
 
+def _read_exact(fd: int, size: int, deadline: float) -> bytes | None:
+    """`size` bytes from a pipe, None at its end; TimeoutError once `deadline` (monotonic) has passed."""
+    chunks: list[bytes] = []
+    got = 0
+    while got < size:
+        readable, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not readable:
+            raise TimeoutError
+        chunk = os.read(fd, min(size - got, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _read_answer(fd: int, timeout: float) -> bytes | None:
+    """One frame from a helper's stdout within `timeout` seconds (None if the helper ended)."""
+    deadline = time.monotonic() + timeout
+    head = _read_exact(fd, _HEADER, deadline)
+    if head is None:
+        return None
+    return _read_exact(fd, int.from_bytes(head, "big"), deadline)
+
+
 def _resolve(task: str) -> Callable[..., bytes]:
     module, _, name = task.partition(":")
     if not module.startswith("accord.") or not name:
@@ -89,8 +115,8 @@ class _Helper:
         """Whether start-up is over (never blocks)."""
         if not self.ready and self.proc.stdout is not None:
             readable, _, _ = select.select([self.proc.stdout], [], [], 0)
-            if readable:
-                self.ready = self.proc.stdout.read(1) == READY
+            if readable:  # the pipe is read unbuffered, here and for answers (select sees what is left)
+                self.ready = os.read(self.proc.stdout.fileno(), 1) == READY
         return self.ready
 
     def stop(self, *, kill: bool = False) -> None:
@@ -176,7 +202,10 @@ class Pending:
             raise HelperError("this answer was already read")
         assert helper.proc.stdout is not None
         try:
-            data = _read_frame(helper.proc.stdout)
+            data = _read_answer(helper.proc.stdout.fileno(), ANSWER_TIMEOUT)
+        except TimeoutError:
+            _discard(helper)  # stuck: stopped, and replaced on a later request
+            raise HelperError(f"the helper process did not answer within {ANSWER_TIMEOUT:g} s") from None
         except OSError as exc:
             _discard(helper)
             raise HelperError(f"the helper process failed: {exc}") from exc

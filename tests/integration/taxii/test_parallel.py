@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 
@@ -96,3 +98,25 @@ def test_a_failing_task_is_reported_and_the_helper_stays_usable(db_url, helpers,
     )
     assert len(helper_pool._helpers) == 1
     assert helper_pool._helpers[0].alive()
+
+
+def test_a_stuck_helper_is_stopped_and_the_work_done_here(db_url, helpers, monkeypatch: pytest.MonkeyPatch):
+    objs = _envelope()
+    settings = get_settings()
+    expected = prepare_all(objs, settings.max_object_bytes, index=settings.value_index, wl=active_matcher())
+    parallel.prepare_objects(objs)
+    _wait_ready()
+    [stuck] = helper_pool._helpers
+    monkeypatch.setattr(helper_pool, "ANSWER_TIMEOUT", 0.5)
+    os.kill(stuck.proc.pid, signal.SIGSTOP)  # alive, but never answers
+    try:
+        started = time.monotonic()
+        assert parallel.prepare_objects(objs) == expected
+        assert time.monotonic() - started < 10
+        assert stuck not in helper_pool._helpers
+        assert stuck.proc.wait(timeout=10) is not None  # stopped for good, not left behind
+    finally:
+        if stuck.proc.poll() is None:
+            stuck.proc.kill()
+    _wait_ready()
+    assert parallel.prepare_objects(objs) == expected
