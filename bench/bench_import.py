@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datagen import bundle, mixed
+from datagen import bundle, cpu_probe, mixed
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCORD = str(ROOT / ".venv" / "bin" / "accord")
@@ -54,6 +54,7 @@ def main() -> None:
         path = Path(tmp) / "bundle.json"
         path.write_bytes(orjson.dumps(bundle(mixed(n))))
         mb = path.stat().st_size / 1e6
+        probe = cpu_probe()
         base = baseline(path, Path(tmp) / "base.db")
         acc, summary = accord_import(path, f"sqlite:///{tmp}/accord.db")
         bare, bare_summary = accord_import(path, f"sqlite:///{tmp}/bare.db", ACCORD_VALUE_INDEX="false")
@@ -68,6 +69,8 @@ def main() -> None:
     print(f"{'what':52} {'seconds':>8} {'objects/s':>10} {'vs baseline':>11}  result")
     for name, secs, note in rows:
         print(f"{name:52} {secs:8.2f} {n / secs:10,.0f} {base / secs:10.0%}  {note}")
+    after = cpu_probe()
+    print(f"a fixed CPU loop took {probe:.0f} ms before and {after:.0f} ms after (this shared machine's speed drifts)")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datagen import indicator
+from datagen import cpu_probe, indicator
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -289,11 +289,13 @@ def main() -> None:
         columns = [c for c in columns if c[0] == "accord-postgres"]
     results: dict[str, dict[str, float]] = {}
     loads: list[str] = []
+    probes: list[str] = []
     for name, run in columns:
         print(f"running {name} ...", flush=True)
-        before = os.getloadavg()[0]
+        before, probe = os.getloadavg()[0], cpu_probe()
         results[name] = run()
         loads.append(f"{name} {before:.1f}->{os.getloadavg()[0]:.1f}")
+        probes.append(f"{name} {probe:.0f}->{cpu_probe():.0f}")
     gets = [SMALL, *sizes] + ([bulk] if bulk else [])
     rows = [f"POST {n:,}" for n in sizes] + [f"GET {n:,}" for n in gets]
     print()
@@ -302,6 +304,7 @@ def main() -> None:
     for row in rows:
         print(_row(row, [results[name].get(row) for name, _ in columns]))
     print(f"1-minute load average before->after each column ({os.cpu_count()} cores): {', '.join(loads)}")
+    print(f"a fixed CPU loop before->after each column (ms; this shared machine's speed drifts): {', '.join(probes)}")
     print(
         f"medallion skipped: POST above {MEDALLION_POST_MAX:,} objects (its duplicate check is quadratic) and GET "
         f"above {MEDALLION_GET_MAX:,} (seconds per page); no 1,000,000 store is built for it."

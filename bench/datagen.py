@@ -139,3 +139,19 @@ def mixed(n: int, seed: str = "m") -> list[dict[str, Any]]:
 def bundle(objects: list[dict[str, Any]]) -> dict[str, Any]:
     """Wrap objects in a bundle."""
     return {"type": "bundle", "id": f"bundle--{_uid('bundle', len(objects))}", "objects": objects}
+
+
+def cpu_probe(runs: int = 5) -> float:
+    """Milliseconds a fixed pure-Python loop takes (median of `runs`): how fast this shared machine is right now.
+
+    Printed next to results so that runs at different moments can be compared (lower is faster).
+    """
+    import statistics
+    import time
+
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        sum(i * i for i in range(200_000))
+        samples.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(samples)
