@@ -274,8 +274,8 @@ def _answers_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) ->
     limit = bindparam("limit", type_=Integer)
     # Whether the object has other versions is an index-only look-up; only then are its first and last
     # readable versions asked for (a separate, rarer statement).
-    # Every version keeps its created timestamp and is never older than it, so a version whose modified
-    # equals created (or an unversioned object) is the first: those skip the look-up. CASE, not AND/OR:
+    # A version whose modified equals its created is the object's first (the store refuses older versions
+    # next to it), and an unversioned object has one version: those skip the look-up. CASE, not AND/OR:
     # SQLite evaluates every operand of AND/OR in a result column, CASE stops at the first that decides.
     older = stix_object.alias("older")
     has_older = exists().where(older.c.id == o.id, older.c.version < o.version)

@@ -79,7 +79,7 @@ class _ObjectState:
     latest_seq: int | None = None
     latest_version: str | None = None
     revoked_at: str | None = None
-    created: str | None = None  # the object's created timestamp: every version keeps it (STIX 2.1, 3.6)
+    first: str | None = None  # a version whose modified equals its created: by STIX 2.1, the object's first
 
 
 def _refuse(report: IngestReport, ctx: WriteContext, oid: str | None, reason: str, version: str | None = None) -> None:
@@ -152,7 +152,8 @@ def _load_states(conn: Connection, candidates: list[_Candidate]) -> dict[str, _O
     for row in repo.existing_versions(conn, ids):
         st = states.setdefault(row.id, _ObjectState())
         st.owner = row.owner_org_id
-        st.created = row.created
+        if row.version and row.version == row.created:
+            st.first = row.version
         st.versions[row.version] = (row.body_hash, row.seq)
         if row.is_latest:
             st.latest_seq, st.latest_version = row.seq, row.version
@@ -236,16 +237,29 @@ def _decide(st: _ObjectState, item: Prepared, owner: int) -> str | None:
         return f"object was revoked in version {st.revoked_at}; no later versions are accepted"
     if st.versions and not item.version:
         return "this object type is not versioned and is already stored"
-    if st.versions and item.created != st.created:
-        return (
-            f"a new version must keep the object's created timestamp ({st.created or 'none'}); "
-            f"this one has {item.created or 'none'}"
-        )
+    reason = _first_version_conflict(st, item)
+    if reason is not None:
+        return reason
     st.owner = owner
-    st.created = item.created
+    if item.version and item.version == item.created:
+        st.first = item.version
     st.versions[item.version] = (item.body_hash, None)
     if item.revoked and (st.revoked_at is None or item.version < st.revoked_at):
         st.revoked_at = item.version
+    return None
+
+
+def _first_version_conflict(st: _ObjectState, item: Prepared) -> str | None:
+    # `created` is when an object's first version was made, and a version whose modified equals its created
+    # is that first version (lookups rely on it for first seen): no stored version may be older than it.
+    if not item.version:
+        return None
+    if st.first is not None and item.version < st.first:
+        return f"version {st.first} is this object's first (its modified equals its created); no older version fits"
+    if item.version == item.created and any(v and v < item.version for v in st.versions):
+        return (
+            "this version's timestamp equals its created, which makes it the object's first, but an older one is stored"
+        )
     return None
 
 

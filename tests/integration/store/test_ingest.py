@@ -51,18 +51,26 @@ def test_different_body_under_same_version_is_refused(conn):
     assert orjson.loads(_rows(conn, obj["id"])[0].raw)["name"] == obj["name"]
 
 
-def test_new_version_with_another_created_timestamp_is_refused(conn):
-    # STIX 2.1 versioning: created never changes between versions (lookups rely on it for first seen).
+def test_a_first_version_admits_no_older_one(conn):
+    # A version whose modified equals its created is the object's first (lookups rely on it for first seen).
     org = make_org(conn)
-    v1 = make_indicator(created=ts(1), modified=ts(2))
-    moved = {**v1, "created": ts(0), "modified": ts(3)}
-    older = {**v1, "created": "2026-01-01T00:00:01.5Z", "modified": "2026-01-01T00:00:01.5Z"}
-    report = ingest(conn, [v1, moved, older], WriteContext(writer_org_id=org.id))
-    assert (report.stored, report.refused) == (1, 2)
-    assert all("must keep the object's created timestamp (2026-01-01T00:00:01.000000Z)" in r for r in report.reasons)
-    later = ingest(conn, [{**v1, "modified": ts(4), "name": "kept"}], WriteContext(writer_org_id=org.id))
-    assert later.stored == 1
-    assert [r.version[-10:] for r in _rows(conn, v1["id"])] == ["02.000000Z", "04.000000Z"]
+    ctx = WriteContext(writer_org_id=org.id)
+    first = make_indicator(created=ts(5), modified=ts(5))
+    assert ingest(conn, [first], ctx).stored == 1
+    older = {**first, "created": ts(1), "modified": ts(3)}
+    report = ingest(conn, [older], ctx)
+    assert report.refused == 1
+    assert "is this object's first (its modified equals its created)" in report.reasons[0]
+    # Versions that keep to it, and later ones that move created (feeds do), are stored.
+    later = {**first, "created": ts(4), "modified": ts(9), "name": "moved"}
+    assert ingest(conn, [{**first, "modified": ts(7), "name": "kept"}, later], ctx).stored == 2
+
+    other = make_indicator(created=ts(1), modified=ts(2))
+    claims_first = {**other, "created": ts(6), "modified": ts(6)}
+    report = ingest(conn, [other, claims_first], ctx)
+    assert (report.stored, report.refused) == (1, 1)
+    assert "makes it the object's first, but an older one is stored" in report.reasons[0]
+    assert [r.version[-10:] for r in _rows(conn, other["id"])] == ["02.000000Z"]
 
 
 def test_revoked_object_accepts_no_later_versions(conn):
