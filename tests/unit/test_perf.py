@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import threading
 
 from accord.core.perf import gc_paused
@@ -42,3 +44,21 @@ def test_a_collector_that_was_off_stays_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_freeze_loaded_freezes_what_is_loaded_once_per_process():
+    # In a fresh process: the test run's own process starts apps (and so freezes) already.
+    script = """
+import gc
+from accord.core.perf import freeze_loaded
+tables = [[i] for i in range(50_000)]  # lists are always tracked by the collector
+freeze_loaded()
+frozen = gc.get_freeze_count()
+assert frozen >= 50_000, frozen
+later = [[i] for i in range(10_000)]
+freeze_loaded()
+assert gc.get_freeze_count() == frozen, "a second call froze again"
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr
