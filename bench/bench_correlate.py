@@ -32,8 +32,7 @@ from accord.accounts import service as accounts
 from accord.core import helpers
 from accord.core.db import make_engine
 from accord.core.migrate import upgrade
-from accord.core.perf import freeze_loaded
-from accord.correlate.lookup import lookup, lookup_json, warm
+from accord.correlate.lookup import lookup, lookup_json, start_up
 from accord.sharing.policy import Principal, Role
 from accord.sharing.repository import principal_for
 from accord.stix.ids import deterministic_sco_id
@@ -278,8 +277,7 @@ def main() -> None:
     rng.shuffle(values)
     with engine.connect() as conn:
         analyst = principal_for(conn, org_id=ids[1], role="analyst")
-    warm()  # what `accord serve` does at start-up
-    freeze_loaded()
+    start_up()  # what `accord serve` does at start-up
     admin = Principal(org_id=ids[0], role=Role.ADMIN)
     a50, a99, a50_cpu, a99_cpu = latencies(engine, analyst, values)
     d50, d99, d50_cpu, d99_cpu = latencies(engine, admin, values)

@@ -11,7 +11,6 @@ from sqlalchemy import Connection
 
 from accord.api.deps import current_principal, read_conn, write_conn, writer_principal
 from accord.api.lifespan import run_during_lifespan
-from accord.core.perf import freeze_loaded
 from accord.correlate import lookup as lookup_service
 from accord.correlate import service
 from accord.correlate.sightings import record_sighting
@@ -84,10 +83,5 @@ def register(app: FastAPI) -> None:
     """Mount the correlation routes; load the lookup tables when the server starts."""
     app.include_router(router)
 
-    def start() -> None:
-        # The first lookup would otherwise pay for loading the warninglists and the public suffix list;
-        # loaded once, they are kept out of the collector's sight (see freeze_loaded).
-        lookup_service.warm()
-        freeze_loaded()
-
-    run_during_lifespan(app, start)
+    # The first lookup would otherwise pay for loading the warninglists and the public suffix list.
+    run_during_lifespan(app, lookup_service.start_up)

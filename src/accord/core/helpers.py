@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import IO
 
-from accord.core.perf import freeze_loaded
+from accord.core.perf import freeze_loaded, gc_paused
 
 log = logging.getLogger("accord.helpers")
 
@@ -260,7 +260,10 @@ def serve(warmups: list[str]) -> None:
             return
         name, _, request = data.partition(b"\n")
         try:
-            answer = _resolve(name.decode())(request)
+            # A task is bulk work over acyclic data (parsed objects, rows, answers): collector passes over it
+            # would be pure cost.
+            with gc_paused():
+                answer = _resolve(name.decode())(request)
         except Exception as exc:  # the parent falls back to doing the work itself
             log.exception("helper task failed")
             _frame(out, _FAILED, f"{type(exc).__name__}: {exc}".encode())

@@ -32,7 +32,7 @@ from accord.core import helpers
 from accord.core.clock import now_us
 from accord.core.db import get_engine, read_transaction
 from accord.core.errors import PayloadTooLarge
-from accord.core.perf import gc_paused
+from accord.core.perf import freeze_loaded, gc_paused
 from accord.core.settings import get_settings
 from accord.correlate import matching
 from accord.correlate import repository as repo
@@ -322,17 +322,25 @@ def _answer(
 
 
 def lookup_frame(request: bytes) -> bytes:
-    """Helper side of a split batch: (database URL, active lists, widespread limit, principal, values) -> JSON."""
-    with gc_paused():
-        url, names, limit, principal, values = pickle.loads(request)  # noqa: S301 - from our own parent process
-        with read_transaction(get_engine(url)) as conn:
-            return orjson.dumps(_lookup(conn, principal, values, limit, get_matcher(names)))
+    """Helper side of a split batch: (database URL, active lists, widespread limit, principal, values) -> JSON.
+
+    The helper runs it with the collector paused (accord.core.helpers)."""
+    url, names, limit, principal, values = pickle.loads(request)  # noqa: S301 - from our own parent process
+    with read_transaction(get_engine(url)) as conn:
+        return orjson.dumps(_lookup(conn, principal, values, limit, get_matcher(names)))
 
 
 def warm() -> None:
     """Helper warm-up: load the active warninglists and the public suffix list before the first batch."""
     matching.matcher()
     matching.is_public_suffix("example.com")
+
+
+def start_up() -> None:
+    """What a serving process does before its first lookup: load the tables (warm) and keep them out of the
+    cyclic collector's sight (freeze_loaded); helpers do the same after their warm-ups."""
+    warm()
+    freeze_loaded()
 
 
 helpers.register_warmup("accord.correlate.lookup:warm")

@@ -272,11 +272,11 @@ class Answer(NamedTuple):
 def _answers_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) -> Any:
     v, o = value_index.c, stix_object.c
     limit = bindparam("limit", type_=Integer)
-    # Whether the object has other versions is an index-only look-up; only then are its first and last
-    # readable versions asked for (a separate, rarer statement).
-    # A version whose modified equals its created is the object's first (the store refuses older versions
-    # next to it), and an unversioned object has one version: those skip the look-up. CASE, not AND/OR:
-    # SQLite evaluates every operand of AND/OR in a result column, CASE stops at the first that decides.
+    # Whether the object has other versions: an unversioned object has one, and a version whose modified
+    # equals its created is the first (the store refuses older versions next to it); others take an
+    # index-only look-up. Only objects with several are asked for their first and last readable versions (a
+    # separate, rarer statement). CASE, not AND/OR: SQLite evaluates every operand of AND/OR in a result
+    # column, CASE stops at the first that decides.
     older = stix_object.alias("older")
     has_older = exists().where(older.c.id == o.id, older.c.version < o.version)
     only = case(

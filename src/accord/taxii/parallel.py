@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 
 from accord.core import helpers
-from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
 from accord.correlate.warninglists import active_matcher, active_names, get_matcher
 from accord.store.prepare import Prepared, Refused, pack, prepare_all, unpack
@@ -29,10 +28,9 @@ TASK = "accord.taxii.parallel:prepare_frame"
 
 def prepare_frame(request: bytes) -> bytes:
     """Helper side: [max_bytes, index, active warninglists, objects] in JSON -> the prepared objects, packed."""
-    with gc_paused():  # parsed and prepared objects are acyclic: collector passes over them are pure cost
-        max_bytes, index, names, objects = orjson.loads(request)
-        wl = get_matcher(None if names is None else tuple(names)) if index else None
-        return pack(prepare_all(objects, max_bytes, index=index, wl=wl))
+    max_bytes, index, names, objects = orjson.loads(request)
+    wl = get_matcher(None if names is None else tuple(names)) if index else None
+    return pack(prepare_all(objects, max_bytes, index=index, wl=wl))
 
 
 def warm() -> None:
