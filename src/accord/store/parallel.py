@@ -1,54 +1,112 @@
-"""Bulk import across cores: worker processes parse and prepare batches while the caller writes.
+"""Bulk import across cores: worker processes parse and prepare spans of a bundle while the caller writes.
 
-Each worker parses the bundle once (orjson) and prepares the batches it is given; batches come back in
-order, so versioning decisions are the same as in a single-process import.
+The caller cuts the bundle's `objects` array into byte spans at likely element boundaries (`},{`), and
+each worker parses only the spans it is given: nothing parses the whole file, and the first objects reach
+the writer after one span, not one whole-file parse.
+
+A cut may fall inside an object (between the items of a nested list of objects, or in a string), so spans
+are trusted strictly in order. The first span starts where the array's contents start. A span whose bytes
+parse as a list of complete JSON values, and which starts at an element boundary, ends at one (a JSON
+parser's state after those bytes is the same in the span as in the file), so the next span starts at one
+too. A span that does not parse is merged with the next until the merge parses. If the tail never parses,
+the file is read whole again, which gives the precise reason it is not valid JSON. Objects come out in
+input order, so versioning decisions are those of a single-process import.
 """
 
 from __future__ import annotations
 
+import itertools
+import mmap
 import multiprocessing
 import os
+import re
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
+
+import orjson
 
 from accord.correlate.warninglists import active_matcher
 from accord.store.prepare import Prepared, Refused, pack, prepare_all, unpack
-from accord.store.sources import Source, read_objects
+from accord.store.sources import Source, bundle_objects, read_objects
 
 MIN_BYTES = 4 * 1024 * 1024  # below this, process start-up costs more than it saves
-MAX_BYTES = 128 * 1024 * 1024  # each worker holds the parsed bundle in memory
+SPAN_BYTES = 1024 * 1024  # about 2,500 typical objects: the first batch is ready within milliseconds
+AHEAD = 16  # spans in flight: bounds the memory that prepared spans hold while the writer catches up
 
-_objects: list[Any] = []
+_OBJECTS_KEY = re.compile(rb'"objects"\s*:\s*\[')
+# An element boundary of some list of objects; the first form is the likely start of a STIX object.
+_LIKELY_CUT = re.compile(rb'\}\s*,\s*\{\s*"(?:type|id|spec_version|created|created_by_ref|modified|confidence)"\s*:')
+_ANY_CUT = re.compile(rb"\}\s*,\s*\{")
+_SENTINEL = "accord-objects-array-placeholder"
 
-
-def _load(path: str) -> None:
-    global _objects
-    name = Path(path).name
-    _objects = list(read_objects(Source(name, Path(path), os.path.getsize(path))))
-
-
-def _count() -> int:
-    return len(_objects)
-
-
-def _prepare_slice(args: tuple[int, int, int, bool]) -> bytes:
-    start, stop, max_bytes, index = args
-    # One bytes object: the pool's result thread then only passes bytes along, and the unpickling happens
-    # in the consumer's thread instead of competing for the GIL with its database writes.
-    wl = active_matcher() if index else None  # loaded before the fork: shared, not rebuilt
-    return pack(prepare_all(_objects[start:stop], max_bytes, index=index, wl=wl))
+Span = tuple[int, int]  # [start, stop) byte offsets of a run of array elements
 
 
 def worth_it(source: Source) -> bool:
-    """Whether this input is a file big enough (and small enough) for a parallel import."""
+    """Whether this input is a plain file big enough for a parallel import."""
     return (
-        source.path is not None
-        and source.size is not None
-        and MIN_BYTES <= source.size <= MAX_BYTES
-        and (os.cpu_count() or 1) > 1
+        source.path is not None and source.size is not None and source.size >= MIN_BYTES and (os.cpu_count() or 1) > 1
     )
+
+
+def objects_bounds(data: Any, name: str) -> Span | None:
+    """Where the contents of a bundle's `objects` array lie, or None when the layout is not recognised.
+
+    The rest of the file (the bundle around the array) is parsed with a placeholder array, which checks it
+    is a STIX bundle (BadRequest if not) and that the bytes found are the top-level `objects` array.
+    """
+    found = _OBJECTS_KEY.search(data)
+    close = data.rfind(b"]")
+    if found is None or close < found.end():
+        return None
+    skeleton = data[: found.start()] + b'"objects":["' + _SENTINEL.encode() + b'"]' + data[close + 1 :]
+    try:
+        doc = orjson.loads(skeleton)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(doc, dict) or doc.get("objects") != [_SENTINEL]:
+        return None
+    bundle_objects(doc, name)
+    return found.end(), close
+
+
+def cut(data: Any, start: int, stop: int, size: int) -> list[Span]:
+    """Consecutive spans of about `size` bytes covering [start, stop), cut where an element likely ends."""
+    spans: list[Span] = []
+    pos = start
+    while stop - pos > size + size // 2:
+        at = _LIKELY_CUT.search(data, pos + size, min(stop, pos + 2 * size)) or _ANY_CUT.search(data, pos + size, stop)
+        if at is None:
+            break
+        spans.append((pos, at.start() + 1))  # through the closing brace
+        pos = at.start() + at[0].index(b"{")  # from the opening brace
+    spans.append((pos, stop))
+    return spans
+
+
+def _parse_span(path: str, span: Span) -> list[Any] | None:
+    """The elements in a span of the file, or None if those bytes are not a list of complete JSON values."""
+    with open(path, "rb") as f:
+        data = os.pread(f.fileno(), span[1] - span[0], span[0])
+    if not data.strip():
+        return []
+    try:
+        items = orjson.loads(b"[" + data + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    return items if isinstance(items, list) else None
+
+
+def _prepare_span(args: tuple[str, Span, int, bool]) -> bytes | None:
+    path, span, max_bytes, index = args
+    objects = _parse_span(path, span)
+    if objects is None:
+        return None
+    # One bytes object: the pool's result thread then only passes bytes along, and the unpickling happens
+    # in the consumer's thread instead of competing for the GIL with its database writes.
+    wl = active_matcher() if index else None  # loaded before the fork: shared, not rebuilt
+    return pack(prepare_all(objects, max_bytes, index=index, wl=wl))
 
 
 def prepared_batches(
@@ -56,13 +114,49 @@ def prepared_batches(
 ) -> Iterator[Prepared | Refused]:
     """Prepared objects of a bundle file, in input order, computed by worker processes."""
     assert source.path is not None
+    path = str(source.path)
+    spans: list[Span] = []
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size:  # an empty file cannot be mapped (and is not JSON)
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                bounds = objects_bounds(data, source.name)
+                spans = cut(data, *bounds, SPAN_BYTES) if bounds is not None else []
+    if not spans:
+        yield from _in_process(source, 0, batch, max_bytes, index)
+        return
     if index:
         active_matcher()  # workers inherit it
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_load, initargs=(str(source.path),)
-    ) as pool:
-        total = pool.submit(_count).result()
-        slices = [(i, min(i + batch, total), max_bytes, index) for i in range(0, total, batch)]
-        for blob in pool.map(_prepare_slice, slices):
-            yield from unpack(blob)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures: dict[int, Future[bytes | None]] = {}
+        submitted = 0
+        done = 0  # objects given out so far
+        i = 0
+        while i < len(spans):
+            for k in range(submitted, min(len(spans), i + AHEAD)):
+                futures[k] = pool.submit(_prepare_span, (path, spans[k], max_bytes, index))
+            submitted = max(submitted, min(len(spans), i + AHEAD))
+            blob = futures.pop(i).result()
+            j = i
+            while blob is None and j + 1 < len(spans):  # the cut after span j fell inside an element
+                j += 1
+                stale = futures.pop(j, None)
+                if stale is not None:
+                    stale.cancel()
+                blob = _prepare_span((path, (spans[i][0], spans[j][1]), max_bytes, index))
+            if blob is None:  # the tail does not parse: the file is not valid JSON after all
+                yield from _in_process(source, done, batch, max_bytes, index)
+                return
+            items = unpack(blob)
+            done += len(items)
+            yield from items
+            i = j + 1
+            submitted = max(submitted, i)
+
+
+def _in_process(source: Source, skip: int, batch: int, max_bytes: int, index: bool) -> Iterator[Prepared | Refused]:
+    """The objects of the file after the first `skip`, read again and prepared here (BadRequest if unreadable)."""
+    wl = active_matcher() if index else None
+    objects = itertools.islice(read_objects(source), skip, None)  # streamed: big files are not held whole
+    while chunk := list(itertools.islice(objects, batch)):
+        yield from prepare_all(chunk, max_bytes, index=index, wl=wl)

@@ -1,0 +1,119 @@
+"""Parallel import by byte spans: whatever the cuts hit, the objects are exactly the whole-file parse's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accord.core.errors import BadRequest
+from accord.correlate.warninglists import active_matcher
+from accord.store import parallel
+from accord.store.prepare import prepare_all
+from accord.store.sources import Source, read_objects
+from tests.builders import bundle, make_indicator, make_malware
+
+MAX = 1_000_000
+
+
+def _source(path: Path) -> Source:
+    return Source(path.name, path, path.stat().st_size)
+
+
+def _spanned(path: Path, span_bytes: int, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    monkeypatch.setattr(parallel, "SPAN_BYTES", span_bytes)
+    return list(parallel.prepared_batches(_source(path), batch=50, max_bytes=MAX, workers=2))
+
+
+def _whole(path: Path) -> list[Any]:
+    return prepare_all(list(read_objects(_source(path))), MAX, wl=active_matcher())
+
+
+def _awkward(n: int) -> list[dict[str, Any]]:
+    """Objects whose bytes hold element boundaries that are not the bundle's: nested lists and strings."""
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        refs = [{"source_name": f"src-{k}", "url": f"https://example.org/{i}/{k}"} for k in range(i % 5)]
+        phases = [{"kill_chain_name": "lockheed", "phase_name": p} for p in ("recon", "delivery")]
+        text = ['a},{"type":"indicator"', 'x}, {"id": "y"', "}]},{[", "plain", '\\"},{\\"'][i % 5]
+        if i % 3 == 0:
+            out.append(make_malware(description=text, external_references=refs, kill_chain_phases=phases))
+        else:
+            out.append(make_indicator(description=text, x_nested=[{"a": [{"b": text}]}, {"c": refs}]))
+    out.insert(n // 2, {"type": "bundle", "not": "a STIX object"})  # refused, in place
+    out.insert(n // 3, "a scalar element")
+    return out
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+@pytest.mark.parametrize("span_bytes", [64, 700, 5000])
+def test_spans_give_the_whole_file_objects_in_order(tmp_path, monkeypatch, indent, span_bytes):
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle(*_awkward(60)), indent=indent))
+    assert _spanned(path, span_bytes, monkeypatch) == _whole(path)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    extras=st.lists(
+        st.recursive(
+            st.text(alphabet='{}[],:"\\ ab', max_size=12) | st.integers(),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text("xyz", max_size=3), inner, max_size=3),
+            max_leaves=8,
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    span_bytes=st.integers(1, 400),
+    indent=st.sampled_from([None, 1]),
+)
+def test_any_content_and_any_cut_size_give_the_same_objects(tmp_path, monkeypatch, extras, span_bytes, indent):
+    path = tmp_path / "b.json"
+    objects = [make_indicator(x_extra=extra) for extra in extras]
+    path.write_text(json.dumps(bundle(*objects), indent=indent))
+    assert _spanned(path, span_bytes, monkeypatch) == _whole(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (lambda b: b[:-7], "not valid JSON"),  # truncated
+        (lambda b: b[:-1] + b", garbage}", "not valid JSON"),
+        (lambda b: b + b"]", "not valid JSON"),
+        (lambda b: b.replace(b'"objects":[{', b'"objects":[{,', 1), "not valid JSON"),
+        (lambda b: b.replace(b'"type":"bundle"', b'"type":"report"', 1), "not a STIX bundle"),
+        (lambda b: b.replace(b'"type":"bundle"', b'"type":"bundle","spec_version":"2.0"', 1), "STIX 2.0 bundle"),
+        (lambda b: b.replace(b"Indicator", b"Indic\xffator"), "not valid JSON"),
+        (lambda b: b"", "not valid JSON"),
+        (lambda b: b"[" + b + b"]", "not a STIX bundle"),
+    ],
+)
+def test_a_broken_file_gives_the_whole_file_reason(tmp_path, monkeypatch, content, reason):
+    path = tmp_path / "b.json"
+    path.write_bytes(content(orjson.dumps(bundle(*[make_indicator() for _ in range(40)]))))
+    with pytest.raises(BadRequest) as whole:
+        _whole(path)
+    with pytest.raises(BadRequest) as spanned:
+        _spanned(path, 300, monkeypatch)
+    assert reason in whole.value.message
+    assert spanned.value.message == whole.value.message
+
+
+def test_objects_key_elsewhere_and_empty_arrays(tmp_path, monkeypatch):
+    ind = make_indicator(description='"objects":[1,2]', x_objects={"objects": [{"a": 1}]})
+    doc = {"id": "bundle--0e0e0e0e-0000-4000-8000-000000000000", "objects": [ind] * 3, "type": "bundle"}
+    path = tmp_path / "b.json"
+    path.write_bytes(orjson.dumps(doc))
+    assert _spanned(path, 100, monkeypatch) == _whole(path)
+    doc = {"x_meta": {"objects": [ind]}, "type": "bundle", "objects": [ind, ind], "x_tail": {"k": [2]}}
+    path.write_bytes(orjson.dumps(doc))
+    assert [p.id for p in _spanned(path, 100, monkeypatch)] == [ind["id"]] * 2
+    path.write_bytes(b'{"type": "bundle", "objects": [ ]}')
+    assert _spanned(path, 100, monkeypatch) == []
+    path.write_bytes(b'{"type": "bundle", "x": [1], "objects": [], "y": [2]}')
+    assert _spanned(path, 100, monkeypatch) == []
