@@ -15,20 +15,26 @@ input order, so versioning decisions are those of a single-process import.
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import mmap
 import multiprocessing
 import os
 import re
+import shutil
+import tempfile
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from accord.correlate.warninglists import active_matcher
 from accord.store.prepare import Prepared, Refused, pack, prepare_all, unpack
-from accord.store.sources import Source, bundle_objects, read_objects
+from accord.store.sources import GZIP_MAGIC, Source, bundle_objects, read_objects
 
 MIN_BYTES = 4 * 1024 * 1024  # below this, process start-up costs more than it saves
 SPAN_BYTES = 1024 * 1024  # about 2,500 typical objects: the first batch is ready within milliseconds
@@ -114,7 +120,36 @@ def prepared_batches(
 ) -> Iterator[Prepared | Refused]:
     """Prepared objects of a bundle file, in input order, computed by worker processes."""
     assert source.path is not None
-    path = str(source.path)
+    with _plain(source.path) as plain:
+        if plain is None:  # gzip that does not decompress: the whole-file reader gives the reason
+            yield from _in_process(source, 0, batch, max_bytes, index)
+        else:
+            yield from _spanned(source, plain, batch, max_bytes, index, workers)
+
+
+@contextmanager
+def _plain(path: Path) -> Iterator[Path | None]:
+    """The file itself, or for a gzip file a decompressed temporary copy (None if it does not decompress)."""
+    with path.open("rb") as f:
+        compressed = f.read(2) == GZIP_MAGIC
+    if not compressed:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="accord-import-") as tmp:
+        plain = Path(tmp) / "bundle.json"
+        try:
+            with gzip.open(path, "rb") as src, plain.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1024 * 1024)
+        except (gzip.BadGzipFile, EOFError, OSError, zlib.error):
+            yield None
+            return
+        yield plain
+
+
+def _spanned(
+    source: Source, plain: Path, batch: int, max_bytes: int, index: bool, workers: int
+) -> Iterator[Prepared | Refused]:
+    path = str(plain)
     spans: list[Span] = []
     with open(path, "rb") as f:
         if os.fstat(f.fileno()).st_size:  # an empty file cannot be mapped (and is not JSON)

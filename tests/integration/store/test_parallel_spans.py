@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,13 @@ def _source(path: Path) -> Source:
     return Source(path.name, path, path.stat().st_size)
 
 
-def _spanned(path: Path, span_bytes: int, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    monkeypatch.setattr(parallel, "SPAN_BYTES", span_bytes)
-    return list(parallel.prepared_batches(_source(path), batch=50, max_bytes=MAX, workers=2))
+def _spanned(path: Path, span_bytes: int, monkeypatch: pytest.MonkeyPatch, *, reread: bool = True) -> list[Any]:
+    """Prepared objects of a parallel import; with reread=False, failing if the file was read whole instead."""
+    with monkeypatch.context() as m:
+        m.setattr(parallel, "SPAN_BYTES", span_bytes)
+        if not reread:
+            m.setattr(parallel, "_in_process", None)
+        return list(parallel.prepared_batches(_source(path), batch=50, max_bytes=MAX, workers=2))
 
 
 def _whole(path: Path) -> list[Any]:
@@ -55,7 +60,7 @@ def _awkward(n: int) -> list[dict[str, Any]]:
 def test_spans_give_the_whole_file_objects_in_order(tmp_path, monkeypatch, indent, span_bytes):
     path = tmp_path / "b.json"
     path.write_text(json.dumps(bundle(*_awkward(60)), indent=indent))
-    assert _spanned(path, span_bytes, monkeypatch) == _whole(path)
+    assert _spanned(path, span_bytes, monkeypatch, reread=False) == _whole(path)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -76,7 +81,7 @@ def test_any_content_and_any_cut_size_give_the_same_objects(tmp_path, monkeypatc
     path = tmp_path / "b.json"
     objects = [make_indicator(x_extra=extra) for extra in extras]
     path.write_text(json.dumps(bundle(*objects), indent=indent))
-    assert _spanned(path, span_bytes, monkeypatch) == _whole(path)
+    assert _spanned(path, span_bytes, monkeypatch, reread=False) == _whole(path)
 
 
 @pytest.mark.parametrize(
@@ -117,3 +122,16 @@ def test_objects_key_elsewhere_and_empty_arrays(tmp_path, monkeypatch):
     assert _spanned(path, 100, monkeypatch) == []
     path.write_bytes(b'{"type": "bundle", "x": [1], "objects": [], "y": [2]}')
     assert _spanned(path, 100, monkeypatch) == []
+
+
+def test_gzip_files_are_spanned_too(tmp_path, monkeypatch):
+    path = tmp_path / "b.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(bundle(*_awkward(40))).encode()))
+    assert _spanned(path, 500, monkeypatch, reread=False) == _whole(path)  # spans of a decompressed copy
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(BadRequest) as whole:
+        _whole(path)
+    with pytest.raises(BadRequest) as spanned:
+        _spanned(path, 500, monkeypatch)
+    assert "unreadable input" in whole.value.message
+    assert spanned.value.message == whole.value.message
