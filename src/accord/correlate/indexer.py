@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any
 
@@ -76,32 +76,41 @@ def listed_entries(entries: Iterable[IndexEntry], wl: WarninglistMatcher) -> tup
 _key = itemgetter(1)
 
 
-def index_rows(conn: Connection, rows: Sequence[tuple[int, Sequence[IndexEntry]]]) -> None:
-    """Index newly stored versions, given as (seq, index_entries(...)), in the caller's transaction.
+class PendingRows:
+    """Value-index rows of stored versions waiting for one sorted insert, bucketed by kind as they arrive.
 
-    `rows` come in seq order.
+    B-tree inserts in primary-key order touch each page once: a quarter less work than in seq order. Rows
+    arrive in seq order, so each bucket sorted by key alone (a stable sort) is in (key, seq) order, and
+    comparing one string is four times faster than comparing (kind, key, seq) tuples. Bucketing as batches
+    are stored leaves only the sorts for the end.
     """
-    # B-tree inserts in primary-key order touch each page once: a quarter less work than in seq order.
-    # Rows are bucketed by kind and each bucket sorted by key alone: the sort is stable, so equal keys keep
-    # their seq order, and comparing one string is four times faster than comparing (kind, key, seq) tuples.
-    by_kind: dict[str, list[tuple[Any, ...]]] = {}
-    for seq, entries in rows:
+
+    __slots__ = ("by_kind", "versions")
+
+    def __init__(self) -> None:
+        self.by_kind: dict[str, list[tuple[Any, ...]]] = {}
+        self.versions = 0
+
+    def add(self, seq: int, entries: Iterable[IndexEntry]) -> None:
+        """Queue the rows of one newly stored version (versions come in seq order)."""
+        by_kind = self.by_kind
         for kind, key, stored, lo, hi, correlating in entries:
             bucket = by_kind.get(kind)
             if bucket is None:
                 bucket = by_kind[kind] = []
             bucket.append((kind, key, 0 if kind == CIDR_MARK else seq, stored, lo, hi, correlating))
-    if not by_kind:
-        return
-    out: list[tuple[Any, ...]] = []
-    for kind in sorted(by_kind):
-        bucket = by_kind[kind]
-        bucket.sort(key=_key)
-        out.extend(bucket)
+        self.versions += 1
+
+
+def index_rows(conn: Connection, pending: PendingRows) -> None:
+    """Insert the queued rows in primary-key order, in the caller's transaction."""
     # A pattern may name one value twice in forms that normalise alike: the second row adds nothing.
     if conn.dialect.paramstyle == "qmark":
         sql = "INSERT OR IGNORE INTO value_index ({}) VALUES ({})".format(", ".join(COLUMNS), ", ".join("?" * 7))
     else:
         marks = ", ".join(["%s"] * 7)
         sql = f"INSERT INTO value_index ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT DO NOTHING"
-    conn.exec_driver_sql(sql, out)
+    for kind in sorted(pending.by_kind):
+        bucket = pending.by_kind[kind]
+        bucket.sort(key=_key)
+        conn.exec_driver_sql(sql, bucket)

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
-from accord.correlate.indexer import Flag, IndexEntry, index_rows
+from accord.correlate.indexer import Flag, PendingRows, index_rows
 from accord.correlate.warninglists import active_matcher
 from accord.store import repository as repo
 from accord.store.prepare import Prepared, Refused, prepare_all
@@ -131,14 +131,14 @@ def ingest_prepared(conn: Connection, items: Iterable[Prepared | Refused], ctx: 
     report = IngestReport()
     # Value-index rows wait for the end of the call (or INDEX_FLUSH rows), then go in as one sorted insert:
     # a B-tree filled in key order touches each page once, where batch by batch it revisits them all.
-    pending: list[tuple[int, Sequence[IndexEntry]]] = []
+    pending = PendingRows()
     with gc_paused():
         orgs = repo.org_ids_by_identity(conn)
         for batch in _chunked(items, size):
             report.merge(_ingest_batch(conn, batch, ctx, orgs, pending))
-            if len(pending) >= INDEX_FLUSH:
+            if pending.versions >= INDEX_FLUSH:
                 index_rows(conn, pending)
-                pending = []
+                pending = PendingRows()
         index_rows(conn, pending)
     return report
 
@@ -167,7 +167,7 @@ def _ingest_batch(
     items: list[Prepared | Refused],
     ctx: WriteContext,
     orgs: dict[str, int],
-    pending: list[tuple[int, Sequence[IndexEntry]]],
+    pending: PendingRows,
 ) -> IngestReport:
     report = IngestReport()
     candidates: list[_Candidate] = []
@@ -270,7 +270,7 @@ def _write(
     states: dict[str, _ObjectState],
     ctx: WriteContext,
     report: IngestReport,
-    pending: list[tuple[int, Sequence[IndexEntry]]],
+    pending: PendingRows,
 ) -> None:
     """Store the accepted versions and memberships; their value-index rows go to `pending`."""
     new_members: list[int] = []
@@ -311,7 +311,10 @@ def _write(
     ]
     repo.insert_versions(conn, rows)
     repo.clear_latest(conn, stale)
-    pending.extend((row[0], item.values) for row, (item, _) in zip(rows, accepted, strict=True) if item.values)
+    add = pending.add
+    for row, (item, _) in zip(rows, accepted, strict=True):
+        if item.values:
+            add(row[0], item.values)
     seqs = [r[0] for r in rows]
     report.stored_seqs.extend(seqs)
     if ctx.collection_id is not None:
