@@ -14,7 +14,7 @@ from sqlalchemy import insert
 
 from accord.core.errors import NotFound
 from accord.core.settings import get_settings
-from accord.correlate.indexer import index_entries, index_rows
+from accord.correlate.indexer import PendingRows, index_entries, index_rows
 from accord.correlate.lookup import lookup
 from accord.correlate.service import object_correlations
 from accord.correlate.values import values_of
@@ -183,7 +183,9 @@ def _load(conn, w: World) -> tuple[list[int], list[int], list[int], list[int]]:
             )
         )
         if value is not None:
-            index_rows(conn, [(seq, index_entries(values_of(body)))])
+            pending = PendingRows()
+            pending.add(seq, index_entries(values_of(body)))
+            index_rows(conn, pending)
         for c, by in ob["memberships"]:
             tick += 1
             conn.execute(
