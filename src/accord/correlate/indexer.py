@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from accord.core.db import insert_rows
 from accord.correlate.values import IndexValue, domain_key
 from accord.correlate.warninglists import WarninglistMatcher
 
@@ -103,14 +104,32 @@ class PendingRows:
 
 
 def index_rows(conn: Connection, pending: PendingRows) -> None:
-    """Insert the queued rows in primary-key order, in the caller's transaction."""
+    """Insert the queued rows (of versions stored in this transaction) in primary-key order."""
     # A pattern may name one value twice in forms that normalise alike: the second row adds nothing.
     if conn.dialect.paramstyle == "qmark":
         sql = "INSERT OR IGNORE INTO value_index ({}) VALUES ({})".format(", ".join(COLUMNS), ", ".join("?" * 7))
     else:
         marks = ", ".join(["%s"] * 7)
         sql = f"INSERT INTO value_index ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    copy = conn.dialect.name == "postgresql"
     for kind in sorted(pending.by_kind):
         bucket = pending.by_kind[kind]
         bucket.sort(key=_key)
-        conn.exec_driver_sql(sql, bucket)
+        if copy and kind != CIDR_MARK:
+            # COPY has no ON CONFLICT. These versions are new, so the only repeats are one version's twice-named
+            # values, adjacent after the stable sort; CIDR markers (shared by all versions) take the INSERT.
+            insert_rows(conn, "value_index", COLUMNS, _unique(bucket))
+        else:
+            conn.exec_driver_sql(sql, bucket)
+
+
+def _unique(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows without repeats of the row before's key and seq (rows sorted by key, equal keys in seq order)."""
+    out: list[tuple[Any, ...]] = []
+    last: tuple[Any, Any] = (None, None)
+    for row in rows:
+        ident = (row[1], row[2])
+        if ident != last:
+            out.append(row)
+            last = ident
+    return out

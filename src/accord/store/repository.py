@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, case, insert, literal, select, update
 
 from accord.core.clock import now_us
+from accord.core.db import insert_rows
 from accord.models.accounts import org
 from accord.models.objects import collection_object, node_clock, stix_object
 
@@ -99,11 +100,8 @@ MEMBER_COLUMNS = ("tick", "collection_id", "object_seq", "added_by_org_id")
 
 
 def bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """One DBAPI executemany of plain tuples: the hot path skips per-row SQLAlchemy processing."""
-    if not rows:
-        return
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_marks(conn, len(columns))})"
-    conn.exec_driver_sql(sql, rows)
+    """Plain tuples in one bulk operation: the hot path skips per-row SQLAlchemy processing."""
+    insert_rows(conn, table, columns, rows)
 
 
 def insert_versions(conn: Connection, rows: list[tuple[Any, ...]]) -> None:

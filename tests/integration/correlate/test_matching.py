@@ -194,3 +194,16 @@ def test_report_summary_over_readable_refs(community: Community) -> None:
     [item] = lookup(community.conn, community.who("Bravo"), ["evil-actor.com"])[0]["values"]
     related = {m["id"]: m["related"] for m in item["matches"]}
     assert related[a["id"]] == [{"id": report["id"], "type": "report", "name": "Campaign write-up"}]
+
+
+def test_a_pattern_naming_values_twice_is_stored_and_indexed_once(community: Community) -> None:
+    long_url = "http://files.example.org/" + "a" * 600
+    twice = ind(
+        "[domain-name:value = 'Twice.Example'] OR [domain-name:value = 'twice.example'] OR "
+        "[ipv4-addr:value = '91.215.1.0/24'] OR [ipv4-addr:value = '91.215.2.0/24'] OR "
+        f"[url:value = '{long_url}'] OR [url:value = '{long_url}']"
+    )
+    other = ind(f"[domain-name:value = 'twice.example'] AND [url:value = '{long_url}']")
+    inside = ind("[ipv4-addr:value = '91.215.2.9']")
+    community.put("Alpha", "shared", twice, other, inside)
+    assert _correlated(community, twice["id"]) == {other["id"]: "exact", inside["id"]: "cidr"}
