@@ -114,6 +114,10 @@ def test_malformed_object_is_refused_with_reason_and_rest_stored(cli, tmp_path, 
 
 FILE_LEVEL = {
     "truncated JSON": (lambda: orjson.dumps(bundle(_good()))[:-7], "not valid JSON"),
+    "truncated after good objects": (
+        lambda: orjson.dumps(bundle(*[_good() for _ in range(30)]))[:-900],
+        "not valid JSON",
+    ),
     "not a bundle": (lambda: orjson.dumps(_good()), "not a STIX bundle"),
     "top-level array": (lambda: orjson.dumps([_good()]), "not a STIX bundle"),
     "STIX 2.0 bundle": (lambda: orjson.dumps({**bundle(_good()), "spec_version": "2.0"}), "2.0"),
@@ -125,8 +129,19 @@ FILE_LEVEL = {
 }
 
 
+@pytest.mark.parametrize("spans", [False, True], ids=["whole", "spans"])
 @pytest.mark.parametrize("case", sorted(FILE_LEVEL))
-def test_unreadable_input_is_one_line_error_and_stores_nothing(cli, tmp_path, case):
+def test_unreadable_input_is_one_line_error_and_stores_nothing(cli, tmp_path, monkeypatch, case, spans):
+    """Also through the parallel import (forced for small files, with tiny spans), where objects of spans
+    that parsed are written before the broken part is reached: the file's savepoint takes them back."""
+    if spans:
+        from accord.core import settings as core_settings
+        from accord.store import parallel
+
+        monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+        monkeypatch.setattr(parallel, "SPAN_BYTES", 64)
+        monkeypatch.setenv("ACCORD_IMPORT_BATCH_SIZE", "4")  # batches are written before the break is reached
+        core_settings.get_settings.cache_clear()
     make, words = FILE_LEVEL[case]
     good_file = tmp_path / "good.json"
     good_file.write_bytes(orjson.dumps(bundle(_good())))
