@@ -49,6 +49,20 @@ def allocate_ticks(conn: Connection, count: int) -> int:
     return int(last) - count + 1
 
 
+def lock_writers(conn: Connection) -> None:
+    """PostgreSQL: wait for other writers' transactions to end before reading what is stored (SQLite no-op).
+
+    A writer decides from the stored versions what is new, a duplicate or a conflict. On SQLite, BEGIN
+    IMMEDIATE already runs writers one after the other. On PostgreSQL two writers of the same new object
+    would both find nothing stored and the second would fail on the unique index; taking the node_clock row
+    (which allocate_ticks locks until commit anyway) first makes the second read after the first commits.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    conn.exec_driver_sql("INSERT INTO node_clock (id, last_us) VALUES (1, 0) ON CONFLICT (id) DO NOTHING")
+    conn.exec_driver_sql("SELECT last_us FROM node_clock WHERE id = 1 FOR UPDATE")
+
+
 def org_ids_by_identity(conn: Connection) -> dict[str, int]:
     """Map of organisation identity ids to organisation ids."""
     return {r.stix_id: r.id for r in conn.execute(select(org.c.stix_id, org.c.id))}

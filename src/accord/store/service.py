@@ -133,6 +133,7 @@ def ingest_prepared(conn: Connection, items: Iterable[Prepared | Refused], ctx: 
     # a B-tree filled in key order touches each page once, where batch by batch it revisits them all.
     pending = PendingRows()
     with gc_paused():
+        repo.lock_writers(conn)
         orgs = repo.org_ids_by_identity(conn)
         for batch in _chunked(items, size):
             report.merge(_ingest_batch(conn, batch, ctx, orgs, pending))
