@@ -31,7 +31,7 @@ from sqlalchemy import Connection
 from accord.core import helpers
 from accord.core.clock import now_us
 from accord.core.db import get_engine, read_transaction
-from accord.core.errors import PayloadTooLarge
+from accord.core.errors import BadRequest, PayloadTooLarge
 from accord.core.perf import freeze_loaded, gc_paused
 from accord.core.settings import get_settings
 from accord.correlate import matching
@@ -292,6 +292,9 @@ def _answer(
     """
     if len(values) > MAX_VALUES:
         raise PayloadTooLarge(f"at most {MAX_VALUES:,} values per lookup; got {len(values):,}")
+    if any("\x00" in value for value in values):  # never stored (see accord.store.prepare); PostgreSQL refuses it
+        first = next(i for i, value in enumerate(values) if "\x00" in value)
+        raise BadRequest(f"value {first + 1} holds a NUL character (\\u0000); no stored value can")
     limit = get_settings().correlation_widespread
     names = active_names()
     wl = get_matcher(names)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import re
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -18,6 +19,13 @@ from accord.correlate.warninglists import WarninglistMatcher
 from accord.stix.markings import tlp_of
 from accord.stix.timestamps import normalize_timestamp
 from accord.stix.validate import object_version, validate_object
+
+# A NUL character in a string: PostgreSQL's text columns cannot hold one, and no STIX value needs it, so it is
+# refused on every database alike. The canonical bytes spell it \u0000; an odd run of backslashes before "u0000"
+# is that escape, an even one is a literal backslash followed by the text "u0000".
+_ESCAPED_NUL = b"\\u0000"
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+NUL_REASON = "a string holds a NUL character (\\u0000), which the store does not accept"
 
 
 class Prepared(NamedTuple):
@@ -97,6 +105,8 @@ def prepare_all(
         raw = raws[k]
         if len(raw) > max_bytes:
             out.append(Refused(obj["id"], f"object is {len(raw):,} bytes; the limit is {max_bytes:,} bytes"))
+        elif _ESCAPED_NUL in raw and _NUL.search(raw):
+            out.append(Refused(obj["id"], NUL_REASON))
         else:
             created = obj.get("created")
             tlp = tlp_of(obj)

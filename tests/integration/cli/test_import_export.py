@@ -95,6 +95,7 @@ PER_OBJECT = {
     "created_by_ref not an id": ({**_good(), "created_by_ref": "ACME"}, "created_by_ref"),
     "object is a string": ("indicator", "object"),
     "bad marking ref": ({**_good(), "object_marking_refs": ["tlp:red"]}, "object_marking_refs"),
+    "NUL character": ({**_good(), "name": "nul \u0000 here"}, "NUL character"),
 }
 
 

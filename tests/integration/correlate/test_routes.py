@@ -42,6 +42,11 @@ def test_lookup_route(node: Node) -> None:
     assert node.client.post("/api/v1/lookup", json={"values": "x"}, headers=node.bearer("alice")).status_code == 422
     too_many = {"values": ["1.2.3.4"] * 10_001}
     assert node.client.post("/api/v1/lookup", json=too_many, headers=node.bearer("alice")).status_code == 413
+    nul = node.client.post(
+        "/api/v1/lookup", json={"values": ["ok.example", "evil\u0000.com"]}, headers=node.bearer("alice")
+    )
+    assert nul.status_code == 400
+    assert "value 2 holds a NUL character" in nul.text
 
 
 def test_object_and_report_correlation_routes(node: Node) -> None:

@@ -105,6 +105,19 @@ def test_invalid_objects_are_refused_individually_and_the_rest_stored(conn):
     assert any("deterministic" in r for r in report.reasons)
 
 
+def test_nul_characters_are_refused_on_every_database(conn):
+    """PostgreSQL text cannot hold NUL; SQLite could, but both refuse it alike, with the reason."""
+    org = make_org(conn)
+    in_value = make_indicator(pattern="[domain-name:value = 'evil\u0000.example']")
+    in_name = make_indicator(name="nul \u0000 in a name")
+    in_key = {**make_indicator(), "x_\u0000": "key"}
+    literal = make_indicator(description="C:\\u0000 is text, not a NUL")
+    report = ingest(conn, [in_value, in_name, in_key, literal], WriteContext(writer_org_id=org.id))
+    assert (report.stored, report.refused) == (1, 3)
+    assert all("NUL character" in r for r in report.reasons)
+    assert orjson.loads(_rows(conn, literal["id"])[0].raw)["description"] == literal["description"]
+
+
 def test_records_owner_tlp_date_added_and_memberships(conn):
     from accord.stix.markings import Tlp
 
