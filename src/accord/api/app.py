@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accord.api.errors import render_error
@@ -38,6 +40,13 @@ def create_app() -> FastAPI:
         where = ".".join(str(p) for p in first.get("loc", ()))
         return render_error(request, 422, f"{where}: {first.get('msg', 'invalid request')}")
 
+    @app.exception_handler(DataError)
+    @app.exception_handler(psycopg.DataError)
+    async def _data_error(request: Request, exc: Exception) -> Response:
+        # A value the database cannot hold (the request checks should have caught it): the caller's input.
+        cause = getattr(exc, "orig", None) or exc
+        return render_error(request, 400, f"the database refused a value: {str(cause).splitlines()[0]}")
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         import logging
@@ -56,7 +65,9 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     from accord.api import rest
+    from accord.api.nul import NulGuard
 
+    app.add_middleware(NulGuard)
     app.include_router(rest.router)
     _include_optional(app)
     _with_checkpointer(app)

@@ -46,7 +46,7 @@ def test_lookup_route(node: Node) -> None:
         "/api/v1/lookup", json={"values": ["ok.example", "evil\u0000.com"]}, headers=node.bearer("alice")
     )
     assert nul.status_code == 400
-    assert "value 2 holds a NUL character" in nul.text
+    assert "NUL character" in nul.text
 
 
 def test_object_and_report_correlation_routes(node: Node) -> None:
