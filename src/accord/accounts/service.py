@@ -108,8 +108,8 @@ def create_user(
 ) -> Any:
     """A new user of an organisation with a role (and an argon2-hashed password, if given)."""
     email = email.strip().lower()
-    if not EMAIL_RE.match(email):
-        raise BadRequest(f"{email!r} is not an e-mail address")
+    if len(email) > 320 or not EMAIL_RE.match(email):  # 320: the longest address RFC 5321 allows
+        raise BadRequest(f"{email[:80]!r} is not an e-mail address (at most 320 characters)")
     try:
         role = Role(role).value
     except ValueError:

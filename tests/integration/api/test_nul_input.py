@@ -56,3 +56,11 @@ def test_nul_in_a_taxii_envelope_is_a_failure_not_an_error(node):
     status = res.json()
     assert (status["success_count"], status["failure_count"]) == (1, 1)
     assert "NUL character" in status["failures"][0]["message"]
+
+
+def test_an_overlong_email_is_refused_alike_on_both_databases(node):
+    email = "a" * 320 + "@alpha.example"  # SQLite would store it; PostgreSQL's varchar(320) would not
+    body = {"email": email, "org": "Alpha", "role": "analyst"}
+    res = node.client.post("/api/v1/users", json=body, headers=node.bearer("admin"))
+    assert res.status_code == 400, res.text
+    assert "at most 320 characters" in res.text
