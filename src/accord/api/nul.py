@@ -9,22 +9,19 @@ uploads (multipart) are documents, where NUL bytes are ordinary.
 
 from __future__ import annotations
 
-import re
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord.api.errors import render_error
+from accord.store.prepare import holds_nul
 
-# JSON spells NUL \u0000; an odd run of backslashes before "u0000" is that escape, an even one is text.
-_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _CHECKED_BODIES = (b"application/json", b"application/x-www-form-urlencoded")
 REASON = "the request holds a NUL character (\\u0000); Accord stores no such value"
 
 
-def _holds_nul(content_type: bytes, body: bytes) -> bool:
+def _body_holds_nul(content_type: bytes, body: bytes) -> bool:
     if content_type.startswith(b"application/x-www-form-urlencoded"):
         return b"%00" in body or b"\x00" in body
-    return b"\\u0000" in body and _JSON_NUL.search(body) is not None
+    return holds_nul(body)
 
 
 class NulGuard:
@@ -57,7 +54,7 @@ class NulGuard:
             body += message.get("body", b"")
             if not message.get("more_body", False):
                 break
-        if _holds_nul(content_type, body):
+        if _body_holds_nul(content_type, body):
             await self._refuse(scope, receive, send)
             return
 

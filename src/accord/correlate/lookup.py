@@ -292,9 +292,10 @@ def _answer(
     """
     if len(values) > MAX_VALUES:
         raise PayloadTooLarge(f"at most {MAX_VALUES:,} values per lookup; got {len(values):,}")
-    if any("\x00" in value for value in values):  # never stored (see accord.store.prepare); PostgreSQL refuses it
-        first = next(i for i, value in enumerate(values) if "\x00" in value)
-        raise BadRequest(f"value {first + 1} holds a NUL character (\\u0000); no stored value can")
+    # Never stored (see accord.store.prepare), and PostgreSQL refuses it as a parameter.
+    first_nul = next((i for i, value in enumerate(values) if "\x00" in value), None)
+    if first_nul is not None:
+        raise BadRequest(f"value {first_nul + 1} holds a NUL character (\\u0000); no stored value can")
     limit = get_settings().correlation_widespread
     names = active_names()
     wl = get_matcher(names)

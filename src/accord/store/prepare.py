@@ -25,6 +25,13 @@ from accord.stix.validate import object_version, validate_object
 # is that escape, an even one is a literal backslash followed by the text "u0000".
 _ESCAPED_NUL = b"\\u0000"
 _NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def holds_nul(json_bytes: bytes) -> bool:
+    """Whether JSON text holds a NUL character in a string (one substring test; the regex only on a hit)."""
+    return _ESCAPED_NUL in json_bytes and _NUL.search(json_bytes) is not None
+
+
 NUL_REASON = "a string holds a NUL character (\\u0000), which the store does not accept"
 
 
@@ -105,7 +112,7 @@ def prepare_all(
         raw = raws[k]
         if len(raw) > max_bytes:
             out.append(Refused(obj["id"], f"object is {len(raw):,} bytes; the limit is {max_bytes:,} bytes"))
-        elif _ESCAPED_NUL in raw and _NUL.search(raw):
+        elif holds_nul(raw):
             out.append(Refused(obj["id"], NUL_REASON))
         else:
             created = obj.get("created")
