@@ -179,7 +179,7 @@ def insert_rows(conn: Connection, table: str, columns: Sequence[str], rows: Sequ
     if not rows:
         return
     names = ", ".join(columns)
-    if conn.dialect.name != "postgresql":
+    if not is_postgres(conn):
         conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
         return
     raw = conn.connection.driver_connection

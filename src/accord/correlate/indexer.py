@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from accord.core.db import insert_rows
+from accord.core.db import insert_rows, is_postgres
 from accord.correlate.values import IndexValue, domain_key
 from accord.correlate.warninglists import WarninglistMatcher
 
@@ -111,7 +111,7 @@ def index_rows(conn: Connection, pending: PendingRows) -> None:
     else:
         marks = ", ".join(["%s"] * 7)
         sql = f"INSERT INTO value_index ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT DO NOTHING"
-    copy = conn.dialect.name == "postgresql"
+    copy = is_postgres(conn)
     for kind in sorted(pending.by_kind):
         bucket = pending.by_kind[kind]
         bucket.sort(key=_key)

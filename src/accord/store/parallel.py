@@ -168,9 +168,10 @@ def _spanned(
         done = 0  # objects given out so far
         i = 0
         while i < len(spans):
-            for k in range(submitted, min(len(spans), i + AHEAD)):
-                futures[k] = pool.submit(_prepare_span, (path, spans[k], max_bytes, index))
-            submitted = max(submitted, min(len(spans), i + AHEAD))
+            submitted = max(submitted, i)  # spans merged into an earlier one are never submitted
+            while submitted < min(len(spans), i + AHEAD):
+                futures[submitted] = pool.submit(_prepare_span, (path, spans[submitted], max_bytes, index))
+                submitted += 1
             blob = futures.pop(i).result()
             j = i
             while blob is None and j + 1 < len(spans):  # the cut after span j fell inside an element
@@ -186,7 +187,6 @@ def _spanned(
             done += len(items)
             yield from items
             i = j + 1
-            submitted = max(submitted, i)
 
 
 def _in_process(source: Source, skip: int, batch: int, max_bytes: int, index: bool) -> Iterator[Prepared | Refused]:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, case, insert, literal, select, update
 
 from accord.core.clock import now_us
-from accord.core.db import insert_rows
+from accord.core.db import insert_rows, is_postgres
 from accord.models.accounts import org
 from accord.models.objects import collection_object, node_clock, stix_object
 
@@ -57,7 +57,7 @@ def lock_writers(conn: Connection) -> None:
     would both find nothing stored and the second would fail on the unique index; taking the node_clock row
     (which allocate_ticks locks until commit anyway) first makes the second read after the first commits.
     """
-    if conn.dialect.name != "postgresql":
+    if not is_postgres(conn):
         return
     conn.exec_driver_sql("INSERT INTO node_clock (id, last_us) VALUES (1, 0) ON CONFLICT (id) DO NOTHING")
     conn.exec_driver_sql("SELECT last_us FROM node_clock WHERE id = 1 FOR UPDATE")
