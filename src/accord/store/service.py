@@ -127,6 +127,17 @@ def _chunked(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
 
 def ingest_prepared(conn: Connection, items: Iterable[Prepared | Refused], ctx: WriteContext) -> IngestReport:
     """Version and store already-prepared objects in batches (see accord.store.prepare)."""
+    return ingest_batches(conn, _chunked(items, get_settings().import_batch_size), ctx)
+
+
+def ingest_batches(
+    conn: Connection, batches: Iterable[Sequence[Prepared | Refused]], ctx: WriteContext
+) -> IngestReport:
+    """Version and store prepared objects batch by batch, each written before the next is asked for.
+
+    A producer that prepares the next batch meanwhile (in another process) overlaps with the writes. Batches
+    larger than import_batch_size are split.
+    """
     size = get_settings().import_batch_size
     report = IngestReport()
     # Value-index rows wait for the end of the call (or INDEX_FLUSH rows), then go in as one sorted insert:
@@ -135,8 +146,9 @@ def ingest_prepared(conn: Connection, items: Iterable[Prepared | Refused], ctx: 
     with gc_paused():
         repo.lock_writers(conn)
         orgs = repo.org_ids_by_identity(conn)
-        for batch in _chunked(items, size):
-            report.merge(_ingest_batch(conn, batch, ctx, orgs, pending))
+        for given in batches:
+            for start in range(0, len(given), size):
+                report.merge(_ingest_batch(conn, given[start : start + size], ctx, orgs, pending))
             if pending.versions >= INDEX_FLUSH:
                 index_rows(conn, pending)
                 pending = PendingRows()
@@ -165,7 +177,7 @@ def _load_states(conn: Connection, candidates: list[_Candidate]) -> dict[str, _O
 
 def _ingest_batch(
     conn: Connection,
-    items: list[Prepared | Refused],
+    items: Sequence[Prepared | Refused],
     ctx: WriteContext,
     orgs: dict[str, int],
     pending: PendingRows,

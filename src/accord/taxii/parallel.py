@@ -41,37 +41,53 @@ def warm() -> None:
 helpers.register_warmup("accord.taxii.parallel:warm")
 
 
+# The share of a large envelope prepared in this process. It is written while the helper prepares the rest, so
+# this process's part (preparing it, writing it, sending the rest and unpickling what comes back) should end
+# about when the helper's does.
+HEAD_SHARE = 0.4
+
+
 def prepare_objects(objects: list[Any], *, parallel: bool = True) -> list[Prepared | Refused]:
     """Every object of an envelope prepared for the store, in order (in part by a helper when large enough)."""
+    return [item for batch in prepare_batches(objects, parallel=parallel) for item in batch]
+
+
+def prepare_batches(objects: list[Any], *, parallel: bool = True) -> Iterator[list[Prepared | Refused]]:
+    """An envelope's objects prepared for the store, in order, as batches to write one after the other.
+
+    For a large envelope the first batch is prepared here while a helper prepares the rest, and the caller
+    writes it (accord.store.service.ingest_batches) before asking for the rest, so writing overlaps too.
+    """
     settings = get_settings()
     max_bytes, index = settings.max_object_bytes, settings.value_index
     wl = active_matcher() if index else None
     if not parallel or len(objects) < MIN_OBJECTS:
-        return prepare_all(objects, max_bytes, index=index, wl=wl)
-    # The head stays here: this process also pays for sending the tail and unpickling what comes back.
-    split = len(objects) // 2
+        yield prepare_all(objects, max_bytes, index=index, wl=wl)
+        return
+    split = int(len(objects) * HEAD_SHARE)
     try:
         request = orjson.dumps([max_bytes, index, active_names(), objects[split:]])
     except (TypeError, orjson.JSONEncodeError):
-        return prepare_all(objects, max_bytes, index=index, wl=wl)
+        yield prepare_all(objects, max_bytes, index=index, wl=wl)
+        return
     pending = helpers.submit(TASK, request)
     if pending is None:
-        return prepare_all(objects, max_bytes, index=index, wl=wl)
+        yield prepare_all(objects, max_bytes, index=index, wl=wl)
+        return
     try:
-        head = prepare_all(objects[:split], max_bytes, index=index, wl=wl)
-    except BaseException:
-        pending.abandon()
-        raise
-    try:
-        tail = unpack(pending.result())
-    except (helpers.HelperError, pickle.UnpicklingError):
-        log.exception("a helper process failed; preparing its share here")
-        return head + prepare_all(objects[split:], max_bytes, index=index, wl=wl)
-    return head + tail
+        yield prepare_all(objects[:split], max_bytes, index=index, wl=wl)
+        try:
+            tail = unpack(pending.result())
+        except (helpers.HelperError, pickle.UnpicklingError):
+            log.exception("a helper process failed; preparing its share here")
+            tail = prepare_all(objects[split:], max_bytes, index=index, wl=wl)
+        yield tail
+    finally:
+        pending.abandon()  # the caller stopped early (or nothing: an answer already read is not abandoned)
 
 
-def prepare_in_batches(objects: list[Any]) -> Iterator[Prepared | Refused]:
-    """prepare_objects over import_batch_size slices, so a huge envelope is never held prepared all at once."""
+def prepare_in_batches(objects: list[Any]) -> Iterator[list[Prepared | Refused]]:
+    """prepare_batches over import_batch_size slices, so a huge envelope is never held prepared all at once."""
     size = get_settings().import_batch_size
     for start in range(0, len(objects), size):
-        yield from prepare_objects(objects[start : start + size])
+        yield from prepare_batches(objects[start : start + size])

@@ -164,3 +164,27 @@ def test_w2_only_the_owner_versions_an_object(conn):
     assert report.refused == 1
     assert "W2" in report.reasons[0]
     assert len(_rows(conn, obj["id"])) == 1
+
+
+def test_batches_are_written_one_after_the_other_with_one_set_of_rules(conn):
+    # A producer prepares the next batch while the previous one is written: each batch must be stored before
+    # the next is asked for, and a later batch is judged against what the earlier ones stored.
+    from accord.store.prepare import prepare_all
+    from accord.store.service import ingest_batches
+
+    org = make_org(conn)
+    first = make_indicator(created=ts(1), modified=ts(1))
+    newer = {**first, "modified": ts(2), "name": "newer"}
+    tampered = {**first, "name": "tampered"}
+    seen: list[int] = []
+
+    def batches():
+        yield prepare_all([first, make_indicator()], 1 << 20)
+        seen.append(len(_rows(conn, first["id"])))  # asked for the second batch: the first is already stored
+        yield prepare_all([dict(first), tampered, newer], 1 << 20)
+
+    report = ingest_batches(conn, batches(), WriteContext(writer_org_id=org.id))
+    assert seen == [1]
+    assert (report.stored, report.duplicates, report.refused) == (3, 1, 1)
+    assert "different body is already stored" in report.reasons[0]
+    assert [r.is_latest for r in _rows(conn, first["id"])] == [False, True]

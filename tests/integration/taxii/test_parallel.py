@@ -120,3 +120,30 @@ def test_a_stuck_helper_is_stopped_and_the_work_done_here(db_url, helpers, monke
             stuck.proc.kill()
     _wait_ready()
     assert parallel.prepare_objects(objs) == expected
+
+
+def test_the_head_comes_first_while_the_helper_prepares_the_rest(db_url, helpers):
+    objs = _envelope()
+    settings = get_settings()
+    expected = prepare_all(objs, settings.max_object_bytes, index=settings.value_index, wl=active_matcher())
+    parallel.prepare_objects(objs)
+    _wait_ready()
+    batches = list(parallel.prepare_batches(objs))
+    assert [len(b) for b in batches] == [int(len(objs) * parallel.HEAD_SHARE), len(objs) - len(batches[0])]
+    assert batches[0] + batches[1] == expected
+
+
+def test_a_writer_that_stops_after_the_head_releases_the_helper(db_url, helpers):
+    objs = _envelope()
+    parallel.prepare_objects(objs)
+    _wait_ready()
+    [helper] = helper_pool._helpers
+    batches = parallel.prepare_batches(objs)
+    next(batches)  # the helper is working on the rest
+    batches.close()  # the writer failed: the answer will never be read
+    assert helper not in helper_pool._helpers
+    assert helper.proc.wait(timeout=10) is not None
+    _wait_ready()  # a new helper takes its place
+    assert parallel.prepare_objects(objs) == prepare_all(
+        objs, get_settings().max_object_bytes, index=get_settings().value_index, wl=active_matcher()
+    )
