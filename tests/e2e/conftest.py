@@ -28,6 +28,7 @@ class LiveServer:
     token: str
     reader_token: str
     alias: str
+    pid: int  # the `accord serve` process
 
 
 def _free_port() -> int:
@@ -104,7 +105,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"accord serve did not start: {(home / 'serve.log').read_text()}")
             time.sleep(0.1)
-        yield LiveServer(url, "alice@alpha.example", PASSWORD, token, reader, "shared")
+        yield LiveServer(url, "alice@alpha.example", PASSWORD, token, reader, "shared", proc.pid)
     finally:
         proc.terminate()
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import orjson
@@ -11,6 +12,7 @@ import pytest
 import requests
 from taxii2client.v21 import ApiRoot, Server, as_pages
 
+from accord.core.helpers import helper_count
 from tests.e2e.conftest import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -47,6 +49,32 @@ def _collection(server: LiveServer, **auth):
     assert root.max_content_length > 0
     (coll,) = [c for c in root.collections if c.alias == server.alias]
     return root, coll
+
+
+def _helper_children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid and b"accord.core.helpers" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+# First in this module: later tests send large envelopes, which would start a helper on demand anyway.
+def test_the_server_starts_its_helper_processes_with_it(live_server: LiveServer) -> None:
+    """The first large envelope finds a helper already warming up instead of starting one (2+ cores)."""
+    expected = helper_count()
+    deadline = time.monotonic() + 30
+    while len(_helper_children(live_server.pid)) < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(_helper_children(live_server.pid)) == expected
 
 
 def test_taxii2_client_full_cycle_with_basic_password(live_server: LiveServer) -> None:

@@ -71,7 +71,24 @@ def create_app() -> FastAPI:
     app.include_router(rest.router)
     _include_optional(app)
     _with_checkpointer(app)
+    _with_helpers(app)
     return app
+
+
+def _with_helpers(app: FastAPI) -> None:
+    """Under `accord serve`, start the helper processes with the server (their warm-up overlaps its own)."""
+    import os
+
+    from accord.api.lifespan import run_during_lifespan
+    from accord.core import helpers
+
+    def start() -> Callable[[], None] | None:
+        if os.environ.get(helpers.START_WITH_SERVER) != "1":  # tests and embedders start them on first need
+            return None
+        helpers.start()
+        return helpers.shutdown
+
+    run_during_lifespan(app, start)
 
 
 def _with_checkpointer(app: FastAPI) -> None:

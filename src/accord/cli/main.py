@@ -93,9 +93,12 @@ def serve(
     settings = get_settings()
     out.print(f"Accord listening on http://{host}:{port}/  (TAXII at /taxii2/, API at /api/v1/, health /healthz)")
     out.print(f"database: {settings.database_url}")
-    if no_jobs:
-        import os
+    import os
 
+    from accord.core.helpers import START_WITH_SERVER
+
+    os.environ[START_WITH_SERVER] = "1"  # for the API processes uvicorn starts
+    if no_jobs:
         os.environ["ACCORD_RUN_JOBS"] = "0"
     uvicorn.run(
         "accord.api.app:create_app",

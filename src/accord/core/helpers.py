@@ -3,10 +3,11 @@
 On a node with more than one core, a large request hands part of its work to an idle helper process and does
 the rest itself meanwhile (TAXII envelope preparation, batch value lookups). Helpers are plain child
 processes (`python -m accord.core.helpers`) speaking length-prefixed frames over their stdin/stdout: no fork of
-a threaded server and no re-import of the host's main module. They start on first need, run the registered
-warm-ups (say, loading the warninglists) and are used only once they report ready, so no request ever waits
-for a start-up. A task is named "module:function" (a module of this package): the function takes the request's
-bytes and returns the answer's bytes. Any helper failure is the caller's cue to do the work itself.
+a threaded server and no re-import of the host's main module. They start with `accord serve` (or on first
+need), run the registered warm-ups (say, loading the warninglists) and are used only once they report ready,
+so no request ever waits for a start-up. A task is named "module:function" (a module of this package): the
+function takes the request's bytes and returns the answer's bytes. Any helper failure is the caller's cue to do
+the work itself.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ log = logging.getLogger("accord.helpers")
 MAX_HELPERS = 2  # each request uses one; more only serve concurrent large requests
 ANSWER_TIMEOUT = 60.0  # seconds: a helper that takes longer is stopped and the request does the work itself
 READY = b"R"
+START_WITH_SERVER = "ACCORD_START_HELPERS"  # "1": the API processes start their helpers at start-up (accord serve)
 _OK, _FAILED = b"K", b"E"
 _HEADER = 8
 _warmups: list[str] = []
@@ -168,6 +170,14 @@ def wait_ready(timeout: float = 60.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def start() -> None:
+    """Start the helper processes now, without waiting for them (a server does at start-up, so that its first
+    large request finds one ready instead of starting it)."""
+    helper = _take_helper()
+    if helper is not None:
+        helper.lock.release()
 
 
 def _discard(helper: _Helper) -> None:
