@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, case, insert, literal, select, update
+from sqlalchemy import Connection, Row, select, update
 
 from accord.core.clock import now_us
 from accord.core.db import insert_rows, is_postgres
 from accord.models.accounts import org
-from accord.models.objects import collection_object, node_clock, stix_object
+from accord.models.objects import collection_object, stix_object
 
 # SQLite's default limit on bound parameters is 32766; stay far below it for IN lists.
 IN_CHUNK = 900
@@ -26,27 +26,19 @@ def allocate_ticks(conn: Connection, count: int) -> int:
     """Reserve `count` consecutive microsecond ticks; return the first.
 
     The node_clock row stays locked until the transaction ends, so writers commit in tick order and a
-    keyset reader never sees a later tick before an earlier one.
+    keyset reader never sees a later tick before an earlier one. Driver-level SQL: this runs per batch.
     """
     if count <= 0:
         return 0
-    now = now_us()
-    stmt = (
-        update(node_clock)
-        .where(node_clock.c.id == 1)
-        .values(
-            last_us=case(
-                (node_clock.c.last_us + count > literal(now + count - 1), node_clock.c.last_us + count),
-                else_=literal(now + count - 1),
-            )
-        )
-        .returning(node_clock.c.last_us)
-    )
-    last = conn.execute(stmt).scalar_one_or_none()
-    if last is None:
-        conn.execute(insert(node_clock).values(id=1, last_us=now + count - 1))
-        last = now + count - 1
-    return int(last) - count + 1
+    wanted = now_us() + count - 1  # the last tick when the clock is not ahead of real time
+    mark = _marks(conn, 1)
+    top = "GREATEST" if is_postgres(conn) else "max"
+    sql = f"UPDATE node_clock SET last_us = {top}(last_us + {mark}, {mark}) WHERE id = 1 RETURNING last_us"
+    row = conn.exec_driver_sql(sql, (count, wanted)).first()
+    if row is None:
+        conn.exec_driver_sql(f"INSERT INTO node_clock (id, last_us) VALUES (1, {mark})", (wanted,))
+        return wanted - count + 1
+    return int(row[0]) - count + 1
 
 
 def lock_writers(conn: Connection) -> None:
