@@ -6,14 +6,15 @@ processes (`python -m accord.core.helpers`) speaking length-prefixed frames over
 a threaded server and no re-import of the host's main module. They start with `accord serve` (or on first
 need), run the registered warm-ups (say, loading the warninglists) and are used only once they report ready,
 so no request ever waits for a start-up. A task is named "module:function" (a module of this package): the
-function takes the request's bytes and returns the answer's bytes. Any helper failure is the caller's cue to do
-the work itself.
+function takes the request's bytes and returns the answer's bytes, or yields several answers that the caller
+reads as they come (Pending.results). Any helper failure is the caller's cue to do the work itself.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import importlib
 import logging
 import os
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO
 
 from accord.core.perf import freeze_loaded, gc_paused
@@ -32,6 +33,8 @@ log = logging.getLogger("accord.helpers")
 MAX_HELPERS = 2  # each request uses one; more only serve concurrent large requests
 ANSWER_TIMEOUT = 60.0  # seconds: a helper that takes longer is stopped and the request does the work itself
 READY = b"R"
+_END = b"D"  # after the answers of a task that streams them
+PIPE_BYTES = 1 << 20  # a helper's answers pipe: a streamed answer waits in it until the caller wants it
 START_WITH_SERVER = "ACCORD_START_HELPERS"  # "1": the API processes start their helpers at start-up (accord serve)
 _OK, _FAILED = b"K", b"E"
 _HEADER = 8
@@ -89,11 +92,11 @@ def _read_answer(fd: int, timeout: float) -> bytes | None:
     return _read_exact(fd, int.from_bytes(head, "big"), deadline)
 
 
-def _resolve(task: str) -> Callable[..., bytes]:
+def _resolve(task: str) -> Callable[..., bytes | Iterator[bytes]]:
     module, _, name = task.partition(":")
     if not module.startswith("accord.") or not name:
         raise ValueError(f"not a helper task: {task!r}")
-    fn: Callable[..., bytes] = getattr(importlib.import_module(module), name)
+    fn: Callable[..., bytes | Iterator[bytes]] = getattr(importlib.import_module(module), name)
     return fn
 
 
@@ -109,6 +112,9 @@ class _Helper:
             stdout=subprocess.PIPE,
             close_fds=True,
         )
+        if hasattr(fcntl, "F_SETPIPE_SZ") and self.proc.stdout is not None:
+            with contextlib.suppress(OSError):  # a smaller pipe only makes a streaming helper wait for its reader
+                fcntl.fcntl(self.proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -200,16 +206,13 @@ atexit.register(shutdown)
 
 
 class Pending:
-    """A task handed to a helper: read its answer once, or abandon it."""
+    """A task handed to a helper: read its answer (or its stream of answers) once, or abandon it."""
 
     def __init__(self, helper: _Helper) -> None:
         self._helper: _Helper | None = helper
 
-    def result(self) -> bytes:
-        """The task's answer; HelperError if the helper failed (a dead helper is replaced later)."""
-        helper, self._helper = self._helper, None
-        if helper is None:
-            raise HelperError("this answer was already read")
+    def _frame(self, helper: _Helper) -> bytes:
+        """The next frame of the answer; on failure the helper is stopped (and replaced later)."""
         assert helper.proc.stdout is not None
         try:
             data = _read_answer(helper.proc.stdout.fileno(), ANSWER_TIMEOUT)
@@ -222,10 +225,47 @@ class Pending:
         if data is None:
             _discard(helper)
             raise HelperError("the helper process ended")
+        return data
+
+    def _take(self) -> _Helper:
+        helper, self._helper = self._helper, None
+        if helper is None:
+            raise HelperError("this answer was already read")
+        return helper
+
+    def result(self) -> bytes:
+        """The task's answer; HelperError if the helper failed (a dead helper is replaced later)."""
+        helper = self._take()
+        data = self._frame(helper)
         helper.lock.release()
         if data[:1] != _OK:
             raise HelperError(data[1:].decode(errors="replace"))
         return data[1:]
+
+    def results(self) -> Iterator[bytes]:
+        """The answers of a streaming task, each as soon as the helper sent it; HelperError as for result().
+
+        A caller that stops early leaves answers in the pipe: the helper is then stopped (and replaced later).
+        """
+        helper = self._take()
+        done = False
+        try:
+            while True:
+                data = self._frame(helper)
+                if data[:1] == _OK:
+                    yield data[1:]
+                    continue
+                done = True
+                helper.lock.release()
+                if data[:1] == _END:
+                    return
+                raise HelperError(data[1:].decode(errors="replace"))
+        except HelperError:
+            done = True  # the helper was discarded, or the task failed (the helper stays usable)
+            raise
+        finally:
+            if not done:
+                _discard(helper)
 
     def abandon(self) -> None:
         """Never read the answer: the helper is stopped (its pipe would hold a stale answer)."""
@@ -274,11 +314,15 @@ def serve(warmups: list[str]) -> None:
             # would be pure cost.
             with gc_paused():
                 answer = _resolve(name.decode())(request)
+                if isinstance(answer, bytes):
+                    _frame(out, _OK, answer)
+                else:  # a streaming task: each answer goes out as soon as it is ready, then the end
+                    for part in answer:
+                        _frame(out, _OK, part)
+                    _frame(out, _END)
         except Exception as exc:  # the parent falls back to doing the work itself
             log.exception("helper task failed")
             _frame(out, _FAILED, f"{type(exc).__name__}: {exc}".encode())
-        else:
-            _frame(out, _OK, answer)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,19 @@ MIN_OBJECTS = 400  # below this, shipping objects to another process costs more 
 TASK = "accord.taxii.parallel:prepare_frame"
 
 
-def prepare_frame(request: bytes) -> bytes:
-    """Helper side: [max_bytes, index, active warninglists, objects] in JSON -> the prepared objects, packed."""
-    max_bytes, index, names, objects = orjson.loads(request)
+def prepare_frame(request: bytes) -> Iterator[bytes]:
+    """Helper side: [max_bytes, index, active warninglists, parts, objects] in JSON -> the prepared objects,
+    packed, in `parts` consecutive answers (each sent as soon as it is ready)."""
+    max_bytes, index, names, parts, objects = orjson.loads(request)
     wl = get_matcher(None if names is None else tuple(names)) if index else None
-    return pack(prepare_all(objects, max_bytes, index=index, wl=wl))
+    for chunk in _parts(objects, parts):
+        yield pack(prepare_all(chunk, max_bytes, index=index, wl=wl))
+
+
+def _parts(items: list[Any], parts: int) -> list[list[Any]]:
+    """`items` in `parts` consecutive slices of (nearly) equal size."""
+    bounds = [len(items) * k // parts for k in range(parts + 1)]
+    return [items[bounds[k] : bounds[k + 1]] for k in range(parts)]
 
 
 def warm() -> None:
@@ -41,10 +49,12 @@ def warm() -> None:
 helpers.register_warmup("accord.taxii.parallel:warm")
 
 
-# The share of a large envelope prepared in this process. It is written while the helper prepares the rest, so
-# this process's part (preparing it, writing it, sending the rest and unpickling what comes back) should end
-# about when the helper's does.
-HEAD_SHARE = 0.4
+# A large envelope is prepared in a pipeline: this process prepares the head and writes it while the helper
+# prepares the rest in TAIL_PARTS parts, each written as it comes back while the helper prepares the next. The
+# head is small, so writing starts early; it must take this process (preparing it, writing it, sending the rest)
+# about as long as the helper takes for its first part.
+HEAD_SHARE = 0.25
+TAIL_PARTS = 2
 
 
 def prepare_objects(objects: list[Any], *, parallel: bool = True) -> list[Prepared | Refused]:
@@ -56,7 +66,8 @@ def prepare_batches(objects: list[Any], *, parallel: bool = True) -> Iterator[li
     """An envelope's objects prepared for the store, in order, as batches to write one after the other.
 
     For a large envelope the first batch is prepared here while a helper prepares the rest, and the caller
-    writes it (accord.store.service.ingest_batches) before asking for the rest, so writing overlaps too.
+    writes each batch (accord.store.service.ingest_batches) before asking for the next, so writing overlaps
+    with the helper's work. If the helper fails, what it has not answered is prepared here.
     """
     settings = get_settings()
     max_bytes, index = settings.max_object_bytes, settings.value_index
@@ -66,7 +77,7 @@ def prepare_batches(objects: list[Any], *, parallel: bool = True) -> Iterator[li
         return
     split = int(len(objects) * HEAD_SHARE)
     try:
-        request = orjson.dumps([max_bytes, index, active_names(), objects[split:]])
+        request = orjson.dumps([max_bytes, index, active_names(), TAIL_PARTS, objects[split:]])
     except (TypeError, orjson.JSONEncodeError):
         yield prepare_all(objects, max_bytes, index=index, wl=wl)
         return
@@ -76,14 +87,17 @@ def prepare_batches(objects: list[Any], *, parallel: bool = True) -> Iterator[li
         return
     try:
         yield prepare_all(objects[:split], max_bytes, index=index, wl=wl)
+        done = split
         try:
-            tail = unpack(pending.result())
+            for blob in pending.results():
+                part = unpack(blob)
+                done += len(part)
+                yield part
         except (helpers.HelperError, pickle.UnpicklingError):
-            log.exception("a helper process failed; preparing its share here")
-            tail = prepare_all(objects[split:], max_bytes, index=index, wl=wl)
-        yield tail
+            log.exception("a helper process failed; preparing the rest of its share here")
+            yield prepare_all(objects[done:], max_bytes, index=index, wl=wl)
     finally:
-        pending.abandon()  # the caller stopped early (or nothing: an answer already read is not abandoned)
+        pending.abandon()  # the caller stopped early (or nothing: answers already read are not abandoned)
 
 
 def prepare_in_batches(objects: list[Any]) -> Iterator[list[Prepared | Refused]]:

@@ -7,12 +7,13 @@ import signal
 import time
 from collections.abc import Iterator
 
+import orjson
 import pytest
 
 from accord.core import helpers as helper_pool
 from accord.core.settings import get_settings
 from accord.correlate.warninglists import active_matcher
-from accord.store.prepare import prepare_all
+from accord.store.prepare import prepare_all, unpack
 from accord.taxii import parallel
 from tests.builders import make_indicator, make_ipv4
 
@@ -122,28 +123,53 @@ def test_a_stuck_helper_is_stopped_and_the_work_done_here(db_url, helpers, monke
     assert parallel.prepare_objects(objs) == expected
 
 
-def test_the_head_comes_first_while_the_helper_prepares_the_rest(db_url, helpers):
+def test_the_head_comes_first_and_the_helper_streams_the_rest_in_parts(db_url, helpers):
     objs = _envelope()
     settings = get_settings()
     expected = prepare_all(objs, settings.max_object_bytes, index=settings.value_index, wl=active_matcher())
     parallel.prepare_objects(objs)
     _wait_ready()
     batches = list(parallel.prepare_batches(objs))
-    assert [len(b) for b in batches] == [int(len(objs) * parallel.HEAD_SHARE), len(objs) - len(batches[0])]
-    assert batches[0] + batches[1] == expected
+    head = int(len(objs) * parallel.HEAD_SHARE)
+    assert len(batches) == 1 + parallel.TAIL_PARTS
+    assert len(batches[0]) == head
+    assert [len(b) for b in batches[1:]] == [len(p) for p in parallel._parts(objs[head:], parallel.TAIL_PARTS)]
+    assert [item for batch in batches for item in batch] == expected
+    assert helper_pool._helpers[0].alive()  # the stream was read to its end: the helper stays in service
 
 
-def test_a_writer_that_stops_after_the_head_releases_the_helper(db_url, helpers):
+@pytest.mark.parametrize("read", [1, 2])  # the head only, or the head and the helper's first part
+def test_a_writer_that_stops_early_releases_the_helper(db_url, helpers, read):
     objs = _envelope()
     parallel.prepare_objects(objs)
     _wait_ready()
     [helper] = helper_pool._helpers
     batches = parallel.prepare_batches(objs)
-    next(batches)  # the helper is working on the rest
-    batches.close()  # the writer failed: the answer will never be read
+    for _ in range(read):
+        next(batches)
+    batches.close()  # the writer failed: the rest of the answers will never be read
     assert helper not in helper_pool._helpers
     assert helper.proc.wait(timeout=10) is not None
     _wait_ready()  # a new helper takes its place
+    assert parallel.prepare_objects(objs) == prepare_all(
+        objs, get_settings().max_object_bytes, index=get_settings().value_index, wl=active_matcher()
+    )
+
+
+def test_a_stream_that_fails_midway_gives_its_parts_then_the_error(db_url, helpers):
+    assert helper_pool.wait_ready()
+    # Two parts: the first is empty and fine, the second fails (a max_bytes that is not a number).
+    request = orjson.dumps(["not a number", False, None, 2, [make_indicator()]])
+    pending = helper_pool.submit(parallel.TASK, request)
+    assert pending is not None
+    stream = pending.results()
+    assert unpack(next(stream)) == []
+    with pytest.raises(helper_pool.HelperError, match="TypeError"):
+        next(stream)
+    [helper] = helper_pool._helpers
+    assert helper.alive()  # a failed task leaves the helper usable
+    assert not helper.lock.locked()
+    objs = _envelope()
     assert parallel.prepare_objects(objs) == prepare_all(
         objs, get_settings().max_object_bytes, index=get_settings().value_index, wl=active_matcher()
     )
