@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import pickle
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
+from sqlalchemy import Connection
 
 from accord.core import helpers
+from accord.core.db import is_postgres
 from accord.core.settings import get_settings
 from accord.correlate.warninglists import active_matcher, active_names, get_matcher
 from accord.store.prepare import Prepared, Refused, pack, prepare_all, unpack
@@ -49,12 +51,28 @@ def warm() -> None:
 helpers.register_warmup("accord.taxii.parallel:warm")
 
 
-# A large envelope is prepared in a pipeline: this process prepares the head and writes it while the helper
-# prepares the rest in TAIL_PARTS parts, each written as it comes back while the helper prepares the next. The
-# head is small, so writing starts early; it must take this process (preparing it, writing it, sending the rest)
-# about as long as the helper takes for its first part.
-HEAD_SHARE = 0.25
-TAIL_PARTS = 2
+class Pipeline(NamedTuple):
+    """How a large envelope is split: a head prepared here, the rest by a helper in parts.
+
+    The caller writes the head while the helper prepares the rest, then each part as it comes back while the
+    helper prepares the next. This process's share (preparing the head, writing it, sending the rest) should
+    take about as long as the helper takes for its first part.
+    """
+
+    head_share: float
+    tail_parts: int
+
+
+# SQLite writes in this process, which is the bottleneck: a small head, so that writing starts early, and the
+# rest in two parts. PostgreSQL writes in its own server process: this one has time to prepare half itself,
+# and every extra batch costs round trips.
+IN_PROCESS = Pipeline(0.25, 2)
+OVER_THE_WIRE = Pipeline(0.5, 1)
+
+
+def pipeline_for(conn: Connection) -> Pipeline:
+    """The split that suits the database this connection writes to."""
+    return OVER_THE_WIRE if is_postgres(conn) else IN_PROCESS
 
 
 def prepare_objects(objects: list[Any], *, parallel: bool = True) -> list[Prepared | Refused]:
@@ -62,7 +80,9 @@ def prepare_objects(objects: list[Any], *, parallel: bool = True) -> list[Prepar
     return [item for batch in prepare_batches(objects, parallel=parallel) for item in batch]
 
 
-def prepare_batches(objects: list[Any], *, parallel: bool = True) -> Iterator[list[Prepared | Refused]]:
+def prepare_batches(
+    objects: list[Any], *, parallel: bool = True, pipeline: Pipeline = IN_PROCESS
+) -> Iterator[list[Prepared | Refused]]:
     """An envelope's objects prepared for the store, in order, as batches to write one after the other.
 
     For a large envelope the first batch is prepared here while a helper prepares the rest, and the caller
@@ -75,9 +95,9 @@ def prepare_batches(objects: list[Any], *, parallel: bool = True) -> Iterator[li
     if not parallel or len(objects) < MIN_OBJECTS:
         yield prepare_all(objects, max_bytes, index=index, wl=wl)
         return
-    split = int(len(objects) * HEAD_SHARE)
+    split = int(len(objects) * pipeline.head_share)
     try:
-        request = orjson.dumps([max_bytes, index, active_names(), TAIL_PARTS, objects[split:]])
+        request = orjson.dumps([max_bytes, index, active_names(), pipeline.tail_parts, objects[split:]])
     except (TypeError, orjson.JSONEncodeError):
         yield prepare_all(objects, max_bytes, index=index, wl=wl)
         return
@@ -100,8 +120,8 @@ def prepare_batches(objects: list[Any], *, parallel: bool = True) -> Iterator[li
         pending.abandon()  # the caller stopped early (or nothing: answers already read are not abandoned)
 
 
-def prepare_in_batches(objects: list[Any]) -> Iterator[list[Prepared | Refused]]:
+def prepare_in_batches(objects: list[Any], pipeline: Pipeline = IN_PROCESS) -> Iterator[list[Prepared | Refused]]:
     """prepare_batches over import_batch_size slices, so a huge envelope is never held prepared all at once."""
     size = get_settings().import_batch_size
     for start in range(0, len(objects), size):
-        yield from prepare_batches(objects[start : start + size])
+        yield from prepare_batches(objects[start : start + size], pipeline=pipeline)

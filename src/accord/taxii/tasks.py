@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 from accord.audit.service import record
 from accord.store.service import WriteContext, ingest_batches
 from accord.taxii import repository as repo
-from accord.taxii.parallel import prepare_in_batches
+from accord.taxii.parallel import pipeline_for, prepare_in_batches
 from accord.taxii.writes import complete_values, purge_statuses
 
 
@@ -21,7 +21,7 @@ def run_add_objects(conn: Connection, payload: bytes) -> None:
     if repo.get_status(conn, status_id) is None:
         return  # the status was purged: nobody is waiting for it
     ctx = WriteContext(writer_org_id=data["writer_org_id"], collection_id=data["collection_id"], keep_outcomes=True)
-    report = ingest_batches(conn, prepare_in_batches(data["objects"]), ctx)
+    report = ingest_batches(conn, prepare_in_batches(data["objects"], pipeline_for(conn)), ctx)
     repo.update_status(conn, status_id, complete_values(conn, report))
     purge_statuses(conn)
     actor = data.get("email") or f"org:{data['writer_org_id']}"

@@ -23,7 +23,7 @@ from accord.stix.validate import object_version
 from accord.store.service import IngestReport, WriteContext, ingest_batches
 from accord.taxii import repository as repo
 from accord.taxii.filters import Filters
-from accord.taxii.parallel import prepare_batches
+from accord.taxii.parallel import pipeline_for, prepare_batches
 from accord.taxii.service import get_collection, may_write, readable_collection
 
 ADD_OBJECTS_JOB = "taxii.add_objects"
@@ -115,7 +115,7 @@ def add_objects(conn: Connection, principal: Principal, collection_key: str, obj
     if len(objects) <= get_settings().taxii_inline_max_objects:
         ctx = WriteContext(writer_org_id=principal.org_id, collection_id=coll.id, keep_outcomes=True)
         with gc_paused():  # prepared objects are acyclic: collector passes over them are pure cost
-            report = ingest_batches(conn, prepare_batches(objects), ctx)
+            report = ingest_batches(conn, prepare_batches(objects, pipeline=pipeline_for(conn)), ctx)
         values.update(complete_values(conn, report))
         detail: dict[str, Any] = {"stored": report.stored, "duplicates": report.duplicates, "refused": report.refused}
     else:

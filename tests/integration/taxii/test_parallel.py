@@ -129,12 +129,13 @@ def test_the_head_comes_first_and_the_helper_streams_the_rest_in_parts(db_url, h
     expected = prepare_all(objs, settings.max_object_bytes, index=settings.value_index, wl=active_matcher())
     parallel.prepare_objects(objs)
     _wait_ready()
-    batches = list(parallel.prepare_batches(objs))
-    head = int(len(objs) * parallel.HEAD_SHARE)
-    assert len(batches) == 1 + parallel.TAIL_PARTS
-    assert len(batches[0]) == head
-    assert [len(b) for b in batches[1:]] == [len(p) for p in parallel._parts(objs[head:], parallel.TAIL_PARTS)]
-    assert [item for batch in batches for item in batch] == expected
+    for pipeline in (parallel.IN_PROCESS, parallel.OVER_THE_WIRE):
+        batches = list(parallel.prepare_batches(objs, pipeline=pipeline))
+        head = int(len(objs) * pipeline.head_share)
+        assert len(batches) == 1 + pipeline.tail_parts
+        assert len(batches[0]) == head
+        assert [len(b) for b in batches[1:]] == [len(p) for p in parallel._parts(objs[head:], pipeline.tail_parts)]
+        assert [item for batch in batches for item in batch] == expected
     assert helper_pool._helpers[0].alive()  # the stream was read to its end: the helper stays in service
 
 
