@@ -3,7 +3,8 @@
 POST of 10,000 and 100,000 indicators in envelopes of 1,000; full paged GET of collections of 10,000, 100,000
 and 1,000,000 objects (the 1,000,000 store is bulk-loaded through the store service, not POSTed, after the POSTs:
 both servers take their POSTs into an empty store). Accord runs on SQLite, and on PostgreSQL too when
-ACCORD_BENCH_POSTGRES_URL is set.
+ACCORD_BENCH_POSTGRES_URL is set. The 10,000-object POST of medallion and Accord on SQLite is the median of
+alternating rounds on fresh servers, so that the machine's drifting speed weighs on both alike.
 
 Run: python bench/bench_taxii.py [--quick] [--postgres-only]   (--quick: 10,000 objects only)
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,8 @@ PAGE = 1_000
 MEDALLION_POST_MAX = 10_000  # its add_objects compares each new object with every stored one: quadratic
 MEDALLION_GET_MAX = 2_000  # paging one of its collections costs seconds per page (measured ~20 objects/s)
 SMALL = 2_000  # the collection size both servers are paged at
+PAIRED = 10_000  # the POST measured in alternating rounds on fresh servers
+ROUNDS = 3
 
 
 def _free_port() -> int:
@@ -113,7 +117,7 @@ def get_rate(client: httpx.Client, objects_url: str, expected: int) -> float:
 # --- Accord ----------------------------------------------------------------------------------------------------
 
 
-def _prepare_accord(url: str, var: Path) -> tuple[str, dict[str, str]]:
+def _prepare_accord(url: str, var: Path, aliases: tuple[str, ...]) -> tuple[str, dict[str, str]]:
     """Create the org, user, token and collections in-process."""
     os.environ["ACCORD_DATABASE_URL"] = url
     os.environ["ACCORD_VAR_DIR"] = str(var)
@@ -130,7 +134,7 @@ def _prepare_accord(url: str, var: Path) -> tuple[str, dict[str, str]]:
         accounts.create_org(conn, "Bench", actor="bench")
         accounts.create_user(conn, "bench@example.org", "Bench", "analyst", None, actor="bench")
         token = accounts.create_token(conn, "bench@example.org", actor="bench")
-        for alias in ("p2k", "p10k", "p100k", "g1m"):
+        for alias in aliases:
             colls[alias] = accounts.create_collection(conn, alias, alias, readers=["Bench"], writers=["Bench"]).uuid
     engine.dispose()
     db.get_engine.cache_clear()
@@ -159,11 +163,11 @@ def _bulk_load(url: str, bulk: int) -> None:
     print(f"  bulk-loaded {bulk:,} objects in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
-def bench_accord(url: str, sizes: list[int], bulk: int) -> dict[str, float]:
-    """Run the Accord measurements against one database URL."""
-    results: dict[str, float] = {}
+@contextmanager
+def accord_server(url: str, aliases: tuple[str, ...]) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
+    """A fresh `accord serve` on the database URL with these collections; a client and their objects URLs."""
     with tempfile.TemporaryDirectory() as tmp:
-        token, colls = _prepare_accord(url, Path(tmp) / "var")
+        token, colls = _prepare_accord(url, Path(tmp) / "var", aliases)
         port = _free_port()
         env = {**os.environ, "ACCORD_DATABASE_URL": url, "ACCORD_VAR_DIR": str(Path(tmp) / "var")}
         args = [str(BIN / "accord"), "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -172,17 +176,21 @@ def bench_accord(url: str, sizes: list[int], bulk: int) -> dict[str, float]:
             _wait(f"{base}/healthz", proc)
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
-                small = f"/taxii2/api/collections/{colls['p2k']}/objects/"
-                post_rate(client, small, "p2k", SMALL)
-                results[f"GET {SMALL:,}"] = get_rate(client, small, SMALL)
-                for n, alias in zip(sizes[:2], ("p10k", "p100k"), strict=False):
-                    objects = f"/taxii2/api/collections/{colls[alias]}/objects/"
-                    results[f"POST {n:,}"] = post_rate(client, objects, alias, n)
-                    results[f"GET {n:,}"] = get_rate(client, objects, n)
-                if bulk:  # after the POSTs, which like medallion's start from an empty store
-                    _bulk_load(url, bulk)
-                    objects = f"/taxii2/api/collections/{colls['g1m']}/objects/"
-                    results[f"GET {bulk:,}"] = get_rate(client, objects, bulk)
+                yield client, {alias: f"/taxii2/api/collections/{uuid}/objects/" for alias, uuid in colls.items()}
+
+
+def bench_accord(url: str, sizes: list[int], bulk: int) -> dict[str, float]:
+    """Run the Accord measurements against one database URL."""
+    results: dict[str, float] = {}
+    with accord_server(url, ("p2k", "p10k", "p100k", "g1m")) as (client, objects):
+        post_rate(client, objects["p2k"], "p2k", SMALL)
+        results[f"GET {SMALL:,}"] = get_rate(client, objects["p2k"], SMALL)
+        for n, alias in zip(sizes[:2], ("p10k", "p100k"), strict=False):
+            results[f"POST {n:,}"] = post_rate(client, objects[alias], alias, n)
+            results[f"GET {n:,}"] = get_rate(client, objects[alias], n)
+        if bulk:  # after the POSTs, which like medallion's start from an empty store
+            _bulk_load(url, bulk)
+            results[f"GET {bulk:,}"] = get_rate(client, objects["g1m"], bulk)
     return results
 
 
@@ -208,11 +216,11 @@ def _postgres_database(base_url: str) -> Iterator[str]:
 # --- medallion -------------------------------------------------------------------------------------------------
 
 
-def bench_medallion(sizes: list[int]) -> dict[str, float]:
-    """Run the medallion measurements (memory backend, Flask server) where they finish in reasonable time."""
-    results: dict[str, float] = {}
-    collections = [
-        {
+@contextmanager
+def medallion_server(aliases: tuple[str, ...]) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
+    """A fresh medallion (memory backend, Flask server) with these collections; a client and their objects URLs."""
+    collections = {
+        alias: {
             "id": str(uuid.uuid4()),
             "title": alias,
             "can_read": True,
@@ -221,14 +229,14 @@ def bench_medallion(sizes: list[int]) -> dict[str, float]:
             "objects": [],
             "manifest": [],
         }
-        for alias in ("p2k", "p10k", "p100k")
-    ]
+        for alias in aliases
+    }
     data = {
         "/discovery": {"title": "bench", "default": "http://127.0.0.1/api1/", "api_roots": ["http://127.0.0.1/api1/"]},
         "api1": {
             "information": {"title": "api1", "versions": [MEDIA], "max_content_length": 1_000_000_000},
             "status": [],
-            "collections": collections,
+            "collections": list(collections.values()),
         },
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -251,16 +259,45 @@ def bench_medallion(sizes: list[int]) -> dict[str, float]:
             base = f"http://127.0.0.1:{port}"
             _wait(f"{base}/taxii2/", proc, auth=("bench", "bench"))
             with httpx.Client(base_url=base, auth=("bench", "bench"), timeout=600) as client:
-                small = f"/api1/collections/{collections[0]['id']}/objects/"
-                post_rate(client, small, "p2k", SMALL)
-                results[f"GET {SMALL:,}"] = get_rate(client, small, SMALL)
-                for n, coll in zip(sizes[:2], collections[1:], strict=False):
-                    objects = f"/api1/collections/{coll['id']}/objects/"
-                    if n <= MEDALLION_POST_MAX:
-                        results[f"POST {n:,}"] = post_rate(client, objects, str(coll["title"]), n)
-                    if n <= MEDALLION_GET_MAX and f"POST {n:,}" in results:
-                        results[f"GET {n:,}"] = get_rate(client, objects, n)
+                yield client, {alias: f"/api1/collections/{c['id']}/objects/" for alias, c in collections.items()}
+
+
+def bench_medallion(sizes: list[int]) -> dict[str, float]:
+    """Run the medallion measurements where they finish in reasonable time."""
+    results: dict[str, float] = {}
+    with medallion_server(("p2k", "p10k", "p100k")) as (client, objects):
+        post_rate(client, objects["p2k"], "p2k", SMALL)
+        results[f"GET {SMALL:,}"] = get_rate(client, objects["p2k"], SMALL)
+        for n, alias in zip(sizes[:2], ("p10k", "p100k"), strict=False):
+            if n <= MEDALLION_POST_MAX:
+                results[f"POST {n:,}"] = post_rate(client, objects[alias], alias, n)
+            if n <= MEDALLION_GET_MAX and f"POST {n:,}" in results:
+                results[f"GET {n:,}"] = get_rate(client, objects[alias], n)
     return results
+
+
+def post_rounds(rounds: int, n: int) -> tuple[list[float], list[float]]:
+    """POST rates of medallion and Accord (SQLite) in alternating rounds, each on fresh servers and stores.
+
+    This shared machine's speed drifts over minutes; pairing the two servers round by round keeps a slow
+    spell from landing on one of them only. Each round warms up as the main runs do (a 2,000-object POST).
+    """
+    medallion: list[float] = []
+    accord: list[float] = []
+    for _ in range(rounds):
+        with medallion_server(("warm", "post")) as (client, objects):
+            post_rate(client, objects["warm"], "warm", SMALL)
+            medallion.append(post_rate(client, objects["post"], "post", n))
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            accord_server(f"sqlite:///{tmp}/bench.db", ("warm", "post")) as (
+                client,
+                objects,
+            ),
+        ):
+            post_rate(client, objects["warm"], "warm", SMALL)
+            accord.append(post_rate(client, objects["post"], "post", n))
+    return medallion, accord
 
 
 def _row(name: str, values: list[float | None]) -> str:
@@ -296,13 +333,25 @@ def main() -> None:
         results[name] = run()
         loads.append(f"{name} {before:.1f}->{os.getloadavg()[0]:.1f}")
         probes.append(f"{name} {probe:.0f}->{cpu_probe():.0f}")
+    rounds: tuple[list[float], list[float]] | None = None
+    if "medallion" in results:
+        print(f"running POST {PAIRED:,} in {ROUNDS} alternating rounds ...", flush=True)
+        rounds = post_rounds(ROUNDS, PAIRED)
+        results["medallion"][f"POST {PAIRED:,}"] = statistics.median(rounds[0])
+        results["accord-sqlite"][f"POST {PAIRED:,}"] = statistics.median(rounds[1])
     gets = [SMALL, *sizes] + ([bulk] if bulk else [])
     rows = [f"POST {n:,}" for n in sizes] + [f"GET {n:,}" for n in gets]
     print()
     print("objects/s (higher is better); POST in envelopes of 1,000; GET pages of 1,000 following `next`")
+    if rounds is not None:
+        print(f"POST {PAIRED:,} for medallion and accord-sqlite: the median of {ROUNDS} alternating rounds (below)")
     print(f"{'':<16}" + "".join(f"{name:>17}" for name, _ in columns))
     for row in rows:
         print(_row(row, [results[name].get(row) for name, _ in columns]))
+    if rounds is not None:
+        med, acc = rounds
+        pairs = ", ".join(f"{m:,.0f} / {a:,.0f} = {a / m:.1f}x" for m, a in zip(med, acc, strict=True))
+        print(f"POST {PAIRED:,} rounds, medallion / accord-sqlite: {pairs}")
     print(f"1-minute load average before->after each column ({os.cpu_count()} cores): {', '.join(loads)}")
     print(f"a fixed CPU loop before->after each column (ms; this shared machine's speed drifts): {', '.join(probes)}")
     print(
