@@ -13,7 +13,7 @@ import pytest
 from accord.core import helpers as helper_pool
 from accord.core.settings import get_settings
 from accord.correlate.warninglists import active_matcher
-from accord.store.prepare import prepare_all, unpack
+from accord.store.prepare import Prepared, Refused, prepare_all, unpack
 from accord.taxii import parallel
 from tests.builders import make_indicator, make_ipv4
 
@@ -50,10 +50,21 @@ def _envelope() -> list[object]:
     return objs + [make_indicator(name=f"ünïcode {i}", confidence=i) for i in range(6)]
 
 
+def _sequential(objs: list[object]) -> list[Prepared | Refused]:
+    """What preparing the objects in this process alone gives."""
+    settings = get_settings()
+    return prepare_all(objs, settings.max_object_bytes, index=settings.value_index, wl=active_matcher())
+
+
+def _start_helper(objs: list[object]) -> None:
+    """A first large envelope starts the helper (prepared here meanwhile); wait until it is ready."""
+    parallel.prepare_objects(objs)
+    _wait_ready()
+
+
 def test_helper_result_equals_sequential(db_url, helpers):
     objs = _envelope()
-    settings = get_settings()
-    expected = prepare_all(objs, settings.max_object_bytes, index=settings.value_index, wl=active_matcher())
+    expected = _sequential(objs)
     assert any(item.listed for item in expected if hasattr(item, "listed"))  # 8.8.8.8 is flagged
     assert parallel.prepare_objects(objs) == expected  # first call: helper starting, prepared here
     _wait_ready()
@@ -63,10 +74,8 @@ def test_helper_result_equals_sequential(db_url, helpers):
 
 def test_a_dead_helper_falls_back_and_is_replaced(db_url, helpers):
     objs = _envelope()
-    settings = get_settings()
-    expected = prepare_all(objs, settings.max_object_bytes, index=settings.value_index, wl=active_matcher())
-    parallel.prepare_objects(objs)
-    _wait_ready()
+    expected = _sequential(objs)
+    _start_helper(objs)
     for helper in helper_pool._helpers:
         helper.proc.kill()
         helper.proc.wait()
@@ -93,20 +102,15 @@ def test_a_failing_task_is_reported_and_the_helper_stays_usable(db_url, helpers,
     with pytest.raises(helper_pool.HelperError, match=reason):
         pending.result()
     objs = _envelope()
-    settings = get_settings()
-    assert parallel.prepare_objects(objs) == prepare_all(
-        objs, settings.max_object_bytes, index=settings.value_index, wl=active_matcher()
-    )
+    assert parallel.prepare_objects(objs) == _sequential(objs)
     assert len(helper_pool._helpers) == 1
     assert helper_pool._helpers[0].alive()
 
 
 def test_a_stuck_helper_is_stopped_and_the_work_done_here(db_url, helpers, monkeypatch: pytest.MonkeyPatch):
     objs = _envelope()
-    settings = get_settings()
-    expected = prepare_all(objs, settings.max_object_bytes, index=settings.value_index, wl=active_matcher())
-    parallel.prepare_objects(objs)
-    _wait_ready()
+    expected = _sequential(objs)
+    _start_helper(objs)
     [stuck] = helper_pool._helpers
     monkeypatch.setattr(helper_pool, "ANSWER_TIMEOUT", 0.5)
     os.kill(stuck.proc.pid, signal.SIGSTOP)  # alive, but never answers
@@ -125,10 +129,8 @@ def test_a_stuck_helper_is_stopped_and_the_work_done_here(db_url, helpers, monke
 
 def test_the_head_comes_first_and_the_helper_streams_the_rest_in_parts(db_url, helpers):
     objs = _envelope()
-    settings = get_settings()
-    expected = prepare_all(objs, settings.max_object_bytes, index=settings.value_index, wl=active_matcher())
-    parallel.prepare_objects(objs)
-    _wait_ready()
+    expected = _sequential(objs)
+    _start_helper(objs)
     for pipeline in (parallel.IN_PROCESS, parallel.OVER_THE_WIRE):
         batches = list(parallel.prepare_batches(objs, pipeline=pipeline))
         head = int(len(objs) * pipeline.head_share)
@@ -142,8 +144,7 @@ def test_the_head_comes_first_and_the_helper_streams_the_rest_in_parts(db_url, h
 @pytest.mark.parametrize("read", [1, 2])  # the head only, or the head and the helper's first part
 def test_a_writer_that_stops_early_releases_the_helper(db_url, helpers, read):
     objs = _envelope()
-    parallel.prepare_objects(objs)
-    _wait_ready()
+    _start_helper(objs)
     [helper] = helper_pool._helpers
     batches = parallel.prepare_batches(objs)
     for _ in range(read):
@@ -152,9 +153,7 @@ def test_a_writer_that_stops_early_releases_the_helper(db_url, helpers, read):
     assert helper not in helper_pool._helpers
     assert helper.proc.wait(timeout=10) is not None
     _wait_ready()  # a new helper takes its place
-    assert parallel.prepare_objects(objs) == prepare_all(
-        objs, get_settings().max_object_bytes, index=get_settings().value_index, wl=active_matcher()
-    )
+    assert parallel.prepare_objects(objs) == _sequential(objs)
 
 
 def test_a_stream_that_fails_midway_gives_its_parts_then_the_error(db_url, helpers):
@@ -171,6 +170,4 @@ def test_a_stream_that_fails_midway_gives_its_parts_then_the_error(db_url, helpe
     assert helper.alive()  # a failed task leaves the helper usable
     assert not helper.lock.locked()
     objs = _envelope()
-    assert parallel.prepare_objects(objs) == prepare_all(
-        objs, get_settings().max_object_bytes, index=get_settings().value_index, wl=active_matcher()
-    )
+    assert parallel.prepare_objects(objs) == _sequential(objs)
