@@ -129,7 +129,19 @@ def make_engine(url: str) -> Engine:
 
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # psycopg prepares a statement on the server after a few runs, and PostgreSQL may then keep one generic plan
+    # for it, made without the parameters' values and on the statistics of the moment. Accord's statements take
+    # IN lists and keyset positions over tables that grow by thousands of rows a second: a plan made when a
+    # table was small (a sequential scan) would stay while the table grows a hundredfold. So statements are not
+    # prepared: each run is planned with its own values (a fraction of a millisecond). The database's own
+    # foreign-key checks keep their cached plans, which look rows up by primary key whatever the table's size.
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        connect_args={"prepare_threshold": None},
+    )
 
 
 @lru_cache(maxsize=4)

@@ -130,6 +130,32 @@ def clear_latest(conn: Connection, seqs: Iterable[int]) -> None:
 ANALYZE_AFTER = 10_000  # stored versions after which a bulk write refreshes PostgreSQL's planner statistics
 
 
+_HAVE_STATISTICS: set[str] = set()  # PostgreSQL databases (URLs) whose store tables this process saw analyzed
+
+
+def ensure_statistics(conn: Connection) -> None:
+    """PostgreSQL: ANALYZE the store's tables if they hold rows but have never been analyzed (SQLite no-op).
+
+    Without statistics the planner takes a batch's `id IN (...)` for most of the table and scans it whole, for
+    every batch: a fresh store taking TAXII envelopes spent most of its time there well before autovacuum came
+    by. Once analyzed, `id` is known to be unique and the estimates follow the table's size as it grows, so
+    this runs once per database; the check is cached in this process.
+    """
+    if not is_postgres(conn):
+        return
+    url = conn.engine.url.render_as_string(hide_password=True)
+    if url in _HAVE_STATISTICS:
+        return
+    found = conn.exec_driver_sql(
+        "SELECT EXISTS (SELECT 1 FROM pg_stats WHERE schemaname = current_schema() "
+        "AND tablename = 'stix_object' AND attname = 'id')"
+    ).scalar()
+    if found:
+        _HAVE_STATISTICS.add(url)
+    else:  # checked again next time: this transaction (and its ANALYZE) may still roll back
+        refresh_statistics(conn)
+
+
 def refresh_statistics(conn: Connection) -> None:
     """ANALYZE the store's tables on PostgreSQL (a no-op on SQLite).
 

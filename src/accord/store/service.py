@@ -153,6 +153,8 @@ def ingest_batches(
                 index_rows(conn, pending)
                 pending = PendingRows()
         index_rows(conn, pending)
+        if report.stored:
+            repo.ensure_statistics(conn)
     return report
 
 

@@ -16,7 +16,10 @@ from tests.integration.feeds.server import FeedServer
 
 def _indicators(engine: Engine) -> dict[str, dict]:
     with transaction(engine) as conn:
-        rows = conn.execute(select(stix_object.c.raw).where(stix_object.c.type == "indicator"))
+        # In seq order, so that each name maps to its newest version (the row order of a scan is not).
+        rows = conn.execute(
+            select(stix_object.c.raw).where(stix_object.c.type == "indicator").order_by(stix_object.c.seq)
+        )
         objs = [orjson.loads(r.raw) for r in rows]
     return {o["name"]: o for o in objs}
 
