@@ -166,24 +166,26 @@ def _take_helper() -> _Helper | None:
     return None
 
 
+def start() -> bool:
+    """Start the helper processes if needed, without waiting for them; whether one is idle and ready now.
+
+    A server calls this at start-up, so that its first large request finds a helper ready instead of starting it.
+    """
+    helper = _take_helper()
+    if helper is None:
+        return False
+    helper.lock.release()
+    return True
+
+
 def wait_ready(timeout: float = 60.0) -> bool:
     """Start the helpers if needed and wait until one is ready (benchmarks, tests); False on a 1-core node."""
     deadline = time.monotonic() + timeout
     while helper_count() > 0 and time.monotonic() < deadline:
-        helper = _take_helper()
-        if helper is not None:
-            helper.lock.release()
+        if start():
             return True
         time.sleep(0.05)
     return False
-
-
-def start() -> None:
-    """Start the helper processes now, without waiting for them (a server does at start-up, so that its first
-    large request finds one ready instead of starting it)."""
-    helper = _take_helper()
-    if helper is not None:
-        helper.lock.release()
 
 
 def _discard(helper: _Helper) -> None:

@@ -92,21 +92,24 @@ def prepare_batches(
     settings = get_settings()
     max_bytes, index = settings.max_object_bytes, settings.value_index
     wl = active_matcher() if index else None
-    if not parallel or len(objects) < MIN_OBJECTS:
-        yield prepare_all(objects, max_bytes, index=index, wl=wl)
-        return
+
+    def here(items: list[Any]) -> list[Prepared | Refused]:
+        return prepare_all(items, max_bytes, index=index, wl=wl)
+
+    pending = None
     split = int(len(objects) * pipeline.head_share)
-    try:
-        request = orjson.dumps([max_bytes, index, active_names(), pipeline.tail_parts, objects[split:]])
-    except (TypeError, orjson.JSONEncodeError):
-        yield prepare_all(objects, max_bytes, index=index, wl=wl)
-        return
-    pending = helpers.submit(TASK, request)
+    if parallel and len(objects) >= MIN_OBJECTS:
+        try:
+            request = orjson.dumps([max_bytes, index, active_names(), pipeline.tail_parts, objects[split:]])
+        except (TypeError, orjson.JSONEncodeError):
+            pass  # not shippable as JSON: prepared here
+        else:
+            pending = helpers.submit(TASK, request)
     if pending is None:
-        yield prepare_all(objects, max_bytes, index=index, wl=wl)
+        yield here(objects)
         return
     try:
-        yield prepare_all(objects[:split], max_bytes, index=index, wl=wl)
+        yield here(objects[:split])
         done = split
         try:
             for blob in pending.results():
@@ -115,7 +118,7 @@ def prepare_batches(
                 yield part
         except (helpers.HelperError, pickle.UnpicklingError):
             log.exception("a helper process failed; preparing the rest of its share here")
-            yield prepare_all(objects[done:], max_bytes, index=index, wl=wl)
+            yield here(objects[done:])
     finally:
         pending.abandon()  # the caller stopped early (or nothing: answers already read are not abandoned)
 
