@@ -269,6 +269,8 @@ def bench_medallion(sizes: list[int]) -> dict[str, float]:
         post_rate(client, objects["p2k"], "p2k", SMALL)
         results[f"GET {SMALL:,}"] = get_rate(client, objects["p2k"], SMALL)
         for n, alias in zip(sizes[:2], ("p10k", "p100k"), strict=False):
+            if n == PAIRED:
+                continue  # measured in alternating rounds with Accord (post_rounds); not paged (MEDALLION_GET_MAX)
             if n <= MEDALLION_POST_MAX:
                 results[f"POST {n:,}"] = post_rate(client, objects[alias], alias, n)
             if n <= MEDALLION_GET_MAX and f"POST {n:,}" in results:
