@@ -120,6 +120,23 @@ def insert_memberships(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     bulk_insert(conn, collection_object.name, MEMBER_COLUMNS, rows)
 
 
+def insert_stored_memberships(
+    conn: Connection, collection_id: int, seqs: range, writer_org_id: int, offset: int
+) -> None:
+    """Add the versions just stored under `seqs` to a collection, each at tick seq + offset, in one statement.
+
+    The rows are built by the database from the versions themselves: no per-row parameters to bind.
+    """
+    if not seqs:
+        return
+    mark = _marks(conn, 1)
+    conn.exec_driver_sql(
+        f"INSERT INTO {collection_object.name} ({', '.join(MEMBER_COLUMNS)}) "
+        f"SELECT seq + {mark}, {mark}, seq, {mark} FROM {stix_object.name} WHERE seq BETWEEN {mark} AND {mark}",
+        (offset, collection_id, writer_org_id, seqs[0], seqs[-1]),
+    )
+
+
 def clear_latest(conn: Connection, seqs: Iterable[int]) -> None:
     """Mark versions as no longer the newest of their object."""
     seq_list = list(seqs)

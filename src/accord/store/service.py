@@ -330,9 +330,10 @@ def _write(
     for row, (item, _) in zip(rows, accepted, strict=True):
         if item.values:
             add(row[0], item.values)
-    seqs = [r[0] for r in rows]
+    seqs = range(tick - len(rows), tick)
     report.stored_seqs.extend(seqs)
     if ctx.collection_id is not None:
         cid, writer = ctx.collection_id, ctx.writer_org_id
-        members = [(tick + i, cid, seq, writer) for i, seq in enumerate(seqs + new_members)]
-        repo.insert_memberships(conn, members)
+        repo.insert_stored_memberships(conn, cid, seqs, writer, offset=len(rows))
+        tick += len(rows)
+        repo.insert_memberships(conn, [(tick + i, cid, seq, writer) for i, seq in enumerate(new_members)])
