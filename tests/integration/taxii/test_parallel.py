@@ -171,3 +171,23 @@ def test_a_stream_that_fails_midway_gives_its_parts_then_the_error(db_url, helpe
     assert not helper.lock.locked()
     objs = _envelope()
     assert parallel.prepare_objects(objs) == _sequential(objs)
+
+
+def test_a_started_server_serves_once_a_helper_is_warm(db_url, monkeypatch: pytest.MonkeyPatch):
+    """Under `accord serve` the first request already finds a warmed-up helper (none is prepared alone)."""
+    from fastapi.testclient import TestClient
+
+    from accord.api.app import create_app
+
+    monkeypatch.setattr(helper_pool, "helper_count", lambda: 1)
+    monkeypatch.setenv(helper_pool.START_WITH_SERVER, "1")
+    helper_pool.shutdown()
+    try:
+        with TestClient(create_app()) as client:  # the lifespan has run: the server would be serving now
+            helper = helper_pool._take_helper()
+            assert helper is not None, "no helper was idle and warmed up when serving began"
+            helper.lock.release()
+            assert client.get("/healthz").status_code == 200
+        assert helper_pool._helpers == []  # stopped with the server
+    finally:
+        helper_pool.shutdown()
