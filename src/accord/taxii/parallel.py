@@ -63,10 +63,11 @@ class Pipeline(NamedTuple):
     tail_parts: int
 
 
-# SQLite writes in this process, which is the bottleneck: a small head, so that writing starts early, and the
-# rest in two parts. PostgreSQL writes in its own server process: this one has time to prepare half itself,
-# and every extra batch costs round trips.
-IN_PROCESS = Pipeline(0.25, 2)
+# SQLite writes in this process, and the rest in two parts. With a quarter here, the writer still waited
+# about 5 ms per 1,000-indicator envelope for the helper's parts; with 35% it waits less (median server time
+# per envelope 33 ms against 35 ms over ten paired runs). PostgreSQL writes in its own server process: this one
+# has time to prepare half itself, and every extra batch costs round trips.
+IN_PROCESS = Pipeline(0.35, 2)
 OVER_THE_WIRE = Pipeline(0.5, 1)
 
 
