@@ -23,6 +23,7 @@ from accord.models.accounts import org, sharing_group, sharing_group_member
 from accord.models.collections import collection, collection_grant
 from accord.sharing.policy import Principal, Role
 from accord.sharing.repository import principal_for
+from accord.stix.ids import id_key
 from accord.store import queries
 from accord.store.repository import MEMBER_COLUMNS, VERSION_COLUMNS, bulk_insert
 
@@ -71,6 +72,7 @@ def load(engine, n: int) -> None:
                 (
                     seq,
                     oid,
+                    id_key(oid),
                     "indicator",
                     "2026-01-01T00:00:00.000000Z",
                     None,

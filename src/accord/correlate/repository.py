@@ -38,8 +38,9 @@ from sqlalchemy.util.typing import TupleAny
 from accord.correlate.indexer import CIDR_MARK
 from accord.models.accounts import org
 from accord.models.correlate import value_index
-from accord.models.objects import stix_object
+from accord.models.objects import id_is, same_object, stix_object
 from accord.sharing.policy import Principal, readable_clause, visible_versions_clause
+from accord.stix.ids import id_key
 
 # Probe modes: exact key, CIDR containing an address or CIDR (lo/hi equality), addresses or CIDRs inside a
 # CIDR (lo range), a domain and its subdomains (key range; the domain's own rows answer as exact).
@@ -278,7 +279,7 @@ def _answers_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) ->
     # separate, rarer statement). CASE, not AND/OR: SQLite evaluates every operand of AND/OR in a result
     # column, CASE stops at the first that decides.
     older = stix_object.alias("older")
-    has_older = exists().where(older.c.id == o.id, older.c.version < o.version)
+    has_older = exists().where(same_object(older, stix_object), older.c.version < o.version)
     only = case(
         (o.is_latest.is_not(True), literal(False)),
         (or_(o.version == "", o.version == o.created), literal(True)),
@@ -340,9 +341,10 @@ def _details_stmt(dialect: str, principal: Principal) -> Any:
     wanted = _json_table(dialect, "seqs", ("int",))
     latest = stix_object.alias("l")
     ids = select(latest.c.id).select_from(_Ordered(wanted, latest, latest.c.seq == wanted.c.v0))
+    keys = select(latest.c.id_key).select_from(_Ordered(wanted, latest, latest.c.seq == wanted.c.v0))
     agg = (
         select(o.id, func.min(o.seq).label("first"), func.max(o.seq).label("last"))
-        .where(o.id.in_(ids), readable_clause(principal, stix_object))
+        .where(o.id_key.in_(keys), o.id.in_(ids), readable_clause(principal, stix_object))
         .group_by(o.id)
         .subquery("agg")
     )
@@ -403,11 +405,11 @@ def links(conn: Connection, principal: Principal, ids: Sequence[str]) -> list[Li
 
 @lru_cache(maxsize=512)
 def _latest_stmt(dialect: str, principal: Principal, types: tuple[str, ...] | None) -> Any:
-    wanted = _json_table(dialect, "ids", ("str",))
+    wanted = _json_table(dialect, "ids", ("str", "int"))  # id, id_key
     o = stix_object.c
     stmt = (
         select(o.seq, o.id, o.type, o.raw)
-        .select_from(_Ordered(wanted, stix_object, o.id == wanted.c.v0))
+        .select_from(_Ordered(wanted, stix_object, and_(o.id_key == wanted.c.v1, o.id == wanted.c.v0)))
         .where(_visible(principal))
     )
     return stmt if types is None else stmt.where(o.type.in_(types))
@@ -420,7 +422,8 @@ def latest_objects(
     if not ids:
         return []
     stmt = _latest_stmt(conn.dialect.name, principal, None if types is None else tuple(types))
-    return list(conn.execute(stmt, {"ids": orjson.dumps(sorted(set(ids))).decode()}))
+    wanted = [[i, id_key(i)] for i in sorted(set(ids))]
+    return list(conn.execute(stmt, {"ids": orjson.dumps(wanted).decode()}))
 
 
 def latest_readable(conn: Connection, principal: Principal, stix_id: str) -> Any | None:
@@ -428,7 +431,7 @@ def latest_readable(conn: Connection, principal: Principal, stix_id: str) -> Any
     o = stix_object.c
     stmt = (
         select(o.seq, o.id, o.type, o.raw)
-        .where(o.id == stix_id, visible_versions_clause(principal, stix_object, latest_only=False))
+        .where(id_is(stix_object, stix_id), visible_versions_clause(principal, stix_object, latest_only=False))
         .order_by(o.version.desc())
         .limit(1)
     )

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Connection, Row, cast, delete, func, insert, 
 
 from accord.models.collections import collection
 from accord.models.feeds import feed, feed_mark, feed_pull
-from accord.models.objects import stix_object
+from accord.models.objects import id_in, stix_object
 from accord.store.repository import chunks
 
 
@@ -106,7 +106,7 @@ def latest_versions(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str
     c = stix_object.c
     out: dict[str, tuple[str | None, str, bytes]] = {}
     for part in chunks(list(ids)):
-        stmt = select(c.id, c.created, c.version, c.body_hash).where(c.id.in_(part), c.is_latest.is_(True))
+        stmt = select(c.id, c.created, c.version, c.body_hash).where(id_in(stix_object, part), c.is_latest.is_(True))
         for r in conn.execute(stmt):
             out[r.id] = (r.created, r.version, bytes(r.body_hash))
     return out

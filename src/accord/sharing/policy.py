@@ -25,7 +25,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, FromClause, and_, exists, func, literal, or_, select, true
 
 from accord.models.accounts import org
-from accord.models.objects import collection_object, stix_object
+from accord.models.objects import collection_object, same_object, stix_object
 from accord.stix.markings import Tlp
 
 
@@ -153,7 +153,7 @@ def visible_versions_clause(
         return obj.c.is_latest == true()
     newer = stix_object.alias("newer")
     newer_clauses: list[ColumnElement[bool]] = [
-        newer.c.id == obj.c.id,
+        same_object(newer, obj),
         newer.c.version > obj.c.version,
         readable_clause(principal, newer),
     ]

@@ -16,6 +16,7 @@ import orjson
 from accord.correlate.indexer import Flag, IndexEntry, index_entries, listed_entries
 from accord.correlate.values import values_of
 from accord.correlate.warninglists import WarninglistMatcher
+from accord.stix.ids import id_key
 from accord.stix.markings import tlp_of
 from accord.stix.timestamps import normalize_timestamp
 from accord.stix.validate import object_version, validate_object
@@ -48,6 +49,7 @@ class Prepared(NamedTuple):
     created_by_ref: str | None
     raw: bytes
     body_hash: bytes
+    id_key: int  # accord.stix.ids.id_key(id): how the store finds the object's versions
     values: tuple[IndexEntry, ...] = ()  # value-index rows (accord.correlate), computed here to run in workers
     listed: tuple[Flag, ...] = ()  # its values on active warninglists (flagged in ingest reports)
 
@@ -130,6 +132,7 @@ def prepare_all(
                     ref if isinstance(ref, str) else None,
                     raw,
                     hashlib.blake2b(raw, digest_size=16).digest(),
+                    id_key(obj["id"]),
                     entries[k],
                     flags[k],
                 )

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
-from accord.models.objects import stix_object
+from accord.models.objects import id_is, stix_object
 from accord.sharing.policy import Principal, visible_versions_clause
 
 
@@ -34,7 +34,7 @@ def get_latest(conn: Connection, principal: Principal, stix_id: str) -> dict[str
     o = stix_object.c
     row = conn.execute(
         select(o.raw)
-        .where(o.id == stix_id, visible_versions_clause(principal, stix_object, latest_only=False))
+        .where(id_is(stix_object, stix_id), visible_versions_clause(principal, stix_object, latest_only=False))
         .order_by(o.version.desc())
         .limit(1)
     ).first()
@@ -46,7 +46,7 @@ def list_versions(conn: Connection, principal: Principal, stix_id: str) -> list[
     o = stix_object.c
     stmt = (
         select(o.version)
-        .where(o.id == stix_id, visible_versions_clause(principal, stix_object, latest_only=False))
+        .where(id_is(stix_object, stix_id), visible_versions_clause(principal, stix_object, latest_only=False))
         .order_by(o.version)
     )
     return list(conn.execute(stmt).scalars())

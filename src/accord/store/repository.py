@@ -64,15 +64,17 @@ def _marks(conn: Connection, n: int) -> str:
     return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
 
 
-def existing_versions(conn: Connection, ids: Sequence[str]) -> list[Row[Any]]:
-    """Stored versions (without bodies) of the given object ids (driver-level SQL: this runs per batch)."""
+def existing_versions(conn: Connection, keys: dict[str, int]) -> list[Row[Any]]:
+    """Stored versions (without bodies) of the given object ids, given with their id_key (driver-level SQL: this
+    runs per batch). The index finds them by key; rows of another id that shares a key are dropped here."""
     rows: list[Row[Any]] = []
-    for part in chunks(ids, 5000):
+    wanted = list(dict.fromkeys(keys.values()))
+    for part in chunks(wanted, 5000):
         sql = (
             "SELECT seq, id, version, created, body_hash, owner_org_id, revoked, is_latest FROM stix_object "
-            f"WHERE id IN ({_marks(conn, len(part))})"
+            f"WHERE id_key IN ({_marks(conn, len(part))})"
         )
-        rows.extend(conn.exec_driver_sql(sql, tuple(part)))
+        rows.extend(row for row in conn.exec_driver_sql(sql, tuple(part)) if row.id in keys)
     return rows
 
 
@@ -90,6 +92,7 @@ def member_seqs(conn: Connection, collection_id: int, seqs: Sequence[int]) -> se
 VERSION_COLUMNS = (
     "seq",
     "id",
+    "id_key",
     "type",
     "version",
     "created",

@@ -163,8 +163,7 @@ _Candidate = tuple[Prepared, int]  # the prepared object and its owner
 
 def _load_states(conn: Connection, candidates: list[_Candidate]) -> dict[str, _ObjectState]:
     states: dict[str, _ObjectState] = {}
-    ids = list({c[0].id for c in candidates})
-    for row in repo.existing_versions(conn, ids):
+    for row in repo.existing_versions(conn, {c[0].id: c[0].id_key for c in candidates}):
         st = states.setdefault(row.id, _ObjectState())
         st.owner = row.owner_org_id
         if row.version and row.version == row.created:
@@ -305,6 +304,7 @@ def _write(
             (
                 tick + i,
                 item.id,
+                item.id_key,
                 item.type,
                 item.version,
                 item.created,

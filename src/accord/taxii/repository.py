@@ -26,8 +26,9 @@ from sqlalchemy import (
 from accord.core.clock import now_us
 from accord.models.collections import collection
 from accord.models.jobs import job, taxii_status
-from accord.models.objects import collection_object, stix_object
+from accord.models.objects import collection_object, id_is, same_object, stix_object
 from accord.sharing.policy import Principal, readable_clause, visible_versions_clause
+from accord.stix.ids import id_key
 from accord.taxii.filters import VERSION_KEYWORDS, Filters
 
 # The membership table is aliased in every page query: the policy's EXISTS subqueries use the plain table and
@@ -74,7 +75,7 @@ def version_clause(principal: Principal, collection_id: int, versions: Sequence[
     if "first" in versions:
         older = stix_object.alias("older")
         no_older = ~exists().where(
-            older.c.id == obj.c.id,
+            same_object(older, obj),
             older.c.version < obj.c.version,
             readable_clause(principal, older),
             scope(older),
@@ -109,9 +110,11 @@ def _page_statement(
     if has_after:
         stmt = stmt.where(member.c.tick > bindparam("after_tick"))
     if by_object:
-        stmt = stmt.where(obj.c.id == bindparam("object_id"))
+        stmt = stmt.where(obj.c.id_key == bindparam("object_key"), obj.c.id == bindparam("object_id"))
     if has_ids:
-        stmt = stmt.where(obj.c.id.in_(bindparam("ids", expanding=True)))
+        stmt = stmt.where(
+            obj.c.id_key.in_(bindparam("id_keys", expanding=True)), obj.c.id.in_(bindparam("ids", expanding=True))
+        )
     if has_types:
         stmt = stmt.where(obj.c.type.in_(bindparam("types", expanding=True)))
     if has_spec:
@@ -139,9 +142,10 @@ def _run(
     if after_tick is not None:
         params["after_tick"] = after_tick
     if object_id is not None:
-        params["object_id"] = object_id
+        params["object_id"], params["object_key"] = object_id, id_key(object_id)
     if f.ids:
         params["ids"] = list(f.ids)
+        params["id_keys"] = [id_key(i) for i in f.ids]
     if f.types:
         params["types"] = list(f.types)
     if f.spec_versions:
@@ -176,7 +180,7 @@ def object_visible(conn: Connection, principal: Principal, collection_id: int, o
     stmt = (
         select(member.c.tick)
         .select_from(member.join(obj, obj.c.seq == member.c.object_seq))
-        .where(member.c.collection_id == collection_id, obj.c.id == object_id, readable_clause(principal, obj))
+        .where(member.c.collection_id == collection_id, id_is(obj, object_id), readable_clause(principal, obj))
         .limit(1)
     )
     return conn.execute(stmt).first() is not None

@@ -16,7 +16,7 @@ from accord.core.clock import now_us
 from accord.core.errors import BadRequest, Forbidden, NotFound
 from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
-from accord.models.objects import stix_object
+from accord.models.objects import id_in, stix_object
 from accord.sharing.policy import Principal
 from accord.stix.timestamps import micros_to_timestamp
 from accord.stix.validate import object_version
@@ -63,7 +63,7 @@ def _unversioned(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
     if not ids:
         return {}
     o = stix_object.c
-    rows = conn.execute(select(o.id, o.seq).where(o.id.in_(list(ids)[:900]), o.version == ""))
+    rows = conn.execute(select(o.id, o.seq).where(id_in(stix_object, list(ids)[:900]), o.version == ""))
     return {r.id: micros_to_timestamp(r.seq) for r in rows}
 
 

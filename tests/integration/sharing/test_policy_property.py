@@ -23,6 +23,7 @@ from accord.models.collections import collection, collection_grant, peer
 from accord.models.objects import collection_object, stix_object
 from accord.sharing.policy import ObjectFacts, Principal, Role, can_read
 from accord.sharing.repository import principal_for
+from accord.stix.ids import id_key
 from accord.stix.markings import Tlp
 from accord.store import queries
 from accord.store.export import iter_raw, write_bundle
@@ -169,6 +170,7 @@ def _load(conn, w: World) -> tuple[list[int], list[int], list[int], list[int]]:
             insert(stix_object).values(
                 seq=seq,
                 id=ob["id"],
+                id_key=id_key(ob["id"]),
                 type=ob["type"],
                 version=ob["version"],
                 created=None,
