@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
 import sys
+from typing import NoReturn
 
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -14,7 +18,7 @@ from accord.cli.feed_cmd import feed_app
 from accord.cli.lookup_cmd import lookup_cmd
 from accord.cli.objects import export_cmd, import_cmd
 from accord.cli.worker_cmd import worker_cmd
-from accord.core.db import get_engine
+from accord.core.db import dispose_engines, get_engine
 from accord.core.errors import AccordError
 
 app = typer.Typer(
@@ -139,5 +143,34 @@ def main() -> None:
         sys.stderr.close()
 
 
+def run() -> NoReturn:
+    """The `accord` command: main(), then the process ends without freeing its heap object by object.
+
+    After a bulk import the interpreter's own shutdown spends about 0.2 s freeing the parsed, prepared and
+    loaded objects (warninglists) one at a time, for nothing. Here the output is flushed, the database
+    connections are closed, the exit handlers of Python and its libraries run, and then the process exits.
+    """
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        if isinstance(exc.code, str):  # what Python itself would print for such an exit
+            sys.stderr.write(exc.code + "\n")
+            code = 1
+        else:
+            code = exc.code or 0
+    _flush()
+    dispose_engines()
+    atexit._run_exitfuncs()  # logging, multiprocessing, temporary files: everything registered to run at exit
+    _flush()
+    os._exit(code)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed stream or a reader that went away
+            stream.flush()
+
+
 if __name__ == "__main__":
-    main()
+    run()
