@@ -20,6 +20,14 @@ $(VENV)/.runtime: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e .
 	@touch $@
 
+# Bytecode for Accord's own modules, written once here: an editable install leaves it to the first import, which
+# never writes it where PYTHONDONTWRITEBYTECODE is set (as in most container images), so every `accord` process
+# (CLI commands, the server, its helpers) compiled ~60 modules again (~0.06-0.1 s). Stale files are recompiled.
+SOURCES := $(shell find src -name '*.py')
+$(VENV)/.bytecode: $(VENV)/.runtime $(SOURCES)
+	$(BIN)/python -m compileall -q src/accord
+	@touch $@
+
 $(VENV)/.dev: $(VENV)/.runtime
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
@@ -28,12 +36,12 @@ $(VENV)/.bench: $(VENV)/.dev
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	@touch $@
 
-run: $(VENV)/.runtime ## set up, load the demo and serve on http://127.0.0.1:8400
+run: $(VENV)/.runtime $(VENV)/.bytecode ## set up, load the demo and serve on http://127.0.0.1:8400
 	$(BIN)/accord init
 	$(BIN)/accord demo
 	$(BIN)/accord serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.dev ## install the dev tools and run the whole test suite
+test: $(VENV)/.dev $(VENV)/.bytecode ## install the dev tools and run the whole test suite
 	$(BIN)/pytest -n 2 -q
 
 lint: $(VENV)/.dev ## ruff, mypy and the layering contract
@@ -42,7 +50,7 @@ lint: $(VENV)/.dev ## ruff, mypy and the layering contract
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(VENV)/.bench ## run the benchmarks and print their tables
+bench: $(VENV)/.bench $(VENV)/.bytecode ## run the benchmarks and print their tables
 	$(BIN)/python bench/run_all.py
 
 clean: ## remove the virtual environment and local data
