@@ -74,7 +74,7 @@ def listed_entries(entries: Iterable[IndexEntry], wl: WarninglistMatcher) -> tup
     return tuple(out)
 
 
-_key = itemgetter(1)
+_key = itemgetter(0)
 
 
 class PendingRows:
@@ -83,13 +83,13 @@ class PendingRows:
     B-tree inserts in primary-key order touch each page once: a quarter less work than in seq order. Rows
     arrive in seq order, so each bucket sorted by key alone (a stable sort) is in (key, seq) order, and
     comparing one string is four times faster than comparing (kind, key, seq) tuples. Bucketing as batches
-    are stored leaves only the sorts for the end.
+    are stored leaves only the sorts for the end. A bucket's rows leave out the kind (the bucket's).
     """
 
     __slots__ = ("by_kind", "versions")
 
     def __init__(self) -> None:
-        self.by_kind: dict[str, list[tuple[Any, ...]]] = {}
+        self.by_kind: dict[str, list[tuple[Any, ...]]] = {}  # kind -> (key, seq, value, lo, hi, correlating)
         self.versions = 0
 
     def add(self, seq: int, entries: Iterable[IndexEntry]) -> None:
@@ -99,18 +99,18 @@ class PendingRows:
             bucket = by_kind.get(kind)
             if bucket is None:
                 bucket = by_kind[kind] = []
-            bucket.append((kind, key, 0 if kind == CIDR_MARK else seq, stored, lo, hi, correlating))
+            bucket.append((key, 0 if kind == CIDR_MARK else seq, stored, lo, hi, correlating))
         self.versions += 1
 
 
 def index_rows(conn: Connection, pending: PendingRows) -> None:
-    """Insert the queued rows (of versions stored in this transaction) in primary-key order."""
-    # A pattern may name one value twice in forms that normalise alike: the second row adds nothing.
-    if conn.dialect.paramstyle == "qmark":
-        sql = "INSERT OR IGNORE INTO value_index ({}) VALUES ({})".format(", ".join(COLUMNS), ", ".join("?" * 7))
-    else:
-        marks = ", ".join(["%s"] * 7)
-        sql = f"INSERT INTO value_index ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    """Insert the queued rows (of versions stored in this transaction) in primary-key order.
+
+    Most columns hold one value across a kind (no display value, no bounds, always correlating or never), so
+    each kind gets a statement that binds only the columns that vary in it: on SQLite, binding parameters is
+    a third of the cost of inserting an index row (a 100,000-object import: 0.46 s -> 0.31 s for its 187,000
+    rows).
+    """
     copy = is_postgres(conn)
     for kind in sorted(pending.by_kind):
         bucket = pending.by_kind[kind]
@@ -118,9 +118,39 @@ def index_rows(conn: Connection, pending: PendingRows) -> None:
         if copy and kind != CIDR_MARK:
             # COPY has no ON CONFLICT. These versions are new, so the only repeats are one version's twice-named
             # values, adjacent after the stable sort; CIDR markers (shared by all versions) take the INSERT.
-            insert_rows(conn, "value_index", COLUMNS, _unique(bucket))
+            insert_rows(conn, "value_index", COLUMNS, [(kind, *row) for row in _unique(bucket)])
+            continue
+        varying = [i for i in (2, 3, 4) if any(row[i] is not None for row in bucket)]
+        flags = {row[5] for row in bucket}
+        if len(flags) > 1:
+            varying.append(5)
+        names = ", ".join(COLUMNS[1 + i] for i in (0, 1, *varying))
+        marks = ", ".join([_mark(conn)] * (2 + len(varying)))
+        constants = {"kind": kind} | ({} if len(flags) > 1 else {"correlating": flags.pop()})
+        fixed = ", ".join(constants)
+        sql = f"INTO value_index ({fixed}, {names}) VALUES ({_literals(conn, constants)}, {marks})"
+        if conn.dialect.paramstyle == "qmark":
+            sql = f"INSERT OR IGNORE {sql}"
         else:
-            conn.exec_driver_sql(sql, bucket)
+            sql = f"INSERT {sql} ON CONFLICT DO NOTHING"
+        # A pattern may name one value twice in forms that normalise alike: the second row adds nothing.
+        conn.exec_driver_sql(sql, list(map(itemgetter(0, 1, *varying), bucket)))
+
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _literals(conn: Connection, values: dict[str, Any]) -> str:
+    """SQL literals for a statement's constant columns (a kind is ours or a STIX hash name: quoted either way)."""
+    out = []
+    for value in values.values():
+        if isinstance(value, bool):
+            out.append(("TRUE" if value else "FALSE") if is_postgres(conn) else str(int(value)))
+        else:
+            text = str(value).replace("'", "''")
+            out.append(f"'{text}'" if conn.dialect.paramstyle == "qmark" else f"'{text.replace('%', '%%')}'")
+    return ", ".join(out)
 
 
 def _unique(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -128,7 +158,7 @@ def _unique(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     out: list[tuple[Any, ...]] = []
     last: tuple[Any, Any] = (None, None)
     for row in rows:
-        ident = (row[1], row[2])
+        ident = (row[0], row[1])
         if ident != last:
             out.append(row)
             last = ident
