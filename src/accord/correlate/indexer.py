@@ -105,7 +105,7 @@ class PendingRows:
 
 
 def index_rows(conn: Connection, pending: PendingRows) -> None:
-    """Insert the queued rows (of versions stored in this transaction) in primary-key order.
+    """Insert the queued rows (of versions stored in this transaction) in primary-key order; empties `pending`.
 
     Within a kind most columns hold one value (usually no display value, no bounds, one correlating flag):
     those are written into the statement instead of bound per row (accord.core.db.insert_rows), which took a
@@ -124,6 +124,11 @@ def index_rows(conn: Connection, pending: PendingRows) -> None:
             insert_rows(
                 conn, "value_index", ROW_COLUMNS, bucket, fixed={"kind": kind}, fold=(2, 3, 4, 5), ignore_conflicts=True
             )
+    # Emptied here, while the caller still pauses the cyclic collector (accord.core.perf.gc_paused): rows left
+    # alive when it resumes are all in its youngest generation, and its first pass walks every one of them
+    # (0.09 s after a 100,000-object import, on top of freeing them).
+    pending.by_kind.clear()
+    pending.versions = 0
 
 
 def _unique(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -151,7 +151,6 @@ def ingest_batches(
                 report.merge(_ingest_batch(conn, given[start : start + size], ctx, orgs, pending))
             if pending.versions >= INDEX_FLUSH:
                 index_rows(conn, pending)
-                pending = PendingRows()
         index_rows(conn, pending)
         if report.stored:
             repo.ensure_statistics(conn)

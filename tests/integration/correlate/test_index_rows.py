@@ -30,6 +30,7 @@ def test_rows_are_stored_as_queued_with_mixed_and_constant_columns(conn):
     )
     pending.add(102, [("domain", "org.example.", None, None, None, True), (CIDR_MARK, "4/24", None, None, None, False)])
     index_rows(conn, pending)
+    assert (pending.by_kind, pending.versions) == ({}, 0)  # consumed: the queue is ready for the next rows
     assert _stored(conn) == {
         ("domain", "org.example.", 101, None, None, None, True),
         ("domain", "org.example.www.", 101, "WWW.example.org", None, None, False),
