@@ -193,7 +193,11 @@ def _add(principal: Principal, collection_id: str, body: bytes) -> dict[str, Any
             raise BadRequest("the body is not valid JSON") from None
         objects = writes.envelope_objects(data)
         with transaction(get_engine()) as conn:
-            return writes.add_objects(conn, principal, collection_id, objects)
+            status = writes.add_objects(conn, principal, collection_id, objects)
+        # Freed while the collector still pauses: alive when it resumes, the envelope's objects would all be in
+        # its youngest generation, and its first pass would walk them (0.4-0.6 ms per 1,000-object envelope).
+        del data, objects
+    return status
 
 
 @router.post(COLL + "/objects/")
