@@ -156,10 +156,11 @@ _HAVE_STATISTICS: set[str] = set()  # PostgreSQL databases (URLs) whose store ta
 def ensure_statistics(conn: Connection) -> None:
     """PostgreSQL: ANALYZE the store's tables if they hold rows but have never been analyzed (SQLite no-op).
 
-    Without statistics the planner takes a batch's `id IN (...)` for most of the table and scans it whole, for
-    every batch: a fresh store taking TAXII envelopes spent most of its time there well before autovacuum came
-    by. Once analyzed, `id` is known to be unique and the estimates follow the table's size as it grows, so
-    this runs once per database; the check is cached in this process.
+    Without statistics the planner takes a batch's `id_key IN (...)` for most of the table and scans it whole,
+    for every batch: a fresh store taking TAXII envelopes spent most of its time there well before autovacuum
+    came by. Once analyzed, `id_key` is known to be nearly unique and the estimates follow the table's size as it
+    grows, so this runs once per database; the check is cached in this process. It looks for statistics on
+    `id_key` itself, which a store analyzed before migration 0005 added the column does not have yet.
     """
     if not is_postgres(conn):
         return
@@ -168,7 +169,7 @@ def ensure_statistics(conn: Connection) -> None:
         return
     found = conn.exec_driver_sql(
         "SELECT EXISTS (SELECT 1 FROM pg_stats WHERE schemaname = current_schema() "
-        "AND tablename = 'stix_object' AND attname = 'id')"
+        "AND tablename = 'stix_object' AND attname = 'id_key')"
     ).scalar()
     if found:
         _HAVE_STATISTICS.add(url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from accord.stix.ids import id_key
 from accord.store.service import WriteContext, ingest
 from tests.builders import make_indicator, make_org
 
@@ -28,6 +29,18 @@ def test_the_first_write_gives_the_planner_statistics(conn, db_url):
     found = re.search(r"rows=(\d+)", plan)
     assert found is not None, plan
     assert int(found[1]) <= len(ids)
+    # The same for the key the store's existing-version lookup goes by (accord.store.repository).
+    key_distinct = conn.exec_driver_sql(
+        "SELECT n_distinct FROM pg_stats WHERE tablename = 'stix_object' AND attname = 'id_key'"
+    ).scalar()
+    assert key_distinct == -1
+    keys = tuple(id_key(i) for i in ids)
+    plan = conn.exec_driver_sql(
+        f"EXPLAIN SELECT seq, id FROM stix_object WHERE id_key IN ({', '.join(['%s'] * len(keys))})", keys
+    ).scalar()
+    found = re.search(r"rows=(\d+)", plan)
+    assert found is not None, plan
+    assert int(found[1]) <= len(keys)
 
 
 def test_statements_are_planned_with_their_own_values(engine, db_url):
