@@ -28,14 +28,7 @@ def helpers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _wait_ready() -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        helper = helper_pool._take_helper()
-        if helper is not None:
-            helper.lock.release()
-            return
-        time.sleep(0.05)
-    raise AssertionError("the helper process never became ready")
+    assert helper_pool.wait_ready(60), "the helper process never became ready"
 
 
 def _envelope() -> list[object]:
@@ -184,9 +177,7 @@ def test_a_started_server_serves_once_a_helper_is_warm(db_url, monkeypatch: pyte
     helper_pool.shutdown()
     try:
         with TestClient(create_app()) as client:  # the lifespan has run: the server would be serving now
-            helper = helper_pool._take_helper()
-            assert helper is not None, "no helper was idle and warmed up when serving began"
-            helper.lock.release()
+            assert helper_pool.start(), "no helper was idle and warmed up when serving began"
             assert client.get("/healthz").status_code == 200
         assert helper_pool._helpers == []  # stopped with the server
     finally:
