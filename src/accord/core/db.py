@@ -28,6 +28,19 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
+# sqlite3 binds int, float, str and bytearray values directly. Any other value first goes through the adapter
+# protocol: a registry lookup that misses, then two attribute lookups. For None, bool and bytes (every stored
+# object's flags, hashes and body) that cost more than the binding itself: about a fifth of a bulk insert of
+# stix_object rows. Registered adapters are found by the first lookup. What is stored does not change.
+sqlite3.register_adapter(bool, int)
+sqlite3.register_adapter(type(None), _as_is)
+sqlite3.register_adapter(bytes, _as_is)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
