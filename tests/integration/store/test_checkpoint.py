@@ -19,13 +19,14 @@ def test_checkpoints_move_to_the_thread_and_catch_up(tmp_path):
     try:
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == db.BACKSTOP_CHECKPOINT_PAGES
+        size = db.PAGE_SIZE - 100  # a row a page
         with engine.begin() as conn:  # ~1,500 pages: past the default 1,000-page checkpoint on commit
-            conn.execute(text("INSERT INTO t (body) VALUES (randomblob(4000))"), [{}] * 1500)
+            conn.execute(text(f"INSERT INTO t (body) VALUES (randomblob({size}))"), [{}] * 1500)
         assert path.stat().st_size < 1_000_000  # the commit left the pages in the log
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and path.stat().st_size < 1500 * 4000:
+        while time.monotonic() < deadline and path.stat().st_size < 1500 * size:
             time.sleep(0.2)
-        assert path.stat().st_size >= 1500 * 4000  # the thread copied them into the database file
+        assert path.stat().st_size >= 1500 * size  # the thread copied them into the database file
     finally:
         checkpointer.stop()
         engine.dispose()
