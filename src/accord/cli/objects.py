@@ -21,7 +21,7 @@ from accord.sharing.policy import Principal, Role
 from accord.store import parallel
 from accord.store import repository as store_repo
 from accord.store.export import iter_raw, write_bundle
-from accord.store.service import IngestReport, WriteContext, ingest, ingest_prepared
+from accord.store.service import IngestReport, WriteContext, ingest, ingest_batches
 from accord.store.sources import Source, expand, read_objects
 
 
@@ -43,6 +43,15 @@ def _counted(objects: Iterator[Any], progress: Progress | None, task: Any) -> It
         if n % 1000 == 0:
             progress.update(task, completed=n)
     progress.update(task, completed=n)
+
+
+def _counted_lists(lists: Iterator[list[Any]], progress: Progress | None, task: Any) -> Iterator[list[Any]]:
+    n = 0
+    for items in lists:
+        yield items
+        n += len(items)
+        if progress is not None:
+            progress.update(task, completed=n)
 
 
 def import_cmd(
@@ -116,13 +125,13 @@ def _import_one(
     try:
         if parallel.worth_it(source):
             settings = get_settings()
-            items = parallel.prepared_batches(
+            spans = parallel.prepared_spans(
                 source,
                 batch=settings.import_batch_size,
                 max_bytes=settings.max_object_bytes,
                 index=settings.value_index,
             )
-            report = ingest_prepared(conn, _counted(items, progress, task), ctx)
+            report = ingest_batches(conn, _counted_lists(spans, progress, task), ctx)
         else:
             report = ingest(conn, _counted(read_objects(source), progress, task), ctx)
     except AccordError as exc:

@@ -37,7 +37,8 @@ from accord.store.prepare import Prepared, Refused, pack, prepare_all, unpack
 from accord.store.sources import GZIP_MAGIC, Source, bundle_objects, read_objects
 
 MIN_BYTES = 4 * 1024 * 1024  # below this, process start-up costs more than it saves
-SPAN_BYTES = 1024 * 1024  # about 2,500 typical objects: the first batch is ready within milliseconds
+SPAN_BYTES = 1024 * 1024  # about 2,500 typical objects
+FIRST_SPAN_BYTES = 256 * 1024  # the writer starts as soon as this much is prepared, not a whole span
 AHEAD = 16  # spans in flight: bounds the memory that prepared spans hold while the writer catches up
 
 _OBJECTS_KEY = re.compile(rb'"objects"\s*:\s*\[')
@@ -77,16 +78,19 @@ def objects_bounds(data: Any, name: str) -> Span | None:
     return found.end(), close
 
 
-def cut(data: Any, start: int, stop: int, size: int) -> list[Span]:
-    """Consecutive spans of about `size` bytes covering [start, stop), cut where an element likely ends."""
+def cut(data: Any, start: int, stop: int, size: int, first: int | None = None) -> list[Span]:
+    """Consecutive spans of about `size` bytes (the first of about `first`) covering [start, stop), cut where an
+    element likely ends."""
     spans: list[Span] = []
     pos = start
-    while stop - pos > size + size // 2:
-        at = _LIKELY_CUT.search(data, pos + size, min(stop, pos + 2 * size)) or _ANY_CUT.search(data, pos + size, stop)
+    want = first or size
+    while stop - pos > want + want // 2:
+        at = _LIKELY_CUT.search(data, pos + want, min(stop, pos + 2 * want)) or _ANY_CUT.search(data, pos + want, stop)
         if at is None:
             break
         spans.append((pos, at.start() + 1))  # through the closing brace
         pos = at.start() + at[0].index(b"{")  # from the opening brace
+        want = size
     spans.append((pos, stop))
     return spans
 
@@ -119,6 +123,14 @@ def prepared_batches(
     source: Source, *, batch: int, max_bytes: int, index: bool = True, workers: int = 2
 ) -> Iterator[Prepared | Refused]:
     """Prepared objects of a bundle file, in input order, computed by worker processes."""
+    for items in prepared_spans(source, batch=batch, max_bytes=max_bytes, index=index, workers=workers):
+        yield from items
+
+
+def prepared_spans(
+    source: Source, *, batch: int, max_bytes: int, index: bool = True, workers: int = 2
+) -> Iterator[list[Prepared | Refused]]:
+    """prepared_batches a list at a time, each as soon as it is ready: a span's objects, or a batch of them."""
     assert source.path is not None
     with _plain(source.path) as plain:
         if plain is None:  # gzip that does not decompress: the whole-file reader gives the reason
@@ -148,14 +160,15 @@ def _plain(path: Path) -> Iterator[Path | None]:
 
 def _spanned(
     source: Source, plain: Path, batch: int, max_bytes: int, index: bool, workers: int
-) -> Iterator[Prepared | Refused]:
+) -> Iterator[list[Prepared | Refused]]:
     path = str(plain)
     spans: list[Span] = []
     with open(path, "rb") as f:
         if os.fstat(f.fileno()).st_size:  # an empty file cannot be mapped (and is not JSON)
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
                 bounds = objects_bounds(data, source.name)
-                spans = cut(data, *bounds, SPAN_BYTES) if bounds is not None else []
+                if bounds is not None:
+                    spans = cut(data, *bounds, SPAN_BYTES, min(FIRST_SPAN_BYTES, SPAN_BYTES))
     if not spans:
         yield from _in_process(source, 0, batch, max_bytes, index)
         return
@@ -185,13 +198,15 @@ def _spanned(
                 return
             items = unpack(blob)
             done += len(items)
-            yield from items
+            yield items
             i = j + 1
 
 
-def _in_process(source: Source, skip: int, batch: int, max_bytes: int, index: bool) -> Iterator[Prepared | Refused]:
+def _in_process(
+    source: Source, skip: int, batch: int, max_bytes: int, index: bool
+) -> Iterator[list[Prepared | Refused]]:
     """The objects of the file after the first `skip`, read again and prepared here (BadRequest if unreadable)."""
     wl = active_matcher() if index else None
     objects = itertools.islice(read_objects(source), skip, None)  # streamed: big files are not held whole
     while chunk := list(itertools.islice(objects, batch)):
-        yield from prepare_all(chunk, max_bytes, index=index, wl=wl)
+        yield prepare_all(chunk, max_bytes, index=index, wl=wl)

@@ -30,6 +30,7 @@ def _spanned(path: Path, span_bytes: int, monkeypatch: pytest.MonkeyPatch, *, re
     """Prepared objects of a parallel import; with reread=False, failing if the file was read whole instead."""
     with monkeypatch.context() as m:
         m.setattr(parallel, "SPAN_BYTES", span_bytes)
+        m.setattr(parallel, "FIRST_SPAN_BYTES", max(1, span_bytes // 3))  # the first span is smaller
         if not reread:
             m.setattr(parallel, "_in_process", None)
         return list(parallel.prepared_batches(_source(path), batch=50, max_bytes=MAX, workers=2))
@@ -53,6 +54,16 @@ def _awkward(n: int) -> list[dict[str, Any]]:
     out.insert(n // 2, {"type": "bundle", "not": "a STIX object"})  # refused, in place
     out.insert(n // 3, "a scalar element")
     return out
+
+
+def test_the_first_span_is_cut_smaller_than_the_rest():
+    data = b"[" + b",".join(b'{"type":"x","n":%d}' % i for i in range(2000)) + b"]"
+    spans = parallel.cut(data, 1, len(data) - 1, 4000, first=1000)
+    sizes = [stop - start for start, stop in spans]
+    assert 1000 <= sizes[0] < 1100
+    assert all(4000 <= size < 4100 for size in sizes[1:-1])
+    parsed = [obj for start, stop in spans for obj in orjson.loads(b"[" + data[start:stop] + b"]")]
+    assert [obj["n"] for obj in parsed] == list(range(2000))
 
 
 @pytest.mark.parametrize("indent", [None, 2])
