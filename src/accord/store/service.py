@@ -15,7 +15,10 @@ from accord.correlate.warninglists import active_matcher
 from accord.store import repository as repo
 from accord.store.prepare import Prepared, Refused, prepare_all
 
-INDEX_FLUSH = 200_000  # object versions whose value-index rows may wait for one sorted insert
+# Object versions whose value-index rows may wait for one sorted insert. An import's last insert runs after the
+# workers are done, on one core: inserting each 40,000 versions' rows while they still prepare took 3-5% off a
+# 100,000-object import (paired runs), though the later inserts land between the earlier keys.
+INDEX_FLUSH = 40_000
 
 MAX_REASONS = 20
 _T = TypeVar("_T")

@@ -188,3 +188,31 @@ def test_batches_are_written_one_after_the_other_with_one_set_of_rules(conn):
     assert (report.stored, report.duplicates, report.refused) == (3, 1, 1)
     assert "different body is already stored" in report.reasons[0]
     assert [r.is_latest for r in _rows(conn, first["id"])] == [False, True]
+
+
+def test_value_index_rows_flushed_during_a_call_are_those_of_one_insert_at_its_end(conn, monkeypatch):
+    from accord.store import service
+    from accord.store.prepare import prepare_all
+    from accord.store.service import ingest_batches
+
+    org = make_org(conn)
+    objs = [
+        make_indicator(pattern=f"[ipv4-addr:value = '10.0.{i % 3}.{i}'] OR [domain-name:value = 'x{i}.example']")
+        for i in range(12)
+    ]
+    objs += [make_ipv4(f"10.0.0.{i}") for i in range(6)]
+
+    def index(flush: int) -> list[tuple]:
+        monkeypatch.setattr(service, "INDEX_FLUSH", flush)
+        savepoint = conn.begin_nested()
+        batches = (prepare_all(objs[i : i + 4], 1 << 20) for i in range(0, len(objs), 4))
+        ingest_batches(conn, batches, WriteContext(writer_org_id=org.id))
+        seqs = dict(conn.exec_driver_sql("SELECT seq, id FROM stix_object").all())
+        rows = conn.exec_driver_sql("SELECT kind, key, object_seq, value, lo, hi, correlating FROM value_index").all()
+        savepoint.rollback()
+        return sorted((r[0], r[1], seqs.get(r[2], r[2]), *r[3:]) for r in rows)  # seqs differ: compare by id
+
+    once = index(1_000_000)
+    assert len({r[2] for r in once}) == len(objs)  # every object has rows
+    assert index(5) == once  # flushed after every second batch
+    assert index(1) == once  # after every batch
