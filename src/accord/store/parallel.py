@@ -40,6 +40,12 @@ MIN_BYTES = 4 * 1024 * 1024  # below this, process start-up costs more than it s
 SPAN_BYTES = 1024 * 1024  # about 2,500 typical objects
 FIRST_SPAN_BYTES = 256 * 1024  # the writer starts as soon as this much is prepared, not a whole span
 AHEAD = 16  # spans in flight: bounds the memory that prepared spans hold while the writer catches up
+# Workers run at a lower priority than the writer. The writer's work is the import's critical path (every object
+# passes through it, in order), but with two workers and the writer on two cores the scheduler gave each a third:
+# the workers finished 0.6-0.9 s before the writer, which then worked alone. At niceness 10 the writer takes a core
+# whenever it has work, and the workers use what it leaves: they now finish 0.1-0.25 s before it. Paired imports of
+# 100,000 objects: median -7% time (ten rounds).
+WORKER_NICENESS = 10
 
 _OBJECTS_KEY = re.compile(rb'"objects"\s*:\s*\[')
 # An element boundary of some list of objects; the first form is the likely start of a STIX object.
@@ -175,7 +181,9 @@ def _spanned(
     if index:
         active_matcher()  # workers inherit it
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=os.nice, initargs=(WORKER_NICENESS,)
+    ) as pool:
         futures: dict[int, Future[bytes | None]] = {}
         submitted = 0
         done = 0  # objects given out so far

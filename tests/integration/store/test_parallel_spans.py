@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +147,30 @@ def test_gzip_files_are_spanned_too(tmp_path, monkeypatch):
         _spanned(path, 500, monkeypatch)
     assert "unreadable input" in whole.value.message
     assert spanned.value.message == whole.value.message
+
+
+_REAL_PREPARE_SPAN = parallel._prepare_span
+_NICENESS_LOG: list[Path] = []
+
+
+def _recording_prepare_span(args: Any) -> Any:
+    """parallel._prepare_span, noting the worker's pid and niceness (module level: the pool pickles it by name)."""
+    with _NICENESS_LOG[-1].open("a") as out:
+        out.write(f"{os.getpid()} {os.nice(0)}\n")
+    return _REAL_PREPARE_SPAN(args)
+
+
+def test_workers_run_at_a_lower_priority_than_the_writer(tmp_path, monkeypatch):
+    seen = tmp_path / "niceness"
+    _NICENESS_LOG.append(seen)
+    monkeypatch.setattr(parallel, "_prepare_span", _recording_prepare_span)
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle(*_awkward(40))))
+    assert _spanned(path, 300, monkeypatch, reread=False) == _whole(path)
+    # The writer prepares a merged span itself when a cut fell inside an object; the rest are the workers'.
+    by_pid = dict(line.split() for line in seen.read_text().splitlines())
+    writer = by_pid.pop(str(os.getpid()), None)
+    assert by_pid
+    assert set(by_pid.values()) == {str(min(19, os.nice(0) + parallel.WORKER_NICENESS))}
+    assert writer in (None, str(os.nice(0)))
+    assert os.nice(0) < parallel.WORKER_NICENESS  # the writer itself is not lowered
