@@ -13,7 +13,6 @@ import base64
 import re
 from typing import Any, NamedTuple
 
-from stix2patterns.v21.grammars.STIXPatternParser import STIXPatternParser
 from stix2patterns.v21.object_validator import HASHES_REGEX
 
 from accord.stix.timestamps import normalize_timestamp, parse_timestamp
@@ -31,10 +30,15 @@ class PatternComparison(NamedTuple):
     negated: bool
 
 
-# The grammar's keywords, read from the generated parser so a keyword is never taken as a name.
+# The grammar's keywords (STIX 2.1 patterning), never taken as names. They are written out rather than read from
+# stix2-patterns' generated parser, whose ANTLR runtime takes 25 ms to import: every process would pay for it,
+# though only patterns outside these fast paths need it. A test checks them against the parser's literal names.
 KEYWORDS = frozenset(
-    name.strip("'") for name in STIXPatternParser.literalNames if re.fullmatch(r"'[A-Za-z]+'", name)
-) | {"AND", "OR", "NOT", "FOLLOWEDBY", "IN", "LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET", "EXISTS"}
+    {
+        *("AND", "OR", "NOT", "FOLLOWEDBY", "IN", "LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET", "EXISTS"),
+        *("LAST", "SECONDS", "START", "STOP", "WITHIN", "REPEATS", "TIMES", "true", "false"),
+    }
+)
 
 _B64 = "[A-Za-z0-9+/]"
 _TOKEN_RE = re.compile(

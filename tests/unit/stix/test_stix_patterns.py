@@ -101,7 +101,7 @@ def test_iter_comparisons_decodes_values() -> None:
 def test_fast_and_slow_comparisons_agree(pattern: str) -> None:
     from stix2patterns.v21.pattern import Pattern
 
-    from accord.stix.patterns import _Collector
+    from accord.stix._pattern_antlr import _Collector
 
     collector = _Collector()
     Pattern(pattern).walk(collector)
@@ -189,7 +189,7 @@ def test_fast_path_never_accepts_what_stix2_patterns_rejects(pattern: str) -> No
 def test_fast_comparisons_equal_the_parse_tree_walk(pattern: str) -> None:
     from stix2patterns.v21.pattern import Pattern
 
-    from accord.stix.patterns import _Collector
+    from accord.stix._pattern_antlr import _Collector
 
     fast = fast_comparisons(pattern)
     if fast is None:
@@ -197,3 +197,28 @@ def test_fast_comparisons_equal_the_parse_tree_walk(pattern: str) -> None:
     collector = _Collector()
     Pattern(pattern).walk(collector)
     assert fast == collector.comparisons
+
+
+def test_the_fast_paths_keywords_are_the_grammars():
+    # Written out in accord.stix._pattern_fast so that importing it does not load the ANTLR parser.
+    import re
+
+    from stix2patterns.v21.grammars.STIXPatternParser import STIXPatternParser
+
+    from accord.stix._pattern_fast import KEYWORDS
+
+    literal = {name.strip("'") for name in STIXPatternParser.literalNames if re.fullmatch(r"'[A-Za-z]+'", name)}
+    operators = {"AND", "OR", "NOT", "FOLLOWEDBY", "IN", "LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET", "EXISTS"}
+    assert literal | operators == KEYWORDS
+
+
+def test_importing_the_validator_does_not_load_the_antlr_parser():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, accord.store.prepare, accord.cli.main; "
+        "print(sorted(m for m in sys.modules if m.startswith(('antlr4', 'stix2patterns.v21.grammars'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
