@@ -101,3 +101,27 @@ def test_bad_values_do_not_raise(matcher: WarninglistMatcher) -> None:
     assert matcher.hits("ip", "1.2.3.4/99") == []
     assert matcher.hits("url", "not a url") == []
     assert matcher.hits("unknown-kind", "x") == []
+
+
+def test_a_pickled_matcher_answers_alike_and_unpickles_each_hash_table_on_its_first_lookup(
+    matcher: WarninglistMatcher,
+) -> None:
+    # Processes load the matcher from a pickle in var/cache; the hash tables stay packed until needed.
+    import pickle
+
+    loaded = pickle.loads(pickle.dumps(matcher, protocol=pickle.HIGHEST_PROTOCOL))
+    hash_kinds = {"hash:md5", "hash:sha1", "hash:sha256"}
+    assert hash_kinds <= set(loaded._packed)
+    assert loaded.hits("hash:sha256", EMPTY_SHA256) == matcher.hits("hash:sha256", EMPTY_SHA256)
+    assert loaded.hits("hash:sha256", EMPTY_SHA256)  # it is on the empty-hashes list
+    assert "hash:sha256" not in loaded._packed
+    assert {"hash:md5", "hash:sha1"} <= set(loaded._packed)
+    assert loaded.hits("hash:md5", EMPTY_MD5) == matcher.hits("hash:md5", EMPTY_MD5)
+    assert loaded.hits("hash:md5", "0" * 32) == matcher.hits("hash:md5", "0" * 32) == []
+    again = pickle.loads(pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
+    assert hash_kinds <= set(again._packed)
+    assert again.hits("hash:sha1", "da39a3ee5e6b4b0d3255bfef95601890afd80709") == matcher.hits(
+        "hash:sha1", "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+    )
+    for kind, value in [("ip", "10.1.2.3"), ("domain", "www.google.com"), ("email", "someone@mailinator.com")]:
+        assert loaded.hits(kind, value) == matcher.hits(kind, value)
