@@ -1,5 +1,8 @@
 """Import throughput: `accord import` of 100,000 mixed objects vs parsing + raw inserts into SQLite.
 
+The baseline and the default import are timed in alternating rounds (ROUNDS) and their medians printed, with
+each round's ratio: this shared machine's speed drifts by a third from minute to minute.
+
 Run: python bench/bench_import.py [N]
 """
 
@@ -7,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,6 +24,7 @@ from datagen import bundle, cpu_probe, mixed
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCORD = str(ROOT / ".venv" / "bin" / "accord")
+ROUNDS = 3
 
 
 def baseline(path: Path, db: Path) -> float:
@@ -55,8 +60,12 @@ def main() -> None:
         path.write_bytes(orjson.dumps(bundle(mixed(n))))
         mb = path.stat().st_size / 1e6
         probe = cpu_probe()
-        base = baseline(path, Path(tmp) / "base.db")
-        acc, summary = accord_import(path, f"sqlite:///{tmp}/accord.db")
+        bases, accs = [], []
+        for i in range(ROUNDS):
+            bases.append(baseline(path, Path(tmp) / f"base{i}.db"))
+            elapsed, summary = accord_import(path, f"sqlite:///{tmp}/accord{i}.db")
+            accs.append(elapsed)
+        base, acc = statistics.median(bases), statistics.median(accs)
         bare, bare_summary = accord_import(path, f"sqlite:///{tmp}/bare.db", ACCORD_VALUE_INDEX="false")
         rows = [("baseline: orjson parse + raw INSERT (SQLite, 1 tx)", base, "")]
         rows.append(("accord import (SQLite, default: value index on)", acc, summary))
@@ -65,10 +74,11 @@ def main() -> None:
         if pg:
             acc_pg, summary_pg = accord_import(path, pg)
             rows.append(("accord import (PostgreSQL)", acc_pg, summary_pg))
-    print(f"\nImport of {n:,} mixed objects ({mb:.1f} MB), 1% invalid")
+    print(f"\nImport of {n:,} mixed objects ({mb:.1f} MB), 1% invalid; the first two rows: medians of {ROUNDS} rounds")
     print(f"{'what':52} {'seconds':>8} {'objects/s':>10} {'vs baseline':>11}  result")
     for name, secs, note in rows:
         print(f"{name:52} {secs:8.2f} {n / secs:10,.0f} {base / secs:10.0%}  {note}")
+    print("each round, import vs baseline: " + ", ".join(f"{b / a:.0%}" for b, a in zip(bases, accs, strict=True)))
     after = cpu_probe()
     print(f"a fixed CPU loop took {probe:.0f} ms before and {after:.0f} ms after (this shared machine's speed drifts)")
 
