@@ -264,9 +264,6 @@ class WarninglistMatcher:
         state["_exact"], state["_packed"] = exact, packed
         return state
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-
     def _unpack(self, kind: str) -> dict[str, tuple[str, ...]] | None:
         """A hash table still pickled, unpickled now (threads racing here each unpickle it, and agree)."""
         blob = self._packed.get(kind)
