@@ -108,14 +108,24 @@ VERSION_COLUMNS = (
 MEMBER_COLUMNS = ("tick", "collection_id", "object_seq", "added_by_org_id")
 
 
-def bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+# Columns that usually hold one value across a batch (one writer, one feed's marking, local, current, 2.1):
+# where they do, insert_rows writes them into the statement instead of binding them per row. Paired inserts of
+# 100,000 versions on SQLite: 0.39 s -> 0.34 s.
+_VERSION_FOLD = tuple(
+    VERSION_COLUMNS.index(c) for c in ("spec_version", "revoked", "is_latest", "owner_org_id", "tlp", "peer_id")
+)
+
+
+def bulk_insert(
+    conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], fold: Sequence[int] = ()
+) -> None:
     """Plain tuples in one bulk operation: the hot path skips per-row SQLAlchemy processing."""
-    insert_rows(conn, table, columns, rows)
+    insert_rows(conn, table, columns, rows, fold=fold)
 
 
 def insert_versions(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     """Bulk-insert object versions given as tuples in VERSION_COLUMNS order."""
-    bulk_insert(conn, stix_object.name, VERSION_COLUMNS, rows)
+    bulk_insert(conn, stix_object.name, VERSION_COLUMNS, rows, fold=_VERSION_FOLD)
 
 
 def insert_memberships(conn: Connection, rows: list[tuple[Any, ...]]) -> None:

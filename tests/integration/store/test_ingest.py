@@ -135,6 +135,33 @@ def test_records_owner_tlp_date_added_and_memberships(conn):
     assert sorted(m.object_seq for m in members) == sorted(report.stored_seqs)
 
 
+def test_columns_one_value_across_a_batch_are_stored_as_given(conn):
+    # A batch whose versions share a column's value has it written into the statement (repository._VERSION_FOLD):
+    # what is stored must be what binding it per row stores.
+    from accord.stix.markings import Tlp
+    from accord.stix.timestamps import normalize_timestamp
+
+    org = make_org(conn)
+    ctx = WriteContext(writer_org_id=org.id)
+    amber = [make_indicator(tlp=Tlp.AMBER), make_indicator(tlp=Tlp.AMBER)]
+    revoked = make_indicator(revoked=True)
+    v1 = make_indicator(created=ts(1), modified=ts(1))
+    v2 = {**v1, "modified": ts(2), "name": "second"}
+    for batch in (amber, [revoked], [v1, v2]):
+        assert ingest(conn, batch, ctx).stored == len(batch)
+    got = {
+        (r.id, r.version): (r.tlp, r.revoked, r.is_latest, r.owner_org_id, r.peer_id, r.spec_version)
+        for r in conn.execute(select(stix_object))
+    }
+    assert [got[(o["id"], normalize_timestamp(o["modified"]))] for o in (*amber, revoked, v1, v2)] == [
+        (int(Tlp.AMBER), False, True, org.id, None, "2.1"),
+        (int(Tlp.AMBER), False, True, org.id, None, "2.1"),
+        (None, True, True, org.id, None, "2.1"),
+        (None, False, False, org.id, None, "2.1"),
+        (None, False, True, org.id, None, "2.1"),
+    ]
+
+
 def test_duplicate_published_into_second_collection_gets_membership(conn):
     org = make_org(conn)
     c1 = make_collection(conn, readers=[org.name], writers=[org.name])
