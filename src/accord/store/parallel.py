@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from accord.correlate.warninglists import active_matcher
-from accord.store.prepare import Prepared, Refused, pack, prepare_all, unpack
+from accord.store.prepare import Prepared, Refused, holds_nul, pack, prepare_all, unpack
 from accord.store.sources import GZIP_MAGIC, Source, bundle_objects, read_objects
 
 MIN_BYTES = 4 * 1024 * 1024  # below this, process start-up costs more than it saves
@@ -101,10 +101,13 @@ def cut(data: Any, start: int, stop: int, size: int, first: int | None = None) -
     return spans
 
 
-def _parse_span(path: str, span: Span) -> list[Any] | None:
-    """The elements in a span of the file, or None if those bytes are not a list of complete JSON values."""
+def _read_span(path: str, span: Span) -> bytes:
     with open(path, "rb") as f:
-        data = os.pread(f.fileno(), span[1] - span[0], span[0])
+        return os.pread(f.fileno(), span[1] - span[0], span[0])
+
+
+def _parse_span(data: bytes) -> list[Any] | None:
+    """The elements in a span's bytes, or None if those bytes are not a list of complete JSON values."""
     if not data.strip():
         return []
     try:
@@ -116,13 +119,15 @@ def _parse_span(path: str, span: Span) -> list[Any] | None:
 
 def _prepare_span(args: tuple[str, Span, int, bool]) -> bytes | None:
     path, span, max_bytes, index = args
-    objects = _parse_span(path, span)
+    data = _read_span(path, span)
+    objects = _parse_span(data)
     if objects is None:
         return None
     # One bytes object: the pool's result thread then only passes bytes along, and the unpickling happens
     # in the consumer's thread instead of competing for the GIL with its database writes.
     wl = active_matcher() if index else None  # loaded before the fork: shared, not rebuilt
-    return pack(prepare_all(objects, max_bytes, index=index, wl=wl))
+    # One search of the span's bytes instead of one per object (most spans hold no NUL).
+    return pack(prepare_all(objects, max_bytes, index=index, wl=wl, nul_free=not holds_nul(data)))
 
 
 def prepared_batches(

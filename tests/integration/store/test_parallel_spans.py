@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from accord.core.errors import BadRequest
 from accord.correlate.warninglists import active_matcher
 from accord.store import parallel
-from accord.store.prepare import prepare_all
+from accord.store.prepare import NUL_REASON, prepare_all
 from accord.store.sources import Source, read_objects
 from tests.builders import bundle, make_indicator, make_malware
 
@@ -48,6 +48,10 @@ def _awkward(n: int) -> list[dict[str, Any]]:
         refs = [{"source_name": f"src-{k}", "url": f"https://example.org/{i}/{k}"} for k in range(i % 5)]
         phases = [{"kill_chain_name": "lockheed", "phase_name": p} for p in ("recon", "delivery")]
         text = ['a},{"type":"indicator"', 'x}, {"id": "y"', "}]},{[", "plain", '\\"},{\\"'][i % 5]
+        if i % 7 == 3:
+            text += "\u0000"  # a NUL: refused, whichever span holds it
+        elif i % 7 == 5:
+            text += "\\u0000"  # a backslash and the text u0000: no NUL
         if i % 3 == 0:
             out.append(make_malware(description=text, external_references=refs, kill_chain_phases=phases))
         else:
@@ -72,7 +76,9 @@ def test_the_first_span_is_cut_smaller_than_the_rest():
 def test_spans_give_the_whole_file_objects_in_order(tmp_path, monkeypatch, indent, span_bytes):
     path = tmp_path / "b.json"
     path.write_text(json.dumps(bundle(*_awkward(60)), indent=indent))
-    assert _spanned(path, span_bytes, monkeypatch, reread=False) == _whole(path)
+    whole = _whole(path)
+    assert any(getattr(item, "reason", None) == NUL_REASON for item in whole)  # objects holding a NUL are refused
+    assert _spanned(path, span_bytes, monkeypatch, reread=False) == whole
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

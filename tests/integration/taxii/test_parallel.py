@@ -40,7 +40,9 @@ def _envelope() -> list[object]:
         "not an object",
         {"spec_version": 2},
     ]
-    return objs + [make_indicator(name=f"ünïcode {i}", confidence=i) for i in range(6)]
+    objs += [make_indicator(name=f"ünïcode {i}", confidence=i) for i in range(6)]
+    # In the helper's part: a NUL (refused) and a backslash followed by the text u0000 (stored).
+    return [*objs, make_indicator(description="a \\u0000 b"), make_indicator(description="a \u0000 b")]
 
 
 def _sequential(objs: list[object]) -> list[Prepared | Refused]:
@@ -59,6 +61,7 @@ def test_helper_result_equals_sequential(db_url, helpers):
     objs = _envelope()
     expected = _sequential(objs)
     assert any(item.listed for item in expected if hasattr(item, "listed"))  # 8.8.8.8 is flagged
+    assert [type(item) for item in expected[-2:]] == [Prepared, Refused]  # the NUL is refused
     assert parallel.prepare_objects(objs) == expected  # first call: helper starting, prepared here
     _wait_ready()
     assert parallel.prepare_objects(objs) == expected
