@@ -9,6 +9,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,15 @@ def is_postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
+# SQLite runs a statement's program once per executemany row: it opens the table's and indexes' cursors, then
+# inserts. Narrow rows (the value index, memberships) go in ROWS_PER_STATEMENT at a time as one multi-row VALUES
+# instead, which inserts the same rows in the same order: 60,000 two-value rows took 0.055 s as single rows and
+# 0.020 s fifty at a time; four-value rows 0.048 s and 0.025 s. Wide rows gain nothing: copying 14-column rows
+# with their bodies through the VALUES costs more than it saves (0.34 s -> 0.40 s for 100,000 versions).
+ROWS_PER_STATEMENT = 50
+MULTI_ROW_MAX_VALUES = 4
+
+
 def insert_rows(
     conn: Connection,
     table: str,
@@ -229,9 +239,10 @@ def insert_rows(
 ) -> None:
     """Bulk-insert plain tuples in the caller's transaction, the fastest way each database offers.
 
-    SQLite: one DBAPI executemany (rows bind straight to a prepared statement). Binding is a third of the cost
-    of a narrow row, so the `fixed` columns (given once, not in the rows) and the columns at the positions in
-    `fold` that hold one value in every row are written into the statement as literals instead.
+    SQLite: one DBAPI executemany (rows bind straight to a prepared statement), of multi-row statements for
+    narrow rows (ROWS_PER_STATEMENT). Binding is a third of the cost of a narrow row, so the `fixed` columns
+    (given once, not in the rows) and the columns at the positions in `fold` that hold one value in every row
+    are written into the statement as literals instead.
     PostgreSQL: COPY FROM STDIN, which streams the rows in one command; executemany sends one INSERT per row,
     ten times slower for a 1,000-object envelope. Conflicts are errors (COPY has no ON CONFLICT) unless
     `ignore_conflicts`, which skips them (INSERT OR IGNORE; ON CONFLICT DO NOTHING on PostgreSQL).
@@ -260,7 +271,8 @@ def insert_rows(
     names = ", ".join([*constants, *(columns[i] for i in keep)])
     values = ", ".join([*(_literal(conn, v) for v in constants.values()), *([mark] * len(keep))])
     verb = "INSERT OR IGNORE" if ignore_conflicts and not is_postgres(conn) else "INSERT"
-    sql = f"{verb} INTO {table} ({names}) VALUES ({values})"
+    head = f"{verb} INTO {table} ({names}) VALUES "
+    sql = f"{head}({values})"
     if ignore_conflicts and is_postgres(conn):
         sql += " ON CONFLICT DO NOTHING"
     if len(keep) == len(columns):
@@ -269,7 +281,14 @@ def insert_rows(
         bound = list(map(itemgetter(*keep), rows))
     else:  # itemgetter of one position gives scalars, not 1-tuples
         bound = [tuple(row[i] for i in keep) for row in rows]
-    conn.exec_driver_sql(sql, bound)
+    if not is_postgres(conn) and 0 < len(keep) <= MULTI_ROW_MAX_VALUES and len(bound) >= ROWS_PER_STATEMENT:
+        whole = len(bound) - len(bound) % ROWS_PER_STATEMENT
+        many = head + ", ".join([f"({values})"] * ROWS_PER_STATEMENT)
+        flat = iter(chain.from_iterable(bound))
+        conn.exec_driver_sql(many, list(zip(*[flat] * (ROWS_PER_STATEMENT * len(keep)), strict=False)))
+        bound = bound[whole:]
+    if bound:
+        conn.exec_driver_sql(sql, bound)
 
 
 def _literal_type(value: Any) -> bool:
