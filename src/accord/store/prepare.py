@@ -6,6 +6,7 @@ It is pure so that bulk imports can run it in worker processes while the main pr
 from __future__ import annotations
 
 import hashlib
+import io
 import pickle
 import re
 from collections.abc import Iterable
@@ -80,8 +81,17 @@ def _refused(obj: Any, reason: str) -> Refused:
 
 
 def pack(items: Iterable[Prepared | Refused]) -> bytes:
-    """Prepared objects as bytes for another process: plain tuples, pickled (named tuples unpickle 8x slower)."""
-    return pickle.dumps([tuple(item) for item in items], protocol=pickle.HIGHEST_PROTOCOL)
+    """Prepared objects as bytes for another process: plain tuples, pickled (named tuples unpickle 8x slower).
+
+    Without the pickler's memo ("fast" mode): it remembers every object it writes, to write repeats as references,
+    and the tuples hold no repeat worth it. 100,000 objects pickled in 0.065 s instead of 0.23 s, unpickled as fast;
+    the bytes are 6% longer. Fast mode loops on a self-referencing object: these are trees of strs, ints and bytes.
+    """
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.fast = True
+    pickler.dump([tuple(item) for item in items])
+    return buffer.getvalue()
 
 
 def unpack(blob: bytes) -> list[Prepared | Refused]:

@@ -30,6 +30,9 @@ def test_fixed_columns_and_skipped_conflicts(conn):
     assert [tuple(r) for r in stored] == [("a", "x'%"), ("b", "x'%"), ("c", "new")]
 
 
+_K_KEYS = "key >= 'k' AND key < 'l'"  # the test's keys
+
+
 @pytest.mark.parametrize("count", [ROWS_PER_STATEMENT - 1, ROWS_PER_STATEMENT, 3 * ROWS_PER_STATEMENT + 7])
 @pytest.mark.parametrize("ignore_conflicts", [False, True])
 def test_many_narrow_rows_are_stored_in_order_whatever_the_statement_size(conn, count, ignore_conflicts):
@@ -38,7 +41,7 @@ def test_many_narrow_rows_are_stored_in_order_whatever_the_statement_size(conn, 
     rows = [(f"k{i:04d}", f"v{i % 3}") for i in range(count)]
     given = rows + rows[:5] + [rows[-1]] if ignore_conflicts else rows
     insert_rows(conn, "node_setting", ("key", "value"), given, ignore_conflicts=ignore_conflicts)
-    stored = conn.exec_driver_sql("SELECT key, value FROM node_setting WHERE key >= 'k' AND key < 'l' ORDER BY key").all()
+    stored = conn.exec_driver_sql(f"SELECT key, value FROM node_setting WHERE {_K_KEYS} ORDER BY key").all()
     assert [tuple(r) for r in stored] == rows
 
 
@@ -46,6 +49,6 @@ def test_repeats_within_one_statement_are_skipped_or_refused(conn):
     rows = [(f"k{i:04d}", "v") for i in range(ROWS_PER_STATEMENT)]
     rows[7] = rows[3]
     insert_rows(conn, "node_setting", ("key", "value"), rows, ignore_conflicts=True)
-    assert conn.exec_driver_sql("SELECT count(*) FROM node_setting WHERE key >= 'k' AND key < 'l'").scalar() == len(rows) - 1
+    assert conn.exec_driver_sql(f"SELECT count(*) FROM node_setting WHERE {_K_KEYS}").scalar() == len(rows) - 1
     with pytest.raises((IntegrityError, psycopg.IntegrityError)):  # wrapped by SQLAlchemy, or from COPY
         insert_rows(conn, "node_setting", ("key", "value"), [(f"n{i:04d}", "v") for i in range(60)] + [("n0001", "v")])
