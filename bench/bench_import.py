@@ -24,7 +24,7 @@ from datagen import bundle, cpu_probe, mixed
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCORD = str(ROOT / ".venv" / "bin" / "accord")
-ROUNDS = 3
+ROUNDS = 5
 
 
 def baseline(path: Path, db: Path) -> float:
