@@ -174,6 +174,19 @@ def test_duplicate_published_into_second_collection_gets_membership(conn):
     assert sorted(cols) == sorted([c1.id, c2.id])
 
 
+def test_many_duplicates_published_into_another_collection_each_get_one_membership(conn):
+    # More memberships than one multi-row statement holds (accord.core.db.ROWS_PER_STATEMENT), plus a remainder.
+    org = make_org(conn)
+    c1, c2 = (make_collection(conn, readers=[org.name], writers=[org.name]) for _ in range(2))
+    objs = [make_indicator() for _ in range(123)]
+    first = ingest(conn, objs, WriteContext(writer_org_id=org.id, collection_id=c1.id))
+    again = ingest(conn, [*objs, objs[0]], WriteContext(writer_org_id=org.id, collection_id=c2.id))
+    assert (first.stored, again.duplicates) == (123, 124)
+    c = collection_object.c
+    members = conn.execute(select(c.object_seq, c.tick).where(c.collection_id == c2.id).order_by(c.tick)).all()
+    assert [m.object_seq for m in members] == first.stored_seqs  # each once, in the order they were given
+
+
 def test_w1_created_by_ref_of_another_org_is_refused(conn):
     mine, theirs = make_org(conn), make_org(conn)
     obj = make_indicator(created_by_ref=theirs.stix_id)
