@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from accord.correlate.indexer import index_entries, listed_entries
+from accord.correlate.indexer import listed_values
 from accord.correlate.values import values_of
 from accord.correlate.warninglists import WarninglistMatcher
 
@@ -27,7 +27,7 @@ _EXAMPLES = 10
 
 def object_flags(obj: dict[str, Any], wl: WarninglistMatcher) -> list[dict[str, Any]]:
     """The object's values on active warninglists, with the lists' names: exactly what ingest flagged."""
-    listed = listed_entries(index_entries(values_of(obj)), wl)
+    listed = listed_values(values_of(obj), wl)
     return [{"kind": kind, "value": value, "warninglists": list(names)} for kind, value, names in listed]
 
 

@@ -59,16 +59,16 @@ def index_entries(values: Iterable[IndexValue]) -> tuple[IndexEntry, ...]:
 Flag = tuple[str, str, tuple[str, ...]]  # kind, value, names of the warninglists that hold it
 
 
-def listed_entries(entries: Iterable[IndexEntry], wl: WarninglistMatcher) -> tuple[Flag, ...]:
-    """The correlating values among an object's index rows that are on active warninglists.
+def listed_values(values: Iterable[IndexValue], wl: WarninglistMatcher) -> tuple[Flag, ...]:
+    """The correlating values among an object's index values (values_of) that are on active warninglists.
 
-    A URL's host has its own (domain or ip) row, so a URL row is checked without its host.
+    Each value is the display value of its index row (display_value). A URL's host has its own (domain or ip)
+    row, so a URL is checked without its host.
     """
     out: list[Flag] = []
     hits = wl.hits
-    for kind, key, stored, _lo, _hi, correlating in entries:
+    for kind, value, _key, _lo, _hi, correlating in values:
         if correlating and kind[:4] != "ref:":
-            value = display_value(kind, key, stored)
             names = hits(kind, value, url_host=False)
             if names:
                 out.append((kind, value, tuple(names)))

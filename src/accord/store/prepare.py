@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from accord.correlate.indexer import Flag, IndexEntry, index_entries, listed_entries
+from accord.correlate.indexer import Flag, IndexEntry, index_entries, listed_values
 from accord.correlate.values import values_of
 from accord.correlate.warninglists import WarninglistMatcher
 from accord.stix.ids import id_key
@@ -120,10 +120,13 @@ def prepare_all(
     valid = [obj for obj, reason in zip(objs, reasons, strict=True) if reason is None]
     raws = [orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) for obj in valid]
     entries: list[tuple[IndexEntry, ...]] = [()] * len(valid)
+    flags: list[tuple[Flag, ...]] = [()] * len(valid)
     if index:
         pairs = zip(valid, raws, strict=True)
-        entries = [index_entries(values_of(obj)) if len(raw) <= max_bytes else () for obj, raw in pairs]
-    flags = [listed_entries(e, wl) if e else () for e in entries] if wl is not None else [()] * len(valid)
+        values = [values_of(obj) if len(raw) <= max_bytes else () for obj, raw in pairs]
+        entries = [index_entries(v) for v in values]
+        if wl is not None:
+            flags = [listed_values(v, wl) if v else () for v in values]
     out: list[Prepared | Refused] = []
     k = 0
     for obj, reason in zip(objs, reasons, strict=True):

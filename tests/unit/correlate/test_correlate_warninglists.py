@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from accord.correlate.values import normalize
+from accord.correlate.indexer import display_value, index_entries, listed_values
+from accord.correlate.values import normalize, values_of
 from accord.correlate.warninglists import (
     DEFAULT_EXCLUDED,
     WarninglistMatcher,
@@ -125,3 +126,24 @@ def test_a_pickled_matcher_answers_alike_and_unpickles_each_hash_table_on_its_fi
     )
     for kind, value in [("ip", "10.1.2.3"), ("domain", "www.google.com"), ("email", "someone@mailinator.com")]:
         assert loaded.hits(kind, value) == matcher.hits(kind, value)
+
+
+def test_flags_name_each_value_as_its_index_row_displays_it(matcher: WarninglistMatcher) -> None:
+    # Flags are read from the values themselves (listed_values): every value checked must be spelled as its index
+    # row shows it (display_value), including a domain (keyed reversed) and a URL too long to key as is.
+    long_url = "https://c2.badhost-accord.net/search?q=" + "x" * 600
+    pattern = (
+        f"[domain-name:value = 'WWW.Google.com'] OR [url:value = '{long_url}'] OR [ipv4-addr:value = '8.8.8.8']"
+        f" OR [file:hashes.'SHA-256' = '{EMPTY_SHA256}']"
+    )
+    values = values_of({"type": "indicator", "pattern": pattern, "pattern_type": "stix"})
+    shown = {(kind, display_value(kind, key, stored)) for kind, key, stored, *_ in index_entries(values)}
+    checked = {(v.kind, v.value) for v in values if v.correlating and not v.kind.startswith("ref:")}
+    assert ("url", long_url) in checked
+    assert checked <= shown
+    flags = listed_values(values, matcher)
+    assert {(kind, value) for kind, value, _ in flags} == {
+        ("domain", "www.google.com"),
+        ("ip", "8.8.8.8"),
+        ("hash:sha256", EMPTY_SHA256),
+    }
