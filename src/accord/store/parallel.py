@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from accord.correlate.warninglists import active_matcher
-from accord.store.prepare import Prepared, Refused, holds_nul, pack, prepare_all, unpack
+from accord.store.prepare import Prepared, Refused, holds_nul, pack, prepare_all, prepare_rows, unpack
 from accord.store.sources import GZIP_MAGIC, Source, bundle_objects, read_objects
 
 MIN_BYTES = 4 * 1024 * 1024  # below this, process start-up costs more than it saves
@@ -127,7 +127,7 @@ def _prepare_span(args: tuple[str, Span, int, bool]) -> bytes | None:
     # in the consumer's thread instead of competing for the GIL with its database writes.
     wl = active_matcher() if index else None  # loaded before the fork: shared, not rebuilt
     # One search of the span's bytes instead of one per object (most spans hold no NUL).
-    return pack(prepare_all(objects, max_bytes, index=index, wl=wl, nul_free=not holds_nul(data)))
+    return pack(prepare_rows(objects, max_bytes, index=index, wl=wl, nul_free=not holds_nul(data)))
 
 
 def prepared_batches(

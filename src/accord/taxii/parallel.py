@@ -20,7 +20,7 @@ from accord.core import helpers
 from accord.core.db import is_postgres
 from accord.core.settings import get_settings
 from accord.correlate.warninglists import active_matcher, active_names, get_matcher
-from accord.store.prepare import Prepared, Refused, holds_nul, pack, prepare_all, unpack
+from accord.store.prepare import Prepared, Refused, holds_nul, pack, prepare_all, prepare_rows, unpack
 
 log = logging.getLogger("accord.taxii")
 
@@ -35,7 +35,7 @@ def prepare_frame(request: bytes) -> Iterator[bytes]:
     wl = get_matcher(None if names is None else tuple(names)) if index else None
     nul_free = not holds_nul(request)  # one search of the request instead of one per object
     for chunk in _parts(objects, parts):
-        yield pack(prepare_all(chunk, max_bytes, index=index, wl=wl, nul_free=nul_free))
+        yield pack(prepare_rows(chunk, max_bytes, index=index, wl=wl, nul_free=nul_free))
 
 
 def _parts(items: list[Any], parts: int) -> list[list[Any]]:
