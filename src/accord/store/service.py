@@ -85,16 +85,15 @@ class _ObjectState:
     revoked_at: str | None = None
     first: str | None = None  # a version whose modified equals its created: by STIX 2.1, the object's first
 
-    @classmethod
-    def of_new(cls, item: Prepared, owner: int) -> _ObjectState:
-        """The state after accepting the first version known of an object (what _decide does with no state)."""
+    def accept(self, item: Prepared, owner: int) -> None:
+        """Record a version the versioning rules accepted (or that no rule can refuse: the first one known)."""
         version = item.version
-        return cls(
-            owner,
-            {version: (item.body_hash, None)},
-            revoked_at=version if item.revoked else None,
-            first=version if version and version == item.created else None,
-        )
+        self.owner = owner
+        if version and version == item.created:
+            self.first = version
+        self.versions[version] = (item.body_hash, None)
+        if item.revoked and (self.revoked_at is None or version < self.revoked_at):
+            self.revoked_at = version
 
 
 def _refuse(report: IngestReport, ctx: WriteContext, oid: str | None, reason: str, version: str | None = None) -> None:
@@ -217,7 +216,8 @@ def _ingest_batch(
         item, owner = cand
         st = states.get(item.id)
         if st is None:  # neither stored nor earlier in this batch: no rule can refuse it (most of an import)
-            states[item.id] = _ObjectState.of_new(item, owner)
+            states[item.id] = st = _ObjectState()
+            st.accept(item, owner)
             reason = None
         else:
             reason = _decide(st, item, owner)
@@ -273,12 +273,7 @@ def _decide(st: _ObjectState, item: Prepared, owner: int) -> str | None:
     reason = _first_version_conflict(st, item)
     if reason is not None:
         return reason
-    st.owner = owner
-    if item.version and item.version == item.created:
-        st.first = item.version
-    st.versions[item.version] = (item.body_hash, None)
-    if item.revoked and (st.revoked_at is None or item.version < st.revoked_at):
-        st.revoked_at = item.version
+    st.accept(item, owner)
     return None
 
 
