@@ -38,7 +38,7 @@ from accord.sharing.repository import principal_for
 from accord.stix.ids import deterministic_sco_id
 from accord.stix.markings import Tlp, tlp_marking_definition
 from accord.store.prepare import prepare_all
-from accord.store.service import WriteContext, ingest_prepared
+from accord.store.service import WriteContext, ingest_batches, ingest_prepared
 
 ORGS = 10
 WIDESPREAD_HOST = "popular-cdn.example.net"
@@ -178,10 +178,8 @@ def ingest_new(engine: Any, org_id: int, ident: str, col: int, *, index: bool, n
             trans = conn.begin()
             widen_cache(conn, settings.import_cache_mb)
             t0 = time.perf_counter()
-            items = parallel.prepared_batches(
-                source, batch=settings.import_batch_size, max_bytes=MAX_BYTES, index=index
-            )
-            ingest_prepared(conn, items, WriteContext(writer_org_id=org_id, collection_id=col))
+            spans = parallel.prepared_spans(source, batch=settings.import_batch_size, max_bytes=MAX_BYTES, index=index)
+            ingest_batches(conn, spans, WriteContext(writer_org_id=org_id, collection_id=col))  # as `accord import`
             elapsed = time.perf_counter() - t0
             trans.rollback()
     return n / elapsed

@@ -130,18 +130,11 @@ def _prepare_span(args: tuple[str, Span, int, bool]) -> bytes | None:
     return pack(prepare_rows(objects, max_bytes, index=index, wl=wl, nul_free=not holds_nul(data)))
 
 
-def prepared_batches(
-    source: Source, *, batch: int, max_bytes: int, index: bool = True, workers: int = 2
-) -> Iterator[Prepared | Refused]:
-    """Prepared objects of a bundle file, in input order, computed by worker processes."""
-    for items in prepared_spans(source, batch=batch, max_bytes=max_bytes, index=index, workers=workers):
-        yield from items
-
-
 def prepared_spans(
     source: Source, *, batch: int, max_bytes: int, index: bool = True, workers: int = 2
 ) -> Iterator[list[Prepared | Refused]]:
-    """prepared_batches a list at a time, each as soon as it is ready: a span's objects, or a batch of them."""
+    """Prepared objects of a bundle file, in input order, computed by worker processes: a list at a time, each as
+    soon as it is ready (a span's objects, or a batch of them when the file is read in this process)."""
     assert source.path is not None
     with _plain(source.path) as plain:
         if plain is None:  # gzip that does not decompress: the whole-file reader gives the reason

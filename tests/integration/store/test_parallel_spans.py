@@ -34,7 +34,8 @@ def _spanned(path: Path, span_bytes: int, monkeypatch: pytest.MonkeyPatch, *, re
         m.setattr(parallel, "FIRST_SPAN_BYTES", max(1, span_bytes // 3))  # the first span is smaller
         if not reread:
             m.setattr(parallel, "_in_process", None)
-        return list(parallel.prepared_batches(_source(path), batch=50, max_bytes=MAX, workers=2))
+        spans = parallel.prepared_spans(_source(path), batch=50, max_bytes=MAX, workers=2)
+        return [item for items in spans for item in items]
 
 
 def _whole(path: Path) -> list[Any]:
