@@ -75,7 +75,7 @@ def import_cmd(
                 raise Forbidden(f"{principal.email or 'this user'} may not write into collection {collection!r}")
         if not principal.can_write:
             raise Forbidden(f"{principal.email} has role {principal.role.value}, which cannot import")
-        ctx = WriteContext(writer_org_id=principal.org_id, collection_id=collection_id)
+        ctx = WriteContext(writer_org_id=principal.org_id, collection_id=collection_id, reader=principal)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),

@@ -38,8 +38,8 @@ from sqlalchemy.util.typing import TupleAny
 from accord.correlate.indexer import CIDR_MARK
 from accord.models.accounts import org
 from accord.models.correlate import value_index
-from accord.models.objects import id_is, same_object, stix_object
-from accord.sharing.policy import Principal, readable_clause, visible_versions_clause
+from accord.models.objects import id_is, same_copy, stix_object
+from accord.sharing.policy import Principal, preferred_first, readable_clause, visible_versions_clause
 from accord.stix.ids import id_key
 
 # Probe modes: exact key, CIDR containing an address or CIDR (lo/hi equality), addresses or CIDRs inside a
@@ -279,7 +279,7 @@ def _answers_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) ->
     # separate, rarer statement). CASE, not AND/OR: SQLite evaluates every operand of AND/OR in a result
     # column, CASE stops at the first that decides.
     older = stix_object.alias("older")
-    has_older = exists().where(same_object(older, stix_object), older.c.version < o.version)
+    has_older = exists().where(same_copy(older, stix_object), older.c.version < o.version)
     only = case(
         (o.is_latest.is_not(True), literal(False)),
         (or_(o.version == "", o.version == o.created), literal(True)),
@@ -342,13 +342,19 @@ def _details_stmt(dialect: str, principal: Principal) -> Any:
     latest = stix_object.alias("l")
     ids = select(latest.c.id).select_from(_Ordered(wanted, latest, latest.c.seq == wanted.c.v0))
     keys = select(latest.c.id_key).select_from(_Ordered(wanted, latest, latest.c.seq == wanted.c.v0))
+    # First and last seen are those of the answering version's copy (its owner's and link's versions).
     agg = (
-        select(o.id, func.min(o.seq).label("first"), func.max(o.seq).label("last"))
+        select(o.id, o.owner_org_id, o.peer_id, func.min(o.seq).label("first"), func.max(o.seq).label("last"))
         .where(o.id_key.in_(keys), o.id.in_(ids), readable_clause(principal, stix_object))
-        .group_by(o.id)
+        .group_by(o.id, o.owner_org_id, o.peer_id)
         .subquery("agg")
     )
-    joined = _Ordered(wanted, latest, latest.c.seq == wanted.c.v0).join(agg, agg.c.id == latest.c.id)
+    same_copy_of_latest = and_(
+        agg.c.id == latest.c.id,
+        agg.c.owner_org_id == latest.c.owner_org_id,
+        agg.c.peer_id.is_not_distinct_from(latest.c.peer_id),
+    )
+    joined = _Ordered(wanted, latest, latest.c.seq == wanted.c.v0).join(agg, same_copy_of_latest)
     return select(latest.c.seq, latest.c.raw, agg.c.first, agg.c.last).select_from(joined)
 
 
@@ -427,12 +433,13 @@ def latest_objects(
 
 
 def latest_readable(conn: Connection, principal: Principal, stix_id: str) -> Any | None:
-    """The latest readable version (seq, id, type, raw) of one object, or None (R7)."""
+    """The latest readable version (seq, id, type, raw, owner_org_id) of one object, or None (R7); of the
+    caller's own copy when its organisation holds one."""
     o = stix_object.c
     stmt = (
-        select(o.seq, o.id, o.type, o.raw)
+        select(o.seq, o.id, o.type, o.raw, o.owner_org_id)
         .where(id_is(stix_object, stix_id), visible_versions_clause(principal, stix_object, latest_only=False))
-        .order_by(o.version.desc())
+        .order_by(*preferred_first(principal))
         .limit(1)
     )
     return conn.execute(stmt).first()

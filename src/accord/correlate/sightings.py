@@ -131,7 +131,8 @@ def record_sighting(
         "where_sighted_refs": [identity],
     }
     objects.append(sighting | ({"object_marking_refs": marking} if marking else {}))
-    report = ingest(conn, objects, WriteContext(writer_org_id=principal.org_id, collection_id=target.id))
+    ctx = WriteContext(writer_org_id=principal.org_id, collection_id=target.id, reader=principal)
+    report = ingest(conn, objects, ctx)
     if report.refused:
         raise BadRequest("; ".join(report.reasons) or "the sighting was refused")
     return {"id": sighting["id"], "sighting_of_ref": ref, "indicator_created": created_indicator}

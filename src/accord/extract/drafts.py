@@ -189,7 +189,8 @@ def publish(conn: Connection, principal: Principal, draft_id: str, collection_al
     if row.status != "draft" or not repo.mark_published(conn, draft_id, target.id, now_us()):
         raise Conflict("the draft is already published")
     objects = orjson.loads(row.bundle)["objects"]
-    report = ingest(conn, objects, WriteContext(writer_org_id=principal.org_id, collection_id=target.id))
+    ctx = WriteContext(writer_org_id=principal.org_id, collection_id=target.id, reader=principal)
+    report = ingest(conn, objects, ctx)
     counts = {"stored": report.stored, "duplicates": report.duplicates, "refused": report.refused}
     record(conn, _actor(principal), "extract.publish", target.alias, draft=draft_id, **counts)
     return {

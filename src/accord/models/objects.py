@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    true,
 )
 from sqlalchemy.sql import FromClause
 
@@ -27,8 +28,12 @@ from accord.stix.ids import id_key
 # allocated under the node_clock row lock so that commit order equals seq order (no keyset gaps).
 # Objects are found by id through id_key (accord.stix.ids.id_key), a 64-bit digest of the id: its index is a
 # quarter the size of one on the ids, which are random keys, so a stored batch dirties a quarter of the pages.
-# Queries name both (id_is, id_in, same_object below). (id, version) is unique: the store decides what is new,
-# a duplicate or a conflict with its writers serialised (accord.store.service), and no other code inserts versions.
+# Queries name both (id_is, id_in, same_object below).
+# An object is held in copies: each (owner_org_id, peer_id) holding an id has its own versions (W3: an SCO names
+# a value, not a producer, and what one organisation holds never decides another's write). (id, owner_org_id,
+# peer_id, version) is unique: the store decides what is new, a duplicate or a conflict with its writers
+# serialised (accord.store.service), and no other code inserts versions. sole_copy is false on every version of
+# an id that more than one copy holds: readers then see one copy per id (accord.sharing.policy).
 stix_object = Table(
     "stix_object",
     metadata,
@@ -40,12 +45,13 @@ stix_object = Table(
     Column("created", String(27), nullable=True),
     Column("spec_version", String(8), nullable=False),
     Column("revoked", Boolean, nullable=False),
-    Column("is_latest", Boolean, nullable=False),
+    Column("is_latest", Boolean, nullable=False),  # the newest version of its copy
     Column("owner_org_id", Integer, ForeignKey("org.id"), nullable=False),
     Column("tlp", SmallInteger, nullable=True),  # accord.stix.markings.Tlp; NULL = unmarked (R5)
     Column("peer_id", Integer, ForeignKey("peer.id"), nullable=True),  # provenance; NULL = local
     Column("body_hash", LargeBinary(16), nullable=False),
     Column("raw", LargeBinary, nullable=False),
+    Column("sole_copy", Boolean, nullable=False, server_default=true()),
     Index("ix_stix_object_id_key", "id_key"),
     Index("ix_stix_object_latest_seq", "is_latest", "seq"),
     Index("ix_stix_object_type_seq", "type", "seq"),
@@ -64,8 +70,13 @@ def id_in(table: FromClause, ids: Iterable[str]) -> ColumnElement[bool]:
 
 
 def same_object(a: FromClause, b: FromClause) -> ColumnElement[bool]:
-    """Rows of two aliases of stix_object that are versions of one object (a join through the id_key index)."""
+    """Rows of two aliases of stix_object with one id, in any copy (a join through the id_key index)."""
     return and_(a.c.id_key == b.c.id_key, a.c.id == b.c.id)
+
+
+def same_copy(a: FromClause, b: FromClause) -> ColumnElement[bool]:
+    """Rows of two aliases of stix_object that are versions of one copy: one id, owner and link."""
+    return and_(same_object(a, b), a.c.owner_org_id == b.c.owner_org_id, a.c.peer_id.is_not_distinct_from(b.c.peer_id))
 
 
 # Membership of an object version in a collection. tick is the version's date_added in that collection:

@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, and_, exists, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, FromClause, and_, case, exists, func, literal, or_, select, true
 
 from accord.models.accounts import org
 from accord.models.objects import collection_object, same_object, stix_object
@@ -134,6 +135,30 @@ def readable_clause(principal: Principal, obj: FromClause = stix_object) -> Colu
     return or_(*clauses)
 
 
+def _own(principal: Principal, obj: FromClause) -> ColumnElement[bool]:
+    return obj.c.owner_org_id == principal.org_id
+
+
+def preferred_over(principal: Principal, a: FromClause, b: FromClause, *, newest: bool) -> ColumnElement[bool]:
+    """Whether version `a` comes before version `b` of the same id for this reader.
+
+    An id may be held in several copies (accord.store.service); a reader sees one object per id: its own
+    organisation's copy when it holds one, else the newest (with `newest`; else the oldest) version of any
+    copy, by version and then by when it was stored.
+    """
+    own_a, own_b = _own(principal, a), _own(principal, b)
+    if newest:
+        later = or_(a.c.version > b.c.version, and_(a.c.version == b.c.version, a.c.seq > b.c.seq))
+    else:
+        later = or_(a.c.version < b.c.version, and_(a.c.version == b.c.version, a.c.seq < b.c.seq))
+    return or_(and_(own_a, ~own_b), and_(own_a == own_b, later))
+
+
+def preferred_first(principal: Principal, obj: FromClause = stix_object) -> list[ColumnElement[Any]]:
+    """ORDER BY terms that put the version preferred_over the others first (own copy, then newest)."""
+    return [case((_own(principal, obj), 1), else_=0).desc(), obj.c.version.desc(), obj.c.seq.desc()]
+
+
 def visible_versions_clause(
     principal: Principal,
     obj: FromClause = stix_object,
@@ -141,23 +166,28 @@ def visible_versions_clause(
     latest_only: bool,
     scope: Callable[[FromClause], ColumnElement[bool]] | None = None,
 ) -> ColumnElement[bool]:
-    """Readable versions; with latest_only, only the newest readable version of each object.
+    """Readable versions; with latest_only, one version per id: the newest readable version of the reader's own
+    copy when it holds one, else of any copy (preferred_over).
 
-    `scope(newer)` narrows which newer versions count (e.g. only those in one TAXII collection); it gets an
+    `scope(newer)` narrows which other versions count (e.g. only those in one TAXII collection); it gets an
     alias of stix_object and returns a clause over it.
     """
     readable = readable_clause(principal, obj)
     if not latest_only:
         return readable
-    if principal.is_admin and scope is None:
-        return obj.c.is_latest == true()
     newer = stix_object.alias("newer")
     newer_clauses: list[ColumnElement[bool]] = [
         same_object(newer, obj),
-        newer.c.version > obj.c.version,
-        readable_clause(principal, newer),
+        preferred_over(principal, newer, obj, newest=True),
     ]
+    if not principal.is_admin:
+        newer_clauses.append(readable_clause(principal, newer))
+    # The newest version of an id held in one copy is what every reader who may read it sees: only the others
+    # need the probe for a preferred version.
+    sole_latest = and_(obj.c.is_latest == true(), obj.c.sole_copy == true())
     if scope is not None:
         newer_clauses.append(scope(newer))
         return and_(readable, ~exists().where(*newer_clauses))
-    return and_(readable, or_(obj.c.is_latest == true(), ~exists().where(*newer_clauses)))
+    if principal.is_admin:
+        return or_(sole_latest, and_(obj.c.is_latest == true(), ~exists().where(*newer_clauses)))
+    return and_(readable, or_(sole_latest, ~exists().where(*newer_clauses)))

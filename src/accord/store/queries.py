@@ -8,7 +8,7 @@ import orjson
 from sqlalchemy import Connection, select
 
 from accord.models.objects import id_is, stix_object
-from accord.sharing.policy import Principal, visible_versions_clause
+from accord.sharing.policy import Principal, preferred_first, visible_versions_clause
 
 
 def list_latest(
@@ -31,23 +31,22 @@ def list_latest(
 
 def get_latest(conn: Connection, principal: Principal, stix_id: str) -> dict[str, Any] | None:
     """The newest readable version of one object, or None (unreadable and missing look the same: R7)."""
-    o = stix_object.c
     row = conn.execute(
-        select(o.raw)
+        select(stix_object.c.raw)
         .where(id_is(stix_object, stix_id), visible_versions_clause(principal, stix_object, latest_only=False))
-        .order_by(o.version.desc())
+        .order_by(*preferred_first(principal))
         .limit(1)
     ).first()
     return orjson.loads(row.raw) if row else None
 
 
 def list_versions(conn: Connection, principal: Principal, stix_id: str) -> list[str]:
-    """The readable versions of one object, oldest first."""
+    """The readable versions of one object (of every copy), oldest first."""
     o = stix_object.c
     stmt = (
         select(o.version)
         .where(id_is(stix_object, stix_id), visible_versions_clause(principal, stix_object, latest_only=False))
-        .order_by(o.version)
+        .order_by(o.version, o.seq)
     )
     return list(conn.execute(stmt).scalars())
 

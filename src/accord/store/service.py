@@ -12,6 +12,9 @@ from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
 from accord.correlate.indexer import Flag, PendingRows, index_rows
 from accord.correlate.warninglists import active_matcher
+from accord.sharing.policy import ObjectFacts, Principal, Role, can_read
+from accord.sharing.repository import principal_for
+from accord.stix.markings import Tlp
 from accord.store import repository as repo
 from accord.store.prepare import Prepared, Refused, prepare_all
 
@@ -27,13 +30,18 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True, slots=True)
 class WriteContext:
-    """Who writes, where to, and over which link (W1, W2, provenance)."""
+    """Who writes, where to, and over which link (W1, W2, W3, provenance).
+
+    `reader` is the writer as the sharing policy knows it: what it may read of other copies is all that can
+    decide its write (W3). Without one, the writer organisation's analysts' view is taken.
+    """
 
     writer_org_id: int
     collection_id: int | None = None
     peer_id: int | None = None
     peer_org_ids: frozenset[int] = frozenset()  # organisations the peer node speaks for (W1 exception)
     keep_outcomes: bool = False
+    reader: Principal | None = None
 
 
 @dataclass(slots=True)
@@ -44,6 +52,7 @@ class Outcome:
     version: str | None
     status: str  # stored | duplicate | refused
     reason: str | None = None  # why it was refused; for a stored object, its values on warninglists
+    date_added: int | None = None  # stored or duplicate: its tick in the target collection (else its seq)
 
 
 @dataclass(slots=True)
@@ -84,6 +93,18 @@ class _ObjectState:
     latest_version: str | None = None
     revoked_at: str | None = None
     first: str | None = None  # a version whose modified equals its created: by STIX 2.1, the object's first
+
+    def record(self, row: Any) -> None:
+        """Take in one stored version (a row of repo.existing_versions)."""
+        self.owner = row.owner_org_id
+        version = row.version
+        if version and version == row.created:
+            self.first = version
+        self.versions[version] = (row.body_hash, row.seq)
+        if row.is_latest:
+            self.latest_seq, self.latest_version = row.seq, version
+        if row.revoked and (self.revoked_at is None or version < self.revoked_at):
+            self.revoked_at = version
 
     def accept(self, item: Prepared, owner: int) -> None:
         """Record a version the versioning rules accepted (or that no rule can refuse: the first one known)."""
@@ -172,21 +193,65 @@ def ingest_batches(
 
 
 _Candidate = tuple[Prepared, int]  # the prepared object and its owner
+_CopyKey = tuple[str, int, int | None]  # (id, owner org, peer link): the versions one holder keeps of an id
+_FOREIGN = -1  # the owner of a state made of other copies' readable versions: no writer's organisation
 
 
-def _load_states(conn: Connection, candidates: list[_Candidate]) -> dict[str, _ObjectState]:
-    states: dict[str, _ObjectState] = {}
-    for row in repo.existing_versions(conn, {c[0].id: c[0].id_key for c in candidates}):
-        st = states.setdefault(row.id, _ObjectState())
-        st.owner = row.owner_org_id
-        if row.version and row.version == row.created:
-            st.first = row.version
-        st.versions[row.version] = (row.body_hash, row.seq)
-        if row.is_latest:
-            st.latest_seq, st.latest_version = row.seq, row.version
-        if row.revoked and (st.revoked_at is None or row.version < st.revoked_at):
-            st.revoked_at = row.version
-    return states
+def _load_states(conn: Connection, candidates: list[_Candidate]) -> tuple[dict[_CopyKey, _ObjectState], list[Any]]:
+    """Each stored copy of the candidates' ids as a state, and the stored rows themselves."""
+    states: dict[_CopyKey, _ObjectState] = {}
+    rows = repo.existing_versions(conn, {c[0].id: c[0].id_key for c in candidates})
+    for row in rows:
+        st = states.get((row.id, row.owner_org_id, row.peer_id))
+        if st is None:
+            st = states[(row.id, row.owner_org_id, row.peer_id)] = _ObjectState()
+        st.record(row)
+    return states, rows
+
+
+def _foreign_states(
+    conn: Connection,
+    candidates: list[_Candidate],
+    states: dict[_CopyKey, _ObjectState],
+    rows: list[Any],
+    ctx: WriteContext,
+    orgs: dict[str, int],
+) -> dict[str, _ObjectState]:
+    """Per id, the versions of other copies the writer may read, for the writes they decide (W2, W3).
+
+    A local write of a versioned object that its owner does not hold yet is decided against the versions of it
+    that others hold and the writer may read: a new version of another organisation's object is refused (W2),
+    an identical one is a duplicate. Versions the writer may not read decide nothing: the write then makes the
+    owner's own copy, exactly as if the id were not stored (W3). Unversioned objects (SCOs: a value, not a
+    producer's statement) and what arrives over a link always go to their own copy.
+    """
+    if ctx.peer_id is not None:
+        return {}
+    wanted = {item.id for item, owner in candidates if item.version and (item.id, owner, None) not in states}
+    others = [r for r in rows if r.id in wanted]
+    if not others:
+        return {}
+    reader = ctx.reader or principal_for(conn, org_id=ctx.writer_org_id, role=Role.ANALYST.value)
+    members = repo.memberships(conn, [r.seq for r in others]) if not reader.is_admin else {}
+    identities = set(orgs)
+    foreign: dict[str, _ObjectState] = {}
+    for row in others:
+        facts = ObjectFacts(
+            stix_id=row.id,
+            type=row.id.rpartition("--")[0],
+            owner_org_id=row.owner_org_id,
+            tlp=None if row.tlp is None else Tlp(row.tlp),
+            peer_id=row.peer_id,
+            memberships=tuple(members.get(row.seq, ())),
+            is_org_identity=row.id in identities,
+        )
+        if can_read(reader, facts):
+            st = foreign.get(row.id)
+            if st is None:
+                st = foreign[row.id] = _ObjectState()
+            st.record(row)
+            st.owner = _FOREIGN
+    return foreign
 
 
 def _ingest_batch(
@@ -209,28 +274,44 @@ def _ingest_batch(
         candidates.append((item, owner))
     if not candidates:
         return report
-    states = _load_states(conn, candidates)
+    states, rows = _load_states(conn, candidates)
+    foreign = _foreign_states(conn, candidates, states, rows, ctx, orgs) if rows else {}
+    stored_keys = set(states)
+    peer_id = ctx.peer_id
+    keep = ctx.keep_outcomes
     accepted: list[_Candidate] = []
+    accepted_outcomes: list[Outcome] = []
+    at: dict[tuple[_CopyKey, str], int] = {}  # (copy, version) accepted in this batch -> its place in `accepted`
     duplicate_seqs: list[int] = []
+    duplicate_outcomes: list[tuple[Outcome, int, bool]] = []  # outcome, seq (or place in `accepted`), stored?
     for cand in candidates:
         item, owner = cand
-        st = states.get(item.id)
-        if st is None:  # neither stored nor earlier in this batch: no rule can refuse it (most of an import)
-            states[item.id] = st = _ObjectState()
+        key = (item.id, owner, peer_id)
+        st = states.get(key)
+        if st is None and (st := foreign.get(item.id)) is None:
+            # Neither stored nor earlier in this batch, and nothing the writer may read of it elsewhere: no
+            # rule can refuse it (most of an import).
+            states[key] = st = _ObjectState()
             st.accept(item, owner)
             reason = None
         else:
             reason = _decide(st, item, owner)
         if reason == "duplicate":
             report.duplicates += 1
-            seq = states[item.id].versions[item.version][1]
+            seq = st.versions[item.version][1]
             if seq is not None:
                 duplicate_seqs.append(seq)
-            if ctx.keep_outcomes:
-                report.outcomes.append(Outcome(item.id, item.version, "duplicate"))
+            if keep:
+                outcome = Outcome(item.id, item.version, "duplicate")
+                report.outcomes.append(outcome)
+                if seq is not None:
+                    duplicate_outcomes.append((outcome, seq, True))
+                else:
+                    duplicate_outcomes.append((outcome, at[(key, item.version)], False))
         elif reason is not None:
             _refuse(report, ctx, item.id, reason, item.version)
         else:
+            at[(key, item.version)] = len(accepted)
             accepted.append(cand)
             report.stored += 1
             note = None
@@ -239,9 +320,24 @@ def _ingest_batch(
                 report.listed += 1
                 if len(report.listed_examples) < MAX_REASONS:
                     report.listed_examples.append(f"{item.id}: {note}")
-            if ctx.keep_outcomes:
-                report.outcomes.append(Outcome(item.id, item.version, "stored", note))
-    _write(conn, accepted, duplicate_seqs, states, ctx, report, pending)
+            if keep:
+                outcome = Outcome(item.id, item.version, "stored", note)
+                report.outcomes.append(outcome)
+                accepted_outcomes.append(outcome)
+    copies: dict[str, set[_CopyKey]] = {}
+    for key in states:
+        copies.setdefault(key[0], set()).add(key)
+    shared = {oid for oid, keys in copies.items() if len(keys) > 1}
+    if shared:  # copies new in this batch make every copy of their id one of several
+        repo.mark_shared(
+            conn, {oid: item.id_key for item, _ in accepted if (oid := item.id) in shared and copies[oid] - stored_keys}
+        )
+    added, member_added = _write(conn, accepted, duplicate_seqs, states, ctx, report, pending, shared)
+    if keep:
+        for outcome, when in zip(accepted_outcomes, added, strict=True):
+            outcome.date_added = when
+        for outcome, ref, stored in duplicate_outcomes:
+            outcome.date_added = member_added.get(ref, ref) if stored else added[ref]
     return report
 
 
@@ -295,46 +391,72 @@ def _write(
     conn: Connection,
     accepted: list[_Candidate],
     duplicate_seqs: list[int],
-    states: dict[str, _ObjectState],
+    states: dict[_CopyKey, _ObjectState],
     ctx: WriteContext,
     report: IngestReport,
     pending: PendingRows,
-) -> None:
-    """Store the accepted versions and memberships; their value-index rows go to `pending`."""
+    shared: set[str],
+) -> tuple[list[int], dict[int, int]]:
+    """Store the accepted versions and memberships; their value-index rows go to `pending`.
+
+    Returns when each accepted version was added (its tick in the target collection, else its seq), and the
+    ticks in the target collection of the duplicates' versions.
+    """
+    member_added: dict[int, int] = {}
     new_members: list[int] = []
     if ctx.collection_id is not None and duplicate_seqs:
-        already = repo.member_seqs(conn, ctx.collection_id, duplicate_seqs)
-        new_members = [s for s in dict.fromkeys(duplicate_seqs) if s not in already]
+        member_added = repo.member_ticks(conn, ctx.collection_id, duplicate_seqs)
+        new_members = [s for s in dict.fromkeys(duplicate_seqs) if s not in member_added]
     count = len(accepted) + (len(accepted) if ctx.collection_id is not None else 0) + len(new_members)
     if count == 0:
-        return
+        return [], member_added
     tick = repo.allocate_ticks(conn, count)
-    # The newest version of each touched object decides is_latest.
-    newest = {item.id: max(states[item.id].versions) for item, _ in accepted}
+    # The newest version of each touched copy decides is_latest.
     peer_id = ctx.peer_id
+    newest = {(item.id, owner, peer_id): max(states[(item.id, owner, peer_id)].versions) for item, owner in accepted}
     rows: list[tuple[Any, ...]] = []
     append, add = rows.append, pending.add
     for seq, (item, owner) in enumerate(accepted, tick):
         # Unpacked once (13 attribute lookups of a named tuple cost more than building the row).
         oid, otype, version, created, spec_version, revoked, tlp, _, raw, body_hash, key, values, _ = item
-        latest = version == newest[oid]
+        latest = version == newest[(oid, owner, peer_id)]
         append(
-            (seq, oid, key, otype, version, created, spec_version, revoked, latest, owner, tlp, peer_id, body_hash, raw)
+            (
+                seq,
+                oid,
+                key,
+                otype,
+                version,
+                created,
+                spec_version,
+                revoked,
+                latest,
+                owner,
+                tlp,
+                peer_id,
+                body_hash,
+                raw,
+                oid not in shared,
+            )
         )
         if values:
             add(seq, values)
     tick += len(rows)
     stale = [
         st.latest_seq
-        for oid, st in states.items()
-        if oid in newest and st.latest_seq is not None and st.latest_version != newest[oid]
+        for copy, st in states.items()
+        if copy in newest and st.latest_seq is not None and st.latest_version != newest[copy]
     ]
     repo.insert_versions(conn, rows)
     repo.clear_latest(conn, stale)
     seqs = range(tick - len(rows), tick)
     report.stored_seqs.extend(seqs)
+    added = list(seqs)
     if ctx.collection_id is not None:
         cid, writer = ctx.collection_id, ctx.writer_org_id
         repo.insert_stored_memberships(conn, cid, seqs, writer, offset=len(rows))
+        added = [seq + len(rows) for seq in seqs]
         tick += len(rows)
         repo.insert_memberships(conn, [(tick + i, cid, seq, writer) for i, seq in enumerate(new_members)])
+        member_added.update((seq, tick + i) for i, seq in enumerate(new_members))
+    return added, member_added

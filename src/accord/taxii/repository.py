@@ -27,7 +27,7 @@ from accord.core.clock import now_us
 from accord.models.collections import collection
 from accord.models.jobs import job, taxii_status
 from accord.models.objects import collection_object, id_is, same_object, stix_object
-from accord.sharing.policy import Principal, readable_clause, visible_versions_clause
+from accord.sharing.policy import Principal, preferred_over, readable_clause, visible_versions_clause
 from accord.stix.ids import id_key
 from accord.taxii.filters import VERSION_KEYWORDS, Filters
 
@@ -68,15 +68,15 @@ def version_clause(principal: Principal, collection_id: int, versions: Sequence[
     scope = _in_collection(collection_id)
     parts: list[ColumnElement[bool]] = []
     if "last" in versions:
-        # A readable version that is the newest stored anywhere is the newest here too: that short-circuit
-        # spares most rows the NOT EXISTS probe below.
-        parts.append(and_(obj.c.is_latest == true(), readable_clause(principal, obj)))
+        # A readable version that is the newest stored anywhere, of an id held in one copy, is the newest here
+        # too: that short-circuit spares most rows the NOT EXISTS probe below.
+        parts.append(and_(obj.c.is_latest == true(), obj.c.sole_copy == true(), readable_clause(principal, obj)))
         parts.append(visible_versions_clause(principal, obj, latest_only=True, scope=scope))
     if "first" in versions:
         older = stix_object.alias("older")
         no_older = ~exists().where(
             same_object(older, obj),
-            older.c.version < obj.c.version,
+            preferred_over(principal, older, obj, newest=False),
             readable_clause(principal, older),
             scope(older),
         )

@@ -8,6 +8,8 @@ import orjson
 from sqlalchemy import Connection
 
 from accord.audit.service import record
+from accord.sharing.policy import Role
+from accord.sharing.repository import principal_for
 from accord.store.service import WriteContext, ingest_batches
 from accord.taxii import repository as repo
 from accord.taxii.parallel import pipeline_for, prepare_in_batches
@@ -20,9 +22,13 @@ def run_add_objects(conn: Connection, payload: bytes) -> None:
     status_id = data["status_id"]
     if repo.get_status(conn, status_id) is None:
         return  # the status was purged: nobody is waiting for it
-    ctx = WriteContext(writer_org_id=data["writer_org_id"], collection_id=data["collection_id"], keep_outcomes=True)
+    # The writer as the policy knows it now: what it may read of other copies decides its write (W3).
+    reader = principal_for(conn, org_id=data["writer_org_id"], role=data.get("role", Role.ANALYST.value))
+    ctx = WriteContext(
+        writer_org_id=data["writer_org_id"], collection_id=data["collection_id"], keep_outcomes=True, reader=reader
+    )
     report = ingest_batches(conn, prepare_in_batches(data["objects"], pipeline_for(conn)), ctx)
-    repo.update_status(conn, status_id, complete_values(conn, report))
+    repo.update_status(conn, status_id, complete_values(report))
     purge_statuses(conn)
     actor = data.get("email") or f"org:{data['writer_org_id']}"
     record(

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from accord.audit.service import record
 from accord.core.clock import now_us
 from accord.core.errors import BadRequest, Forbidden, NotFound
 from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
-from accord.models.objects import id_in, stix_object
 from accord.sharing.policy import Principal
 from accord.stix.timestamps import micros_to_timestamp
 from accord.stix.validate import object_version
@@ -58,23 +56,13 @@ def _entry(obj: Any) -> dict[str, str]:
     return out
 
 
-def _unversioned(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
-    """date_added of stored objects that have no modified/created: their only version."""
-    if not ids:
-        return {}
-    o = stix_object.c
-    rows = conn.execute(select(o.id, o.seq).where(id_in(stix_object, list(ids)[:900]), o.version == ""))
-    return {r.id: micros_to_timestamp(r.seq) for r in rows}
-
-
-def _outcome_lists(conn: Connection, report: IngestReport) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    missing = [o.id for o in report.outcomes if o.status != "refused" and o.id and not o.version]
-    known = _unversioned(conn, missing)
+def _outcome_lists(report: IngestReport) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     successes: list[dict[str, str]] = []
     failures: list[dict[str, str]] = []
     for o in report.outcomes:
         entry = {"id": o.id or ""}
-        version = o.version or known.get(o.id or "")
+        # Objects without modified/created (some SCOs) are versioned by their date_added in the collection.
+        version = o.version or (micros_to_timestamp(o.date_added) if o.date_added is not None else None)
         if version:
             entry["version"] = version
         if o.status == "refused":
@@ -87,9 +75,9 @@ def _outcome_lists(conn: Connection, report: IngestReport) -> tuple[list[dict[st
     return successes, failures
 
 
-def complete_values(conn: Connection, report: IngestReport) -> dict[str, Any]:
+def complete_values(report: IngestReport) -> dict[str, Any]:
     """The status columns of a finished request."""
-    successes, failures = _outcome_lists(conn, report)
+    successes, failures = _outcome_lists(report)
     return {
         "status": "complete",
         "success_count": len(successes),
@@ -113,10 +101,10 @@ def add_objects(conn: Connection, principal: Principal, collection_key: str, obj
         "total_count": len(objects),
     }
     if len(objects) <= get_settings().taxii_inline_max_objects:
-        ctx = WriteContext(writer_org_id=principal.org_id, collection_id=coll.id, keep_outcomes=True)
+        ctx = WriteContext(writer_org_id=principal.org_id, collection_id=coll.id, keep_outcomes=True, reader=principal)
         with gc_paused():  # prepared objects are acyclic: collector passes over them are pure cost
             report = ingest_batches(conn, prepare_batches(objects, pipeline=pipeline_for(conn)), ctx)
-        values.update(complete_values(conn, report))
+        values.update(complete_values(report))
         detail: dict[str, Any] = {"stored": report.stored, "duplicates": report.duplicates, "refused": report.refused}
     else:
         pendings = [_entry(o) for o in objects]
@@ -124,6 +112,7 @@ def add_objects(conn: Connection, principal: Principal, collection_key: str, obj
             "status_id": status_id,
             "collection_id": coll.id,
             "writer_org_id": principal.org_id,
+            "role": principal.role.value,
             "user_id": principal.user_id,
             "email": principal.email,
             "objects": objects,
@@ -193,11 +182,13 @@ def delete_object(conn: Connection, principal: Principal, collection_key: str, o
     rows = repo.deletable(conn, principal, coll.id, object_id, f)
     if not rows:
         raise NotFound(f"no object {object_id!r} in this collection")
-    if not principal.is_admin and any(r.owner_org_id != principal.org_id for r in rows):
+    # Other organisations' copies of the id stay (an SCO names a value each holder keeps for itself).
+    mine = rows if principal.is_admin else [r for r in rows if r.owner_org_id == principal.org_id]
+    if not mine:
         raise Forbidden("only the organisation that owns this object (or an admin) may delete it")
     if not principal.can_write:
         raise Forbidden("this token or role cannot write")
-    removed = repo.delete_memberships(conn, [r.tick for r in rows])
+    removed = repo.delete_memberships(conn, [r.tick for r in mine])
     record(
         conn,
         principal.email or f"org:{principal.org_id}",

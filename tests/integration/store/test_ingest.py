@@ -6,6 +6,7 @@ import orjson
 from sqlalchemy import select
 
 from accord.models.objects import collection_object, stix_object
+from accord.stix.markings import Tlp
 from accord.store.service import WriteContext, ingest
 from tests.builders import make_collection, make_indicator, make_ipv4, make_org, ts
 
@@ -198,8 +199,9 @@ def test_w1_created_by_ref_of_another_org_is_refused(conn):
 
 def test_w2_only_the_owner_versions_an_object(conn):
     owner, other = make_org(conn), make_org(conn)
-    obj = make_indicator(created=ts(1))
-    ingest(conn, [obj], WriteContext(writer_org_id=owner.id))
+    shared = make_collection(conn, readers=[owner.name, other.name], writers=[owner.name])
+    obj = make_indicator(created=ts(1), tlp=Tlp.GREEN)
+    ingest(conn, [obj], WriteContext(writer_org_id=owner.id, collection_id=shared.id))
     report = ingest(conn, [{**obj, "modified": ts(5)}], WriteContext(writer_org_id=other.id))
     assert report.refused == 1
     assert "W2" in report.reasons[0]
