@@ -19,6 +19,7 @@ from accord.core.settings import get_settings
 from accord.extract import drafts
 from accord.extract.service import extract_document, fetch_document
 from accord.sharing.policy import Principal
+from accord.store.derived import id_seed
 
 router = APIRouter(prefix="/api/v1/extract", tags=["extraction"])
 
@@ -79,8 +80,9 @@ def _create(
     engine = get_engine()
     with read_transaction(engine) as conn:
         identity = drafts.org_identity(conn, principal.org_id)
+        seed = id_seed(conn, principal.org_id)
     extraction = extract_document(
-        data, content_type=content_type, filename=filename, title=title, created_by_ref=identity
+        data, content_type=content_type, filename=filename, title=title, created_by_ref=identity, id_seed=seed
     )
     with transaction(engine) as conn:
         return drafts.create_draft(conn, principal, extraction)

@@ -41,8 +41,10 @@ def _table(results: list[dict[str, Any]]) -> Table:
                     continue
                 score = "" if m["score"] is None else f"{m['score']:.0f}" + (" expired" if m["expired"] else "")
                 name = f"{m['type']}: {m['name'] or m['id']}"
+                others = [o for o in m["held_by"] if o != m["owner"]]  # copies of the same id held by others
+                owner = m["owner"] + (f" (also held by {', '.join(others)})" if others else "")
                 table.add_row(
-                    result["input"], item["kind"], item["value"], lists, name, m["match"], m["owner"],
+                    result["input"], item["kind"], item["value"], lists, name, m["match"], owner,
                     m["last_seen"] or "", score,
                 )  # fmt: skip
     return table

@@ -124,9 +124,11 @@ class Enricher:
         contexts: Sequence[Context],
         found: Mapping[int, repo.Details] | None = None,
         ids: Iterable[str] = (),
+        shared: Iterable[str] = (),
     ) -> None:
         """`found`: the bodies and first/last seen of the contexts' versions when the caller already has them;
-        `ids`: more object ids to fetch links for (of versions in `found` that `render` will be asked about)."""
+        `ids`: more object ids to fetch links for (of versions in `found` that `render` will be asked about);
+        `shared`: ids held in more than one copy, whose readable holders are fetched (others: the owner)."""
         # Each object version is fetched, parsed and scored once, however many contexts name it.
         if found is None:
             found = repo.details(conn, principal, sorted({c.seq for c in contexts})) if contexts else {}
@@ -153,6 +155,8 @@ class Enricher:
                 for ref in ends[row.id]:
                     related[ref][row.id] = {"id": row.id, "type": row.type, "name": name}
         self._related = {ref: sorted(got.values(), key=lambda r: (r["type"], r["id"])) for ref, got in related.items()}
+        shared = list(shared)
+        self._holders = repo.holders(conn, principal, shared) if shared else {}
         self._now = now_us()
 
     def match(self, ctx: Context) -> dict[str, Any]:
@@ -198,6 +202,7 @@ class Enricher:
             "type": otype,
             "name": name,
             "owner": owner,
+            "held_by": self._holders.get(oid) or [owner],
             "match": match,
             "matched_value": matched_value,
             "first_seen": first_seen,
@@ -385,7 +390,8 @@ def _lookup(
     details = {seq: repo.Details(a.raw, seq, seq) for seq, a in versions.items() if a.only_version}
     if len(details) < len(versions):  # objects with several versions: first and last of the readable ones
         details |= repo.details(conn, principal, sorted(versions.keys() - details.keys()))
-    render = Enricher(conn, principal, (), details, {a.id for a in versions.values()}).render
+    shared = {a.id for a in versions.values() if not a.sole}
+    render = Enricher(conn, principal, (), details, {a.id for a in versions.values()}, shared).render
     results = {raw: _items(entry, rows, listed, per_tag, widespread, render) for raw, entry in forms.items()}
     out: list[dict[str, Any]] = []
     given: set[str] = set()

@@ -76,6 +76,7 @@ class Match(NamedTuple):
     id: str
     type: str
     owner: str
+    sole: bool  # the only copy of its id
 
 
 def _json_table(dialect: str, name: str, columns: Sequence[str]) -> Subquery:
@@ -176,7 +177,7 @@ def _probe_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) -> A
     v, o = value_index.c, stix_object.c
 
     def part(mode: Any, tag: Any, joined: Any, where: list[Any]) -> Any:
-        cols = (tag, mode.label("mode"), v.kind, v.key, v.value, o.seq, o.id, o.type, org.c.name)
+        cols = (tag, mode.label("mode"), v.kind, v.key, v.value, o.seq, o.id, o.type, org.c.name, o.sole_copy)
         return select(*cols).select_from(joined.join(org, org.c.id == o.owner_org_id)).where(*where)
 
     return union_all(*_probe_parts(dialect, principal, modes, part))
@@ -242,7 +243,12 @@ def probe(conn: Connection, principal: Principal, probes: Sequence[Probe]) -> li
     if not probes:
         return []
     modes, params = _probe_params(probes)
-    return [Match(*row) for row in _execute(conn, _probe_stmt, principal, modes, params)]
+    return [
+        Match(tag, mode, kind, key, value, seq, oid, otype, owner, bool(sole))
+        for tag, mode, kind, key, value, seq, oid, otype, owner, sole in _execute(
+            conn, _probe_stmt, principal, modes, params
+        )
+    ]
 
 
 def readable_counts(conn: Connection, principal: Principal, probes: Sequence[ProbeRow]) -> dict[int, int]:
@@ -267,6 +273,7 @@ class Answer(NamedTuple):
     owner: str
     raw: bytes
     only_version: bool  # the object's only version: its first and last seen are this version's date_added
+    sole: bool  # the only copy of its id (else holders() tells who else holds it)
 
 
 @lru_cache(maxsize=512)
@@ -298,12 +305,12 @@ def _answers_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) ->
         joined = _Ordered(rows, stix_object, o.seq == v.object_seq).join(org, org.c.id == o.owner_org_id)
         parts.append(
             select(q.v3.label("probe"), _mode_of(m, q.v1).label("mode"), v.kind, v.key, v.value, o.seq, o.id, o.type)
-            .add_columns(org.c.name, o.raw, only.label("only_version"), q.n.label("rows"))
+            .add_columns(org.c.name, o.raw, only.label("only_version"), o.sole_copy, q.n.label("rows"))
             .select_from(joined)
             .where(q.n > 0, q.n <= limit, v.correlating.is_(True), _visible(principal))
         )
         # A probe above the limit comes back as one row with no object (seq NULL) and its count of index rows.
-        parts.append(select(q.v3.label("probe"), *[null()] * 10, q.n).where(q.n > limit))
+        parts.append(select(q.v3.label("probe"), *[null()] * 11, q.n).where(q.n > limit))
     return union_all(*parts)
 
 
@@ -317,13 +324,13 @@ def answers(
     params["limit"] = _NO_LIMIT if limit is None else limit
     found: list[Answer] = []
     above: dict[int, int] = {}
-    for probe, mode, kind, key, value, seq, oid, otype, owner, raw, only, rows in _execute(
+    for probe, mode, kind, key, value, seq, oid, otype, owner, raw, only, sole, rows in _execute(
         conn, _answers_stmt, principal, modes, params
     ):
         if seq is None:
             above[probe] = rows
         else:
-            found.append(Answer(probe, mode, kind, key, value, seq, oid, otype, owner, raw, bool(only)))
+            found.append(Answer(probe, mode, kind, key, value, seq, oid, otype, owner, raw, bool(only), bool(sole)))
     return found, above
 
 
@@ -365,6 +372,34 @@ def details(conn: Connection, principal: Principal, seqs: Sequence[int]) -> dict
     stmt = _details_stmt(conn.dialect.name, principal)
     rows = conn.execute(stmt, {"seqs": orjson.dumps(list(seqs)).decode()})
     return {r.seq: Details(r.raw, r.first, r.last) for r in rows}
+
+
+@lru_cache(maxsize=512)
+def _holders_stmt(dialect: str, principal: Principal) -> Any:
+    wanted = _json_table(dialect, "ids", ("str", "int"))  # id, id_key
+    o = stix_object.c
+    return (
+        select(o.id, org.c.name, func.min(o.seq).label("since"))
+        .select_from(
+            _Ordered(wanted, stix_object, and_(o.id_key == wanted.c.v1, o.id == wanted.c.v0)).join(
+                org, org.c.id == o.owner_org_id
+            )
+        )
+        .where(readable_clause(principal, stix_object))
+        .group_by(o.id, org.c.name)
+    )
+
+
+def holders(conn: Connection, principal: Principal, ids: Sequence[str]) -> dict[str, list[str]]:
+    """The organisations holding a copy of each id that the caller may read, first holder first."""
+    if not ids:
+        return {}
+    stmt = _holders_stmt(conn.dialect.name, principal)
+    wanted = [[i, id_key(i)] for i in sorted(set(ids))]
+    found: dict[str, list[tuple[int, str]]] = {}
+    for oid, name, since in conn.execute(stmt, {"ids": orjson.dumps(wanted).decode()}):
+        found.setdefault(oid, []).append((since, name))
+    return {oid: [name for _, name in sorted(got)] for oid, got in found.items()}
 
 
 class Link(NamedTuple):

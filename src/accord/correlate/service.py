@@ -70,7 +70,8 @@ def _correlate(
             match = matching.match_kind(row, m.kind, m.key, hosts[origin])
             shown = matching.shown(m.kind, m.key, m.value)
             found.append(((origin, row), Context(m.seq, m.id, m.type, m.owner, match, shown, m.kind, m.key, row.kind)))
-    enricher = Enricher(conn, principal, [c for _, c in found])
+    shared = {m.id for answers in per_tag.values() for m in answers.values() if not m.sole}
+    enricher = Enricher(conn, principal, [c for _, c in found], shared=shared)
     correlations = [
         {"object": origin, "kind": row.kind, "value": row.value, **enricher.match(ctx)} for (origin, row), ctx in found
     ]
@@ -85,7 +86,8 @@ def object_correlations(conn: Connection, principal: Principal, stix_id: str) ->
     result = _correlate(conn, principal, [(row.id, values_of(orjson.loads(row.raw)))], exclude={row.id})
     for item in result["correlations"] + result["widespread"] + result["warninglisted"]:
         del item["object"]
-    return {"id": row.id, **result}
+    # Other organisations holding a copy of the object itself (an SCO: the same value) correlate with it too.
+    return {"id": row.id, "held_by": repo.holders(conn, principal, [row.id]).get(row.id, []), **result}
 
 
 def report_correlations(conn: Connection, principal: Principal, report_id: str) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Recording sightings: a STIX `sighting` by the caller's organisation, stored through the object store.
 
 A sighting of a bare value needs something to point at (``sighting_of_ref`` names an SDO): the caller's
-organisation gets an indicator for the value with an id derived from (organisation, kind, value), created on
-first use and reused after, so repeated sightings of one value gather on one indicator. Who may see the
+organisation gets an indicator for the value with an id derived from (organisation, kind, value) and a secret of
+the node (accord.store.derived: no other writer can post under it first), created on first use and reused after,
+so repeated sightings of one value gather on one indicator. Who may see the
 sighting is then decided by the policy, like any object (its collection and TLP).
 """
 
@@ -22,6 +23,7 @@ from accord.models.accounts import org
 from accord.sharing.policy import Principal
 from accord.stix.markings import Tlp, tlp_marking_definition
 from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
+from accord.store.derived import id_seed
 from accord.store.service import WriteContext, ingest
 
 _NS = uuid.UUID("5f1b7e0c-3c1a-4f0e-9b8e-6c0a5e2d4a11")
@@ -100,7 +102,7 @@ def record_sighting(
         if not rows:
             raise BadRequest(f"{value!r} is not a value Accord recognises")
         row = rows[0]
-        ref = f"indicator--{uuid.uuid5(_NS, f'{identity}|{row.kind}|{row.value}')}"
+        ref = f"indicator--{uuid.uuid5(_NS, f'{id_seed(conn, principal.org_id)}|{row.kind}|{row.value}')}"
         if repo.latest_readable(conn, principal, ref) is None:
             created_indicator = True
             indicator = {

@@ -113,6 +113,7 @@ def extract_document(
     created_by_ref: str | None = None,
     warninglists: bool = True,
     include_warninglisted: bool = False,
+    id_seed: str | None = None,
 ) -> Extraction:
     """Findings and a STIX bundle (a report named after the document) for one document."""
     text, found_title = read_document(data, content_type, filename)
@@ -124,6 +125,7 @@ def extract_document(
         created_by_ref=created_by_ref,
         include_warninglisted=include_warninglisted,
         text=text,
+        id_seed=id_seed,
     )
     return Extraction(name, findings, bundle)
 

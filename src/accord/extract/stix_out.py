@@ -124,11 +124,16 @@ def findings_to_bundle(
     created_by_ref: str | None = None,
     include_warninglisted: bool = False,
     text: str | None = None,
+    id_seed: str | None = None,
 ) -> dict[str, Any]:
-    """A STIX 2.1 bundle with a report referencing indicators, observables and named threats."""
+    """A STIX 2.1 bundle with a report referencing indicators, observables and named threats.
+
+    `id_seed` (accord.store.derived) keys the derived ids of an organisation's bundle, so that others cannot
+    compute them; without it they are derived from the producer alone.
+    """
     findings = list(findings)
     now = _now()
-    producer = created_by_ref or ""
+    producer = id_seed or created_by_ref or ""
     common: dict[str, Any] = {"spec_version": "2.1", "created": now, "modified": now}
     if created_by_ref:
         common["created_by_ref"] = created_by_ref

@@ -51,8 +51,10 @@ def list_versions(conn: Connection, principal: Principal, stix_id: str) -> list[
     return list(conn.execute(stmt).scalars())
 
 
-def readable_keys(conn: Connection, principal: Principal, *, latest_only: bool) -> set[tuple[str, str]]:
-    """Every readable (id, version): the reference answer property tests hold read paths to."""
+def readable_keys(conn: Connection, principal: Principal, *, latest_only: bool) -> set[tuple[str, str, int]]:
+    """Every readable (id, version, seq) (a version of one copy): what property tests hold read paths to."""
     o = stix_object.c
-    stmt = select(o.id, o.version).where(visible_versions_clause(principal, stix_object, latest_only=latest_only))
-    return {(r.id, r.version) for r in conn.execute(stmt)}
+    stmt = select(o.id, o.version, o.seq).where(
+        visible_versions_clause(principal, stix_object, latest_only=latest_only)
+    )
+    return {(r.id, r.version, r.seq) for r in conn.execute(stmt)}

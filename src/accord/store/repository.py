@@ -11,6 +11,7 @@ from accord.core.clock import now_us
 from accord.core.db import insert_rows, is_postgres
 from accord.models.accounts import org
 from accord.models.objects import collection_object, stix_object
+from accord.models.objects import node_setting as node_setting_table
 
 # SQLite's default limit on bound parameters is 32766; stay far below it for IN lists.
 IN_CHUNK = 900
@@ -58,6 +59,16 @@ def lock_writers(conn: Connection) -> None:
 def org_ids_by_identity(conn: Connection) -> dict[str, int]:
     """Map of organisation identity ids to organisation ids."""
     return {r.stix_id: r.id for r in conn.execute(select(org.c.stix_id, org.c.id))}
+
+
+def org_identity(conn: Connection, org_id: int) -> str:
+    """The STIX identity id of an organisation."""
+    return str(conn.execute(select(org.c.stix_id).where(org.c.id == org_id)).scalar_one())
+
+
+def node_setting(conn: Connection, key: str) -> str | None:
+    """A node-wide setting stored in the database, or None."""
+    return conn.execute(select(node_setting_table.c.value).where(node_setting_table.c.key == key)).scalar()
 
 
 def _marks(conn: Connection, n: int) -> str:

@@ -254,3 +254,42 @@ def test_publish_stores_the_bundle_for_the_collection_readers_only(shared):
         f"{EXTRACT}/drafts/{draft['id']}", json={"exclude": ["8.8.8.8"]}, headers=node.bearer("alice")
     )
     _problem(review, 409)
+
+
+def test_publish_counts_do_not_tell_what_another_organisation_holds(shared):
+    # Alpha publishes the report where Bravo cannot read it; Bravo's publish of the same report is then told
+    # exactly what it would be told on a node where Alpha held nothing: every object stored, as Bravo's own.
+    node = shared
+    with get_engine().begin() as conn:
+        accounts.create_collection(conn, "Alpha only", "alpha-only", readers=["Alpha"], writers=["Alpha"])
+    alpha_draft = _upload(node, REPORT.encode(), "text/plain").json()
+    bravo_draft = _upload(node, REPORT.encode(), "text/plain", who="bob").json()
+    alpha_url, bravo_url = (f"{EXTRACT}/drafts/{d['id']}/publish" for d in (alpha_draft, bravo_draft))
+    alpha_pub = node.client.post(alpha_url, json={"collection": "alpha-only"}, headers=node.bearer("alice")).json()
+    assert alpha_pub["stored"] == len(alpha_draft["bundle"]["objects"])
+    bravo_pub = node.client.post(bravo_url, json={"collection": "bravo-only"}, headers=node.bearer("bob")).json()
+    objects = bravo_draft["bundle"]["objects"]
+    assert (bravo_pub["stored"], bravo_pub["duplicates"], bravo_pub["refused"]) == (len(objects), 0, 0)
+    # the derived ids are each organisation's own; the SCOs (values) are the same ids, held in two copies
+    alpha_ids = {o["id"] for o in alpha_draft["bundle"]["objects"]}
+    bravo_ids = {o["id"] for o in objects}
+    shared_ids = alpha_ids & bravo_ids
+    assert shared_ids
+    assert all(i.split("--")[0] in {"ipv4-addr", "domain-name", "url", "email-addr", "file"} for i in shared_ids)
+    for oid in shared_ids:
+        got = node.client.get(f"/api/v1/objects/{oid}", headers=node.bearer("bob"))
+        assert got.status_code == 200
+    indicator = next(o for o in objects if o["type"] == "indicator")
+    assert node.client.get(f"/api/v1/objects/{indicator['id']}", headers=node.bearer("bob")).json() == indicator
+
+
+def test_two_organisations_publish_one_report_into_one_collection(node):
+    # Derived ids are per organisation: neither publish collides with the other's (no W2 refusal).
+    with get_engine().begin() as conn:
+        accounts.create_collection(conn, "Both", "both", readers=["Alpha", "Bravo"], writers=["Alpha", "Bravo"])
+    for who in ("alice", "bob"):
+        draft = _upload(node, REPORT.encode(), "text/plain", who=who).json()
+        url = f"{EXTRACT}/drafts/{draft['id']}/publish"
+        result = node.client.post(url, json={"collection": "both"}, headers=node.bearer(who)).json()
+        assert result["refused"] == 0, result["reasons"]
+        assert result["stored"] == len(draft["bundle"]["objects"])

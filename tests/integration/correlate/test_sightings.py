@@ -35,6 +35,26 @@ def test_sighting_of_a_value_creates_then_reuses_one_indicator(community: Commun
     assert url["matches"][0]["sightings"] == 2
 
 
+def test_an_indicator_posted_under_a_guessable_id_does_not_take_a_sighting(community: Community) -> None:
+    # Bravo posts, readable to Alpha, an indicator under the id Accord used to derive from public facts (Alpha's
+    # identity, the kind and the value): Alpha's sighting of that value still makes and uses Alpha's own.
+    import uuid
+
+    from accord.correlate import sightings
+
+    guessed = f"indicator--{uuid.uuid5(sightings._NS, community.identity('Alpha') + '|domain|squat.example')}"
+    community.put("Bravo", "shared", ind("[domain-name:value = 'squat.example']") | {"id": guessed})
+    got = record_sighting(community.conn, community.who("Alpha"), collection="shared", value="squat.example")
+    assert got["indicator_created"]
+    assert got["sighting_of_ref"] != guessed
+    mine = queries.get_latest(community.conn, community.who("Alpha"), got["sighting_of_ref"])
+    assert mine is not None
+    assert mine["created_by_ref"] == community.identity("Alpha")
+    # and the same value sighted by Bravo gathers on Bravo's own indicator, another id
+    theirs = record_sighting(community.conn, community.who("Bravo"), collection="shared", value="squat.example")
+    assert theirs["sighting_of_ref"] not in (got["sighting_of_ref"], guessed)
+
+
 def test_a_recent_sighting_refreshes_the_score(community: Community) -> None:
     old = ind("[domain-name:value = 'evil-actor.com']", created="2024-01-01T00:00:00.000Z", confidence=90)
     old["valid_from"] = "2024-01-01T00:00:00.000Z"

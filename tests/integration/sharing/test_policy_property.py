@@ -72,34 +72,37 @@ def worlds(draw: st.DrawFn) -> World:
                 for g in draw(st.frozensets(st.integers(0, len(groups) - 1), max_size=len(groups))):
                     grants.append((c, mode, None, g))
     peers = draw(st.lists(orgs, max_size=2))
+    peer_ids = st.none() | st.integers(0, len(peers) - 1) if peers else st.none()
     objects = []
     for i in range(draw(st.integers(1, 14))):
-        owner = draw(orgs)
         otype = draw(st.sampled_from(TYPES))
-        n_versions = 1 if otype == "ipv4-addr" else draw(st.integers(1, 3))
-        peer_id = draw(st.none() | st.integers(0, len(peers) - 1)) if peers else None
         org_identity = otype == "identity" and draw(st.booleans())
-        for v in range(n_versions):
-            memberships = draw(
-                st.lists(
-                    st.tuples(st.integers(0, n_collections - 1), st.sampled_from([owner, *range(n_orgs)])),
-                    max_size=3,
-                    unique_by=lambda m: m[0],
+        # An id may be held in several copies: another owner's, or the same owner's over another link (W3).
+        holders = draw(st.lists(st.tuples(orgs, peer_ids), min_size=1, max_size=1 if org_identity else 3, unique=True))
+        for owner, peer_id in holders:
+            n_versions = 1 if otype == "ipv4-addr" else draw(st.integers(1, 3))
+            for v in range(n_versions):
+                memberships = draw(
+                    st.lists(
+                        st.tuples(st.integers(0, n_collections - 1), st.sampled_from([owner, *range(n_orgs)])),
+                        max_size=3,
+                        unique_by=lambda m: m[0],
+                    )
                 )
-            )
-            objects.append(
-                {
-                    "id": f"{otype}--{uuid.UUID(int=i + 1)}",
-                    "type": otype,
-                    "owner": owner,
-                    "version": "" if otype == "ipv4-addr" else f"2026-01-01T00:00:0{v}.000000Z",
-                    "tlp": draw(st.sampled_from(TLPS)),
-                    "peer": peer_id,
-                    "memberships": memberships,
-                    "revoked": v == n_versions - 1 and draw(st.booleans()),
-                    "org_identity": org_identity,
-                }
-            )
+                objects.append(
+                    {
+                        "id": f"{otype}--{uuid.UUID(int=i + 1)}",
+                        "type": otype,
+                        "owner": owner,
+                        "version": "" if otype == "ipv4-addr" else f"2026-01-01T00:00:0{v}.000000Z",
+                        "tlp": draw(st.sampled_from(TLPS)),
+                        "peer": peer_id,
+                        "memberships": memberships,
+                        "revoked": v == n_versions - 1 and draw(st.booleans()),
+                        "org_identity": org_identity,
+                    }
+                )
+    draw(st.randoms()).shuffle(objects)  # copies and versions are stored in any order
     return World(n_orgs, groups, grants, n_collections, peers, objects)
 
 
@@ -155,12 +158,16 @@ def _load(conn, w: World) -> tuple[list[int], list[int], list[int], list[int]]:
                 ob["id"] = target
             else:
                 ob["org_identity"] = False
-    latest: dict[str, str] = {}
+    latest: dict[tuple[str, int, int | None], str] = {}
+    copies: dict[str, set[tuple[int, int | None]]] = {}
     for ob in w.objects:
-        latest[ob["id"]] = max(latest.get(ob["id"], ""), ob["version"])
+        copy = (ob["id"], ob["owner"], ob["peer"])
+        latest[copy] = max(latest.get(copy, ""), ob["version"])
+        copies.setdefault(ob["id"], set()).add(copy[1:])
     seq = tick = 0
     for ob in w.objects:
         seq += 1
+        ob["seq"] = seq
         body = {"type": ob["type"], "id": ob["id"], "modified": ob["version"], "seq": seq}
         value = _value_of(ob)
         if value is not None:  # what ingest would have indexed, from a body that says the same
@@ -176,7 +183,8 @@ def _load(conn, w: World) -> tuple[list[int], list[int], list[int], list[int]]:
                 created=None,
                 spec_version="2.1",
                 revoked=ob["revoked"],
-                is_latest=ob["version"] == latest[ob["id"]],
+                is_latest=ob["version"] == latest[(ob["id"], ob["owner"], ob["peer"])],
+                sole_copy=len(copies[ob["id"]]) == 1,
                 owner_org_id=org_ids[ob["owner"]],
                 tlp=None if ob["tlp"] is None else int(ob["tlp"]),
                 peer_id=None if ob["peer"] is None else peer_ids[ob["peer"]],
@@ -250,27 +258,38 @@ def _check_world(conn, w: World) -> None:
             _check_principal(conn, p, facts, col_ids)
 
 
+def _preferred(p: Principal, readable: list[tuple[dict, ObjectFacts]]) -> dict[str, dict]:
+    """Per id, the version a reader sees: the newest of its own organisation's copy, else of any copy."""
+    chosen: dict[str, dict] = {}
+    for ob, f in readable:
+        rank = (f.owner_org_id == p.org_id, ob["version"], ob["seq"])
+        best = chosen.get(ob["id"])
+        if best is None or rank > best["rank"]:
+            chosen[ob["id"]] = {**ob, "rank": rank, "owner_id": f.owner_org_id}
+    return chosen
+
+
+def _key(body: bytes | dict) -> tuple[str, str, int]:
+    ob = orjson.loads(body) if isinstance(body, bytes) else body
+    return (ob["id"], ob["modified"], ob["seq"])
+
+
 def _check_principal(conn, p: Principal, facts, col_ids) -> None:
-    allowed = {(ob["id"], ob["version"]) for ob, f in facts if can_read(p, f)}
-    newest: dict[str, str] = {}
-    for oid, ver in allowed:
-        newest[oid] = max(newest.get(oid, ""), ver)
-    allowed_latest = set(newest.items())
+    readable = [(ob, f) for ob, f in facts if can_read(p, f)]
+    allowed = {(ob["id"], ob["version"], ob["seq"]) for ob, _ in readable}
+    chosen = _preferred(p, readable)
+    allowed_latest = {(ob["id"], ob["version"], ob["seq"]) for ob in chosen.values()}
     # the SQL face equals the predicate face
     assert queries.readable_keys(conn, p, latest_only=False) == allowed
     assert queries.readable_keys(conn, p, latest_only=True) == allowed_latest
     # REST list (every page) and by-id, versions
-    listed = {
-        (orjson.loads(raw)["id"], orjson.loads(raw)["modified"])
-        for _, raw in queries.list_latest(conn, p, limit=10_000)
-    }
-    assert listed == allowed_latest
+    assert {_key(raw) for _, raw in queries.list_latest(conn, p, limit=10_000)} == allowed_latest
     for oid in {ob["id"] for ob, _ in facts}:
         got = queries.get_latest(conn, p, oid)
-        if oid in newest:
+        if oid in chosen:
             assert got is not None
-            assert got["modified"] == newest[oid]
-            assert queries.list_versions(conn, p, oid) == sorted(v for i, v in allowed if i == oid)
+            assert _key(got) == _key(chosen[oid] | {"modified": chosen[oid]["version"]})
+            assert queries.list_versions(conn, p, oid) == sorted(v for i, v, _ in allowed if i == oid)
         else:
             assert got is None  # R7: indistinguishable from missing
             assert queries.list_versions(conn, p, oid) == []
@@ -278,32 +297,38 @@ def _check_principal(conn, p: Principal, facts, col_ids) -> None:
     for all_versions in (False, True):
         buf = io.BytesIO()
         write_bundle(iter_raw(conn, p, collection_id=None, all_versions=all_versions), buf)
-        exported = {(x["id"], x["modified"]) for x in orjson.loads(buf.getvalue())["objects"]}
+        exported = {_key(x) for x in orjson.loads(buf.getvalue())["objects"]}
         assert exported == (allowed if all_versions else allowed_latest)
     for cid in col_ids:
         in_col = {
-            (ob["id"], ob["version"])
-            for ob, f in facts
-            if can_read(p, f) and any(col_ids[c] == cid for c, _ in ob["memberships"])
+            (ob["id"], ob["version"], ob["seq"])
+            for ob, f in readable
+            if any(col_ids[c] == cid for c, _ in ob["memberships"])
         }
-        exported = {
-            (orjson.loads(r)["id"], orjson.loads(r)["modified"])
-            for r in iter_raw(conn, p, collection_id=cid, all_versions=True)
-        }
+        exported = {_key(r) for r in iter_raw(conn, p, collection_id=cid, all_versions=True)}
         assert exported == in_col
 
-    _check_correlation_paths(conn, p, facts, newest)
+    _check_correlation_paths(conn, p, readable, chosen, {ob["id"] for ob, _ in facts})
 
 
-def _check_correlation_paths(conn, p: Principal, facts, newest: dict[str, str]) -> None:
-    """Lookups and correlations name exactly the readable objects whose latest readable version matches."""
-    value_at = {(ob["id"], ob["version"]): _value_of(ob) for ob, _ in facts}
-    readable_value = {oid: value_at[(oid, ver)] for oid, ver in newest.items() if value_at[(oid, ver)] is not None}
+def _check_correlation_paths(conn, p: Principal, readable, chosen: dict[str, dict], ids: set[str]) -> None:
+    """Lookups and correlations name exactly the readable ids whose preferred readable version matches, with the
+    holders of the copies the reader may read."""
+    readable_value = {oid: v for oid, ob in chosen.items() if (v := _value_of(ob)) is not None}
+    holders: dict[str, dict[int, int]] = {}  # id -> readable owner -> its first seq
+    for ob, f in readable:
+        got = holders.setdefault(ob["id"], {})
+        got[f.owner_org_id] = min(got.get(f.owner_org_id, ob["seq"]), ob["seq"])
+    names = {r.id: r.name for r in conn.execute(org.select())}
+    held_by = {oid: [names[o] for o, _ in sorted(got.items(), key=lambda kv: kv[1])] for oid, got in holders.items()}
     settings = get_settings()
     for value in VALUES:
         expected = {oid for oid, v in readable_value.items() if _related(value, v)}
         [item] = lookup(conn, p, [value])[0]["values"]
         assert {m["id"] for m in item["matches"]} == expected
+        for m in item["matches"]:
+            assert m["owner"] == names[chosen[m["id"]]["owner_id"]]
+            assert m["held_by"] == held_by[m["id"]]
         limit = settings.correlation_widespread
         settings.correlation_widespread = 0  # every answer becomes a bare count: of readable objects only
         try:
@@ -311,15 +336,15 @@ def _check_correlation_paths(conn, p: Principal, facts, newest: dict[str, str]) 
         finally:
             settings.correlation_widespread = limit
         assert counted.get("count", 0) == len(expected)
-    for ob, _ in facts:
-        oid = ob["id"]
-        if oid not in newest:
+    for oid in ids:
+        if oid not in chosen:
             try:
                 object_correlations(conn, p, oid)
             except NotFound:
                 continue
             raise AssertionError(f"correlations revealed unreadable {oid}")
-        got = {c["id"] for c in object_correlations(conn, p, oid)["correlations"]}
+        got = object_correlations(conn, p, oid)
+        assert got["held_by"] == held_by[oid]
         mine = readable_value.get(oid)
         expected = set() if mine is None else {o for o, v in readable_value.items() if o != oid and _related(mine, v)}
-        assert got == expected
+        assert {c["id"] for c in got["correlations"]} == expected

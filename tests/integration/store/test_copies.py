@@ -190,5 +190,5 @@ def test_readers_see_one_object_per_id_their_own_copy_first(conn):
         assert queries.get_latest(conn, reader, old["id"]) == expected
         listed = [orjson.loads(raw) for _, raw in queries.list_latest(conn, reader)]
         assert [o for o in listed if o["id"] == old["id"]] == [expected]
-        assert queries.readable_keys(conn, reader, latest_only=True) >= {(old["id"], "")}
+        assert {k[:2] for k in queries.readable_keys(conn, reader, latest_only=True)} >= {(old["id"], "")}
         assert len(queries.list_versions(conn, reader, old["id"])) == 2  # both copies' versions are readable

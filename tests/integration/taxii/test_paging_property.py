@@ -26,15 +26,17 @@ obj_spec = st.tuples(
     st.integers(1, 3),  # versions
     st.sampled_from([None, *list(Tlp)]),
     st.sampled_from(["alpha", "beta"]),  # owner and writer
+    st.booleans(),  # the other organisation writes versions of the same id too (its own copy where it cannot read)
 )
+OTHER = {"alpha": "beta", "beta": "alpha"}
 
 
-def _build(conn: Any, community: Any, specs: list[tuple[str, int, Tlp | None, str]], order: list[int]) -> Any:
+def _build(conn: Any, community: Any, specs: list[tuple[str, int, Tlp | None, str, bool]], order: list[int]) -> Any:
     coll = make_collection(conn, f"p{uuid.uuid4().hex[:8]}", readers=["Alpha", "Beta"], writers=["Alpha", "Beta"])
     versions: list[tuple[str, dict[str, Any]]] = []
-    for kind, n, tlp, who in specs:
+    for kind, n, tlp, owner, twice in specs:
         oid = f"{kind}--{uuid.uuid4()}"
-        for v in range(n):
+        for v, who in [(v, owner) for v in range(n)] + [(v, OTHER[owner]) for v in range(n) if twice]:
             extra: dict[str, Any] = {"created": f"{SECOND}.000Z", "modified": f"{SECOND}.{v:03d}Z", "id": oid}
             if tlp is not None:
                 extra["object_marking_refs"] = [make_indicator(tlp=tlp)["object_marking_refs"][0]]
@@ -52,19 +54,28 @@ def _build(conn: Any, community: Any, specs: list[tuple[str, int, Tlp | None, st
 
 
 def _oracle(conn: Any, principal: Any, coll_id: int, f: dict[str, Any]) -> list[tuple[str, str, int]]:
-    """(id, version, tick) the caller must get, in date_added order."""
+    """(id, version, tick) the caller must get, in date_added order; first and last per id are taken among the
+    readable versions here of the caller's own copy when it holds one, else of every copy."""
     readable = queries.readable_keys(conn, principal, latest_only=False)
     m, o = collection_object.c, stix_object.c
     rows = conn.execute(
-        select(m.tick, o.id, o.version, o.type)
+        select(m.tick, o.id, o.version, o.type, o.seq, o.owner_org_id)
         .join_from(collection_object, stix_object, o.seq == m.object_seq)
         .where(m.collection_id == coll_id)
         .order_by(m.tick)
     ).all()
-    visible = [r for r in rows if (r.id, r.version) in readable]
-    per_id: dict[str, list[str]] = {}
+    visible = [r for r in rows if (r.id, r.version, r.seq) in readable]
+    per_id: dict[str, list[tuple[bool, str, int]]] = {}
     for r in visible:
-        per_id.setdefault(r.id, []).append(r.version)
+        per_id.setdefault(r.id, []).append((r.owner_org_id == principal.org_id, r.version, r.seq))
+
+    def rank(r: Any) -> tuple[bool, str, int]:
+        return (r.owner_org_id == principal.org_id, r.version, r.seq)
+
+    def earliest(r: Any) -> tuple[bool, str, int]:
+        own = [c for c in per_id[r.id] if c[0]]
+        return min(own or per_id[r.id], key=lambda c: (c[1], c[2]))
+
     wanted = f["versions"]
     out = []
     for r in visible:
@@ -76,8 +87,8 @@ def _oracle(conn: Any, principal: Any, coll_id: int, f: dict[str, Any]) -> list[
             continue
         ok = (
             "all" in wanted
-            or ("last" in wanted and r.version == max(per_id[r.id]))
-            or ("first" in wanted and r.version == min(per_id[r.id]))
+            or ("last" in wanted and rank(r) == max(per_id[r.id]))
+            or ("first" in wanted and rank(r) == earliest(r))
             or r.version in wanted
         )
         if ok:
