@@ -7,12 +7,13 @@ implement the same rules (ARCHITECTURE.md R0-R7) and a property-based test holds
 
 Rules:
   R0 a node admin reads everything.
-  R1 members of the owner org read all versions of their org's objects.
+  R1 members of the owner org read all versions of their org's objects; what arrived over a link (a peer or a
+     feed) is read, at every TLP, by the members of the local org the link belongs to (its recipient).
   R6 marking-definitions and organisations' identity objects are readable by every authenticated user.
   R2 TLP:RED and TLP:AMBER+STRICT objects are readable only under R0/R1.
   R5 unmarked objects count as the node's default TLP.
   R4 TLP:AMBER owned by another org: local content only through a collection the owner itself published it
-     into; content received from a peer only by the local org named on that peer link.
+     into; content received over a link only by the local org the link belongs to (R1), never a second hop.
   R3 otherwise: readable when in at least one collection the reader's org may read.
 """
 
@@ -47,7 +48,7 @@ class Principal:
     role: Role
     readable_collections: frozenset[int] = frozenset()
     writable_collections: frozenset[int] = frozenset()
-    amber_peers: frozenset[int] = frozenset()  # peers whose link names this org (R4)
+    amber_peers: frozenset[int] = frozenset()  # links (peers, feeds) that belong to this org: it reads what they bring
     user_id: int | None = None
     email: str = ""
     read_only: bool = False
@@ -88,6 +89,8 @@ def can_read(principal: Principal, obj: ObjectFacts) -> bool:
         return True
     if obj.owner_org_id == principal.org_id:  # R1
         return True
+    if obj.peer_id is not None and obj.peer_id in principal.amber_peers:  # R1: the link's recipient
+        return True
     if obj.type == "marking-definition" or obj.is_org_identity:  # R6
         return True
     tlp = effective_tlp(obj.tlp, principal.default_tlp)
@@ -96,7 +99,7 @@ def can_read(principal: Principal, obj: ObjectFacts) -> bool:
     readable = principal.readable_collections
     if tlp == Tlp.AMBER:  # R4
         if obj.peer_id is not None:
-            return obj.peer_id in principal.amber_peers and any(c in readable for c, _ in obj.memberships)
+            return False  # only the link's recipient (R1)
         return any(c in readable and by == obj.owner_org_id for c, by in obj.memberships)
     return any(c in readable for c, _ in obj.memberships)  # R3
 
@@ -111,15 +114,15 @@ def readable_clause(principal: Principal, obj: FromClause = stix_object) -> Colu
         c.type == "marking-definition",
         and_(c.type == "identity", c.id.in_(select(org.c.stix_id))),
     ]
+    if principal.amber_peers:
+        clauses.append(c.peer_id.in_(sorted(principal.amber_peers)))
     readable = sorted(principal.readable_collections)
     if readable:
-        # One membership probe per row: R3 for CLEAR/GREEN, R4 for AMBER (published by the owner itself,
-        # or received over a peer link that names this org). R2 is the outer TLP bound.
+        # One membership probe per row: R3 for CLEAR/GREEN, R4 for AMBER (local content the owner itself
+        # published; AMBER that arrived over a link is its recipient's alone, above). R2 is the outer TLP bound.
         tlp = func.coalesce(c.tlp, literal(int(principal.default_tlp)))
         member = collection_object.c
-        amber_ok: list[ColumnElement[bool]] = [and_(c.peer_id.is_(None), member.added_by_org_id == c.owner_org_id)]
-        if principal.amber_peers:
-            amber_ok.append(c.peer_id.in_(sorted(principal.amber_peers)))
+        amber_ok = and_(c.peer_id.is_(None), member.added_by_org_id == c.owner_org_id)
         clauses.append(
             and_(
                 tlp <= int(Tlp.AMBER),
@@ -128,7 +131,7 @@ def readable_clause(principal: Principal, obj: FromClause = stix_object) -> Colu
                     # `+ 0` keeps the planner on the (object_seq, ...) prefix: one index seek per row that then
                     # reads the object's few memberships, instead of one seek per readable collection.
                     (member.collection_id + 0).in_(readable),
-                    or_(tlp <= int(Tlp.GREEN), *amber_ok),
+                    or_(tlp <= int(Tlp.GREEN), amber_ok),
                 ),
             )
         )

@@ -33,7 +33,9 @@ class WriteContext:
     """Who writes, where to, and over which link (W1, W2, W3, provenance).
 
     `reader` is the writer as the sharing policy knows it: what it may read of other copies is all that can
-    decide its write (W3). Without one, the writer organisation's analysts' view is taken.
+    decide its write (W3). Without one, the writer organisation's analysts' view is taken. Over a link
+    (`peer_id`: a peer or a feed), what names no organisation the link speaks for is owned by `source_org_id`,
+    the record of the link's source.
     """
 
     writer_org_id: int
@@ -42,6 +44,7 @@ class WriteContext:
     peer_org_ids: frozenset[int] = frozenset()  # organisations the peer node speaks for (W1 exception)
     keep_outcomes: bool = False
     reader: Principal | None = None
+    source_org_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -128,8 +131,9 @@ def _refuse(report: IngestReport, ctx: WriteContext, oid: str | None, reason: st
 def _owner_for(ref: str | None, ctx: WriteContext, orgs: dict[str, int]) -> tuple[int | None, str | None]:
     """W1: the owner of a submitted object, or the reason it is refused."""
     named = orgs.get(ref) if ref is not None else None
-    if named is None or named == ctx.writer_org_id:
-        return ctx.writer_org_id, None
+    owner = ctx.writer_org_id if ctx.source_org_id is None else ctx.source_org_id
+    if named is None or named == owner:
+        return owner, None
     if ctx.peer_id is not None and named in ctx.peer_org_ids:
         return named, None
     return None, (
