@@ -84,6 +84,7 @@ def load(engine, n: int) -> None:
                     None,
                     b"0" * 16,
                     raw,
+                    True,  # sole_copy: every id here is held in one copy
                 )
             )
             members.append((seq + 5_000_000_000, rng.randint(1, COLLECTIONS), seq, owner))
