@@ -12,7 +12,7 @@ from accord.accounts import security
 from accord.accounts.credentials import Credentials, credential_cache
 from accord.audit.service import record
 from accord.core.clock import now_us
-from accord.core.errors import BadRequest, Conflict, NotFound, TooManyRequests
+from accord.core.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
 from accord.core.settings import get_settings
 from accord.models.accounts import (
     api_token,
@@ -400,6 +400,17 @@ def get_collection_by_alias_or_raise(conn: Connection, alias: str) -> Any:
     if row is None:
         raise NotFound(f"no collection {alias!r}")
     return row
+
+
+def get_writable_collection_or_raise(conn: Connection, principal: Principal, alias: str) -> Any:
+    """The collection the caller writes into: NotFound if it may neither read nor write it, Forbidden if only read."""
+    row = get_collection_by_alias_or_raise(conn, alias)
+    if principal.is_admin or row.id in principal.writable_collections:
+        return row
+    if row.id in principal.readable_collections:
+        raise Forbidden(f"you may not write into collection {alias!r}")
+    # R7: a collection the caller may not see answers exactly as one that does not exist.
+    raise NotFound(f"no collection {alias!r}")
 
 
 def list_collections(conn: Connection) -> list[Any]:
