@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from accord.accounts import service as accounts
 from accord.api import schemas
-from accord.api.deps import admin_principal, admin_writer, current_principal, read_conn, write_conn
+from accord.api.deps import WRITE_CONN, admin_principal, admin_writer, current_principal, read_conn
 from accord.audit.service import list_entries
 from accord.core.errors import NotFound
 from accord.sharing.policy import Principal
@@ -37,9 +37,7 @@ def list_orgs(_: Principal = Depends(current_principal), conn: Connection = Depe
 
 
 @router.post("/orgs", response_model=schemas.OrgRead, status_code=201, tags=["admin"])
-def create_org(
-    body: schemas.OrgCreate, p: Principal = Depends(admin_writer), conn: Connection = Depends(write_conn)
-) -> Any:
+def create_org(body: schemas.OrgCreate, p: Principal = Depends(admin_writer), conn: Connection = WRITE_CONN) -> Any:
     """Create an organisation."""
     row = accounts.create_org(conn, body.name, actor=p.email)
     return schemas.OrgRead(name=row.name, identity=row.stix_id, host=row.is_host)
@@ -52,9 +50,7 @@ def list_users(_: Principal = Depends(admin_principal), conn: Connection = Depen
 
 
 @router.post("/users", response_model=schemas.UserRead, status_code=201, tags=["admin"])
-def create_user(
-    body: schemas.UserCreate, p: Principal = Depends(admin_writer), conn: Connection = Depends(write_conn)
-) -> Any:
+def create_user(body: schemas.UserCreate, p: Principal = Depends(admin_writer), conn: Connection = WRITE_CONN) -> Any:
     """Create a user."""
     row = accounts.create_user(conn, body.email, body.org, body.role, body.password, actor=p.email)
     return schemas.UserRead(email=row.email, org=body.org, role=row.role)
@@ -76,9 +72,7 @@ def list_tokens(_: Principal = Depends(admin_principal), conn: Connection = Depe
 
 
 @router.post("/tokens", response_model=schemas.TokenCreated, status_code=201, tags=["admin"])
-def create_token(
-    body: schemas.TokenCreate, p: Principal = Depends(admin_writer), conn: Connection = Depends(write_conn)
-) -> Any:
+def create_token(body: schemas.TokenCreate, p: Principal = Depends(admin_writer), conn: Connection = WRITE_CONN) -> Any:
     """Create a token for a user; the token is in this response only."""
     token = accounts.create_token(
         conn, body.email, read_only=body.read_only, expires_days=body.expires_days, actor=p.email
@@ -87,7 +81,7 @@ def create_token(
 
 
 @router.delete("/tokens/{prefix}", status_code=204, tags=["admin"])
-def revoke_token(prefix: str, p: Principal = Depends(admin_writer), conn: Connection = Depends(write_conn)) -> Response:
+def revoke_token(prefix: str, p: Principal = Depends(admin_writer), conn: Connection = WRITE_CONN) -> Response:
     """Revoke a token."""
     accounts.revoke_token(conn, prefix, actor=p.email)
     return Response(status_code=204)
@@ -100,9 +94,7 @@ def list_groups(_: Principal = Depends(admin_principal), conn: Connection = Depe
 
 
 @router.post("/groups", response_model=schemas.GroupRead, status_code=201, tags=["admin"])
-def create_group(
-    body: schemas.GroupCreate, p: Principal = Depends(admin_writer), conn: Connection = Depends(write_conn)
-) -> Any:
+def create_group(body: schemas.GroupCreate, p: Principal = Depends(admin_writer), conn: Connection = WRITE_CONN) -> Any:
     """Create a sharing group."""
     accounts.create_group(conn, body.name, body.orgs, actor=p.email)
     return schemas.GroupRead(name=body.name, orgs=body.orgs)
@@ -130,7 +122,7 @@ def list_collections(_: Principal = Depends(admin_principal), conn: Connection =
 def create_collection(
     body: schemas.CollectionCreate,
     p: Principal = Depends(admin_writer),
-    conn: Connection = Depends(write_conn),
+    conn: Connection = WRITE_CONN,
 ) -> Any:
     """Create a collection."""
     row = accounts.create_collection(
