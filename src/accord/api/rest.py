@@ -13,6 +13,7 @@ from accord.api import schemas
 from accord.api.deps import WRITE_CONN, admin_principal, admin_writer, current_principal, read_conn
 from accord.audit.service import list_entries
 from accord.core.errors import NotFound
+from accord.sharing import cursors
 from accord.sharing.policy import Principal
 from accord.store import queries
 
@@ -137,30 +138,44 @@ def create_collection(
     return _collection_read(conn, row)
 
 
+CURSOR_HELP = (
+    "opaque cursor: the `next` value of the previous page, passed back unchanged; valid for the same caller and "
+    "filters for 24 hours (400 otherwise: start again without it)"
+)
+
+
 @router.get("/audit", tags=["admin"])
 def audit(
-    after: int = Query(0, ge=0),
+    after: str | None = Query(None, description=CURSOR_HELP),
     limit: int = Query(100, ge=1, le=1000),
-    _: Principal = Depends(admin_principal),
+    principal: Principal = Depends(admin_principal),
     conn: Connection = Depends(read_conn),
 ) -> Any:
-    """The audit log, oldest first, keyset by `after`."""
-    return {"entries": list(list_entries(conn, after_seq=after, limit=limit))}
+    """The audit log, oldest first; `next` (present while there is more) is the cursor of the following page."""
+    bound = cursors.binding(principal, "rest:audit", None)
+    after_seq = 0 if after is None else cursors.read_cursor(after, bound, param="after")
+    entries = list(list_entries(conn, after_seq=after_seq, limit=limit + 1))
+    page: dict[str, Any] = {"entries": entries[:limit]}
+    if len(entries) > limit:
+        page["next"] = cursors.make_cursor(entries[limit - 1]["seq"], bound)
+    return page
 
 
 @router.get("/objects", tags=["objects"])
 def list_objects(
     type: list[str] | None = Query(None),
-    before: int | None = Query(None, ge=0, description="cursor: the `next` value of the previous page"),
+    before: str | None = Query(None, description=CURSOR_HELP),
     limit: int = Query(100, ge=1, le=1000),
     principal: Principal = Depends(current_principal),
     conn: Connection = Depends(read_conn),
 ) -> Response:
-    """The newest readable version of each object, newest first."""
-    rows = queries.list_latest(conn, principal, types=type, before_seq=before, limit=limit)
-    body = b'{"objects":[' + b",".join(raw for _, raw in rows) + b"]"
-    if len(rows) == limit:
-        body += b',"next":' + str(rows[-1][0]).encode()
+    """The newest readable version of each object, newest first; `next` (while there is more) pages on."""
+    bound = cursors.binding(principal, "rest:objects", sorted(set(type or ())))
+    before_seq = None if before is None else cursors.read_cursor(before, bound, param="before")
+    rows = queries.list_latest(conn, principal, types=type, before_seq=before_seq, limit=limit + 1)
+    body = b'{"objects":[' + b",".join(raw for _, raw in rows[:limit]) + b"]"
+    if len(rows) > limit:
+        body += b',"next":' + orjson.dumps(cursors.make_cursor(rows[limit - 1][0], bound))
     return Response(body + b"}", media_type="application/json")
 
 
