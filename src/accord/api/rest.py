@@ -54,7 +54,8 @@ def list_users(_: Principal = Depends(admin_principal), conn: Connection = Depen
 def create_user(body: schemas.UserCreate, p: Principal = Depends(admin_writer), conn: Connection = WRITE_CONN) -> Any:
     """Create a user."""
     row = accounts.create_user(conn, body.email, body.org, body.role, body.password, actor=p.email)
-    return schemas.UserRead(email=row.email, org=body.org, role=row.role)
+    org = accounts.get_org_by_name_or_raise(conn, body.org)  # its name as stored, however the request spelled it
+    return schemas.UserRead(email=row.email, org=org.name, role=row.role)
 
 
 @router.get("/tokens", response_model=list[schemas.TokenRead], tags=["admin"])
@@ -98,7 +99,11 @@ def list_groups(_: Principal = Depends(admin_principal), conn: Connection = Depe
 def create_group(body: schemas.GroupCreate, p: Principal = Depends(admin_writer), conn: Connection = WRITE_CONN) -> Any:
     """Create a sharing group."""
     accounts.create_group(conn, body.name, body.orgs, actor=p.email)
-    return schemas.GroupRead(name=body.name, orgs=body.orgs)
+    group = accounts.get_group_by_name(conn, body.name)
+    assert group is not None  # created just above
+    # Names as stored, however the request spelled them.
+    members = sorted({accounts.get_org_by_name_or_raise(conn, name).name for name in body.orgs})
+    return schemas.GroupRead(name=group.name, orgs=members)
 
 
 def _collection_read(conn: Connection, row: Any) -> schemas.CollectionRead:
