@@ -38,6 +38,7 @@ def load(engine, n: int) -> None:
                 insert(org).values(
                     id=o + 1,
                     name=f"org{o}",
+                    name_key=f"org{o}",
                     stix_id=f"identity--{uuid.uuid4()}",
                     is_host=o == 0,
                     is_remote=False,
@@ -45,7 +46,11 @@ def load(engine, n: int) -> None:
                 )
             )
         for g in range(5):
-            conn.execute(insert(sharing_group).values(id=g + 1, name=f"group{g}", description="", created_us=0))
+            conn.execute(
+                insert(sharing_group).values(
+                    id=g + 1, name=f"group{g}", name_key=f"group{g}", description="", created_us=0
+                )
+            )
             for o in rng.sample(range(1, ORGS + 1), 4):
                 conn.execute(insert(sharing_group_member).values(group_id=g + 1, org_id=o))
         for c in range(COLLECTIONS):

@@ -6,13 +6,15 @@ import re
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from accord.accounts import security
 from accord.accounts.credentials import Credentials, credential_cache
 from accord.audit.service import record
 from accord.core.clock import now_us
-from accord.core.errors import BadRequest, Conflict, NotFound, TooManyRequests
+from accord.core.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
+from accord.core.names import NAME_KEY_MAX, name_key
 from accord.core.settings import get_settings
 from accord.models.accounts import (
     api_token,
@@ -37,8 +39,8 @@ DAY_US = 86_400_000_000
 
 
 def get_org_by_name(conn: Connection, name: str) -> Any | None:
-    """The organisation row with this name (case-insensitive), or None."""
-    return conn.execute(select(org).where(func.lower(org.c.name) == name.strip().lower())).first()
+    """The organisation row with this name (compared by name_key: case, width and spacing aside), or None."""
+    return conn.execute(select(org).where(org.c.name_key == name_key(name))).first()
 
 
 def get_org_by_name_or_raise(conn: Connection, name: str) -> Any:
@@ -49,18 +51,42 @@ def get_org_by_name_or_raise(conn: Connection, name: str) -> Any:
     return row
 
 
+def _new_name(conn: Connection, kind: str, name: str) -> tuple[str, str]:
+    """A new organisation's or group's name (stripped) and its key; BadRequest or Conflict if it cannot be one."""
+    name = name.strip()
+    key = name_key(name)
+    if not key or len(name) > 200 or len(key) > NAME_KEY_MAX:
+        raise BadRequest(f"{kind} name must be 1-200 characters")
+    # Grants and group members name organisations and groups alike: one name must never mean two of them.
+    for other, found in (
+        ("organisation", get_org_by_name(conn, name)),
+        ("sharing group", get_group_by_name(conn, name)),
+    ):
+        if found is None:
+            continue
+        if other == kind:
+            spelled = "" if found.name == name else f" (as {found.name!r})"
+            raise Conflict(f"{kind} {name!r} already exists{spelled}")
+        raise Conflict(f"{kind} {name!r}: there is a {other} named {found.name!r}, and grants name both alike")
+    return name, key
+
+
+def _insert_named(conn: Connection, table: Table, row: dict[str, Any], conflict: str) -> int:
+    """Insert an organisation or group row; Conflict if a concurrent transaction took its name first."""
+    try:
+        with conn.begin_nested():  # a savepoint: the unique-index error must not end the caller's transaction
+            return int(conn.execute(insert(table).values(row)).inserted_primary_key[0])  # type: ignore[index]
+    except IntegrityError:
+        raise Conflict(conflict) from None
+
+
 def create_org(conn: Connection, name: str, *, actor: str = "cli", is_host: bool = False) -> Any:
     """A new organisation with its STIX identity object (R6: readable by every authenticated user)."""
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise BadRequest("organisation name must be 1-200 characters")
-    if get_org_by_name(conn, name) is not None:
-        raise Conflict(f"organisation {name!r} already exists")
+    name, key = _new_name(conn, "organisation", name)
     stix_id = f"identity--{uuid.uuid4()}"
     now = now_us()
-    org_id = conn.execute(
-        insert(org).values(name=name, stix_id=stix_id, is_host=is_host, is_remote=False, created_us=now)
-    ).inserted_primary_key[0]  # type: ignore[index]
+    row = {"name": name, "name_key": key, "stix_id": stix_id, "is_host": is_host, "is_remote": False, "created_us": now}
+    org_id = _insert_named(conn, org, row, f"organisation {name!r} already exists")
     ts = micros_to_timestamp(now)
     identity = {
         "type": "identity",
@@ -311,17 +337,17 @@ def principal_for_email(conn: Connection, email: str) -> Principal:
 # --- sharing groups and collections --------------------------------------------------------------------------
 
 
+def get_group_by_name(conn: Connection, name: str) -> Any | None:
+    """The sharing group with this name (compared by name_key, like organisations), or None."""
+    return conn.execute(select(sharing_group).where(sharing_group.c.name_key == name_key(name))).first()
+
+
 def create_group(conn: Connection, name: str, org_names: list[str], *, actor: str = "cli") -> int:
     """A sharing group of the named organisations."""
-    name = name.strip()
-    if not name:
-        raise BadRequest("group name must not be empty")
-    if conn.execute(select(sharing_group.c.id).where(sharing_group.c.name == name)).first():
-        raise Conflict(f"sharing group {name!r} already exists")
+    name, key = _new_name(conn, "sharing group", name)
     members = {get_org_by_name_or_raise(conn, n).id for n in org_names}
-    gid = conn.execute(
-        insert(sharing_group).values(name=name, description="", created_us=now_us())
-    ).inserted_primary_key[0]  # type: ignore[index]
+    row = {"name": name, "name_key": key, "description": "", "created_us": now_us()}
+    gid = _insert_named(conn, sharing_group, row, f"sharing group {name!r} already exists")
     if members:
         conn.execute(insert(sharing_group_member), [{"group_id": gid, "org_id": m} for m in sorted(members)])
         forget_credentials()
@@ -349,10 +375,10 @@ def _grantee(conn: Connection, who: str) -> dict[str, int | None]:
     found = get_org_by_name(conn, who)
     if found is not None:
         return {"org_id": found.id, "group_id": None}
-    gid = conn.execute(select(sharing_group.c.id).where(sharing_group.c.name == who.strip())).scalar()
-    if gid is None:
+    group = get_group_by_name(conn, who)
+    if group is None:
         raise NotFound(f"no organisation or sharing group named {who!r}")
-    return {"org_id": None, "group_id": gid}
+    return {"org_id": None, "group_id": group.id}
 
 
 def create_collection(
@@ -400,6 +426,17 @@ def get_collection_by_alias_or_raise(conn: Connection, alias: str) -> Any:
     if row is None:
         raise NotFound(f"no collection {alias!r}")
     return row
+
+
+def get_writable_collection_or_raise(conn: Connection, principal: Principal, alias: str) -> Any:
+    """The collection the caller writes into: NotFound if it may neither read nor write it, Forbidden if only read."""
+    row = get_collection_by_alias_or_raise(conn, alias)
+    if principal.is_admin or row.id in principal.writable_collections:
+        return row
+    if row.id in principal.readable_collections:
+        raise Forbidden(f"you may not write into collection {alias!r}")
+    # R7: a collection the caller may not see answers exactly as one that does not exist.
+    raise NotFound(f"no collection {alias!r}")
 
 
 def list_collections(conn: Connection) -> list[Any]:

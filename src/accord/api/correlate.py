@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
-from accord.api.deps import current_principal, read_conn, write_conn, writer_principal
+from accord.api.deps import WRITE_CONN, current_principal, read_conn, writer_principal
 from accord.api.lifespan import run_during_lifespan
 from accord.correlate import lookup as lookup_service
 from accord.correlate import service
@@ -63,7 +63,7 @@ def report_correlations(
 
 @router.post("/sightings", status_code=201)
 def create_sighting(
-    body: SightingCreate, principal: Principal = Depends(writer_principal), conn: Connection = Depends(write_conn)
+    body: SightingCreate, principal: Principal = Depends(writer_principal), conn: Connection = WRITE_CONN
 ) -> Response:
     """Record a sighting by your organisation of a value or of a readable object."""
     created = record_sighting(

@@ -103,6 +103,13 @@ def write_conn() -> Iterator[Connection]:
         yield conn
 
 
+# Routes take their unit of work as `conn: Connection = WRITE_CONN`, never as a bare Depends(write_conn). The
+# "function" scope makes FastAPI leave the dependency (commit) when the handler returns, before the response is
+# sent, so a failed commit becomes the error response. The default "request" scope commits after the response
+# went out: a write answered 201 and stored nothing, or showed a token that never existed.
+WRITE_CONN = Depends(write_conn, scope="function")
+
+
 async def read_body(request: Request, max_length: int, limit_name: str) -> bytes:
     """The request body, refused with 413 as soon as it is known to exceed max_length (never read whole first)."""
     too_large = f"the body exceeds {limit_name} ({max_length} bytes)"

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from accord.api.deps import current_principal, read_body, read_conn, write_conn, writer_principal
+from accord.api.deps import WRITE_CONN, current_principal, read_body, read_conn, writer_principal
 from accord.core.db import get_engine, read_transaction, transaction
 from accord.core.errors import BadRequest, UnsupportedMediaType
 from accord.core.settings import get_settings
@@ -161,7 +161,7 @@ def review_draft(
     draft_id: str,
     body: ReviewRequest,
     principal: Principal = Depends(writer_principal),
-    conn: Connection = Depends(write_conn),
+    conn: Connection = WRITE_CONN,
 ) -> Response:
     """Drop findings (by value) or objects (by STIX id) from a draft before publishing it."""
     return _json(drafts.exclude(conn, principal, draft_id, body.exclude))
@@ -172,7 +172,7 @@ def publish_draft(
     draft_id: str,
     body: PublishRequest,
     principal: Principal = Depends(writer_principal),
-    conn: Connection = Depends(write_conn),
+    conn: Connection = WRITE_CONN,
 ) -> Response:
     """Store a draft's bundle into a collection you may write (normal rules, audited); only once."""
     return _json(drafts.publish(conn, principal, draft_id, body.collection))

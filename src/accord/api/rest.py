@@ -10,9 +10,10 @@ from sqlalchemy import Connection
 
 from accord.accounts import service as accounts
 from accord.api import schemas
-from accord.api.deps import admin_principal, admin_writer, current_principal, read_conn, write_conn
+from accord.api.deps import WRITE_CONN, admin_principal, admin_writer, current_principal, read_conn
 from accord.audit.service import list_entries
 from accord.core.errors import NotFound
+from accord.sharing import cursors
 from accord.sharing.policy import Principal
 from accord.store import queries
 
@@ -37,9 +38,7 @@ def list_orgs(_: Principal = Depends(current_principal), conn: Connection = Depe
 
 
 @router.post("/orgs", response_model=schemas.OrgRead, status_code=201, tags=["admin"])
-def create_org(
-    body: schemas.OrgCreate, p: Principal = Depends(admin_writer), conn: Connection = Depends(write_conn)
-) -> Any:
+def create_org(body: schemas.OrgCreate, p: Principal = Depends(admin_writer), conn: Connection = WRITE_CONN) -> Any:
     """Create an organisation."""
     row = accounts.create_org(conn, body.name, actor=p.email)
     return schemas.OrgRead(name=row.name, identity=row.stix_id, host=row.is_host)
@@ -52,12 +51,11 @@ def list_users(_: Principal = Depends(admin_principal), conn: Connection = Depen
 
 
 @router.post("/users", response_model=schemas.UserRead, status_code=201, tags=["admin"])
-def create_user(
-    body: schemas.UserCreate, p: Principal = Depends(admin_writer), conn: Connection = Depends(write_conn)
-) -> Any:
+def create_user(body: schemas.UserCreate, p: Principal = Depends(admin_writer), conn: Connection = WRITE_CONN) -> Any:
     """Create a user."""
     row = accounts.create_user(conn, body.email, body.org, body.role, body.password, actor=p.email)
-    return schemas.UserRead(email=row.email, org=body.org, role=row.role)
+    org = accounts.get_org_by_name_or_raise(conn, body.org)  # its name as stored, however the request spelled it
+    return schemas.UserRead(email=row.email, org=org.name, role=row.role)
 
 
 @router.get("/tokens", response_model=list[schemas.TokenRead], tags=["admin"])
@@ -76,9 +74,7 @@ def list_tokens(_: Principal = Depends(admin_principal), conn: Connection = Depe
 
 
 @router.post("/tokens", response_model=schemas.TokenCreated, status_code=201, tags=["admin"])
-def create_token(
-    body: schemas.TokenCreate, p: Principal = Depends(admin_writer), conn: Connection = Depends(write_conn)
-) -> Any:
+def create_token(body: schemas.TokenCreate, p: Principal = Depends(admin_writer), conn: Connection = WRITE_CONN) -> Any:
     """Create a token for a user; the token is in this response only."""
     token = accounts.create_token(
         conn, body.email, read_only=body.read_only, expires_days=body.expires_days, actor=p.email
@@ -87,7 +83,7 @@ def create_token(
 
 
 @router.delete("/tokens/{prefix}", status_code=204, tags=["admin"])
-def revoke_token(prefix: str, p: Principal = Depends(admin_writer), conn: Connection = Depends(write_conn)) -> Response:
+def revoke_token(prefix: str, p: Principal = Depends(admin_writer), conn: Connection = WRITE_CONN) -> Response:
     """Revoke a token."""
     accounts.revoke_token(conn, prefix, actor=p.email)
     return Response(status_code=204)
@@ -100,12 +96,14 @@ def list_groups(_: Principal = Depends(admin_principal), conn: Connection = Depe
 
 
 @router.post("/groups", response_model=schemas.GroupRead, status_code=201, tags=["admin"])
-def create_group(
-    body: schemas.GroupCreate, p: Principal = Depends(admin_writer), conn: Connection = Depends(write_conn)
-) -> Any:
+def create_group(body: schemas.GroupCreate, p: Principal = Depends(admin_writer), conn: Connection = WRITE_CONN) -> Any:
     """Create a sharing group."""
     accounts.create_group(conn, body.name, body.orgs, actor=p.email)
-    return schemas.GroupRead(name=body.name, orgs=body.orgs)
+    group = accounts.get_group_by_name(conn, body.name)
+    assert group is not None  # created just above
+    # Names as stored, however the request spelled them.
+    members = sorted({accounts.get_org_by_name_or_raise(conn, name).name for name in body.orgs})
+    return schemas.GroupRead(name=group.name, orgs=members)
 
 
 def _collection_read(conn: Connection, row: Any) -> schemas.CollectionRead:
@@ -130,7 +128,7 @@ def list_collections(_: Principal = Depends(admin_principal), conn: Connection =
 def create_collection(
     body: schemas.CollectionCreate,
     p: Principal = Depends(admin_writer),
-    conn: Connection = Depends(write_conn),
+    conn: Connection = WRITE_CONN,
 ) -> Any:
     """Create a collection."""
     row = accounts.create_collection(
@@ -145,30 +143,44 @@ def create_collection(
     return _collection_read(conn, row)
 
 
+CURSOR_HELP = (
+    "opaque cursor: the `next` value of the previous page, passed back unchanged; valid for the same caller and "
+    "filters for 24 hours (400 otherwise: start again without it)"
+)
+
+
 @router.get("/audit", tags=["admin"])
 def audit(
-    after: int = Query(0, ge=0),
+    after: str | None = Query(None, description=CURSOR_HELP),
     limit: int = Query(100, ge=1, le=1000),
-    _: Principal = Depends(admin_principal),
+    principal: Principal = Depends(admin_principal),
     conn: Connection = Depends(read_conn),
 ) -> Any:
-    """The audit log, oldest first, keyset by `after`."""
-    return {"entries": list(list_entries(conn, after_seq=after, limit=limit))}
+    """The audit log, oldest first; `next` (present while there is more) is the cursor of the following page."""
+    bound = cursors.binding(principal, "rest:audit", None)
+    after_seq = 0 if after is None else cursors.read_cursor(after, bound, param="after")
+    entries = list(list_entries(conn, after_seq=after_seq, limit=limit + 1))
+    page: dict[str, Any] = {"entries": entries[:limit]}
+    if len(entries) > limit:
+        page["next"] = cursors.make_cursor(entries[limit - 1]["seq"], bound)
+    return page
 
 
 @router.get("/objects", tags=["objects"])
 def list_objects(
     type: list[str] | None = Query(None),
-    before: int | None = Query(None, ge=0, description="cursor: the `next` value of the previous page"),
+    before: str | None = Query(None, description=CURSOR_HELP),
     limit: int = Query(100, ge=1, le=1000),
     principal: Principal = Depends(current_principal),
     conn: Connection = Depends(read_conn),
 ) -> Response:
-    """The newest readable version of each object, newest first."""
-    rows = queries.list_latest(conn, principal, types=type, before_seq=before, limit=limit)
-    body = b'{"objects":[' + b",".join(raw for _, raw in rows) + b"]"
-    if len(rows) == limit:
-        body += b',"next":' + str(rows[-1][0]).encode()
+    """The newest readable version of each object, newest first; `next` (while there is more) pages on."""
+    bound = cursors.binding(principal, "rest:objects", sorted(set(type or ())))
+    before_seq = None if before is None else cursors.read_cursor(before, bound, param="before")
+    rows = queries.list_latest(conn, principal, types=type, before_seq=before_seq, limit=limit + 1)
+    body = b'{"objects":[' + b",".join(raw for _, raw in rows[:limit]) + b"]"
+    if len(rows) > limit:
+        body += b',"next":' + orjson.dumps(cursors.make_cursor(rows[limit - 1][0], bound))
     return Response(body + b"}", media_type="application/json")
 
 

@@ -17,7 +17,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/accord.db"
     host_org: str = "Host Organisation"
     default_tlp: str = Field(default="amber", description="TLP assumed for unmarked objects (rule R5)")
-    secret_key: str = Field(default="", description="signs pagination tokens; generated into var/ when empty")
+    secret_key: str = Field(default="", description="signs paging cursors; generated into var/ when empty")
     max_object_bytes: int = 1_048_576
     import_batch_size: int = 5_000
     import_cache_mb: int = Field(

@@ -84,9 +84,7 @@ def record_sighting(
         raise Forbidden("this token or role cannot write")
     if not 1 <= count <= 999_999_999:
         raise BadRequest("count must be between 1 and 999999999")
-    target = accounts.get_collection_by_alias_or_raise(conn, collection)
-    if not principal.is_admin and target.id not in principal.writable_collections:
-        raise Forbidden(f"you may not write into collection {collection!r}")
+    target = accounts.get_writable_collection_or_raise(conn, principal, collection)
     identity = conn.execute(select(org.c.stix_id).where(org.c.id == principal.org_id)).scalar_one()
     marking = [tlp_marking_definition(Tlp.parse(tlp))["id"]] if tlp else []
     at = _seen_time(seen)

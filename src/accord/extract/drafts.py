@@ -183,9 +183,7 @@ def publish(conn: Connection, principal: Principal, draft_id: str, collection_al
     if not principal.can_write:
         raise Forbidden("this token or role cannot write")
     row = _row_or_raise(conn, principal, draft_id)
-    target = accounts.get_collection_by_alias_or_raise(conn, collection_alias)
-    if not principal.is_admin and target.id not in principal.writable_collections:
-        raise Forbidden(f"you may not write into collection {collection_alias!r}")
+    target = accounts.get_writable_collection_or_raise(conn, principal, collection_alias)
     if row.status != "draft" or not repo.mark_published(conn, draft_id, target.id, now_us()):
         raise Conflict("the draft is already published")
     objects = orjson.loads(row.bundle)["objects"]

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 
+from accord.core.names import NAME_KEY_MAX
 from accord.models.base import metadata
+
+# Names of organisations and sharing groups are unique, and looked up, by name_key (accord.core.names.name_key),
+# computed in Python: the databases' own lower() differ (SQLite folds ASCII only), so two spellings of one name
+# became two organisations. A unique index rather than a constraint: SQLite adds one without copying the table.
 
 org = Table(
     "org",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
+    Column("name_key", String(NAME_KEY_MAX), nullable=False),
     Column("stix_id", String(100), nullable=False, unique=True),
     Column("is_host", Boolean, nullable=False, default=False),
     Column("is_remote", Boolean, nullable=False, default=False),
     Column("created_us", BigInteger, nullable=False),
+    Index("uq_org_name_key", "name_key", unique=True),
 )
 
 app_user = Table(
@@ -47,8 +54,10 @@ sharing_group = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
+    Column("name_key", String(NAME_KEY_MAX), nullable=False),
     Column("description", Text, nullable=False, default=""),
     Column("created_us", BigInteger, nullable=False),
+    Index("uq_sharing_group_name_key", "name_key", unique=True),
 )
 
 sharing_group_member = Table(

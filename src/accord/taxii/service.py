@@ -10,9 +10,9 @@ from sqlalchemy import Connection, Row
 
 from accord.core.errors import Forbidden, NotFound
 from accord.core.settings import get_settings
+from accord.sharing import cursors
 from accord.sharing.policy import Principal
 from accord.stix.timestamps import micros_to_timestamp
-from accord.taxii import paging
 from accord.taxii import repository as repo
 from accord.taxii.filters import Endpoint, Filters
 from accord.taxii.media import STIX_MEDIA, TAXII_MEDIA
@@ -140,10 +140,10 @@ def read_page(
     cap = get_settings().taxii_page_limit
     limit = min(f.limit or cap, cap)
     scope = endpoint.value if object_id is None else f"{endpoint.value}:{object_id}"
-    bound = paging.binding(principal, coll.id, scope, f.canonical())
+    bound = cursors.binding(principal, f"taxii:{scope}", [coll.id, f.canonical()])
     after = f.added_after_us
     if f.next_token is not None:
-        tick = paging.read_token(f.next_token, bound)
+        tick = cursors.read_cursor(f.next_token, bound)
         after = tick if after is None else max(after, tick)
     with_raw = endpoint in (Endpoint.OBJECTS, Endpoint.OBJECT)
     rows = repo.page(conn, principal, coll.id, f, after_tick=after, limit=limit, object_id=object_id, raw=with_raw)
@@ -155,7 +155,7 @@ def read_page(
         return Page(b"{}", None, None)
     head: dict[str, Any] = {"more": more}
     if more:
-        head["next"] = paging.make_token(rows[-1].tick, bound)
+        head["next"] = cursors.make_cursor(rows[-1].tick, bound)
     if with_raw:
         # The stored bytes are served as they are: no per-object parse or re-serialisation.
         prefix = orjson.dumps(head)[:-1] + b',"objects":['

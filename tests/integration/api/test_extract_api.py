@@ -222,7 +222,7 @@ def test_publish_stores_the_bundle_for_the_collection_readers_only(shared):
     draft = _upload(node, REPORT.encode(), "text/plain").json()
     url = f"{EXTRACT}/drafts/{draft['id']}/publish"
     # Not a writer of the collection, a read-only token, a reader role: refused, and the draft stays a draft.
-    _problem(node.client.post(url, json={"collection": "bravo-only"}, headers=node.bearer("alice")), 403)
+    _problem(node.client.post(url, json={"collection": "bravo-only"}, headers=node.bearer("alice")), 404)
     _problem(node.client.post(url, json={"collection": "shared"}, headers=node.bearer("alice-ro")), 403)
     _problem(node.client.post(url, json={"collection": "shared"}, headers=node.bearer("rita")), 403)
     _problem(node.client.post(url, json={"collection": "no-such"}, headers=node.bearer("alice")), 404)
@@ -293,3 +293,21 @@ def test_two_organisations_publish_one_report_into_one_collection(node):
         result = node.client.post(url, json={"collection": "both"}, headers=node.bearer(who)).json()
         assert result["refused"] == 0, result["reasons"]
         assert result["stored"] == len(draft["bundle"]["objects"])
+
+
+def test_publishing_into_a_collection_the_caller_cannot_see_is_404_like_a_missing_one(shared):
+    node = shared
+    with get_engine().begin() as conn:
+        accounts.create_collection(conn, "Bravo writes", "bravo-writes", readers=["Alpha", "Bravo"], writers=["Bravo"])
+    draft = _upload(node, REPORT.encode(), "text/plain").json()
+    url = f"{EXTRACT}/drafts/{draft['id']}/publish"
+    hidden = _problem(node.client.post(url, json={"collection": "bravo-only"}, headers=node.bearer("alice")), 404)
+    missing = _problem(node.client.post(url, json={"collection": "no-such"}, headers=node.bearer("alice")), 404)
+    assert hidden["title"] == missing["title"]
+    assert hidden["detail"].replace("bravo-only", "X") == missing["detail"].replace("no-such", "X")
+    # Alpha reads this one, so it knows it exists: the refusal may say it is not writable.
+    readable = _problem(node.client.post(url, json={"collection": "bravo-writes"}, headers=node.bearer("alice")), 403)
+    assert "bravo-writes" in readable["detail"]
+    shown = node.client.get(f"{EXTRACT}/drafts/{draft['id']}", headers=node.bearer("alice")).json()
+    assert shown["status"] == "draft"
+    assert node.client.post(url, json={"collection": "shared"}, headers=node.bearer("alice")).status_code == 200

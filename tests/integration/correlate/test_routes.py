@@ -77,6 +77,36 @@ def test_sighting_route(node: Node) -> None:
     assert match["expired"] is False
 
 
+def test_sighting_into_a_collection_the_caller_cannot_see_is_404_like_a_missing_one(node: Node) -> None:
+    _seed(node)
+    with get_engine().begin() as conn:
+        make_collection(conn, "bravo-only", readers=["Bravo"], writers=["Bravo"])
+        make_collection(conn, "bravo-writes", readers=["Alpha", "Bravo"], writers=["Bravo"])
+    body = {"value": "45.137.21.9"}
+    hidden = node.client.post(
+        "/api/v1/sightings", json=body | {"collection": "bravo-only"}, headers=node.bearer("alice")
+    )
+    missing = node.client.post("/api/v1/sightings", json=body | {"collection": "no-such"}, headers=node.bearer("alice"))
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.headers["content-type"] == missing.headers["content-type"] == "application/problem+json"
+    assert hidden.json()["detail"].replace("bravo-only", "X") == missing.json()["detail"].replace("no-such", "X")
+    assert hidden.json()["title"] == missing.json()["title"]
+    # A collection Alpha reads but may not write: it knows it exists, so the refusal may say why.
+    read_only = node.client.post(
+        "/api/v1/sightings", json=body | {"collection": "bravo-writes"}, headers=node.bearer("alice")
+    )
+    assert read_only.status_code == 403
+    assert (
+        node.client.post(
+            "/api/v1/sightings", json=body | {"collection": "bravo-only"}, headers=node.bearer("bob")
+        ).status_code
+        == 201
+    )
+    lookup = node.client.post("/api/v1/lookup", json={"values": ["45.137.21.9"]}, headers=node.bearer("bob"))
+    [match] = lookup.json()["results"][0]["values"][0]["matches"]
+    assert match["sightings"] == 1  # only Bravo's; the refused ones stored nothing
+
+
 def test_lookup_cli(node: Node) -> None:
     ids = _seed(node)
     app = typer.Typer()

@@ -113,6 +113,7 @@ def _load(conn, w: World) -> tuple[list[int], list[int], list[int], list[int]]:
             conn.execute(
                 insert(org).values(
                     name=f"o{o}",
+                    name_key=f"o{o}",
                     stix_id=f"identity--{uuid.uuid4()}",
                     is_host=False,
                     is_remote=False,
@@ -123,7 +124,7 @@ def _load(conn, w: World) -> tuple[list[int], list[int], list[int], list[int]]:
     group_ids = []
     for g, members in enumerate(w.groups):
         gid = conn.execute(
-            insert(sharing_group).values(name=f"g{g}", description="", created_us=0)
+            insert(sharing_group).values(name=f"g{g}", name_key=f"g{g}", description="", created_us=0)
         ).inserted_primary_key[0]
         group_ids.append(gid)
         for m in members:

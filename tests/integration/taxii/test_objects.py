@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import struct
 import uuid
 
 import pytest
 
+from accord.stix.timestamps import timestamp_to_micros
 from accord.worker.runner import run_pending
 from tests.builders import make_indicator, make_ipv4, ts
 from tests.integration.taxii.conftest import post_envelope
@@ -116,6 +119,11 @@ def test_limit_more_next_and_date_headers(client, community, stored):
     assert _get(client, community, "objects/", who="alice", next=body["next"]).status_code == 400
     forged = body["next"][:-2] + ("AA" if body["next"][-2:] != "AA" else "BB")
     assert _get(client, community, "objects/", next=forged).status_code == 400
+    # The token resumes after the page's last date_added, which it does not show (W3: gaps would reveal versions).
+    last = timestamp_to_micros(r.headers["x-taxii-date-added-last"])
+    raw = base64.urlsafe_b64decode(body["next"] + "=" * (-len(body["next"]) % 4))
+    assert str(last) not in body["next"]
+    assert struct.pack(">q", last) not in raw
 
 
 def test_server_caps_limit(client, community, stored, monkeypatch):
