@@ -88,6 +88,14 @@ def test_an_identical_sco_posted_again_is_a_duplicate_of_the_writers_own_copy(co
         select(collection_object.c.tick).where(collection_object.c.collection_id == alpha_only.id)
     ).scalar_one()
     assert first.outcomes[0].date_added > alpha_tick
+    # Alpha's copy was not relayed into Bravo's collection: that holds Bravo's own copy only
+    m, o = collection_object.c, stix_object.c
+    held = conn.execute(
+        select(o.owner_org_id)
+        .join_from(collection_object, stix_object, o.seq == m.object_seq)
+        .where(m.collection_id == bravo_own.id)
+    ).scalars()
+    assert list(held) == [bravo.id]
 
 
 def test_an_sco_another_org_shares_readably_still_gets_the_writers_own_copy(conn):
