@@ -39,6 +39,18 @@ def _without_then_with(conn, hold, objects, ctx):
     return without, ingest(conn, objects, ctx)
 
 
+def _answers_as_if_absent(conn, world, held, written):
+    """Bravo writes `written` into its collection, before and after Alpha holds `held` unreadably (in Alpha's own
+    collection): the two answers are the same, and the write stores one object."""
+    alpha, bravo, alpha_only, bravo_own = world
+    ctx = WriteContext(writer_org_id=bravo.id, collection_id=bravo_own.id, keep_outcomes=True)
+    alpha_ctx = WriteContext(writer_org_id=alpha.id, collection_id=alpha_only.id)
+    free, answered = _without_then_with(conn, lambda: ingest(conn, [held], alpha_ctx), [written], ctx)
+    assert _told(answered) == _told(free)
+    assert answered.stored == 1
+    return answered
+
+
 def _world(conn):
     alpha, bravo = make_org(conn), make_org(conn)
     alpha_only = make_collection(conn, readers=[alpha.name], writers=[alpha.name])
@@ -51,18 +63,11 @@ def _reader(conn, org):
 
 
 def test_an_sco_another_org_holds_unreadable_is_stored_as_if_it_were_not(conn):
-    alpha, bravo, alpha_only, bravo_own = _world(conn)
+    world = _world(conn)
+    alpha, bravo, _, _ = world
     held = make_ipv4("203.0.113.7") | {"object_marking_refs": [TLP_IDS[Tlp.RED]]}
     unmarked = make_ipv4("203.0.113.7")  # same id, another body
-    ctx = WriteContext(writer_org_id=bravo.id, collection_id=bravo_own.id, keep_outcomes=True)
-    free, held_report = _without_then_with(
-        conn,
-        lambda: ingest(conn, [held], WriteContext(writer_org_id=alpha.id, collection_id=alpha_only.id)),
-        [unmarked],
-        ctx,
-    )
-    assert _told(held_report) == _told(free)
-    assert held_report.stored == 1
+    held_report = _answers_as_if_absent(conn, world, held, unmarked)
     # Bravo reads back what it wrote (its own copy, with its own date), Alpha keeps its own
     got = queries.get_latest(conn, _reader(conn, bravo), unmarked["id"])
     assert got == unmarked | {"spec_version": "2.1"}
@@ -111,18 +116,11 @@ def test_an_sco_another_org_shares_readably_still_gets_the_writers_own_copy(conn
 
 
 def test_a_versioned_object_another_org_holds_unreadable_becomes_the_writers_own(conn):
-    alpha, bravo, alpha_only, bravo_own = _world(conn)
+    world = _world(conn)
+    alpha, bravo, alpha_only, _ = world
     secret = make_indicator(created=ts(1), tlp=Tlp.RED)
     guess = {**secret, "modified": ts(9), "name": "guessed"}
-    ctx = WriteContext(writer_org_id=bravo.id, collection_id=bravo_own.id, keep_outcomes=True)
-    free, held = _without_then_with(
-        conn,
-        lambda: ingest(conn, [secret], WriteContext(writer_org_id=alpha.id, collection_id=alpha_only.id)),
-        [guess],
-        ctx,
-    )
-    assert _told(held) == _told(free)
-    assert held.stored == 1
+    _answers_as_if_absent(conn, world, secret, guess)
     assert queries.get_latest(conn, _reader(conn, bravo), secret["id"])["name"] == "guessed"
     assert queries.get_latest(conn, _reader(conn, alpha), secret["id"]) == secret
     # Alpha goes on versioning its own copy; Bravo's does not stand in its way (no squatting)
