@@ -49,32 +49,72 @@ def get_org_by_name_or_raise(conn: Connection, name: str) -> Any:
     return row
 
 
-def create_org(conn: Connection, name: str, *, actor: str = "cli", is_host: bool = False) -> Any:
+def create_org(
+    conn: Connection,
+    name: str,
+    *,
+    actor: str = "cli",
+    is_host: bool = False,
+    is_remote: bool = False,
+    stix_id: str | None = None,
+) -> Any:
     """A new organisation with its STIX identity object (R6: readable by every authenticated user)."""
+    # A remote organisation is a record of one elsewhere (a feed's source): it owns what arrives from there.
     name = name.strip()
     if not name or len(name) > 200:
         raise BadRequest("organisation name must be 1-200 characters")
     if get_org_by_name(conn, name) is not None:
         raise Conflict(f"organisation {name!r} already exists")
-    stix_id = f"identity--{uuid.uuid4()}"
-    now = now_us()
     org_id = conn.execute(
-        insert(org).values(name=name, stix_id=stix_id, is_host=is_host, is_remote=False, created_us=now)
+        insert(org).values(
+            name=name,
+            stix_id=stix_id or f"identity--{uuid.uuid4()}",
+            is_host=is_host,
+            is_remote=is_remote,
+            created_us=now_us(),
+        )
     ).inserted_primary_key[0]  # type: ignore[index]
-    ts = micros_to_timestamp(now)
+    row = get_org(conn, org_id)
+    ensure_identity(conn, row)
+    record(conn, actor, "org.create", name, **({"remote": True} if is_remote else {}))
+    return row
+
+
+def ensure_identity(conn: Connection, row: Any) -> None:
+    """Store an organisation's identity object (an identical one already stored is a no-op)."""
+    ts = micros_to_timestamp(row.created_us)
     identity = {
         "type": "identity",
         "spec_version": "2.1",
-        "id": stix_id,
+        "id": row.stix_id,
         "created": ts,
         "modified": ts,
-        "name": name,
+        "name": row.name,
         "identity_class": "organization",
-        "created_by_ref": stix_id,
+        "created_by_ref": row.stix_id,
     }
-    ingest(conn, [identity], WriteContext(writer_org_id=org_id))
-    record(conn, actor, "org.create", name)
+    ingest(conn, [identity], WriteContext(writer_org_id=row.id))
+
+
+def get_org(conn: Connection, org_id: int) -> Any:
+    """The organisation row with this id (it exists)."""
     return conn.execute(select(org).where(org.c.id == org_id)).one()
+
+
+def get_org_by_identity(conn: Connection, stix_id: str) -> Any | None:
+    """The organisation row whose identity object has this id, or None."""
+    return conn.execute(select(org).where(org.c.stix_id == stix_id)).first()
+
+
+def available_org_name(conn: Connection, wanted: str, qualifier: str) -> str:
+    """`wanted` if no organisation has that name, else it with `qualifier` (and a number) in brackets."""
+    wanted = " ".join(wanted.split())[:150] or qualifier
+    name = wanted
+    for n in range(1, 1000):
+        if get_org_by_name(conn, name) is None:
+            return name
+        name = f"{wanted} ({qualifier})" if n == 1 else f"{wanted} ({qualifier} {n})"
+    raise Conflict(f"no free organisation name for {wanted!r}")
 
 
 def list_orgs(conn: Connection) -> list[Any]:
