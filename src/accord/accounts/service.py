@@ -22,7 +22,7 @@ from accord.models.accounts import (
     sharing_group,
     sharing_group_member,
 )
-from accord.models.collections import collection, collection_grant
+from accord.models.collections import collection, collection_grant, peer, peer_org
 from accord.sharing.policy import Principal, Role
 from accord.sharing.repository import principal_for
 from accord.stix.timestamps import micros_to_timestamp
@@ -157,6 +157,11 @@ def create_user(
     if password is not None and len(password) < 8:
         raise BadRequest("password must be at least 8 characters")
     owner = get_org_by_name_or_raise(conn, org_name)
+    if _is_feed_source(conn, owner.id):
+        raise BadRequest(
+            f"organisation {owner.name!r} is the record of a feed's source; it has no users "
+            "(they would read everything its feeds bring, at every TLP)"
+        )
     if get_user_by_email(conn, email) is not None:
         raise Conflict(f"user {email!r} already exists")
     conn.execute(
@@ -171,6 +176,17 @@ def create_user(
     )
     record(conn, actor, "user.create", email, org=owner.name, role=role)
     return get_user_by_email_or_raise(conn, email)
+
+
+def _is_feed_source(conn: Connection, org_id: int) -> bool:
+    """Whether a feed's link speaks for this organisation (accord.feeds: it owns what the feed brings)."""
+    stmt = (
+        select(peer_org.c.org_id)
+        .join(peer, peer.c.id == peer_org.c.peer_id)
+        .where(peer_org.c.org_id == org_id, peer.c.kind == "feed")
+        .limit(1)
+    )
+    return conn.execute(stmt).first() is not None
 
 
 def list_users(conn: Connection) -> list[Any]:
