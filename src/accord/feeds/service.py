@@ -1,7 +1,8 @@
 """Feeds: configuration, and pulls that store only what is new, each in its own transaction.
 
 A feed belongs to one local organisation. What it brings arrives over the feed's link (a `peer` row of kind
-'feed' whose local organisation is the feed's) and is owned by the record of its source (a remote organisation).
+'feed' whose local organisation is the feed's) and is owned by a record of its source (a remote organisation):
+the feed's own source record, or for a MISP event the record of the organisation that created it (its Orgc).
 The sharing policy then lets the feed's organisation read it at every TLP, and other readers of the feed's
 collection CLEAR and GREEN only (R1, R4).
 """
@@ -22,6 +23,7 @@ from accord.accounts.service import (
     forget_credentials,
     get_collection_by_alias_or_raise,
     get_org,
+    get_org_by_identity,
     get_org_by_name_or_raise,
     host_org,
 )
@@ -33,12 +35,14 @@ from accord.core.settings import get_settings
 from accord.feeds import repository as repo
 from accord.feeds.collect import FORMATS, Collected, collect, feed_tlp
 from accord.feeds.fetch import FeedError, check_url
+from accord.feeds.misp import Creator
 from accord.feeds.parse import parse_columns
 from accord.feeds.values import item_object, kind_for
 from accord.sharing.repository import collections_for_org
 from accord.stix.markings import Tlp, tlp_marking_definition
 from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
 from accord.store.prepare import Prepared, prepare
+from accord.store.repository import lock_writers
 from accord.store.service import IngestReport, WriteContext, ingest
 
 log = logging.getLogger("accord.feeds")
@@ -220,20 +224,41 @@ def _after(version: str) -> str:
     return micros_to_timestamp(timestamp_to_micros(version) + 1)
 
 
-def _store(conn: Connection, feed: Any, col: Collected) -> IngestReport:
+def _store(conn: Connection, feed: Any, col: Collected, actor: str) -> IngestReport:
+    # Under the store's writer lock from here: pulls that meet the same MISP creator make its record once.
+    lock_writers(conn)
     ensure_identity(conn, get_org(conn, feed.source_org_id))  # feeds made before migration 0008 have none yet
+    owners = {identity: _creator_org(conn, feed, creator, actor) for identity, creator in col.creators.items()}
+    speaks_for = repo.link_orgs(conn, feed.peer_id)
     if feed.format in ("text", "csv"):
         objects = _stable_items(conn, feed, col, micros_to_timestamp(now_us()))
     else:
         objects = col.objects
-    ctx = WriteContext(
-        writer_org_id=feed.org_id,
-        collection_id=feed.collection_id,
-        peer_id=feed.peer_id,
-        peer_org_ids=repo.link_orgs(conn, feed.peer_id),
-        source_org_id=feed.source_org_id,
-    )
-    return ingest(conn, objects, ctx)
+    groups = [(feed.source_org_id, objects), *((owners[i], col.by_creator[i]) for i in sorted(col.by_creator))]
+    report = IngestReport()
+    for owner, group in groups:
+        if group:
+            ctx = WriteContext(
+                writer_org_id=feed.org_id,
+                collection_id=feed.collection_id,
+                peer_id=feed.peer_id,
+                peer_org_ids=speaks_for,
+                source_org_id=owner,
+            )
+            report.merge(ingest(conn, group, ctx))
+    return report
+
+
+def _creator_org(conn: Connection, feed: Any, creator: Creator, actor: str) -> int:
+    """The record of a MISP event's creator (made when first met), which the feed's link then speaks for."""
+    row = get_org_by_identity(conn, creator.identity)
+    if row is None:
+        name = available_org_name(conn, creator.name, f"MISP {creator.uuid[:8]}")
+        row = create_org(conn, name, actor=actor, is_remote=True, stix_id=creator.identity)
+    elif not row.is_remote:  # identities of creators derive from their uuid in Accord's namespace: never a local org's
+        raise FeedError(f"MISP creator {creator.uuid} names a local organisation")
+    repo.add_link_org(conn, feed.peer_id, row.id)
+    return int(row.id)
 
 
 def _finish(conn: Connection, feed: Any, result: PullResult, started: int, actor: str) -> None:
@@ -279,7 +304,7 @@ def pull_feed(engine: Engine, name: str, *, actor: str = "cli") -> PullResult:
         result.http_status, result.fetched_bytes, result.status = col.http_status, col.fetched_bytes, col.status
         with transaction(engine) as conn:
             if col.status == "ok":
-                report = _store(conn, feed, col)
+                report = _store(conn, feed, col, actor)
                 result.stored, result.duplicates, result.refused = report.stored, report.duplicates, report.refused
                 result.reasons = report.reasons + col.reasons
                 result.skipped = col.skipped
