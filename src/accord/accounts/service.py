@@ -24,7 +24,7 @@ from accord.models.accounts import (
     sharing_group,
     sharing_group_member,
 )
-from accord.models.collections import collection, collection_grant
+from accord.models.collections import collection, collection_grant, peer, peer_org
 from accord.sharing.policy import Principal, Role
 from accord.sharing.repository import principal_for
 from accord.stix.timestamps import micros_to_timestamp
@@ -80,27 +80,68 @@ def _insert_named(conn: Connection, table: Table, row: dict[str, Any], conflict:
         raise Conflict(conflict) from None
 
 
-def create_org(conn: Connection, name: str, *, actor: str = "cli", is_host: bool = False) -> Any:
+def create_org(
+    conn: Connection,
+    name: str,
+    *,
+    actor: str = "cli",
+    is_host: bool = False,
+    is_remote: bool = False,
+    stix_id: str | None = None,
+) -> Any:
     """A new organisation with its STIX identity object (R6: readable by every authenticated user)."""
+    # A remote organisation is a record of one elsewhere (a feed's source): it owns what arrives from there.
     name, key = _new_name(conn, "organisation", name)
-    stix_id = f"identity--{uuid.uuid4()}"
-    now = now_us()
-    row = {"name": name, "name_key": key, "stix_id": stix_id, "is_host": is_host, "is_remote": False, "created_us": now}
+    row = {
+        "name": name,
+        "name_key": key,
+        "stix_id": stix_id or f"identity--{uuid.uuid4()}",
+        "is_host": is_host,
+        "is_remote": is_remote,
+        "created_us": now_us(),
+    }
     org_id = _insert_named(conn, org, row, f"organisation {name!r} already exists")
-    ts = micros_to_timestamp(now)
+    created = get_org(conn, org_id)
+    ensure_identity(conn, created)
+    record(conn, actor, "org.create", name, **({"remote": True} if is_remote else {}))
+    return created
+
+
+def ensure_identity(conn: Connection, row: Any) -> None:
+    """Store an organisation's identity object (an identical one already stored is a no-op)."""
+    ts = micros_to_timestamp(row.created_us)
     identity = {
         "type": "identity",
         "spec_version": "2.1",
-        "id": stix_id,
+        "id": row.stix_id,
         "created": ts,
         "modified": ts,
-        "name": name,
+        "name": row.name,
         "identity_class": "organization",
-        "created_by_ref": stix_id,
+        "created_by_ref": row.stix_id,
     }
-    ingest(conn, [identity], WriteContext(writer_org_id=org_id))
-    record(conn, actor, "org.create", name)
+    ingest(conn, [identity], WriteContext(writer_org_id=row.id))
+
+
+def get_org(conn: Connection, org_id: int) -> Any:
+    """The organisation row with this id (it exists)."""
     return conn.execute(select(org).where(org.c.id == org_id)).one()
+
+
+def get_org_by_identity(conn: Connection, stix_id: str) -> Any | None:
+    """The organisation row whose identity object has this id, or None."""
+    return conn.execute(select(org).where(org.c.stix_id == stix_id)).first()
+
+
+def available_org_name(conn: Connection, wanted: str, qualifier: str) -> str:
+    """`wanted` if no organisation has that name, else it with `qualifier` (and a number) in brackets."""
+    wanted = " ".join(wanted.split())[:150] or qualifier
+    name = wanted
+    for n in range(1, 1000):
+        if get_org_by_name(conn, name) is None and get_group_by_name(conn, name) is None:
+            return name
+        name = f"{wanted} ({qualifier})" if n == 1 else f"{wanted} ({qualifier} {n})"
+    raise Conflict(f"no free organisation name for {wanted!r}")
 
 
 def list_orgs(conn: Connection) -> list[Any]:
@@ -143,6 +184,11 @@ def create_user(
     if password is not None and len(password) < 8:
         raise BadRequest("password must be at least 8 characters")
     owner = get_org_by_name_or_raise(conn, org_name)
+    if _is_feed_source(conn, owner.id):
+        raise BadRequest(
+            f"organisation {owner.name!r} is the record of a feed's source; it has no users "
+            "(they would read everything its feeds bring, at every TLP)"
+        )
     if get_user_by_email(conn, email) is not None:
         raise Conflict(f"user {email!r} already exists")
     conn.execute(
@@ -157,6 +203,17 @@ def create_user(
     )
     record(conn, actor, "user.create", email, org=owner.name, role=role)
     return get_user_by_email_or_raise(conn, email)
+
+
+def _is_feed_source(conn: Connection, org_id: int) -> bool:
+    """Whether a feed's link speaks for this organisation (accord.feeds: it owns what the feed brings)."""
+    stmt = (
+        select(peer_org.c.org_id)
+        .join(peer, peer.c.id == peer_org.c.peer_id)
+        .where(peer_org.c.org_id == org_id, peer.c.kind == "feed")
+        .limit(1)
+    )
+    return conn.execute(stmt).first() is not None
 
 
 def list_users(conn: Connection) -> list[Any]:

@@ -30,9 +30,9 @@ def org_list() -> None:
     """List organisations."""
     with reading() as conn:
         rows = accounts.list_orgs(conn)
-    table = Table("name", "identity", "host")
+    table = Table("name", "identity", "host", "remote")
     for r in rows:
-        table.add_row(r.name, r.stix_id, "yes" if r.is_host else "")
+        table.add_row(r.name, r.stix_id, "yes" if r.is_host else "", "yes" if r.is_remote else "")
     out.print(table)
 
 

@@ -1,4 +1,4 @@
-"""`accord feed add|pull|list`: external intelligence feeds (register as `app.add_typer(feed_app, name="feed")`)."""
+"""`accord feed add|pull|list|show`: external intelligence feeds (registered as `accord feed`)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ def feed_add(
     url: str = typer.Option(..., "--url", help="http(s) URL (MISP: the feed folder or its manifest.json)"),
     fmt: str = typer.Option(..., "--format", help="misp | csv | text | stix | taxii"),
     collection: str | None = typer.Option(None, "--collection", help="collection alias to publish into"),
+    org: str | None = typer.Option(
+        None, "--org", help="the organisation the feed belongs to (default: the host organisation)"
+    ),
     item_type: str | None = typer.Option(None, "--type", help="text/csv value type (default: detect per line)"),
     csv_columns: str | None = typer.Option(None, "--csv-columns", help="e.g. 'value=2,type=1,comment=3' (1-based)"),
     delimiter: str = typer.Option(",", "--delimiter", help="CSV delimiter"),
@@ -37,7 +40,7 @@ def feed_add(
     timeout: float = typer.Option(30.0, "--timeout", help="seconds per request"),
     max_mb: int = typer.Option(100, "--max-mb", help="size limit per response in MB"),
 ) -> None:
-    """Configure a feed; its content is owned by the host organisation."""
+    """Configure a feed of an organisation: it reads what the feed brings at every TLP, others CLEAR and GREEN."""
     from accord.feeds.service import FeedSpec, add_feed
 
     spec = FeedSpec(
@@ -45,6 +48,7 @@ def feed_add(
         url=url,
         format=fmt.lower(),
         collection=collection,
+        org=org,
         item_type=item_type,
         csv_columns=csv_columns,
         delimiter="\t" if delimiter in ("\\t", "tab") else delimiter,
@@ -95,7 +99,7 @@ def feed_pull(
 
 @feed_app.command("list")
 def feed_list() -> None:
-    """Feeds with their last pull."""
+    """Feeds with their last pull and, last, their organisation (tab-separated)."""
     with reading() as conn:
         from accord.feeds.service import list_feeds
 
@@ -110,4 +114,35 @@ def feed_list() -> None:
         status = r.last_status or "-"
         error = f" ({r.last_error})" if r.last_error else ""
         line = f"{r.name}\t{r.format}\t{r.url}\t{r.collection_alias or '-'}\t{when}\t{status}{counts}{every}{error}"
-        sys.stdout.write(line + "\n")
+        sys.stdout.write(f"{line}\t{r.org_name}\n")  # a new column goes last: scripts read the others by position
+
+
+@feed_app.command("show")
+def feed_show(name: str = typer.Argument(..., help="the feed")) -> None:
+    """One feed: its settings, organisation, link and sources, and its last pull."""
+    with reading() as conn:
+        from accord.feeds.service import describe_feed
+
+        r, sources = describe_feed(conn, name)
+    when = micros_to_timestamp(r.last_pull_us)[:19] + "Z" if r.last_pull_us else "never"
+    fields = [
+        ("name", r.name),
+        ("format", r.format),
+        ("url", r.url),
+        ("collection", r.collection_alias or "-"),
+        ("organisation", r.org_name),
+        ("link", r.link_name),
+        ("source", r.source_name),
+        ("speaks for", ", ".join(sources)),
+        ("default tlp", r.tlp or "-"),
+        ("every", f"{r.every_minutes}m" if r.every_minutes else "-"),
+        ("enabled", "yes" if r.enabled else "no"),
+        ("last pull", when),
+        ("last status", r.last_status or "-"),
+    ]
+    if r.stored is not None:
+        fields.append(("last counts", f"stored={r.stored} duplicates={r.duplicates} refused={r.refused}"))
+    if r.last_error:
+        fields.append(("last error", r.last_error))
+    for key, value in fields:
+        sys.stdout.write(f"{key}: {value}\n")

@@ -24,7 +24,11 @@ def ensure_host_org(conn: Connection) -> int:
     host = accounts.host_org(conn)
     if host is None:
         host = accounts.create_org(conn, get_settings().host_org, actor="init", is_host=True)
-        ingest(conn, marking_definitions(), WriteContext(writer_org_id=host.id))
+    else:
+        # Migration 0008 makes the host organisation of a node that had feeds but no `init`: it has no
+        # identity object or TLP definitions yet (storing them again is a no-op).
+        accounts.ensure_identity(conn, host)
+    ingest(conn, marking_definitions(), WriteContext(writer_org_id=host.id))
     return int(host.id)
 
 

@@ -28,7 +28,10 @@ class Collected:
     status: str = "ok"  # ok | not-modified
     http_status: int | None = None
     fetched_bytes: int = 0
-    objects: list[dict[str, Any]] = field(default_factory=list)
+    objects: list[dict[str, Any]] = field(default_factory=list)  # the feed's own source's
+    # MISP events with a creator (Orgc): their objects by the creator's identity id, owned by its record.
+    by_creator: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    creators: dict[str, misp.Creator] = field(default_factory=dict)
     items: list[Item] = field(default_factory=list)
     skipped: int = 0
     reasons: list[str] = field(default_factory=list)
@@ -131,9 +134,14 @@ def _misp(feed: Any, client: httpx.Client, seen: Mapping[str, str]) -> Collected
         event = fetch(url, max_bytes=feed.max_bytes, auth=_auth(feed), client=client)
         out.fetched_bytes += len(event.body)
         try:
-            out.objects.extend(misp.event_objects(_json(event.body, url), tlp))
+            creator, objects = misp.event_objects(_json(event.body, url), tlp)
         except AccordError as exc:
             raise FeedError(f"{url}: {exc.message}") from None
+        if creator is None:
+            out.objects.extend(objects)
+        else:
+            out.creators.setdefault(creator.identity, creator)
+            out.by_creator.setdefault(creator.identity, []).extend(objects)
         out.marks[event_uuid] = stamp
     return out
 

@@ -1,4 +1,4 @@
-"""All SQL of feeds: feed rows, per-pull statistics, delivered-event marks and first-seen lookups."""
+"""All SQL of feeds: feed rows, their links, per-pull statistics, delivered-event marks and first-seen lookups."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Row, cast, delete, func, insert, literal, or_, select, update
 
-from accord.models.collections import collection
+from accord.models.accounts import org
+from accord.models.collections import collection, peer, peer_org
 from accord.models.feeds import feed, feed_mark, feed_pull
 from accord.models.objects import id_in, stix_object
 from accord.store.repository import chunks
@@ -28,15 +29,40 @@ def get_feed_by_id(conn: Connection, feed_id: int) -> Row[Any] | None:
     return conn.execute(select(feed).where(feed.c.id == feed_id)).first()
 
 
-def list_feeds(conn: Connection) -> list[Row[Any]]:
-    """Every feed with its collection alias and the figures of its latest pull."""
+def insert_link(conn: Connection, values: Mapping[str, Any]) -> int:
+    """Insert a link (a peer row); its id."""
+    return int(conn.execute(insert(peer).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+
+
+def link_exists(conn: Connection, name: str) -> bool:
+    """Whether a link (peer or feed) has this name."""
+    return conn.execute(select(peer.c.id).where(peer.c.name == name)).first() is not None
+
+
+def link_orgs(conn: Connection, link_id: int) -> frozenset[int]:
+    """The organisations a link speaks for."""
+    return frozenset(conn.execute(select(peer_org.c.org_id).where(peer_org.c.peer_id == link_id)).scalars())
+
+
+def add_link_org(conn: Connection, link_id: int, org_id: int) -> None:
+    """Record that a link speaks for an organisation (once)."""
+    if org_id not in link_orgs(conn, link_id):
+        conn.execute(insert(peer_org).values(peer_id=link_id, org_id=org_id))
+
+
+def _described() -> Any:
+    """Feeds with their collection alias, organisation, link and source names, and their latest pull's figures."""
+    owner, source = org.alias("owner"), org.alias("source")
     latest = (
         select(feed_pull.c.feed_id, func.max(feed_pull.c.id).label("pull_id")).group_by(feed_pull.c.feed_id).subquery()
     )
-    stmt = (
+    return (
         select(
             feed,
             collection.c.alias.label("collection_alias"),
+            owner.c.name.label("org_name"),
+            peer.c.name.label("link_name"),
+            source.c.name.label("source_name"),
             feed_pull.c.stored,
             feed_pull.c.duplicates,
             feed_pull.c.refused,
@@ -44,11 +70,28 @@ def list_feeds(conn: Connection) -> list[Row[Any]]:
             feed_pull.c.http_status,
         )
         .join(collection, collection.c.id == feed.c.collection_id, isouter=True)
+        .join(owner, owner.c.id == feed.c.org_id)
+        .join(peer, peer.c.id == feed.c.peer_id)
+        .join(source, source.c.id == feed.c.source_org_id)
         .join(latest, latest.c.feed_id == feed.c.id, isouter=True)
         .join(feed_pull, feed_pull.c.id == latest.c.pull_id, isouter=True)
-        .order_by(feed.c.name)
     )
-    return list(conn.execute(stmt))
+
+
+def list_feeds(conn: Connection) -> list[Row[Any]]:
+    """Every feed described (collection, organisation, link, source, latest pull), by name."""
+    return list(conn.execute(_described().order_by(feed.c.name)))
+
+
+def describe_feed(conn: Connection, name: str) -> Row[Any] | None:
+    """One feed described as by list_feeds, or None."""
+    return conn.execute(_described().where(feed.c.name == name)).first()
+
+
+def link_org_names(conn: Connection, link_id: int) -> list[str]:
+    """The names of the organisations a link speaks for."""
+    stmt = select(org.c.name).join(peer_org, peer_org.c.org_id == org.c.id).where(peer_org.c.peer_id == link_id)
+    return list(conn.execute(stmt.order_by(org.c.name)).scalars())
 
 
 def due_feed_ids(conn: Connection, now_us: int) -> list[int]:
@@ -101,12 +144,16 @@ def pulls(conn: Connection, feed_id: int) -> list[Row[Any]]:
     return list(conn.execute(select(feed_pull).where(feed_pull.c.feed_id == feed_id).order_by(feed_pull.c.id)))
 
 
-def latest_versions(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str | None, str, bytes]]:
-    """(created, version, body hash) of the latest stored version of each of these ids."""
+def latest_versions(
+    conn: Connection, ids: Sequence[str], owner_org_id: int, link_id: int
+) -> dict[str, tuple[str | None, str, bytes]]:
+    """(created, version, body hash) of the latest version of each of these ids in one copy (owner, link)."""
     c = stix_object.c
     out: dict[str, tuple[str | None, str, bytes]] = {}
     for part in chunks(list(ids)):
-        stmt = select(c.id, c.created, c.version, c.body_hash).where(id_in(stix_object, part), c.is_latest.is_(True))
+        stmt = select(c.id, c.created, c.version, c.body_hash).where(
+            id_in(stix_object, part), c.owner_org_id == owner_org_id, c.peer_id == link_id, c.is_latest.is_(True)
+        )
         for r in conn.execute(stmt):
             out[r.id] = (r.created, r.version, bytes(r.body_hash))
     return out

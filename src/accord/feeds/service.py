@@ -1,4 +1,11 @@
-"""Feeds: configuration, and pulls that store only what is new, each in its own transaction."""
+"""Feeds: configuration, and pulls that store only what is new, each in its own transaction.
+
+A feed belongs to one local organisation. What it brings arrives over the feed's link (a `peer` row of kind
+'feed' whose local organisation is the feed's) and is owned by a record of its source (a remote organisation):
+the feed's own source record, or for a MISP event the record of the organisation that created it (its Orgc).
+The sharing policy then lets the feed's organisation read it at every TLP, and other readers of the feed's
+collection CLEAR and GREEN only (R1, R4).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from accord.accounts.service import get_collection_by_alias_or_raise, host_org
+from accord.accounts.service import (
+    available_org_name,
+    create_org,
+    ensure_identity,
+    forget_credentials,
+    get_collection_by_alias_or_raise,
+    get_org,
+    get_org_by_identity,
+    get_org_by_name_or_raise,
+    host_org,
+)
 from accord.audit.service import record
 from accord.core.clock import now_us
 from accord.core.db import read_transaction, transaction
@@ -18,15 +35,19 @@ from accord.core.settings import get_settings
 from accord.feeds import repository as repo
 from accord.feeds.collect import FORMATS, Collected, collect, feed_tlp
 from accord.feeds.fetch import FeedError, check_url
+from accord.feeds.misp import Creator
 from accord.feeds.parse import parse_columns
 from accord.feeds.values import item_object, kind_for
+from accord.sharing.repository import collections_for_org
 from accord.stix.markings import Tlp, tlp_marking_definition
 from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
 from accord.store.prepare import Prepared, prepare
+from accord.store.repository import lock_writers
 from accord.store.service import IngestReport, WriteContext, ingest
 
 log = logging.getLogger("accord.feeds")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+LINK_PREFIX = "feed:"  # a feed's link is named "feed:<feed name>", and so is its source record
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +58,7 @@ class FeedSpec:
     url: str
     format: str
     collection: str | None = None
+    org: str | None = None  # the local organisation it belongs to (default: the host organisation)
     item_type: str | None = None
     csv_columns: str | None = None
     delimiter: str = ","
@@ -91,17 +113,62 @@ def _check_spec(spec: FeedSpec) -> None:
         raise BadRequest("the CSV delimiter must be one character")
 
 
+def _feed_org(conn: Connection, name: str | None) -> Any:
+    """The local organisation a new feed belongs to: the named one, else the host organisation."""
+    if name is None:
+        host = host_org(conn)
+        if host is None:
+            raise BadRequest("the node has no host organisation: run `accord init` first, or name the feed's --org")
+        return host
+    row = get_org_by_name_or_raise(conn, name)
+    if row.is_remote:
+        raise BadRequest(f"organisation {row.name!r} is a record of a remote one; feeds belong to local organisations")
+    return row
+
+
 def add_feed(conn: Connection, spec: FeedSpec, *, actor: str = "cli") -> Any:
-    """Configure a new feed published into a collection (content owned by the host organisation)."""
+    """Configure a new feed of a local organisation, with its link and the record of its source."""
     _check_spec(spec)
     if repo.get_feed(conn, spec.name) is not None:
         raise Conflict(f"feed {spec.name!r} already exists")
+    owner = _feed_org(conn, spec.org)
     collection_id = get_collection_by_alias_or_raise(conn, spec.collection).id if spec.collection else None
-    values = {k: getattr(spec, k) for k in FeedSpec.__dataclass_fields__ if k != "collection"}
+    if collection_id is not None and collection_id not in collections_for_org(conn, owner.id, "write"):
+        raise BadRequest(
+            f"organisation {owner.name!r} may not write collection {spec.collection!r}; "
+            "a feed publishes as its organisation (W1)"
+        )
+    link_name = LINK_PREFIX + spec.name
+    if repo.link_exists(conn, link_name):
+        raise Conflict(f"a link named {link_name!r} already exists")
+    now = now_us()
+    link_id = repo.insert_link(
+        conn, {"name": link_name, "url": spec.url, "local_org_id": owner.id, "kind": "feed", "created_us": now}
+    )
+    source = create_org(conn, available_org_name(conn, link_name, "source"), actor=actor, is_remote=True)
+    repo.add_link_org(conn, link_id, source.id)
+    values = {k: getattr(spec, k) for k in FeedSpec.__dataclass_fields__ if k not in ("collection", "org")}
     values["tlp"] = Tlp.parse(spec.tlp).name.lower().replace("_", "+") if spec.tlp else None
-    values.update(collection_id=collection_id, enabled=True, created_us=now_us())
+    values.update(
+        collection_id=collection_id,
+        org_id=owner.id,
+        peer_id=link_id,
+        source_org_id=source.id,
+        enabled=True,
+        created_us=now,
+    )
     repo.insert_feed(conn, values)
-    record(conn, actor, "feed.add", spec.name, url=spec.url, format=spec.format, collection=spec.collection)
+    forget_credentials()  # the organisation's principals now read what the new link brings
+    record(
+        conn,
+        actor,
+        "feed.add",
+        spec.name,
+        url=spec.url,
+        format=spec.format,
+        collection=spec.collection,
+        org=owner.name,
+    )
     return get_feed_or_raise(conn, spec.name)
 
 
@@ -114,8 +181,16 @@ def get_feed_or_raise(conn: Connection, name: str) -> Any:
 
 
 def list_feeds(conn: Connection) -> list[Any]:
-    """Every feed with the figures of its latest pull."""
+    """Every feed with its organisation, link, source and the figures of its latest pull."""
     return repo.list_feeds(conn)
+
+
+def describe_feed(conn: Connection, name: str) -> tuple[Any, list[str]]:
+    """One feed as list_feeds gives it, and the names of the sources its link speaks for; NotFound."""
+    row = repo.describe_feed(conn, name)
+    if row is None:
+        raise NotFound(f"no feed named {name!r}")
+    return row, repo.link_org_names(conn, row.peer_id)
 
 
 def _stable_items(conn: Connection, feed: Any, col: Collected, now: str) -> list[dict[str, Any]]:
@@ -126,7 +201,7 @@ def _stable_items(conn: Connection, feed: Any, col: Collected, now: str) -> list
         obj = item_object(item, feed.name, now, tlp)
         if obj is not None:
             objects.setdefault(obj["id"], obj)
-    stored = repo.latest_versions(conn, list(objects))
+    stored = repo.latest_versions(conn, list(objects), feed.source_org_id, feed.peer_id)
     max_bytes = get_settings().max_object_bytes
     for oid, (created, version, body_hash) in stored.items():
         obj = objects[oid]
@@ -149,16 +224,41 @@ def _after(version: str) -> str:
     return micros_to_timestamp(timestamp_to_micros(version) + 1)
 
 
-def _store(conn: Connection, feed: Any, col: Collected) -> IngestReport:
-    host = host_org(conn)
-    if host is None:
-        raise FeedError("the node is not initialised (no host organisation): run `accord init` first")
+def _store(conn: Connection, feed: Any, col: Collected, actor: str) -> IngestReport:
+    # Under the store's writer lock from here: pulls that meet the same MISP creator make its record once.
+    lock_writers(conn)
+    ensure_identity(conn, get_org(conn, feed.source_org_id))  # feeds made before migration 0008 have none yet
+    owners = {identity: _creator_org(conn, feed, creator, actor) for identity, creator in col.creators.items()}
+    speaks_for = repo.link_orgs(conn, feed.peer_id)
     if feed.format in ("text", "csv"):
         objects = _stable_items(conn, feed, col, micros_to_timestamp(now_us()))
     else:
         objects = col.objects
-    ctx = WriteContext(writer_org_id=host.id, collection_id=feed.collection_id)
-    return ingest(conn, objects, ctx)
+    groups = [(feed.source_org_id, objects), *((owners[i], col.by_creator[i]) for i in sorted(col.by_creator))]
+    report = IngestReport()
+    for owner, group in groups:
+        if group:
+            ctx = WriteContext(
+                writer_org_id=feed.org_id,
+                collection_id=feed.collection_id,
+                peer_id=feed.peer_id,
+                peer_org_ids=speaks_for,
+                source_org_id=owner,
+            )
+            report.merge(ingest(conn, group, ctx))
+    return report
+
+
+def _creator_org(conn: Connection, feed: Any, creator: Creator, actor: str) -> int:
+    """The record of a MISP event's creator (made when first met), which the feed's link then speaks for."""
+    row = get_org_by_identity(conn, creator.identity)
+    if row is None:
+        name = available_org_name(conn, creator.name, f"MISP {creator.uuid[:8]}")
+        row = create_org(conn, name, actor=actor, is_remote=True, stix_id=creator.identity)
+    elif not row.is_remote:  # identities of creators derive from their uuid in Accord's namespace: never a local org's
+        raise FeedError(f"MISP creator {creator.uuid} names a local organisation")
+    repo.add_link_org(conn, feed.peer_id, row.id)
+    return int(row.id)
 
 
 def _finish(conn: Connection, feed: Any, result: PullResult, started: int, actor: str) -> None:
@@ -204,7 +304,7 @@ def pull_feed(engine: Engine, name: str, *, actor: str = "cli") -> PullResult:
         result.http_status, result.fetched_bytes, result.status = col.http_status, col.fetched_bytes, col.status
         with transaction(engine) as conn:
             if col.status == "ok":
-                report = _store(conn, feed, col)
+                report = _store(conn, feed, col, actor)
                 result.stored, result.duplicates, result.refused = report.stored, report.duplicates, report.refused
                 result.reasons = report.reasons + col.reasons
                 result.skipped = col.skipped

@@ -1,4 +1,4 @@
-"""Collections (TAXII collections) and who may read or write them; peers (other nodes)."""
+"""Collections (TAXII collections) and who may read or write them; links (peers, feeds)."""
 
 from __future__ import annotations
 
@@ -40,17 +40,21 @@ collection_grant = Table(
     UniqueConstraint("collection_id", "mode", "org_id", "group_id"),
 )
 
+# A link: what content arrives over (stix_object.peer_id). `kind` says whether it is a peer (another node) or a
+# feed's link (accord.feeds): peer listings leave feed links out. A feed's link is named "feed:<feed name>".
 peer = Table(
     "peer",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("url", Text, nullable=False, default=""),
-    # R4: AMBER content received over this link is readable only by this local organisation.
+    # R1/R4: what arrives over this link is readable at every TLP by this local organisation, AMBER by no other.
     Column("local_org_id", Integer, ForeignKey("org.id"), nullable=False),
     Column("created_us", BigInteger, nullable=False),
+    Column("kind", String(8), nullable=False, default="peer", server_default="peer"),  # peer | feed
 )
 
+# The organisations a link speaks for (W1): a peer node's organisations, a feed's source records.
 peer_org = Table(
     "peer_org",
     metadata,

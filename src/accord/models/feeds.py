@@ -14,6 +14,12 @@ feed = Table(
     Column("url", Text, nullable=False),
     Column("format", String(10), nullable=False),  # misp | csv | text | stix | taxii
     Column("collection_id", Integer, ForeignKey("collection.id", ondelete="SET NULL"), nullable=True),
+    # The local organisation the feed belongs to; its link (peer, kind 'feed', local_org_id = org_id) is what
+    # the content arrives over, and its source record (a remote org) owns what names no other source.
+    # Nullable on SQLite only, where a column cannot be added NOT NULL without a default (migration 0008).
+    Column("org_id", Integer, ForeignKey("org.id"), nullable=False),
+    Column("peer_id", Integer, ForeignKey("peer.id"), nullable=False),
+    Column("source_org_id", Integer, ForeignKey("org.id"), nullable=False),
     Column("item_type", String(50), nullable=True),  # text/csv: the value type, NULL = detect per line
     Column("csv_columns", String(500), nullable=True),  # "value=2,type=1,comment=3" (1-based)
     Column("delimiter", String(5), nullable=False, default=","),

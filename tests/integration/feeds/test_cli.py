@@ -1,11 +1,18 @@
-"""`accord feed add|pull|list` (the sub-app the lead registers as `accord feed`)."""
+"""`accord feed add|pull|list|show`, through the sub-app and through the `accord` entry point."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from accord.accounts import service as accounts
 from accord.cli.feed_cmd import feed_app
+from accord.core.db import transaction
+from accord.sharing.repository import principal_for
+from accord.store.queries import list_latest
+from tests.builders import make_collection, make_org
+from tests.integration.cli.cli_runner import Result, run_cli
 from tests.integration.feeds.server import FeedServer
 
 runner = CliRunner()
@@ -55,3 +62,37 @@ def test_add_refuses_bad_options(engine: Engine, node: dict) -> None:
         assert result.exit_code != 0
         assert result.exception is not None
         assert getattr(result.exception, "status", None) == 400
+
+
+def test_a_feed_belongs_to_the_organisation_named_by_org(
+    engine: Engine, node: dict, server: FeedServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with transaction(engine) as conn:
+        make_org(conn, "CERT Charlie")
+        make_collection(conn, "benelux", readers=["CERT Charlie"], writers=["CERT Charlie"])
+        host = accounts.host_org(conn).name
+    url = server.url("blocklist.txt")
+
+    def accord(*args: str) -> Result:
+        return run_cli(capsys, monkeypatch, "feed", *args)
+
+    added = accord("add", "abuse", "--url", url, "--format", "text", "--collection", "benelux", "--org", "CERT Charlie")
+    assert (added.code, added.err) == (0, "")
+    assert accord("add", "own", "--url", url, "--format", "text").code == 0
+    unknown = accord("add", "other", "--url", url, "--format", "text", "--org", "Nobody")
+    assert unknown.code == 2
+    assert unknown.err == "accord: error: no organisation named 'Nobody'\n"
+    listed = [line.split("\t") for line in accord("list").out.splitlines()]
+    assert [(cols[0], cols[3], cols[-1]) for cols in listed] == [
+        ("abuse", "benelux", "CERT Charlie"),
+        ("own", "-", host),
+    ]
+    shown = accord("show", "abuse").out.splitlines()
+    for line in ("organisation: CERT Charlie", "link: feed:abuse", "source: feed:abuse", "speaks for: feed:abuse"):
+        assert line in shown
+    missing = accord("show", "other")
+    assert (missing.code, missing.err) == (2, "accord: error: no feed named 'other'\n")
+    assert run_cli(capsys, monkeypatch, "feed", "pull", "abuse").code == 0
+    with transaction(engine) as conn:
+        charlie = principal_for(conn, org_id=accounts.get_org_by_name_or_raise(conn, "CERT Charlie").id, role="analyst")
+        assert len(list_latest(conn, charlie, types=["indicator"])) == 5

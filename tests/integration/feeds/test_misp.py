@@ -92,8 +92,9 @@ def test_misp_pulls_only_new_or_changed_events(engine: Engine, node: dict, serve
     result = pull_feed(engine, "circl")
     fetched = [path for path, _ in server.requests]
     assert fetched == ["/misp/manifest.json", f"/misp/{EV3}.json"]
-    assert (result.status, result.stored, result.refused) == ("ok", 4, 0)  # the report and three indicators
-    assert counts(engine)[0] == before[0] + 4
+    # The report, three indicators, and the TLP:CLEAR definition, which no earlier event of this feed needed.
+    assert (result.status, result.stored, result.refused) == ("ok", 5, 0)
+    assert counts(engine)[0] == before[0] + 5
     report = _stored(engine)[f"report--{EV3}"]
     assert report["object_marking_refs"] == [tlp_marking_definition(Tlp.CLEAR)["id"]]
 
