@@ -90,7 +90,8 @@ def create_org(
     stix_id: str | None = None,
 ) -> Any:
     """A new organisation with its STIX identity object (R6: readable by every authenticated user)."""
-    # A remote organisation is a record of one elsewhere (a feed's source): it owns what arrives from there.
+    # A remote organisation is a record of one elsewhere (a feed's source): it owns what arrives from there, and
+    # it is no member of the community (R6 does not cover it).
     name, key = _new_name(conn, "organisation", name)
     row = {
         "name": name,
@@ -102,15 +103,21 @@ def create_org(
     }
     org_id = _insert_named(conn, org, row, f"organisation {name!r} already exists")
     created = get_org(conn, org_id)
-    ensure_identity(conn, created)
+    if not is_remote:  # a remote record's identity arrives over the link that brings its content
+        ensure_identity(conn, created)
     record(conn, actor, "org.create", name, **({"remote": True} if is_remote else {}))
     return created
 
 
 def ensure_identity(conn: Connection, row: Any) -> None:
     """Store an organisation's identity object (an identical one already stored is a no-op)."""
+    ingest(conn, [identity_object(row)], WriteContext(writer_org_id=row.id))
+
+
+def identity_object(row: Any) -> dict[str, Any]:
+    """The STIX identity object of an organisation row."""
     ts = micros_to_timestamp(row.created_us)
-    identity = {
+    return {
         "type": "identity",
         "spec_version": "2.1",
         "id": row.stix_id,
@@ -120,7 +127,6 @@ def ensure_identity(conn: Connection, row: Any) -> None:
         "identity_class": "organization",
         "created_by_ref": row.stix_id,
     }
-    ingest(conn, [identity], WriteContext(writer_org_id=row.id))
 
 
 def get_org(conn: Connection, org_id: int) -> Any:
@@ -144,9 +150,10 @@ def available_org_name(conn: Connection, wanted: str, qualifier: str) -> str:
     raise Conflict(f"no free organisation name for {wanted!r}")
 
 
-def list_orgs(conn: Connection) -> list[Any]:
-    """All organisations by name."""
-    return list(conn.execute(select(org).order_by(org.c.name)))
+def list_orgs(conn: Connection, *, remote: bool = True) -> list[Any]:
+    """The organisations by name; without `remote`, only the node's own (no remote records)."""
+    stmt = select(org).order_by(org.c.name)
+    return list(conn.execute(stmt if remote else stmt.where(org.c.is_remote.is_(False))))
 
 
 def host_org(conn: Connection) -> Any | None:

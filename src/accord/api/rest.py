@@ -32,16 +32,18 @@ def me(principal: Principal = Depends(current_principal)) -> schemas.Me:
 
 
 @router.get("/orgs", response_model=list[schemas.OrgRead], tags=["admin"])
-def list_orgs(_: Principal = Depends(current_principal), conn: Connection = Depends(read_conn)) -> Any:
-    """Organisations of the community (names and identities are readable by everyone, R6)."""
-    return [schemas.OrgRead(name=r.name, identity=r.stix_id, host=r.is_host) for r in accounts.list_orgs(conn)]
+def list_orgs(principal: Principal = Depends(current_principal), conn: Connection = Depends(read_conn)) -> Any:
+    """Organisations of the community (names and identities are readable by everyone, R6); admins also see the
+    remote records (a feed's source), which tell whose feeds bring what."""
+    rows = accounts.list_orgs(conn, remote=principal.is_admin)
+    return [schemas.OrgRead(name=r.name, identity=r.stix_id, host=r.is_host, remote=r.is_remote) for r in rows]
 
 
 @router.post("/orgs", response_model=schemas.OrgRead, status_code=201, tags=["admin"])
 def create_org(body: schemas.OrgCreate, p: Principal = Depends(admin_writer), conn: Connection = WRITE_CONN) -> Any:
     """Create an organisation."""
     row = accounts.create_org(conn, body.name, actor=p.email)
-    return schemas.OrgRead(name=row.name, identity=row.stix_id, host=row.is_host)
+    return schemas.OrgRead(name=row.name, identity=row.stix_id, host=row.is_host, remote=row.is_remote)
 
 
 @router.get("/users", response_model=list[schemas.UserRead], tags=["admin"])

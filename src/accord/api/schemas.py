@@ -13,6 +13,7 @@ class OrgRead(BaseModel):
     name: str
     identity: str
     host: bool
+    remote: bool = False  # a record of a source elsewhere (a feed's), listed to admins only
 
 
 class UserCreate(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -19,13 +19,13 @@ from sqlalchemy import Connection, Engine
 from accord.accounts.service import (
     available_org_name,
     create_org,
-    ensure_identity,
     forget_credentials,
     get_collection_by_alias_or_raise,
     get_org,
     get_org_by_identity,
     get_org_by_name_or_raise,
     host_org,
+    identity_object,
 )
 from accord.audit.service import record
 from accord.core.clock import now_us
@@ -227,7 +227,6 @@ def _after(version: str) -> str:
 def _store(conn: Connection, feed: Any, col: Collected, actor: str) -> IngestReport:
     # Under the store's writer lock from here: pulls that meet the same MISP creator make its record once.
     lock_writers(conn)
-    ensure_identity(conn, get_org(conn, feed.source_org_id))  # feeds made before migration 0008 have none yet
     owners = {identity: _creator_org(conn, feed, creator, actor) for identity, creator in col.creators.items()}
     speaks_for = repo.link_orgs(conn, feed.peer_id)
     if feed.format in ("text", "csv"):
@@ -245,6 +244,10 @@ def _store(conn: Connection, feed: Any, col: Collected, actor: str) -> IngestRep
                 peer_org_ids=speaks_for,
                 source_org_id=owner,
             )
+            # The source's identity object arrives over the link too, so that the feed's organisation reads who
+            # made what its feed brings (remote records are not community members: R6 does not cover them).
+            # Not counted in the pull's figures (a no-op after the first pull).
+            ingest(conn, [identity_object(get_org(conn, owner))], replace(ctx, collection_id=None))
             report.merge(ingest(conn, group, ctx))
     return report
 

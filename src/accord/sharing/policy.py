@@ -9,7 +9,8 @@ Rules:
   R0 a node admin reads everything.
   R1 members of the owner org read all versions of their org's objects; what arrived over a link (a peer or a
      feed) is read, at every TLP, by the members of the local org the link belongs to (its recipient).
-  R6 marking-definitions and organisations' identity objects are readable by every authenticated user.
+  R6 marking-definitions and the identity objects of the community's organisations (not of remote records, such
+     as a feed's source) are readable by every authenticated user.
   R2 TLP:RED and TLP:AMBER+STRICT objects are readable only under R0/R1.
   R5 unmarked objects count as the node's default TLP.
   R4 TLP:AMBER owned by another org: local content only through a collection the owner itself published it
@@ -75,7 +76,7 @@ class ObjectFacts:
     tlp: Tlp | None
     peer_id: int | None = None
     memberships: tuple[tuple[int, int], ...] = field(default=())  # (collection_id, added_by_org_id)
-    is_org_identity: bool = False
+    is_org_identity: bool = False  # the identity object of a (local) organisation of the node (R6)
 
 
 def effective_tlp(tlp: Tlp | None, default: Tlp) -> Tlp:
@@ -112,7 +113,7 @@ def readable_clause(principal: Principal, obj: FromClause = stix_object) -> Colu
     clauses: list[ColumnElement[bool]] = [
         c.owner_org_id == principal.org_id,
         c.type == "marking-definition",
-        and_(c.type == "identity", c.id.in_(select(org.c.stix_id))),
+        and_(c.type == "identity", c.id.in_(select(org.c.stix_id).where(org.c.is_remote.is_(False)))),
     ]
     if principal.amber_peers:
         clauses.append(c.peer_id.in_(sorted(principal.amber_peers)))
@@ -139,15 +140,19 @@ def readable_clause(principal: Principal, obj: FromClause = stix_object) -> Colu
 
 
 def _own(principal: Principal, obj: FromClause) -> ColumnElement[bool]:
-    return obj.c.owner_org_id == principal.org_id
+    # The reader's organisation's copy: its own, or one that arrived over a link of its own (a feed, a peer).
+    own = obj.c.owner_org_id == principal.org_id
+    if principal.amber_peers:
+        return or_(own, func.coalesce(obj.c.peer_id.in_(sorted(principal.amber_peers)), False))
+    return own
 
 
 def preferred_over(principal: Principal, a: FromClause, b: FromClause, *, newest: bool) -> ColumnElement[bool]:
     """Whether version `a` comes before version `b` of the same id for this reader.
 
     An id may be held in several copies (accord.store.service); a reader sees one object per id: its own
-    organisation's copy when it holds one, else the newest (with `newest`; else the oldest) version of any
-    copy, by version and then by when it was stored.
+    organisation's copy (one it owns, or one that arrived over a link of its own) when it holds one, else the
+    newest (with `newest`; else the oldest) version of any copy, by version and then by when it was stored.
     """
     own_a, own_b = _own(principal, a), _own(principal, b)
     if newest:

@@ -237,7 +237,7 @@ def _foreign_states(
         return {}
     reader = ctx.reader or principal_for(conn, org_id=ctx.writer_org_id, role=Role.ANALYST.value)
     members = repo.memberships(conn, [r.seq for r in others]) if not reader.is_admin else {}
-    identities = set(orgs)
+    identities = repo.local_identities(conn)
     foreign: dict[str, _ObjectState] = {}
     for row in others:
         facts = ObjectFacts(

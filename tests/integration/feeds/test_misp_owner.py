@@ -106,7 +106,8 @@ def test_each_events_creator_owns_its_content(engine: Engine, community: None, s
         report = _reads(conn, "Alpha", f"report--{EV1}")
         assert report is not None
         assert report["created_by_ref"] == circl.identity
-        assert _reads(conn, "Outsider", circl.identity)["name"] == "CIRCL"  # its identity object (R6)
+        assert _reads(conn, "Alpha", circl.identity)["name"] == "CIRCL"  # its identity object, over the feed's link
+        assert _reads(conn, "Outsider", circl.identity) is None  # a remote record is no community member (R6)
         # Alpha reads its feed's AMBER event; Bravo, another reader of the collection, its GREEN one only.
         assert _reads(conn, "Alpha", f"report--{EV2}") is not None
         assert _reads(conn, "Bravo", f"report--{EV1}") is not None

@@ -104,7 +104,9 @@ def test_feed_content_arrives_over_its_link_owned_by_its_source(engine: Engine, 
     assert (link.name, link.kind, link.local_org_id) == ("feed:partner-intel", "feed", feeder.id)
     assert (source.name, source.is_remote, source.is_host) == ("feed:partner-intel", True, False)
     assert (stored.owner_org_id, stored.peer_id) == (source.id, link.id)
-    assert identity.owner_org_id == source.id  # the source record's identity object (R6)
+    # the source record's identity object, over the link: the feed's organisation reads it, others do not (R6 is
+    # for the community's organisations)
+    assert (identity.owner_org_id, identity.peer_id) == (source.id, link.id)
     assert spoken_for == {source.id}
 
 
@@ -141,3 +143,27 @@ def test_a_source_record_takes_a_free_name(engine: Engine, node: dict) -> None:
         row = add_feed(conn, FeedSpec(name="abuse", url="http://example.org/l", format="text"))
         assert accounts.get_org(conn, row.source_org_id).name == "feed:abuse (source)"
         assert conn.execute(select(org.c.is_remote).where(org.c.name == "feed:abuse")).scalar_one() is False
+
+
+def test_feed_source_records_are_not_listed_or_readable_to_every_user(
+    engine: Engine, node: dict, server: FeedServer
+) -> None:
+    # Which sources an organisation's feeds use is that organisation's business: the source records are not
+    # community members (R6 does not make their identities readable to all), and only admins list them.
+    tokens = _readers(engine)
+    _add(engine, "secret-source", _serve(server, "s.json", [make_indicator(tlp=Tlp.GREEN)]), org="Feeder")
+    pull_feed(engine, "secret-source")
+    with transaction(engine) as conn:
+        source = conn.execute(select(org).where(org.c.is_remote.is_(True))).one()
+        admin = accounts.create_user(conn, "root@example.org", accounts.host_org(conn).name, "admin", None)
+        tokens["admin"] = accounts.create_token(conn, admin.email, actor="test")
+    client = TestClient(create_app(), raise_server_exceptions=False)
+    for who in ("partner", "outsider"):
+        listed = client.get("/api/v1/orgs", headers={"Authorization": f"Bearer {tokens[who]}"}).json()
+        assert source.name not in {o["name"] for o in listed}
+        assert {"Feeder", "Partner", "Outsider"} <= {o["name"] for o in listed}
+        assert not _reads(client, tokens[who], source.stix_id)
+    # the feed's organisation reads who made what its feed brings (the identity arrives over its link)
+    assert _reads(client, tokens["feeder"], source.stix_id)
+    listed = client.get("/api/v1/orgs", headers={"Authorization": f"Bearer {tokens['admin']}"}).json()
+    assert {"name": source.name, "identity": source.stix_id, "host": False, "remote": True} in listed

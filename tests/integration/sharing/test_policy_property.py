@@ -55,6 +55,7 @@ class World:
     n_collections: int
     peers: list[int]  # local org of each peer
     objects: list[dict]
+    remote: list[bool]  # the org is a remote record (a feed's source): its identity is not readable to all (R6)
 
 
 @st.composite
@@ -103,7 +104,8 @@ def worlds(draw: st.DrawFn) -> World:
                     }
                 )
     draw(st.randoms()).shuffle(objects)  # copies and versions are stored in any order
-    return World(n_orgs, groups, grants, n_collections, peers, objects)
+    remote = draw(st.lists(st.booleans(), min_size=n_orgs, max_size=n_orgs))
+    return World(n_orgs, groups, grants, n_collections, peers, objects, remote)
 
 
 def _load(conn, w: World) -> tuple[list[int], list[int], list[int], list[int]]:
@@ -116,7 +118,7 @@ def _load(conn, w: World) -> tuple[list[int], list[int], list[int], list[int]]:
                     name_key=f"o{o}",
                     stix_id=f"identity--{uuid.uuid4()}",
                     is_host=False,
-                    is_remote=False,
+                    is_remote=w.remote[o],
                     created_us=0,
                 )
             ).inserted_primary_key[0]
@@ -220,7 +222,7 @@ def _expected_collections(
     return frozenset(out)
 
 
-def _facts(ob: dict, org_ids, col_ids, peer_ids) -> ObjectFacts:
+def _facts(ob: dict, org_ids, col_ids, peer_ids, remote: list[bool]) -> ObjectFacts:
     return ObjectFacts(
         stix_id=ob["id"],
         type=ob["type"],
@@ -228,7 +230,7 @@ def _facts(ob: dict, org_ids, col_ids, peer_ids) -> ObjectFacts:
         tlp=ob["tlp"],
         peer_id=None if ob["peer"] is None else peer_ids[ob["peer"]],
         memberships=tuple((col_ids[c], org_ids[by]) for c, by in ob["memberships"]),
-        is_org_identity=ob["org_identity"],
+        is_org_identity=ob["org_identity"] and not remote[ob["owner"]],
     )
 
 
@@ -249,7 +251,7 @@ def test_sql_filter_predicate_and_read_paths_agree(engine, w: World):
 
 def _check_world(conn, w: World) -> None:
     org_ids, _group_ids, col_ids, peer_ids = _load(conn, w)
-    facts = [(ob, _facts(ob, org_ids, col_ids, peer_ids)) for ob in w.objects]
+    facts = [(ob, _facts(ob, org_ids, col_ids, peer_ids, w.remote)) for ob in w.objects]
     for o in range(w.n_orgs):
         for role in Role:
             p = principal_for(conn, org_id=org_ids[o], role=role.value)
@@ -263,7 +265,8 @@ def _preferred(p: Principal, readable: list[tuple[dict, ObjectFacts]]) -> dict[s
     """Per id, the version a reader sees: the newest of its own organisation's copy, else of any copy."""
     chosen: dict[str, dict] = {}
     for ob, f in readable:
-        rank = (f.owner_org_id == p.org_id, ob["version"], ob["seq"])
+        own = f.owner_org_id == p.org_id or f.peer_id in p.amber_peers  # its own, or over a link of its own
+        rank = (own, ob["version"], ob["seq"])
         best = chosen.get(ob["id"])
         if best is None or rank > best["rank"]:
             chosen[ob["id"]] = {**ob, "rank": rank, "owner_id": f.owner_org_id}
