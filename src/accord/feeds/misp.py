@@ -140,6 +140,7 @@ class _Converter:
         self.event_created = f"{date}T00:00:00.000000Z" if _DATE.match(date) else _ts(event.get("timestamp"))
         self.objects: dict[str, dict[str, Any]] = {}
         self.tlps: set[Tlp] = set()
+        self.tlp_of: dict[str, Tlp | None] = {}  # each object's marking, as converted
 
     def _times(self, holder: Mapping[str, Any]) -> tuple[str, str]:
         modified = _ts(holder.get("timestamp", self.event.get("timestamp")))
@@ -154,6 +155,7 @@ class _Converter:
             tlp = Tlp.AMBER_STRICT
         if tlp is not None:
             self.tlps.add(tlp)
+        self.tlp_of[obj["id"]] = tlp
         obj.update(marking_refs(tlp))
         return obj
 
@@ -231,7 +233,13 @@ class _Converter:
 
     def report(self) -> dict[str, Any]:
         ev = self.event
-        refs = list(self.objects)
+        # The report names no object more restricted than itself: whoever reads it would learn their ids, and an
+        # observable's id is derived from its value. Unmarked counts as TLP:AMBER here (the usual R5 default).
+        shown = self.event_tlp
+        if self.event_restricted and (shown is None or shown < Tlp.AMBER_STRICT):
+            shown = Tlp.AMBER_STRICT
+        ceiling = Tlp.AMBER if shown is None else shown
+        refs = [oid for oid in self.objects if (self.tlp_of[oid] or Tlp.AMBER) <= ceiling]
         published = ev.get("publish_timestamp")
         stamp = ev.get("timestamp")
         if published not in (None, "", "0", 0) and str(published).isdigit() and str(stamp).isdigit():

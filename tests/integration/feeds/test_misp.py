@@ -66,10 +66,11 @@ def test_misp_events_convert_faithfully(engine: Engine, node: dict, server: Feed
         for attribute in event.attributes:
             if attribute.to_ids:
                 indicator = stored[f"indicator--{attribute.uuid}"]
-                assert f"indicator--{attribute.uuid}" in report["object_refs"]
                 attribute_tlp = [t.name for t in attribute.tags if t.name.startswith("tlp:")]
                 level = Tlp.parse(attribute_tlp[0]) if attribute_tlp else tlp
                 assert indicator["object_marking_refs"] == [tlp_marking_definition(level)["id"]]
+                # the report names no object more restricted than itself (its readers would learn the ids)
+                assert (f"indicator--{attribute.uuid}" in report["object_refs"]) is (level <= tlp)
     # Non-detection values are observables; CVEs are vulnerabilities; MISP objects one combined pattern.
     assert any(o["type"] == "ipv4-addr" and o["value"] == "198.51.100.7" for o in stored.values())
     assert stored["vulnerability--1b2c3d4e-5f60-4718-9a2b-3c4d5e6f7a04"]["name"] == "CVE-2023-23397"

@@ -72,6 +72,10 @@ def test_distribution_0_and_4_mark_the_content_amber_strict(
 ) -> None:
     doc = _event(event_distribution, attributes=[_attribute(attribute_distribution)])
     assert _tlps(doc) == {"indicator": indicator, "report": report}
+    # the report names the indicator only where its readers may read it (an id can tell a value)
+    _, objects = event_objects(doc, None)
+    [converted] = [o for o in objects if o["type"] == "report"]
+    assert (f"indicator--{ATTR}" in converted["object_refs"]) is (indicator <= report)
 
 
 def test_a_more_restrictive_tlp_stays() -> None:
