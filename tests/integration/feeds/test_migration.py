@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 from accord.accounts import service as accounts
 from accord.core.db import transaction
 from accord.core.migrate import alembic_config, upgrade
+from accord.core.names import name_key
 from accord.core.settings import get_settings
 from accord.demo.service import ensure_host_org
 from accord.feeds.service import get_feed_or_raise, pull_feed
@@ -50,8 +51,11 @@ def _old_feed(conn: Connection, name: str, url: str) -> int:
 
 def _old_org(conn: Connection, name: str, *, is_host: bool) -> int:
     conn.execute(
-        text("INSERT INTO org (name, stix_id, is_host, is_remote, created_us) VALUES (:name, :sid, :host, false, 1)"),
-        {"name": name, "sid": f"identity--{'1' * 8}-1111-4111-8111-{'1' * 12}", "host": is_host},
+        text(
+            "INSERT INTO org (name, name_key, stix_id, is_host, is_remote, created_us) "
+            "VALUES (:name, :key, :sid, :host, false, 1)"
+        ),
+        {"name": name, "key": name_key(name), "sid": f"identity--{'1' * 8}-1111-4111-8111-{'1' * 12}", "host": is_host},
     )
     return int(conn.execute(text("SELECT id FROM org WHERE name = :name"), {"name": name}).scalar_one())
 
