@@ -197,29 +197,41 @@ def ingest_batches(
 
 
 _Candidate = tuple[Prepared, int]  # the prepared object and its owner
-_CopyKey = tuple[str, int, int | None]  # (id, owner org, peer link): the versions one holder keeps of an id
+_Accepted = tuple[Prepared, int, "_ObjectState"]  # an accepted version, its owner, and its copy's state
 _FOREIGN = -1  # the owner of a state made of other copies' readable versions: no writer's organisation
 
 
-def _load_states(conn: Connection, candidates: list[_Candidate]) -> tuple[dict[_CopyKey, _ObjectState], list[Any]]:
-    """Each stored copy of the candidates' ids as a state, and the stored rows themselves."""
-    states: dict[_CopyKey, _ObjectState] = {}
-    rows = repo.existing_versions(conn, {c[0].id: c[0].id_key for c in candidates})
-    for row in rows:
-        st = states.get((row.id, row.owner_org_id, row.peer_id))
-        if st is None:
-            st = states[(row.id, row.owner_org_id, row.peer_id)] = _ObjectState()
-        st.record(row)
-    return states, rows
+@dataclass(slots=True)
+class _Stored:
+    """What is stored of a batch's ids: the states of the copies this write's link holds, by owner and id (the
+    copies its versions may join), and every stored row (all copies), which only a minority of batches have."""
+
+    mine: dict[int, dict[str, _ObjectState]]
+    rows: list[Any]
+
+    def copy_of(self, owner: int) -> dict[str, _ObjectState]:
+        """The states of the copies that `owner` holds over this write's link, by id."""
+        got = self.mine.get(owner)
+        if got is None:
+            got = self.mine[owner] = {}
+        return got
+
+
+def _load_states(conn: Connection, candidates: list[_Candidate], peer_id: int | None) -> _Stored:
+    """Each stored copy (of this write's link) of the candidates' ids as a state, and all the stored rows."""
+    stored = _Stored({}, repo.existing_versions(conn, {c[0].id: c[0].id_key for c in candidates}))
+    for row in stored.rows:
+        if row.peer_id == peer_id:
+            states = stored.copy_of(row.owner_org_id)
+            st = states.get(row.id)
+            if st is None:
+                st = states[row.id] = _ObjectState()
+            st.record(row)
+    return stored
 
 
 def _foreign_states(
-    conn: Connection,
-    candidates: list[_Candidate],
-    states: dict[_CopyKey, _ObjectState],
-    rows: list[Any],
-    ctx: WriteContext,
-    orgs: dict[str, int],
+    conn: Connection, candidates: list[_Candidate], stored: _Stored, ctx: WriteContext
 ) -> dict[str, _ObjectState]:
     """Per id, the versions of other copies the writer may read, for the writes they decide (W2, W3).
 
@@ -231,8 +243,8 @@ def _foreign_states(
     """
     if ctx.peer_id is not None:
         return {}
-    wanted = {item.id for item, owner in candidates if item.version and (item.id, owner, None) not in states}
-    others = [r for r in rows if r.id in wanted]
+    wanted = {item.id for item, owner in candidates if item.version and item.id not in stored.copy_of(owner)}
+    others = [r for r in stored.rows if r.id in wanted]
     if not others:
         return {}
     reader = ctx.reader or principal_for(conn, org_id=ctx.writer_org_id, role=Role.ANALYST.value)
@@ -258,6 +270,18 @@ def _foreign_states(
     return foreign
 
 
+def _shared_ids(stored: _Stored, accepted: list[_Accepted], peer_id: int | None) -> dict[str, int]:
+    """Ids (with their id_key) that the accepted versions leave held in more than one copy."""
+    holders: dict[str, set[tuple[int, int | None]]] = {}
+    keys: dict[str, int] = {}
+    for row in stored.rows:
+        holders.setdefault(row.id, set()).add((row.owner_org_id, row.peer_id))
+    for item, owner, _ in accepted:
+        holders.setdefault(item.id, set()).add((owner, peer_id))
+        keys[item.id] = item.id_key
+    return {oid: key for oid, key in keys.items() if len(holders[oid]) > 1}
+
+
 def _ingest_batch(
     conn: Connection,
     items: Sequence[Prepared | Refused],
@@ -278,24 +302,26 @@ def _ingest_batch(
         candidates.append((item, owner))
     if not candidates:
         return report
-    states, rows = _load_states(conn, candidates)
-    foreign = _foreign_states(conn, candidates, states, rows, ctx, orgs) if rows else {}
-    stored_keys = set(states)
-    peer_id = ctx.peer_id
+    stored = _load_states(conn, candidates, ctx.peer_id)
+    foreign = _foreign_states(conn, candidates, stored, ctx) if stored.rows else {}
     keep = ctx.keep_outcomes
-    accepted: list[_Candidate] = []
+    accepted: list[_Accepted] = []
     accepted_outcomes: list[Outcome] = []
-    at: dict[tuple[_CopyKey, str], int] = {}  # (copy, version) accepted in this batch -> its place in `accepted`
+    at: dict[tuple[int, str, str], int] = {}  # (owner, id, version) accepted in this batch -> its place (outcomes)
     duplicate_seqs: list[int] = []
     duplicate_outcomes: list[tuple[Outcome, int, bool]] = []  # outcome, seq (or place in `accepted`), stored?
-    for cand in candidates:
-        item, owner = cand
-        key = (item.id, owner, peer_id)
-        st = states.get(key)
+    current = candidates[0][1]
+    states = stored.copy_of(current)  # a batch has one owner but over links: its states, looked up once
+    several_owners = False
+    for item, owner in candidates:
+        if owner != current:
+            current, several_owners = owner, True
+            states = stored.copy_of(owner)
+        st = states.get(item.id)
         if st is None and (st := foreign.get(item.id)) is None:
             # Neither stored nor earlier in this batch, and nothing the writer may read of it elsewhere: no
             # rule can refuse it (most of an import).
-            states[key] = st = _ObjectState()
+            states[item.id] = st = _ObjectState()
             st.accept(item, owner)
             reason = None
         else:
@@ -311,12 +337,13 @@ def _ingest_batch(
                 if seq is not None:
                     duplicate_outcomes.append((outcome, seq, True))
                 else:
-                    duplicate_outcomes.append((outcome, at[(key, item.version)], False))
+                    duplicate_outcomes.append((outcome, at[(owner, item.id, item.version)], False))
         elif reason is not None:
             _refuse(report, ctx, item.id, reason, item.version)
         else:
-            at[(key, item.version)] = len(accepted)
-            accepted.append(cand)
+            if keep:
+                at[(owner, item.id, item.version)] = len(accepted)
+            accepted.append((item, owner, st))
             report.stored += 1
             note = None
             if item.listed:
@@ -328,20 +355,16 @@ def _ingest_batch(
                 outcome = Outcome(item.id, item.version, "stored", note)
                 report.outcomes.append(outcome)
                 accepted_outcomes.append(outcome)
-    copies: dict[str, set[_CopyKey]] = {}
-    for key in states:
-        copies.setdefault(key[0], set()).add(key)
-    shared = {oid for oid, keys in copies.items() if len(keys) > 1}
-    if shared:  # copies new in this batch make every copy of their id one of several
-        repo.mark_shared(
-            conn, {oid: item.id_key for item, _ in accepted if (oid := item.id) in shared and copies[oid] - stored_keys}
-        )
-    added, member_added = _write(conn, accepted, duplicate_seqs, states, ctx, report, pending, shared)
+    # Only where something of these ids is stored, or owners differ, can an id end up in several copies.
+    shared = _shared_ids(stored, accepted, ctx.peer_id) if stored.rows or several_owners else {}
+    if shared and stored.rows:  # copies new in this batch make every stored copy of their id one of several
+        repo.mark_shared(conn, shared)
+    added, member_added = _write(conn, accepted, duplicate_seqs, ctx, report, pending, shared)
     if keep:
         for outcome, when in zip(accepted_outcomes, added, strict=True):
             outcome.date_added = when
-        for outcome, ref, stored in duplicate_outcomes:
-            outcome.date_added = member_added.get(ref, ref) if stored else added[ref]
+        for outcome, ref, was_stored in duplicate_outcomes:
+            outcome.date_added = member_added.get(ref, ref) if was_stored else added[ref]
     return report
 
 
@@ -393,13 +416,12 @@ def _first_version_conflict(st: _ObjectState, item: Prepared) -> str | None:
 
 def _write(
     conn: Connection,
-    accepted: list[_Candidate],
+    accepted: list[_Accepted],
     duplicate_seqs: list[int],
-    states: dict[_CopyKey, _ObjectState],
     ctx: WriteContext,
     report: IngestReport,
     pending: PendingRows,
-    shared: set[str],
+    shared: dict[str, int],
 ) -> tuple[list[int], dict[int, int]]:
     """Store the accepted versions and memberships; their value-index rows go to `pending`.
 
@@ -415,15 +437,17 @@ def _write(
     if count == 0:
         return [], member_added
     tick = repo.allocate_ticks(conn, count)
-    # The newest version of each touched copy decides is_latest.
     peer_id = ctx.peer_id
-    newest = {(item.id, owner, peer_id): max(states[(item.id, owner, peer_id)].versions) for item, owner in accepted}
     rows: list[tuple[Any, ...]] = []
     append, add = rows.append, pending.add
-    for seq, (item, owner) in enumerate(accepted, tick):
+    touched: dict[int, _ObjectState] = {}  # the copies written to, by id() of their state
+    for seq, (item, owner, st) in enumerate(accepted, tick):
         # Unpacked once (13 attribute lookups of a named tuple cost more than building the row).
         oid, otype, version, created, spec_version, revoked, tlp, _, raw, body_hash, key, values, _ = item
-        latest = version == newest[(oid, owner, peer_id)]
+        versions = st.versions
+        # The newest version of each touched copy decides is_latest (a new object has one version).
+        latest = len(versions) == 1 or version == max(versions)
+        touched[id(st)] = st
         append(
             (
                 seq,
@@ -447,9 +471,7 @@ def _write(
             add(seq, values)
     tick += len(rows)
     stale = [
-        st.latest_seq
-        for copy, st in states.items()
-        if copy in newest and st.latest_seq is not None and st.latest_version != newest[copy]
+        st.latest_seq for st in touched.values() if st.latest_seq is not None and st.latest_version != max(st.versions)
     ]
     repo.insert_versions(conn, rows)
     repo.clear_latest(conn, stale)

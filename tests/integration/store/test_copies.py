@@ -198,3 +198,26 @@ def test_readers_see_one_object_per_id_their_own_copy_first(conn):
         assert [o for o in listed if o["id"] == old["id"]] == [expected]
         assert {k[:2] for k in queries.readable_keys(conn, reader, latest_only=True)} >= {(old["id"], "")}
         assert len(queries.list_versions(conn, reader, old["id"])) == 2  # both copies' versions are readable
+
+
+def test_one_batch_over_a_link_may_bring_one_id_from_two_owners(conn):
+    # A link may speak for several organisations: two of them may send one id, each its own copy of it.
+    from sqlalchemy import insert
+
+    from accord.models.collections import peer
+
+    local, alpha, bravo = make_org(conn), make_org(conn), make_org(conn)
+    link = conn.execute(
+        insert(peer).values(name="p", url="", local_org_id=local.id, created_us=0)
+    ).inserted_primary_key[0]
+    obj = make_indicator(created=ts(1))
+    ctx = WriteContext(writer_org_id=local.id, peer_id=link, peer_org_ids=frozenset({alpha.id, bravo.id}))
+    report = ingest(conn, [{**obj, "created_by_ref": alpha.stix_id}, {**obj, "created_by_ref": bravo.stix_id}], ctx)
+    assert report.stored == 2
+    assert sorted(_copies(conn, obj["id"])) == sorted(
+        [(alpha.id, "2026-01-01T00:00:01.000000Z", True, False), (bravo.id, "2026-01-01T00:00:01.000000Z", True, False)]
+    )
+    # the link's recipient reads one of them (either: both arrived over its link)
+    got = queries.get_latest(conn, principal_for(conn, org_id=local.id, role="analyst"), obj["id"])
+    assert got is not None
+    assert got["created_by_ref"] in (alpha.stix_id, bravo.stix_id)
