@@ -196,6 +196,6 @@ def visible_versions_clause(
     if scope is not None:
         newer_clauses.append(scope(newer))
         return and_(readable, ~exists().where(*newer_clauses))
-    if principal.is_admin:
-        return or_(sole_latest, and_(obj.c.is_latest == true(), ~exists().where(*newer_clauses)))
+    if principal.is_admin:  # every version is readable: the one seen is always its copy's newest
+        return and_(obj.c.is_latest == true(), or_(obj.c.sole_copy == true(), ~exists().where(*newer_clauses)))
     return and_(readable, or_(sole_latest, ~exists().where(*newer_clauses)))
