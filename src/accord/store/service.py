@@ -12,10 +12,9 @@ from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
 from accord.correlate.indexer import Flag, PendingRows, index_rows
 from accord.correlate.warninglists import active_matcher
-from accord.sharing.policy import ObjectFacts, Principal, Role, can_read
-from accord.sharing.repository import principal_for
-from accord.stix.markings import Tlp
+from accord.sharing.policy import Principal
 from accord.store import repository as repo
+from accord.store.copies import Accepted, Candidate, CopyState, decide, foreign_states, load_states, shared_ids
 from accord.store.prepare import Prepared, Refused, prepare_all
 
 # Object versions whose value-index rows may wait for one sorted insert. An import's last insert runs after the
@@ -86,38 +85,6 @@ class IngestReport:
         self.stored_seqs.extend(other.stored_seqs)
         self.listed += other.listed
         self.listed_examples.extend(other.listed_examples[: max(0, MAX_REASONS - len(self.listed_examples))])
-
-
-@dataclass(slots=True)
-class _ObjectState:
-    owner: int | None = None
-    versions: dict[str, tuple[bytes, int | None]] = field(default_factory=dict)  # version -> (hash, seq)
-    latest_seq: int | None = None
-    latest_version: str | None = None
-    revoked_at: str | None = None
-    first: str | None = None  # a version whose modified equals its created: by STIX 2.1, the object's first
-
-    def record(self, row: Any) -> None:
-        """Take in one stored version (a row of repo.existing_versions)."""
-        self.owner = row.owner_org_id
-        version = row.version
-        if version and version == row.created:
-            self.first = version
-        self.versions[version] = (row.body_hash, row.seq)
-        if row.is_latest:
-            self.latest_seq, self.latest_version = row.seq, version
-        if row.revoked and (self.revoked_at is None or version < self.revoked_at):
-            self.revoked_at = version
-
-    def accept(self, item: Prepared, owner: int) -> None:
-        """Record a version the versioning rules accepted (or that no rule can refuse: the first one known)."""
-        version = item.version
-        self.owner = owner
-        if version and version == item.created:
-            self.first = version
-        self.versions[version] = (item.body_hash, None)
-        if item.revoked and (self.revoked_at is None or version < self.revoked_at):
-            self.revoked_at = version
 
 
 def _refuse(report: IngestReport, ctx: WriteContext, oid: str | None, reason: str, version: str | None = None) -> None:
@@ -196,92 +163,6 @@ def ingest_batches(
     return report
 
 
-_Candidate = tuple[Prepared, int]  # the prepared object and its owner
-_Accepted = tuple[Prepared, int, "_ObjectState"]  # an accepted version, its owner, and its copy's state
-_FOREIGN = -1  # the owner of a state made of other copies' readable versions: no writer's organisation
-
-
-@dataclass(slots=True)
-class _Stored:
-    """What is stored of a batch's ids: the states of the copies this write's link holds, by owner and id (the
-    copies its versions may join), and every stored row (all copies), which only a minority of batches have."""
-
-    mine: dict[int, dict[str, _ObjectState]]
-    rows: list[Any]
-
-    def copy_of(self, owner: int) -> dict[str, _ObjectState]:
-        """The states of the copies that `owner` holds over this write's link, by id."""
-        got = self.mine.get(owner)
-        if got is None:
-            got = self.mine[owner] = {}
-        return got
-
-
-def _load_states(conn: Connection, candidates: list[_Candidate], peer_id: int | None) -> _Stored:
-    """Each stored copy (of this write's link) of the candidates' ids as a state, and all the stored rows."""
-    stored = _Stored({}, repo.existing_versions(conn, {c[0].id: c[0].id_key for c in candidates}))
-    for row in stored.rows:
-        if row.peer_id == peer_id:
-            states = stored.copy_of(row.owner_org_id)
-            st = states.get(row.id)
-            if st is None:
-                st = states[row.id] = _ObjectState()
-            st.record(row)
-    return stored
-
-
-def _foreign_states(
-    conn: Connection, candidates: list[_Candidate], stored: _Stored, ctx: WriteContext
-) -> dict[str, _ObjectState]:
-    """Per id, the versions of other copies the writer may read, for the writes they decide (W2, W3).
-
-    A local write of a versioned object that its owner does not hold yet is decided against the versions of it
-    that others hold and the writer may read: a new version of another organisation's object is refused (W2),
-    an identical one is a duplicate. Versions the writer may not read decide nothing: the write then makes the
-    owner's own copy, exactly as if the id were not stored (W3). Unversioned objects (SCOs: a value, not a
-    producer's statement) and what arrives over a link always go to their own copy.
-    """
-    if ctx.peer_id is not None:
-        return {}
-    wanted = {item.id for item, owner in candidates if item.version and item.id not in stored.copy_of(owner)}
-    others = [r for r in stored.rows if r.id in wanted]
-    if not others:
-        return {}
-    reader = ctx.reader or principal_for(conn, org_id=ctx.writer_org_id, role=Role.ANALYST.value)
-    members = repo.memberships(conn, [r.seq for r in others]) if not reader.is_admin else {}
-    identities = repo.local_identities(conn)
-    foreign: dict[str, _ObjectState] = {}
-    for row in others:
-        facts = ObjectFacts(
-            stix_id=row.id,
-            type=row.id.rpartition("--")[0],
-            owner_org_id=row.owner_org_id,
-            tlp=None if row.tlp is None else Tlp(row.tlp),
-            peer_id=row.peer_id,
-            memberships=tuple(members.get(row.seq, ())),
-            is_org_identity=row.id in identities,
-        )
-        if can_read(reader, facts):
-            st = foreign.get(row.id)
-            if st is None:
-                st = foreign[row.id] = _ObjectState()
-            st.record(row)
-            st.owner = _FOREIGN
-    return foreign
-
-
-def _shared_ids(stored: _Stored, accepted: list[_Accepted], peer_id: int | None) -> dict[str, int]:
-    """Ids (with their id_key) that the accepted versions leave held in more than one copy."""
-    holders: dict[str, set[tuple[int, int | None]]] = {}
-    keys: dict[str, int] = {}
-    for row in stored.rows:
-        holders.setdefault(row.id, set()).add((row.owner_org_id, row.peer_id))
-    for item, owner, _ in accepted:
-        holders.setdefault(item.id, set()).add((owner, peer_id))
-        keys[item.id] = item.id_key
-    return {oid: key for oid, key in keys.items() if len(holders[oid]) > 1}
-
-
 def _ingest_batch(
     conn: Connection,
     items: Sequence[Prepared | Refused],
@@ -290,7 +171,7 @@ def _ingest_batch(
     pending: PendingRows,
 ) -> IngestReport:
     report = IngestReport()
-    candidates: list[_Candidate] = []
+    candidates: list[Candidate] = []
     for item in items:
         if isinstance(item, Refused):
             _refuse(report, ctx, item.id, item.reason)
@@ -302,10 +183,10 @@ def _ingest_batch(
         candidates.append((item, owner))
     if not candidates:
         return report
-    stored = _load_states(conn, candidates, ctx.peer_id)
-    foreign = _foreign_states(conn, candidates, stored, ctx) if stored.rows else {}
+    stored = load_states(conn, candidates, ctx.peer_id)
+    foreign = foreign_states(conn, candidates, stored, ctx) if stored.rows else {}
     keep = ctx.keep_outcomes
-    accepted: list[_Accepted] = []
+    accepted: list[Accepted] = []
     accepted_outcomes: list[Outcome] = []
     at: dict[tuple[int, str, str], int] = {}  # (owner, id, version) accepted in this batch -> its place (outcomes)
     duplicate_seqs: list[int] = []
@@ -321,11 +202,11 @@ def _ingest_batch(
         if st is None and (st := foreign.get(item.id)) is None:
             # Neither stored nor earlier in this batch, and nothing the writer may read of it elsewhere: no
             # rule can refuse it (most of an import).
-            states[item.id] = st = _ObjectState()
+            states[item.id] = st = CopyState()
             st.accept(item, owner)
             reason = None
         else:
-            reason = _decide(st, item, owner)
+            reason = decide(st, item, owner)
         if reason == "duplicate":
             report.duplicates += 1
             seq = st.versions[item.version][1]
@@ -356,7 +237,7 @@ def _ingest_batch(
                 report.outcomes.append(outcome)
                 accepted_outcomes.append(outcome)
     # Only where something of these ids is stored, or owners differ, can an id end up in several copies.
-    shared = _shared_ids(stored, accepted, ctx.peer_id) if stored.rows or several_owners else {}
+    shared = shared_ids(stored, accepted, ctx.peer_id) if stored.rows or several_owners else {}
     if shared and stored.rows:  # copies new in this batch make every stored copy of their id one of several
         repo.mark_shared(conn, shared)
     added, member_added = _write(conn, accepted, duplicate_seqs, ctx, report, pending, shared)
@@ -375,48 +256,9 @@ def listed_note(listed: Sequence[Flag]) -> str:
     return f"on warninglists: {shown}{more}"
 
 
-def _decide(st: _ObjectState, item: Prepared, owner: int) -> str | None:
-    """The versioning rules (W2, revocation, one version for SCOs); updates the state when accepted."""
-    known = st.versions.get(item.version)
-    if known is not None:
-        if known[0] == item.body_hash:
-            return "duplicate"
-        if item.version:
-            return (
-                f"a different body is already stored for version {item.version}; "
-                "a changed object needs a new modified timestamp"
-            )
-        return "a different body is already stored (this object type is not versioned: it has one version)"
-    if st.owner is not None and st.owner != owner:
-        return "only the owner organisation may create new versions (W2)"
-    if st.revoked_at is not None and item.version > st.revoked_at:
-        return f"object was revoked in version {st.revoked_at}; no later versions are accepted"
-    if st.versions and not item.version:
-        return "this object type is not versioned and is already stored"
-    reason = _first_version_conflict(st, item)
-    if reason is not None:
-        return reason
-    st.accept(item, owner)
-    return None
-
-
-def _first_version_conflict(st: _ObjectState, item: Prepared) -> str | None:
-    # `created` is when an object's first version was made, and a version whose modified equals its created
-    # is that first version (lookups rely on it for first seen): no stored version may be older than it.
-    if not item.version:
-        return None
-    if st.first is not None and item.version < st.first:
-        return f"version {st.first} is this object's first (its modified equals its created); no older version fits"
-    if item.version == item.created and any(v and v < item.version for v in st.versions):
-        return (
-            "this version's timestamp equals its created, which makes it the object's first, but an older one is stored"
-        )
-    return None
-
-
 def _write(
     conn: Connection,
-    accepted: list[_Accepted],
+    accepted: list[Accepted],
     duplicate_seqs: list[int],
     ctx: WriteContext,
     report: IngestReport,
@@ -440,7 +282,7 @@ def _write(
     peer_id = ctx.peer_id
     rows: list[tuple[Any, ...]] = []
     append, add = rows.append, pending.add
-    touched: dict[int, _ObjectState] = {}  # the copies written to, by id() of their state
+    touched: dict[int, CopyState] = {}  # the copies written to, by id() of their state
     for seq, (item, owner, st) in enumerate(accepted, tick):
         # Unpacked once (13 attribute lookups of a named tuple cost more than building the row).
         oid, otype, version, created, spec_version, revoked, tlp, _, raw, body_hash, key, values, _ = item
