@@ -12,14 +12,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from accord.accounts import service as accounts
 from accord.core.clock import now_us
 from accord.core.errors import BadRequest, Forbidden, NotFound
 from accord.correlate import repository as repo
 from accord.correlate.values import IndexValue, normalize
-from accord.models.accounts import org
 from accord.sharing.policy import Principal
 from accord.stix.markings import Tlp, tlp_marking_definition
 from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
@@ -85,7 +84,7 @@ def record_sighting(
     if not 1 <= count <= 999_999_999:
         raise BadRequest("count must be between 1 and 999999999")
     target = accounts.get_writable_collection_or_raise(conn, principal, collection)
-    identity = conn.execute(select(org.c.stix_id).where(org.c.id == principal.org_id)).scalar_one()
+    identity = accounts.get_org(conn, principal.org_id).stix_id
     marking = [tlp_marking_definition(Tlp.parse(tlp))["id"]] if tlp else []
     at = _seen_time(seen)
     stamp = micros_to_timestamp(now_us())

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row
 
 from accord.accounts import service as accounts
 from accord.audit.service import record
@@ -21,17 +21,11 @@ from accord.core.clock import now_us
 from accord.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from accord.extract import repository as repo
 from accord.extract.service import Extraction, finding_dict
-from accord.models.accounts import org
 from accord.sharing.policy import Principal
 from accord.stix.timestamps import micros_to_timestamp
 from accord.store.service import WriteContext, ingest
 
 MAX_LIST = 500
-
-
-def org_identity(conn: Connection, org_id: int) -> str:
-    """The STIX identity id of an organisation (the `created_by_ref` of what it writes)."""
-    return str(conn.execute(select(org.c.stix_id).where(org.c.id == org_id)).scalar_one())
 
 
 def _keys(obj: dict[str, Any]) -> set[str]:

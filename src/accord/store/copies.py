@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from accord.sharing.policy import ObjectFacts, Role, can_read
 from accord.sharing.repository import principal_for
+from accord.stix.ids import id_type
 from accord.stix.markings import Tlp
 from accord.store import repository as repo
 from accord.store.prepare import Prepared
@@ -113,7 +114,7 @@ def foreign_states(
     for row in others:
         facts = ObjectFacts(
             stix_id=row.id,
-            type=row.id.rpartition("--")[0],
+            type=id_type(row.id),
             owner_org_id=row.owner_org_id,
             tlp=None if row.tlp is None else Tlp(row.tlp),
             peer_id=row.peer_id,

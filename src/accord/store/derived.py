@@ -13,6 +13,7 @@ import hmac
 
 from sqlalchemy import Connection
 
+from accord.accounts import service as accounts
 from accord.core.errors import AccordError
 from accord.store import repository as repo
 
@@ -24,5 +25,5 @@ def id_seed(conn: Connection, org_id: int) -> str:
     secret = repo.node_setting(conn, SETTING)
     if secret is None:
         raise AccordError("the store has no derived-id secret: run `accord db upgrade`", status=500)
-    identity = repo.org_identity(conn, org_id)
+    identity = accounts.get_org(conn, org_id).stix_id
     return hmac.new(secret.encode(), identity.encode(), hashlib.sha256).hexdigest()[:32]

@@ -66,11 +66,6 @@ def local_identities(conn: Connection) -> set[str]:
     return set(conn.execute(select(org.c.stix_id).where(org.c.is_remote.is_(False))).scalars())
 
 
-def org_identity(conn: Connection, org_id: int) -> str:
-    """The STIX identity id of an organisation."""
-    return str(conn.execute(select(org.c.stix_id).where(org.c.id == org_id)).scalar_one())
-
-
 def node_setting(conn: Connection, key: str) -> str | None:
     """A node-wide setting stored in the database, or None."""
     return conn.execute(select(node_setting_table.c.value).where(node_setting_table.c.key == key)).scalar()
@@ -88,7 +83,7 @@ def existing_versions(conn: Connection, keys: dict[str, int]) -> list[Row[Any]]:
     wanted = list(dict.fromkeys(keys.values()))
     for part in chunks(wanted, 5000):
         sql = (
-            "SELECT seq, id, version, created, body_hash, owner_org_id, peer_id, tlp, revoked, is_latest, sole_copy "
+            "SELECT seq, id, version, created, body_hash, owner_org_id, peer_id, tlp, revoked, is_latest "
             f"FROM stix_object WHERE id_key IN ({_marks(conn, len(part))})"
         )
         rows.extend(row for row in conn.exec_driver_sql(sql, tuple(part)) if row.id in keys)

@@ -122,8 +122,8 @@ class Page:
         }
 
 
-def _version_of(version: str, tick: int) -> str:
-    # Objects without modified/created (some SCOs) are versioned by their date_added.
+def version_of(version: str, tick: int) -> str:
+    """An object's TAXII version: its own, else (no modified, no created: some SCOs) its date_added."""
     return version or micros_to_timestamp(tick)
 
 
@@ -165,13 +165,13 @@ def read_page(
             {
                 "id": r.id,
                 "date_added": micros_to_timestamp(r.tick),
-                "version": _version_of(r.version, r.tick),
+                "version": version_of(r.version, r.tick),
                 "media_type": STIX_MEDIA,
             }
             for r in rows
         ]
         body = orjson.dumps(head)
     else:
-        head["versions"] = [_version_of(r.version, r.tick) for r in rows]
+        head["versions"] = [version_of(r.version, r.tick) for r in rows]
         body = orjson.dumps(head)
     return Page(body, rows[0].tick, rows[-1].tick)

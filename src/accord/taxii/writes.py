@@ -22,7 +22,7 @@ from accord.store.service import IngestReport, WriteContext, ingest_batches
 from accord.taxii import repository as repo
 from accord.taxii.filters import Filters
 from accord.taxii.parallel import pipeline_for, prepare_batches
-from accord.taxii.service import get_collection, may_write, readable_collection
+from accord.taxii.service import get_collection, may_write, readable_collection, version_of
 
 ADD_OBJECTS_JOB = "taxii.add_objects"
 # TAXII 2.1 asks servers to keep status resources for at least 24 hours. ACCORD_TAXII_STATUS_RETENTION_HOURS
@@ -61,8 +61,8 @@ def _outcome_lists(report: IngestReport) -> tuple[list[dict[str, str]], list[dic
     failures: list[dict[str, str]] = []
     for o in report.outcomes:
         entry = {"id": o.id or ""}
-        # Objects without modified/created (some SCOs) are versioned by their date_added in the collection.
-        version = o.version or (micros_to_timestamp(o.date_added) if o.date_added is not None else None)
+        # Unversioned objects (some SCOs) are versioned by their date_added; a refusal has neither.
+        version = o.version if o.date_added is None else version_of(o.version or "", o.date_added)
         if version:
             entry["version"] = version
         if o.status == "refused":
