@@ -351,17 +351,12 @@ def _details_stmt(dialect: str, principal: Principal) -> Any:
     keys = select(latest.c.id_key).select_from(_Ordered(wanted, latest, latest.c.seq == wanted.c.v0))
     # First and last seen are those of the answering version's copy (its owner's and link's versions).
     agg = (
-        select(o.id, o.owner_org_id, o.peer_id, func.min(o.seq).label("first"), func.max(o.seq).label("last"))
+        select(o.id, o.id_key, o.owner_org_id, o.peer_id, func.min(o.seq).label("first"), func.max(o.seq).label("last"))
         .where(o.id_key.in_(keys), o.id.in_(ids), readable_clause(principal, stix_object))
-        .group_by(o.id, o.owner_org_id, o.peer_id)
+        .group_by(o.id, o.id_key, o.owner_org_id, o.peer_id)
         .subquery("agg")
     )
-    same_copy_of_latest = and_(
-        agg.c.id == latest.c.id,
-        agg.c.owner_org_id == latest.c.owner_org_id,
-        agg.c.peer_id.is_not_distinct_from(latest.c.peer_id),
-    )
-    joined = _Ordered(wanted, latest, latest.c.seq == wanted.c.v0).join(agg, same_copy_of_latest)
+    joined = _Ordered(wanted, latest, latest.c.seq == wanted.c.v0).join(agg, same_copy(agg, latest))
     return select(latest.c.seq, latest.c.raw, agg.c.first, agg.c.last).select_from(joined)
 
 
@@ -468,11 +463,11 @@ def latest_objects(
 
 
 def latest_readable(conn: Connection, principal: Principal, stix_id: str) -> Any | None:
-    """The latest readable version (seq, id, type, raw, owner_org_id) of one object, or None (R7); of the
-    caller's own copy when its organisation holds one."""
+    """The latest readable version (seq, id, type, raw) of one object, or None (R7); of the caller's own copy
+    when its organisation holds one."""
     o = stix_object.c
     stmt = (
-        select(o.seq, o.id, o.type, o.raw, o.owner_org_id)
+        select(o.seq, o.id, o.type, o.raw)
         .where(id_is(stix_object, stix_id), visible_versions_clause(principal, stix_object, latest_only=False))
         .order_by(*preferred_first(principal))
         .limit(1)
