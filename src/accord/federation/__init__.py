@@ -1,0 +1,1 @@
+"""Federation: peers (other nodes or TAXII 2.1 servers), pull and push subscriptions, sync, provenance."""
