@@ -120,7 +120,13 @@ def _include_optional(app: FastAPI) -> None:
     """Routers of features that register themselves (TAXII, extraction, correlation, UI)."""
     import importlib
 
-    for module in ("accord.api.taxii", "accord.api.extract", "accord.api.correlate", "accord.web.routes"):
+    for module in (
+        "accord.api.taxii",
+        "accord.api.extract",
+        "accord.api.correlate",
+        "accord.api.federation",
+        "accord.web.routes",
+    ):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

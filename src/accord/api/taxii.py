@@ -17,8 +17,10 @@ from accord.api.deps import current_principal, read_body
 from accord.api.lifespan import run_during_lifespan
 from accord.core.db import get_engine, read_transaction, transaction
 from accord.core.errors import BadRequest, Forbidden, UnsupportedMediaType
+from accord.core.keys import SIGNATURE_HEADER
 from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
+from accord.federation.links import check_signature, inbound_link
 from accord.sharing.policy import Principal
 from accord.taxii import service, writes
 from accord.taxii.filters import Endpoint, parse_filters
@@ -177,11 +179,13 @@ def delete_object(
     return _taxii(b"{}")
 
 
-def _check_writable(principal: Principal, collection_id: str) -> None:
+def _check_writable(principal: Principal, collection_id: str) -> Any:
+    """Forbidden unless the caller may write the collection; the peer link it writes over, if any."""
     with read_transaction(get_engine()) as conn:
         row = service.get_collection(conn, principal, collection_id)
         if not service.may_write(principal, row.id):
             raise Forbidden("you may not write into this collection")
+        return inbound_link(conn, principal)
 
 
 def _add(principal: Principal, collection_id: str, body: bytes) -> dict[str, Any]:
@@ -206,10 +210,13 @@ async def add_objects(
 ) -> Response:
     """Add an envelope of objects; answers 202 with a status resource."""
     service.require_root(root)
-    await run_in_threadpool(_check_writable, principal, collection_id)
+    link = await run_in_threadpool(_check_writable, principal, collection_id)
     if not is_taxii_content_type(request.headers.get("content-type")):
         raise UnsupportedMediaType(f"POST bodies must be {TAXII_MEDIA}")
     body = await read_body(request, get_settings().taxii_max_content_length, "max_content_length")
+    if link is not None and link.public_key:
+        signature = request.headers.get(SIGNATURE_HEADER)
+        await run_in_threadpool(check_signature, get_engine(), link, principal, body, signature)
     status = await run_in_threadpool(_add, principal, collection_id, body)
     return _taxii(status, 202)
 

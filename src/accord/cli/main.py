@@ -17,6 +17,7 @@ from accord.cli.extract_cmd import extract_cmd
 from accord.cli.feed_cmd import feed_app
 from accord.cli.lookup_cmd import lookup_cmd
 from accord.cli.objects import export_cmd, import_cmd
+from accord.cli.peer_cmd import peer_app, sync_cmd
 from accord.cli.worker_cmd import worker_cmd
 from accord.core.db import dispose_engines, get_engine
 from accord.core.errors import AccordError
@@ -42,6 +43,8 @@ app.command("lookup")(lookup_cmd)
 app.command("extract")(extract_cmd)
 app.command("worker")(worker_cmd)
 app.add_typer(feed_app, name="feed")
+app.add_typer(peer_app, name="peer")
+app.command("sync")(sync_cmd)
 
 
 @db_app.command("upgrade")

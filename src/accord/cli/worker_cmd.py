@@ -26,6 +26,9 @@ def worker_cmd(
     if once:
         out.print(f"ran {run_pending(engine, 1_000_000)} job(s)")
         out.print(f"pulled {pull_due(engine)} due feed(s)")
+        from accord.worker.sync import sync_due
+
+        out.print(f"ran {sync_due(engine)} due peer subscription(s)")
         return
     stop = threading.Event()
 

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     extract_fetch_timeout: float = Field(default=20.0, description="seconds allowed to fetch a report URL")
     extract_allow_private: bool = Field(default=False, description="let the API fetch URLs on non-public addresses")
     feed_schedule_seconds: float = Field(default=60.0, description="seconds between due-feed pulls; 0 = off")
+    sync_every_seconds: int = Field(default=300, description="default seconds between a subscription's runs")
+    sync_page_limit: int = Field(default=1_000, description="objects asked per page when pulling from a peer")
     var_dir: Path = Path("./var")
 
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
+    Float,
     ForeignKey,
     Integer,
     String,
     Table,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 
 from accord.models.base import metadata
@@ -52,6 +56,16 @@ peer = Table(
     Column("local_org_id", Integer, ForeignKey("org.id"), nullable=False),
     Column("created_us", BigInteger, nullable=False),
     Column("kind", String(8), nullable=False, default="peer", server_default="peer"),  # peer | feed
+    # A peer's settings (accord.federation; feeds keep theirs in `feed`). `secret` is the bearer token it is
+    # reached with, encrypted with the node key (accord.core.keys): never shown, logged or stored in plain text.
+    Column("secret", Text, nullable=True),
+    Column("allow_private", Boolean, nullable=False, default=False, server_default=false()),
+    Column("public_key", String(200), nullable=True),  # its Ed25519 key: its responses must be signed with it
+    # The record of the peer's organisation: it owns what names no organisation, and it is whom a push reads as
+    # (F1: what the peer's own sync account here would read).
+    Column("source_org_id", Integer, ForeignKey("org.id"), nullable=True),
+    Column("enabled", Boolean, nullable=False, default=True, server_default=true()),
+    Column("timeout_seconds", Float, nullable=False, default=120.0, server_default="120"),
 )
 
 # The organisations a link speaks for (W1): a peer node's organisations, a feed's source records.

@@ -8,12 +8,13 @@ import orjson
 from sqlalchemy import Connection
 
 from accord.audit.service import record
+from accord.federation.links import PUSHED, note_receipts
 from accord.sharing.policy import Role
 from accord.sharing.repository import principal_for
-from accord.store.service import WriteContext, ingest_batches
+from accord.store.service import ingest_batches
 from accord.taxii import repository as repo
 from accord.taxii.parallel import pipeline_for, prepare_in_batches
-from accord.taxii.writes import complete_values, purge_statuses
+from accord.taxii.writes import complete_values, purge_statuses, write_context
 
 
 def run_add_objects(conn: Connection, payload: bytes) -> None:
@@ -24,10 +25,10 @@ def run_add_objects(conn: Connection, payload: bytes) -> None:
         return  # the status was purged: nobody is waiting for it
     # The writer as the policy knows it now: what it may read of other copies decides its write (W3).
     reader = principal_for(conn, org_id=data["writer_org_id"], role=data.get("role", Role.ANALYST.value))
-    ctx = WriteContext(
-        writer_org_id=data["writer_org_id"], collection_id=data["collection_id"], keep_outcomes=True, reader=reader
-    )
+    ctx, link = write_context(conn, reader, data["collection_id"], data["objects"])
     report = ingest_batches(conn, prepare_in_batches(data["objects"], pipeline_for(conn)), ctx)
+    if link is not None:
+        note_receipts(conn, link.id, report, sub_id=None, remote_collection=PUSHED)
     repo.update_status(conn, status_id, complete_values(report))
     purge_statuses(conn)
     actor = data.get("email") or f"org:{data['writer_org_id']}"

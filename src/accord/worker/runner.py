@@ -115,6 +115,18 @@ def run_forever(
     if schedule_seconds is None:
         schedule_seconds = get_settings().feed_schedule_seconds
     schedule = Schedule(engine, schedule_seconds)
+    # Peer subscriptions run beside the queue: a long pull never holds up a queued envelope.
+    from accord.worker.sync import run_sync_forever
+
+    syncing = threading.Thread(target=run_sync_forever, args=(engine, stop_event), name="accord-sync", daemon=True)
+    syncing.start()
+    try:
+        _run_loop(engine, stop_event, schedule, poll_seconds)
+    finally:
+        syncing.join(30)
+
+
+def _run_loop(engine: Engine, stop_event: threading.Event, schedule: Schedule, poll_seconds: float) -> None:
     while not stop_event.is_set():
         schedule.tick()  # never raises: each task's failure is logged
         try:

@@ -62,6 +62,13 @@ def take_lease(engine: Engine, name: str, seconds: float, holder: str = _HOLDER)
     return True
 
 
+def release_lease(engine: Engine, name: str, holder: str = _HOLDER) -> None:
+    """Let any process take `name` again at once (the holder finished early)."""
+    c = worker_lease.c
+    with transaction(engine) as conn:
+        conn.execute(update(worker_lease).where(c.name == name, c.holder == holder).values(until_us=0))
+
+
 def run_periodic(engine: Engine, interval: float) -> list[str]:
     """Run every periodic task whose lease this process takes; names of those run (failures included)."""
     ran: list[str] = []

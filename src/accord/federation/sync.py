@@ -1,0 +1,267 @@
+"""Running subscriptions: pulls that commit page by page behind a watermark, pushes that advance only on an
+acknowledged status, removals between Accord nodes, reconciliation against other servers, and backoff.
+
+Every step is idempotent (a version already stored is a duplicate, a version already sent is one on the other
+side), so a process killed at any point resumes where its last commit left it: nothing lost, nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine
+
+from accord.audit.service import record
+from accord.core.clock import now_us
+from accord.core.db import read_transaction, transaction
+from accord.core.errors import AccordError, NotFound
+from accord.core.keys import SIGNATURE_HEADER, decrypt_secret, sign_body, verify_body
+from accord.core.settings import get_settings
+from accord.federation import repository as repo
+from accord.federation.links import store_received
+from accord.remote.taxii import RemoteServer, TaxiiClient
+from accord.sharing.repository import principal_for
+from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
+from accord.store.service import IngestReport
+
+log = logging.getLogger("accord.federation")
+PUSH_BATCH = 1_000
+MAX_BACKOFF_S = 3_600
+MAX_REASONS = 20
+
+
+@dataclass(slots=True)
+class SyncResult:
+    """What one run of one subscription did."""
+
+    peer: str
+    direction: str
+    remote_collection: str
+    collection: str
+    status: str = "ok"  # ok | error
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    removed: int = 0
+    sent: int = 0
+    error: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    def add(self, report: IngestReport) -> None:
+        """Count a stored page."""
+        self.received += report.total
+        self.stored += report.stored
+        self.duplicates += report.duplicates
+        self.refused += report.refused
+        self.reasons.extend(report.reasons[: max(0, MAX_REASONS - len(self.reasons))])
+
+    def totals(self) -> dict[str, int]:
+        """The counters, by subscription column."""
+        names = ("received", "stored", "duplicates", "refused", "removed", "sent")
+        return {n: getattr(self, n) for n in names}
+
+
+def remote_server(peer: Any) -> RemoteServer:
+    """How to reach a peer: its token decrypted, its signature checked when it has a key, our envelopes signed."""
+    verify: Callable[[bytes, Mapping[str, str]], None] | None = None
+    if peer.public_key:
+        key = peer.public_key
+
+        def verify(body: bytes, headers: Mapping[str, str]) -> None:
+            verify_body(key, body, headers.get(SIGNATURE_HEADER) or headers.get(SIGNATURE_HEADER.lower()))
+
+    return RemoteServer(
+        url=peer.url,
+        token=decrypt_secret(peer.secret) if peer.secret else None,
+        allow_private=bool(peer.allow_private),
+        timeout=float(peer.timeout_seconds),
+        verify=verify,
+        sign=lambda body: {SIGNATURE_HEADER: sign_body(body)},
+    )
+
+
+# --- pull ----------------------------------------------------------------------------------------------------
+
+
+def _resume_from(sub: Any) -> str | None:
+    """The added_after of the next pull: the watermark, or just before it when the last pull stopped mid-way."""
+    if not sub.watermark:
+        return None
+    if not sub.watermark_partial:
+        return str(sub.watermark)
+    try:
+        return micros_to_timestamp(timestamp_to_micros(sub.watermark) - 1)
+    except ValueError:
+        return str(sub.watermark)
+
+
+def pull(engine: Engine, client: TaxiiClient, peer: Any, sub: Any, result: SyncResult, actor: str) -> None:
+    """Pull what is new in the remote collection, committing each page with the watermark after it."""
+    limit = get_settings().sync_page_limit
+    pages = client.objects_pages(sub.remote_collection, added_after=_resume_from(sub), limit=limit, all_versions=True)
+    for page in pages:
+        with transaction(engine) as conn:
+            report = store_received(
+                conn,
+                peer,
+                sub.collection_id,
+                page.objects,
+                sub_id=sub.id,
+                remote_collection=sub.remote_collection,
+                actor=actor,
+            )
+            state: dict[str, Any] = {"watermark_partial": page.more}
+            if page.date_added_last:
+                state["watermark"] = page.date_added_last
+            repo.update_subscription(conn, sub.id, state)
+            part = SyncResult(result.peer, "pull", sub.remote_collection, result.collection)
+            part.add(report)
+            repo.add_totals(conn, sub.id, part.totals())
+        result.add(report)
+
+
+def reconcile(engine: Engine, client: TaxiiClient, peer: Any, sub: Any, result: SyncResult, actor: str) -> None:
+    """Remove from the local collection what arrived from the remote collection and it no longer holds."""
+    remote = {_key(e.get("id"), e.get("version")) for e in client.manifest(sub.remote_collection)}
+    with transaction(engine) as conn:
+        local = repo.received_memberships(conn, sub.collection_id, peer.id)
+        gone = [tick for (oid, version), tick in local.items() if _key(oid, version) not in remote]
+        result.removed += remove_memberships(conn, gone)
+        repo.add_totals(conn, sub.id, {"removed": len(gone)})
+        if gone:
+            record(conn, actor, "peer.reconcile", peer.name, collection=result.collection, removed=len(gone))
+
+
+def _key(oid: object, version: object) -> tuple[str, int | str]:
+    """(id, version) comparable across servers that print timestamps differently."""
+    try:
+        return str(oid), timestamp_to_micros(str(version))
+    except (ValueError, TypeError):
+        return str(oid), str(version)
+
+
+def remove_memberships(conn: Connection, ticks: list[int]) -> int:
+    """Take versions out of a collection (they stay stored); how many."""
+    from accord.store.repository import delete_memberships
+
+    return delete_memberships(conn, ticks)
+
+
+# --- push ----------------------------------------------------------------------------------------------------
+
+
+def push(engine: Engine, client: TaxiiClient, peer: Any, sub: Any, result: SyncResult, actor: str) -> None:
+    """Send the local collection's new versions the peer's organisation may read, batch by batch, advancing only
+    past what the remote status resource acknowledged (success or a final per-object failure)."""
+    with read_transaction(engine) as conn:
+        reader = principal_for(conn, org_id=peer.source_org_id, role="sync")
+    position = int(sub.position)
+    while True:
+        with read_transaction(engine) as conn:
+            rows = repo.pending_push(conn, reader, sub.collection_id, position, PUSH_BATCH, peer.id)
+        if not rows:
+            return
+        objects = [orjson.loads(r.raw) for r in rows]
+        status = client.add_objects(sub.remote_collection, objects)
+        if status.get("status") != "complete":
+            raise AccordError(f"the peer did not finish processing a pushed envelope (status {status.get('id')})")
+        failures = status.get("failures") or []
+        sent = int(status.get("success_count", len(objects) - len(failures)))
+        for f in failures[: max(0, MAX_REASONS - len(result.reasons))]:
+            result.reasons.append(f"{f.get('id')} {f.get('version', '')}: {f.get('message', 'refused')}".strip())
+        position = int(rows[-1].tick)
+        with transaction(engine) as conn:
+            repo.update_subscription(conn, sub.id, {"position": position})
+            repo.add_totals(conn, sub.id, {"sent": sent, "refused": len(failures)})
+        result.sent += sent
+        result.refused += len(failures)
+
+
+# --- running subscriptions ----------------------------------------------------------------------------------
+
+
+def run_subscription(
+    engine: Engine, sub_id: int, *, reconcile_removed: bool = False, actor: str = "sync"
+) -> SyncResult:
+    """Run one subscription once; a failure is recorded (with backoff), never raised."""
+    with read_transaction(engine) as conn:
+        sub = repo.get_subscription(conn, sub_id)
+        if sub is None:
+            raise NotFound(f"no subscription {sub_id}")
+        peer = repo.get_peer_by_id(conn, sub.peer_id)
+    assert peer is not None
+    result = SyncResult(peer.name, sub.direction, sub.remote_collection, sub.collection_alias)
+    started = now_us()
+    try:
+        with TaxiiClient(remote_server(peer)) as client:
+            if sub.direction == "pull":
+                pull(engine, client, peer, sub, result, actor)
+                if reconcile_removed:
+                    reconcile(engine, client, peer, sub, result, actor)
+            else:
+                push(engine, client, peer, sub, result, actor)
+    except AccordError as exc:
+        result.status, result.error = "error", exc.message
+    except Exception as exc:  # a bug or a database failure must still leave a readable status
+        log.exception("peer %s: %s failed", peer.name, sub.direction)
+        result.status, result.error = "error", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    _finish(engine, sub, result, started, actor)
+    return result
+
+
+def backoff_seconds(failures: int) -> float:
+    """Seconds to wait after this many consecutive failures: 5, 10, 20, ... up to an hour."""
+    return float(min(MAX_BACKOFF_S, 5 * 2 ** max(0, failures - 1)))
+
+
+def _finish(engine: Engine, sub: Any, result: SyncResult, started: int, actor: str) -> None:
+    with transaction(engine) as conn:
+        current = repo.get_subscription(conn, sub.id)
+        if current is None:  # removed meanwhile
+            return
+        if result.status == "ok":
+            values: dict[str, Any] = {"last_ok_us": now_us(), "last_error": None, "failures": 0, "next_run_us": None}
+        else:
+            failures = int(current.failures) + 1
+            delay = int(backoff_seconds(failures) * 1_000_000)
+            values = {"last_error": result.error, "failures": failures, "next_run_us": now_us() + delay}
+        repo.update_subscription(conn, sub.id, {"last_run_us": started, **values})
+        record(
+            conn,
+            actor,
+            f"peer.{result.direction}.run",
+            result.peer,
+            status=result.status,
+            collection=result.collection,
+            stored=result.stored,
+            duplicates=result.duplicates,
+            refused=result.refused,
+            removed=result.removed,
+            sent=result.sent,
+            error=result.error,
+        )
+
+
+def sync(
+    engine: Engine, names: list[str] | None = None, *, reconcile_removed: bool = False, due_only: bool = False
+) -> list[SyncResult]:
+    """Run the subscriptions of the named peers (or of every enabled peer), each once; pulls before pushes so
+    that what a push relays is as fresh as it can be."""
+    with read_transaction(engine) as conn:
+        if due_only:
+            ids = repo.due_subscription_ids(conn, now_us(), int(get_settings().sync_every_seconds))
+            subs = [s for s in repo.list_subscriptions(conn) if s.id in set(ids)]
+        else:
+            from accord.federation.service import get_peer_or_raise
+
+            wanted = {get_peer_or_raise(conn, n).id for n in names} if names else None
+            subs = [s for s in repo.list_subscriptions(conn) if s.enabled and (wanted is None or s.peer_id in wanted)]
+            enabled = {p.id for p in repo.list_peers(conn) if p.enabled}
+            subs = [s for s in subs if s.peer_id in enabled or (wanted is not None and s.peer_id in wanted)]
+    subs.sort(key=lambda s: (s.direction != "pull", s.peer_name, s.id))
+    return [run_subscription(engine, s.id, reconcile_removed=reconcile_removed) for s in subs]
