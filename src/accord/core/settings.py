@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     extract_allow_private: bool = Field(default=False, description="let the API fetch URLs on non-public addresses")
     feed_schedule_seconds: float = Field(default=60.0, description="seconds between due-feed pulls; 0 = off")
     var_dir: Path = Path("./var")
+    node_key_dir: Path | None = Field(
+        default=None, description="the node's key files (secret encryption, signing); default var_dir/keys"
+    )
+    sign_responses: bool = Field(default=True, description="sign every TAXII response body (X-Accord-Signature)")
 
 
 @lru_cache(maxsize=1)
