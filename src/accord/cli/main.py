@@ -16,6 +16,7 @@ from accord.cli.common import fail, out, reading, unit_of_work
 from accord.cli.extract_cmd import extract_cmd
 from accord.cli.feed_cmd import feed_app
 from accord.cli.lookup_cmd import lookup_cmd
+from accord.cli.node_cmd import node_app
 from accord.cli.objects import export_cmd, import_cmd
 from accord.cli.worker_cmd import worker_cmd
 from accord.core.db import dispose_engines, get_engine
@@ -42,6 +43,7 @@ app.command("lookup")(lookup_cmd)
 app.command("extract")(extract_cmd)
 app.command("worker")(worker_cmd)
 app.add_typer(feed_app, name="feed")
+app.add_typer(node_app, name="node")
 
 
 @db_app.command("upgrade")
