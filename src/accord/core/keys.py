@@ -390,7 +390,10 @@ def rotate_secret_key(engine: sa.Engine | None = None) -> Rotation:
             with transaction(engine) as conn:
                 counts = reencrypt_secrets(conn, {**ring.by_id, _key_id(new_key): new_key}, new_key)
         except BaseException:
-            nxt.unlink(missing_ok=True)
+            # Usually nothing committed and .next is discarded; but a commit whose answer was lost may have
+            # happened, so ask the database (if that fails too, .next stays for the next rotation to settle).
+            with contextlib.suppress(Exception):
+                _finish_interrupted(engine, directory)
             raise
         _promote(directory)
         _load(directory, create=False)
