@@ -8,6 +8,9 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
+from accord.core.keys import SIGNATURE_HEADER, sign_body
+from accord.core.settings import get_settings
+
 TAXII_MEDIA = "application/taxii+json;version=2.1"
 TITLES = {
     400: "Bad Request",
@@ -25,6 +28,14 @@ TITLES = {
 }
 
 
+def taxii_response(content: bytes, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A TAXII response, its body signed with the node key (X-Accord-Signature) unless sign_responses is off."""
+    sent = dict(headers or {})
+    if content and get_settings().sign_responses:
+        sent[SIGNATURE_HEADER] = sign_body(content)
+    return Response(content, status_code=status, media_type=TAXII_MEDIA, headers=sent)
+
+
 def render_error(request: Request, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
     """One error response in the format of the route family it answers."""
     extra = dict(headers or {})
@@ -33,6 +44,6 @@ def render_error(request: Request, status: int, message: str, headers: Mapping[s
     title = TITLES.get(status, "Error")
     if request.url.path.startswith("/taxii2"):
         body = {"title": title, "description": message, "http_status": str(status)}
-        return Response(orjson.dumps(body), status_code=status, media_type=TAXII_MEDIA, headers=extra)
+        return taxii_response(orjson.dumps(body), status, extra)
     problem = {"type": "about:blank", "title": title, "status": status, "detail": message}
     return Response(orjson.dumps(problem), status_code=status, media_type="application/problem+json", headers=extra)

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from accord.api.deps import current_principal, read_body
+from accord.api.errors import taxii_response
 from accord.api.lifespan import run_during_lifespan
 from accord.core.db import get_engine, read_transaction, transaction
 from accord.core.errors import BadRequest, Forbidden, UnsupportedMediaType
@@ -31,8 +32,7 @@ COLL = "/{root}/collections/{collection_id}"
 
 
 def _taxii(body: bytes | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    content = body if isinstance(body, bytes) else orjson.dumps(body)
-    return Response(content, status_code=status, media_type=TAXII_MEDIA, headers=headers)
+    return taxii_response(body if isinstance(body, bytes) else orjson.dumps(body), status, headers)
 
 
 def _error(status: int, title: str, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -16,6 +16,7 @@ from accord.cli.common import fail, out, reading, unit_of_work
 from accord.cli.extract_cmd import extract_cmd
 from accord.cli.feed_cmd import feed_app
 from accord.cli.lookup_cmd import lookup_cmd
+from accord.cli.node_cmd import node_app
 from accord.cli.objects import export_cmd, import_cmd
 from accord.cli.peer_cmd import peer_app, sync_cmd
 from accord.cli.worker_cmd import worker_cmd
@@ -45,6 +46,7 @@ app.command("worker")(worker_cmd)
 app.add_typer(feed_app, name="feed")
 app.add_typer(peer_app, name="peer")
 app.command("sync")(sync_cmd)
+app.add_typer(node_app, name="node")
 
 
 @db_app.command("upgrade")

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     sync_every_seconds: int = Field(default=300, description="default seconds between a subscription's runs")
     sync_page_limit: int = Field(default=1_000, description="objects asked per page when pulling from a peer")
     var_dir: Path = Path("./var")
+    node_key_dir: Path | None = Field(
+        default=None, description="the node's key files (secret encryption, signing); default var_dir/keys"
+    )
+    sign_responses: bool = Field(default=True, description="sign every TAXII response body (X-Accord-Signature)")
 
 
 @lru_cache(maxsize=1)

@@ -26,7 +26,7 @@ from accord.accounts.service import (
 from accord.audit.service import record
 from accord.core.clock import now_us
 from accord.core.errors import AccordError, BadRequest, Conflict, NotFound
-from accord.core.keys import encrypt_secret, parse_public_key, register_secret_column
+from accord.core.keys import encrypt_secret, parse_public_key
 from accord.federation import repository as repo
 from accord.remote.http import check_url
 from accord.sharing.repository import collections_for_org
@@ -34,9 +34,6 @@ from accord.sharing.repository import collections_for_org
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 DIRECTIONS = ("pull", "push")
 MIN_EVERY_SECONDS = 1
-
-register_secret_column("peer", "secret")
-
 
 @dataclass(frozen=True, slots=True)
 class PeerSpec:

@@ -11,6 +11,7 @@ import httpx
 import orjson
 
 from accord.core.errors import AccordError
+from accord.core.keys import decrypt_secret
 from accord.feeds import misp
 from accord.feeds.fetch import MAX_REDIRECTS, FeedError, Fetched, fetch
 from accord.feeds.parse import parse_csv, parse_text
@@ -50,8 +51,11 @@ def _client(feed: Any) -> httpx.Client:
     )
 
 
-def _auth(feed: Any) -> tuple[str, str] | None:
-    return (feed.username, feed.password or "") if feed.username else None
+def feed_auth(feed: Any) -> tuple[str, str] | None:
+    """The feed's HTTP Basic credentials, its password decrypted (SecretError if it cannot be), or None."""
+    if not feed.username:
+        return None
+    return (feed.username, decrypt_secret(feed.password) if feed.password else "")
 
 
 def _conditional(feed: Any, client: httpx.Client, url: str) -> tuple[Fetched, Collected]:
@@ -61,7 +65,7 @@ def _conditional(feed: Any, client: httpx.Client, url: str) -> tuple[Fetched, Co
         etag=feed.etag,
         last_modified=feed.last_modified,
         max_bytes=feed.max_bytes,
-        auth=_auth(feed),
+        auth=feed_auth(feed),
         client=client,
     )
     digest = hashlib.sha256(got.body).hexdigest() if not got.not_modified else feed.content_hash
@@ -131,7 +135,7 @@ def _misp(feed: Any, client: httpx.Client, seen: Mapping[str, str]) -> Collected
     tlp = feed_tlp(feed)
     for event_uuid, stamp in changes:
         url = f"{base}{event_uuid}.json"
-        event = fetch(url, max_bytes=feed.max_bytes, auth=_auth(feed), client=client)
+        event = fetch(url, max_bytes=feed.max_bytes, auth=feed_auth(feed), client=client)
         out.fetched_bytes += len(event.body)
         try:
             creator, objects = misp.event_objects(_json(event.body, url), tlp)

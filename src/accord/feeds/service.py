@@ -31,6 +31,7 @@ from accord.audit.service import record
 from accord.core.clock import now_us
 from accord.core.db import read_transaction, transaction
 from accord.core.errors import AccordError, BadRequest, Conflict, NotFound
+from accord.core.keys import encrypt_secret
 from accord.core.settings import get_settings
 from accord.feeds import repository as repo
 from accord.feeds.collect import FORMATS, Collected, collect, feed_tlp
@@ -47,6 +48,7 @@ from accord.store.service import IngestReport, WriteContext, ingest
 
 log = logging.getLogger("accord.feeds")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+MAX_PASSWORD = 500  # what the column held before it stored ciphertext (migration 0011 can restore it)
 LINK_PREFIX = "feed:"  # a feed's link is named "feed:<feed name>", and so is its source record
 
 
@@ -67,7 +69,7 @@ class FeedSpec:
     every_minutes: int | None = None
     taxii_collection: str | None = None
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # stored encrypted (accord.core.keys)
     timeout_seconds: float = 30.0
     max_bytes: int = 104_857_600
 
@@ -111,6 +113,8 @@ def _check_spec(spec: FeedSpec) -> None:
         raise BadRequest("timeout must be within (0, 600] seconds and the size limit positive")
     if len(spec.delimiter) != 1:
         raise BadRequest("the CSV delimiter must be one character")
+    if spec.password is not None and len(spec.password) > MAX_PASSWORD:
+        raise BadRequest(f"the feed password must be at most {MAX_PASSWORD} characters")
 
 
 def _feed_org(conn: Connection, name: str | None) -> Any:
@@ -148,6 +152,8 @@ def add_feed(conn: Connection, spec: FeedSpec, *, actor: str = "cli") -> Any:
     source = create_org(conn, available_org_name(conn, link_name, "source"), actor=actor, is_remote=True)
     repo.add_link_org(conn, link_id, source.id)
     values = {k: getattr(spec, k) for k in FeedSpec.__dataclass_fields__ if k not in ("collection", "org")}
+    if spec.password is not None:
+        values["password"] = encrypt_secret(spec.password)
     values["tlp"] = Tlp.parse(spec.tlp).name.lower().replace("_", "+") if spec.tlp else None
     values.update(
         collection_id=collection_id,

@@ -25,12 +25,12 @@ def objects_url(feed: Any) -> str:
 def collect_taxii(feed: Any, client: httpx.Client) -> Collected:
     """Objects added to the remote collection after the feed's cursor, following `next` until `more` is false."""
     # collect imports this module lazily; importing it back here at call time avoids an import cycle.
-    from accord.feeds.collect import Collected, feed_tlp, with_default_tlp
+    from accord.feeds.collect import Collected, feed_auth, feed_tlp, with_default_tlp
 
     out = Collected(http_status=200)
     cursor = feed.cursor
     token: str | None = None
-    auth = (feed.username, feed.password or "") if feed.username else None
+    auth = feed_auth(feed)
     for _ in range(MAX_PAGES):
         params = {k: v for k, v in (("added_after", cursor if token is None else None), ("next", token)) if v}
         url = objects_url(feed) + (f"?{urlencode(params)}" if params else "")

@@ -28,8 +28,9 @@ feed = Table(
     Column("every_minutes", Integer, nullable=True),  # NULL = pulled only on demand
     Column("taxii_collection", String(200), nullable=True),
     Column("username", String(200), nullable=True),
-    # A credential for the remote server; it is never shown, logged or audited.
-    Column("password", String(500), nullable=True),
+    # A credential for the remote server, encrypted with the node key (accord.core.keys, migration 0011);
+    # it is never shown, logged or audited.
+    Column("password", Text, nullable=True),
     Column("timeout_seconds", Float, nullable=False, default=30.0),
     Column("max_bytes", BigInteger, nullable=False, default=104_857_600),
     Column("enabled", Boolean, nullable=False, default=True),

@@ -14,16 +14,15 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
 import secrets
 import struct
 import threading
 import time
-from pathlib import Path
 
 import orjson
 
 from accord.core.errors import BadRequest
+from accord.core.keys import read_or_create
 from accord.core.settings import get_settings
 from accord.sharing.policy import Principal
 
@@ -37,28 +36,6 @@ _lock = threading.Lock()
 _cache: dict[str, bytes] = {}
 
 
-def _read_or_create(path: Path) -> bytes:
-    """The node secret in var_dir; created once (0600) so that every process of the node shares it."""
-    try:
-        data = path.read_bytes().strip()
-        if data:
-            return data
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(secrets.token_hex(32).encode())
-    try:
-        os.link(tmp, path)  # atomic: the first process wins, the others read its key
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path.read_bytes().strip()
-
-
 def node_secret() -> bytes:
     """The key that cursors are masked and signed with (ACCORD_SECRET_KEY, else var_dir/secret.key)."""
     settings = get_settings()
@@ -70,7 +47,9 @@ def node_secret() -> bytes:
         return found
     with _lock:
         if key not in _cache:
-            _cache[key] = _read_or_create((settings.var_dir / "secret.key").resolve())
+            _cache[key] = read_or_create(
+                (settings.var_dir / "secret.key").resolve(), lambda: secrets.token_hex(32).encode()
+            )
         return _cache[key]
 
 

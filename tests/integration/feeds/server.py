@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
 import time
@@ -25,12 +26,17 @@ class FeedServer:
     fail: int | None = None
     delay: float = 0.0
     conditional: bool = True  # answer If-None-Match / If-Modified-Since with 304
+    basic: tuple[str, str] | None = None  # when set, requests without these HTTP Basic credentials get 401
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     port: int = 0
 
     def url(self, path: str) -> str:
         """The URL of a path on this server."""
         return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def _handler(state: FeedServer) -> type[BaseHTTPRequestHandler]:
@@ -42,6 +48,11 @@ def _handler(state: FeedServer) -> type[BaseHTTPRequestHandler]:
             state.requests.append((self.path, dict(self.headers.items())))
             if state.delay:
                 time.sleep(state.delay)
+            if state.basic and self.headers.get("Authorization") != _basic(*state.basic):
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if state.fail:
                 self.send_response(state.fail)
                 self.send_header("Content-Length", "5")
