@@ -37,7 +37,7 @@ def feed_add(
     taxii_collection: str | None = typer.Option(None, "--taxii-collection", help="remote TAXII collection id"),
     username: str | None = typer.Option(None, "--username", help="HTTP Basic user for the feed"),
     password: str | None = typer.Option(None, "--password", help="HTTP Basic password for the feed"),
-    timeout: float = typer.Option(30.0, "--timeout", help="seconds per request"),
+    timeout: float | None = typer.Option(None, "--timeout", help="seconds per request (default: 30, TAXII 120)"),
     max_mb: int = typer.Option(100, "--max-mb", help="size limit per response in MB"),
 ) -> None:
     """Configure a feed of an organisation: it reads what the feed brings at every TLP, others CLEAR and GREEN."""

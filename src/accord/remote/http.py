@@ -253,7 +253,7 @@ class SafeClient:
                 return response.status_code, location
             if 200 <= response.status_code < 300:
                 if declared_too_large(response.headers.get("content-length"), max_bytes):
-                    raise ResponseTooLarge(f"{url}: response is larger than the limit of {max_bytes:,} bytes")
+                    raise ResponseTooLarge(f"{url}: response is larger than {max_bytes:,} bytes")
                 body = _read(response.iter_bytes(), max_bytes, end, url)
             else:
                 body = _read(response.iter_bytes(), ERROR_BODY_BYTES, end, url, cut=True)
@@ -280,7 +280,7 @@ def _read(chunks: Iterator[bytes], max_bytes: int, end: float, url: str, *, cut:
             if cut:
                 out.append(chunk[: max_bytes - size])
                 break
-            raise ResponseTooLarge(f"{url}: response is larger than the limit of {max_bytes:,} bytes")
+            raise ResponseTooLarge(f"{url}: response is larger than {max_bytes:,} bytes")
         out.append(chunk)
     return b"".join(out)
 
@@ -316,6 +316,7 @@ def fetch(
     headers: Mapping[str, str] | None = None,
     auth: tuple[str, str] | None = None,
     allow_private: bool = False,
+    deadline: float = DEFAULT_DEADLINE,
     client: SafeClient | None = None,
 ) -> Fetched:
     """GET the URL (conditionally, when validators are given); RemoteError with a one-line reason on failure."""
@@ -328,7 +329,7 @@ def fetch(
     if auth:
         sent["Authorization"] = basic_auth(*auth)
     own = client is None
-    http = client or SafeClient(allow_private=allow_private, timeout=timeout)
+    http = client or SafeClient(allow_private=allow_private, timeout=timeout, deadline=deadline)
     try:
         got = http.request("GET", url, headers=sent, max_bytes=max_bytes)
     finally:
