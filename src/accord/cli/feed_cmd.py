@@ -37,7 +37,7 @@ def feed_add(
     taxii_collection: str | None = typer.Option(None, "--taxii-collection", help="remote TAXII collection id"),
     username: str | None = typer.Option(None, "--username", help="HTTP Basic user for the feed"),
     password: str | None = typer.Option(None, "--password", help="HTTP Basic password for the feed"),
-    timeout: float = typer.Option(30.0, "--timeout", help="seconds per request"),
+    timeout: float | None = typer.Option(None, "--timeout", help="seconds per request (default: 30, TAXII 120)"),
     max_mb: int = typer.Option(100, "--max-mb", help="size limit per response in MB"),
 ) -> None:
     """Configure a feed of an organisation: it reads what the feed brings at every TLP, others CLEAR and GREEN."""
@@ -67,12 +67,15 @@ def feed_add(
 
 
 def _line(r: PullResult) -> str:
-    if r.status == "error":
-        return f"{r.feed}: error: {r.error}"
+    """One line for a pull that worked: what was new, already stored and refused (with the first reason)."""
     if r.status == "not-modified":
         return f"{r.feed}: not modified"
-    extra = f", skipped {r.skipped} lines" if r.skipped else ""
-    return f"{r.feed}: stored {r.stored}, duplicates {r.duplicates}, refused {r.refused}{extra}"
+    line = f"{r.feed}: {r.stored} new, {r.duplicates} already stored, {r.refused} refused"
+    if r.skipped:
+        line += f", {r.skipped} line(s) skipped"
+    if r.reasons:
+        line += f" (first: {' '.join(r.reasons[0].split())})"
+    return line
 
 
 @feed_app.command("pull")
@@ -84,16 +87,14 @@ def feed_pull(
     from accord.feeds.service import pull_feeds
 
     results = pull_feeds(get_engine(), [name] if name else None, due_only=not all_feeds)
-    for r in results:
-        sys.stdout.write(_line(r) + "\n")
-        for reason in r.reasons[:5]:
-            sys.stdout.write(f"  {reason}\n")
     if not results:
         sys.stdout.write("no feed is due\n")
-    failed = [r for r in results if r.status == "error"]
-    for r in failed:
-        sys.stderr.write(f"accord: error: feed {r.feed}: {r.error}\n")
-    if failed:
+    for r in results:  # each pull reported once: a success on stdout, a failure on stderr
+        if r.status == "error":
+            sys.stderr.write(f"accord: error: feed {r.feed}: {r.error}\n")
+        else:
+            sys.stdout.write(_line(r) + "\n")
+    if any(r.status == "error" for r in results):
         raise SystemExit(1)
 
 

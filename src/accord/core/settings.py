@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     extract_max_bytes: int = Field(default=20_000_000, description="largest document `extract` reads or fetches")
     extract_fetch_timeout: float = Field(default=20.0, description="seconds allowed to fetch a report URL")
     extract_allow_private: bool = Field(default=False, description="let the API fetch URLs on non-public addresses")
+    feeds_allow_private: bool = Field(
+        default=True, description="let feeds (and their redirects) reach non-public addresses, as they always could"
+    )
     feed_schedule_seconds: float = Field(default=60.0, description="seconds between due-feed pulls; 0 = off")
     sync_every_seconds: int = Field(default=300, description="default seconds between a subscription's runs")
     sync_page_limit: int = Field(default=1_000, description="objects asked per page when pulling from a peer")

@@ -13,8 +13,8 @@ from accord.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from accord.core.settings import get_settings
 from accord.extract.documents import text_from_bytes
 from accord.extract.engine import Finding, Warninglist, extract
-from accord.extract.fetch import fetch_url
 from accord.extract.stix_out import findings_to_bundle
+from accord.remote.http import RemoteError, ResponseTooLarge, fetch
 
 DEFAULT_TITLE = "Extracted report"
 _HASHES = ("md5", "sha1", "sha256", "sha512")
@@ -59,17 +59,19 @@ def fetch_document(url: str, *, allow_private: bool) -> tuple[bytes, str | None]
     """(body, content type) of a report URL within the node's size and time limits; BadRequest on failure."""
     settings = get_settings()
     try:
-        return fetch_url(
+        got = fetch(
             url,
             max_bytes=settings.extract_max_bytes,
             timeout=settings.extract_fetch_timeout,
+            deadline=settings.extract_fetch_timeout,
             allow_private=allow_private,
+            headers={"User-Agent": "accord-extract/0.1"},
         )
-    except ValueError as exc:
-        message = str(exc)
-        if message.startswith("response is larger than"):
-            raise PayloadTooLarge(f"{url}: {message}") from None
-        raise BadRequest(message) from None
+    except ResponseTooLarge as exc:
+        raise PayloadTooLarge(exc.message) from None
+    except RemoteError as exc:  # the caller's URL: a request error, not the node's
+        raise BadRequest(exc.message) from None
+    return got.body, got.content_type
 
 
 def _looks_binary(data: bytes) -> bool:

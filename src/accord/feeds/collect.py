@@ -7,15 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import orjson
 
 from accord.core.errors import AccordError
 from accord.core.keys import decrypt_secret
+from accord.core.settings import get_settings
 from accord.feeds import misp
-from accord.feeds.fetch import MAX_REDIRECTS, FeedError, Fetched, fetch
+from accord.feeds.errors import FeedError
 from accord.feeds.parse import parse_csv, parse_text
 from accord.feeds.values import Item
+from accord.remote.http import Fetched, SafeClient, fetch
+from accord.remote.taxii import RemoteServer
 from accord.stix.markings import Tlp
 from accord.store.sources import parse_bundle
 
@@ -45,9 +47,10 @@ def feed_tlp(feed: Any) -> Tlp | None:
     return Tlp.parse(feed.tlp) if feed.tlp else None
 
 
-def _client(feed: Any) -> httpx.Client:
-    return httpx.Client(
-        timeout=feed.timeout_seconds, follow_redirects=True, max_redirects=MAX_REDIRECTS, trust_env=False
+def _client(feed: Any) -> SafeClient:
+    settings = get_settings()
+    return SafeClient(
+        allow_private=settings.feeds_allow_private, timeout=feed.timeout_seconds, user_agent="accord-feeds/0.1"
     )
 
 
@@ -58,7 +61,21 @@ def feed_auth(feed: Any) -> tuple[str, str] | None:
     return (feed.username, decrypt_secret(feed.password) if feed.password else "")
 
 
-def _conditional(feed: Any, client: httpx.Client, url: str) -> tuple[Fetched, Collected]:
+def taxii_server(feed: Any) -> RemoteServer:
+    """The TAXII server of a taxii feed (its URL: an API root or a discovery URL), with its credentials."""
+    auth = feed_auth(feed)
+    return RemoteServer(
+        url=feed.url,
+        username=auth[0] if auth else None,
+        password=auth[1] if auth else None,
+        allow_private=get_settings().feeds_allow_private,
+        timeout=feed.timeout_seconds,
+        max_bytes=feed.max_bytes,
+        user_agent="accord-feeds/0.1",
+    )
+
+
+def _conditional(feed: Any, client: SafeClient, url: str) -> tuple[Fetched, Collected]:
     """Fetch with the feed's validators; the Collected says not-modified on a 304 or an unchanged body."""
     got = fetch(
         url,
@@ -76,7 +93,7 @@ def _conditional(feed: Any, client: httpx.Client, url: str) -> tuple[Fetched, Co
     return got, out
 
 
-def _plain(feed: Any, client: httpx.Client) -> Collected:
+def _plain(feed: Any, client: SafeClient) -> Collected:
     got, out = _conditional(feed, client, feed.url)
     if out.status == "not-modified":
         return out
@@ -88,7 +105,7 @@ def _plain(feed: Any, client: httpx.Client) -> Collected:
     return out
 
 
-def _stix(feed: Any, client: httpx.Client) -> Collected:
+def _stix(feed: Any, client: SafeClient) -> Collected:
     got, out = _conditional(feed, client, feed.url)
     if out.status == "not-modified":
         return out
@@ -126,7 +143,7 @@ def _json(body: bytes, name: str) -> Any:
         raise FeedError(f"{name}: invalid content, not JSON ({exc})") from None
 
 
-def _misp(feed: Any, client: httpx.Client, seen: Mapping[str, str]) -> Collected:
+def _misp(feed: Any, client: SafeClient, seen: Mapping[str, str]) -> Collected:
     base = misp_base(feed.url)
     got, out = _conditional(feed, client, base + "manifest.json")
     if out.status == "not-modified":
@@ -151,7 +168,11 @@ def _misp(feed: Any, client: httpx.Client, seen: Mapping[str, str]) -> Collected
 
 
 def collect(feed: Any, seen: Mapping[str, str]) -> Collected:
-    """Fetch what is new in a feed (nothing is written); FeedError with a one-line reason on failure."""
+    """Fetch what is new in a feed (nothing is written); RemoteError with a one-line reason on failure."""
+    if feed.format == "taxii":
+        from accord.feeds.taxii import collect_taxii
+
+        return collect_taxii(feed, taxii_server(feed))
     with _client(feed) as client:
         if feed.format in ("text", "csv"):
             return _plain(feed, client)
@@ -159,8 +180,4 @@ def collect(feed: Any, seen: Mapping[str, str]) -> Collected:
             return _stix(feed, client)
         if feed.format == "misp":
             return _misp(feed, client, seen)
-        if feed.format == "taxii":
-            from accord.feeds.taxii import collect_taxii
-
-            return collect_taxii(feed, client)
     raise FeedError(f"unknown feed format {feed.format!r}; use one of {', '.join(FORMATS)}")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from accord.feeds.fetch import FeedError
+from accord.feeds.errors import FeedError
 from accord.feeds.misp_types import attribute_comparisons, attribute_sco, object_pattern, relation_comparison
 from accord.feeds.values import marking_refs
 from accord.stix.markings import Tlp, tlp_marking_definition

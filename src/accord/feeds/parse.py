@@ -6,7 +6,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from accord.feeds.fetch import FeedError
+from accord.feeds.errors import FeedError
 from accord.feeds.values import TYPE_ALIASES, Item, kind_for, to_item
 
 MAX_SKIPPED_REASONS = 10

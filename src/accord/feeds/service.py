@@ -35,10 +35,11 @@ from accord.core.keys import encrypt_secret
 from accord.core.settings import get_settings
 from accord.feeds import repository as repo
 from accord.feeds.collect import FORMATS, Collected, collect, feed_tlp
-from accord.feeds.fetch import FeedError, check_url
+from accord.feeds.errors import FeedError
 from accord.feeds.misp import Creator
 from accord.feeds.parse import parse_columns
 from accord.feeds.values import item_object, kind_for
+from accord.remote.http import RemoteError, check_url
 from accord.sharing.repository import collections_for_org
 from accord.stix.markings import Tlp, tlp_marking_definition
 from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
@@ -70,8 +71,13 @@ class FeedSpec:
     taxii_collection: str | None = None
     username: str | None = None
     password: str | None = field(default=None, repr=False)  # stored encrypted (accord.core.keys)
-    timeout_seconds: float = 30.0
+    timeout_seconds: float | None = None  # default: default_timeout(format)
     max_bytes: int = 104_857_600
+
+
+def default_timeout(fmt: str) -> float:
+    """Seconds per request a feed of this format gets unless told: TAXII servers can take a minute per page."""
+    return 120.0 if fmt == "taxii" else 30.0
 
 
 @dataclass(slots=True)
@@ -90,6 +96,10 @@ class PullResult:
     reasons: list[str] = field(default_factory=list)
 
 
+def _timeout(spec: FeedSpec) -> float:
+    return default_timeout(spec.format) if spec.timeout_seconds is None else spec.timeout_seconds
+
+
 def _check_spec(spec: FeedSpec) -> None:
     if not NAME_RE.match(spec.name):
         raise BadRequest("feed name must be 1-100 characters of letters, digits, space, '.', '_' or '-'")
@@ -103,13 +113,13 @@ def _check_spec(spec: FeedSpec) -> None:
             parse_columns(spec.csv_columns)
         if spec.tlp:
             Tlp.parse(spec.tlp)
-    except (ValueError, FeedError) as exc:
+    except (ValueError, RemoteError) as exc:
         raise BadRequest(str(exc)) from None
     if spec.every_minutes is not None and spec.every_minutes < 1:
         raise BadRequest("--every must be at least 1 minute")
     if spec.format == "taxii" and not spec.taxii_collection:
         raise BadRequest("a taxii feed needs --taxii-collection (the remote collection id)")
-    if not 0 < spec.timeout_seconds <= 600 or spec.max_bytes < 1:
+    if not 0 < _timeout(spec) <= 600 or spec.max_bytes < 1:
         raise BadRequest("timeout must be within (0, 600] seconds and the size limit positive")
     if len(spec.delimiter) != 1:
         raise BadRequest("the CSV delimiter must be one character")
@@ -155,6 +165,7 @@ def add_feed(conn: Connection, spec: FeedSpec, *, actor: str = "cli") -> Any:
     if spec.password is not None:
         values["password"] = encrypt_secret(spec.password)
     values["tlp"] = Tlp.parse(spec.tlp).name.lower().replace("_", "+") if spec.tlp else None
+    values["timeout_seconds"] = _timeout(spec)
     values.update(
         collection_id=collection_id,
         org_id=owner.id,

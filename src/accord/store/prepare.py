@@ -63,6 +63,7 @@ class Refused(NamedTuple):
 
     id: str | None
     reason: str
+    version: str = ""  # its modified (else created) when valid: TAXII status failures name the version
 
 
 Row = tuple[Any, ...]  # a Prepared's or a Refused's fields as a plain tuple (told apart by their number)
@@ -78,9 +79,11 @@ def prepare(
     return prepare_all([obj], max_bytes, index=index, wl=wl)[0]
 
 
-def _refused(obj: Any, reason: str) -> tuple[str | None, str]:
-    oid = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else None
-    return (oid, reason)
+def _refused(obj: Any, reason: str) -> tuple[str | None, str, str]:
+    if not isinstance(obj, dict):
+        return (None, reason, "")
+    oid = obj.get("id") if isinstance(obj.get("id"), str) else None
+    return (oid, reason, object_version(obj))
 
 
 def pack(rows: list[Row]) -> bytes:
@@ -160,9 +163,9 @@ def prepare_rows(
             continue
         raw = raws[k]
         if len(raw) > max_bytes:
-            out.append((obj["id"], f"object is {len(raw):,} bytes; the limit is {max_bytes:,} bytes"))
+            out.append(_refused(obj, f"object is {len(raw):,} bytes; the limit is {max_bytes:,} bytes"))
         elif not nul_free and holds_nul(raw):
-            out.append((obj["id"], NUL_REASON))
+            out.append(_refused(obj, NUL_REASON))
         else:
             created = obj.get("created")
             tlp = tlp_of(obj)

@@ -174,7 +174,7 @@ def _ingest_batch(
     candidates: list[Candidate] = []
     for item in items:
         if isinstance(item, Refused):
-            _refuse(report, ctx, item.id, item.reason)
+            _refuse(report, ctx, item.id, item.reason, item.version or None)
             continue
         owner, reason = _owner_for(item.created_by_ref, ctx, orgs)
         if owner is None:

@@ -32,9 +32,13 @@ def test_add_pull_list(engine: Engine, node: dict, server: FeedServer) -> None:
     assert added.exit_code == 0, added.output
     pulled = runner.invoke(feed_app, ["pull", "csv"])
     assert pulled.exit_code == 0, pulled.output
-    assert "csv: stored 4, duplicates 0, refused 0, skipped 1 lines" in pulled.output  # the unskipped header row
+    # One line: the unskipped header row is the skipped line, and its reason is shown.
+    expected = (
+        "csv: 4 new, 0 already stored, 0 refused, 1 line(s) skipped (first: line 1: not a recognisable value: 'value')"
+    )
+    assert pulled.stdout == expected + "\n"
     due = runner.invoke(feed_app, ["pull"])
-    assert "csv2: stored" in due.stdout
+    assert "csv2: 4 new" in due.stdout
     assert "csv:" not in due.stdout.replace("csv2:", "")
     listed = runner.invoke(feed_app, ["list"])
     assert listed.exit_code == 0
@@ -47,8 +51,8 @@ def test_pull_failure_exits_non_zero_with_one_line(engine: Engine, node: dict, s
     runner.invoke(feed_app, ["add", "broken", "--url", server.url("missing.txt"), "--format", "text"])
     result = runner.invoke(feed_app, ["pull", "broken"])
     assert result.exit_code == 1
-    assert "broken: error: " in result.stdout
-    assert "HTTP 404" in result.stdout
+    assert result.stdout == ""
+    assert result.stderr == f"accord: error: feed broken: {server.url('missing.txt')}: HTTP 404 Not Found\n"
 
 
 def test_add_refuses_bad_options(engine: Engine, node: dict) -> None:

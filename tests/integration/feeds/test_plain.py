@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 from sqlalchemy import Engine, select
 
 from accord.core.db import transaction
-from accord.feeds.service import pull_feed
+from accord.feeds.service import get_feed_or_raise, pull_feed
 from accord.feeds.tasks import pull_due
 from accord.models.objects import stix_object
+from accord.remote.taxii import TaxiiClient
 from tests.builders import bundle, make_indicator
 from tests.integration.feeds.conftest import add, counts, pull_rows
 from tests.integration.feeds.server import FeedServer
+from tests.medallion import date_added, running_medallion
 
 
 def _indicators(engine: Engine) -> dict[str, dict]:
@@ -131,6 +135,8 @@ def test_timeout_is_reported(engine: Engine, node: dict, server: FeedServer) -> 
 def test_invalid_content_and_unreachable_hosts(engine: Engine, node: dict, server: FeedServer) -> None:
     server.files["page.html"] = b"<html><body>Login required</body></html>"
     add(engine, "html", server.url("page.html"), "text")
+    with transaction(engine) as conn:
+        assert get_feed_or_raise(conn, "html").timeout_seconds == 30
     add(engine, "gone", "http://feeds.invalid/list.txt", "text", timeout_seconds=2)
     add(engine, "badjson", server.url("page.html"), "stix")
     before = counts(engine)
@@ -150,15 +156,28 @@ def test_pull_due_pulls_only_feeds_whose_interval_passed(engine: Engine, node: d
     assert [p.feed_id for p in pull_rows(engine)] == [1]
 
 
-def test_taxii_collection_pages_and_resumes(engine: Engine, node: dict, server: FeedServer) -> None:
+def test_taxii_collection_pages_and_resumes(engine: Engine, node: dict, tmp_path: Path) -> None:
     first, second, third = make_indicator(), make_indicator(), make_indicator()
-    base = "taxii/api/collections/c1/objects/"
-    page1 = {"objects": [first], "more": True, "next": "p2"}
-    server.files[base] = orjson.dumps(page1)
-    server.files[base + "?next=p2"] = orjson.dumps({"objects": [second], "more": False})
-    add(engine, "tx", server.url("taxii/api/"), "taxii", taxii_collection="c1", username="u", password="secret-pw")
-    result = pull_feed(engine, "tx")
-    assert (result.status, result.stored) == ("ok", 2)
-    assert server.requests[0][1]["Authorization"].startswith("Basic ")
-    server.files[base] = orjson.dumps({"objects": [first, third], "more": False})
-    assert pull_feed(engine, "tx").stored == 1
+    with running_medallion(tmp_path, [first, second, third], page_size=2) as taxii:
+        add(engine, "tx", taxii.discovery, "taxii", taxii_collection=taxii.collection, username=taxii.username,
+            password=taxii.password)  # fmt: skip
+        result = pull_feed(engine, "tx")
+        assert (result.status, result.stored) == ("ok", 3)
+        with transaction(engine) as conn:
+            feed = get_feed_or_raise(conn, "tx")
+            assert feed.cursor == date_added(2)
+            assert feed.timeout_seconds == 120  # a TAXII feed's default; other formats keep 30
+        assert pull_feed(engine, "tx").status == "not-modified"
+        with TaxiiClient(taxii.remote()) as client:
+            client.add_objects(taxii.collection, [make_indicator(), make_indicator()])
+        assert pull_feed(engine, "tx").stored == 2  # only what was added after the cursor
+
+
+def test_taxii_feed_errors_are_one_line(engine: Engine, node: dict, tmp_path: Path) -> None:
+    with running_medallion(tmp_path) as taxii:
+        add(engine, "tx", taxii.api_root, "taxii", taxii_collection=taxii.collection, username="nobody")
+        result = pull_feed(engine, "tx")
+    assert result.status == "error"
+    assert result.error is not None
+    assert "HTTP 401" in result.error
+    assert "\n" not in result.error

@@ -162,6 +162,7 @@ def test_post_outcomes_duplicates_and_failures(client, community):
     assert first["success_count"] == 1
     assert first["failure_count"] == 1
     assert first["failures"][0]["id"] == bad["id"]
+    assert first["failures"][0]["version"] == bad["modified"].replace(".000Z", ".000000Z")  # refused while validated
     assert first["failures"][0]["message"]
     again = post_envelope(client, community.auth["alice"], url, good).json()
     assert again["success_count"] == 1
@@ -179,6 +180,12 @@ def test_post_outcomes_duplicates_and_failures(client, community):
     newer = {**good, "modified": "2027-01-01T00:00:00.000Z"}
     refused = post_envelope(client, community.auth["bob"], url, newer).json()
     assert refused["failure_count"] == 1
+    assert refused["failures"][0]["version"] == "2027-01-01T00:00:00.000000Z"  # refused by the store
+    # An object without modified is versioned by its created; one with neither has no version to report.
+    created_only = {k: v for k, v in make_indicator(pattern="[bad").items() if k != "modified"}
+    no_dates = {"type": "indicator", "id": f"indicator--{uuid.uuid4()}"}
+    mixed = post_envelope(client, community.auth["alice"], url, created_only, no_dates).json()
+    assert [f.get("version") for f in mixed["failures"]] == [created_only["created"].replace(".000Z", ".000000Z"), None]
 
 
 def test_large_envelope_is_queued_then_completed_by_the_worker(client, community, engine, monkeypatch):
@@ -197,6 +204,8 @@ def test_large_envelope_is_queued_then_completed_by_the_worker(client, community
     done = client.get(f"/taxii2/api/status/{status['id']}/", headers=community.auth["alice"]).json()
     assert done["status"] == "complete"
     assert (done["success_count"], done["failure_count"], done["pending_count"]) == (3, 1, 0)
+    assert [f["id"] for f in done["failures"]] == ["indicator--bad"]
+    assert "version" not in done["failures"][0]  # it has neither modified nor created
     assert "pendings" not in done
     assert len(client.get(url, headers=community.auth["alice"]).json()["objects"]) == 3
     assert run_pending(engine, 10) == 0

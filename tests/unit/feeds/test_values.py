@@ -6,11 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accord.feeds.fetch import FeedError, check_url
+from accord.feeds.errors import FeedError
 from accord.feeds.misp import manifest_changes, misp_id, tlp_from_tags
 from accord.feeds.misp_types import attribute_comparisons, object_pattern
 from accord.feeds.parse import parse_columns, parse_csv, parse_text
 from accord.feeds.values import Item, comparison, item_object
+from accord.remote.http import RemoteError, check_url
 from accord.stix.markings import Tlp
 from accord.stix.patterns import check_pattern, iter_comparisons
 from accord.stix.validate import validate_object
@@ -89,5 +90,5 @@ def test_misp_helpers() -> None:
 def test_only_http_urls() -> None:
     assert check_url("https://example.org/feed") == "https://example.org/feed"
     for bad in ("file:///etc/passwd", "ftp://example.org/x", "http:///nohost"):
-        with pytest.raises(FeedError):
+        with pytest.raises(RemoteError):
             check_url(bad)
