@@ -196,7 +196,7 @@ def make_node(root: Path, name: str, org: str) -> Node:
         ACCORD_DATABASE_URL=f"sqlite:///{home / 'accord.db'}",
         ACCORD_VAR_DIR=str(home / "var"),
         ACCORD_HOST_ORG=org,
-        ACCORD_SYNC_EVERY_SECONDS="3600",  # tests run syncs themselves unless they ask for a schedule
+        ACCORD_SYNC_EVERY_SECONDS="0",  # tests run syncs themselves (live pulls follow their streams regardless)
         ACCORD_STREAM_POLL_SECONDS="0.05",
     )
     node = Node(name, home, env)

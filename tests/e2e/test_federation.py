@@ -153,6 +153,10 @@ def test_b_pushing_to_a_sends_nothing_that_came_from_a(fed: Federation) -> None:
     inbox = fed.a.collection_id("inbox", fed.alice)
     # On A, B's pushes arrive through B's sync account, as the record of Beta.
     b_mine = fed.b.user("bob@beta.example", "Beta", "analyst")
+    from_a = indicator("fed relayed from a", "clear")
+    fed.a.post(fed.alice, "intel", [from_a])
+    fed.b.cli("sync", "A")
+    assert from_a["id"] in fed.b.objects(fed.b_admin, "from-a")  # readable by A's record on B, yet never sent
     own = indicator("fed from b", "green")
     fed.b.post(b_mine, "from-a", [own])
     fed.b.cli(

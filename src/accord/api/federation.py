@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from accord.api.deps import WRITE_CONN, admin_principal, admin_writer, read_conn
-from accord.core.db import get_engine, read_transaction
+from accord.core.db import get_engine
 from accord.federation import service
 from accord.sharing.policy import Principal
 
@@ -173,12 +173,10 @@ async def sync_peer(
     _: Principal = Depends(admin_writer),
 ) -> Any:
     """Run the peer's subscriptions now; each run's outcome (a failure is a result, not an error)."""
-    from accord.federation.sync import sync
+    from accord.worker.sync import run_now
 
     def run() -> list[Any]:
-        with read_transaction(get_engine()) as conn:
-            service.get_peer_or_raise(conn, name)
-        return sync(get_engine(), [name], reconcile_removed=reconcile)
+        return run_now(get_engine(), [name], reconcile_removed=reconcile)
 
     return [SyncRead(**{k: getattr(r, k) for k in SyncRead.model_fields}) for r in await run_in_threadpool(run)]
 

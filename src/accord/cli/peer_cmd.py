@@ -239,9 +239,9 @@ def sync_cmd(
     ),
 ) -> None:
     """Run every subscription (of the named peers) once; non-zero exit with one line per failure."""
-    from accord.federation.sync import sync
+    from accord.worker.sync import run_now
 
-    results = sync(get_engine(), names or None, reconcile_removed=reconcile)
+    results = run_now(get_engine(), names or None, reconcile_removed=reconcile)
     if not results:
         sys.stdout.write("no subscriptions to run\n")
     for r in results:

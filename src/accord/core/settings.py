@@ -41,7 +41,9 @@ class Settings(BaseSettings):
         default=True, description="let feeds (and their redirects) reach non-public addresses, as they always could"
     )
     feed_schedule_seconds: float = Field(default=60.0, description="seconds between due-feed pulls; 0 = off")
-    sync_every_seconds: int = Field(default=300, description="default seconds between a subscription's runs")
+    sync_every_seconds: int = Field(
+        default=300, description="default seconds between a subscription's scheduled runs; 0 = only `accord sync`"
+    )
     sync_page_limit: int = Field(default=1_000, description="objects asked per page when pulling from a peer")
     var_dir: Path = Path("./var")
     node_key_dir: Path | None = Field(

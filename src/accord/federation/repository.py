@@ -140,10 +140,11 @@ def pending_push(
 ) -> list[Row[Any]]:
     """The collection's versions added after `after_tick` that `reader` may read and that did not arrive over the
     peer's own link (F2): (tick, raw), oldest first."""
-    o, m = stix_object.c, collection_object.c
+    member = collection_object.alias("member")  # the policy probes collection_object on its own
+    o, m = stix_object.c, member.c
     stmt = (
         select(m.tick, o.raw)
-        .select_from(collection_object.join(stix_object, o.seq == m.object_seq))
+        .select_from(member.join(stix_object, o.seq == m.object_seq))
         .where(m.collection_id == collection_id, m.tick > after_tick)
         .where(or_(o.peer_id.is_(None), o.peer_id != exclude_peer_id))
         .where(readable_clause(reader, stix_object))

@@ -35,6 +35,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 DIRECTIONS = ("pull", "push")
 MIN_EVERY_SECONDS = 1
 
+
 @dataclass(frozen=True, slots=True)
 class PeerSpec:
     """What `accord peer add` configures."""

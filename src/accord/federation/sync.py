@@ -247,21 +247,18 @@ def _finish(engine: Engine, sub: Any, result: SyncResult, started: int, actor: s
         )
 
 
-def sync(
-    engine: Engine, names: list[str] | None = None, *, reconcile_removed: bool = False, due_only: bool = False
-) -> list[SyncResult]:
-    """Run the subscriptions of the named peers (or of every enabled peer), each once; pulls before pushes so
-    that what a push relays is as fresh as it can be."""
-    with read_transaction(engine) as conn:
-        if due_only:
-            ids = repo.due_subscription_ids(conn, now_us(), int(get_settings().sync_every_seconds))
-            subs = [s for s in repo.list_subscriptions(conn) if s.id in set(ids)]
-        else:
-            from accord.federation.service import get_peer_or_raise
+def planned(engine: Engine, names: list[str] | None = None) -> list[int]:
+    """The subscriptions a sync of these peers (or of every enabled peer) runs: pulls first, so that what a push
+    relays is as fresh as it can be."""
+    from accord.federation.service import get_peer_or_raise
 
-            wanted = {get_peer_or_raise(conn, n).id for n in names} if names else None
-            subs = [s for s in repo.list_subscriptions(conn) if s.enabled and (wanted is None or s.peer_id in wanted)]
-            enabled = {p.id for p in repo.list_peers(conn) if p.enabled}
-            subs = [s for s in subs if s.peer_id in enabled or (wanted is not None and s.peer_id in wanted)]
+    with read_transaction(engine) as conn:
+        wanted = {get_peer_or_raise(conn, n).id for n in names} if names else None
+        enabled = {p.id for p in repo.list_peers(conn) if p.enabled}
+        subs = [
+            s
+            for s in repo.list_subscriptions(conn)
+            if s.enabled and (s.peer_id in wanted if wanted is not None else s.peer_id in enabled)
+        ]
     subs.sort(key=lambda s: (s.direction != "pull", s.peer_name, s.id))
-    return [run_subscription(engine, s.id, reconcile_removed=reconcile_removed) for s in subs]
+    return [s.id for s in subs]

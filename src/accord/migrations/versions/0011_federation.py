@@ -7,6 +7,8 @@ Create Date: 2026-12-07 13:00:00.000000
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -15,7 +17,7 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-_PEER_COLUMNS = (
+_PEER_COLUMNS: tuple[sa.Column[Any], ...] = (
     sa.Column("secret", sa.Text(), nullable=True),
     sa.Column("allow_private", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("public_key", sa.String(length=200), nullable=True),
