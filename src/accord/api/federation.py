@@ -22,6 +22,7 @@ class PeerCreate(BaseModel):
     url: str = Field(description="its TAXII 2.1 API root (or discovery) URL")
     org: str = Field(description="the local organisation the link belongs to (R4)")
     token: str | None = Field(default=None, description="bearer token it is reached with; stored encrypted")
+    username: str | None = Field(default=None, description="HTTP Basic user; the token is then its password")
     allow_private: bool = False
     public_key: str | None = Field(default=None, description="its `accord node key`; then it must sign")
     remote_org: str | None = Field(default=None, description="the record of its organisation here")
@@ -31,6 +32,7 @@ class PeerCreate(BaseModel):
 class PeerEdit(BaseModel):
     url: str | None = None
     token: str | None = None
+    username: str | None = None
     public_key: str | None = Field(default=None, description="'' stops requiring a signature")
     allow_private: bool | None = None
     enabled: bool | None = None

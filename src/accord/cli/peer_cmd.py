@@ -51,6 +51,9 @@ def peer_add(
     org: str = typer.Option(..., "--org", help="the local organisation the link belongs to (R4)"),
     token_env: str | None = typer.Option(None, "--token-env", help="environment variable holding its token"),
     token_file: Path | None = typer.Option(None, "--token-file", help="file holding its token"),
+    username: str | None = typer.Option(
+        None, "--username", help="HTTP Basic user (e.g. medallion); the token is then its password"
+    ),
     allow_private: bool = typer.Option(False, "--allow-private", help="allow private and loopback addresses"),
     public_key: str | None = typer.Option(None, "--public-key", help="its `accord node key`: it must sign"),
     remote_org: str | None = typer.Option(
@@ -66,6 +69,7 @@ def peer_add(
         url=url,
         org=org,
         token=_token(token_env, token_file),
+        username=username,
         allow_private=allow_private,
         public_key=public_key,
         remote_org=remote_org,
@@ -82,6 +86,7 @@ def peer_edit(
     url: str | None = typer.Option(None, "--url", help="a new API root URL"),
     token_env: str | None = typer.Option(None, "--token-env", help="environment variable holding a new token"),
     token_file: Path | None = typer.Option(None, "--token-file", help="file holding a new token"),
+    username: str | None = typer.Option(None, "--username", help="a new HTTP Basic user ('' for a bearer token)"),
     public_key: str | None = typer.Option(None, "--public-key", help="a new key ('' to stop requiring one)"),
     allow_private: bool | None = typer.Option(None, "--allow-private/--public-only", help="address policy"),
     enabled: bool | None = typer.Option(None, "--enable/--disable", help="run its subscriptions or not"),
@@ -96,6 +101,7 @@ def peer_edit(
             name,
             url=url,
             token=_token(token_env, token_file),
+            username=username,
             public_key=public_key,
             allow_private=allow_private,
             enabled=enabled,

@@ -44,6 +44,7 @@ class PeerSpec:
     url: str
     org: str  # the local organisation the link belongs to (R4)
     token: str | None = None
+    username: str | None = None  # HTTP Basic (servers such as medallion): the token is then its password
     allow_private: bool = False
     public_key: str | None = None
     remote_org: str | None = None  # the record of the peer's organisation (default: a new one named after it)
@@ -61,6 +62,10 @@ def _check(spec: PeerSpec) -> None:
         raise BadRequest("the timeout must be within (0, 3600] seconds")
     if spec.token is not None and (not spec.token.strip() or any(c in spec.token for c in "\r\n")):
         raise BadRequest("the peer's token is empty or spans lines")
+    if spec.username is not None and (not spec.username.strip() or ":" in spec.username or len(spec.username) > 200):
+        raise BadRequest("the username must be 1-200 characters without ':'")
+    if spec.username and not spec.token:
+        raise BadRequest("a username needs its password: give it with --token-env or --token-file")
 
 
 def _local_org(conn: Connection, name: str) -> Any:
@@ -98,6 +103,7 @@ def add_peer(conn: Connection, spec: PeerSpec, *, actor: str = "cli") -> Any:
             "local_org_id": local.id,
             "created_us": now_us(),
             "secret": encrypt_secret(spec.token) if spec.token else None,
+            "username": spec.username or None,
             "allow_private": spec.allow_private,
             "public_key": public_key,
             "source_org_id": remote.id,
@@ -148,6 +154,7 @@ def edit_peer(
     *,
     url: str | None = None,
     token: str | None = None,
+    username: str | None = None,
     public_key: str | None = None,
     allow_private: bool | None = None,
     enabled: bool | None = None,
@@ -163,6 +170,9 @@ def edit_peer(
     if token is not None:
         _check(PeerSpec(name=name, url=row.url, org="", token=token))
         values["secret"] = encrypt_secret(token)
+    if username is not None:
+        _check(PeerSpec(name=name, url=row.url, org="", username=username or None, token=token or "x"))
+        values["username"] = username or None
     if public_key is not None:
         values["public_key"] = parse_public_key(public_key) if public_key else None
     if allow_private is not None:

@@ -75,9 +75,12 @@ def remote_server(peer: Any) -> RemoteServer:
         def verify(body: bytes, headers: Mapping[str, str]) -> None:
             verify_body(key, body, headers.get(SIGNATURE_HEADER) or headers.get(SIGNATURE_HEADER.lower()))
 
+    secret = decrypt_secret(peer.secret) if peer.secret else None
     return RemoteServer(
         url=peer.url,
-        token=decrypt_secret(peer.secret) if peer.secret else None,
+        token=secret if secret and not peer.username else None,
+        username=peer.username or None,
+        password=secret if peer.username else None,
         allow_private=bool(peer.allow_private),
         timeout=float(peer.timeout_seconds),
         verify=verify,

@@ -59,6 +59,7 @@ peer = Table(
     # A peer's settings (accord.federation; feeds keep theirs in `feed`). `secret` is the bearer token it is
     # reached with, encrypted with the node key (accord.core.keys): never shown, logged or stored in plain text.
     Column("secret", Text, nullable=True),
+    Column("username", String(200), nullable=True),  # with one, the secret is an HTTP Basic password
     Column("allow_private", Boolean, nullable=False, default=False, server_default=false()),
     Column("public_key", String(200), nullable=True),  # its Ed25519 key: its responses must be signed with it
     # The record of the peer's organisation: it owns what names no organisation, and it is whom a push reads as

@@ -19,6 +19,7 @@ depends_on = None
 
 _PEER_COLUMNS: tuple[sa.Column[Any], ...] = (
     sa.Column("secret", sa.Text(), nullable=True),
+    sa.Column("username", sa.String(length=200), nullable=True),
     sa.Column("allow_private", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("public_key", sa.String(length=200), nullable=True),
     sa.Column("enabled", sa.Boolean(), nullable=False, server_default=sa.true()),
