@@ -26,9 +26,10 @@ from sqlalchemy import (
 from accord.core.clock import now_us
 from accord.models.collections import collection
 from accord.models.jobs import job, taxii_status
-from accord.models.objects import collection_object, id_is, same_object, stix_object
+from accord.models.objects import collection_object, collection_removal, id_is, same_object, stix_object
 from accord.sharing.policy import Principal, preferred_over, readable_clause, visible_versions_clause
 from accord.stix.ids import id_key
+from accord.store.repository import allocate_ticks, lock_writers
 from accord.taxii.filters import VERSION_KEYWORDS, Filters
 
 # The membership table is aliased in every page query: the policy's EXISTS subqueries use the plain table and
@@ -193,10 +194,33 @@ def deletable(conn: Connection, principal: Principal, collection_id: int, object
 
 
 def delete_memberships(conn: Connection, ticks: Sequence[int]) -> int:
-    """Remove memberships by tick."""
+    """Remove memberships by tick, recording each as a removal that takes a new tick of the node clock."""
     if not ticks:
         return 0
-    result = conn.execute(delete(collection_object).where(collection_object.c.tick.in_(list(ticks))))
+    # Writers first, so that a concurrent delete of the same memberships is seen below and not recorded twice
+    # (PostgreSQL; on SQLite the write transaction already holds the lock).
+    lock_writers(conn)
+    c = collection_object.c
+    stmt = select(c.tick, c.collection_id, c.object_seq, c.added_by_org_id).where(c.tick.in_(list(ticks)))
+    rows = conn.execute(stmt.order_by(c.tick)).all()
+    if not rows:
+        return 0
+    first = allocate_ticks(conn, len(rows))  # holds the clock until commit: removals commit in tick order too
+    removed_us = now_us()
+    conn.execute(
+        insert(collection_removal),
+        [
+            {
+                "tick": first + i,
+                "collection_id": r.collection_id,
+                "object_seq": r.object_seq,
+                "added_by_org_id": r.added_by_org_id,
+                "removed_us": removed_us,
+            }
+            for i, r in enumerate(rows)
+        ],
+    )
+    result = conn.execute(delete(collection_object).where(c.tick.in_([r.tick for r in rows])))
     return int(result.rowcount or 0)
 
 
