@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     extract_fetch_timeout: float = Field(default=20.0, description="seconds allowed to fetch a report URL")
     extract_allow_private: bool = Field(default=False, description="let the API fetch URLs on non-public addresses")
     feed_schedule_seconds: float = Field(default=60.0, description="seconds between due-feed pulls; 0 = off")
+    stream_poll_seconds: float = Field(default=0.15, description="seconds between a live stream's database polls")
+    stream_keepalive_seconds: float = Field(default=15.0, description="seconds between a quiet stream's keep-alives")
     var_dir: Path = Path("./var")
 
 
