@@ -68,12 +68,10 @@ def test_iter_events_sends_the_last_event_id_and_reads_the_stream():
 
 
 def test_iter_events_raises_for_errors_and_other_media_types():
-    with _client(lambda r: httpx.Response(404, json={"detail": "no"})) as client:
-        with pytest.raises(httpx.HTTPStatusError):
-            list(iter_events(client, "/s"))
-    with _client(lambda r: httpx.Response(200, json={})) as client:
-        with pytest.raises(httpx.DecodingError):
-            list(iter_events(client, "/s"))
+    with _client(lambda r: httpx.Response(404, json={"detail": "no"})) as client, pytest.raises(httpx.HTTPStatusError):
+        list(iter_events(client, "/s"))
+    with _client(lambda r: httpx.Response(200, json={})) as client, pytest.raises(httpx.DecodingError):
+        list(iter_events(client, "/s"))
 
 
 def test_a_read_timeout_is_a_stalled_stream_that_says_where_to_resume():
