@@ -117,16 +117,18 @@ def _with_checkpointer(app: FastAPI) -> None:
 
 
 def _include_optional(app: FastAPI) -> None:
-    """Routers of features that register themselves (TAXII, extraction, correlation, UI)."""
+    """Routers of features that register themselves (TAXII, extraction, correlation, stream, UI)."""
     import importlib
 
-    for module in (
+    modules = (
         "accord.api.taxii",
         "accord.api.extract",
         "accord.api.correlate",
+        "accord.api.stream",
         "accord.api.federation",
         "accord.web.routes",
-    ):
+    )
+    for module in modules:
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

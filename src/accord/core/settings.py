@@ -45,6 +45,8 @@ class Settings(BaseSettings):
         default=300, description="default seconds between a subscription's scheduled runs; 0 = only `accord sync`"
     )
     sync_page_limit: int = Field(default=1_000, description="objects asked per page when pulling from a peer")
+    stream_poll_seconds: float = Field(default=0.15, description="seconds between a live stream's database polls")
+    stream_keepalive_seconds: float = Field(default=15.0, description="seconds between a quiet stream's keep-alives")
     var_dir: Path = Path("./var")
     node_key_dir: Path | None = Field(
         default=None, description="the node's key files (secret encryption, signing); default var_dir/keys"

@@ -129,6 +129,19 @@ def due_subscription_ids(conn: Connection, now_us: int, default_seconds: int) ->
     return list(conn.execute(stmt).scalars())
 
 
+def live_subscription_ids(conn: Connection) -> list[int]:
+    """Enabled `--live` pulls of enabled peers."""
+    s = subscription.c
+    stmt = (
+        select(s.id)
+        .join(peer, peer.c.id == s.peer_id)
+        .where(peer.c.kind == PEER, peer.c.enabled.is_(True), s.enabled.is_(True), s.live.is_(True))
+        .where(s.direction == "pull")
+        .order_by(s.id)
+    )
+    return list(conn.execute(stmt).scalars())
+
+
 def insert_receipts(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Record where newly stored versions came from."""
     if rows:
@@ -161,24 +174,21 @@ def last_tick(conn: Connection, collection_id: int) -> int:
 
 
 def received_memberships(
-    conn: Connection, collection_id: int, peer_id: int, pairs: Sequence[tuple[str, str]] | None = None
+    conn: Connection, collection_id: int, peer_id: int, ids: Sequence[str] | None = None
 ) -> dict[tuple[str, str], int]:
-    """(id, version) -> membership tick of the versions in a collection that arrived over this link; only the
-    given (id, version) pairs when named."""
+    """(id, version) -> membership tick of the versions in a collection that arrived over this link (of these ids
+    only, when named)."""
     o, m = stix_object.c, collection_object.c
     base = (
         select(o.id, o.version, m.tick)
         .select_from(collection_object.join(stix_object, o.seq == m.object_seq))
         .where(m.collection_id == collection_id, o.peer_id == peer_id)
     )
-    if pairs is None:
+    if ids is None:
         return {(r.id, r.version): r.tick for r in conn.execute(base)}
-    wanted = set(pairs)
     out: dict[tuple[str, str], int] = {}
-    for part in chunks(sorted({i for i, _ in wanted})):
-        for r in conn.execute(base.where(id_in(stix_object, part))):
-            if (r.id, r.version) in wanted:
-                out[(r.id, r.version)] = r.tick
+    for part in chunks(sorted(set(ids))):
+        out.update({(r.id, r.version): r.tick for r in conn.execute(base.where(id_in(stix_object, part)))})
     return out
 
 

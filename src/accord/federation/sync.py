@@ -11,7 +11,9 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
+import httpx
 import orjson
 from sqlalchemy import Connection, Engine
 
@@ -23,6 +25,8 @@ from accord.core.keys import SIGNATURE_HEADER, decrypt_secret, sign_body, verify
 from accord.core.settings import get_settings
 from accord.federation import repository as repo
 from accord.federation.links import store_received
+from accord.remote.http import RemoteError, guarded_client
+from accord.remote.sse import Event, EventSource, StreamStalled, signed_part
 from accord.remote.taxii import RemoteServer, TaxiiClient
 from accord.sharing.repository import principal_for
 from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
@@ -128,6 +132,64 @@ def pull(engine: Engine, client: TaxiiClient, peer: Any, sub: Any, result: SyncR
         result.add(report)
 
 
+def stream_url(api_root: str, remote_collection: str, **params: str) -> str:
+    """The live stream of an Accord peer's collection (its REST API sits beside its TAXII API root)."""
+    parts = urlsplit(api_root)
+    return f"{parts.scheme}://{parts.netloc}/api/v1/stream?{urlencode({'collection': remote_collection, **params})}"
+
+
+def stream_headers(server: RemoteServer) -> dict[str, str]:
+    """How a peer's stream is asked for: with the bearer token its TAXII API takes."""
+    return {"Authorization": f"Bearer {server.token}"} if server.token else {}
+
+
+def check_event(peer: Any, event: Event) -> None:
+    """Refuse a stream event a peer that must sign did not sign (SignatureError)."""
+    if peer.public_key:
+        verify_body(peer.public_key, signed_part(event.event, event.data), event.sig)
+
+
+def apply_removals(engine: Engine, client: TaxiiClient, peer: Any, sub: Any, result: SyncResult, actor: str) -> None:
+    """Between Accord nodes: take out of the local collection what the peer removed from its collection since the
+    last run (its stream's removals, after the subscription's stream cursor). Other servers have no such stream:
+    `--reconcile` compares manifests instead."""
+    server = client.server
+    if not server.token:
+        return  # Accord peers take bearer tokens; a Basic-auth server is not one
+    url = stream_url(client.api_root(), sub.remote_collection, events="removed", wait="0")
+    gone: list[tuple[str, str | None]] = []
+    try:
+        with guarded_client(allow_private=server.allow_private, timeout=server.timeout) as http:
+            source = EventSource(http, url, stream_headers(server), sub.stream_cursor, read_timeout=server.timeout)
+            for event in source:
+                if event.event != "removed":
+                    continue
+                check_event(peer, event)
+                data = orjson.loads(event.data)
+                gone.append((str(data["id"]), data.get("version")))
+            cursor = source.last_event_id
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code in (404, 405, 406):
+            return  # not an Accord node: nothing to follow
+        raise RemoteError(f"{url}: HTTP {exc.response.status_code}", http_status=exc.response.status_code) from None
+    except httpx.DecodingError:
+        return  # an answer that is no event stream: not an Accord node
+    except (httpx.HTTPError, StreamStalled) as exc:
+        raise RemoteError(f"{url}: the removals stream failed ({type(exc).__name__})") from None
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        raise RemoteError(f"{url}: a removal event is not what Accord sends") from None
+    with transaction(engine) as conn:
+        if gone:
+            held = repo.received_memberships(conn, sub.collection_id, peer.id, [oid for oid, _ in gone])
+            wanted = set(gone)
+            ticks = [tick for (oid, version), tick in held.items() if (oid, version) in wanted or (oid, None) in wanted]
+            removed = remove_memberships(conn, ticks)
+            result.removed += removed
+            repo.add_totals(conn, sub.id, {"removed": removed})
+        if cursor and cursor != sub.stream_cursor:
+            repo.update_subscription(conn, sub.id, {"stream_cursor": cursor})
+
+
 def reconcile(engine: Engine, client: TaxiiClient, peer: Any, sub: Any, result: SyncResult, actor: str) -> None:
     """Remove from the local collection what arrived from the remote collection and it no longer holds."""
     remote = {_key(e.get("id"), e.get("version")) for e in client.manifest(sub.remote_collection)}
@@ -203,6 +265,8 @@ def run_subscription(
     try:
         with TaxiiClient(remote_server(peer)) as client:
             if sub.direction == "pull":
+                # Removals first: a version removed and then added again is pulled again below.
+                apply_removals(engine, client, peer, sub, result, actor)
                 pull(engine, client, peer, sub, result, actor)
                 if reconcile_removed:
                     reconcile(engine, client, peer, sub, result, actor)

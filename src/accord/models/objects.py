@@ -93,6 +93,21 @@ collection_object = Table(
     Index("ix_collection_object_keyset", "collection_id", "tick"),
 )
 
+# A membership removed from a collection (TAXII DELETE), kept so that removals propagate (the stream, federation).
+# tick comes from the same node clock as collection_object.tick: additions and removals of a collection form one
+# ordered sequence, and a version put back later gets a new membership tick after its removal's. The other
+# columns are the removed membership's, so the policy can ask whether it would have made the version readable.
+collection_removal = Table(
+    "collection_removal",
+    metadata,
+    Column("tick", BigKey, primary_key=True, autoincrement=False),
+    Column("collection_id", Integer, ForeignKey("collection.id", ondelete="CASCADE"), nullable=False),
+    Column("object_seq", BigInteger, ForeignKey("stix_object.seq", ondelete="CASCADE"), nullable=False),
+    Column("added_by_org_id", Integer, ForeignKey("org.id"), nullable=False),
+    Column("removed_us", BigInteger, nullable=False),
+    Index("ix_collection_removal_keyset", "collection_id", "tick"),
+)
+
 node_clock = Table(
     "node_clock",
     metadata,

@@ -131,6 +131,17 @@ class _GuardedTransport(httpx.HTTPTransport):
         )
 
 
+def guarded_client(*, allow_private: bool = False, timeout: float = 30.0, verify: bool = True) -> httpx.Client:
+    """A plain httpx client whose connections pass the same address guard (for streaming reads such as server-sent
+    events); it follows no redirects."""
+    return httpx.Client(
+        transport=_GuardedTransport(verify=verify, allow_private=allow_private),
+        follow_redirects=False,
+        trust_env=False,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 30.0)),
+    )
+
+
 def _reason(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"

@@ -105,8 +105,19 @@ def can_read(principal: Principal, obj: ObjectFacts) -> bool:
     return any(c in readable for c, _ in obj.memberships)  # R3
 
 
-def readable_clause(principal: Principal, obj: FromClause = stix_object) -> ColumnElement[bool]:
-    """The SQL face: a WHERE clause over an alias of stix_object true exactly when can_read holds."""
+def readable_clause(
+    principal: Principal,
+    obj: FromClause = stix_object,
+    member: FromClause = collection_object,
+    *,
+    member_tick: ColumnElement[Any] | None = None,
+) -> ColumnElement[bool]:
+    """The SQL face: a WHERE clause over an alias of stix_object true exactly when can_read holds.
+
+    `member` is the table whose rows are the version's memberships (ObjectFacts.memberships): by default the
+    current ones. With collection_removal (and `member_tick`, the tick of one removal) it is true exactly when
+    that removed membership would have made the version readable: can_read with it as the only membership.
+    """
     if principal.is_admin:
         return true()
     c = obj.c
@@ -122,20 +133,18 @@ def readable_clause(principal: Principal, obj: FromClause = stix_object) -> Colu
         # One membership probe per row: R3 for CLEAR/GREEN, R4 for AMBER (local content the owner itself
         # published; AMBER that arrived over a link is its recipient's alone, above). R2 is the outer TLP bound.
         tlp = func.coalesce(c.tlp, literal(int(principal.default_tlp)))
-        member = collection_object.c
-        amber_ok = and_(c.peer_id.is_(None), member.added_by_org_id == c.owner_org_id)
-        clauses.append(
-            and_(
-                tlp <= int(Tlp.AMBER),
-                exists().where(
-                    member.object_seq == c.seq,
-                    # `+ 0` keeps the planner on the (object_seq, ...) prefix: one index seek per row that then
-                    # reads the object's few memberships, instead of one seek per readable collection.
-                    (member.collection_id + 0).in_(readable),
-                    or_(tlp <= int(Tlp.GREEN), amber_ok),
-                ),
-            )
-        )
+        m = member.c
+        amber_ok = and_(c.peer_id.is_(None), m.added_by_org_id == c.owner_org_id)
+        probe = [
+            m.object_seq == c.seq,
+            # `+ 0` keeps the planner on the (object_seq, ...) prefix: one index seek per row that then
+            # reads the object's few memberships, instead of one seek per readable collection.
+            (m.collection_id + 0).in_(readable),
+            or_(tlp <= int(Tlp.GREEN), amber_ok),
+        ]
+        if member_tick is not None:
+            probe.insert(0, m.tick == member_tick)
+        clauses.append(and_(tlp <= int(Tlp.AMBER), exists().where(*probe)))
     return or_(*clauses)
 
 

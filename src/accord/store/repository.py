@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from accord.core.clock import now_us
 from accord.core.db import insert_rows, is_postgres
 from accord.models.accounts import org
-from accord.models.objects import collection_object, stix_object
+from accord.models.objects import collection_object, collection_removal, stix_object
 from accord.models.objects import node_setting as node_setting_table
 
 # SQLite's default limit on bound parameters is 32766; stay far below it for IN lists.
@@ -230,3 +230,39 @@ def refresh_statistics(conn: Connection) -> None:
     """
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("ANALYZE stix_object, collection_object, value_index")
+
+
+def delete_memberships(conn: Connection, ticks: Sequence[int]) -> int:
+    """Remove memberships by tick, recording each as a removal that takes a new tick of the node clock."""
+    if not ticks:
+        return 0
+    # Writers first, so that a concurrent delete of the same memberships is seen below and not recorded twice
+    # (PostgreSQL; on SQLite the write transaction already holds the lock).
+    lock_writers(conn)
+    c = collection_object.c
+    stmt = select(c.tick, c.collection_id, c.object_seq, c.added_by_org_id)
+    rows = sorted(
+        (r for part in chunks(sorted(set(ticks))) for r in conn.execute(stmt.where(c.tick.in_(part)))),
+        key=lambda r: r.tick,
+    )
+    if not rows:
+        return 0
+    first = allocate_ticks(conn, len(rows))  # holds the clock until commit: removals commit in tick order too
+    removed_us = now_us()
+    conn.execute(
+        insert(collection_removal),
+        [
+            {
+                "tick": first + i,
+                "collection_id": r.collection_id,
+                "object_seq": r.object_seq,
+                "added_by_org_id": r.added_by_org_id,
+                "removed_us": removed_us,
+            }
+            for i, r in enumerate(rows)
+        ],
+    )
+    removed = 0
+    for part in chunks([r.tick for r in rows]):
+        removed += int(conn.execute(delete(collection_object).where(c.tick.in_(part))).rowcount or 0)
+    return removed

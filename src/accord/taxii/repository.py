@@ -192,14 +192,6 @@ def deletable(conn: Connection, principal: Principal, collection_id: int, object
     return _run(conn, principal, collection_id, f, columns, after_tick=None, object_id=object_id, limit=None)
 
 
-def delete_memberships(conn: Connection, ticks: Sequence[int]) -> int:
-    """Remove memberships by tick."""
-    if not ticks:
-        return 0
-    result = conn.execute(delete(collection_object).where(collection_object.c.tick.in_(list(ticks))))
-    return int(result.rowcount or 0)
-
-
 # --- status resources and the job queue ----------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from accord.federation.links import PUSHED, inbound_link, link_context, note_rec
 from accord.sharing.policy import Principal
 from accord.stix.timestamps import micros_to_timestamp
 from accord.stix.validate import object_version
+from accord.store.repository import delete_memberships
 from accord.store.service import IngestReport, WriteContext, ingest_batches
 from accord.taxii import repository as repo
 from accord.taxii.filters import Filters
@@ -206,7 +207,7 @@ def delete_object(conn: Connection, principal: Principal, collection_key: str, o
         raise Forbidden("only the organisation that owns this object (or an admin) may delete it")
     if not principal.can_write:
         raise Forbidden("this token or role cannot write")
-    removed = repo.delete_memberships(conn, [r.tick for r in mine])
+    removed = delete_memberships(conn, [r.tick for r in mine])
     record(
         conn,
         principal.email or f"org:{principal.org_id}",

@@ -11,7 +11,7 @@ from accord.feeds.service import pull_feed
 from tests.integration.feeds.conftest import add
 from tests.integration.feeds.server import FeedServer
 
-BEFORE = "0008"  # the revision before feed passwords were encrypted
+BEFORE = "0009"  # the revision before feed passwords were encrypted
 LONG = "p" * 500  # the longest password the old column held
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import io
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from accord.core.errors import NotFound
 from accord.core.settings import get_settings
@@ -20,8 +20,8 @@ from accord.correlate.service import object_correlations
 from accord.correlate.values import values_of
 from accord.models.accounts import org, sharing_group, sharing_group_member
 from accord.models.collections import collection, collection_grant, peer
-from accord.models.objects import collection_object, stix_object
-from accord.sharing.policy import ObjectFacts, Principal, Role, can_read
+from accord.models.objects import collection_object, collection_removal, stix_object
+from accord.sharing.policy import ObjectFacts, Principal, Role, can_read, readable_clause
 from accord.sharing.repository import principal_for
 from accord.stix.ids import id_key
 from accord.stix.markings import Tlp
@@ -90,6 +90,13 @@ def worlds(draw: st.DrawFn) -> World:
                         unique_by=lambda m: m[0],
                     )
                 )
+                # memberships removed earlier (TAXII DELETE); a version may have been removed and put back
+                removals = draw(
+                    st.lists(
+                        st.tuples(st.integers(0, n_collections - 1), st.sampled_from([owner, *range(n_orgs)])),
+                        max_size=2,
+                    )
+                )
                 objects.append(
                     {
                         "id": f"{otype}--{uuid.UUID(int=i + 1)}",
@@ -99,6 +106,7 @@ def worlds(draw: st.DrawFn) -> World:
                         "tlp": draw(st.sampled_from(TLPS)),
                         "peer": peer_id,
                         "memberships": memberships,
+                        "removals": removals,
                         "revoked": v == n_versions - 1 and draw(st.booleans()),
                         "org_identity": org_identity,
                     }
@@ -206,6 +214,19 @@ def _load(conn, w: World) -> tuple[list[int], list[int], list[int], list[int]]:
                     tick=10_000 + tick, collection_id=col_ids[c], object_seq=seq, added_by_org_id=org_ids[by]
                 )
             )
+        ob["removal_ticks"] = []
+        for c, by in ob["removals"]:
+            tick += 1
+            ob["removal_ticks"].append(10_000 + tick)
+            conn.execute(
+                insert(collection_removal).values(
+                    tick=10_000 + tick,
+                    collection_id=col_ids[c],
+                    object_seq=seq,
+                    added_by_org_id=org_ids[by],
+                    removed_us=0,
+                )
+            )
     return org_ids, group_ids, col_ids, peer_ids
 
 
@@ -252,6 +273,7 @@ def test_sql_filter_predicate_and_read_paths_agree(engine, w: World):
 def _check_world(conn, w: World) -> None:
     org_ids, _group_ids, col_ids, peer_ids = _load(conn, w)
     facts = [(ob, _facts(ob, org_ids, col_ids, peer_ids, w.remote)) for ob in w.objects]
+    removals = _removal_facts(w, facts, org_ids, col_ids)
     for o in range(w.n_orgs):
         for role in Role:
             p = principal_for(conn, org_id=org_ids[o], role=role.value)
@@ -259,6 +281,7 @@ def _check_world(conn, w: World) -> None:
             assert p.writable_collections == _expected_collections(w, o, "write", col_ids)
             assert p.amber_peers == frozenset(pid for pid, lo in zip(peer_ids, w.peers, strict=True) if lo == o)
             _check_principal(conn, p, facts, col_ids)
+            _check_removals(conn, p, removals)
 
 
 def _preferred(p: Principal, readable: list[tuple[dict, ObjectFacts]]) -> dict[str, dict]:
@@ -313,6 +336,25 @@ def _check_principal(conn, p: Principal, facts, col_ids) -> None:
         assert exported == in_col
 
     _check_correlation_paths(conn, p, readable, chosen, {ob["id"] for ob, _ in facts})
+
+
+def _removal_facts(w: World, facts, org_ids, col_ids) -> list[tuple[int, ObjectFacts]]:
+    """Each removal's tick, with the facts of its version as if the removed membership were its only one."""
+    out = []
+    for ob, f in facts:
+        for (c, by), tick in zip(ob["removals"], ob["removal_ticks"], strict=True):
+            out.append((tick, replace(f, memberships=((col_ids[c], org_ids[by]),))))
+    return out
+
+
+def _check_removals(conn, p: Principal, removals: list[tuple[int, ObjectFacts]]) -> None:
+    """A removal is visible exactly when its membership, were it the version's only one, would let the reader
+    read the version: the SQL face probing collection_removal equals can_read with that membership."""
+    gone = collection_removal.alias("gone")
+    visible = readable_clause(p, stix_object, collection_removal, member_tick=gone.c.tick)
+    stmt = select(gone.c.tick).select_from(gone.join(stix_object, stix_object.c.seq == gone.c.object_seq))
+    got = set(conn.execute(stmt.where(visible)).scalars())
+    assert got == {tick for tick, f in removals if can_read(p, f)}
 
 
 def _check_correlation_paths(conn, p: Principal, readable, chosen: dict[str, dict], ids: set[str]) -> None:

@@ -1,7 +1,7 @@
 """feed passwords are encrypted at rest with the node key (accord.core.keys); the column holds the longer text
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-15 09:00:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from accord.core.keys import decrypt_secret, encrypt_secret, is_encrypted
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
