@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, text
 
+from accord.accounts.service import host_org
 from accord.core import keys
 from accord.core.db import transaction
 from accord.core.settings import get_settings
+from accord.federation.service import PeerSpec, add_peer
 from accord.feeds.service import pull_feed
 from accord.models.audit import audit_log
+from accord.models.collections import peer
 from accord.models.feeds import feed
 from tests.integration.cli.cli_runner import run_cli
 from tests.integration.feeds.conftest import add
@@ -74,12 +77,18 @@ def test_rotation_reencrypts_and_the_feed_still_authenticates(
     add(engine, "open", private.url("blocklist.txt"), "text")  # no password: nothing to rotate
     assert pull_feed(engine, "private").status == "ok"
     before = stored_password(engine)
+    # A peer's token rotates with the feeds' passwords (accord.federation registers it).
+    with transaction(engine) as conn:
+        host = host_org(conn)
+        add_peer(conn, PeerSpec(name="partner", url="https://partner.example/taxii2/", org=host.name, token="tok-1"))
     # Registered columns that this database does not have (yet) are skipped.
     monkeypatch.setattr(keys, "_secret_columns", dict(keys._secret_columns))
-    keys.register_secret_column("peer", "secret")
     keys.register_secret_column("no_such_table", "secret")
     rotation = keys.rotate_secret_key(engine)
-    assert (rotation.reencrypted, rotation.by_column) == (1, {"feed.password": 1})
+    assert (rotation.reencrypted, rotation.by_column) == (2, {"feed.password": 1, "peer.secret": 1})
+    with transaction(engine) as conn:
+        token = conn.execute(select(peer.c.secret).where(peer.c.name == "partner")).scalar_one()
+    assert (key_id(token), keys.decrypt_secret(token)) == (rotation.key_id, "tok-1")
     after = stored_password(engine)
     assert (key_id(before), key_id(after)) == (rotation.previous_key_id, rotation.key_id)
     assert keys.decrypt_secret(after) == PASSWORD
@@ -105,7 +114,7 @@ def test_an_interrupted_rotation_loses_nothing(engine: Engine, private: FeedServ
     (directory / "secret.key.next").write_text(new_key.hex())
     with transaction(engine) as conn:
         ring = {keys._key_id(current): current, keys._key_id(new_key): new_key}
-        assert keys.reencrypt_secrets(conn, ring, new_key) == {"feed.password": 1}
+        assert keys.reencrypt_secrets(conn, ring, new_key) == {"feed.password": 1, "peer.secret": 0}
     assert key_id(stored_password(engine)) == keys._key_id(new_key)
     assert keys.decrypt_secret(stored_password(engine)) == PASSWORD
     assert pull_feed(engine, "private").status == "ok"
