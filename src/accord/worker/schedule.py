@@ -47,19 +47,35 @@ def take_lease(engine: Engine, name: str, seconds: float, holder: str = _HOLDER)
     c = worker_lease.c
     # Look first without writing: on SQLite a write transaction takes the database lock.
     with read_transaction(engine) as conn:
-        current = conn.execute(select(c.until_us).where(c.name == name)).scalar()
-    if current is not None and current > now:
+        row = conn.execute(select(c.until_us, c.holder).where(c.name == name)).first()
+    if row is not None and row.until_us > now and not _dead(row.holder):
         return False
-    if current is not None:
+    if row is not None:
+        # Taken over when it has passed, or when its holder is a process of this host that no longer runs (killed
+        # mid-task: its lease would otherwise hold the task up until it passed).
         with transaction(engine) as conn:
-            stmt = update(worker_lease).where(c.name == name, c.until_us <= now).values(holder=holder, until_us=until)
-            return conn.execute(stmt).rowcount == 1
+            stmt = update(worker_lease).where(c.name == name, c.until_us == row.until_us, c.holder == row.holder)
+            return conn.execute(stmt.values(holder=holder, until_us=until)).rowcount == 1
     try:
         with transaction(engine) as conn:
             conn.execute(insert(worker_lease).values(name=name, holder=holder, until_us=until))
     except IntegrityError:  # another process created it first: it runs the task this time
         return False
     return True
+
+
+def _dead(holder: str) -> bool:
+    """Whether a lease holder ("host:pid") is a process of this host that has ended."""
+    host, _, pid = holder.rpartition(":")
+    if host != _HOLDER.rpartition(":")[0] or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def release_lease(engine: Engine, name: str, holder: str = _HOLDER) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -99,6 +100,26 @@ def test_one_process_runs_the_schedule_per_interval(engine: Engine, node: dict, 
     assert schedule.run_periodic(engine, 60) == ["feeds.pull_due"]
     assert schedule.run_periodic(engine, 60) == []
     assert len(pull_rows(engine)) == 1
+
+
+def test_a_lease_of_a_process_that_ended_is_taken_over(engine: Engine) -> None:
+    """A process killed mid-task leaves its lease behind: on its own host, a live process takes it over at once."""
+    import subprocess
+    import sys
+
+    host = schedule._HOLDER.rpartition(":")[0]
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True, text=True
+    )
+    dead = f"{host}:{int(ended.stdout)}"
+    assert schedule.take_lease(engine, "test.killed", 3600, holder=dead)
+    assert schedule.take_lease(engine, "test.killed", 3600, holder="mine")
+    # A live holder keeps it, and so does one of another host (whose processes cannot be checked from here).
+    alive = f"{host}:{os.getpid()}"
+    assert schedule.take_lease(engine, "test.alive", 3600, holder=alive)
+    assert not schedule.take_lease(engine, "test.alive", 3600, holder="mine")
+    assert schedule.take_lease(engine, "test.elsewhere", 3600, holder="elsewhere:1")
+    assert not schedule.take_lease(engine, "test.elsewhere", 3600, holder="mine")
 
 
 def test_schedule_zero_never_pulls(engine: Engine, node: dict, server: FeedServer) -> None:
