@@ -18,6 +18,7 @@ from accord.correlate.indexer import PendingRows, index_entries, index_rows
 from accord.correlate.lookup import lookup
 from accord.correlate.service import object_correlations
 from accord.correlate.values import values_of
+from accord.federation import repository as federation_repo
 from accord.models.accounts import org, sharing_group, sharing_group_member
 from accord.models.collections import collection, collection_grant, peer
 from accord.models.objects import collection_object, collection_removal, stix_object
@@ -27,6 +28,7 @@ from accord.stix.ids import id_key
 from accord.stix.markings import Tlp
 from accord.store import queries
 from accord.store.export import iter_raw, write_bundle
+from accord.stream import repository as stream_repo
 
 TYPES = ["indicator", "malware", "report", "identity", "marking-definition", "ipv4-addr"]
 # Indicators and addresses carry one of these values (chosen per version): the /30 holds both addresses.
@@ -280,7 +282,7 @@ def _check_world(conn, w: World) -> None:
             assert p.readable_collections == _expected_collections(w, o, "read", col_ids)
             assert p.writable_collections == _expected_collections(w, o, "write", col_ids)
             assert p.amber_peers == frozenset(pid for pid, lo in zip(peer_ids, w.peers, strict=True) if lo == o)
-            _check_principal(conn, p, facts, col_ids)
+            _check_principal(conn, p, facts, col_ids, peer_ids)
             _check_removals(conn, p, removals)
 
 
@@ -301,7 +303,7 @@ def _key(body: bytes | dict) -> tuple[str, str, int]:
     return (ob["id"], ob["modified"], ob["seq"])
 
 
-def _check_principal(conn, p: Principal, facts, col_ids) -> None:
+def _check_principal(conn, p: Principal, facts, col_ids, peer_ids) -> None:
     readable = [(ob, f) for ob, f in facts if can_read(p, f)]
     allowed = {(ob["id"], ob["version"], ob["seq"]) for ob, _ in readable}
     chosen = _preferred(p, readable)
@@ -334,6 +336,17 @@ def _check_principal(conn, p: Principal, facts, col_ids) -> None:
         }
         exported = {_key(r) for r in iter_raw(conn, p, collection_id=cid, all_versions=True)}
         assert exported == in_col
+        # the live stream of the collection: the same versions, each added event visible exactly when readable
+        events = stream_repo.events_after(conn, p, cid, 0, 100_000)
+        assert {_key(e.raw) for e in events if e.kind == stream_repo.ADDED and e.visible} == in_col
+        # a push of the collection to a peer reading as this principal (F1), never what came over that peer (F2)
+        for pid in peer_ids:
+            pushed = {_key(r.raw) for r in federation_repo.pending_push(conn, p, cid, 0, 100_000, pid)}
+            assert pushed == {
+                (ob["id"], ob["version"], ob["seq"])
+                for ob, f in readable
+                if f.peer_id != pid and any(col_ids[c] == cid for c, _ in ob["memberships"])
+            }
 
     _check_correlation_paths(conn, p, readable, chosen, {ob["id"] for ob, _ in facts})
 

@@ -25,6 +25,8 @@ from accord.correlate import sightings
 from accord.correlate.values import normalize
 from accord.extract import drafts
 from accord.extract.service import extract_document
+from accord.federation import repository as federation_repo
+from accord.feeds.repository import add_link_org
 from accord.models.objects import id_is, stix_object
 from accord.sharing.policy import Principal, readable_clause
 from accord.sharing.repository import principal_for
@@ -40,7 +42,7 @@ VALUES = ["192.0.2.1", "192.0.2.2", "evil.example"]
 INDICATOR_IDS = [f"indicator--{uuid.UUID(int=n, version=4)}" for n in (1, 2, 3)]
 TIMES = ["2026-03-01T00:00:00.000Z", "2026-03-02T00:00:00.000Z", "2026-03-03T00:00:00.000Z"]
 TLPS = [None, Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED]
-PATHS = ["taxii", "import", "sighting", "draft"]
+PATHS = ["taxii", "import", "sighting", "draft", "peer-push"]  # peer-push: a peer's sync account writing over its link
 
 
 def _sco(value: str, tlp: Tlp | None, note: str | None) -> dict[str, Any]:
@@ -145,6 +147,22 @@ def _community(conn: Any) -> Community:
     return Community(w, {1: h1, 2: h2}, {k: v.id for k, v in made.items()})
 
 
+def _link_writer(conn: Any, com: Community) -> None:
+    """Make the writer a peer's record: what it writes then arrives over that peer's link (a push to us)."""
+    local = accounts.create_org(conn, f"L {uuid.uuid4().hex[:6]}", actor="test")
+    link = federation_repo.insert_peer(
+        conn,
+        {
+            "name": f"peer-{com.writer.id}",
+            "url": "https://peer.example/taxii2/",
+            "local_org_id": local.id,
+            "created_us": 0,
+            "source_org_id": com.writer.id,
+        },
+    )
+    add_link_org(conn, link, com.writer.id)
+
+
 def _hold(conn: Any, com: Community, holdings: list[tuple[int, str | None, tuple]]) -> None:
     for holder, where, spec in holdings:
         org = com.holders[holder]
@@ -171,7 +189,7 @@ REPORT = "Seen on {0} talking to {1} and evil.example."
 def _write(conn: Any, com: Community, p: Principal, case: Case) -> tuple[Any, list[dict[str, Any]]]:
     """Run the case's write; return what the writer is told (dates aside) and the objects it wrote."""
     alias = f"all-{com.writer.id}" if case.path != "import" else f"mine-{com.writer.id}"
-    if case.path == "taxii":
+    if case.path in ("taxii", "peer-push"):
         objects = [_body(spec, com.writer.stix_id) for spec in case.writes]
         status = add_objects(conn, p, alias, objects)
         request_us = timestamp_to_micros(status.pop("request_timestamp"))
@@ -209,7 +227,7 @@ def _write(conn: Any, com: Community, p: Principal, case: Case) -> tuple[Any, li
 
 def _reads_back(conn: Any, p: Principal, told: Any, objects: list[dict[str, Any]], path: str) -> None:
     """Every id the writer was told it stored (or already had) it may read, in a version it wrote."""
-    if path == "taxii":
+    if path in ("taxii", "peer-push"):
         ok = {e["id"] for e in told.get("successes", [])}
     elif path == "import":
         ok = {oid for oid, _, status, _ in told[0] if status != "refused"}
@@ -240,6 +258,8 @@ def test_a_write_tells_nothing_of_what_the_writer_may_not_read(engine, case: Cas
         outer = conn.begin()
         try:
             com = _community(conn)
+            if case.path == "peer-push":
+                _link_writer(conn, com)
             _hold(conn, com, case.base)
             p = principal_for(conn, org_id=com.writer.id, role=role, email="w@example.org")
             before = queries.readable_keys(conn, p, latest_only=False)
