@@ -3,7 +3,8 @@
 `accord serve --workers N` starts a runner in every API process and `accord worker` may run beside them, so
 each task first takes a lease row (`worker_lease`) with a conditional update: the process that moves
 `until_us` forward runs the task, the others skip it until the lease has passed. A task that fails is logged
-and tried again at the next interval; it never stops the runner.
+and tried again at the next interval; it never stops the runner. A lease whose holder was a process of this
+machine that is gone (killed before it could release it) is free at once.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ log = logging.getLogger("accord.worker")
 Periodic = Callable[[Engine], object]
 
 _periodic: dict[str, Periodic] = {"feeds.pull_due": pull_due}
-_HOLDER = f"{socket.gethostname()[:80]}:{os.getpid()}"
+_HOST = socket.gethostname()[:80]
+_HOLDER = f"{_HOST}:{os.getpid()}"
 
 
 def register_periodic(name: str, task: Periodic) -> None:
@@ -47,12 +49,14 @@ def take_lease(engine: Engine, name: str, seconds: float, holder: str = _HOLDER)
     c = worker_lease.c
     # Look first without writing: on SQLite a write transaction takes the database lock.
     with read_transaction(engine) as conn:
-        current = conn.execute(select(c.until_us).where(c.name == name)).scalar()
-    if current is not None and current > now:
+        current = conn.execute(select(c.until_us, c.holder).where(c.name == name)).first()
+    if current is not None and current.until_us > now and not holder_gone(current.holder):
         return False
     if current is not None:
         with transaction(engine) as conn:
-            stmt = update(worker_lease).where(c.name == name, c.until_us <= now).values(holder=holder, until_us=until)
+            # Taken only as it was seen: another process that took it meanwhile keeps it.
+            seen = (c.name == name, c.until_us == current.until_us, c.holder == current.holder)
+            stmt = update(worker_lease).where(*seen).values(holder=holder, until_us=until)
             return conn.execute(stmt).rowcount == 1
     try:
         with transaction(engine) as conn:
@@ -60,6 +64,25 @@ def take_lease(engine: Engine, name: str, seconds: float, holder: str = _HOLDER)
     except IntegrityError:  # another process created it first: it runs the task this time
         return False
     return True
+
+
+def holder_gone(holder: str) -> bool:
+    """Whether a lease holder (host:pid) is a process of this machine that no longer exists.
+
+    Without this, an `accord sync` or server killed mid-run would keep its subscriptions' leases (30 minutes) and
+    the next `accord sync` would wait for them and fail. Holders of other machines keep theirs until they pass:
+    this assumes that processes sharing a hostname share a process table (one host, or one container).
+    """
+    host, _, pid = holder.rpartition(":")
+    if host != _HOST or not pid.isdigit() or holder == _HOLDER:
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, as another user's process
+        return False
+    return False
 
 
 def release_lease(engine: Engine, name: str, holder: str = _HOLDER) -> None:

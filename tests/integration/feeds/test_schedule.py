@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -99,6 +103,18 @@ def test_one_process_runs_the_schedule_per_interval(engine: Engine, node: dict, 
     assert schedule.run_periodic(engine, 60) == ["feeds.pull_due"]
     assert schedule.run_periodic(engine, 60) == []
     assert len(pull_rows(engine)) == 1
+
+
+def test_a_lease_of_a_process_that_is_gone_is_free_at_once(engine: Engine) -> None:
+    host = socket.gethostname()[:80]
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()  # reaped: its pid no longer exists
+    assert schedule.take_lease(engine, "test.gone", 600, holder=f"{host}:{ended.pid}")
+    assert schedule.take_lease(engine, "test.gone", 600, holder="next")
+    assert schedule.take_lease(engine, "test.alive", 600, holder=f"{host}:{os.getppid()}")
+    assert not schedule.take_lease(engine, "test.alive", 600, holder="next")
+    assert schedule.take_lease(engine, "test.elsewhere", 600, holder="another-host:1")
+    assert not schedule.take_lease(engine, "test.elsewhere", 600, holder="next")
 
 
 def test_schedule_zero_never_pulls(engine: Engine, node: dict, server: FeedServer) -> None:
