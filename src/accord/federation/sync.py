@@ -147,7 +147,7 @@ def _key(oid: object, version: object) -> tuple[str, int | str]:
 
 def remove_memberships(conn: Connection, ticks: list[int]) -> int:
     """Take versions out of a collection (they stay stored); how many."""
-    from accord.store.repository import delete_memberships
+    from accord.taxii.repository import delete_memberships
 
     return delete_memberships(conn, ticks)
 
