@@ -20,6 +20,7 @@ BENCHES = [
     ("bench_correlate.py", ["--size", "100000"] if QUICK else []),
     ("bench_extract.py", []),
     ("bench_signing.py", ["10"] if QUICK else []),
+    ("bench_federation.py", ["20000"] if QUICK else ["100000"]),
 ]
 
 
