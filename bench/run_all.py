@@ -21,6 +21,7 @@ BENCHES = [
     ("bench_extract.py", []),
     ("bench_live.py", ["50"] if QUICK else ["200"]),
     ("bench_signing.py", ["10"] if QUICK else []),
+    ("bench_federation.py", ["20000"] if QUICK else ["100000"]),
 ]
 
 

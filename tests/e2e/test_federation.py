@@ -149,6 +149,17 @@ def test_a_new_version_and_a_deletion_on_a_reach_b(fed: Federation) -> None:
     assert drop["id"] not in on_b
 
 
+def test_a_reconciling_sync_removes_what_a_deleted(fed: Federation) -> None:
+    drop = indicator("fed reconciled away", "green")
+    fed.a.post(fed.alice, "intel", [drop])
+    fed.b.cli("sync", "A")
+    assert drop["id"] in fed.b.objects(fed.b_admin, "from-a")
+    fed.a.delete(fed.alice, "intel", drop["id"])
+    done = fed.b.cli("sync", "A", "--reconcile")
+    assert ", removed " in done.stdout, done.stdout  # with whatever else A deleted before (the test above)
+    assert drop["id"] not in fed.b.objects(fed.b_admin, "from-a")
+
+
 def test_b_pushing_to_a_sends_nothing_that_came_from_a(fed: Federation) -> None:
     inbox = fed.a.collection_id("inbox", fed.alice)
     # On A, B's pushes arrive through B's sync account, as the record of Beta.
