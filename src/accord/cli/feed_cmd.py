@@ -12,7 +12,7 @@ from accord.core.db import get_engine
 from accord.stix.timestamps import micros_to_timestamp
 
 if TYPE_CHECKING:
-    from accord.feeds.service import PullResult
+    from accord.feeds.pull import PullResult
 
 # Feed parsing and HTTP clients load only when a feed command runs.
 
@@ -84,7 +84,7 @@ def feed_pull(
     all_feeds: bool = typer.Option(False, "--all", help="pull every enabled feed, due or not"),
 ) -> None:
     """Pull a feed now (or every due feed); only new content is stored."""
-    from accord.feeds.service import pull_feeds
+    from accord.feeds.pull import pull_feeds
 
     results = pull_feeds(get_engine(), [name] if name else None, due_only=not all_feeds)
     if not results:
