@@ -21,6 +21,7 @@ from accord.accounts.service import (
     create_org,
     forget_credentials,
     get_collection_by_alias_or_raise,
+    get_org,
     get_org_by_name_or_raise,
     host_org,
 )
@@ -113,18 +114,29 @@ def _feed_org(conn: Connection, name: str | None) -> Any:
     return row
 
 
+def _collection_id(conn: Connection, owner: Any, alias: str | None) -> int | None:
+    """The id of the collection a feed of this organisation publishes into (W1: one it may write), or None."""
+    if not alias:
+        return None
+    collection_id = int(get_collection_by_alias_or_raise(conn, alias).id)
+    if collection_id not in collections_for_org(conn, owner.id, "write"):
+        raise BadRequest(
+            f"organisation {owner.name!r} may not write collection {alias!r}; a feed publishes as its organisation (W1)"
+        )
+    return collection_id
+
+
+def _tlp_name(tlp: str | None) -> str | None:
+    return Tlp.parse(tlp).name.lower().replace("_", "+") if tlp else None
+
+
 def add_feed(conn: Connection, spec: FeedSpec, *, actor: str = "cli") -> Any:
     """Configure a new feed of a local organisation, with its link and the record of its source."""
     _check_spec(spec)
     if repo.get_feed(conn, spec.name) is not None:
         raise Conflict(f"feed {spec.name!r} already exists")
     owner = _feed_org(conn, spec.org)
-    collection_id = get_collection_by_alias_or_raise(conn, spec.collection).id if spec.collection else None
-    if collection_id is not None and collection_id not in collections_for_org(conn, owner.id, "write"):
-        raise BadRequest(
-            f"organisation {owner.name!r} may not write collection {spec.collection!r}; "
-            "a feed publishes as its organisation (W1)"
-        )
+    collection_id = _collection_id(conn, owner, spec.collection)
     link_name = LINK_PREFIX + spec.name
     if repo.link_exists(conn, link_name):
         raise Conflict(f"a link named {link_name!r} already exists")
@@ -137,7 +149,7 @@ def add_feed(conn: Connection, spec: FeedSpec, *, actor: str = "cli") -> Any:
     values = {k: getattr(spec, k) for k in FeedSpec.__dataclass_fields__ if k not in ("collection", "org")}
     if spec.password is not None:
         values["password"] = encrypt_secret(spec.password)
-    values["tlp"] = Tlp.parse(spec.tlp).name.lower().replace("_", "+") if spec.tlp else None
+    values["tlp"] = _tlp_name(spec.tlp)
     values["timeout_seconds"] = _timeout(spec)
     values.update(
         collection_id=collection_id,
@@ -181,3 +193,104 @@ def describe_feed(conn: Connection, name: str) -> tuple[Any, list[str]]:
     if row is None:
         raise NotFound(f"no feed named {name!r}")
     return row, repo.link_org_names(conn, row.peer_id)
+
+
+# What `edit_feed` may change; those that may also be cleared (with None or '', every_minutes with 0 too).
+EDITABLE = frozenset(
+    {
+        "url",
+        "format",
+        "collection",
+        "tlp",
+        "every_minutes",
+        "taxii_collection",
+        "username",
+        "password",
+        "timeout_seconds",
+        "max_bytes",
+        "item_type",
+        "csv_columns",
+        "delimiter",
+        "skip_header",
+        "enabled",
+    }
+)
+CLEARABLE = frozenset(
+    {"collection", "tlp", "every_minutes", "taxii_collection", "username", "password", "item_type", "csv_columns"}
+)
+# Where content comes from: the validators, TAXII cursor and delivered MISP events of the old source say nothing
+# about a new one.
+SOURCE_FIELDS = frozenset({"url", "format", "taxii_collection"})
+# How a body is read: the next pull reads it again, even unchanged, so that the new reading applies.
+READING_FIELDS = frozenset({"item_type", "csv_columns", "delimiter", "skip_header", "tlp"})
+VALIDATORS = {"etag": None, "last_modified": None, "content_hash": None}
+
+
+def _cleared(key: str, value: Any) -> Any:
+    if value == "" or (key == "every_minutes" and value == 0):
+        return None
+    return value
+
+
+def edit_feed(conn: Connection, name: str, *, actor: str = "cli", **changes: Any) -> Any:
+    """Change a feed's settings (see EDITABLE); a re-enabled feed is due at once. Its password is never audited."""
+    row = get_feed_or_raise(conn, name)
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise BadRequest(f"feeds have no setting {', '.join(sorted(unknown))}")
+    if not changes:
+        raise BadRequest("nothing to change")
+    changes = {k: _cleared(k, v) for k, v in changes.items()}
+    fixed = sorted(k for k, v in changes.items() if v is None and k not in CLEARABLE)
+    if fixed:
+        raise BadRequest(f"{', '.join(fixed)} cannot be cleared")
+    if "format" in changes:
+        changes["format"] = str(changes["format"]).lower()
+        if "timeout_seconds" not in changes and row.timeout_seconds == default_timeout(row.format):
+            changes["timeout_seconds"] = default_timeout(changes["format"])  # a default follows its format
+    kept = {k: getattr(row, k) for k in FeedSpec.__dataclass_fields__ if k not in ("collection", "org", "password")}
+    spec_changes = {k: v for k, v in changes.items() if k in FeedSpec.__dataclass_fields__ and k != "collection"}
+    _check_spec(FeedSpec(**{**kept, "password": None, **spec_changes}))  # one validator for add and edit
+
+    values = {k: v for k, v in changes.items() if k not in ("collection", "password", "tlp")}
+    if "collection" in changes:
+        values["collection_id"] = _collection_id(conn, get_org(conn, row.org_id), changes["collection"])
+    if "tlp" in changes:
+        values["tlp"] = _tlp_name(changes["tlp"])
+    if "password" in changes:
+        values["password"] = encrypt_secret(changes["password"]) if changes["password"] is not None else None
+    if "username" in changes and changes["username"] is None:
+        values["password"] = None  # a password without its user is never sent: it goes with the user
+    changed = sorted(k for k, v in values.items() if k == "password" or v != getattr(row, k))
+
+    if SOURCE_FIELDS.intersection(changed):
+        values.update(VALIDATORS, cursor=None)
+        repo.delete_marks(conn, row.id)
+        if "url" in changed:
+            repo.update_link(conn, row.peer_id, {"url": values["url"]})
+    elif READING_FIELDS.intersection(changed):
+        values.update(VALIDATORS)
+    if values.get("enabled") and not row.enabled:
+        values["last_pull_us"] = None  # due at once (the pull history keeps when it last ran)
+    repo.update_feed(conn, row.id, values)
+    record(conn, actor, "feed.edit", name, changed=[k.removesuffix("_id") for k in changed])
+    return get_feed_or_raise(conn, name)
+
+
+def remove_feed(conn: Connection, name: str, *, actor: str = "cli") -> None:
+    """Remove a feed, its pulls and marks. What it brought stays with its provenance (its link row is kept,
+    renamed and of kind 'gone', so that its name is free again; its source record stays)."""
+    row = get_feed_or_raise(conn, name)
+    pulls = repo.delete_feed(conn, row.id)
+    link_name = f"removed:{row.peer_id}:{LINK_PREFIX}{row.name}"[:200]
+    repo.update_link(conn, row.peer_id, {"name": link_name, "kind": "gone", "enabled": False})
+    record(conn, actor, "feed.remove", name, pulls=pulls)
+
+
+def next_due_us(row: Any, now: int) -> int | None:
+    """When the worker next pulls this feed (now, if it is due), or None: disabled or pulled only on demand."""
+    if not row.enabled or not row.every_minutes:
+        return None
+    if row.last_pull_us is None:
+        return now
+    return max(now, int(row.last_pull_us) + int(row.every_minutes) * 60_000_000)
