@@ -126,6 +126,7 @@ def _include_optional(app: FastAPI) -> None:
         "accord.api.correlate",
         "accord.api.stream",
         "accord.api.federation",
+        "accord.api.feeds",
         "accord.web.routes",
     )
     for module in modules:

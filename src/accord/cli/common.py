@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 from sqlalchemy import Connection
@@ -22,6 +24,40 @@ def fail(message: str, code: int = 1) -> None:
     raise SystemExit(code)
 
 
+def read_secret(env: str | None, path: Path | None, flag: str) -> str | None:
+    """A secret from an environment variable or a file (`--FLAG-env` / `--FLAG-file`), never from the command line:
+    shells keep it in their history."""
+    if env and path:
+        fail(f"give --{flag}-env or --{flag}-file, not both")
+    if env:
+        value = os.environ.get(env)
+        if not value or not value.strip():
+            fail(f"environment variable {env} is not set or empty")
+        return str(value).strip()
+    if path:
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read the {flag} file {path}: {exc.strerror if isinstance(exc, OSError) else exc}")
+            raise  # unreachable: fail exits
+        if not text:
+            fail(f"the {flag} file {path} is empty")
+        return text
+    return None
+
+
+def span(us: int) -> str:
+    """A duration in microseconds, roughly: '45s', '12m', '5h', '3d'."""
+    s = max(0, us // 1_000_000)
+    if s < 120:
+        return f"{s}s"
+    if s < 7_200:
+        return f"{s // 60}m"
+    if s < 172_800:
+        return f"{s // 3600}h"
+    return f"{s // 86_400}d"
+
+
 @contextmanager
 def unit_of_work() -> Iterator[Connection]:
     """One CLI command's transaction (committed at the end, rolled back on error)."""
@@ -36,4 +72,4 @@ def reading() -> Iterator[Connection]:
         yield conn
 
 
-__all__ = ["AccordError", "err", "fail", "out", "reading", "unit_of_work"]
+__all__ = ["AccordError", "err", "fail", "out", "read_secret", "reading", "span", "unit_of_work"]

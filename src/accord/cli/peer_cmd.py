@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from accord.cli.common import fail, out, reading, unit_of_work
+from accord.cli.common import out, read_secret, reading, span, unit_of_work
 from accord.core.clock import now_us
 from accord.core.db import get_engine
 
@@ -25,23 +24,7 @@ peer_app = typer.Typer(
 
 def _token(token_env: str | None, token_file: Path | None) -> str | None:
     """The peer's token from an environment variable or a file (never from the command line: shells log it)."""
-    if token_env and token_file:
-        fail("give --token-env or --token-file, not both")
-    if token_env:
-        value = os.environ.get(token_env)
-        if not value or not value.strip():
-            fail(f"environment variable {token_env} is not set or empty")
-        return str(value).strip()
-    if token_file:
-        try:
-            text = token_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            fail(f"cannot read the token file {token_file}: {exc.strerror if isinstance(exc, OSError) else exc}")
-            raise  # unreachable: fail exits
-        if not text:
-            fail(f"the token file {token_file} is empty")
-        return text
-    return None
+    return read_secret(token_env, token_file, "token")
 
 
 @peer_app.command("add")
@@ -143,14 +126,7 @@ def _when(us: int | None) -> str:
 
 
 def _ago(delta_us: int) -> str:
-    s = max(0, delta_us // 1_000_000)
-    if s < 120:
-        return f"{s}s ago"
-    if s < 7_200:
-        return f"{s // 60}m ago"
-    if s < 172_800:
-        return f"{s // 3600}h ago"
-    return f"{s // 86_400}d ago"
+    return f"{span(delta_us)} ago"
 
 
 def _status_line(s: Any) -> str:
@@ -169,7 +145,7 @@ def _status_line(s: Any) -> str:
     )
     health = f"last ok {_when(s.last_ok_us)}{lag}"
     if s.failures:
-        retry = f", retry in {_ago(max(0, (s.next_run_us or 0) - now_us()))[:-4]}" if s.next_run_us else ""
+        retry = f", retry in {span((s.next_run_us or 0) - now_us())}" if s.next_run_us else ""
         health += f", {s.failures} failure{'s' if s.failures > 1 else ''} ({s.last_error}){retry}"
     extra = f" [{', '.join(flags)}]" if flags else ""
     return f"  {where}{every}{extra}: {counts}; {health}"

@@ -54,7 +54,14 @@ def _described() -> Any:
     """Feeds with their collection alias, organisation, link and source names, and their latest pull's figures."""
     owner, source = org.alias("owner"), org.alias("source")
     latest = (
-        select(feed_pull.c.feed_id, func.max(feed_pull.c.id).label("pull_id")).group_by(feed_pull.c.feed_id).subquery()
+        select(
+            feed_pull.c.feed_id,
+            func.max(feed_pull.c.id).label("pull_id"),
+            func.count().label("pulls"),
+            func.sum(feed_pull.c.stored).label("stored_total"),
+        )
+        .group_by(feed_pull.c.feed_id)
+        .subquery()
     )
     return (
         select(
@@ -68,6 +75,10 @@ def _described() -> Any:
             feed_pull.c.refused,
             feed_pull.c.fetched_bytes,
             feed_pull.c.http_status,
+            feed_pull.c.started_us.label("pulled_us"),  # kept when re-enabling clears last_pull_us
+            feed_pull.c.finished_us,
+            func.coalesce(latest.c.pulls, 0).label("pulls"),
+            func.coalesce(latest.c.stored_total, 0).label("stored_total"),
         )
         .join(collection, collection.c.id == feed.c.collection_id, isouter=True)
         .join(owner, owner.c.id == feed.c.org_id)
@@ -137,6 +148,24 @@ def update_feed(conn: Connection, feed_id: int, values: Mapping[str, Any]) -> No
     """Update a feed's state columns."""
     if values:
         conn.execute(update(feed).where(feed.c.id == feed_id).values(**values))
+
+
+def update_link(conn: Connection, link_id: int, values: Mapping[str, Any]) -> None:
+    """Update a feed's link (its URL, or its name and kind when the feed is removed)."""
+    conn.execute(update(peer).where(peer.c.id == link_id).values(**values))
+
+
+def delete_marks(conn: Connection, feed_id: int) -> None:
+    """Forget what a feed has delivered."""
+    conn.execute(delete(feed_mark).where(feed_mark.c.feed_id == feed_id))
+
+
+def delete_feed(conn: Connection, feed_id: int) -> int:
+    """Delete a feed row with its marks and pulls (explicitly: SQLite may run without foreign keys); its pulls."""
+    delete_marks(conn, feed_id)
+    pulls = conn.execute(delete(feed_pull).where(feed_pull.c.feed_id == feed_id)).rowcount
+    conn.execute(delete(feed).where(feed.c.id == feed_id))
+    return int(pulls)
 
 
 def pulls(conn: Connection, feed_id: int) -> list[Row[Any]]:

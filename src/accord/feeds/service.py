@@ -1,4 +1,4 @@
-"""Feeds: configuration, and pulls that store only what is new, each in its own transaction.
+"""Feeds: configuration (pulls are in accord.feeds.pull).
 
 A feed belongs to one local organisation. What it brings arrives over the feed's link (a `peer` row of kind
 'feed' whose local organisation is the feed's) and is owned by a record of its source (a remote organisation):
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from accord.accounts.service import (
     available_org_name,
@@ -22,30 +22,20 @@ from accord.accounts.service import (
     forget_credentials,
     get_collection_by_alias_or_raise,
     get_org,
-    get_org_by_identity,
     get_org_by_name_or_raise,
     host_org,
-    identity_object,
 )
 from accord.audit.service import record
 from accord.core.clock import now_us
-from accord.core.db import read_transaction, transaction
-from accord.core.errors import AccordError, BadRequest, Conflict, NotFound
+from accord.core.errors import BadRequest, Conflict, NotFound
 from accord.core.keys import encrypt_secret
-from accord.core.settings import get_settings
 from accord.feeds import repository as repo
-from accord.feeds.collect import FORMATS, Collected, collect, feed_tlp
-from accord.feeds.errors import FeedError
-from accord.feeds.misp import Creator
+from accord.feeds.collect import FORMATS
 from accord.feeds.parse import parse_columns
-from accord.feeds.values import item_object, kind_for
+from accord.feeds.values import kind_for
 from accord.remote.http import RemoteError, check_url
 from accord.sharing.repository import collections_for_org
-from accord.stix.markings import Tlp, tlp_marking_definition
-from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
-from accord.store.prepare import Prepared, prepare
-from accord.store.repository import lock_writers
-from accord.store.service import IngestReport, WriteContext, ingest
+from accord.stix.markings import Tlp
 
 log = logging.getLogger("accord.feeds")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
@@ -78,22 +68,6 @@ class FeedSpec:
 def default_timeout(fmt: str) -> float:
     """Seconds per request a feed of this format gets unless told: TAXII servers can take a minute per page."""
     return 120.0 if fmt == "taxii" else 30.0
-
-
-@dataclass(slots=True)
-class PullResult:
-    """The outcome of one pull, as recorded in feed_pull."""
-
-    feed: str
-    status: str  # ok | error | not-modified
-    http_status: int | None = None
-    fetched_bytes: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    refused: int = 0
-    skipped: int = 0
-    error: str | None = None
-    reasons: list[str] = field(default_factory=list)
 
 
 def _timeout(spec: FeedSpec) -> float:
@@ -140,18 +114,29 @@ def _feed_org(conn: Connection, name: str | None) -> Any:
     return row
 
 
+def _collection_id(conn: Connection, owner: Any, alias: str | None) -> int | None:
+    """The id of the collection a feed of this organisation publishes into (W1: one it may write), or None."""
+    if not alias:
+        return None
+    collection_id = int(get_collection_by_alias_or_raise(conn, alias).id)
+    if collection_id not in collections_for_org(conn, owner.id, "write"):
+        raise BadRequest(
+            f"organisation {owner.name!r} may not write collection {alias!r}; a feed publishes as its organisation (W1)"
+        )
+    return collection_id
+
+
+def _tlp_name(tlp: str | None) -> str | None:
+    return Tlp.parse(tlp).name.lower().replace("_", "+") if tlp else None
+
+
 def add_feed(conn: Connection, spec: FeedSpec, *, actor: str = "cli") -> Any:
     """Configure a new feed of a local organisation, with its link and the record of its source."""
     _check_spec(spec)
     if repo.get_feed(conn, spec.name) is not None:
         raise Conflict(f"feed {spec.name!r} already exists")
     owner = _feed_org(conn, spec.org)
-    collection_id = get_collection_by_alias_or_raise(conn, spec.collection).id if spec.collection else None
-    if collection_id is not None and collection_id not in collections_for_org(conn, owner.id, "write"):
-        raise BadRequest(
-            f"organisation {owner.name!r} may not write collection {spec.collection!r}; "
-            "a feed publishes as its organisation (W1)"
-        )
+    collection_id = _collection_id(conn, owner, spec.collection)
     link_name = LINK_PREFIX + spec.name
     if repo.link_exists(conn, link_name):
         raise Conflict(f"a link named {link_name!r} already exists")
@@ -164,7 +149,7 @@ def add_feed(conn: Connection, spec: FeedSpec, *, actor: str = "cli") -> Any:
     values = {k: getattr(spec, k) for k in FeedSpec.__dataclass_fields__ if k not in ("collection", "org")}
     if spec.password is not None:
         values["password"] = encrypt_secret(spec.password)
-    values["tlp"] = Tlp.parse(spec.tlp).name.lower().replace("_", "+") if spec.tlp else None
+    values["tlp"] = _tlp_name(spec.tlp)
     values["timeout_seconds"] = _timeout(spec)
     values.update(
         collection_id=collection_id,
@@ -210,147 +195,102 @@ def describe_feed(conn: Connection, name: str) -> tuple[Any, list[str]]:
     return row, repo.link_org_names(conn, row.peer_id)
 
 
-def _stable_items(conn: Connection, feed: Any, col: Collected, now: str) -> list[dict[str, Any]]:
-    """Indicators for plain items, keeping each one's first-seen time so that unchanged values re-pull identically."""
-    tlp = feed_tlp(feed)
-    objects: dict[str, dict[str, Any]] = {}
-    for item in col.items:
-        obj = item_object(item, feed.name, now, tlp)
-        if obj is not None:
-            objects.setdefault(obj["id"], obj)
-    stored = repo.latest_versions(conn, list(objects), feed.source_org_id, feed.peer_id)
-    max_bytes = get_settings().max_object_bytes
-    for oid, (created, version, body_hash) in stored.items():
-        obj = objects[oid]
-        first = created or version
-        obj["created"] = first
-        if "valid_from" in obj:
-            obj["valid_from"] = first
-        obj["modified"] = version
-        prepared = prepare(obj, max_bytes, index=False)
-        if not isinstance(prepared, Prepared) or prepared.body_hash != body_hash:
-            # Changed (comment, TLP): a new version, strictly later than the stored one.
-            obj["modified"] = max(now, _after(version))
-    out = list(objects.values())
-    if tlp is not None and out:
-        out.insert(0, tlp_marking_definition(tlp))
-    return out
+# What `edit_feed` may change; those that may also be cleared (with None or '', every_minutes with 0 too).
+EDITABLE = frozenset(
+    {
+        "url",
+        "format",
+        "collection",
+        "tlp",
+        "every_minutes",
+        "taxii_collection",
+        "username",
+        "password",
+        "timeout_seconds",
+        "max_bytes",
+        "item_type",
+        "csv_columns",
+        "delimiter",
+        "skip_header",
+        "enabled",
+    }
+)
+CLEARABLE = frozenset(
+    {"collection", "tlp", "every_minutes", "taxii_collection", "username", "password", "item_type", "csv_columns"}
+)
+# Where content comes from: the validators, TAXII cursor and delivered MISP events of the old source say nothing
+# about a new one.
+SOURCE_FIELDS = frozenset({"url", "format", "taxii_collection"})
+# How a body is read: the next pull reads it again, even unchanged, so that the new reading applies.
+READING_FIELDS = frozenset({"item_type", "csv_columns", "delimiter", "skip_header", "tlp"})
+VALIDATORS = {"etag": None, "last_modified": None, "content_hash": None}
 
 
-def _after(version: str) -> str:
-    return micros_to_timestamp(timestamp_to_micros(version) + 1)
+def _cleared(key: str, value: Any) -> Any:
+    if value == "" or (key == "every_minutes" and value == 0):
+        return None
+    return value
 
 
-def _store(conn: Connection, feed: Any, col: Collected, actor: str) -> IngestReport:
-    # Under the store's writer lock from here: pulls that meet the same MISP creator make its record once.
-    lock_writers(conn)
-    owners = {identity: _creator_org(conn, feed, creator, actor) for identity, creator in col.creators.items()}
-    speaks_for = repo.link_orgs(conn, feed.peer_id)
-    if feed.format in ("text", "csv"):
-        objects = _stable_items(conn, feed, col, micros_to_timestamp(now_us()))
-    else:
-        objects = col.objects
-    groups = [(feed.source_org_id, objects), *((owners[i], col.by_creator[i]) for i in sorted(col.by_creator))]
-    report = IngestReport()
-    for owner, group in groups:
-        if group:
-            ctx = WriteContext(
-                writer_org_id=feed.org_id,
-                collection_id=feed.collection_id,
-                peer_id=feed.peer_id,
-                peer_org_ids=speaks_for,
-                source_org_id=owner,
-            )
-            # The source's identity object arrives over the link too, so that the feed's organisation reads who
-            # made what its feed brings (remote records are not community members: R6 does not cover them).
-            # Not counted in the pull's figures (a no-op after the first pull).
-            ingest(conn, [identity_object(get_org(conn, owner))], replace(ctx, collection_id=None))
-            report.merge(ingest(conn, group, ctx))
-    return report
+def edit_feed(conn: Connection, name: str, *, actor: str = "cli", **changes: Any) -> Any:
+    """Change a feed's settings (see EDITABLE); a re-enabled feed is due at once. Its password is never audited."""
+    row = get_feed_or_raise(conn, name)
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise BadRequest(f"feeds have no setting {', '.join(sorted(unknown))}")
+    if not changes:
+        raise BadRequest("nothing to change")
+    changes = {k: _cleared(k, v) for k, v in changes.items()}
+    fixed = sorted(k for k, v in changes.items() if v is None and k not in CLEARABLE)
+    if fixed:
+        raise BadRequest(f"{', '.join(fixed)} cannot be cleared")
+    if "format" in changes:
+        changes["format"] = str(changes["format"]).lower()
+        if "timeout_seconds" not in changes and row.timeout_seconds == default_timeout(row.format):
+            changes["timeout_seconds"] = default_timeout(changes["format"])  # a default follows its format
+    kept = {k: getattr(row, k) for k in FeedSpec.__dataclass_fields__ if k not in ("collection", "org", "password")}
+    spec_changes = {k: v for k, v in changes.items() if k in FeedSpec.__dataclass_fields__ and k != "collection"}
+    _check_spec(FeedSpec(**{**kept, "password": None, **spec_changes}))  # one validator for add and edit
+
+    values = {k: v for k, v in changes.items() if k not in ("collection", "password", "tlp")}
+    if "collection" in changes:
+        values["collection_id"] = _collection_id(conn, get_org(conn, row.org_id), changes["collection"])
+    if "tlp" in changes:
+        values["tlp"] = _tlp_name(changes["tlp"])
+    if "password" in changes:
+        values["password"] = encrypt_secret(changes["password"]) if changes["password"] is not None else None
+    if "username" in changes and changes["username"] is None:
+        values["password"] = None  # a password without its user is never sent: it goes with the user
+    changed = sorted(k for k, v in values.items() if k == "password" or v != getattr(row, k))
+
+    if SOURCE_FIELDS.intersection(changed):
+        values.update(VALIDATORS, cursor=None)
+        repo.delete_marks(conn, row.id)
+        if "url" in changed:
+            repo.update_link(conn, row.peer_id, {"url": values["url"]})
+    elif READING_FIELDS.intersection(changed):
+        values.update(VALIDATORS)
+    if values.get("enabled") and not row.enabled:
+        values["last_pull_us"] = None  # due at once (the pull history keeps when it last ran)
+    repo.update_feed(conn, row.id, values)
+    record(conn, actor, "feed.edit", name, changed=[k.removesuffix("_id") for k in changed])
+    return get_feed_or_raise(conn, name)
 
 
-def _creator_org(conn: Connection, feed: Any, creator: Creator, actor: str) -> int:
-    """The record of a MISP event's creator (made when first met), which the feed's link then speaks for."""
-    row = get_org_by_identity(conn, creator.identity)
-    if row is None:
-        name = available_org_name(conn, creator.name, f"MISP {creator.uuid[:8]}")
-        row = create_org(conn, name, actor=actor, is_remote=True, stix_id=creator.identity)
-    elif not row.is_remote:  # identities of creators derive from their uuid in Accord's namespace: never a local org's
-        raise FeedError(f"MISP creator {creator.uuid} names a local organisation")
-    repo.add_link_org(conn, feed.peer_id, row.id)
-    return int(row.id)
+def remove_feed(conn: Connection, name: str, *, actor: str = "cli") -> None:
+    """Remove a feed, its pulls and marks. What it brought stays with its provenance (its link row is kept,
+    renamed and of kind 'gone', so that its name is free again; its source record stays)."""
+    row = get_feed_or_raise(conn, name)
+    pulls = repo.delete_feed(conn, row.id)
+    link_name = f"removed:{row.peer_id}:{LINK_PREFIX}{row.name}"[:200]
+    repo.update_link(conn, row.peer_id, {"name": link_name, "kind": "gone", "enabled": False})
+    record(conn, actor, "feed.remove", name, pulls=pulls)
 
 
-def _finish(conn: Connection, feed: Any, result: PullResult, started: int, actor: str) -> None:
-    finished = now_us()
-    repo.insert_pull(
-        conn,
-        {
-            "feed_id": feed.id,
-            "started_us": started,
-            "finished_us": finished,
-            "status": result.status,
-            "http_status": result.http_status,
-            "fetched_bytes": result.fetched_bytes,
-            "stored": result.stored,
-            "duplicates": result.duplicates,
-            "refused": result.refused,
-            "error": result.error,
-        },
-    )
-    repo.update_feed(conn, feed.id, {"last_pull_us": started, "last_status": result.status, "last_error": result.error})
-    record(
-        conn,
-        actor,
-        "feed.pull",
-        feed.name,
-        status=result.status,
-        stored=result.stored,
-        duplicates=result.duplicates,
-        refused=result.refused,
-        error=result.error,
-    )
-
-
-def pull_feed(engine: Engine, name: str, *, actor: str = "cli") -> PullResult:
-    """Pull one feed: fetch outside any transaction, then store in one; a failure is recorded, nothing else."""
-    with read_transaction(engine) as conn:
-        feed = get_feed_or_raise(conn, name)
-        seen = repo.marks(conn, feed.id)
-    started = now_us()
-    result = PullResult(feed.name, "ok")
-    try:
-        col = collect(feed, seen)
-        result.http_status, result.fetched_bytes, result.status = col.http_status, col.fetched_bytes, col.status
-        with transaction(engine) as conn:
-            if col.status == "ok":
-                report = _store(conn, feed, col, actor)
-                result.stored, result.duplicates, result.refused = report.stored, report.duplicates, report.refused
-                result.reasons = report.reasons + col.reasons
-                result.skipped = col.skipped
-                repo.set_marks(conn, feed.id, col.marks)
-            repo.update_feed(conn, feed.id, col.state)
-            _finish(conn, feed, result, started, actor)
-        return result
-    except AccordError as exc:
-        result.error = exc.message
-    except Exception as exc:  # a bug or a database failure must still leave a readable status
-        log.exception("feed %s: pull failed", feed.name)
-        result.error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-    result.status, result.stored, result.duplicates, result.refused = "error", 0, 0, 0
-    with transaction(engine) as conn:
-        _finish(conn, feed, result, started, actor)
-    return result
-
-
-def pull_feeds(engine: Engine, names: list[str] | None = None, *, due_only: bool = False) -> list[PullResult]:
-    """Pull the named feeds, or every due feed (due_only) / every enabled feed; each in its own transaction."""
-    with read_transaction(engine) as conn:
-        if names:
-            targets = [get_feed_or_raise(conn, n).name for n in names]
-        elif due_only:
-            ids = repo.due_feed_ids(conn, now_us())
-            targets = [row.name for fid in ids if (row := repo.get_feed_by_id(conn, fid)) is not None]
-        else:
-            targets = [row.name for row in repo.list_feeds(conn) if row.enabled]
-    return [pull_feed(engine, name) for name in targets]
+def next_due_us(row: Any, now: int) -> int | None:
+    """When the worker next pulls this feed (now, if it is due), or None: disabled or pulled only on demand."""
+    if not row.enabled or not row.every_minutes:
+        return None
+    if row.last_pull_us is None:
+        return now
+    return max(now, int(row.last_pull_us) + int(row.every_minutes) * 60_000_000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from accord.feeds.service import pull_feeds
+from accord.feeds.pull import pull_feeds
 
 
 def pull_due(engine: Engine) -> int:

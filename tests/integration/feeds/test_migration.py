@@ -13,7 +13,8 @@ from accord.core.migrate import alembic_config, upgrade
 from accord.core.names import name_key
 from accord.core.settings import get_settings
 from accord.demo.service import ensure_host_org
-from accord.feeds.service import get_feed_or_raise, pull_feed
+from accord.feeds.pull import pull_feed
+from accord.feeds.service import get_feed_or_raise
 from accord.models.collections import peer, peer_org
 from accord.models.objects import stix_object
 from tests.integration.feeds.server import FeedServer

@@ -10,7 +10,7 @@ from pymisp import MISPEvent
 from sqlalchemy import Engine, select
 
 from accord.core.db import transaction
-from accord.feeds.service import pull_feed
+from accord.feeds.pull import pull_feed
 from accord.models.objects import stix_object
 from accord.stix.markings import Tlp, tlp_marking_definition
 from tests.integration.feeds.conftest import DATA, add, counts, pull_rows

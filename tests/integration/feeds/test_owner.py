@@ -13,7 +13,8 @@ from accord.accounts import service as accounts
 from accord.api.app import create_app
 from accord.core.db import transaction
 from accord.core.errors import BadRequest
-from accord.feeds.service import FeedSpec, add_feed, pull_feed
+from accord.feeds.pull import pull_feed
+from accord.feeds.service import FeedSpec, add_feed
 from accord.models.accounts import org
 from accord.models.collections import peer, peer_org
 from accord.models.objects import stix_object

@@ -8,7 +8,8 @@ import orjson
 from sqlalchemy import Engine, select
 
 from accord.core.db import transaction
-from accord.feeds.service import get_feed_or_raise, pull_feed
+from accord.feeds.pull import pull_feed
+from accord.feeds.service import get_feed_or_raise
 from accord.feeds.tasks import pull_due
 from accord.models.objects import stix_object
 from accord.remote.taxii import TaxiiClient

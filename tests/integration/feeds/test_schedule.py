@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from accord.core.db import transaction
-from accord.feeds.service import pull_feed
+from accord.feeds.pull import pull_feed
 from accord.models.feeds import feed
 from accord.worker import schedule
 from accord.worker.runner import run_forever

@@ -7,7 +7,7 @@ from sqlalchemy import Engine, inspect, text
 
 from accord.core import keys
 from accord.core.migrate import alembic_config, upgrade
-from accord.feeds.service import pull_feed
+from accord.feeds.pull import pull_feed
 from tests.integration.feeds.conftest import add
 from tests.integration.feeds.server import FeedServer
 

@@ -12,7 +12,7 @@ from accord.core import keys
 from accord.core.db import transaction
 from accord.core.settings import get_settings
 from accord.federation.service import PeerSpec, add_peer
-from accord.feeds.service import pull_feed
+from accord.feeds.pull import pull_feed
 from accord.models.audit import audit_log
 from accord.models.collections import peer
 from accord.models.feeds import feed
