@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     )
     taxii_max_content_length: int = 104_857_600
     taxii_inline_max_objects: int = 5_000
-    taxii_page_limit: int = 1_000
+    taxii_page_limit: int = Field(default=5_000, description="the most objects a TAXII page holds, whatever asked")
+    taxii_default_page: int = Field(default=1_000, description="objects per TAXII page when the client names no limit")
     taxii_status_retention_hours: int = Field(default=24, description="keep POST status resources this long (>= 24)")
     taxii_title: str = "Accord TAXII 2.1"
     taxii_api_roots: str = "api"
@@ -44,7 +45,7 @@ class Settings(BaseSettings):
     sync_every_seconds: int = Field(
         default=300, description="default seconds between a subscription's scheduled runs; 0 = only `accord sync`"
     )
-    sync_page_limit: int = Field(default=1_000, description="objects asked per page when pulling from a peer")
+    sync_page_limit: int = Field(default=5_000, description="objects asked per page when pulling from a peer")
     stream_poll_seconds: float = Field(default=0.15, description="seconds between a live stream's database polls")
     stream_keepalive_seconds: float = Field(default=15.0, description="seconds between a quiet stream's keep-alives")
     var_dir: Path = Path("./var")

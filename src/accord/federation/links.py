@@ -18,7 +18,8 @@ from accord.feeds.repository import add_link_org, link_orgs
 from accord.models.collections import peer
 from accord.sharing.policy import Principal
 from accord.store.repository import lock_writers
-from accord.store.service import IngestReport, WriteContext, ingest
+from accord.store.service import IngestReport, WriteContext, ingest_batches
+from accord.taxii.parallel import pipeline_for, prepare_batches
 
 IDENTITY_RE = re.compile(r"^identity--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 PUSHED = "(pushed)"  # the remote collection recorded for what a peer pushed to us
@@ -100,8 +101,12 @@ def store_received(
     remote_collection: str,
     actor: str,
 ) -> IngestReport:
-    """Store what a pull brought into a local collection, with provenance; the caller commits."""
-    report = ingest(conn, objects, link_context(conn, link, collection_id, objects, actor))
+    """Store what a pull brought into a local collection, with provenance; the caller commits.
+
+    A page is prepared as a TAXII envelope is (accord.taxii.parallel): a helper process prepares part of it
+    while this one prepares and writes the rest."""
+    ctx = link_context(conn, link, collection_id, objects, actor)
+    report = ingest_batches(conn, prepare_batches(objects, pipeline=pipeline_for(conn)), ctx)
     note_receipts(conn, link.id, report, sub_id=sub_id, remote_collection=remote_collection)
     return report
 

@@ -8,7 +8,9 @@ side), so a process killed at any point resumes where its last commit left it: n
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -27,13 +29,16 @@ from accord.federation import repository as repo
 from accord.federation.links import store_received
 from accord.remote.http import RemoteError, guarded_client
 from accord.remote.sse import Event, EventSource, StreamStalled, signed_part
-from accord.remote.taxii import RemoteServer, TaxiiClient
+from accord.remote.taxii import Page, RemoteServer, TaxiiClient
 from accord.sharing.repository import principal_for
 from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
 from accord.store.service import IngestReport
 
 log = logging.getLogger("accord.federation")
-PUSH_BATCH = 1_000
+PUSH_BATCH = (
+    5_000  # objects per pushed envelope (an Accord peer stores up to 5,000 inline, ACCORD_TAXII_INLINE_MAX_OBJECTS)
+)
+ENVELOPE_BYTES = 8 * 1024 * 1024  # and at most this much JSON: below the usual TAXII max_content_length
 MAX_BACKOFF_S = 3_600
 MAX_REASONS = 20
 
@@ -111,7 +116,7 @@ def pull(engine: Engine, client: TaxiiClient, peer: Any, sub: Any, result: SyncR
     """Pull what is new in the remote collection, committing each page with the watermark after it."""
     limit = get_settings().sync_page_limit
     pages = client.objects_pages(sub.remote_collection, added_after=_resume_from(sub), limit=limit, all_versions=True)
-    for page in pages:
+    for page in prefetched(pages):
         with transaction(engine) as conn:
             report = store_received(
                 conn,
@@ -190,6 +195,41 @@ def apply_removals(engine: Engine, client: TaxiiClient, peer: Any, sub: Any, res
             repo.update_subscription(conn, sub.id, {"stream_cursor": cursor})
 
 
+def prefetched(pages: Iterator[Page]) -> Iterator[Page]:
+    """The pages, the next one fetched by a thread while the caller stores this one (at most one ahead)."""
+    ahead: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        ahead.put(("page", page), timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ahead.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which raises it where it was expected
+            ahead.put(("error", exc))
+
+    worker = threading.Thread(target=fetch, name="accord-pull-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = ahead.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
 def reconcile(engine: Engine, client: TaxiiClient, peer: Any, sub: Any, result: SyncResult, actor: str) -> None:
     """Remove from the local collection what arrived from the remote collection and it no longer holds."""
     remote = {_key(e.get("id"), e.get("version")) for e in client.manifest(sub.remote_collection)}
@@ -231,6 +271,7 @@ def push(engine: Engine, client: TaxiiClient, peer: Any, sub: Any, result: SyncR
             rows = repo.pending_push(conn, reader, sub.collection_id, position, PUSH_BATCH, peer.id)
         if not rows:
             return
+        rows = _within(rows, ENVELOPE_BYTES)
         objects = [orjson.loads(r.raw) for r in rows]
         status = client.add_objects(sub.remote_collection, objects)
         if status.get("status") != "complete":
@@ -245,6 +286,16 @@ def push(engine: Engine, client: TaxiiClient, peer: Any, sub: Any, result: SyncR
             repo.add_totals(conn, sub.id, {"sent": sent, "refused": len(failures)})
         result.sent += sent
         result.refused += len(failures)
+
+
+def _within(rows: list[Any], max_bytes: int) -> list[Any]:
+    """The first rows whose bodies fit an envelope of `max_bytes` (at least one row)."""
+    total = 0
+    for i, row in enumerate(rows):
+        total += len(row.raw) + 1
+        if total > max_bytes and i:
+            return rows[:i]
+    return rows
 
 
 # --- running subscriptions ----------------------------------------------------------------------------------

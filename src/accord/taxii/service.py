@@ -137,8 +137,9 @@ def read_page(
 ) -> Page:
     """One page of objects, manifest entries or versions, exactly as the policy lets this caller see it."""
     coll = readable_collection(conn, principal, collection_key)
-    cap = get_settings().taxii_page_limit
-    limit = min(f.limit or cap, cap)
+    settings = get_settings()
+    cap = settings.taxii_page_limit
+    limit = min(f.limit or settings.taxii_default_page, cap)
     scope = endpoint.value if object_id is None else f"{endpoint.value}:{object_id}"
     bound = cursors.binding(principal, f"taxii:{scope}", [coll.id, f.canonical()])
     after = f.added_after_us
