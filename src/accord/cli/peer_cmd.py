@@ -11,6 +11,7 @@ import typer
 from accord.cli.common import out, read_secret, reading, span, unit_of_work
 from accord.core.clock import now_us
 from accord.core.db import get_engine
+from accord.stix.timestamps import micros_to_timestamp
 
 if TYPE_CHECKING:
     from accord.federation.sync import SyncResult
@@ -119,16 +120,6 @@ def peer_list() -> None:
         sys.stdout.write(f"{r.name}\t{r.url}\t{r.org_name}\t{r.remote_org_name or '-'}\t{signed}\t{state}\n")
 
 
-def _when(us: int | None) -> str:
-    if not us:
-        return "never"
-    return _ago(now_us() - us)
-
-
-def _ago(delta_us: int) -> str:
-    return f"{span(delta_us)} ago"
-
-
 def _status_line(s: Any) -> str:
     where = (
         f"pull {s.remote_collection} -> {s.collection_alias}"
@@ -137,13 +128,16 @@ def _status_line(s: Any) -> str:
     )
     flags = [f for f, on in (("live", s.live), ("disabled", not s.enabled)) if on]
     every = f" every {s.every_seconds}s" if s.every_seconds else ""
-    lag = f" lag {_ago(now_us() - s.last_ok_us)}" if s.last_ok_us else ""
     counts = (
         f"received {s.received} stored {s.stored} duplicates {s.duplicates} refused {s.refused} removed {s.removed}"
         if s.direction == "pull"
         else f"sent {s.sent} refused {s.refused}"
     )
-    health = f"last ok {_when(s.last_ok_us)}{lag}"
+    health = (
+        f"last ok {micros_to_timestamp(s.last_ok_us)[:19]}Z (lag {span(now_us() - s.last_ok_us)})"
+        if s.last_ok_us
+        else "never succeeded"
+    )
     if s.failures:
         retry = f", retry in {span((s.next_run_us or 0) - now_us())}" if s.next_run_us else ""
         health += f", {s.failures} failure{'s' if s.failures > 1 else ''} ({s.last_error}){retry}"
@@ -207,7 +201,7 @@ def result_line(r: SyncResult) -> str:
     """One line per subscription run."""
     where = f"{r.peer} {r.direction} {r.remote_collection if r.direction == 'pull' else r.collection}"
     if r.status == "error":
-        return f"{where}: error: {r.error}"
+        return f"{where}: {r.error}"
     if r.direction == "pull":
         removed = f", removed {r.removed}" if r.removed else ""
         return f"{where}: {r.stored} new, {r.duplicates} already stored, {r.refused} refused{removed}"
