@@ -66,21 +66,7 @@ def main() -> None:
             a.start()
             b.start()
             remote = a.collection_id("intel", alice)
-            b.cli(
-                "peer",
-                "add",
-                "A",
-                "--url",
-                a.api_root,
-                "--org",
-                "Beta",
-                "--token-env",
-                "PEER_TOKEN",
-                "--allow-private",
-                "--public-key",
-                a.public_key(),
-                PEER_TOKEN=sync,
-            )
+            b.add_peer("A", a, "Beta", sync)
             db = Path(b.env["ACCORD_DATABASE_URL"].removeprefix("sqlite:///"))
 
             # Baseline: publish, then an immediate `accord sync A` on B (a CLI process, as a cron job would).

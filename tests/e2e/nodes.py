@@ -96,6 +96,26 @@ class Node:
         self.cli("user", "create", email, "--org", org, "--role", role, "--no-password")
         return self.token(email)
 
+    def add_peer(
+        self,
+        name: str,
+        target: Node,
+        org: str,
+        token: str,
+        *,
+        public_key: str | None = None,
+        url: str | None = None,
+        **options: str,
+    ) -> None:
+        """`accord peer add` of `target` (its TAXII API root, on loopback), its token passed in the environment;
+        it must sign with its own key unless told another; options are further `--flag value` pairs."""
+        flags = [x for k, v in options.items() for x in (f"--{k.replace('_', '-')}", v)]
+        key = public_key or target.public_key()
+        self.cli(
+            "peer", "add", name, "--url", url or target.api_root, "--org", org, "--token-env", "PEER_TOKEN",
+            "--allow-private", "--public-key", key, *flags, PEER_TOKEN=token,
+        )  # fmt: skip
+
     def public_key(self) -> str:
         return self.cli("node", "key").stdout.strip()
 

@@ -67,39 +67,9 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
             node.start()
         a_intel = a.collection_id("intel", alice)
         b_from_a = b.collection_id("from-a", b_admin)
-        b.cli(
-            "peer",
-            "add",
-            "A",
-            "--url",
-            a.api_root,
-            "--org",
-            "Beta",
-            "--token-env",
-            "PEER_TOKEN",
-            "--allow-private",
-            "--public-key",
-            a.public_key(),
-            "--remote-org",
-            "Alpha node",
-            PEER_TOKEN=b_sync_on_a,
-        )
+        b.add_peer("A", a, "Beta", b_sync_on_a, remote_org="Alpha node")
         b.cli("peer", "pull", "A", "--remote", a_intel, "--into", "from-a")
-        c.cli(
-            "peer",
-            "add",
-            "B",
-            "--url",
-            f"{b.url}/taxii2/",
-            "--org",
-            "Gamma",
-            "--token-env",
-            "PEER_TOKEN",
-            "--allow-private",
-            "--public-key",
-            b.public_key(),
-            PEER_TOKEN=c_sync_on_b,
-        )
+        c.add_peer("B", b, "Gamma", c_sync_on_b, url=f"{b.url}/taxii2/")  # a discovery URL finds the API root
         c.cli("peer", "pull", "B", "--remote", b_from_a, "--into", "from-b")
         yield Federation(a, b, c, alice, b_admin, c.tokens["admin@c.example"], a_intel, b_from_a)
     finally:
@@ -188,21 +158,7 @@ def test_b_pushing_to_a_sends_nothing_that_came_from_a(fed: Federation) -> None:
 def test_unsigned_or_wrongly_signed_content_is_refused_and_reported(fed: Federation) -> None:
     # C expects B's key; point a peer with A's key at B: B's signatures do not verify with it.
     c_sync_on_b = fed.b.token("sync@gamma.example")
-    fed.c.cli(
-        "peer",
-        "add",
-        "B-wrong-key",
-        "--url",
-        fed.b.api_root,
-        "--org",
-        "Gamma",
-        "--token-env",
-        "PEER_TOKEN",
-        "--allow-private",
-        "--public-key",
-        fed.a.public_key(),
-        PEER_TOKEN=c_sync_on_b,
-    )
+    fed.c.add_peer("B-wrong-key", fed.b, "Gamma", c_sync_on_b, public_key=fed.a.public_key())
     fed.c.cli("collection", "create", "Quarantine", "--alias", "quarantine", "--read", "Gamma", "--write", "Gamma")
     fed.c.cli("peer", "pull", "B-wrong-key", "--remote", fed.b_from_a, "--into", "quarantine")
     done = fed.c.cli("sync", "B-wrong-key", check=False)
