@@ -33,6 +33,7 @@ from accord.store.service import WriteContext, ingest
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ALIAS_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 DAY_US = 86_400_000_000
+MAX_EXPIRES_DAYS = 36_500  # a century: beyond it, an expiry is no expiry
 
 
 # --- organisations -------------------------------------------------------------------------------------------
@@ -246,8 +247,8 @@ def create_token(
 ) -> str:
     """A new API token for the user; returned once, stored only as a hash."""
     user = get_user_by_email_or_raise(conn, email)
-    if expires_days is not None and expires_days <= 0:
-        raise BadRequest("--expires-days must be a positive number of days")
+    if expires_days is not None and not 0 < expires_days <= MAX_EXPIRES_DAYS:
+        raise BadRequest(f"expires_days must be a whole number of days from 1 to {MAX_EXPIRES_DAYS:,}")
     token, prefix, digest = security.new_token()
     now = now_us()
     conn.execute(
@@ -266,8 +267,9 @@ def create_token(
 
 
 def revoke_token(conn: Connection, prefix: str, *, actor: str = "cli") -> None:
-    """Revoke the token with this prefix (the token itself or its 8-character prefix)."""
-    prefix = security.token_prefix(prefix) or prefix
+    """Revoke the token with this prefix: the token itself, its prefix as listed (`acc_1c78d35c`) or the hex part."""
+    prefix = prefix.strip()
+    prefix = security.token_prefix(prefix) or prefix.removeprefix(security.TOKEN_PREFIX)
     result = conn.execute(
         update(api_token)
         .where(api_token.c.prefix == prefix, api_token.c.revoked_us.is_(None))
@@ -279,8 +281,8 @@ def revoke_token(conn: Connection, prefix: str, *, actor: str = "cli") -> None:
     record(conn, actor, "token.revoke", prefix)
 
 
-def list_tokens(conn: Connection) -> list[Any]:
-    """All tokens (never their secrets)."""
+def list_tokens(conn: Connection, email: str | None = None) -> list[Any]:
+    """All tokens, or one user's (never their secrets)."""
     stmt = (
         select(
             api_token.c.prefix,
@@ -293,6 +295,8 @@ def list_tokens(conn: Connection) -> list[Any]:
         .join(app_user, app_user.c.id == api_token.c.user_id)
         .order_by(api_token.c.created_us)
     )
+    if email is not None:
+        stmt = stmt.where(app_user.c.id == get_user_by_email_or_raise(conn, email).id)
     return list(conn.execute(stmt))
 
 

@@ -69,9 +69,12 @@ def create_app() -> FastAPI:
 
     app.add_middleware(NulGuard)
     app.include_router(rest.router)
+    from accord.api.headers import SecurityHeaders
+
     _include_optional(app)
     _with_checkpointer(app)
     _with_helpers(app)
+    app.add_middleware(SecurityHeaders)  # outermost: every response, errors included
     return app
 
 

@@ -27,7 +27,7 @@ def parse_credentials(request: Request) -> Credentials | None:
     scheme, _, value = header.strip().partition(" ")
     scheme = scheme.lower()
     value = value.strip()
-    if scheme == "bearer" and value:
+    if scheme in ("bearer", "token") and value:  # `Token KEY`: what taxii2-client's TokenAuth sends
         return Credentials(token=value, client=client)
     if scheme == "basic" and value:
         try:
@@ -38,7 +38,7 @@ def parse_credentials(request: Request) -> Credentials | None:
         if not sep:
             raise Unauthorized("malformed Basic credentials")
         return Credentials(email=email, secret=secret, client=client)
-    raise Unauthorized("unsupported authorization scheme; use Bearer or Basic")
+    raise Unauthorized("unsupported authorization scheme; use Bearer, Token or Basic")
 
 
 def _verify(creds: Credentials) -> Principal:

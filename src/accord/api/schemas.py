@@ -32,7 +32,7 @@ class UserRead(BaseModel):
 class TokenCreate(BaseModel):
     email: str
     read_only: bool = False
-    expires_days: int | None = Field(default=None, ge=1)
+    expires_days: int | None = Field(default=None, ge=1, le=36_500)
 
 
 class TokenCreated(BaseModel):

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from accord.accounts import service as accounts
 from accord.cli.common import fail, out, reading, unit_of_work
+from accord.stix.timestamps import micros_to_timestamp
 
 org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
@@ -70,7 +71,7 @@ def user_list() -> None:
 def token_create(
     email: str,
     read_only: bool = typer.Option(False, "--read-only"),
-    expires_days: int | None = typer.Option(None, "--expires-days", min=1),
+    expires_days: int | None = typer.Option(None, "--expires-days", min=1, max=36_500),
 ) -> None:
     """Create an API token for a user; prints only the token."""
     with unit_of_work() as conn:
@@ -78,8 +79,29 @@ def token_create(
     sys.stdout.write(token + "\n")
 
 
+@token_app.command("list")
+def token_list(email: str | None = typer.Argument(None, help="one user's tokens (default: all)")) -> None:
+    """Tokens: prefix, user, created, expires, read-only or not, revoked or active (never the secret)."""
+    with reading() as conn:
+        rows = accounts.list_tokens(conn, email)
+    if not rows:
+        out.print("no tokens")
+        return
+    for r in rows:
+        expires = _day(r.expires_us) if r.expires_us else "never"
+        state = f"revoked {_day(r.revoked_us)}" if r.revoked_us else "active"
+        mode = "read-only" if r.read_only else "read-write"
+        sys.stdout.write(f"acc_{r.prefix}\t{r.email}\t{_day(r.created_us)}\t{expires}\t{mode}\t{state}\n")
+
+
+def _day(us: int) -> str:
+    return micros_to_timestamp(us)[:19] + "Z"
+
+
 @token_app.command("revoke")
-def token_revoke(prefix: str) -> None:
+def token_revoke(
+    prefix: str = typer.Argument(..., help="the prefix as listed (acc_1c78d35c), its hex, or the token"),
+) -> None:
     """Revoke a token by its prefix."""
     with unit_of_work() as conn:
         accounts.revoke_token(conn, prefix)
