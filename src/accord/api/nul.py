@@ -15,6 +15,17 @@ from accord.api.errors import render_error
 from accord.store.prepare import holds_nul
 
 _CHECKED_BODIES = (b"application/json", b"application/x-www-form-urlencoded")
+# The most a JSON or form body outside TAXII may hold (a lookup of 10,000 values is well under 1 MB): larger
+# ones are refused (413) from their Content-Length, or as soon as they grow past it, before they are held whole.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def _checked(content_type: bytes) -> bool:
+    """JSON (any application/…+json too, e.g. merge-patch) and form bodies."""
+    media = content_type.split(b";", 1)[0].strip()
+    return media.startswith(_CHECKED_BODIES) or (media.startswith(b"application/") and media.endswith(b"+json"))
+
+
 REASON = "the request holds a NUL character (\\u0000); Accord stores no such value"
 
 
@@ -38,22 +49,35 @@ class NulGuard:
             await self._refuse(scope, receive, send)
             return
         content_type = b""
+        declared = b""
         for key, value in scope.get("headers", []):
             if key == b"content-type":
                 content_type = value.lower()
-        if scope.get("path", "").startswith("/taxii2") or not content_type.startswith(_CHECKED_BODIES):
+            elif key == b"content-length":
+                declared = value
+        if scope.get("path", "").startswith("/taxii2") or not _checked(content_type):
             await self.app(scope, receive, send)
             return
+        if declared.strip().isdigit() and int(declared) > MAX_BODY_BYTES:
+            await self._too_large(scope, receive, send)
+            return
         messages: list[Message] = []
-        body = b""
+        chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             messages.append(message)
             if message["type"] != "http.request":
                 break
-            body += message.get("body", b"")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        body = b"".join(chunks)
         if _body_holds_nul(content_type, body):
             await self._refuse(scope, receive, send)
             return
@@ -62,6 +86,13 @@ class NulGuard:
             return messages.pop(0) if messages else await receive()
 
         await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+        from fastapi import Request
+
+        message = f"the body is larger than {MAX_BODY_BYTES:,} bytes, the most a JSON or form request may hold"
+        await render_error(Request(scope), 413, message)(scope, receive, send)
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:

@@ -52,3 +52,28 @@ def test_every_response_carries_the_security_headers(node: Node, method: str, pa
     csp = r.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in csp
     assert "default-src 'self'" in csp
+
+
+def test_a_huge_json_body_is_refused_before_it_is_read(node: Node) -> None:
+    from accord.api.nul import MAX_BODY_BYTES
+
+    big = b'{"values": ["' + b"a" * (MAX_BODY_BYTES + 10) + b'"]}'
+    for headers in ({}, node.bearer("alice")):  # before authentication too
+        r = node.client.post("/api/v1/lookup", content=big, headers={"Content-Type": "application/json", **headers})
+        assert r.status_code == 413
+        assert r.headers["content-type"] == "application/problem+json"
+
+    def chunks():  # no Content-Length: refused once it grows past the limit
+        for _ in range(MAX_BODY_BYTES // 65_536 + 2):
+            yield b" " * 65_536
+
+    r = node.client.post("/api/v1/lookup", content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_a_nul_in_any_json_media_type_is_refused(node: Node) -> None:
+    body = b'{"name": "evil\\u0000org"}'
+    for media in ("application/json", "application/merge-patch+json", "application/json; charset=utf-8"):
+        r = node.client.post("/api/v1/orgs", content=body, headers={"Content-Type": media, **node.bearer("admin")})
+        assert r.status_code == 400, media
+        assert "NUL" in r.json()["detail"]
