@@ -213,6 +213,14 @@ def create_user(
     return get_user_by_email_or_raise(conn, email)
 
 
+def set_user_disabled(conn: Connection, email: str, disabled: bool, *, actor: str = "cli") -> None:
+    """Disable a user (its passwords and tokens stop working) or enable it again."""
+    user = get_user_by_email_or_raise(conn, email)
+    conn.execute(update(app_user).where(app_user.c.id == user.id).values(disabled=disabled))
+    forget_credentials()
+    record(conn, actor, "user.disable" if disabled else "user.enable", user.email)
+
+
 def _is_feed_source(conn: Connection, org_id: int) -> bool:
     """Whether a feed's link speaks for this organisation (accord.feeds: it owns what the feed brings)."""
     stmt = (
@@ -486,6 +494,59 @@ def create_collection(
         forget_credentials()
     record(conn, actor, "collection.create", alias, readers=readers, writers=writers)
     return conn.execute(select(collection).where(collection.c.id == cid)).one()
+
+
+def change_grants(
+    conn: Connection, alias: str, *, readers: list[str], writers: list[str], grant: bool, actor: str = "cli"
+) -> int:
+    """Give (grant) or take away read and write grants of a collection; how many changed. Effective at once in
+    this process; other processes of the node see it within the credential cache's bound."""
+    coll = get_collection_by_alias_or_raise(conn, alias)
+    wanted = [("read", w) for w in readers] + [("write", w) for w in writers]
+    if not wanted:
+        raise BadRequest("name at least one --read or --write organisation or sharing group")
+    g = collection_grant.c
+    changed = 0
+    for mode, who in wanted:
+        grantee = _grantee(conn, who)
+        match = [g.collection_id == coll.id, g.mode == mode]
+        match += [g.org_id == grantee["org_id"]] if grantee["org_id"] else [g.group_id == grantee["group_id"]]
+        exists = conn.execute(select(g.id).where(*match)).first() is not None
+        if grant and not exists:
+            conn.execute(insert(collection_grant).values(collection_id=coll.id, mode=mode, **grantee))
+            changed += 1
+        elif not grant and exists:
+            conn.execute(collection_grant.delete().where(*match))
+            changed += 1
+    if changed:
+        forget_credentials()
+    verb = "collection.grant" if grant else "collection.revoke"
+    record(conn, actor, verb, alias, readers=readers, writers=writers, changed=changed)
+    return changed
+
+
+def change_members(conn: Connection, group: str, org_names: list[str], *, add: bool, actor: str = "cli") -> int:
+    """Add organisations to a sharing group, or remove them; how many changed."""
+    row = get_group_by_name(conn, group)
+    if row is None:
+        raise NotFound(f"no sharing group named {group!r}")
+    if not org_names:
+        raise BadRequest("name at least one --org")
+    m = sharing_group_member.c
+    changed = 0
+    for name in org_names:
+        org_id = get_org_by_name_or_raise(conn, name).id
+        exists = conn.execute(select(m.org_id).where(m.group_id == row.id, m.org_id == org_id)).first() is not None
+        if add and not exists:
+            conn.execute(insert(sharing_group_member).values(group_id=row.id, org_id=org_id))
+            changed += 1
+        elif not add and exists:
+            conn.execute(sharing_group_member.delete().where(m.group_id == row.id, m.org_id == org_id))
+            changed += 1
+    if changed:
+        forget_credentials()
+    record(conn, actor, "group.add" if add else "group.remove", row.name, orgs=sorted(org_names), changed=changed)
+    return changed
 
 
 def get_collection_by_alias_or_raise(conn: Connection, alias: str) -> Any:

@@ -56,6 +56,22 @@ def user_create(
     out.print(f"created user {row.email} ({role})")
 
 
+@user_app.command("disable")
+def user_disable(email: str) -> None:
+    """Disable a user: its password and tokens stop working (until enabled again)."""
+    with unit_of_work() as conn:
+        accounts.set_user_disabled(conn, email, True)
+    out.print(f"disabled {email}")
+
+
+@user_app.command("enable")
+def user_enable(email: str) -> None:
+    """Enable a disabled user again."""
+    with unit_of_work() as conn:
+        accounts.set_user_disabled(conn, email, False)
+    out.print(f"enabled {email}")
+
+
 @user_app.command("list")
 def user_list() -> None:
     """List users."""
@@ -118,6 +134,24 @@ def group_create(
     out.print(f"created sharing group {name} ({', '.join(org) or 'no members'})")
 
 
+@group_app.command("add")
+def group_add(name: str, org: list[str] = typer.Option(..., "--org", help="organisation to add (repeatable)")) -> None:
+    """Add organisations to a sharing group."""
+    with unit_of_work() as conn:
+        changed = accounts.change_members(conn, name, org, add=True)
+    out.print(f"added {changed} organisation{'s' if changed != 1 else ''} to {name}")
+
+
+@group_app.command("remove")
+def group_remove(
+    name: str, org: list[str] = typer.Option(..., "--org", help="organisation to remove (repeatable)")
+) -> None:
+    """Remove organisations from a sharing group."""
+    with unit_of_work() as conn:
+        changed = accounts.change_members(conn, name, org, add=False)
+    out.print(f"removed {changed} organisation{'s' if changed != 1 else ''} from {name}")
+
+
 @collection_app.command("create")
 def collection_create(
     title: str,
@@ -132,6 +166,33 @@ def collection_create(
     with unit_of_work() as conn:
         row = accounts.create_collection(conn, title, alias, readers=read, writers=write, description=description)
     out.print(f"created collection {row.alias} ({row.uuid})")
+
+
+def _grants(alias: str, read: list[str], write: list[str], *, grant: bool) -> None:
+    with unit_of_work() as conn:
+        changed = accounts.change_grants(conn, alias, readers=read, writers=write, grant=grant)
+    verb = "granted" if grant else "revoked"
+    out.print(f"{verb} {changed} grant{'s' if changed != 1 else ''} on {alias}")
+
+
+@collection_app.command("grant")
+def collection_grant(
+    alias: str,
+    read: list[str] = typer.Option([], "--read", help="org or group that may read it (repeatable)"),
+    write: list[str] = typer.Option([], "--write", help="org or group that may write it (repeatable)"),
+) -> None:
+    """Let more organisations or groups read or write a collection (a partner's sync account's, say)."""
+    _grants(alias, read, write, grant=True)
+
+
+@collection_app.command("revoke")
+def collection_revoke(
+    alias: str,
+    read: list[str] = typer.Option([], "--read", help="org or group that may no longer read it (repeatable)"),
+    write: list[str] = typer.Option([], "--write", help="org or group that may no longer write it (repeatable)"),
+) -> None:
+    """Take read or write grants of a collection away."""
+    _grants(alias, read, write, grant=False)
 
 
 @collection_app.command("list")
