@@ -41,17 +41,18 @@ class CredentialCache:
     TAXII clients send the same credentials on every page; verifying them (token digest, throttle check, and
     the principal's collections and peers) costs several queries per request. A remembered entry is keyed by a
     keyed digest of the presented secret and of what the principal depends on (database, default TLP), never by
-    the secret itself. Bounds: a token's expiry is exact; a revocation, a changed role, grant, membership or
-    peer link made in this process takes effect at once (the service calls forget_credentials; a request racing
-    that commit may keep the old state, for `ttl` seconds at most); one made by another process (CLI, another
-    API process, direct SQL) takes effect within `ttl` seconds. A failed login forgets only the entries its
+    the secret itself, and holds the node's credentials generation it was verified under. Bounds: a token's
+    expiry is exact; a revocation, a changed role, grant, membership or peer link made through Accord in any
+    process of the node (API, CLI, worker) bumps the generation in the same transaction (forget_credentials), so
+    the very next request anywhere verifies again; a change made behind Accord's back (direct SQL) takes effect
+    within `ttl` seconds. A failed login forgets only the entries its
     throttle applies to (same client address or same account), so they are re-checked against the throttle.
     """
 
     def __init__(self, ttl: float = CREDENTIAL_CACHE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.clock = clock
-        self._entries: dict[bytes, tuple[float, int | None, Principal, tuple[str, ...]]] = {}
+        self._entries: dict[bytes, tuple[float, int | None, Principal, tuple[str, ...], int]] = {}
         self._lock = threading.Lock()
         self._salt = uuid.uuid4().bytes  # per process: digests are useless outside it
 
@@ -60,18 +61,19 @@ class CredentialCache:
         parts = (s.database_url, s.default_tlp, creds.token or "", creds.email or "", creds.secret or "")
         return hashlib.blake2b("\0".join(parts).encode(), key=self._salt, digest_size=32).digest()
 
-    def recall(self, creds: Credentials) -> Principal | None:
-        """The remembered principal, or None when unknown or older than the bound."""
+    def recall(self, creds: Credentials, generation: int = 0) -> Principal | None:
+        """The remembered principal, or None when unknown, older than the bound, or verified under an earlier
+        credentials generation (a revocation, role, grant, membership or link change anywhere on the node)."""
         found = self._entries.get(self._key(creds))
         if found is None:
             return None
-        until, expires_us, principal, _ = found
-        if self.clock() >= until or (expires_us is not None and expires_us <= now_us()):
+        until, expires_us, principal, _, seen = found
+        if seen != generation or self.clock() >= until or (expires_us is not None and expires_us <= now_us()):
             return None
         return principal
 
-    def remember(self, creds: Credentials, principal: Principal, expires_us: int | None) -> None:
-        """Remember a successful verification for `ttl` seconds."""
+    def remember(self, creds: Credentials, principal: Principal, expires_us: int | None, generation: int = 0) -> None:
+        """Remember a successful verification, made under this credentials generation, for `ttl` seconds."""
         if self.ttl <= 0:
             return
         key = self._key(creds)
@@ -81,7 +83,7 @@ class CredentialCache:
                 self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
                 if len(self._entries) >= _CACHE_MAX_ENTRIES:
                     self._entries.clear()
-            self._entries[key] = (now + self.ttl, expires_us, principal, creds.subjects())
+            self._entries[key] = (now + self.ttl, expires_us, principal, creds.subjects(), generation)
 
     def clear(self) -> None:
         """Forget everything."""

@@ -6,7 +6,7 @@ import re
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, String, Table, cast, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from accord.accounts import security
@@ -25,6 +25,7 @@ from accord.models.accounts import (
     sharing_group_member,
 )
 from accord.models.collections import collection, collection_grant, peer, peer_org
+from accord.models.objects import node_setting
 from accord.sharing.policy import Principal, Role
 from accord.sharing.repository import principal_for
 from accord.stix.timestamps import micros_to_timestamp
@@ -217,7 +218,7 @@ def set_user_disabled(conn: Connection, email: str, disabled: bool, *, actor: st
     """Disable a user (its passwords and tokens stop working) or enable it again."""
     user = get_user_by_email_or_raise(conn, email)
     conn.execute(update(app_user).where(app_user.c.id == user.id).values(disabled=disabled))
-    forget_credentials()
+    forget_credentials(conn)
     record(conn, actor, "user.disable" if disabled else "user.enable", user.email)
 
 
@@ -285,7 +286,7 @@ def revoke_token(conn: Connection, prefix: str, *, actor: str = "cli") -> None:
     )
     if result.rowcount == 0:
         raise NotFound(f"no active token with prefix {prefix!r}")
-    forget_credentials()
+    forget_credentials(conn)
     record(conn, actor, "token.revoke", prefix)
 
 
@@ -381,6 +382,31 @@ def _verify(conn: Connection, creds: Credentials) -> tuple[Principal | None, int
     return _user_principal(conn, user, read_only=False), None
 
 
+GENERATION_KEY = "credentials_generation"
+
+
+def credentials_generation(conn: Connection) -> int:
+    """The node's credentials generation: it moves on with every change that may take access away."""
+    found = conn.execute(select(node_setting.c.value).where(node_setting.c.key == GENERATION_KEY)).scalar()
+    return int(found) if found is not None else 0
+
+
+def _bump_generation(conn: Connection) -> None:
+    """Move the generation on, in the caller's transaction: every process re-verifies from its commit on."""
+    value = node_setting.c.value
+    bumped = conn.execute(
+        update(node_setting)
+        .where(node_setting.c.key == GENERATION_KEY)
+        .values(value=cast(cast(value, BigInteger) + 1, String))
+    )
+    if bumped.rowcount == 0:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(node_setting).values(key=GENERATION_KEY, value="1"))
+        except IntegrityError:  # another writer made it first
+            _bump_generation(conn)
+
+
 def authenticate(conn: Connection, creds: Credentials) -> Principal | None:
     """The principal for these credentials, or None (the same for unknown and wrong ones).
 
@@ -388,19 +414,23 @@ def authenticate(conn: Connection, creds: Credentials) -> Principal | None:
     record_login_failure in a transaction of its own, so that reads never take the write lock. A success is
     remembered for at most CREDENTIAL_CACHE_SECONDS (see recall_principal).
     """
+    generation = credentials_generation(conn)  # first: what is verified below is at least this recent
     principal, expires_us = _verify(conn, creds)
     if principal is not None:
-        credential_cache.remember(creds, principal, expires_us)
+        credential_cache.remember(creds, principal, expires_us, generation)
     return principal
 
 
-def recall_principal(creds: Credentials) -> Principal | None:
-    """The principal of credentials verified less than CREDENTIAL_CACHE_SECONDS ago, without the database."""
-    return credential_cache.recall(creds)
+def recall_principal(conn: Connection, creds: Credentials) -> Principal | None:
+    """The principal of credentials verified under the node's current credentials generation (and less than
+    CREDENTIAL_CACHE_SECONDS ago): one small read instead of the verification's queries."""
+    return credential_cache.recall(creds, credentials_generation(conn))
 
 
-def forget_credentials() -> None:
-    """Drop every remembered verification: call after revoking access, changing grants, roles or memberships."""
+def forget_credentials(conn: Connection) -> None:
+    """Every process of the node verifies credentials again once the caller's transaction commits: call with
+    every change that may take access away or give it (revocations, roles, grants, memberships, links)."""
+    _bump_generation(conn)
     credential_cache.clear()
 
 
@@ -426,7 +456,7 @@ def create_group(conn: Connection, name: str, org_names: list[str], *, actor: st
     gid = _insert_named(conn, sharing_group, row, f"sharing group {name!r} already exists")
     if members:
         conn.execute(insert(sharing_group_member), [{"group_id": gid, "org_id": m} for m in sorted(members)])
-        forget_credentials()
+        forget_credentials(conn)
     record(conn, actor, "group.create", name, orgs=sorted(org_names))
     return int(gid)
 
@@ -491,7 +521,7 @@ def create_collection(
             insert(collection_grant),
             [{"collection_id": cid, "mode": m, "org_id": o, "group_id": g} for m, o, g in sorted(unique, key=str)],
         )
-        forget_credentials()
+        forget_credentials(conn)
     record(conn, actor, "collection.create", alias, readers=readers, writers=writers)
     return conn.execute(select(collection).where(collection.c.id == cid)).one()
 
@@ -519,7 +549,7 @@ def change_grants(
             conn.execute(collection_grant.delete().where(*match))
             changed += 1
     if changed:
-        forget_credentials()
+        forget_credentials(conn)
     verb = "collection.grant" if grant else "collection.revoke"
     record(conn, actor, verb, alias, readers=readers, writers=writers, changed=changed)
     return changed
@@ -544,7 +574,7 @@ def change_members(conn: Connection, group: str, org_names: list[str], *, add: b
             conn.execute(sharing_group_member.delete().where(m.group_id == row.id, m.org_id == org_id))
             changed += 1
     if changed:
-        forget_credentials()
+        forget_credentials(conn)
     record(conn, actor, "group.add" if add else "group.remove", row.name, orgs=sorted(org_names), changed=changed)
     return changed
 

@@ -43,7 +43,9 @@ def parse_credentials(request: Request) -> Credentials | None:
 
 def _verify(creds: Credentials) -> Principal:
     with read_transaction(get_engine()) as conn:
-        principal = authenticate(conn, creds)
+        # One small read answers credentials verified under the node's current generation; only a change
+        # anywhere on the node since (or a first request) sends them through the whole verification.
+        principal = recall_principal(conn, creds) or authenticate(conn, creds)
     if principal is None:
         with transaction(get_engine()) as conn:
             record_login_failure(conn, creds)
@@ -54,8 +56,9 @@ def _verify(creds: Credentials) -> Principal:
 async def current_principal(request: Request) -> Principal:
     """The authenticated caller; 401 (identical for unknown and wrong credentials) otherwise.
 
-    Credentials verified within the last few seconds are answered from memory on the event loop (see
-    accounts.credentials.CredentialCache for the bounds); only a miss goes to the database, in a worker thread.
+    Credentials verified under the node's current credentials generation are answered from memory after one
+    small read (see accounts.credentials.CredentialCache); a revocation or a changed role, grant or membership
+    made by any process of the node is seen by the very next request.
     """
     cached = getattr(request.state, "principal", None)
     if cached is not None:
@@ -63,9 +66,7 @@ async def current_principal(request: Request) -> Principal:
     creds = parse_credentials(request)
     if creds is None:
         raise Unauthorized("authentication required")
-    principal = recall_principal(creds)
-    if principal is None:
-        principal = await run_in_threadpool(_verify, creds)
+    principal = await run_in_threadpool(_verify, creds)
     request.state.principal = principal
     return principal
 

@@ -114,7 +114,7 @@ def add_peer(conn: Connection, spec: PeerSpec, *, actor: str = "cli") -> Any:
     from accord.feeds.repository import add_link_org
 
     add_link_org(conn, peer_id, remote.id)
-    forget_credentials()  # the local organisation's principals now read what the new link brings
+    forget_credentials(conn)  # the local organisation's principals now read what the new link brings
     record(
         conn,
         actor,

@@ -160,7 +160,7 @@ def add_feed(conn: Connection, spec: FeedSpec, *, actor: str = "cli") -> Any:
         created_us=now,
     )
     repo.insert_feed(conn, values)
-    forget_credentials()  # the organisation's principals now read what the new link brings
+    forget_credentials(conn)  # the organisation's principals now read what the new link brings
     record(
         conn,
         actor,

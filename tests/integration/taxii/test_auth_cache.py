@@ -1,7 +1,6 @@
-"""Remembered verifications: credentials are re-checked against the database within CREDENTIAL_CACHE_SECONDS.
-
-Changes made behind the service's back (direct SQL, as another process such as the CLI would make them) stop
-being served stale once the bound has passed; changes made through the service take effect at once.
+"""Remembered verifications: every change made through Accord, in any process of the node, takes effect on the
+very next request (the credentials generation); changes made behind its back (direct SQL) once
+CREDENTIAL_CACHE_SECONDS have passed.
 """
 
 from __future__ import annotations
@@ -38,9 +37,9 @@ class FakeClock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
     fake = FakeClock()
     monkeypatch.setattr(credentials.credential_cache, "clock", fake)
-    accounts.forget_credentials()
+    credentials.credential_cache.clear()
     yield fake
-    accounts.forget_credentials()
+    credentials.credential_cache.clear()
 
 
 BOUND = credentials.CREDENTIAL_CACHE_SECONDS
@@ -147,3 +146,37 @@ def test_failed_logins_forget_only_what_they_throttle():
     cache.forget_subjects(credentials.Credentials(token="acc_x_wrong", client="10.0.0.1").subjects())
     assert cache.recall(alice) is None  # same address
     assert cache.recall(carol) == "principal-2"
+
+
+def _accord(db_url: str, *args: str) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
+    env["ACCORD_DATABASE_URL"] = db_url
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("accord")), *args], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("change", ["revoke", "disable", "grant"])
+def test_a_change_made_by_another_process_takes_effect_on_the_next_request(
+    client, community, engine, db_url, clock, change
+):
+    """The CLI is another process: its change reaches this one's remembered verifications at once (no bound)."""
+    alice, bob = community.auth["alice"], community.auth["bob"]
+    url = community.url(community.shared, "objects/")
+    assert client.get("/taxii2/", headers=alice).status_code == 200
+    assert client.get(url, headers=bob).status_code == 200
+    if change == "revoke":
+        _accord(db_url, "token", "revoke", "acc_" + _prefix(alice))
+        assert client.get("/taxii2/", headers=alice).status_code == 401
+    elif change == "disable":
+        _accord(db_url, "user", "disable", "alice@alpha.example")
+        assert client.get("/taxii2/", headers=alice).status_code == 401
+    else:
+        _accord(db_url, "collection", "revoke", community.shared.alias, "--read", "Beta")
+        assert client.get(url, headers=bob).status_code == 403  # Beta still writes it: it sees it, reads nothing
