@@ -12,7 +12,9 @@ file names and hosts.
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import importlib.util
+import pickle
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -21,6 +23,7 @@ from pathlib import Path
 import ahocorasick
 import orjson
 
+from accord.core.cache import cache_path, load_or_build
 from accord.extract.patterns import FILE_EXTENSIONS
 
 _MIN_ALIAS = 4
@@ -56,6 +59,9 @@ def _clusters_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("pymispgalaxies is not installed")
     return Path(next(iter(spec.submodule_search_locations))) / "data" / "misp-galaxy" / "clusters"
+
+
+_WORD_LISTS = ("common_words.txt", "proper_names.txt")
 
 
 def _word_list(name: str) -> frozenset[str]:
@@ -200,10 +206,36 @@ class _Matcher:
         ]
 
 
+_CACHE_FORMAT = b"1"
+
+
+def _cache_file() -> Path:
+    """Where the entries are kept: named by everything they are built from (clusters, word lists, this code)."""
+    parts = [_CACHE_FORMAT, importlib.metadata.version("pymispgalaxies").encode(), Path(__file__).read_bytes()]
+    parts += [resources.files("accord.extract").joinpath(name).read_bytes() for name in _WORD_LISTS]
+    parts.append(" ".join(sorted(FILE_EXTENSIONS)).encode())
+    return cache_path("galaxy-entries", *parts)
+
+
+def _dump_entries(entries: list[Entry]) -> bytes:
+    rows = [(e.type, e.canonical, e.alias, tuple(sorted(e.forms)), e.needs_cue) for e in entries]
+    return pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _load_entries(data: bytes) -> list[Entry]:
+    rows = pickle.loads(data)  # noqa: S301 - written by _dump_entries into the node's own var/ folder
+    return [Entry(kind, canonical, alias, frozenset(forms), cue) for kind, canonical, alias, forms, cue in rows]
+
+
+def entries() -> list[Entry]:
+    """Every alias entry: read from var/cache, or built from the bundled clusters (and cached) when stale."""
+    return load_or_build(_cache_file(), _entries, _dump_entries, _load_entries)
+
+
 @functools.cache
 def matcher() -> _Matcher:
-    """The alias matcher, built once per process (about half a second)."""
-    return _Matcher(_entries())
+    """The alias matcher, built once per process from the cached entries."""
+    return _Matcher(entries())
 
 
 def _next_word(text: str, end: int) -> str:
