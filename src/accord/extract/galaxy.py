@@ -27,6 +27,8 @@ from accord.core.cache import cache_path, load_or_build
 from accord.extract.patterns import FILE_EXTENSIONS
 
 _MIN_ALIAS = 4
+# From this many bytes on, the DFA's faster scan repays its longer build (bench_extract.py, bench_extract_startup.py).
+_DFA_MIN = 1_000_000
 # Format and system names that some galaxies list as aliases ("GIF89a" for APT1, "systemd", "ext4").
 _NEVER = frozenset({"gif89a", "gif87a", "ext4", "systemd", "mailto", "chromium"})
 _NEXT_WORD = re.compile(r"[ \t]{1,3}([A-Za-z]+)")
@@ -176,7 +178,7 @@ class _Matcher:
     and it releases the GIL, so the engine can run it beside the regex scans.
     """
 
-    def __init__(self, entries: list[Entry], *, prefer_rust: bool = True) -> None:
+    def __init__(self, entries: list[Entry], *, prefer_rust: bool = True, dfa: bool = True) -> None:
         self.entries = entries
         keys = [e.alias.encode("ascii", "replace") for e in entries]
         try:
@@ -193,7 +195,9 @@ class _Matcher:
             self._rs = ahocorasick_rs.BytesAhoCorasick(
                 keys,
                 matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
-                implementation=ahocorasick_rs.Implementation.DFA,
+                implementation=ahocorasick_rs.Implementation.DFA
+                if dfa
+                else ahocorasick_rs.Implementation.ContiguousNFA,
             )
 
     def find(self, lowered: bytes) -> list[tuple[int, int, int]]:
@@ -227,6 +231,7 @@ def _load_entries(data: bytes) -> list[Entry]:
     return [Entry(kind, canonical, alias, frozenset(forms), cue) for kind, canonical, alias, forms, cue in rows]
 
 
+@functools.cache
 def entries() -> list[Entry]:
     """Every alias entry: read from var/cache, or built from the bundled clusters (and cached) when stale."""
     return load_or_build(_cache_file(), _entries, _dump_entries, _load_entries)
@@ -234,8 +239,15 @@ def entries() -> list[Entry]:
 
 @functools.cache
 def matcher() -> _Matcher:
-    """The alias matcher, built once per process from the cached entries."""
+    """The alias matcher for long texts (a DFA: the fastest scan), built once per process."""
     return _Matcher(entries())
+
+
+@functools.cache
+def quick_matcher() -> _Matcher:
+    """The alias matcher for short texts: an NFA, which scans at about half the DFA's speed but builds in a
+    fifth of its time, so a process that reads one short report starts sooner (bench_extract_startup.py)."""
+    return _Matcher(entries(), dfa=False)
 
 
 def _next_word(text: str, end: int) -> str:
@@ -245,7 +257,7 @@ def _next_word(text: str, end: int) -> str:
 
 def find_names(text: str, lowered: bytes, m: _Matcher | None = None) -> list[tuple[int, int, Entry]]:
     """(start, end, entry) for every alias found on word boundaries; lowered is text as lower-case ASCII."""
-    m = m or matcher()
+    m = m or (matcher() if len(lowered) >= _DFA_MIN else quick_matcher())
     n = len(text)
     found = []
     for index, start, end in m.find(lowered):
