@@ -19,6 +19,7 @@ BENCHES = [
     ("bench_taxii.py", ["--quick"] if QUICK else []),
     ("bench_correlate.py", ["--size", "100000"] if QUICK else []),
     ("bench_extract.py", []),
+    ("bench_extract_startup.py", ["--runs", "5"] if QUICK else []),
     ("bench_live.py", ["50"] if QUICK else ["200"]),
     ("bench_signing.py", ["10"] if QUICK else []),
     ("bench_federation.py", ["20000"] if QUICK else ["100000"]),

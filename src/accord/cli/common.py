@@ -7,12 +7,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from sqlalchemy import Connection
 
-from accord.core.db import get_engine, read_transaction, transaction
 from accord.core.errors import AccordError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 out = Console()
 err = Console(stderr=True)
@@ -61,6 +63,8 @@ def span(us: int) -> str:
 @contextmanager
 def unit_of_work() -> Iterator[Connection]:
     """One CLI command's transaction (committed at the end, rolled back on error)."""
+    from accord.core.db import get_engine, transaction  # here: commands without a database start faster
+
     with transaction(get_engine()) as conn:
         yield conn
 
@@ -68,6 +72,8 @@ def unit_of_work() -> Iterator[Connection]:
 @contextmanager
 def reading() -> Iterator[Connection]:
     """A read-only snapshot for commands that only look."""
+    from accord.core.db import get_engine, read_transaction
+
     with read_transaction(get_engine()) as conn:
         yield conn
 

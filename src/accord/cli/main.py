@@ -4,54 +4,94 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib
 import os
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from typer.core import TyperGroup
 
-from accord.cli.admin import collection_app, group_app, org_app, token_app, user_app
 from accord.cli.common import fail, out, reading, unit_of_work
-from accord.cli.extract_cmd import extract_cmd
-from accord.cli.feed_cmd import feed_app
-from accord.cli.lookup_cmd import lookup_cmd
-from accord.cli.node_cmd import node_app
-from accord.cli.objects import export_cmd, import_cmd
-from accord.cli.peer_cmd import peer_app, sync_cmd
-from accord.cli.worker_cmd import worker_cmd
-from accord.core.db import dispose_engines, get_engine
 from accord.core.errors import AccordError
+
+if TYPE_CHECKING:
+    from typer._click import Command, Context  # typer's own copy of click, which TyperGroup is typed with
+
+# Every command in the order the help page lists it; a command defined in another module names it and its
+# attribute, so that module is imported only when its command runs or a help page lists it. `accord extract`
+# then starts without the database layer, the account services and the store (bench_extract_startup.py).
+_COMMANDS: dict[str, tuple[str, str] | None] = {
+    "import": ("accord.cli.objects", "import_cmd"),
+    "export": ("accord.cli.objects", "export_cmd"),
+    "lookup": ("accord.cli.lookup_cmd", "lookup_cmd"),
+    "extract": ("accord.cli.extract_cmd", "extract_cmd"),
+    "worker": ("accord.cli.worker_cmd", "worker_cmd"),
+    "sync": ("accord.cli.peer_cmd", "sync_cmd"),
+    "init": None,
+    "demo": None,
+    "serve": None,
+    "db": None,
+    "org": ("accord.cli.admin", "org_app"),
+    "user": ("accord.cli.admin", "user_app"),
+    "token": ("accord.cli.admin", "token_app"),
+    "group": ("accord.cli.admin", "group_app"),
+    "collection": ("accord.cli.admin", "collection_app"),
+    "audit": None,
+    "feed": ("accord.cli.feed_cmd", "feed_app"),
+    "peer": ("accord.cli.peer_cmd", "peer_app"),
+    "node": ("accord.cli.node_cmd", "node_app"),
+}
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: commands of other modules are built from them on first use."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return [name for name, where in _COMMANDS.items() if where is not None or name in self.commands]
+
+    def resolve_command(self, ctx: Context, args: list[str]) -> tuple[str | None, Command | None, list[str]]:
+        if args and args[0] not in _COMMANDS:  # a typo: "did you mean" looks among the commands built
+            for name in self.list_commands(ctx):
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        found = self.commands.get(cmd_name)
+        where = _COMMANDS.get(cmd_name)
+        if found is None and where is not None:
+            found = self.commands[cmd_name] = _build(cmd_name, getattr(importlib.import_module(where[0]), where[1]))
+        return found
+
+
+def _build(name: str, target: typer.Typer | Callable[..., Any]) -> Command:
+    """The click command that registering target (a function or a Typer app) on the root app would make."""
+    holder = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    return typer.main.get_group(holder).commands[name]
+
 
 app = typer.Typer(
     help="Accord: federated threat-intelligence sharing over STIX 2.1 and TAXII 2.1.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=_LazyGroup,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.add_typer(org_app, name="org")
-app.add_typer(user_app, name="user")
-app.add_typer(token_app, name="token")
-app.add_typer(group_app, name="group")
-app.add_typer(collection_app, name="collection")
 app.add_typer(audit_app, name="audit")
-app.command("import")(import_cmd)
-app.command("export")(export_cmd)
-app.command("lookup")(lookup_cmd)
-app.command("extract")(extract_cmd)
-app.command("worker")(worker_cmd)
-app.add_typer(feed_app, name="feed")
-app.add_typer(peer_app, name="peer")
-app.command("sync")(sync_cmd)
-app.add_typer(node_app, name="node")
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the shipped migrations (safe to re-run)."""
+    from accord.core.db import get_engine
     from accord.core.migrate import upgrade
 
     upgrade(get_engine())
@@ -61,6 +101,7 @@ def db_upgrade() -> None:
 @app.command()
 def init() -> None:
     """Create or upgrade the database and the host organisation (safe to re-run)."""
+    from accord.core.db import get_engine
     from accord.core.migrate import upgrade
     from accord.demo.service import ensure_host_org
 
@@ -73,6 +114,7 @@ def init() -> None:
 @app.command()
 def demo() -> None:
     """Load the demo community (two organisations and their intelligence) once."""
+    from accord.core.db import get_engine
     from accord.core.migrate import upgrade
     from accord.demo.service import DEMO_PASSWORD, load_demo
 
@@ -138,14 +180,27 @@ def main() -> None:
         app()
     except AccordError as exc:
         fail(exc.message, 2 if exc.status in (400, 404, 409, 413, 415) else 1)
-    except OperationalError as exc:
-        fail(f"database error: {str(exc.orig).splitlines()[0] if exc.orig else exc}")
-    except ProgrammingError as exc:
-        fail(f"database schema problem (run `accord db upgrade`): {str(exc.orig).splitlines()[0]}")
     except KeyboardInterrupt:
         fail("interrupted", 130)
     except BrokenPipeError:
         sys.stderr.close()
+    except Exception as exc:
+        message = _database_error(exc)
+        if message is None:
+            raise
+        fail(message)
+
+
+def _database_error(exc: Exception) -> str | None:
+    """The one line for a database error; None for any other exception."""
+    errors = sys.modules.get("sqlalchemy.exc")  # not loaded: the command never touched the database
+    if errors is None:
+        return None
+    if isinstance(exc, errors.OperationalError):
+        return f"database error: {str(exc.orig).splitlines()[0] if exc.orig else exc}"
+    if isinstance(exc, errors.ProgrammingError):
+        return f"database schema problem (run `accord db upgrade`): {str(exc.orig).splitlines()[0]}"
+    return None
 
 
 def run() -> NoReturn:
@@ -165,7 +220,10 @@ def run() -> NoReturn:
         else:
             code = exc.code or 0
     _flush()
-    dispose_engines()
+    if "accord.core.db" in sys.modules:  # otherwise this process made no engine
+        from accord.core.db import dispose_engines
+
+        dispose_engines()
     atexit._run_exitfuncs()  # logging, multiprocessing, temporary files: everything registered to run at exit
     _flush()
     os._exit(code)

@@ -15,10 +15,8 @@ Choices:
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
-import os
 import pickle
 import re
 import socket
@@ -32,6 +30,7 @@ from typing import Any
 import ahocorasick
 import orjson
 
+from accord.core.cache import cache_path, load_or_build
 from accord.core.settings import get_settings
 from accord.correlate import observables
 from accord.correlate.observables import ip_range_bounds, normalize_domain, url_rows
@@ -330,17 +329,21 @@ class WarninglistMatcher:
         return self._ranges[lo[0]].covering(int(lo[2:], 16), int(hi[2:], 16))
 
 
-_CACHE_FORMAT = b"1"
+_CACHE_FORMAT = b"2"
 
 
 def _cache_file(enabled: tuple[str, ...] | None) -> Path:
     """Where a built matcher is kept: named by everything it is built from (lists, package, this code)."""
-    digest = hashlib.blake2b(_CACHE_FORMAT, digest_size=12)
-    digest.update(importlib.metadata.version("pymispwarninglists").encode())
-    digest.update(orjson.dumps(enabled))
-    for module in (__file__, observables.__file__):  # the matcher's structure and normalisation
-        digest.update(Path(module).read_bytes())
-    return get_settings().var_dir / "cache" / f"warninglists-{digest.hexdigest()}.pickle"
+    parts = [_CACHE_FORMAT, importlib.metadata.version("pymispwarninglists").encode(), orjson.dumps(enabled)]
+    parts += [Path(module).read_bytes() for module in (__file__, observables.__file__)]  # structure, normalisation
+    return cache_path("warninglists", *parts)
+
+
+def _unpickle(data: bytes) -> WarninglistMatcher:
+    found = pickle.loads(data)  # noqa: S301 - written by get_matcher into the node's own var/ folder
+    if not isinstance(found, WarninglistMatcher):
+        raise TypeError("not a warninglist matcher")
+    return found
 
 
 @lru_cache(maxsize=4)
@@ -351,23 +354,12 @@ def get_matcher(enabled: tuple[str, ...] | None = None) -> WarninglistMatcher:
     ~0.1 s, so a CLI import or a new worker process does not pay for the build again. A missing, stale or
     unreadable cache file is simply rebuilt.
     """
-    path = _cache_file(enabled)
-    try:
-        with path.open("rb") as fh:
-            found = pickle.load(fh)  # noqa: S301 - written by this function into the node's own var/ folder
-        if isinstance(found, WarninglistMatcher):
-            return found
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
-        pass
-    built = WarninglistMatcher(enabled)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-        tmp.write_bytes(pickle.dumps(built, protocol=pickle.HIGHEST_PROTOCOL))
-        tmp.replace(path)
-    except OSError:  # a read-only var/ only costs the next process the build
-        pass
-    return built
+    return load_or_build(
+        _cache_file(enabled),
+        lambda: WarninglistMatcher(enabled),
+        lambda built: pickle.dumps(built, protocol=pickle.HIGHEST_PROTOCOL),
+        _unpickle,
+    )
 
 
 def active_names() -> tuple[str, ...] | None:

@@ -12,7 +12,9 @@ file names and hosts.
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import importlib.util
+import pickle
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -21,9 +23,12 @@ from pathlib import Path
 import ahocorasick
 import orjson
 
+from accord.core.cache import cache_path, load_or_build
 from accord.extract.patterns import FILE_EXTENSIONS
 
 _MIN_ALIAS = 4
+# From this many bytes on, the DFA's faster scan repays its longer build (bench_extract.py, bench_extract_startup.py).
+_DFA_MIN = 1_000_000
 # Format and system names that some galaxies list as aliases ("GIF89a" for APT1, "systemd", "ext4").
 _NEVER = frozenset({"gif89a", "gif87a", "ext4", "systemd", "mailto", "chromium"})
 _NEXT_WORD = re.compile(r"[ \t]{1,3}([A-Za-z]+)")
@@ -56,6 +61,9 @@ def _clusters_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("pymispgalaxies is not installed")
     return Path(next(iter(spec.submodule_search_locations))) / "data" / "misp-galaxy" / "clusters"
+
+
+_WORD_LISTS = ("common_words.txt", "proper_names.txt")
 
 
 def _word_list(name: str) -> frozenset[str]:
@@ -170,7 +178,7 @@ class _Matcher:
     and it releases the GIL, so the engine can run it beside the regex scans.
     """
 
-    def __init__(self, entries: list[Entry], *, prefer_rust: bool = True) -> None:
+    def __init__(self, entries: list[Entry], *, prefer_rust: bool = True, dfa: bool = True) -> None:
         self.entries = entries
         keys = [e.alias.encode("ascii", "replace") for e in entries]
         try:
@@ -187,7 +195,9 @@ class _Matcher:
             self._rs = ahocorasick_rs.BytesAhoCorasick(
                 keys,
                 matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
-                implementation=ahocorasick_rs.Implementation.DFA,
+                implementation=ahocorasick_rs.Implementation.DFA
+                if dfa
+                else ahocorasick_rs.Implementation.ContiguousNFA,
             )
 
     def find(self, lowered: bytes) -> list[tuple[int, int, int]]:
@@ -200,10 +210,44 @@ class _Matcher:
         ]
 
 
+_CACHE_FORMAT = b"1"
+
+
+def _cache_file() -> Path:
+    """Where the entries are kept: named by everything they are built from (clusters, word lists, this code)."""
+    parts = [_CACHE_FORMAT, importlib.metadata.version("pymispgalaxies").encode(), Path(__file__).read_bytes()]
+    parts += [resources.files("accord.extract").joinpath(name).read_bytes() for name in _WORD_LISTS]
+    parts.append(" ".join(sorted(FILE_EXTENSIONS)).encode())
+    return cache_path("galaxy-entries", *parts)
+
+
+def _dump_entries(entries: list[Entry]) -> bytes:
+    rows = [(e.type, e.canonical, e.alias, tuple(sorted(e.forms)), e.needs_cue) for e in entries]
+    return pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _load_entries(data: bytes) -> list[Entry]:
+    rows = pickle.loads(data)  # noqa: S301 - written by _dump_entries into the node's own var/ folder
+    return [Entry(kind, canonical, alias, frozenset(forms), cue) for kind, canonical, alias, forms, cue in rows]
+
+
+@functools.cache
+def entries() -> list[Entry]:
+    """Every alias entry: read from var/cache, or built from the bundled clusters (and cached) when stale."""
+    return load_or_build(_cache_file(), _entries, _dump_entries, _load_entries)
+
+
 @functools.cache
 def matcher() -> _Matcher:
-    """The alias matcher, built once per process (about half a second)."""
-    return _Matcher(_entries())
+    """The alias matcher for long texts (a DFA: the fastest scan), built once per process."""
+    return _Matcher(entries())
+
+
+@functools.cache
+def quick_matcher() -> _Matcher:
+    """The alias matcher for short texts: an NFA, which scans at about half the DFA's speed but builds in a
+    fifth of its time, so a process that reads one short report starts sooner (bench_extract_startup.py)."""
+    return _Matcher(entries(), dfa=False)
 
 
 def _next_word(text: str, end: int) -> str:
@@ -213,7 +257,7 @@ def _next_word(text: str, end: int) -> str:
 
 def find_names(text: str, lowered: bytes, m: _Matcher | None = None) -> list[tuple[int, int, Entry]]:
     """(start, end, entry) for every alias found on word boundaries; lowered is text as lower-case ASCII."""
-    m = m or matcher()
+    m = m or (matcher() if len(lowered) >= _DFA_MIN else quick_matcher())
     n = len(text)
     found = []
     for index, start, end in m.find(lowered):

@@ -14,7 +14,6 @@ from accord.core.settings import get_settings
 from accord.extract.documents import text_from_bytes
 from accord.extract.engine import Finding, Warninglist, extract
 from accord.extract.stix_out import findings_to_bundle
-from accord.remote.http import RemoteError, ResponseTooLarge, fetch
 
 DEFAULT_TITLE = "Extracted report"
 _HASHES = ("md5", "sha1", "sha256", "sha512")
@@ -44,9 +43,9 @@ class Extraction:
 
 def warninglist_lookup() -> Warninglist:
     """A (finding type, value) -> warninglist names function over the node's active warninglists."""
-    from accord.correlate.matching import matcher
+    from accord.correlate.warninglists import active_matcher  # not correlate.matching: that loads the database layer
 
-    lists = matcher()
+    lists = active_matcher()
 
     def hits(kind: str, value: str) -> list[str]:
         index_kind = _INDEX_KIND.get(kind)
@@ -57,6 +56,8 @@ def warninglist_lookup() -> Warninglist:
 
 def fetch_document(url: str, *, allow_private: bool) -> tuple[bytes, str | None]:
     """(body, content type) of a report URL within the node's size and time limits; BadRequest on failure."""
+    from accord.remote.http import RemoteError, ResponseTooLarge, fetch  # httpx: only when a URL is given
+
     settings = get_settings()
     try:
         got = fetch(

@@ -1,0 +1,94 @@
+"""Cached structures: loaded when intact, rebuilt (and written again) when missing, stale or damaged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from accord.core import settings as core_settings
+from accord.core.cache import cache_path, load_or_build
+
+
+@pytest.fixture
+def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("ACCORD_VAR_DIR", str(tmp_path / "var"))
+    core_settings.get_settings.cache_clear()
+    yield tmp_path / "var"
+    core_settings.get_settings.cache_clear()
+
+
+class Builder:
+    def __init__(self, value: bytes) -> None:
+        self.value = value
+        self.builds = 0
+
+    def __call__(self) -> bytes:
+        self.builds += 1
+        return self.value
+
+
+def _same(data: bytes) -> bytes:
+    return data
+
+
+def test_a_built_structure_is_written_once_then_loaded(var_dir: Path) -> None:
+    path = cache_path("thing", b"v1")
+    build = Builder(b"payload")
+    assert load_or_build(path, build, _same, _same) == b"payload"
+    assert path.parent == var_dir / "cache"
+    assert path.exists()
+    assert not list(path.parent.glob("*.part"))
+    assert load_or_build(path, build, _same, _same) == b"payload"
+    assert build.builds == 1
+
+
+def test_the_name_follows_every_part(var_dir: Path) -> None:
+    assert cache_path("thing", b"v1") == cache_path("thing", b"v1")
+    assert cache_path("thing", b"v1") != cache_path("thing", b"v2")
+    assert cache_path("thing", b"ab", b"c") != cache_path("thing", b"a", b"bc")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda blob: blob[:-1],  # truncated
+        lambda blob: blob[:-1] + bytes([blob[-1] ^ 1]),  # one bit flipped
+        lambda blob: b"",
+        lambda blob: blob[:5],
+    ],
+)
+def test_a_damaged_file_is_never_trusted_but_rebuilt(var_dir: Path, damage) -> None:
+    path = cache_path("thing", b"v1")
+    load_or_build(path, Builder(b"payload"), _same, _same)
+    path.write_bytes(damage(path.read_bytes()))
+    build = Builder(b"payload")
+    assert load_or_build(path, build, _same, _same) == b"payload"
+    assert build.builds == 1
+    assert load_or_build(path, build, _same, _same) == b"payload"
+    assert build.builds == 1  # written again, whole
+
+
+def test_a_payload_that_does_not_load_is_rebuilt(var_dir: Path) -> None:
+    path = cache_path("thing", b"v1")
+    load_or_build(path, Builder(b"old format"), _same, _same)
+
+    def strict(data: bytes) -> bytes:
+        if data != b"new format":
+            raise ValueError(data)
+        return data
+
+    build = Builder(b"new format")
+    assert load_or_build(path, build, _same, strict) == b"new format"
+    assert build.builds == 1
+
+
+def test_an_unwritable_cache_folder_only_costs_a_build(var_dir: Path) -> None:
+    var_dir.mkdir(parents=True)
+    (var_dir / "cache").write_text("a file where the folder would be")
+    path = cache_path("thing", b"v1")
+    build = Builder(b"payload")
+    assert load_or_build(path, build, _same, _same) == b"payload"
+    assert load_or_build(path, build, _same, _same) == b"payload"
+    assert build.builds == 2
