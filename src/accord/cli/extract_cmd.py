@@ -10,6 +10,7 @@ from typing import IO, TYPE_CHECKING, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from accord.cli.common import out
@@ -59,11 +60,12 @@ def _load(source: str, allow_private: bool) -> tuple[bytes, str | None, str | No
 def _table(extraction: Extraction) -> Table:
     from accord.extract.service import finding_dict
 
-    table = Table("type", "value", "warninglist", "context", title=extraction.title)
+    table = Table("type", "value", "warninglist", "context", title=escape(extraction.title))
     for finding in extraction.findings:
         item = finding_dict(finding)
         listed = ", ".join(item["warninglists"])
-        table.add_row(item["type"], item["value"], listed or "-", item["context"])
+        # Report text is not markup: a defanged "[/]" or "[.]" in a context would be read as a rich tag.
+        table.add_row(item["type"], escape(item["value"]), escape(listed) or "-", escape(item["context"]))
     return table
 
 
