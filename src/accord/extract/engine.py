@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
+from accord.core.perf import gc_paused
 from accord.extract import galaxy, scan
 from accord.extract.defang import refang_ascii
 
@@ -82,6 +83,11 @@ def _scan(fanged: str, ascii_text: bytes) -> list[scan.Raw]:
 
 def extract(text: str, *, warninglist: Warninglist | None = None) -> list[Finding]:
     """All distinct findings in text (defanged forms refanged), ordered by first occurrence."""
+    with gc_paused():  # candidates and findings are acyclic: on a dense report collector passes are pure cost
+        return _extract(text, warninglist)
+
+
+def _extract(text: str, warninglist: Warninglist | None) -> list[Finding]:
     fanged, ascii_text, offsets = refang_ascii(text)
     first: dict[tuple[str, str], scan.Raw] = {}
     counts: dict[tuple[str, str], int] = {}

@@ -129,9 +129,7 @@ def extract_document(
     """Findings and a STIX bundle (a report named after the document) for one document."""
     text, found_title = read_document(data, content_type, filename)
     name = (title or found_title or filename or DEFAULT_TITLE).strip()[:500] or DEFAULT_TITLE
-    lookup = warninglist_lookup() if warninglists else None
-    with gc_paused():  # findings are acyclic: on a dense report, collector passes cost a fifth of the extraction
-        findings = extract(text, warninglist=lookup)
+    findings = extract(text, warninglist=warninglist_lookup() if warninglists else None)
     bundle = functools.partial(
         findings_to_bundle,
         findings,
