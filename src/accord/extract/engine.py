@@ -11,8 +11,10 @@ written>" flags.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from operator import itemgetter
 from typing import NamedTuple
 
 from accord.core.perf import gc_paused
@@ -23,6 +25,9 @@ Warninglist = Callable[[str, str], list[str]]
 _CONTEXT = 60
 # Below this size a second thread costs more than the name search it would overlap.
 _THREAD_MIN = 256_000
+_KEY = itemgetter(0, 1)
+_START = itemgetter(2)
+_ORDER = itemgetter(2, 3, 0)
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
@@ -89,29 +94,26 @@ def extract(text: str, *, warninglist: Warninglist | None = None) -> list[Findin
 
 def _extract(text: str, warninglist: Warninglist | None) -> list[Finding]:
     fanged, ascii_text, offsets = refang_ascii(text)
-    first: dict[tuple[str, str], scan.Raw] = {}
-    counts: dict[tuple[str, str], int] = {}
-    for raw in _scan(fanged, ascii_text):
-        key = raw[:2]
-        seen = first.get(key)
-        if seen is None:
-            first[key] = raw
-            counts[key] = 1
-            continue
-        counts[key] += 1
-        if raw[2] < seen[2] or (raw[4] and raw[4] != seen[4]):
-            # Keep the first offsets, and every alias the text used for a named threat.
-            flags = seen[4] + tuple(f for f in raw[4] if f not in seen[4])
-            keep = raw if raw[2] < seen[2] else seen
-            first[key] = (keep[0], keep[1], keep[2], keep[3], flags)
-    ordered = sorted(first.values(), key=lambda r: (r[2], r[3], r[0]))
+    found = _scan(fanged, ascii_text)
+    counts = Counter(map(_KEY, found))
+    # Every flag any occurrence carried, in scanner order: the aliases a text used for a named threat.
+    flags_of: dict[tuple[str, str], tuple[str, ...]] = {}
+    for raw in found:
+        if raw[4]:
+            have = flags_of.setdefault(raw[:2], raw[4])
+            if have != raw[4]:
+                flags_of[raw[:2]] = have + tuple(f for f in raw[4] if f not in have)
+    # Each key's first occurrence: a stable sort by offset, then the earliest write to the dict wins by going last.
+    found.sort(key=_START)
+    first = dict(zip(map(_KEY, reversed(found)), reversed(found), strict=True))
+    ordered = sorted(first.values(), key=_ORDER)
     spans = offsets.original_spans([(raw[2], raw[3]) for raw in ordered])
     # Line breaks are the usual whitespace in a context window other than single spaces; with them replaced in
     # one pass, most windows need only strip() (bench_extract.py, dense text).
     flat = text.replace("\n", " ")
     out = []
     for (kind, value, _, _, found_flags), (start, end) in zip(ordered, spans, strict=True):
-        flags = found_flags
+        flags = flags_of.get((kind, value), found_flags)
         if warninglist is not None:
             flags += tuple(f"warninglist:{name}" for name in warninglist(kind, value))
         context = flat[max(0, start - _CONTEXT) : end + _CONTEXT]
