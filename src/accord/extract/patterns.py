@@ -56,7 +56,8 @@ _NOT_INDICATORS = frozenset(
     }
 )
 _VERSION = re.compile(r"[vV]?\d+(?:\.\d+)+(?:-\w+)?")
-_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_HOST_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+_HOST_NAME = re.compile(rf"(?:{_HOST_LABEL}\.)*{_HOST_LABEL}")  # every label a host label
 _URL_TRAIL = ".,;:!?'\"*>"
 HIVES = {
     "HKLM": "HKEY_LOCAL_MACHINE",
@@ -140,7 +141,7 @@ def classify_dotted(token: str) -> tuple[str, str, tuple[str, ...]] | None:
     # "System.Net" is code, not a host: a written domain has its TLD all lower or all upper case.
     if not (last.islower() or last.isupper()):
         return None
-    if not all(_HOST_LABEL.fullmatch(label) for label in lower.split(".")):
+    if not _HOST_NAME.fullmatch(lower):
         return None
     return "domain-name", lower, ()
 
@@ -156,7 +157,7 @@ def classify_host(host: str) -> tuple[str, str, tuple[str, ...]] | None:
         return found
     if "." not in host or "_" in host or not registered_domain(host):
         return None
-    if not all(_HOST_LABEL.fullmatch(label) for label in host.split(".")):
+    if not _HOST_NAME.fullmatch(host):
         return None
     return "domain-name", host, ()
 
