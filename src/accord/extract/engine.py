@@ -10,27 +10,33 @@ written>" flags.
 
 from __future__ import annotations
 
-import re
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from operator import itemgetter
+from typing import NamedTuple
 
+from accord.core.perf import gc_paused
 from accord.extract import galaxy, scan
-from accord.extract.defang import OffsetMap, refang_ascii
+from accord.extract.defang import refang_ascii
 
 Warninglist = Callable[[str, str], list[str]]
 _CONTEXT = 60
-_SPACES = re.compile(r"\s+")
 # Below this size a second thread costs more than the name search it would overlap.
 _THREAD_MIN = 256_000
+_KEY = itemgetter(0, 1)
+_START = itemgetter(2)
+_ORDER = itemgetter(2, 3, 0)
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     """One distinct indicator: where it first appears, the text around it and how often it occurs."""
+
+    # A named tuple rather than a frozen dataclass: as immutable, and built several times faster, which dense
+    # reports with tens of thousands of distinct findings feel (bench_extract.py, dense text).
 
     type: str
     value: str
@@ -82,30 +88,36 @@ def _scan(fanged: str, ascii_text: bytes) -> list[scan.Raw]:
 
 def extract(text: str, *, warninglist: Warninglist | None = None) -> list[Finding]:
     """All distinct findings in text (defanged forms refanged), ordered by first occurrence."""
+    with gc_paused():  # candidates and findings are acyclic: on a dense report collector passes are pure cost
+        return _extract(text, warninglist)
+
+
+def _extract(text: str, warninglist: Warninglist | None) -> list[Finding]:
     fanged, ascii_text, offsets = refang_ascii(text)
-    first: dict[tuple[str, str], scan.Raw] = {}
-    counts: dict[tuple[str, str], int] = {}
-    for raw in _scan(fanged, ascii_text):
-        key = raw[:2]
-        seen = first.get(key)
-        if seen is None:
-            first[key] = raw
-            counts[key] = 1
-            continue
-        counts[key] += 1
-        if raw[2] < seen[2] or (raw[4] and raw[4] != seen[4]):
-            # Keep the first offsets, and every alias the text used for a named threat.
-            flags = seen[4] + tuple(f for f in raw[4] if f not in seen[4])
-            keep = raw if raw[2] < seen[2] else seen
-            first[key] = (keep[0], keep[1], keep[2], keep[3], flags)
-    ordered = sorted(first.values(), key=lambda r: (r[2], r[3], r[0]))
-    return [_finding(text, offsets, raw, counts[(raw[0], raw[1])], warninglist) for raw in ordered]
-
-
-def _finding(text: str, offsets: OffsetMap, raw: scan.Raw, count: int, warninglist: Warninglist | None) -> Finding:
-    kind, value, start, end, flags = raw
-    start, end = offsets.start(start), offsets.end(end)
-    if warninglist is not None:
-        flags = flags + tuple(f"warninglist:{name}" for name in warninglist(kind, value))
-    context = _SPACES.sub(" ", text[max(0, start - _CONTEXT) : end + _CONTEXT]).strip()
-    return Finding(kind, value, start, end, context, flags, count)
+    found = _scan(fanged, ascii_text)
+    counts = Counter(map(_KEY, found))
+    # Every flag any occurrence carried, in scanner order: the aliases a text used for a named threat.
+    flags_of: dict[tuple[str, str], tuple[str, ...]] = {}
+    for raw in found:
+        if raw[4]:
+            have = flags_of.setdefault(raw[:2], raw[4])
+            if have != raw[4]:
+                flags_of[raw[:2]] = have + tuple(f for f in raw[4] if f not in have)
+    # Each key's first occurrence: a stable sort by offset, then the earliest write to the dict wins by going last.
+    found.sort(key=_START)
+    first = dict(zip(map(_KEY, reversed(found)), reversed(found), strict=True))
+    ordered = sorted(first.values(), key=_ORDER)
+    spans = offsets.original_spans([(raw[2], raw[3]) for raw in ordered])
+    # Line breaks are the usual whitespace in a context window other than single spaces; with them replaced in
+    # one pass, most windows need only strip() (bench_extract.py, dense text).
+    flat = text.replace("\n", " ")
+    out = []
+    for (kind, value, _, _, found_flags), (start, end) in zip(ordered, spans, strict=True):
+        flags = flags_of.get((kind, value), found_flags)
+        if warninglist is not None:
+            flags += tuple(f"warninglist:{name}" for name in warninglist(kind, value))
+        context = flat[max(0, start - _CONTEXT) : end + _CONTEXT]
+        # Every whitespace character but the space is unprintable, so the slow path runs only when needed.
+        context = context.strip() if context.isprintable() and "  " not in context else " ".join(context.split())
+        out.append(Finding(kind, value, start, end, context, flags, counts[(kind, value)]))
+    return out

@@ -56,7 +56,8 @@ _NOT_INDICATORS = frozenset(
     }
 )
 _VERSION = re.compile(r"[vV]?\d+(?:\.\d+)+(?:-\w+)?")
-_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_HOST_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+_HOST_NAME = re.compile(rf"(?:{_HOST_LABEL}\.)*{_HOST_LABEL}")  # every label a host label
 _URL_TRAIL = ".,;:!?'\"*>"
 HIVES = {
     "HKLM": "HKEY_LOCAL_MACHINE",
@@ -70,9 +71,44 @@ _FULL_HIVES = frozenset(HIVES.values()) | {"HKEY_PERFORMANCE_DATA", "HKEY_DYN_DA
 _TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False)
 
 
+# Hosts that tldextract would take as they are (no punycode, ports, user info or trailing dot): these are looked
+# up in its suffix rules directly, which skips its URL parsing (bench_extract.py, dense text).
+_PLAIN_HOST = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+")
+
+
+@functools.cache
+def _suffix_rules() -> tuple[frozenset[str], frozenset[str]]:
+    """(rules, every rule's label suffixes) of the bundled public suffix list's ICANN section."""
+    rules = frozenset(_TLD.tlds)
+    tails = frozenset(".".join(labels[i:]) for labels in (r.split(".") for r in rules) for i in range(len(labels)))
+    return rules, tails
+
+
+def _suffix_start(labels: list[str]) -> int:
+    """Index of the first label of the public suffix, len(labels) if none; tldextract's own walk, right to left."""
+    rules, tails = _suffix_rules()
+    start = len(labels)
+    tail = ""
+    for i in range(len(labels) - 1, -1, -1):
+        candidate = f"{labels[i]}.{tail}" if tail else labels[i]
+        if candidate in tails:
+            tail = candidate
+            if candidate in rules:
+                start = i
+            continue
+        if (f"*.{tail}" if tail else "*") in rules:
+            return i + 1 if f"!{candidate}" in rules else i
+        break
+    return start
+
+
 @functools.lru_cache(maxsize=65536)
 def registered_domain(host: str) -> bool:
     """True when host ends in a public suffix (bundled snapshot, offline) with a name before it."""
+    if _PLAIN_HOST.fullmatch(host) and "xn--" not in host:
+        labels = host.split(".")
+        start = _suffix_start(labels)
+        return 0 < start < len(labels)
     parts = _TLD(host)
     return bool(parts.suffix and parts.domain)
 
@@ -91,9 +127,9 @@ def classify_dotted(token: str) -> tuple[str, str, tuple[str, ...]] | None:
         net = ipaddress.IPv4Network(token, strict=False)
         return "ipv4-cidr", token, () if net.is_global else ("private",)
     if token[0].isdigit() or token[0] in "vV":
-        ip = ipv4(token)
-        if ip is not None:
-            return "ipv4-addr", str(ip), () if ip.is_global else ("private",)
+        found = _ipv4_finding(token)
+        if found is not None:
+            return found
         if _VERSION.fullmatch(token):
             return None
     last = token.rsplit(".", 1)[1]
@@ -105,7 +141,7 @@ def classify_dotted(token: str) -> tuple[str, str, tuple[str, ...]] | None:
     # "System.Net" is code, not a host: a written domain has its TLD all lower or all upper case.
     if not (last.islower() or last.isupper()):
         return None
-    if not all(_HOST_LABEL.fullmatch(label) for label in lower.split(".")):
+    if not _HOST_NAME.fullmatch(lower):
         return None
     return "domain-name", lower, ()
 
@@ -116,23 +152,35 @@ def classify_host(host: str) -> tuple[str, str, tuple[str, ...]] | None:
     if ":" in host:
         got = classify_ipv6(host)
         return got if got is not None and got[0] == "ipv6-addr" else None
-    ip = ipv4(host)
-    if ip is not None:
-        return "ipv4-addr", str(ip), () if ip.is_global else ("private",)
+    found = _ipv4_finding(host)
+    if found is not None:
+        return found
     if "." not in host or "_" in host or not registered_domain(host):
         return None
-    if not all(_HOST_LABEL.fullmatch(label) for label in host.split(".")):
+    if not _HOST_NAME.fullmatch(host):
         return None
     return "domain-name", host, ()
+
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+# First octets of the IANA special-purpose ranges (RFC 6890 and its updates) and multicast: every other address
+# is global, so only these need ipaddress's test (bench_extract.py, dense text).
+_SPECIAL_FIRST_OCTETS = frozenset({0, 10, 100, 127, 169, 172, 192, 198, 203, *range(224, 256)})
 
 
 @functools.lru_cache(maxsize=65536)
 def ipv4(text: str) -> ipaddress.IPv4Address | None:
     """The address if text is a dotted-quad IPv4 address (no leading zeros), else None."""
-    parts = text.split(".")
-    if len(parts) != 4 or not all(p.isdigit() and (p == "0" or p[0] != "0") and int(p) < 256 for p in parts):
+    return ipaddress.IPv4Address(text) if _IPV4.fullmatch(text) else None
+
+
+def _ipv4_finding(text: str) -> tuple[str, str, tuple[str, ...]] | None:
+    if not _IPV4.fullmatch(text):
         return None
-    return ipaddress.IPv4Address(text)
+    if int(text[: text.index(".")]) not in _SPECIAL_FIRST_OCTETS:
+        return "ipv4-addr", text, ()
+    return "ipv4-addr", text, () if ipaddress.IPv4Address(text).is_global else ("private",)
 
 
 @functools.lru_cache(maxsize=65536)

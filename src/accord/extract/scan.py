@@ -36,6 +36,14 @@ _DOT_ANCHOR = re.compile(r"\.[\w-]")
 _DOTTED = re.compile(r"[\w-]{1,63}(?:\.[\w-]{1,63})+(?:/\d{1,2}(?!\d|\.\d))?")
 _URL_REST = re.compile(r"://[^\s<>\"'`{}|\\^,]+")  # a comma ends a URL: CSV exports and prose lists
 _DOMAIN_AFTER_AT = re.compile(r"@([A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+)")
+# A dotted quad right after one of these words is a version, an OID or a section number, not an address
+# ("version 2.4.1.3", "build 6.1.7601.2", "OID 2.5.4.3", "see section 4.2.1.3", "§ 4.2.1.3"); searched in the
+# few characters before the quad, so \Z is the quad's start.
+_NUMBERING_WORD = re.compile(
+    r"(?:(?<![\w-])(?:versions?|ver|v|builds?|releases?|rev|revisions?|firmware|kernels?|updates?|patch(?:es)?"
+    r"|oid|sections?|sec|clauses?|chapters?|paragraphs?|para|appendix)[.:]?|§)\s{0,3}\(?\Z",
+    re.IGNORECASE,
+)
 _COLON_ANCHOR = re.compile(r":[0-9A-Fa-f:]")
 _IPV6 = re.compile(
     r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?(?:/\d{1,3})?(?![\w:]|\.\d)"
@@ -166,7 +174,11 @@ def dotted(text: str, rev: str, consumed: Consumed = NOTHING_CONSUMED) -> Iterat
         if not (prev.isalnum() or prev in "_.@$%-"):
             got = classify_dotted(tok.group())
             # After a path separator only a file name counts ("evil.com/gate.php" -> gate.php).
-            if got is not None and (prev not in "/\\" or got[0] == "file-name"):
+            if (
+                got is not None
+                and (prev not in "/\\" or got[0] == "file-name")
+                and not (got[0] == "ipv4-addr" and _NUMBERING_WORD.search(text, max(0, start - 16), start))
+            ):
                 yield got[0], got[1], start, end, got[2]
         m = search(text, end)
 

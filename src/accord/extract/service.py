@@ -6,10 +6,13 @@ warninglists and describe findings the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from accord.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
 from accord.extract.documents import text_from_bytes
 from accord.extract.engine import Finding, Warninglist, extract
@@ -32,13 +35,19 @@ _ALIAS = "alias:"
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\v\x1b")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Extraction:
-    """What one document yielded."""
+    """What one document yielded; its STIX bundle is built when first read (the CLI's table and JSON never do)."""
 
     title: str
     findings: list[Finding]
-    bundle: dict[str, Any]
+    _make_bundle: Callable[[], dict[str, Any]] = field(repr=False, compare=False)
+
+    @functools.cached_property
+    def bundle(self) -> dict[str, Any]:
+        """The findings as a STIX 2.1 bundle with a report named after the document."""
+        with gc_paused():  # STIX objects are acyclic: collector passes over them are pure cost
+            return self._make_bundle()
 
 
 def warninglist_lookup() -> Warninglist:
@@ -122,7 +131,8 @@ def extract_document(
     text, found_title = read_document(data, content_type, filename)
     name = (title or found_title or filename or DEFAULT_TITLE).strip()[:500] or DEFAULT_TITLE
     findings = extract(text, warninglist=warninglist_lookup() if warninglists else None)
-    bundle = findings_to_bundle(
+    bundle = functools.partial(
+        findings_to_bundle,
         findings,
         title=name,
         created_by_ref=created_by_ref,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -77,7 +78,7 @@ def _passages(findings: Sequence[Finding], text: str | None) -> list[int]:
     """A passage number per finding, from the paragraph (or neighbourhood) of its first occurrence."""
     if text is not None:
         breaks = [m.end() for m in _PARAGRAPH_BREAK.finditer(text)]
-        return [sum(1 for b in breaks if b <= f.start) for f in findings]
+        return [bisect_right(breaks, f.start) for f in findings]
     passage, last, out = 0, None, []
     for f in sorted(findings, key=lambda x: x.start):
         if last is not None and f.start - last > _NEAR:

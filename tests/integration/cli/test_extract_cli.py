@@ -59,6 +59,14 @@ def test_table_lists_fanged_values_with_their_warninglists(cli, tmp_path):
     assert "beaconed" in rows["45.133.1.20"][3]
 
 
+def test_table_shows_bracketed_text_as_written(cli, tmp_path):
+    (tmp_path / "note.txt").write_text("Fetched hxxp[://]evil-site[.]com[/]gate.php; see [bold] and [/] notes.\n")
+    r = cli("extract", "note.txt")
+    assert r.code == 0, r.err
+    assert "http://evil-site.com/gate.php" in r.out
+    assert "[/]" in r.out
+
+
 def test_json_has_offsets_context_and_warninglist_hits(cli, tmp_path):
     (tmp_path / "note.txt").write_text(TEXT)
     r = cli("extract", "note.txt", "--format", "json", "-o", "out.json")

@@ -157,6 +157,22 @@ def test_bitcoin_addresses_in_text() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("text", "addresses"),
+    [
+        ("version 2.4.1.3 connected to 203.0.113.5", {"203.0.113.5"}),
+        ("Windows v10.0.19041.1 and build 6.1.7601.2 were patched", set()),
+        ("the OIDs 1.3.6.1.4.1.311 and OID 2.5.4.3", set()),
+        ("see section 4.2.1.3 and § 5.1.2.7", set()),
+        ("Version: 8.1.2.4, ver. 3.2.1.0, (rev 1.0.0.1), firmware 1.0.2.13, kernel 5.4.0.42", set()),
+        ("update 3.1.4.1 came from 8.8.8.8 and patch 4.18.0.305 from 45.133.1[.]20", {"8.8.8.8", "45.133.1.20"}),
+        ("server 45.133.1.20 and reverse proxy 185.220.101.47", {"45.133.1.20", "185.220.101.47"}),
+    ],
+)
+def test_versions_oids_and_section_numbers_are_not_addresses(text: str, addresses: set[str]) -> None:
+    assert {f.value for f in extract(text) if f.type == "ipv4-addr"} == addresses
+
+
 def test_private_addresses_are_kept_and_flagged() -> None:
     found = {f.value: f for f in extract("Hosts 10.0.0.5, 192.168.1.1, fe80::1 and 185.220.101.47.")}
     assert "private" in found["10.0.0.5"].flags
