@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Row, and_, cast, func, insert, literal, or_, select, update
+from sqlalchemy import BigInteger, Connection, Row, cast, func, insert, literal, or_, select, update
 
 from accord.models.accounts import org
 from accord.models.collections import collection, peer
@@ -167,12 +167,6 @@ def pending_push(
     return list(conn.execute(stmt))
 
 
-def last_tick(conn: Connection, collection_id: int) -> int:
-    """The newest membership tick of a collection (0 when empty)."""
-    m = collection_object.c
-    return int(conn.execute(select(func.max(m.tick)).where(m.collection_id == collection_id)).scalar() or 0)
-
-
 def received_memberships(
     conn: Connection, collection_id: int, peer_id: int, ids: Sequence[str] | None = None
 ) -> dict[tuple[str, str], int]:
@@ -189,18 +183,4 @@ def received_memberships(
     out: dict[tuple[str, str], int] = {}
     for part in chunks(sorted(set(ids))):
         out.update({(r.id, r.version): r.tick for r in conn.execute(base.where(id_in(stix_object, part)))})
-    return out
-
-
-def receipts_of(conn: Connection, seqs: Sequence[int]) -> dict[int, Row[Any]]:
-    """Provenance of these versions: seq -> (peer name, remote collection, received_us)."""
-    r = receipt.c
-    out: dict[int, Row[Any]] = {}
-    for part in chunks(list(seqs)):
-        stmt = (
-            select(r.object_seq, r.remote_collection, r.received_us, peer.c.name.label("peer_name"))
-            .join(peer, peer.c.id == r.peer_id)
-            .where(and_(r.object_seq.in_(part)))
-        )
-        out.update({row.object_seq: row for row in conn.execute(stmt)})
     return out

@@ -62,10 +62,15 @@ def _check(spec: PeerSpec) -> None:
         raise BadRequest("the timeout must be within (0, 3600] seconds")
     if spec.token is not None and (not spec.token.strip() or any(c in spec.token for c in "\r\n")):
         raise BadRequest("the peer's token is empty or spans lines")
-    if spec.username is not None and (not spec.username.strip() or ":" in spec.username or len(spec.username) > 200):
-        raise BadRequest("the username must be 1-200 characters without ':'")
+    if spec.username is not None:
+        _check_username(spec.username)
     if spec.username and not spec.token:
         raise BadRequest("a username needs its password: give it with --token-env or --token-file")
+
+
+def _check_username(username: str) -> None:
+    if not username.strip() or ":" in username or len(username) > 200:
+        raise BadRequest("the username must be 1-200 characters without ':'")
 
 
 def _local_org(conn: Connection, name: str) -> Any:
@@ -170,8 +175,11 @@ def edit_peer(
     if token is not None:
         _check(PeerSpec(name=name, url=row.url, org="", token=token))
         values["secret"] = encrypt_secret(token)
+    if username:
+        _check_username(username)
+        if not (token or row.secret):
+            raise BadRequest("a username needs its password: give it with --token-env or --token-file")
     if username is not None:
-        _check(PeerSpec(name=name, url=row.url, org="", username=username or None, token=token or "x"))
         values["username"] = username or None
     if public_key is not None:
         values["public_key"] = parse_public_key(public_key) if public_key else None

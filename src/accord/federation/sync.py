@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 import orjson
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from accord.audit.service import record
 from accord.core.clock import now_us
@@ -32,6 +32,7 @@ from accord.remote.sse import Event, EventSource, StreamStalled, signed_part
 from accord.remote.taxii import Page, RemoteServer, TaxiiClient
 from accord.sharing.repository import principal_for
 from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
+from accord.store.repository import delete_memberships
 from accord.store.service import IngestReport
 
 log = logging.getLogger("accord.federation")
@@ -188,7 +189,7 @@ def apply_removals(engine: Engine, client: TaxiiClient, peer: Any, sub: Any, res
             held = repo.received_memberships(conn, sub.collection_id, peer.id, [oid for oid, _ in gone])
             wanted = set(gone)
             ticks = [tick for (oid, version), tick in held.items() if (oid, version) in wanted or (oid, None) in wanted]
-            removed = remove_memberships(conn, ticks)
+            removed = delete_memberships(conn, ticks)
             result.removed += removed
             repo.add_totals(conn, sub.id, {"removed": removed})
         if cursor and cursor != sub.stream_cursor:
@@ -236,7 +237,7 @@ def reconcile(engine: Engine, client: TaxiiClient, peer: Any, sub: Any, result: 
     with transaction(engine) as conn:
         local = repo.received_memberships(conn, sub.collection_id, peer.id)
         gone = [tick for (oid, version), tick in local.items() if _key(oid, version) not in remote]
-        result.removed += remove_memberships(conn, gone)
+        result.removed += delete_memberships(conn, gone)
         repo.add_totals(conn, sub.id, {"removed": len(gone)})
         if gone:
             record(conn, actor, "peer.reconcile", peer.name, collection=result.collection, removed=len(gone))
@@ -248,13 +249,6 @@ def _key(oid: object, version: object) -> tuple[str, int | str]:
         return str(oid), timestamp_to_micros(str(version))
     except (ValueError, TypeError):
         return str(oid), str(version)
-
-
-def remove_memberships(conn: Connection, ticks: list[int]) -> int:
-    """Take versions out of a collection (they stay stored); how many."""
-    from accord.store.repository import delete_memberships
-
-    return delete_memberships(conn, ticks)
 
 
 # --- push ----------------------------------------------------------------------------------------------------

@@ -69,3 +69,15 @@ def test_bad_peer_settings_get_a_clear_4xx(node: Node) -> None:
         assert words.lower() in r.text.lower()
     assert node.client.post("/api/v1/peers", json=BODY, headers=admin).status_code == 201
     assert node.client.post("/api/v1/peers", json=BODY, headers=admin).status_code == 409
+
+
+def test_a_username_needs_a_password_when_edited_too(node: Node) -> None:
+    admin = node.bearer("admin")
+    bare = {k: v for k, v in BODY.items() if k != "token"}
+    assert node.client.post("/api/v1/peers", json=bare, headers=admin).status_code == 201
+    r = node.client.patch("/api/v1/peers/partner-a", json={"username": "me"}, headers=admin)
+    assert r.status_code == 400
+    assert "password" in r.text
+    r = node.client.patch("/api/v1/peers/partner-a", json={"username": "me", "token": "pw"}, headers=admin)
+    assert r.status_code == 200
+    assert node.client.patch("/api/v1/peers/partner-a", json={"username": "a:b"}, headers=admin).status_code == 400
