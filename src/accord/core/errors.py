@@ -49,3 +49,8 @@ class NotAcceptable(AccordError):
 
 class TooManyRequests(AccordError):
     status = 429
+
+
+def failure_line(exc: BaseException, limit: int = 300) -> str:
+    """An unexpected exception as one line for a recorded status (a failed pull or sync): its type and message."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:limit]}"

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from accord.audit.service import record
 from accord.core.clock import now_us
 from accord.core.db import read_transaction, transaction
-from accord.core.errors import AccordError, NotFound
+from accord.core.errors import AccordError, NotFound, failure_line
 from accord.core.keys import SIGNATURE_HEADER, decrypt_secret, sign_body, verify_body
 from accord.core.settings import get_settings
 from accord.federation import repository as repo
@@ -321,7 +321,7 @@ def run_subscription(
         result.status, result.error = "error", exc.message
     except Exception as exc:  # a bug or a database failure must still leave a readable status
         log.exception("peer %s: %s failed", peer.name, sub.direction)
-        result.status, result.error = "error", f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        result.status, result.error = "error", failure_line(exc)
     _finish(engine, sub, result, started, actor)
     return result
 

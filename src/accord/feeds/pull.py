@@ -12,7 +12,7 @@ from accord.accounts.service import available_org_name, create_org, get_org, get
 from accord.audit.service import record
 from accord.core.clock import now_us
 from accord.core.db import read_transaction, transaction
-from accord.core.errors import AccordError
+from accord.core.errors import AccordError, failure_line
 from accord.core.settings import get_settings
 from accord.feeds import repository as repo
 from accord.feeds.collect import Collected, collect, feed_tlp
@@ -171,7 +171,7 @@ def pull_feed(engine: Engine, name: str, *, actor: str = "cli") -> PullResult:
         result.error = exc.message
     except Exception as exc:  # a bug or a database failure must still leave a readable status
         log.exception("feed %s: pull failed", feed.name)
-        result.error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        result.error = failure_line(exc)
     result.status, result.stored, result.duplicates, result.refused = "error", 0, 0, 0
     with transaction(engine) as conn:
         _finish(conn, feed, result, started, actor)
