@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from accord.correlate.observables import hash_kind
 from accord.stix.patterns import iter_comparisons
 
 
@@ -83,8 +84,6 @@ def _steps(path: Any) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1024)
 def _kind_for_steps(object_type: str, steps: tuple[str, ...]) -> str | None:
-    from accord.correlate.values import hash_kind
-
     lowered = tuple(step.lower() for step in steps)
     if object_type in _HASHED_TYPES and len(steps) == 2 and lowered[0] == "hashes":
         return hash_kind(steps[1])

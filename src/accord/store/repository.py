@@ -61,6 +61,11 @@ def org_ids_by_identity(conn: Connection) -> dict[str, int]:
     return {r.stix_id: r.id for r in conn.execute(select(org.c.stix_id, org.c.id))}
 
 
+def org_identity(conn: Connection, org_id: int) -> str:
+    """The id of an organisation's STIX identity object (the organisation exists)."""
+    return str(conn.execute(select(org.c.stix_id).where(org.c.id == org_id)).scalar_one())
+
+
 def local_identities(conn: Connection) -> set[str]:
     """The identity ids of the node's own organisations (not remote records): R6 makes them readable to all."""
     return set(conn.execute(select(org.c.stix_id).where(org.c.is_remote.is_(False))).scalars())

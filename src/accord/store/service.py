@@ -184,7 +184,8 @@ def _ingest_batch(
     if not candidates:
         return report
     stored = load_states(conn, candidates, ctx.peer_id)
-    foreign = foreign_states(conn, candidates, stored, ctx) if stored.rows else {}
+    local = stored.rows and ctx.peer_id is None  # what arrives over a link always goes to its own copy
+    foreign = foreign_states(conn, candidates, stored, ctx.reader, ctx.writer_org_id) if local else {}
     keep = ctx.keep_outcomes
     accepted: list[Accepted] = []
     accepted_outcomes: list[Outcome] = []

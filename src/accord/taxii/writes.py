@@ -19,11 +19,11 @@ from accord.federation.links import PUSHED, inbound_link, link_context, note_rec
 from accord.sharing.policy import Principal
 from accord.stix.timestamps import micros_to_timestamp
 from accord.stix.validate import object_version
+from accord.store.pipeline import pipeline_for, prepare_batches
 from accord.store.repository import delete_memberships
 from accord.store.service import IngestReport, WriteContext, ingest_batches
 from accord.taxii import repository as repo
 from accord.taxii.filters import Filters
-from accord.taxii.parallel import pipeline_for, prepare_batches
 from accord.taxii.service import get_collection, may_write, readable_collection, version_of
 
 ADD_OBJECTS_JOB = "taxii.add_objects"

@@ -13,8 +13,8 @@ import pytest
 from accord.core import helpers as helper_pool
 from accord.core.settings import get_settings
 from accord.correlate.warninglists import active_matcher
+from accord.store import pipeline as parallel
 from accord.store.prepare import Prepared, Refused, prepare_all, unpack
-from accord.taxii import parallel
 from tests.builders import make_indicator, make_ipv4
 
 

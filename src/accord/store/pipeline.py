@@ -22,10 +22,10 @@ from accord.core.settings import get_settings
 from accord.correlate.warninglists import active_matcher, active_names, get_matcher
 from accord.store.prepare import Prepared, Refused, holds_nul, pack, prepare_all, prepare_rows, unpack
 
-log = logging.getLogger("accord.taxii")
+log = logging.getLogger("accord.store")
 
 MIN_OBJECTS = 400  # below this, shipping objects to another process costs more than it saves
-TASK = "accord.taxii.parallel:prepare_frame"
+TASK = "accord.store.pipeline:prepare_frame"
 
 
 def prepare_frame(request: bytes) -> Iterator[bytes]:
@@ -49,7 +49,7 @@ def warm() -> None:
     active_matcher()
 
 
-helpers.register_warmup("accord.taxii.parallel:warm")
+helpers.register_warmup("accord.store.pipeline:warm")
 
 
 class Pipeline(NamedTuple):
