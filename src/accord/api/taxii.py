@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -225,7 +224,7 @@ def _with_job_runner(app: FastAPI) -> None:
     """Run queued jobs in a background thread for the server's lifetime (unless ACCORD_RUN_JOBS=0)."""
 
     def start() -> Callable[[], None] | None:
-        if os.environ.get("ACCORD_RUN_JOBS", "1").strip() in ("0", "false", "no"):
+        if not get_settings().run_jobs:
             return None
         from accord.worker.runner import run_forever
 

@@ -177,6 +177,7 @@ def test_a_started_server_serves_once_a_helper_is_warm(db_url, monkeypatch: pyte
 
     monkeypatch.setattr(helper_pool, "helper_count", lambda: 1)
     monkeypatch.setenv(helper_pool.START_WITH_SERVER, "1")
+    get_settings.cache_clear()  # settings are read once per process
     helper_pool.shutdown()
     try:
         with TestClient(create_app()) as client:  # the lifespan has run: the server would be serving now
