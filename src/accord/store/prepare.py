@@ -61,12 +61,15 @@ class Prepared(NamedTuple):
 class Refused(NamedTuple):
     """An object refused before it reached the database, with the reason."""
 
+    refused: bool  # always True: the tag that tells a Refused row from a Prepared one (whose first field is its id)
     id: str | None
     reason: str
     version: str = ""  # its modified (else created) when valid: TAXII status failures name the version
 
 
-Row = tuple[Any, ...]  # a Prepared's or a Refused's fields as a plain tuple (told apart by their number)
+# A Prepared's or a Refused's fields as a plain tuple, in field order: what travels between processes (pack).
+# A row whose first field is True is a Refused (its tag); any other is a Prepared.
+Row = tuple[Any, ...]
 
 
 def prepare(
@@ -79,11 +82,12 @@ def prepare(
     return prepare_all([obj], max_bytes, index=index, wl=wl)[0]
 
 
-def _refused(obj: Any, reason: str) -> tuple[str | None, str, str]:
+def _refused(obj: Any, reason: str) -> tuple[bool, str | None, str, str]:
+    """A Refused row (in Refused's field order, tagged)."""
     if not isinstance(obj, dict):
-        return (None, reason, "")
+        return (True, None, reason, "")
     oid = obj.get("id") if isinstance(obj.get("id"), str) else None
-    return (oid, reason, object_version(obj))
+    return (True, oid, reason, object_version(obj))
 
 
 def pack(rows: list[Row]) -> bytes:
@@ -106,11 +110,8 @@ def unpack(blob: bytes) -> list[Prepared | Refused]:
     return _typed(pickle.loads(blob))  # noqa: S301 - written by pack() in our own child process
 
 
-_WIDTH = len(Prepared._fields)
-
-
 def _typed(rows: list[Row]) -> list[Prepared | Refused]:
-    return [Prepared._make(row) if len(row) == _WIDTH else Refused._make(row) for row in rows]
+    return [Refused._make(row) if row[0] is True else Prepared._make(row) for row in rows]
 
 
 def prepare_all(
