@@ -187,6 +187,22 @@ def get_engine(url: str | None = None) -> Engine:
     return make_engine(url or get_settings().database_url)
 
 
+def shown_url(engine: Engine) -> str:
+    """The engine's database URL with its password masked: what may travel to another process."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def engine_for_shown(url: str) -> Engine:
+    """The engine of a database named by shown_url(): a URL that had a password must be the node's own database
+    (its settings hold the password); ValueError otherwise."""
+    if make_url(url).password is None:
+        return get_engine(url)
+    own = get_engine()
+    if shown_url(own) != url:
+        raise ValueError("a database URL with a password that is not the node's own")
+    return own
+
+
 @contextmanager
 def transaction(engine: Engine | None = None) -> Iterator[Connection]:
     """One unit of work at a boundary (request, job, CLI command): commits on success, rolls back on error."""

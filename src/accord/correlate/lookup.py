@@ -28,7 +28,7 @@ import orjson
 from sqlalchemy import Connection
 
 from accord.core import helpers
-from accord.core.db import get_engine, read_transaction
+from accord.core.db import engine_for_shown, read_transaction, shown_url
 from accord.core.errors import BadRequest, PayloadTooLarge
 from accord.core.perf import freeze_loaded, gc_paused
 from accord.core.settings import get_settings
@@ -45,7 +45,7 @@ log = logging.getLogger("accord.correlate")
 MAX_VALUES = 10_000
 SPLIT_MIN = 2_000  # values in a batch worth splitting with a helper process (below, shipping costs more)
 SPLIT_SHARE = 50  # percent of a split batch answered here: this side also decodes the helper's answer
-HELPER_TASK = "accord.correlate.lookup:lookup_frame"
+HELPER_TASK = "correlate.lookup"  # in the helpers' registry (accord.worker.helpers)
 # A value whose probes hold at most this many times `correlation_widespread` index rows is fetched and
 # counted in one pass; beyond it, counting readable objects in the database first costs less.
 _FETCH_FACTOR = 2
@@ -141,7 +141,7 @@ def _answer(
         if len(values) < SPLIT_MIN or not conn.get_execution_options().get("accord_readonly"):
             return [_lookup(conn, principal, values, limit, wl)]
         split = len(values) * SPLIT_SHARE // 100
-        url = conn.engine.url.render_as_string(hide_password=False)
+        url = shown_url(conn.engine)  # never the password: the helper finds it in its own settings
         pending = helpers.submit(HELPER_TASK, pickle.dumps((url, names, limit, principal, list(values[split:]))))
         if pending is None:
             return [_lookup(conn, principal, values, limit, wl)]
@@ -160,11 +160,12 @@ def _answer(
 
 
 def lookup_frame(request: bytes) -> bytes:
-    """Helper side of a split batch: (database URL, active lists, widespread limit, principal, values) -> JSON.
+    """Helper side of a split batch: (database URL without its password, active lists, widespread limit,
+    principal, values) -> JSON.
 
     The helper runs it with the collector paused (accord.core.helpers)."""
     url, names, limit, principal, values = pickle.loads(request)  # noqa: S301 - from our own parent process
-    with read_transaction(get_engine(url)) as conn:
+    with read_transaction(engine_for_shown(url)) as conn:
         return orjson.dumps(_lookup(conn, principal, values, limit, get_matcher(names)))
 
 
@@ -179,9 +180,6 @@ def start_up() -> None:
     cyclic collector's sight (freeze_loaded); helpers do the same after their warm-ups."""
     warm()
     freeze_loaded()
-
-
-helpers.register_warmup("accord.correlate.lookup:warm")
 
 
 def _lookup(

@@ -25,7 +25,7 @@ from accord.store.prepare import Prepared, Refused, holds_nul, pack, prepare_all
 log = logging.getLogger("accord.store")
 
 MIN_OBJECTS = 400  # below this, shipping objects to another process costs more than it saves
-TASK = "accord.store.pipeline:prepare_frame"
+TASK = "store.prepare"  # in the helpers' registry (accord.worker.helpers)
 
 
 def prepare_frame(request: bytes) -> Iterator[bytes]:
@@ -47,9 +47,6 @@ def _parts(items: list[Any], parts: int) -> list[list[Any]]:
 def warm() -> None:
     """Helper warm-up: the active warninglists, which flag values as envelopes are prepared."""
     active_matcher()
-
-
-helpers.register_warmup("accord.store.pipeline:warm")
 
 
 class Pipeline(NamedTuple):
