@@ -84,9 +84,9 @@ HELPERS_READY_TIMEOUT = 30.0  # seconds a starting server waits for a warmed-up 
 def _with_helpers(app: FastAPI) -> None:
     """Under `accord serve`, start the helper processes with the server and serve once one has warmed up.
 
-    A helper needs about a second to import and load the warninglists. A server that answered before that
-    prepared its first large envelopes alone, each about a fifth slower (measured: 42-46 ms per 1,000-indicator
-    envelope instead of 34-37 ms), so /healthz answering now means the node runs at full speed.
+    A helper needs a while to import and load the warninglists. A server that answered before that prepared its
+    first large envelopes alone, each slower (bench/bench_taxii.py shows the helper's share), so /healthz
+    answering now means the node runs at full speed.
     """
     import logging
 

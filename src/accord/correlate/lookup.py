@@ -134,7 +134,7 @@ def _answer(
     names = active_names()
     wl = get_matcher(names)
     # A batch allocates tens of thousands of acyclic rows, probes and dicts; each pass of the cyclic
-    # collector would walk the warninglists and the suffix list too (~100 ms a pass, most of a batch).
+    # collector would walk the warninglists and the suffix list too (bench/bench_correlate.py, batches).
     with gc_paused():
         # A large batch in a read-only unit of work (nothing uncommitted of its own to see) is split: a
         # helper process answers the second half from its own snapshot while this one answers the first.

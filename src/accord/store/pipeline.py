@@ -61,10 +61,9 @@ class Pipeline(NamedTuple):
     tail_parts: int
 
 
-# SQLite writes in this process, and the rest in two parts. With a quarter here, the writer still waited
-# about 5 ms per 1,000-indicator envelope for the helper's parts; with 35% it waits less (median server time
-# per envelope 33 ms against 35 ms over ten paired runs). PostgreSQL writes in its own server process: this one
-# has time to prepare half itself, and every extra batch costs round trips.
+# SQLite writes in this process, and the rest in two parts. With a quarter here, the writer still waited for
+# the helper's parts; with 35% it waits less (bench/bench_taxii.py, paired runs). PostgreSQL writes in its own
+# server process: this one has time to prepare half itself, and every extra batch costs round trips.
 IN_PROCESS = Pipeline(0.35, 2)
 OVER_THE_WIRE = Pipeline(0.5, 1)
 

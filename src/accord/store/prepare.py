@@ -91,12 +91,13 @@ def _refused(obj: Any, reason: str) -> tuple[bool, str | None, str, str]:
 
 
 def pack(rows: list[Row]) -> bytes:
-    """Prepared objects, as plain tuples (prepare_rows), as bytes for another process (named tuples unpickle 8x
-    slower).
+    """Prepared objects, as plain tuples (prepare_rows), as bytes for another process (named tuples unpickle
+    several times slower).
 
     Without the pickler's memo ("fast" mode): it remembers every object it writes, to write repeats as references,
-    and the tuples hold no repeat worth it. 100,000 objects pickled in 0.065 s instead of 0.23 s, unpickled as fast;
-    the bytes are 6% longer. Fast mode loops on a self-referencing object: these are trees of strs, ints and bytes.
+    and the tuples hold no repeat worth it, so pickling is much faster and unpickling as fast, for slightly longer
+    bytes (bench/bench_import.py). Fast mode loops on a self-referencing object: these are trees of strs, ints
+    and bytes.
     """
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
@@ -141,8 +142,8 @@ def prepare_rows(
 ) -> list[Row]:
     """prepare_all() with each object as a plain tuple of Prepared's (or Refused's) fields: what pack ships.
 
-    Tuples are built here, not named tuples converted later: preparing and pickling 100,000 objects in a worker
-    takes 0.07 s less.
+    Tuples are built here, not named tuples converted later: a worker prepares and pickles them faster
+    (bench/bench_import.py).
     """
     objs = objects if isinstance(objects, list) else list(objects)
     reasons = [validate_object(obj) for obj in objs]

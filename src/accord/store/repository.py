@@ -148,8 +148,8 @@ MEMBER_COLUMNS = ("tick", "collection_id", "object_seq", "added_by_org_id")
 
 
 # Columns that usually hold one value across a batch (one writer, one feed's marking, local, current, 2.1, one copy):
-# where they do, insert_rows writes them into the statement instead of binding them per row. Paired inserts of
-# 100,000 versions on SQLite: 0.39 s -> 0.34 s.
+# where they do, insert_rows writes them into the statement instead of binding them per row, which is faster
+# on SQLite (bench/bench_import.py).
 _VERSION_FOLD = tuple(
     VERSION_COLUMNS.index(c)
     for c in ("spec_version", "revoked", "is_latest", "owner_org_id", "tlp", "peer_id", "sole_copy")

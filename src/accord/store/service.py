@@ -19,8 +19,8 @@ from accord.store.prepare import Prepared, Refused, prepare_all
 
 # Object versions whose value-index rows may wait for one sorted insert. An import's last insert runs after the
 # workers are done, on one core, while earlier ones overlap with their preparing, though later inserts land between
-# the earlier keys. Paired imports of 100,000 objects: 40,000 took 7% less time than 200,000, and 20,000 another 6%
-# less; 10,000 was within noise of 20,000.
+# the earlier keys. Paired imports (bench/bench_import.py) were fastest from about this size down; smaller
+# flushes gained nothing more.
 INDEX_FLUSH = 20_000
 
 MAX_REASONS = 20

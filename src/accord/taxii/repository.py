@@ -153,7 +153,7 @@ def _run(
         params["row_limit"] = limit
     if conn.dialect.name == "postgresql":
         # The policy's correlated subqueries inflate the planner's cost estimate past jit_above_cost: JIT then
-        # spends ~0.8 s compiling a query that runs in ~15 ms.
+        # spends far longer compiling a page's query than running it (bench/bench_taxii.py, PostgreSQL).
         conn.exec_driver_sql("SET LOCAL jit = off")
     return list(conn.execute(stmt, params).all())
 
