@@ -25,12 +25,17 @@ BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test marked `postgresql` is skipped on SQLite, visibly (its SQLite run would have nothing to check)."""
+    """A test marked `postgresql` (or `sqlite`) is skipped on the other database, visibly, with the marker's reason."""
+    only = {"postgresql": ("postgres", "PostgreSQL"), "sqlite": ("sqlite", "SQLite")}
     for item in items:
-        marker = item.get_closest_marker("postgresql")
         callspec = getattr(item, "callspec", None)
-        if marker and callspec is not None and callspec.params.get("backend") == "sqlite":
-            item.add_marker(pytest.mark.skipif(True, reason=f"PostgreSQL only: {marker.args[0]}"))
+        if callspec is None:
+            continue
+        kind = callspec.params.get("backend", callspec.params.get("e2e_backend"))
+        for name, (wanted, shown) in only.items():
+            marker = item.get_closest_marker(name)
+            if marker and kind is not None and kind != wanted:
+                item.add_marker(pytest.mark.skipif(True, reason=f"{shown} only: {marker.args[0]}"))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
