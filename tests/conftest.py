@@ -24,6 +24,20 @@ PG_URL = os.environ.get("ACCORD_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked `postgresql` (or `sqlite`) is skipped on the other database, visibly, with the marker's reason."""
+    only = {"postgresql": ("postgres", "PostgreSQL"), "sqlite": ("sqlite", "SQLite")}
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None:
+            continue
+        kind = callspec.params.get("backend", callspec.params.get("e2e_backend"))
+        for name, (wanted, shown) in only.items():
+            marker = item.get_closest_marker(name)
+            if marker and kind is not None and kind != wanted:
+                item.add_marker(pytest.mark.skipif(True, reason=f"{shown} only: {marker.args[0]}"))
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A migrated template database for one backend."""

@@ -1,4 +1,5 @@
-"""A real `accord serve` process on a free loopback port, against a SQLite database prepared by the CLI."""
+"""A real `accord serve` process on a free loopback port, against a database prepared by the CLI: SQLite, and
+PostgreSQL too when ACCORD_TEST_POSTGRES_URL is set (`e2e_backend`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.e2e.nodes import BACKENDS, database_url, drop_created
 
 PASSWORD = "correct horse battery"
 ACCORD = str(Path(sys.executable).with_name("accord"))
@@ -45,13 +48,20 @@ def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return done.stdout
 
 
+@pytest.fixture(scope="session", params=BACKENDS)
+def e2e_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The database every node of the e2e tests uses; PostgreSQL databases are dropped at the end."""
+    yield request.param
+    drop_created()
+
+
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(tmp_path_factory: pytest.TempPathFactory, e2e_backend: str) -> Iterator[LiveServer]:
     """Prepare a node with the CLI, start `accord serve`, and always stop it."""
     home = tmp_path_factory.mktemp("node")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
     env.update(
-        ACCORD_DATABASE_URL=f"sqlite:///{home / 'accord.db'}",
+        ACCORD_DATABASE_URL=database_url(home, e2e_backend),
         ACCORD_VAR_DIR=str(home / "var"),
         ACCORD_TAXII_INLINE_MAX_OBJECTS="5",  # so that a 10-object envelope goes through the job queue
         ACCORD_TAXII_PAGE_LIMIT="50",

@@ -1,4 +1,8 @@
-"""Real Accord nodes for federation tests: each its own directory, SQLite database, key and `accord serve`."""
+"""Real Accord nodes for end-to-end tests: each its own directory, database, key and `accord serve`.
+
+Every e2e test runs on SQLite, and on PostgreSQL too when ACCORD_TEST_POSTGRES_URL is set (each node its own
+new database, dropped at the end of the session).
+"""
 
 from __future__ import annotations
 
@@ -15,8 +19,15 @@ from typing import Any
 
 import httpx
 import orjson
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from accord.core.db import normalize_url
 
 ACCORD = str(Path(sys.executable).with_name("accord"))
+PG_URL = os.environ.get("ACCORD_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+CREATED: list[str] = []  # PostgreSQL databases made for nodes, dropped at the end of the session (conftest)
 MEDIA = "application/taxii+json;version=2.1"
 TLPS = {
     "clear": "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
@@ -207,13 +218,42 @@ class Node:
                 params = {"limit": "1000", "next": body["next"]}
 
 
-def make_node(root: Path, name: str, org: str) -> Node:
+def database_url(home: Path, backend: str) -> str:
+    """A new, empty database for one node: a SQLite file in its home, or a new PostgreSQL database."""
+    if backend == "sqlite":
+        return f"sqlite:///{home / 'accord.db'}"
+    assert PG_URL, "PostgreSQL runs need ACCORD_TEST_POSTGRES_URL"
+    name = f"accord_e2e_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    CREATED.append(name)
+    return make_url(normalize_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_created() -> None:
+    """Drop the PostgreSQL databases made for nodes (their servers have stopped)."""
+    if not CREATED:
+        return
+    admin = create_engine(normalize_url(PG_URL or ""), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            while CREATED:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{CREATED.pop()}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def make_node(root: Path, name: str, org: str, backend: str = "sqlite") -> Node:
     """A node with its host organisation named `org` and an admin token, not yet serving."""
     home = root / name
     home.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
     env.update(
-        ACCORD_DATABASE_URL=f"sqlite:///{home / 'accord.db'}",
+        ACCORD_DATABASE_URL=database_url(home, backend),
         ACCORD_VAR_DIR=str(home / "var"),
         ACCORD_HOST_ORG=org,
         ACCORD_SYNC_EVERY_SECONDS="0",  # tests run syncs themselves (live pulls follow their streams regardless)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
+from accord.core.db import normalize_url
 from tests.e2e.nodes import Node, indicator, make_node
 
 pytestmark = pytest.mark.e2e
@@ -29,9 +31,9 @@ class Federation:
 
 
 @pytest.fixture(scope="module")
-def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+def fed(tmp_path_factory: pytest.TempPathFactory, e2e_backend: str) -> Iterator[Federation]:
     root = tmp_path_factory.mktemp("fed")
-    a, b, c = make_node(root, "A", "Alpha"), make_node(root, "B", "Beta"), make_node(root, "C", "Gamma")
+    a, b, c = (make_node(root, n, org, e2e_backend) for n, org in (("A", "Alpha"), ("B", "Beta"), ("C", "Gamma")))
     try:
         # A: Alpha publishes into "intel", which B's sync account (a record of Beta on A) reads.
         a.cli("org", "create", "Beta")
@@ -181,7 +183,17 @@ def test_peer_listing_and_status_never_show_the_token(fed: Federation) -> None:
         body = h.get("/api/v1/peers").text
     for secret in fed.a.tokens.values():
         assert secret not in body
-    db = Path(fed.b.env["ACCORD_DATABASE_URL"].removeprefix("sqlite:///")).read_bytes()
+    url = fed.b.env["ACCORD_DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        db = Path(url.removeprefix("sqlite:///")).read_bytes()  # the whole database file
+    else:  # every peer row, each column as PostgreSQL spells it
+        engine = create_engine(normalize_url(url))
+        try:
+            with engine.connect() as con:
+                db = "\n".join(con.execute(text("SELECT p::text FROM peer p")).scalars()).encode()
+        finally:
+            engine.dispose()
+        assert db
     for secret in fed.a.tokens.values():
         assert secret.encode() not in db
 

@@ -8,7 +8,6 @@ makes its own puller B (organisation Beta, whose sync account on A reads both co
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
@@ -21,7 +20,9 @@ import httpx
 import orjson
 import pytest
 from bench.datagen import bundle, mixed
+from sqlalchemy import create_engine, text
 
+from accord.core.db import normalize_url
 from tests.e2e.nodes import ACCORD, Node, indicator, make_node
 
 pytestmark = pytest.mark.e2e
@@ -38,6 +39,7 @@ class Source:
     small: str  # A's collection of three indicators
     intel_versions: set[tuple[str, str]]  # (id, version) of intel, as Beta's sync account reads it
     small_versions: set[tuple[str, str]]
+    backend: str  # the database of A and of every B pulling from it
 
 
 def manifest(node: Node, token: str, collection_id: str) -> list[tuple[str, str]]:
@@ -59,9 +61,9 @@ def manifest(node: Node, token: str, collection_id: str) -> list[tuple[str, str]
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
+def source(tmp_path_factory: pytest.TempPathFactory, e2e_backend: str) -> Iterator[Source]:
     root = tmp_path_factory.mktemp("faults")
-    a = make_node(root, "A", "Alpha")
+    a = make_node(root, "A", "Alpha", e2e_backend)
     try:
         a.cli("org", "create", "Beta")
         alice = a.user("alice@alpha.example", "Alpha", "analyst")
@@ -78,7 +80,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
         intel, small = a.collection_id("intel", alice), a.collection_id("small", alice)
         versions = {cid: manifest(a, sync_token, cid) for cid in (intel, small)}
         assert len(versions[intel]) > BIG * 0.95  # mixed() has 1% invalid objects, which A refused
-        yield Source(a, sync_token, intel, small, set(versions[intel]), set(versions[small]))
+        yield Source(a, sync_token, intel, small, set(versions[intel]), set(versions[small]), e2e_backend)
     finally:
         a.stop()
 
@@ -88,13 +90,16 @@ class Puller:
     b: Node
     admin: str
 
-    @property
-    def db(self) -> Path:
-        return Path(self.b.env["ACCORD_DATABASE_URL"].removeprefix("sqlite:///"))
-
     def query(self, sql: str) -> list[tuple]:
-        with sqlite3.connect(self.db, timeout=30) as con:
-            return list(con.execute(sql))
+        engine = create_engine(
+            normalize_url(self.b.env["ACCORD_DATABASE_URL"]),
+            connect_args={"timeout": 30} if self.b.env["ACCORD_DATABASE_URL"].startswith("sqlite") else {},
+        )
+        try:
+            with engine.connect() as con:
+                return [tuple(row) for row in con.execute(text(sql))]
+        finally:
+            engine.dispose()
 
     def received(self) -> int:
         return int(self.query("SELECT count(*) FROM object_receipt")[0][0])
@@ -130,7 +135,7 @@ class Puller:
 
 def make_puller(tmp_path: Path, source: Source, remote: str, *, url: str | None = None, **options: str) -> Puller:
     """A node B whose organisation Beta pulls `remote` from peer A (at `url`, default A itself) into from-a."""
-    b = make_node(tmp_path, "B", "Beta")
+    b = make_node(tmp_path, "B", "Beta", source.backend)
     b.cli("collection", "create", "From A", "--alias", "from-a", "--read", "Beta", "--write", "Beta")
     flags = [x for k, v in options.items() for x in (f"--{k.replace('_', '-')}", v)]
     b.cli(

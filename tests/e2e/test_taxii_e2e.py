@@ -12,6 +12,7 @@ import pytest
 import requests
 from taxii2client.v21 import ApiRoot, Server, as_pages
 
+from accord.core import helpers
 from accord.core.helpers import helper_count
 from tests.e2e.conftest import LiveServer
 
@@ -62,7 +63,7 @@ def _helper_children(pid: int) -> list[int]:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid and b"accord.core.helpers" in cmdline:
+        if ppid == pid and helpers.PROGRAM.encode() in cmdline:
             found.append(int(entry.name))
     return found
 

@@ -71,7 +71,7 @@ def create_app() -> FastAPI:
     app.include_router(rest.router)
     from accord.api.headers import SecurityHeaders
 
-    _include_optional(app)
+    _include_routers(app)
     _with_checkpointer(app)
     _with_helpers(app)
     app.add_middleware(SecurityHeaders)  # outermost: every response, errors included
@@ -84,18 +84,18 @@ HELPERS_READY_TIMEOUT = 30.0  # seconds a starting server waits for a warmed-up 
 def _with_helpers(app: FastAPI) -> None:
     """Under `accord serve`, start the helper processes with the server and serve once one has warmed up.
 
-    A helper needs about a second to import and load the warninglists. A server that answered before that
-    prepared its first large envelopes alone, each about a fifth slower (measured: 42-46 ms per 1,000-indicator
-    envelope instead of 34-37 ms), so /healthz answering now means the node runs at full speed.
+    A helper needs a while to import and load the warninglists. A server that answered before that prepared its
+    first large envelopes alone, each slower (bench/bench_taxii.py shows the helper's share), so /healthz
+    answering now means the node runs at full speed.
     """
     import logging
-    import os
 
     from accord.api.lifespan import run_during_lifespan
     from accord.core import helpers
+    from accord.core.settings import get_settings
 
     def start() -> Callable[[], None] | None:
-        if os.environ.get(helpers.START_WITH_SERVER) != "1":  # tests and embedders start them on first need
+        if not get_settings().start_helpers:  # tests and embedders start them on first need
             return None
         if not helpers.wait_ready(HELPERS_READY_TIMEOUT) and helpers.helper_count() > 0:
             logging.getLogger("accord").warning(
@@ -119,24 +119,15 @@ def _with_checkpointer(app: FastAPI) -> None:
     run_during_lifespan(app, start)
 
 
-def _include_optional(app: FastAPI) -> None:
-    """Routers of features that register themselves (TAXII, extraction, correlation, stream, UI)."""
-    import importlib
+def _include_routers(app: FastAPI) -> None:
+    """The routers of the features: TAXII, extraction, correlation, stream, federation, feeds and the UI."""
+    from accord.api import correlate, extract, federation, feeds, stream, taxii
+    from accord.web import routes as web
 
-    modules = (
-        "accord.api.taxii",
-        "accord.api.extract",
-        "accord.api.correlate",
-        "accord.api.stream",
-        "accord.api.federation",
-        "accord.api.feeds",
-        "accord.web.routes",
-    )
-    for module in modules:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        mod.register(app)
+    taxii.register(app)
+    extract.register(app)
+    correlate.register(app)
+    stream.register(app)
+    federation.register(app)
+    feeds.register(app)
+    web.register(app)

@@ -13,8 +13,8 @@ from accord.api.deps import WRITE_CONN, current_principal, read_conn, writer_pri
 from accord.api.lifespan import run_during_lifespan
 from accord.correlate import lookup as lookup_service
 from accord.correlate import service
-from accord.correlate.sightings import record_sighting
 from accord.sharing.policy import Principal
+from accord.sightings.service import record_sighting
 
 router = APIRouter(prefix="/api/v1", tags=["correlation"])
 

@@ -12,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from accord.accounts import service as accounts
 from accord.api.deps import WRITE_CONN, current_principal, read_body, read_conn, writer_principal
 from accord.core.db import get_engine, read_transaction, transaction
 from accord.core.errors import BadRequest, UnsupportedMediaType
@@ -21,6 +20,7 @@ from accord.extract import drafts
 from accord.extract.service import extract_document, fetch_document
 from accord.sharing.policy import Principal
 from accord.store.derived import id_seed
+from accord.store.repository import org_identity
 
 router = APIRouter(prefix="/api/v1/extract", tags=["extraction"])
 
@@ -80,7 +80,7 @@ def _create(
 ) -> Any:
     engine = get_engine()
     with read_transaction(engine) as conn:
-        identity = accounts.get_org(conn, principal.org_id).stix_id
+        identity = org_identity(conn, principal.org_id)
         seed = id_seed(conn, principal.org_id)
     extraction = extract_document(
         data, content_type=content_type, filename=filename, title=title, created_by_ref=identity, id_seed=seed

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -10,13 +9,14 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from accord.api.deps import current_principal, read_body
+from accord.api.deps import WRITE_CONN, current_principal, read_body, read_conn
 from accord.api.errors import taxii_response
 from accord.api.lifespan import run_during_lifespan
-from accord.core.db import get_engine, read_transaction, transaction
+from accord.core.db import get_engine, read_transaction
 from accord.core.errors import BadRequest, Forbidden, UnsupportedMediaType
 from accord.core.keys import SIGNATURE_HEADER
 from accord.core.perf import gc_paused
@@ -85,31 +85,38 @@ async def api_root(root: str, _: Principal = Depends(current_principal)) -> Resp
 
 
 @router.get("/{root}/status/{status_id}/")
-def get_status(root: str, status_id: str, principal: Principal = Depends(current_principal)) -> Response:
+def get_status(
+    root: str, status_id: str, principal: Principal = Depends(current_principal), conn: Connection = Depends(read_conn)
+) -> Response:
     """A status resource of the caller's organisation."""
     service.require_root(root)
-    with read_transaction(get_engine()) as conn:
-        return _taxii(writes.get_status(conn, principal, status_id))
+    return _taxii(writes.get_status(conn, principal, status_id))
 
 
 @router.get("/{root}/collections/")
-def list_collections(root: str, principal: Principal = Depends(current_principal)) -> Response:
+def list_collections(
+    root: str, principal: Principal = Depends(current_principal), conn: Connection = Depends(read_conn)
+) -> Response:
     """The collections this caller may read or write."""
     service.require_root(root)
-    with read_transaction(get_engine()) as conn:
-        return _taxii(service.collections(conn, principal))
+    return _taxii(service.collections(conn, principal))
 
 
 @router.get(COLL + "/")
-def get_collection(root: str, collection_id: str, principal: Principal = Depends(current_principal)) -> Response:
+def get_collection(
+    root: str,
+    collection_id: str,
+    principal: Principal = Depends(current_principal),
+    conn: Connection = Depends(read_conn),
+) -> Response:
     """One collection."""
     service.require_root(root)
-    with read_transaction(get_engine()) as conn:
-        return _taxii(service.collection_resource(conn, principal, collection_id))
+    return _taxii(service.collection_resource(conn, principal, collection_id))
 
 
 def _page(
     request: Request,
+    conn: Connection,
     principal: Principal,
     root: str,
     collection_id: str,
@@ -118,25 +125,32 @@ def _page(
 ) -> Response:
     service.require_root(root)
     filters = parse_filters(request.query_params.multi_items(), endpoint)
-    with read_transaction(get_engine()) as conn:
-        page = service.read_page(conn, principal, collection_id, filters, endpoint, object_id)
+    page = service.read_page(conn, principal, collection_id, filters, endpoint, object_id)
     return _taxii(page.body, headers=page.headers())
 
 
 @router.get(COLL + "/manifest/")
 def get_manifest(
-    request: Request, root: str, collection_id: str, principal: Principal = Depends(current_principal)
+    request: Request,
+    root: str,
+    collection_id: str,
+    principal: Principal = Depends(current_principal),
+    conn: Connection = Depends(read_conn),
 ) -> Response:
     """Manifest entries of the readable objects, oldest date_added first."""
-    return _page(request, principal, root, collection_id, Endpoint.MANIFEST)
+    return _page(request, conn, principal, root, collection_id, Endpoint.MANIFEST)
 
 
 @router.get(COLL + "/objects/")
 def get_objects(
-    request: Request, root: str, collection_id: str, principal: Principal = Depends(current_principal)
+    request: Request,
+    root: str,
+    collection_id: str,
+    principal: Principal = Depends(current_principal),
+    conn: Connection = Depends(read_conn),
 ) -> Response:
     """An envelope of the readable objects, oldest date_added first."""
-    return _page(request, principal, root, collection_id, Endpoint.OBJECTS)
+    return _page(request, conn, principal, root, collection_id, Endpoint.OBJECTS)
 
 
 @router.get(COLL + "/objects/{object_id}/")
@@ -146,9 +160,10 @@ def get_object(
     collection_id: str,
     object_id: str,
     principal: Principal = Depends(current_principal),
+    conn: Connection = Depends(read_conn),
 ) -> Response:
     """An envelope of one object's readable versions."""
-    return _page(request, principal, root, collection_id, Endpoint.OBJECT, object_id)
+    return _page(request, conn, principal, root, collection_id, Endpoint.OBJECT, object_id)
 
 
 @router.get(COLL + "/objects/{object_id}/versions/")
@@ -158,9 +173,10 @@ def get_versions(
     collection_id: str,
     object_id: str,
     principal: Principal = Depends(current_principal),
+    conn: Connection = Depends(read_conn),
 ) -> Response:
     """The readable versions of one object, oldest date_added first."""
-    return _page(request, principal, root, collection_id, Endpoint.VERSIONS, object_id)
+    return _page(request, conn, principal, root, collection_id, Endpoint.VERSIONS, object_id)
 
 
 @router.delete(COLL + "/objects/{object_id}/")
@@ -170,12 +186,12 @@ def delete_object(
     collection_id: str,
     object_id: str,
     principal: Principal = Depends(current_principal),
+    conn: Connection = WRITE_CONN,
 ) -> Response:
     """Remove an object's matching versions from the collection (owner organisation or admin)."""
     service.require_root(root)
     filters = parse_filters(request.query_params.multi_items(), Endpoint.DELETE)
-    with transaction(get_engine()) as conn:
-        writes.delete_object(conn, principal, collection_id, object_id, filters)
+    writes.delete_object(conn, principal, collection_id, object_id, filters)
     return _taxii(b"{}")
 
 
@@ -188,27 +204,11 @@ def _check_writable(principal: Principal, collection_id: str) -> Any:
         return inbound_link(conn, principal)
 
 
-def _add(principal: Principal, collection_id: str, body: bytes) -> dict[str, Any]:
-    # Parsed here, in the worker thread, so a large envelope never stalls the event loop.
-    with gc_paused():  # a parsed envelope is acyclic: collector passes over it are pure cost
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise BadRequest("the body is not valid JSON") from None
-        objects = writes.envelope_objects(data)
-        with transaction(get_engine()) as conn:
-            status = writes.add_objects(conn, principal, collection_id, objects)
-        # Freed while the collector still pauses: alive when it resumes, the envelope's objects would all be in
-        # its youngest generation, and its first pass would walk them (0.4-0.6 ms per 1,000-object envelope).
-        del data, objects
-    return status
-
-
-@router.post(COLL + "/objects/")
-async def add_objects(
+async def posted_envelope(
     request: Request, root: str, collection_id: str, principal: Principal = Depends(current_principal)
-) -> Response:
-    """Add an envelope of objects; answers 202 with a status resource."""
+) -> bytes:
+    """A POSTed envelope's body, after the checks that come before any write: the API root, write access (refused
+    before the upload is read), the media type, the size limit, and a peer's signature."""
     service.require_root(root)
     link = await run_in_threadpool(_check_writable, principal, collection_id)
     if not is_taxii_content_type(request.headers.get("content-type")):
@@ -217,7 +217,28 @@ async def add_objects(
     if link is not None and link.public_key:
         signature = request.headers.get(SIGNATURE_HEADER)
         await run_in_threadpool(check_signature, get_engine(), link, principal, body, signature)
-    status = await run_in_threadpool(_add, principal, collection_id, body)
+    return body
+
+
+@router.post(COLL + "/objects/")
+def add_objects(
+    collection_id: str,
+    principal: Principal = Depends(current_principal),
+    body: bytes = Depends(posted_envelope),
+    conn: Connection = WRITE_CONN,
+) -> Response:
+    """Add an envelope of objects; answers 202 with a status resource (committed before it is sent)."""
+    # The unit of work opens once the body is in (after posted_envelope): a slow upload holds no write lock.
+    with gc_paused():  # a parsed envelope is acyclic: collector passes over it are pure cost
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise BadRequest("the body is not valid JSON") from None
+        objects = writes.envelope_objects(data)
+        status = writes.add_objects(conn, principal, collection_id, objects)
+        # Freed while the collector still pauses: alive when it resumes, the envelope's objects would all be in
+        # its youngest generation, and its first pass would walk them.
+        del data, objects
     return _taxii(status, 202)
 
 
@@ -225,7 +246,7 @@ def _with_job_runner(app: FastAPI) -> None:
     """Run queued jobs in a background thread for the server's lifetime (unless ACCORD_RUN_JOBS=0)."""
 
     def start() -> Callable[[], None] | None:
-        if os.environ.get("ACCORD_RUN_JOBS", "1").strip() in ("0", "false", "no"):
+        if not get_settings().run_jobs:
             return None
         from accord.worker.runner import run_forever
 

@@ -206,9 +206,10 @@ def _database_error(exc: Exception) -> str | None:
 def run() -> NoReturn:
     """The `accord` command: main(), then the process ends without freeing its heap object by object.
 
-    After a bulk import the interpreter's own shutdown spends about 0.2 s freeing the parsed, prepared and
-    loaded objects (warninglists) one at a time, for nothing. Here the output is flushed, the database
-    connections are closed, the exit handlers of Python and its libraries run, and then the process exits.
+    After a bulk import the interpreter's own shutdown would free the parsed, prepared and loaded objects
+    (warninglists) one at a time, for nothing (bench/bench_import.py times whole `accord import` processes).
+    Here the output is flushed, the database connections are closed, the exit handlers of Python and its
+    libraries run, and then the process exits.
     """
     code = 0
     try:

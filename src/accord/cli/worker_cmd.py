@@ -1,4 +1,4 @@
-"""`accord worker`: run queued jobs until interrupted."""
+"""`accord worker`: run queued jobs, due feed pulls and due peer subscriptions until interrupted."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from accord.core.db import get_engine
 
 
 def worker_cmd(
-    once: bool = typer.Option(False, "--once", help="run the jobs queued now and pull due feeds, then exit"),
+    once: bool = typer.Option(
+        False, "--once", help="run the jobs queued now, pull due feeds and run due subscriptions, then exit"
+    ),
     poll: float = typer.Option(1.0, "--poll", min=0.05, help="seconds between queue polls when idle"),
 ) -> None:
-    """Run queued jobs (large TAXII envelopes, syncs) and pull due feeds until interrupted."""
+    """Run queued jobs (large TAXII envelopes), pull due feeds and run due peer subscriptions until interrupted."""
     from accord.core.settings import get_settings
     from accord.feeds.tasks import pull_due
     from accord.worker.runner import run_forever, run_pending

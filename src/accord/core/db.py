@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import threading
 import weakref
@@ -35,8 +36,9 @@ def _as_is(value: Any) -> Any:
 
 # sqlite3 binds int, float, str and bytearray values directly. Any other value first goes through the adapter
 # protocol: a registry lookup that misses, then two attribute lookups. For None, bool and bytes (every stored
-# object's flags, hashes and body) that cost more than the binding itself: about a fifth of a bulk insert of
-# stix_object rows. Registered adapters are found by the first lookup. What is stored does not change.
+# object's flags, hashes and body) that cost more than the binding itself, a large part of a bulk insert of
+# stix_object rows (bench/bench_import.py). Registered adapters are found by the first lookup. What is stored
+# does not change.
 sqlite3.register_adapter(bool, int)
 sqlite3.register_adapter(type(None), _as_is)
 sqlite3.register_adapter(bytes, _as_is)
@@ -187,6 +189,22 @@ def get_engine(url: str | None = None) -> Engine:
     return make_engine(url or get_settings().database_url)
 
 
+def shown_url(engine: Engine) -> str:
+    """The engine's database URL with its password masked: what may travel to another process."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def engine_for_shown(url: str) -> Engine:
+    """The engine of a database named by shown_url(): a URL that had a password must be the node's own database
+    (its settings hold the password); ValueError otherwise."""
+    if make_url(url).password is None:
+        return get_engine(url)
+    own = get_engine()
+    if shown_url(own) != url:
+        raise ValueError("a database URL with a password that is not the node's own")
+    return own
+
+
 @contextmanager
 def transaction(engine: Engine | None = None) -> Iterator[Connection]:
     """One unit of work at a boundary (request, job, CLI command): commits on success, rolls back on error."""
@@ -220,9 +238,8 @@ def is_postgres(conn: Connection) -> bool:
 
 # SQLite runs a statement's program once per executemany row: it opens the table's and indexes' cursors, then
 # inserts. Narrow rows (the value index, memberships) go in ROWS_PER_STATEMENT at a time as one multi-row VALUES
-# instead, which inserts the same rows in the same order: 60,000 two-value rows took 0.055 s as single rows and
-# 0.020 s fifty at a time; four-value rows 0.048 s and 0.025 s. Wide rows gain nothing: copying 14-column rows
-# with their bodies through the VALUES costs more than it saves (0.34 s -> 0.40 s for 100,000 versions).
+# instead, which inserts the same rows in the same order, faster (bench/bench_import.py). Wide rows gain nothing:
+# copying 14-column rows with their bodies through the VALUES costs more than it saves.
 ROWS_PER_STATEMENT = 50
 MULTI_ROW_MAX_VALUES = 4
 
@@ -242,7 +259,7 @@ def insert_rows(
     SQLite: one DBAPI executemany (rows bind straight to a prepared statement), of multi-row statements for
     narrow rows (ROWS_PER_STATEMENT). Binding is a third of the cost of a narrow row, so the `fixed` columns
     (given once, not in the rows) and the columns at the positions in `fold` that hold one value in every row
-    are written into the statement as literals instead.
+    are written into the statement as literals instead, when they are numbers or plain words (else bound).
     PostgreSQL: COPY FROM STDIN, which streams the rows in one command; executemany sends one INSERT per row,
     ten times slower for a 1,000-object envelope. Conflicts are errors (COPY has no ON CONFLICT) unless
     `ignore_conflicts`, which skips them (INSERT OR IGNORE; ON CONFLICT DO NOTHING on PostgreSQL).
@@ -250,6 +267,12 @@ def insert_rows(
     if not rows:
         return
     constants = dict(fixed or {})
+    spelled = {name: value for name, value in constants.items() if not _literal_type(value)}
+    if spelled:  # a constant that is not a plain word is bound like the rows' values, never written as text
+        columns = [*columns, *spelled]
+        extra = tuple(spelled.values())
+        rows = [row + extra for row in rows]
+        constants = {name: value for name, value in constants.items() if name not in spelled}
     if is_postgres(conn) and not ignore_conflicts:
         names = ", ".join([*columns, *constants])
         tail = tuple(constants.values())
@@ -291,17 +314,25 @@ def insert_rows(
         conn.exec_driver_sql(sql, bound)
 
 
+# A string written into SQL text as a literal: a plain word (value kinds such as "hash:sha256", "2.1"). Any
+# other string, whatever its origin, is bound as a parameter.
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_.:+/-]{0,64}")
+
+
 def _literal_type(value: Any) -> bool:
-    return value is None or isinstance(value, (bool, int, str))
+    """Whether a constant may be written into the statement: None, a boolean, an integer or a plain word."""
+    if isinstance(value, str):
+        return _PLAIN_WORD.fullmatch(value) is not None
+    return value is None or isinstance(value, (bool, int))
 
 
 def _literal(conn: Connection, value: Any) -> str:
-    """A constant as an SQL literal (strings quoted; percent signs doubled where %s marks bind)."""
+    """A constant (see _literal_type) as an SQL literal; a plain word holds no quote or percent sign."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
         return ("TRUE" if value else "FALSE") if is_postgres(conn) else str(int(value))
     if isinstance(value, int):
         return str(value)
-    text = "'" + str(value).replace("'", "''") + "'"
-    return text if conn.dialect.paramstyle == "qmark" else text.replace("%", "%%")
+    assert _PLAIN_WORD.fullmatch(value) is not None, "only plain words are written as literals"
+    return f"'{value}'"

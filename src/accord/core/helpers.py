@@ -1,13 +1,14 @@
-"""Helper processes: a request's pure-Python work split across cores.
+"""Helper processes: the one way Accord runs a request's work in other processes (its pure-Python share).
 
 On a node with more than one core, a large request hands part of its work to an idle helper process and does
 the rest itself meanwhile (TAXII envelope preparation, batch value lookups). Helpers are plain child
-processes (`python -m accord.core.helpers`) speaking length-prefixed frames over their stdin/stdout: no fork of
+processes (`python -m accord.worker.helpers`) speaking length-prefixed frames over their stdin/stdout: no fork of
 a threaded server and no re-import of the host's main module. They start with `accord serve` (or on first
-need), run the registered warm-ups (say, loading the warninglists) and are used only once they report ready,
-so no request ever waits for a start-up. A task is named "module:function" (a module of this package): the
-function takes the request's bytes and returns the answer's bytes, or yields several answers that the caller
-reads as they come (Pending.results). Any helper failure is the caller's cue to do the work itself.
+need), run the warm-ups (say, loading the warninglists) and are used only once they report ready, so no request
+ever waits for a start-up. Tasks and warm-ups are named in one registry, `accord/worker/helpers.py`, which
+imports them plainly: a task takes the request's bytes and returns the answer's bytes, or yields several answers
+that the caller reads as they come (Pending.results). Any helper failure is the caller's cue to do the work
+itself. Requests carry no secrets: a database is named by its URL without the password (accord.core.db).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
-import importlib
 import logging
 import os
 import select
@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO
 
 from accord.core.perf import freeze_loaded, gc_paused
@@ -35,20 +35,16 @@ ANSWER_TIMEOUT = 60.0  # seconds: a helper that takes longer is stopped and the 
 READY = b"R"
 _END = b"D"  # after the answers of a task that streams them
 PIPE_BYTES = 1 << 20  # a helper's answers pipe: a streamed answer waits in it until the caller wants it
-START_WITH_SERVER = "ACCORD_START_HELPERS"  # "1": the API processes start their helpers at start-up (accord serve)
+START_WITH_SERVER = "ACCORD_START_HELPERS"  # Settings.start_helpers: `accord serve` sets it for its API processes
 _OK, _FAILED = b"K", b"E"
 _HEADER = 8
-_warmups: list[str] = []
+PROGRAM = "accord.worker.helpers"  # the helpers' program: the registry of tasks, run with `python -m`
+
+Task = Callable[[bytes], bytes | Iterator[bytes]]
 
 
 class HelperError(RuntimeError):
     """A helper could not answer (it died, or its task raised): the caller does the work itself."""
-
-
-def register_warmup(task: str) -> None:
-    """Run this "module:function" (no arguments) in every helper started from now on, before it is ready."""
-    if task not in _warmups:
-        _warmups.append(task)
 
 
 def _frame(out: IO[bytes], *parts: bytes) -> None:
@@ -92,14 +88,6 @@ def _read_answer(fd: int, timeout: float) -> bytes | None:
     return _read_exact(fd, int.from_bytes(head, "big"), deadline)
 
 
-def _resolve(task: str) -> Callable[..., bytes | Iterator[bytes]]:
-    module, _, name = task.partition(":")
-    if not module.startswith("accord.") or not name:
-        raise ValueError(f"not a helper task: {task!r}")
-    fn: Callable[..., bytes | Iterator[bytes]] = getattr(importlib.import_module(module), name)
-    return fn
-
-
 class _Helper:
     """One helper process; used by one request at a time (its lock)."""
 
@@ -107,7 +95,7 @@ class _Helper:
         self.lock = threading.Lock()
         self.ready = False
         self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, this package's module
-            [sys.executable, "-m", "accord.core.helpers", *_warmups],
+            [sys.executable, "-m", PROGRAM],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
@@ -291,15 +279,15 @@ def submit(task: str, request: bytes) -> Pending | None:
     return Pending(helper)
 
 
-def serve(warmups: list[str]) -> None:
-    """The helper process: run the warm-ups, report ready, then answer each frame "task\\nrequest"."""
+def serve(tasks: Mapping[str, Task], warmups: Sequence[Callable[[], object]]) -> None:
+    """The helper process: run the warm-ups, report ready, then answer each frame "task\\nrequest" by `tasks`."""
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames may reach the parent on stdout
     for warmup in warmups:
         try:
-            _resolve(warmup)()
+            warmup()
         except Exception:  # a failed warm-up only costs the first request its time
-            log.exception("helper warm-up %s failed", warmup)
+            log.exception("helper warm-up %s failed", getattr(warmup, "__qualname__", warmup))
     freeze_loaded()  # what the warm-ups loaded lives as long as the helper
     try:
         out.write(READY)
@@ -315,7 +303,10 @@ def serve(warmups: list[str]) -> None:
             # A task is bulk work over acyclic data (parsed objects, rows, answers): collector passes over it
             # would be pure cost.
             with gc_paused():
-                answer = _resolve(name.decode())(request)
+                task = tasks.get(name.decode(errors="replace"))
+                if task is None:
+                    raise LookupError(f"not a helper task: {name.decode(errors='replace')!r}")
+                answer = task(request)
                 if isinstance(answer, bytes):
                     _frame(out, _OK, answer)
                 else:  # a streaming task: each answer goes out as soon as it is ready, then the end
@@ -325,7 +316,3 @@ def serve(warmups: list[str]) -> None:
         except Exception as exc:  # the parent falls back to doing the work itself
             log.exception("helper task failed")
             _frame(out, _FAILED, f"{type(exc).__name__}: {exc}".encode())
-
-
-if __name__ == "__main__":
-    serve(sys.argv[1:])

@@ -43,7 +43,7 @@ def freeze_loaded() -> None:
     """Move everything alive now out of the cyclic collector's sight, for the rest of the process.
 
     Call once start-up has loaded the large, never-freed tables (warninglists, the public suffix list):
-    otherwise every full collection walks them again (~100 ms a pass, landing in the middle of a request).
+    otherwise every full collection walks them again, a pause landing in the middle of a request.
     Objects that are garbage already are collected first. Only the first call freezes: a process that starts
     several apps (a test run) keeps the later ones' leftovers collectable.
     """

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     node_key_dir: Path | None = Field(
         default=None, description="the node's key files (secret encryption, signing); default var_dir/keys"
     )
+    run_jobs: bool = Field(default=True, description="API processes run queued jobs in a background thread")
+    start_helpers: bool = Field(
+        default=False, description="API processes start their helper processes at start-up (`accord serve` sets it)"
+    )
     sign_responses: bool = Field(default=True, description="sign every TAXII response body (X-Accord-Signature)")
 
 

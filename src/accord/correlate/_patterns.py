@@ -1,8 +1,9 @@
 """Pattern comparisons for the value index: object paths mapped to index kinds.
 
 Comparisons come from :func:`accord.stix.patterns.iter_comparisons`, except for the commonest shape
-(one observation of plain comparisons joined by AND/OR), which a narrow regex reads ~10x faster. That
-reader does not validate: patterns are validated on ingest before they are indexed.
+(one observation of plain comparisons joined by AND/OR), which a narrow regex reads much faster
+(bench/bench_import.py indexes such patterns). That reader does not validate: patterns are validated on
+ingest before they are indexed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from accord.correlate.observables import hash_kind
 from accord.stix.patterns import iter_comparisons
 
 
@@ -83,8 +85,6 @@ def _steps(path: Any) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1024)
 def _kind_for_steps(object_type: str, steps: tuple[str, ...]) -> str | None:
-    from accord.correlate.values import hash_kind
-
     lowered = tuple(step.lower() for step in steps)
     if object_type in _HASHED_TYPES and len(steps) == 2 and lowered[0] == "hashes":
         return hash_kind(steps[1])

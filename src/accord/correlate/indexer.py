@@ -108,8 +108,8 @@ def index_rows(conn: Connection, pending: PendingRows) -> None:
     """Insert the queued rows (of versions stored in this transaction) in primary-key order; empties `pending`.
 
     Within a kind most columns hold one value (usually no display value, no bounds, one correlating flag):
-    those are written into the statement instead of bound per row (accord.core.db.insert_rows), which took a
-    100,000-object import's 187,000 index rows from 0.46 s to 0.31 s on SQLite.
+    those are written into the statement instead of bound per row (accord.core.db.insert_rows), which makes
+    an import's index inserts faster on SQLite (bench/bench_import.py).
     """
     pg = is_postgres(conn)
     for kind in sorted(pending.by_kind):
@@ -125,8 +125,7 @@ def index_rows(conn: Connection, pending: PendingRows) -> None:
                 conn, "value_index", ROW_COLUMNS, bucket, fixed={"kind": kind}, fold=(2, 3, 4, 5), ignore_conflicts=True
             )
     # Emptied here, while the caller still pauses the cyclic collector (accord.core.perf.gc_paused): rows left
-    # alive when it resumes are all in its youngest generation, and its first pass walks every one of them
-    # (0.09 s after a 100,000-object import, on top of freeing them).
+    # alive when it resumes are all in its youngest generation, and its first pass walks every one of them.
     pending.by_kind.clear()
     pending.versions = 0
 

@@ -21,205 +21,34 @@ import logging
 import pickle
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection
 
 from accord.core import helpers
-from accord.core.clock import now_us
-from accord.core.db import get_engine, read_transaction
+from accord.core.db import engine_for_shown, read_transaction, shown_url
 from accord.core.errors import BadRequest, PayloadTooLarge
 from accord.core.perf import freeze_loaded, gc_paused
 from accord.core.settings import get_settings
 from accord.correlate import matching
 from accord.correlate import repository as repo
+from accord.correlate.enrich import Enricher
 from accord.correlate.indexer import storage_key
-from accord.correlate.scoring import DEFAULT_THRESHOLD, base_score, current_score, is_expired, model_for
-from accord.correlate.values import IndexValue, normalize, values_of
+from accord.correlate.values import IndexValue, normalize
 from accord.correlate.warninglists import WarninglistMatcher, active_names, get_matcher
 from accord.sharing.policy import Principal
-from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
 
 log = logging.getLogger("accord.correlate")
 
 MAX_VALUES = 10_000
 SPLIT_MIN = 2_000  # values in a batch worth splitting with a helper process (below, shipping costs more)
 SPLIT_SHARE = 50  # percent of a split batch answered here: this side also decodes the helper's answer
-HELPER_TASK = "accord.correlate.lookup:lookup_frame"
+HELPER_TASK = "correlate.lookup"  # in the helpers' registry (accord.worker.helpers)
 # A value whose probes hold at most this many times `correlation_widespread` index rows is fetched and
 # counted in one pass; beyond it, counting readable objects in the database first costs less.
 _FETCH_FACTOR = 2
-RELATED_TYPES = ("intrusion-set", "malware", "campaign", "threat-actor", "tool")
-_RELIABILITY_TAG = "admiralty-scale:source-reliability="
-
-
-class Context(NamedTuple):
-    """One readable object version a value matched (enrichment turns it into the JSON of a match)."""
-
-    seq: int
-    id: str
-    type: str
-    owner: str
-    match: str  # exact, cidr, parent-domain (an exact host of a URL becomes url-host when enriched)
-    matched_value: str
-    index_kind: str  # the matched index row, to tell a URL's host from a plain domain or address
-    index_key: str
-    value_kind: str  # the kind of the value looked up (or correlated): its decay model scores the match
-
-
-def _us(ts: Any) -> int | None:
-    try:
-        return timestamp_to_micros(ts) if isinstance(ts, str) else None
-    except ValueError:
-        return None
-
-
-def _reliability(obj: dict[str, Any]) -> str | None:
-    for label in obj.get("labels") or ():
-        if isinstance(label, str) and label.lower().startswith(_RELIABILITY_TAG):
-            return label
-    return None
-
-
-def score_of(obj: dict[str, Any], kind: str, last_sighting_us: int | None, now: int) -> tuple[float, bool]:
-    """Current decayed score and expired flag of an object for a value of `kind`."""
-    confidence = obj.get("confidence")
-    try:
-        base = base_score(confidence if isinstance(confidence, int) else None, _reliability(obj))
-    except ValueError:
-        base = base_score(confidence if isinstance(confidence, int) else None, None)
-    start = _us(obj.get("valid_from")) or _us(obj.get("created")) or now
-    last = max(start, last_sighting_us or 0)
-    score = current_score(base, last, now, model_for(kind))
-    until = _us(obj.get("valid_until"))
-    expired = is_expired(score, DEFAULT_THRESHOLD) or obj.get("revoked") is True
-    if until is not None and until <= now and (last_sighting_us is None or last_sighting_us <= until):
-        expired = True
-    return score, expired
-
-
-@dataclass(slots=True)
-class _Facts:
-    """What enrichment knows about one matched object version, shared by every context that names it."""
-
-    body: dict[str, Any]
-    first_seq: int | None = None
-    last_seq: int | None = None
-    shown: tuple[str | None, str | None, str | None] | None = None  # name, first and last seen, once known
-    hosts: set[tuple[str, str]] | None = None  # its URL hosts, parsed only when a match needs them
-    scores: dict[str, tuple[float, bool]] = field(default_factory=dict)  # per decay kind
-
-
-class Enricher:
-    """What the caller may know around matched object versions: names, first/last seen, sightings, scores and
-    related objects (all policy-filtered), fetched once per request and turned into the JSON of each match."""
-
-    def __init__(
-        self,
-        conn: Connection,
-        principal: Principal,
-        contexts: Sequence[Context],
-        found: Mapping[int, repo.Details] | None = None,
-        ids: Iterable[str] = (),
-        shared: Iterable[str] = (),
-    ) -> None:
-        """`found`: the bodies and first/last seen of the contexts' versions when the caller already has them;
-        `ids`: more object ids to fetch links for (of versions in `found` that `render` will be asked about);
-        `shared`: ids held in more than one copy, whose readable holders are fetched (others: the owner)."""
-        # Each object version is fetched, parsed and scored once, however many contexts name it.
-        if found is None:
-            found = repo.details(conn, principal, sorted({c.seq for c in contexts})) if contexts else {}
-        self._facts = {seq: _Facts(orjson.loads(d.raw), d.first_seq, d.last_seq) for seq, d in found.items()}
-        self._sightings: dict[str, int] = defaultdict(int)
-        self._last_sighting: dict[str, int] = {}
-        related: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-        ends: dict[str, set[str]] = defaultdict(set)
-        ids = sorted({c.id for c in contexts}.union(ids))
-        for link in repo.links(conn, principal, ids) if ids else ():
-            if link.kind == "ref:sighting" and link.type == "sighting":
-                self._sightings[link.ref] += 1
-                seen = _us(link.seen)
-                if seen is not None and seen > self._last_sighting.get(link.ref, 0):
-                    self._last_sighting[link.ref] = seen
-            elif link.kind == "ref:report" and link.type == "report" and link.raw is not None:
-                name = orjson.loads(link.raw).get("name")
-                related[link.ref][link.id] = {"id": link.id, "type": "report", "name": name}
-            elif link.kind == "ref:relationship" and link.other:
-                ends[link.other].add(link.ref)
-        if ends:
-            for row in repo.latest_objects(conn, principal, sorted(ends), RELATED_TYPES):
-                name = orjson.loads(row.raw).get("name")
-                for ref in ends[row.id]:
-                    related[ref][row.id] = {"id": row.id, "type": row.type, "name": name}
-        self._related = {ref: sorted(got.values(), key=lambda r: (r["type"], r["id"])) for ref, got in related.items()}
-        shared = list(shared)
-        self._holders = repo.holders(conn, principal, shared) if shared else {}
-        self._now = now_us()
-
-    def match(self, ctx: Context) -> dict[str, Any]:
-        """The JSON of one match."""
-        return self.render(*ctx)
-
-    def render(
-        self,
-        seq: int,
-        oid: str,
-        otype: str,
-        owner: str,
-        match: str,
-        matched_value: str,
-        index_kind: str,
-        index_key: str,
-        value_kind: str,
-    ) -> dict[str, Any]:
-        """The JSON of one match, from the fields of its Context."""
-        fact = self._facts.get(seq)
-        if fact is None:
-            fact = self._facts[seq] = _Facts({})
-        body = fact.body
-        if fact.shown is None:
-            first = last = None
-            if fact.first_seq is not None and fact.last_seq is not None:
-                first = micros_to_timestamp(fact.first_seq)
-                latest = max(fact.last_seq, self._last_sighting.get(oid, 0))
-                last = first if latest == fact.first_seq else micros_to_timestamp(latest)
-            fact.shown = (matching.object_name(body), first, last)
-        if match == "exact" and index_kind in ("domain", "ip"):
-            if fact.hosts is None:
-                fact.hosts = matching.url_hosts(values_of(body)) if _may_hold_urls(body) else set()
-            if (index_kind, index_key) in fact.hosts:
-                match = "url-host"
-        scored = fact.scores.get(value_kind)
-        if scored is None:
-            last_seen = self._last_sighting.get(oid)
-            scored = fact.scores[value_kind] = score_of(body, value_kind, last_seen, self._now)
-        name, first_seen, last_seen_at = fact.shown
-        return {
-            "id": oid,
-            "type": otype,
-            "name": name,
-            "owner": owner,
-            "held_by": self._holders.get(oid) or [owner],
-            "match": match,
-            "matched_value": matched_value,
-            "first_seen": first_seen,
-            "last_seen": last_seen_at,
-            "sightings": self._sightings.get(oid, 0),
-            "score": round(scored[0], 1),
-            "expired": scored[1],
-            "related": list(self._related.get(oid, ())),
-        }
-
-
-def _may_hold_urls(body: Mapping[str, Any]) -> bool:
-    # Only url objects and indicators whose pattern names a url carry URL rows: others need no parsing.
-    kind = body.get("type")
-    return kind == "url" or (kind == "indicator" and "url" in str(body.get("pattern", "")))
-
-
 ProbeKey = tuple[str, str, str, str]  # mode, kind, a, b
 
 
@@ -305,14 +134,14 @@ def _answer(
     names = active_names()
     wl = get_matcher(names)
     # A batch allocates tens of thousands of acyclic rows, probes and dicts; each pass of the cyclic
-    # collector would walk the warninglists and the suffix list too (~100 ms a pass, most of a batch).
+    # collector would walk the warninglists and the suffix list too (bench/bench_correlate.py, batches).
     with gc_paused():
         # A large batch in a read-only unit of work (nothing uncommitted of its own to see) is split: a
         # helper process answers the second half from its own snapshot while this one answers the first.
         if len(values) < SPLIT_MIN or not conn.get_execution_options().get("accord_readonly"):
             return [_lookup(conn, principal, values, limit, wl)]
         split = len(values) * SPLIT_SHARE // 100
-        url = conn.engine.url.render_as_string(hide_password=False)
+        url = shown_url(conn.engine)  # never the password: the helper finds it in its own settings
         pending = helpers.submit(HELPER_TASK, pickle.dumps((url, names, limit, principal, list(values[split:]))))
         if pending is None:
             return [_lookup(conn, principal, values, limit, wl)]
@@ -331,11 +160,12 @@ def _answer(
 
 
 def lookup_frame(request: bytes) -> bytes:
-    """Helper side of a split batch: (database URL, active lists, widespread limit, principal, values) -> JSON.
+    """Helper side of a split batch: (database URL without its password, active lists, widespread limit,
+    principal, values) -> JSON.
 
     The helper runs it with the collector paused (accord.core.helpers)."""
     url, names, limit, principal, values = pickle.loads(request)  # noqa: S301 - from our own parent process
-    with read_transaction(get_engine(url)) as conn:
+    with read_transaction(engine_for_shown(url)) as conn:
         return orjson.dumps(_lookup(conn, principal, values, limit, get_matcher(names)))
 
 
@@ -350,9 +180,6 @@ def start_up() -> None:
     cyclic collector's sight (freeze_loaded); helpers do the same after their warm-ups."""
     warm()
     freeze_loaded()
-
-
-helpers.register_warmup("accord.correlate.lookup:warm")
 
 
 def _lookup(
@@ -451,8 +278,3 @@ def _items(
 
 
 _by_seq = attrgetter("seq")
-
-
-def indexed_values(raw: bytes) -> list[IndexValue]:
-    """The index rows of a stored object body (what ingest indexed for it)."""
-    return values_of(orjson.loads(raw))

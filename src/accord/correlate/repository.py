@@ -218,7 +218,8 @@ class _Rendered(NamedTuple):
 @lru_cache(maxsize=512)
 def _render(dialect: Dialect, build: Callable[..., Any], principal: Principal, modes: tuple[str, ...]) -> _Rendered:
     # The principal's collections and peers are constants of its statements: their IN lists are expanded
-    # once here rather than at every execution (~75 us of a ~300 us one-value lookup on SQLite). Values go
+    # once here rather than at every execution (a large part of a one-value lookup: bench/bench_correlate.py,
+    # latency). Values go
     # to the driver as they are: these statements bind only integers and strings, which need no processing.
     state = build(dialect.name, principal, modes).compile(dialect=dialect).construct_expanded_state(_PLACEHOLDERS)
     return _Rendered(state.statement, state.positiontup, dict(state.parameters))

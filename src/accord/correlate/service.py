@@ -17,7 +17,7 @@ from accord.core.errors import NotFound
 from accord.core.settings import get_settings
 from accord.correlate import matching
 from accord.correlate import repository as repo
-from accord.correlate.lookup import Context, Enricher
+from accord.correlate.enrich import Context, Enricher
 from accord.correlate.values import IndexValue, values_of
 from accord.sharing.policy import Principal
 

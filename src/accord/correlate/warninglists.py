@@ -252,8 +252,8 @@ class WarninglistMatcher:
     def __getstate__(self) -> dict[str, Any]:
         """The matcher to pickle, with each hash table pickled on its own, to be unpickled on its first lookup.
 
-        The hash lists (known files: 230,000 MD5, SHA-1 and SHA-256 values) were two thirds of the time to load
-        a cached matcher, 0.1 s of every process that loads it, and most inputs hold one hash kind or none.
+        The hash lists (known files: MD5, SHA-1 and SHA-256 values) are most of the time to load a cached matcher,
+        which every process that loads it pays, and most inputs hold one hash kind or none.
         """
         state = dict(self.__dict__)
         exact = dict(self._exact)
@@ -350,8 +350,8 @@ def _unpickle(data: bytes) -> WarninglistMatcher:
 def get_matcher(enabled: tuple[str, ...] | None = None) -> WarninglistMatcher:
     """A shared matcher for a set of enabled lists (None: the defaults).
 
-    Building one reads every bundled list (~1.2 s); the built matcher is kept in var/cache and loads in
-    ~0.1 s, so a CLI import or a new worker process does not pay for the build again. A missing, stale or
+    Building one reads every bundled list, which takes far longer than loading the built matcher, kept in
+    var/cache: a CLI import or a new worker process does not pay for the build again. A missing, stale or
     unreadable cache file is simply rebuilt.
     """
     return load_or_build(

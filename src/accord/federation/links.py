@@ -17,9 +17,9 @@ from accord.federation import repository as repo
 from accord.feeds.repository import add_link_org, link_orgs
 from accord.models.collections import peer
 from accord.sharing.policy import Principal
+from accord.store.pipeline import pipeline_for, prepare_batches
 from accord.store.repository import lock_writers
 from accord.store.service import IngestReport, WriteContext, ingest_batches
-from accord.taxii.parallel import pipeline_for, prepare_batches
 
 IDENTITY_RE = re.compile(r"^identity--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 PUSHED = "(pushed)"  # the remote collection recorded for what a peer pushed to us
@@ -103,7 +103,7 @@ def store_received(
 ) -> IngestReport:
     """Store what a pull brought into a local collection, with provenance; the caller commits.
 
-    A page is prepared as a TAXII envelope is (accord.taxii.parallel): a helper process prepares part of it
+    A page is prepared as a TAXII envelope is (accord.store.pipeline): a helper process prepares part of it
     while this one prepares and writes the rest."""
     ctx = link_context(conn, link, collection_id, objects, actor)
     report = ingest_batches(conn, prepare_batches(objects, pipeline=pipeline_for(conn)), ctx)

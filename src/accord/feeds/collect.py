@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -13,38 +12,15 @@ from accord.core.errors import AccordError
 from accord.core.keys import decrypt_secret
 from accord.core.settings import get_settings
 from accord.feeds import misp
+from accord.feeds.collected import Collected, feed_tlp, with_default_tlp
 from accord.feeds.errors import FeedError
 from accord.feeds.parse import parse_csv, parse_text
-from accord.feeds.values import Item
+from accord.feeds.taxii import collect_taxii
 from accord.remote.http import Fetched, SafeClient, fetch
 from accord.remote.taxii import RemoteServer
-from accord.stix.markings import Tlp
 from accord.store.sources import parse_bundle
 
 FORMATS = ("misp", "csv", "text", "stix", "taxii")
-
-
-@dataclass(slots=True)
-class Collected:
-    """What one pull fetched: STIX objects or plain items, and the feed state to save if it is stored."""
-
-    status: str = "ok"  # ok | not-modified
-    http_status: int | None = None
-    fetched_bytes: int = 0
-    objects: list[dict[str, Any]] = field(default_factory=list)  # the feed's own source's
-    # MISP events with a creator (Orgc): their objects by the creator's identity id, owned by its record.
-    by_creator: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    creators: dict[str, misp.Creator] = field(default_factory=dict)
-    items: list[Item] = field(default_factory=list)
-    skipped: int = 0
-    reasons: list[str] = field(default_factory=list)
-    state: dict[str, Any] = field(default_factory=dict)
-    marks: dict[str, str] = field(default_factory=dict)
-
-
-def feed_tlp(feed: Any) -> Tlp | None:
-    """The feed's default TLP, or None."""
-    return Tlp.parse(feed.tlp) if feed.tlp else None
 
 
 def _client(feed: Any) -> SafeClient:
@@ -113,21 +89,6 @@ def _stix(feed: Any, client: SafeClient) -> Collected:
     return out
 
 
-def with_default_tlp(objects: list[Any], tlp: Tlp | None) -> list[Any]:
-    """The objects, each unmarked one given the feed's TLP (marking definitions and bare values aside)."""
-    if tlp is None:
-        return objects
-    from accord.feeds.values import marking_refs
-
-    refs = marking_refs(tlp)
-    return [
-        {**o, **refs}
-        if isinstance(o, dict) and o.get("type") != "marking-definition" and "object_marking_refs" not in o
-        else o
-        for o in objects
-    ]
-
-
 def misp_base(url: str) -> str:
     """The feed folder URL for a MISP feed given as its folder or its manifest.json."""
     url = url.strip()
@@ -170,8 +131,6 @@ def _misp(feed: Any, client: SafeClient, seen: Mapping[str, str]) -> Collected:
 def collect(feed: Any, seen: Mapping[str, str]) -> Collected:
     """Fetch what is new in a feed (nothing is written); RemoteError with a one-line reason on failure."""
     if feed.format == "taxii":
-        from accord.feeds.taxii import collect_taxii
-
         return collect_taxii(feed, taxii_server(feed))
     with _client(feed) as client:
         if feed.format in ("text", "csv"):

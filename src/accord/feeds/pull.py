@@ -15,7 +15,8 @@ from accord.core.db import read_transaction, transaction
 from accord.core.errors import AccordError, failure_line
 from accord.core.settings import get_settings
 from accord.feeds import repository as repo
-from accord.feeds.collect import Collected, collect, feed_tlp
+from accord.feeds.collect import collect
+from accord.feeds.collected import Collected, feed_tlp
 from accord.feeds.errors import FeedError
 from accord.feeds.misp import Creator
 from accord.feeds.service import get_feed_or_raise

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from accord.feeds.collected import Collected, feed_tlp, with_default_tlp
 from accord.remote.taxii import RemoteServer, TaxiiClient
-
-if TYPE_CHECKING:
-    from accord.feeds.collect import Collected
 
 
 def collect_taxii(feed: Any, server: RemoteServer) -> Collected:
     """Every version added to the remote collection after the feed's cursor; the cursor moves to the last date_added."""
-    # collect imports this module lazily; importing it back here at call time avoids an import cycle.
-    from accord.feeds.collect import Collected, feed_tlp, with_default_tlp
-
     out = Collected(http_status=200)
     with TaxiiClient(server) as client:
         for page in client.objects_pages(feed.taxii_collection, added_after=feed.cursor):

@@ -1,6 +1,7 @@
 """The slow path of accord.stix.patterns: stix2-patterns' ANTLR parser, for patterns the fast paths do not take.
 
-Imported on first use only: the ANTLR runtime and the generated parser take about 25 ms to import.
+Imported on first use only: the ANTLR runtime and the generated parser are slow to import
+(bench/bench_extract_startup.py times process start-up).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ class PatternComparison(NamedTuple):
 
 
 # The grammar's keywords (STIX 2.1 patterning), never taken as names. They are written out rather than read from
-# stix2-patterns' generated parser, whose ANTLR runtime takes 25 ms to import: every process would pay for it,
+# stix2-patterns' generated parser, whose ANTLR runtime is slow to import: every process would pay for it,
 # though only patterns outside these fast paths need it. A test checks them against the parser's literal names.
 KEYWORDS = frozenset(
     {

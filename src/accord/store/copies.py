@@ -7,19 +7,16 @@ holder stores never decides another's write unless the writer may read it (docs/
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 
-from accord.sharing.policy import ObjectFacts, Role, can_read
+from accord.sharing.policy import ObjectFacts, Principal, Role, can_read
 from accord.sharing.repository import principal_for
 from accord.stix.ids import id_type
 from accord.stix.markings import Tlp
 from accord.store import repository as repo
 from accord.store.prepare import Prepared
-
-if TYPE_CHECKING:
-    from accord.store.service import WriteContext
 
 
 @dataclass(slots=True)
@@ -91,7 +88,7 @@ def load_states(conn: Connection, candidates: list[Candidate], peer_id: int | No
 
 
 def foreign_states(
-    conn: Connection, candidates: list[Candidate], stored: Stored, ctx: WriteContext
+    conn: Connection, candidates: list[Candidate], stored: Stored, reader: Principal | None, writer_org_id: int
 ) -> dict[str, CopyState]:
     """Per id, the versions of other copies the writer may read, for the writes they decide (W2, W3).
 
@@ -99,15 +96,14 @@ def foreign_states(
     that others hold and the writer may read: a new version of another organisation's object is refused (W2),
     an identical one is a duplicate. Versions the writer may not read decide nothing: the write then makes the
     owner's own copy, exactly as if the id were not stored (W3). Unversioned objects (SCOs: a value, not a
-    producer's statement) and what arrives over a link always go to their own copy.
+    producer's statement) always go to their own copy; so does what arrives over a link (the caller asks only
+    for local writes). Without a `reader`, the writer organisation's analysts' view is taken.
     """
-    if ctx.peer_id is not None:
-        return {}
     wanted = {item.id for item, owner in candidates if item.version and item.id not in stored.copy_of(owner)}
     others = [r for r in stored.rows if r.id in wanted]
     if not others:
         return {}
-    reader = ctx.reader or principal_for(conn, org_id=ctx.writer_org_id, role=Role.ANALYST.value)
+    reader = reader or principal_for(conn, org_id=writer_org_id, role=Role.ANALYST.value)
     members = repo.memberships(conn, [r.seq for r in others]) if not reader.is_admin else {}
     identities = repo.local_identities(conn)
     foreign: dict[str, CopyState] = {}

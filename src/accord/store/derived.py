@@ -13,7 +13,6 @@ import hmac
 
 from sqlalchemy import Connection
 
-from accord.accounts import service as accounts
 from accord.core.errors import AccordError
 from accord.store import repository as repo
 
@@ -25,5 +24,5 @@ def id_seed(conn: Connection, org_id: int) -> str:
     secret = repo.node_setting(conn, SETTING)
     if secret is None:
         raise AccordError("the store has no derived-id secret: run `accord db upgrade`", status=500)
-    identity = accounts.get_org(conn, org_id).stix_id
+    identity = repo.org_identity(conn, org_id)
     return hmac.new(secret.encode(), identity.encode(), hashlib.sha256).hexdigest()[:32]

@@ -42,9 +42,8 @@ FIRST_SPAN_BYTES = 256 * 1024  # the writer starts as soon as this much is prepa
 AHEAD = 16  # spans in flight: bounds the memory that prepared spans hold while the writer catches up
 # Workers run at a lower priority than the writer. The writer's work is the import's critical path (every object
 # passes through it, in order), but with two workers and the writer on two cores the scheduler gave each a third:
-# the workers finished 0.6-0.9 s before the writer, which then worked alone. At niceness 10 the writer takes a core
-# whenever it has work, and the workers use what it leaves: they now finish 0.1-0.25 s before it. Paired imports of
-# 100,000 objects: median -7% time (ten rounds).
+# the workers finished well before the writer, which then worked alone. At niceness 10 the writer takes a core
+# whenever it has work, and the workers use what it leaves (bench/bench_import.py).
 WORKER_NICENESS = 10
 
 _OBJECTS_KEY = re.compile(rb'"objects"\s*:\s*\[')

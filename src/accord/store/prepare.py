@@ -61,12 +61,15 @@ class Prepared(NamedTuple):
 class Refused(NamedTuple):
     """An object refused before it reached the database, with the reason."""
 
+    refused: bool  # always True: the tag that tells a Refused row from a Prepared one (whose first field is its id)
     id: str | None
     reason: str
     version: str = ""  # its modified (else created) when valid: TAXII status failures name the version
 
 
-Row = tuple[Any, ...]  # a Prepared's or a Refused's fields as a plain tuple (told apart by their number)
+# A Prepared's or a Refused's fields as a plain tuple, in field order: what travels between processes (pack).
+# A row whose first field is True is a Refused (its tag); any other is a Prepared.
+Row = tuple[Any, ...]
 
 
 def prepare(
@@ -79,20 +82,22 @@ def prepare(
     return prepare_all([obj], max_bytes, index=index, wl=wl)[0]
 
 
-def _refused(obj: Any, reason: str) -> tuple[str | None, str, str]:
+def _refused(obj: Any, reason: str) -> tuple[bool, str | None, str, str]:
+    """A Refused row (in Refused's field order, tagged)."""
     if not isinstance(obj, dict):
-        return (None, reason, "")
+        return (True, None, reason, "")
     oid = obj.get("id") if isinstance(obj.get("id"), str) else None
-    return (oid, reason, object_version(obj))
+    return (True, oid, reason, object_version(obj))
 
 
 def pack(rows: list[Row]) -> bytes:
-    """Prepared objects, as plain tuples (prepare_rows), as bytes for another process (named tuples unpickle 8x
-    slower).
+    """Prepared objects, as plain tuples (prepare_rows), as bytes for another process (named tuples unpickle
+    several times slower).
 
     Without the pickler's memo ("fast" mode): it remembers every object it writes, to write repeats as references,
-    and the tuples hold no repeat worth it. 100,000 objects pickled in 0.065 s instead of 0.23 s, unpickled as fast;
-    the bytes are 6% longer. Fast mode loops on a self-referencing object: these are trees of strs, ints and bytes.
+    and the tuples hold no repeat worth it, so pickling is much faster and unpickling as fast, for slightly longer
+    bytes (bench/bench_import.py). Fast mode loops on a self-referencing object: these are trees of strs, ints
+    and bytes.
     """
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
@@ -106,11 +111,8 @@ def unpack(blob: bytes) -> list[Prepared | Refused]:
     return _typed(pickle.loads(blob))  # noqa: S301 - written by pack() in our own child process
 
 
-_WIDTH = len(Prepared._fields)
-
-
 def _typed(rows: list[Row]) -> list[Prepared | Refused]:
-    return [Prepared._make(row) if len(row) == _WIDTH else Refused._make(row) for row in rows]
+    return [Refused._make(row) if row[0] is True else Prepared._make(row) for row in rows]
 
 
 def prepare_all(
@@ -140,8 +142,8 @@ def prepare_rows(
 ) -> list[Row]:
     """prepare_all() with each object as a plain tuple of Prepared's (or Refused's) fields: what pack ships.
 
-    Tuples are built here, not named tuples converted later: preparing and pickling 100,000 objects in a worker
-    takes 0.07 s less.
+    Tuples are built here, not named tuples converted later: a worker prepares and pickles them faster
+    (bench/bench_import.py).
     """
     objs = objects if isinstance(objects, list) else list(objects)
     reasons = [validate_object(obj) for obj in objs]

@@ -61,6 +61,11 @@ def org_ids_by_identity(conn: Connection) -> dict[str, int]:
     return {r.stix_id: r.id for r in conn.execute(select(org.c.stix_id, org.c.id))}
 
 
+def org_identity(conn: Connection, org_id: int) -> str:
+    """The id of an organisation's STIX identity object (the organisation exists)."""
+    return str(conn.execute(select(org.c.stix_id).where(org.c.id == org_id)).scalar_one())
+
+
 def local_identities(conn: Connection) -> set[str]:
     """The identity ids of the node's own organisations (not remote records): R6 makes them readable to all."""
     return set(conn.execute(select(org.c.stix_id).where(org.c.is_remote.is_(False))).scalars())
@@ -143,8 +148,8 @@ MEMBER_COLUMNS = ("tick", "collection_id", "object_seq", "added_by_org_id")
 
 
 # Columns that usually hold one value across a batch (one writer, one feed's marking, local, current, 2.1, one copy):
-# where they do, insert_rows writes them into the statement instead of binding them per row. Paired inserts of
-# 100,000 versions on SQLite: 0.39 s -> 0.34 s.
+# where they do, insert_rows writes them into the statement instead of binding them per row, which is faster
+# on SQLite (bench/bench_import.py).
 _VERSION_FOLD = tuple(
     VERSION_COLUMNS.index(c)
     for c in ("spec_version", "revoked", "is_latest", "owner_org_id", "tlp", "peer_id", "sole_copy")

@@ -19,8 +19,8 @@ from accord.store.prepare import Prepared, Refused, prepare_all
 
 # Object versions whose value-index rows may wait for one sorted insert. An import's last insert runs after the
 # workers are done, on one core, while earlier ones overlap with their preparing, though later inserts land between
-# the earlier keys. Paired imports of 100,000 objects: 40,000 took 7% less time than 200,000, and 20,000 another 6%
-# less; 10,000 was within noise of 20,000.
+# the earlier keys. Paired imports (bench/bench_import.py) were fastest from about this size down; smaller
+# flushes gained nothing more.
 INDEX_FLUSH = 20_000
 
 MAX_REASONS = 20
@@ -184,7 +184,8 @@ def _ingest_batch(
     if not candidates:
         return report
     stored = load_states(conn, candidates, ctx.peer_id)
-    foreign = foreign_states(conn, candidates, stored, ctx) if stored.rows else {}
+    local = stored.rows and ctx.peer_id is None  # what arrives over a link always goes to its own copy
+    foreign = foreign_states(conn, candidates, stored, ctx.reader, ctx.writer_org_id) if local else {}
     keep = ctx.keep_outcomes
     accepted: list[Accepted] = []
     accepted_outcomes: list[Outcome] = []

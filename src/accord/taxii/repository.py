@@ -1,4 +1,4 @@
-"""All SQL of the TAXII server: collection visibility, policy-filtered keyset pages, deletes, statuses, jobs."""
+"""All SQL of the TAXII server: collection visibility, policy-filtered keyset pages, deletes, statuses."""
 
 from __future__ import annotations
 
@@ -23,9 +23,8 @@ from sqlalchemy import (
     update,
 )
 
-from accord.core.clock import now_us
 from accord.models.collections import collection
-from accord.models.jobs import job, taxii_status
+from accord.models.jobs import taxii_status
 from accord.models.objects import collection_object, id_is, same_object, stix_object
 from accord.sharing.policy import Principal, preferred_over, readable_clause, visible_versions_clause
 from accord.stix.ids import id_key
@@ -154,7 +153,7 @@ def _run(
         params["row_limit"] = limit
     if conn.dialect.name == "postgresql":
         # The policy's correlated subqueries inflate the planner's cost estimate past jit_above_cost: JIT then
-        # spends ~0.8 s compiling a query that runs in ~15 ms.
+        # spends far longer compiling a page's query than running it (bench/bench_taxii.py, PostgreSQL).
         conn.exec_driver_sql("SET LOCAL jit = off")
     return list(conn.execute(stmt, params).all())
 
@@ -192,7 +191,7 @@ def deletable(conn: Connection, principal: Principal, collection_id: int, object
     return _run(conn, principal, collection_id, f, columns, after_tick=None, object_id=object_id, limit=None)
 
 
-# --- status resources and the job queue ----------------------------------------------------------------------
+# --- status resources -------------------------------------------------------------------------------------------
 
 
 def insert_status(conn: Connection, values: dict[str, Any]) -> None:
@@ -215,20 +214,3 @@ def purge_statuses(conn: Connection, before_us: int) -> int:
 def update_status(conn: Connection, status_id: str, values: dict[str, Any]) -> None:
     """Overwrite a status resource's progress."""
     conn.execute(update(taxii_status).where(taxii_status.c.id == status_id).values(**values))
-
-
-def enqueue_job(conn: Connection, kind: str, payload: bytes) -> int:
-    """Queue a job for the worker; it becomes visible when the caller commits."""
-    now = now_us()
-    values = {
-        "kind": kind,
-        "payload": payload,
-        "status": "queued",
-        "run_after_us": now,
-        "attempts": 0,
-        "created_us": now,
-        "updated_us": now,
-    }
-    key = conn.execute(insert(job).values(**values)).inserted_primary_key
-    assert key is not None
-    return int(key[0])

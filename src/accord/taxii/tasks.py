@@ -11,9 +11,9 @@ from accord.audit.service import record
 from accord.federation.links import PUSHED, note_receipts
 from accord.sharing.policy import Role
 from accord.sharing.repository import principal_for
+from accord.store.pipeline import pipeline_for, prepare_in_batches
 from accord.store.service import ingest_batches
 from accord.taxii import repository as repo
-from accord.taxii.parallel import pipeline_for, prepare_in_batches
 from accord.taxii.writes import complete_values, purge_statuses, write_context
 
 

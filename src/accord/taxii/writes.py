@@ -16,14 +16,15 @@ from accord.core.errors import BadRequest, Forbidden, NotFound
 from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
 from accord.federation.links import PUSHED, inbound_link, link_context, note_receipts
+from accord.jobs.repository import enqueue_job
 from accord.sharing.policy import Principal
 from accord.stix.timestamps import micros_to_timestamp
 from accord.stix.validate import object_version
+from accord.store.pipeline import pipeline_for, prepare_batches
 from accord.store.repository import delete_memberships
 from accord.store.service import IngestReport, WriteContext, ingest_batches
 from accord.taxii import repository as repo
 from accord.taxii.filters import Filters
-from accord.taxii.parallel import pipeline_for, prepare_batches
 from accord.taxii.service import get_collection, may_write, readable_collection, version_of
 
 ADD_OBJECTS_JOB = "taxii.add_objects"
@@ -136,7 +137,7 @@ def add_objects(conn: Connection, principal: Principal, collection_key: str, obj
             "email": principal.email,
             "objects": objects,
         }
-        job_id = repo.enqueue_job(conn, ADD_OBJECTS_JOB, orjson.dumps(payload))
+        job_id = enqueue_job(conn, ADD_OBJECTS_JOB, orjson.dumps(payload))
         values.update(
             status="pending",
             success_count=0,

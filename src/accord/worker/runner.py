@@ -7,12 +7,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, or_, select, update
+from sqlalchemy import Connection, Engine, Row
 
 from accord.core.clock import now_us
-from accord.core.db import is_postgres, read_transaction, transaction
+from accord.core.db import read_transaction, transaction
 from accord.core.settings import get_settings
-from accord.models.jobs import job
+from accord.jobs import repository as jobs
 from accord.taxii.tasks import fail_add_objects, run_add_objects
 from accord.taxii.writes import ADD_OBJECTS_JOB
 from accord.worker.schedule import Schedule
@@ -39,31 +39,14 @@ def register_handler(kind: str, run: Handler, on_failure: FailureHandler | None 
 def claim(engine: Engine) -> Row[Any] | None:
     """Take one runnable job (queued, or abandoned while running), marking it running; None when idle."""
     now = now_us()
-    c = job.c
-    runnable = and_(
-        c.kind.in_(sorted(_handlers)),
-        or_(
-            and_(c.status == "queued", c.run_after_us <= now),
-            and_(c.status == "running", c.updated_us < now - LEASE_US),
-        ),
-    )
-    stmt = select(c.id).where(runnable).order_by(c.id).limit(1)
     # Idle polls only read: on SQLite a write transaction would take the database lock every second.
     with read_transaction(engine) as conn:
-        if conn.execute(stmt).first() is None:
+        if jobs.runnable_job_id(conn, _handlers, now, LEASE_US) is None:
             return None
     with transaction(engine) as conn:
-        if is_postgres(conn):
-            # Several workers share the queue: each skips the rows another has locked.
-            stmt = stmt.with_for_update(skip_locked=True)
-        # On SQLite the write transaction (BEGIN IMMEDIATE) already serialises claimers.
-        job_id = conn.execute(stmt).scalar()
-        if job_id is None:
-            return None
-        conn.execute(
-            update(job).where(c.id == job_id).values(status="running", attempts=c.attempts + 1, updated_us=now)
-        )
-        return conn.execute(select(job).where(c.id == job_id)).one()
+        # Several workers share the queue: each skips the rows another has locked.
+        job_id = jobs.runnable_job_id(conn, _handlers, now, LEASE_US, lock=True)
+        return None if job_id is None else jobs.start_job(conn, job_id, now)
 
 
 def _finish(engine: Engine, row: Row[Any], exc: Exception) -> None:
@@ -76,7 +59,7 @@ def _finish(engine: Engine, row: Row[Any], exc: Exception) -> None:
             values: dict[str, Any] = {"status": "failed"}
         else:
             values = {"status": "queued", "run_after_us": now_us() + RETRY_US * row.attempts}
-        conn.execute(update(job).where(job.c.id == row.id).values(last_error=message, updated_us=now_us(), **values))
+        jobs.finish_job(conn, row.id, last_error=message, **values)
 
 
 def run_one(engine: Engine, row: Row[Any]) -> bool:
@@ -85,7 +68,7 @@ def run_one(engine: Engine, row: Row[Any]) -> bool:
     try:
         with transaction(engine) as conn:
             run(conn, bytes(row.payload))
-            conn.execute(update(job).where(job.c.id == row.id).values(status="done", updated_us=now_us()))
+            jobs.finish_job(conn, row.id, status="done")
     except Exception as exc:  # a job must never take the runner down
         log.exception("job %s (%s) failed on attempt %s", row.id, row.kind, row.attempts)
         _finish(engine, row, exc)

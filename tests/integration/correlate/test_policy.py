@@ -7,7 +7,7 @@ import pytest
 from accord.core.errors import NotFound
 from accord.correlate.lookup import lookup
 from accord.correlate.service import object_correlations
-from accord.correlate.sightings import record_sighting
+from accord.sightings.service import record_sighting
 from accord.stix.markings import Tlp
 from tests.integration.correlate.conftest import Community, ind
 

@@ -8,7 +8,7 @@ import pytest
 from accord.core.clock import now_us
 from accord.core.errors import BadRequest, Forbidden, NotFound
 from accord.correlate.lookup import lookup
-from accord.correlate.sightings import record_sighting
+from accord.sightings.service import record_sighting
 from accord.stix.timestamps import micros_to_timestamp
 from accord.store import queries
 from tests.integration.correlate.conftest import Community, ind
@@ -40,7 +40,7 @@ def test_an_indicator_posted_under_a_guessable_id_does_not_take_a_sighting(commu
     # identity, the kind and the value): Alpha's sighting of that value still makes and uses Alpha's own.
     import uuid
 
-    from accord.correlate import sightings
+    from accord.sightings import service as sightings
 
     guessed = f"indicator--{uuid.uuid5(sightings._NS, community.identity('Alpha') + '|domain|squat.example')}"
     community.put("Bravo", "shared", ind("[domain-name:value = 'squat.example']") | {"id": guessed})

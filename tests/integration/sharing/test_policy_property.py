@@ -8,15 +8,16 @@ import uuid
 from dataclasses import dataclass, replace
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
-from accord.core.errors import NotFound
+from accord.core.errors import Forbidden, NotFound
 from accord.core.settings import get_settings
 from accord.correlate.indexer import PendingRows, index_entries, index_rows
 from accord.correlate.lookup import lookup
-from accord.correlate.service import object_correlations
+from accord.correlate.service import object_correlations, report_correlations
 from accord.correlate.values import values_of
 from accord.federation import repository as federation_repo
 from accord.models.accounts import org, sharing_group, sharing_group_member
@@ -29,6 +30,10 @@ from accord.stix.markings import Tlp
 from accord.store import queries
 from accord.store.export import iter_raw, write_bundle
 from accord.stream import repository as stream_repo
+from accord.taxii import repository as taxii_repo
+from accord.taxii import service as taxii_service
+from accord.taxii import writes as taxii_writes
+from accord.taxii.filters import Endpoint, parse_filters
 
 TYPES = ["indicator", "malware", "report", "identity", "marking-definition", "ipv4-addr"]
 # Indicators and addresses carry one of these values (chosen per version): the /30 holds both addresses.
@@ -185,6 +190,8 @@ def _load(conn, w: World) -> tuple[list[int], list[int], list[int], list[int]]:
         value = _value_of(ob)
         if value is not None:  # what ingest would have indexed, from a body that says the same
             body |= {"value": value} if ob["type"] == "ipv4-addr" else {"pattern": f"[ipv4-addr:value = '{value}']"}
+        if ob["type"] == "report":
+            body["object_refs"] = _report_refs(w)
         raw = orjson.dumps(body)
         conn.execute(
             insert(stix_object).values(
@@ -232,6 +239,12 @@ def _load(conn, w: World) -> tuple[list[int], list[int], list[int], list[int]]:
     return org_ids, group_ids, col_ids, peer_ids
 
 
+def _report_refs(w: World) -> list[str]:
+    """What every report of the world names: about half of the value-carrying objects (the others may correlate)."""
+    carriers = sorted({ob["id"] for ob in w.objects if _value_of(ob) is not None})
+    return carriers[::2]
+
+
 def _expected_collections(
     w: World,
     o: int,
@@ -276,14 +289,17 @@ def _check_world(conn, w: World) -> None:
     org_ids, _group_ids, col_ids, peer_ids = _load(conn, w)
     facts = [(ob, _facts(ob, org_ids, col_ids, peer_ids, w.remote)) for ob in w.objects]
     removals = _removal_facts(w, facts, org_ids, col_ids)
+    statuses = {_status(conn, org_id, col_ids[0]): org_id for org_id in org_ids}
+    refs = _report_refs(w)
     for o in range(w.n_orgs):
         for role in Role:
             p = principal_for(conn, org_id=org_ids[o], role=role.value)
             assert p.readable_collections == _expected_collections(w, o, "read", col_ids)
             assert p.writable_collections == _expected_collections(w, o, "write", col_ids)
             assert p.amber_peers == frozenset(pid for pid, lo in zip(peer_ids, w.peers, strict=True) if lo == o)
-            _check_principal(conn, p, facts, col_ids, peer_ids)
+            _check_principal(conn, p, facts, col_ids, peer_ids, refs)
             _check_removals(conn, p, removals)
+            _check_statuses(conn, p, statuses)
 
 
 def _preferred(p: Principal, readable: list[tuple[dict, ObjectFacts]]) -> dict[str, dict]:
@@ -303,7 +319,7 @@ def _key(body: bytes | dict) -> tuple[str, str, int]:
     return (ob["id"], ob["modified"], ob["seq"])
 
 
-def _check_principal(conn, p: Principal, facts, col_ids, peer_ids) -> None:
+def _check_principal(conn, p: Principal, facts, col_ids, peer_ids, refs: list[str]) -> None:
     readable = [(ob, f) for ob, f in facts if can_read(p, f)]
     allowed = {(ob["id"], ob["version"], ob["seq"]) for ob, _ in readable}
     chosen = _preferred(p, readable)
@@ -348,7 +364,89 @@ def _check_principal(conn, p: Principal, facts, col_ids, peer_ids) -> None:
                 if f.peer_id != pid and any(col_ids[c] == cid for c, _ in ob["memberships"])
             }
 
-    _check_correlation_paths(conn, p, readable, chosen, {ob["id"] for ob, _ in facts})
+    ids = {ob["id"] for ob, _ in facts}
+    _check_taxii(conn, p, readable, col_ids, ids)
+    _check_correlation_paths(conn, p, readable, chosen, ids)
+    _check_report_correlations(conn, p, chosen, {ob["id"] for ob, _ in facts if ob["type"] == "report"}, refs)
+
+
+def _check_taxii(conn, p: Principal, readable, col_ids: list[int], ids: set[str]) -> None:
+    """TAXII objects, manifest and versions of each collection hold exactly the readable versions in it; a
+    collection the reader may not read answers no page (404, or 403 when it may only write)."""
+    everything = [("match[version]", "all"), ("limit", "5000")]
+    for c, cid in enumerate(col_ids):
+        alias = f"c{c}"
+        if not taxii_service.may_read(p, cid):
+            for endpoint in (Endpoint.OBJECTS, Endpoint.MANIFEST):
+                with pytest.raises((NotFound, Forbidden)):
+                    taxii_service.read_page(conn, p, alias, parse_filters(everything, endpoint), endpoint)
+            continue
+        in_col = {
+            (ob["id"], ob["version"], ob["seq"])
+            for ob, _ in readable
+            if any(col_ids[m] == cid for m, _ in ob["memberships"])
+        }
+        page = taxii_service.read_page(conn, p, alias, parse_filters(everything, Endpoint.OBJECTS), Endpoint.OBJECTS)
+        assert {_key(o) for o in orjson.loads(page.body).get("objects", [])} == in_col
+        manifest = taxii_service.read_page(
+            conn, p, alias, parse_filters(everything, Endpoint.MANIFEST), Endpoint.MANIFEST
+        )
+        entries = orjson.loads(manifest.body).get("objects", [])
+        assert sorted(e["id"] for e in entries) == sorted(i for i, _, _ in in_col)
+        for oid in ids:
+            wanted = sorted(v for i, v, _ in in_col if i == oid)
+            filters = parse_filters([("limit", "5000")], Endpoint.VERSIONS)
+            if not wanted:
+                with pytest.raises(NotFound):  # R7: as if it did not exist
+                    taxii_service.read_page(conn, p, alias, filters, Endpoint.VERSIONS, oid)
+                continue
+            got = taxii_service.read_page(conn, p, alias, filters, Endpoint.VERSIONS, oid)
+            versions = orjson.loads(got.body)["versions"]
+            assert len(versions) == len(wanted)
+            assert sorted(v for v in versions if v in wanted) == [v for v in wanted if v]
+
+
+def _status(conn, org_id: int, collection_id: int) -> str:
+    """A TAXII status resource of one organisation's POST."""
+    status_id = str(uuid.uuid4())
+    taxii_repo.insert_status(
+        conn,
+        {
+            "id": status_id,
+            "collection_id": collection_id,
+            "org_id": org_id,
+            "status": "complete",
+            "request_us": 1,
+            "total_count": 0,
+            "detail": orjson.dumps({"successes": [], "failures": [], "pendings": []}),
+        },
+    )
+    return status_id
+
+
+def _check_statuses(conn, p: Principal, statuses: dict[str, int]) -> None:
+    """A status resource is the writer organisation's (and an admin's) to read; to others it does not exist."""
+    for status_id, org_id in statuses.items():
+        if p.is_admin or org_id == p.org_id:
+            assert taxii_writes.get_status(conn, p, status_id)["id"] == status_id
+        else:
+            with pytest.raises(NotFound):
+                taxii_writes.get_status(conn, p, status_id)
+
+
+def _check_report_correlations(conn, p: Principal, chosen: dict[str, dict], reports: set[str], refs) -> None:
+    """A report's correlations: the readable objects outside it related to its readable members' values; an
+    unreadable report does not exist."""
+    readable_value = {oid: v for oid, ob in chosen.items() if (v := _value_of(ob)) is not None}
+    members = [readable_value[m] for m in refs if m in readable_value]
+    for rid in reports:
+        if rid not in chosen:
+            with pytest.raises(NotFound):
+                report_correlations(conn, p, rid)
+            continue
+        got = report_correlations(conn, p, rid)
+        expected = {o for o, v in readable_value.items() if o not in refs and any(_related(m, v) for m in members)}
+        assert {e["id"] for e in got["correlated_objects"]} == expected
 
 
 def _removal_facts(w: World, facts, org_ids, col_ids) -> list[tuple[int, ObjectFacts]]:

@@ -21,7 +21,6 @@ from sqlalchemy import select
 
 from accord.accounts import service as accounts
 from accord.core.errors import AccordError
-from accord.correlate import sightings
 from accord.correlate.values import normalize
 from accord.extract import drafts
 from accord.extract.service import extract_document
@@ -30,6 +29,7 @@ from accord.feeds.repository import add_link_org
 from accord.models.objects import id_is, stix_object
 from accord.sharing.policy import Principal, readable_clause
 from accord.sharing.repository import principal_for
+from accord.sightings import service as sightings
 from accord.stix.ids import deterministic_sco_id
 from accord.stix.markings import Tlp, tlp_marking_definition
 from accord.stix.timestamps import timestamp_to_micros

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from accord.core.db import ROWS_PER_STATEMENT, insert_rows
@@ -12,7 +13,8 @@ from accord.core.db import ROWS_PER_STATEMENT, insert_rows
 @pytest.mark.parametrize(
     "rows",
     [
-        [("a", "it's 100%"), ("b", "it's 100%")],  # a constant needing quotes and a percent sign: folded
+        [("a", "it's 100%"), ("b", "it's 100%")],  # a constant needing quotes and a percent sign: bound
+        [("a", "hash:sha256"), ("b", "hash:sha256")],  # a constant plain word: folded
         [("a", "it's 100%"), ("b", "something else")],  # varying: bound
         [("a", "one")],
     ],
@@ -28,6 +30,25 @@ def test_fixed_columns_and_skipped_conflicts(conn):
     insert_rows(conn, "node_setting", ("key", "value"), [("a", "new"), ("c", "new")], fold=(1,), ignore_conflicts=True)
     stored = conn.exec_driver_sql("SELECT key, value FROM node_setting WHERE key IN ('a', 'b', 'c') ORDER BY key").all()
     assert [tuple(r) for r in stored] == [("a", "x'%"), ("b", "x'%"), ("c", "new")]
+
+
+def test_only_numbers_and_plain_words_are_written_into_the_statement(conn):
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(conn, "before_cursor_execute", record)
+    try:
+        insert_rows(conn, "node_setting", ("key",), [("a",), ("b",)], fixed={"value": "x'); --"})
+        insert_rows(conn, "node_setting", ("key", "value"), [("c", "hash:md5"), ("d", "hash:md5")], fold=(1,))
+    finally:
+        event.remove(conn, "before_cursor_execute", record)
+    stored = conn.exec_driver_sql("SELECT key, value FROM node_setting WHERE key IN ('a', 'b', 'c', 'd') ORDER BY key")
+    assert [tuple(r) for r in stored] == [("a", "x'); --"), ("b", "x'); --"), ("c", "hash:md5"), ("d", "hash:md5")]
+    assert not any("x'" in statement for statement in statements)  # bound, never spelled into SQL
+    if conn.dialect.name == "sqlite":  # PostgreSQL takes the rows by COPY, which has no statement text for them
+        assert any("'hash:md5'" in statement for statement in statements)
 
 
 _K_KEYS = "key >= 'k' AND key < 'l'"  # the test's keys

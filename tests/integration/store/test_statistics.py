@@ -5,17 +5,18 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
+
 from accord.stix.ids import id_key
 from accord.store.service import WriteContext, ingest
 from tests.builders import make_indicator, make_org
 
 
-def test_the_first_write_gives_the_planner_statistics(conn, db_url):
+@pytest.mark.postgresql("SQLite's planner needs no statistics for this")
+def test_the_first_write_gives_the_planner_statistics(conn):
     org = make_org(conn)
     report = ingest(conn, [make_indicator() for _ in range(5000)], WriteContext(writer_org_id=org.id))
     assert report.stored == 5000
-    if not db_url.startswith("postgresql"):
-        return  # SQLite's planner needs no statistics for this: the write above just must not fail
     ids = tuple(f"indicator--{uuid.uuid4()}" for _ in range(500))
     # Without statistics a batch of 500 ids is taken for a quarter of the table (1,250 rows here, 25,000 in a
     # store of 100,000), which on a large store means scanning it whole for every batch. The same for the key the
@@ -37,11 +38,10 @@ def _assert_estimated_as_unique(conn, column, values):
     assert int(found[1]) <= len(values)
 
 
-def test_statements_are_planned_with_their_own_values(engine, db_url):
+@pytest.mark.postgresql("SQLite plans each statement when it is prepared, from the schema alone")
+def test_statements_are_planned_with_their_own_values(engine):
     # A statement prepared on the server may keep a generic plan made while a table was small (a sequential scan
     # of what later holds a million rows): Accord's PostgreSQL connections never prepare statements.
-    if not db_url.startswith("postgresql"):
-        return  # SQLite plans each statement when it is prepared, from the schema alone
     with engine.connect() as c:
         raw = c.connection.driver_connection
         assert raw is not None

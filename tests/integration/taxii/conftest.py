@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from accord.accounts import service as accounts
 from accord.api.app import create_app
+from accord.core.settings import get_settings
 from accord.sharing.policy import Principal
 from accord.sharing.repository import principal_for
 from accord.taxii.media import TAXII_MEDIA
@@ -71,6 +72,7 @@ def community(engine: Engine) -> Community:
 def client(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     """The ASGI app (no background job runner: tests run jobs explicitly)."""
     monkeypatch.setenv("ACCORD_RUN_JOBS", "0")
+    get_settings.cache_clear()  # settings are read once per process
     with TestClient(create_app(), raise_server_exceptions=True) as c:
         yield c
 

@@ -12,6 +12,7 @@ import pytest
 import uvicorn
 
 from accord.api.app import create_app
+from accord.core.settings import get_settings
 from accord.remote.http import RemoteError
 from accord.remote.taxii import RemoteServer, TaxiiClient
 from tests.builders import make_indicator
@@ -42,6 +43,7 @@ def serving() -> Iterator[str]:
 @pytest.fixture
 def base_url(community: Community, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("ACCORD_RUN_JOBS", "0")
+    get_settings.cache_clear()  # settings are read once per process
     with serving() as url:
         yield url
 

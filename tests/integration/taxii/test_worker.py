@@ -9,6 +9,7 @@ import uuid
 import orjson
 from sqlalchemy import select, update
 
+from accord.jobs.repository import enqueue_job
 from accord.models.jobs import job, taxii_status
 from accord.taxii import repository as repo
 from accord.worker.runner import MAX_ATTEMPTS, run_forever, run_pending
@@ -36,7 +37,7 @@ def _queue_broken_job(engine, org_id: int) -> str:
             },
         )
         payload = {"status_id": status_id, "collection_id": 999_999, "writer_org_id": org_id, "objects": [obj]}
-        repo.enqueue_job(conn, "taxii.add_objects", orjson.dumps(payload))
+        enqueue_job(conn, "taxii.add_objects", orjson.dumps(payload))
     return status_id
 
 

@@ -22,10 +22,10 @@ from accord.core.settings import get_settings
 from accord.correlate.warninglists import active_matcher, active_names, get_matcher
 from accord.store.prepare import Prepared, Refused, holds_nul, pack, prepare_all, prepare_rows, unpack
 
-log = logging.getLogger("accord.taxii")
+log = logging.getLogger("accord.store")
 
 MIN_OBJECTS = 400  # below this, shipping objects to another process costs more than it saves
-TASK = "accord.taxii.parallel:prepare_frame"
+TASK = "store.prepare"  # in the helpers' registry (accord.worker.helpers)
 
 
 def prepare_frame(request: bytes) -> Iterator[bytes]:
@@ -49,9 +49,6 @@ def warm() -> None:
     active_matcher()
 
 
-helpers.register_warmup("accord.taxii.parallel:warm")
-
-
 class Pipeline(NamedTuple):
     """How a large envelope is split: a head prepared here, the rest by a helper in parts.
 
@@ -64,10 +61,9 @@ class Pipeline(NamedTuple):
     tail_parts: int
 
 
-# SQLite writes in this process, and the rest in two parts. With a quarter here, the writer still waited
-# about 5 ms per 1,000-indicator envelope for the helper's parts; with 35% it waits less (median server time
-# per envelope 33 ms against 35 ms over ten paired runs). PostgreSQL writes in its own server process: this one
-# has time to prepare half itself, and every extra batch costs round trips.
+# SQLite writes in this process, and the rest in two parts. With a quarter here, the writer still waited for
+# the helper's parts; with 35% it waits less (bench/bench_taxii.py, paired runs). PostgreSQL writes in its own
+# server process: this one has time to prepare half itself, and every extra batch costs round trips.
 IN_PROCESS = Pipeline(0.35, 2)
 OVER_THE_WIRE = Pipeline(0.5, 1)
 

@@ -13,8 +13,8 @@ import pytest
 from accord.core import helpers as helper_pool
 from accord.core.settings import get_settings
 from accord.correlate.warninglists import active_matcher
+from accord.store import pipeline as parallel
 from accord.store.prepare import Prepared, Refused, prepare_all, unpack
-from accord.taxii import parallel
 from tests.builders import make_indicator, make_ipv4
 
 
@@ -177,6 +177,7 @@ def test_a_started_server_serves_once_a_helper_is_warm(db_url, monkeypatch: pyte
 
     monkeypatch.setattr(helper_pool, "helper_count", lambda: 1)
     monkeypatch.setenv(helper_pool.START_WITH_SERVER, "1")
+    get_settings.cache_clear()  # settings are read once per process
     helper_pool.shutdown()
     try:
         with TestClient(create_app()) as client:  # the lifespan has run: the server would be serving now

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from accord.accounts import service as accounts
+from accord.accounts.service import get_writable_collection_or_raise
 from accord.core.clock import now_us
 from accord.core.errors import BadRequest, Forbidden, NotFound
 from accord.correlate import repository as repo
@@ -23,6 +23,7 @@ from accord.sharing.policy import Principal
 from accord.stix.markings import Tlp, tlp_marking_definition
 from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
 from accord.store.derived import id_seed
+from accord.store.repository import org_identity
 from accord.store.service import WriteContext, ingest
 
 _NS = uuid.UUID("5f1b7e0c-3c1a-4f0e-9b8e-6c0a5e2d4a11")
@@ -83,8 +84,8 @@ def record_sighting(
         raise Forbidden("this token or role cannot write")
     if not 1 <= count <= 999_999_999:
         raise BadRequest("count must be between 1 and 999999999")
-    target = accounts.get_writable_collection_or_raise(conn, principal, collection)
-    identity = accounts.get_org(conn, principal.org_id).stix_id
+    target = get_writable_collection_or_raise(conn, principal, collection)
+    identity = org_identity(conn, principal.org_id)
     marking = [tlp_marking_definition(Tlp.parse(tlp))["id"]] if tlp else []
     at = _seen_time(seen)
     stamp = micros_to_timestamp(now_us())
