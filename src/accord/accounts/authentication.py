@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 from sqlalchemy import Connection
@@ -28,21 +30,50 @@ __all__ = [
 credentials_generation = repo.credentials_generation
 
 
-def _throttle_check(conn: Connection, subjects: list[str]) -> None:
+def sign_in_delay(failures: int) -> float:
+    """Seconds a sign-in waits after this many recent failures of one account from one address: none for the
+    first login_max_failures, then login_delay_seconds doubling with each further failure, up to the maximum."""
     s = get_settings()
-    since = now_us() - s.login_window_seconds * 1_000_000
-    for subject in subjects:
-        if repo.count_failures(conn, subject, since) >= s.login_max_failures:
-            raise TooManyRequests("too many failed logins; try again later")
+    beyond = failures - s.login_max_failures
+    if beyond < 0:
+        return 0.0
+    return float(min(s.login_max_delay_seconds, s.login_delay_seconds * 2 ** min(beyond, 40)))
+
+
+def _throttled_for(conn: Connection, subject: str, now: int) -> float:
+    """Seconds the subject must still wait (0 when it may try)."""
+    count, last = repo.failures_since(conn, subject, now - get_settings().login_window_seconds * 1_000_000)
+    if last is None:
+        return 0.0
+    return max(0.0, last / 1e6 + sign_in_delay(count) - now / 1e6)
+
+
+def _throttle_check(conn: Connection, creds: Credentials) -> None:
+    """TooManyRequests (with Retry-After) while this account is delayed from this address."""
+    now = now_us()
+    for subject in creds.subjects():
+        wait = _throttled_for(conn, subject, now)
+        if wait > 0:
+            raise TooManyRequests("too many failed sign-ins for this account from this address", math.ceil(wait))
 
 
 def record_login_failure(conn: Connection, creds: Credentials) -> None:
-    """Count a failed login against the account and the client address (own write transaction)."""
+    """Audit a failed sign-in; a wrong password also counts against its account from its address (own write
+    transaction). Tokens count against nothing: see Credentials.subjects."""
     subjects = creds.subjects()
-    repo.insert_failures(conn, subjects, now_us())
-    # A throttled account or address must be re-checked, not served from memory (only those entries).
-    credential_cache.forget_subjects(subjects)
-    record(conn, creds.email or creds.client or "anonymous", "login.failure", client=creds.client)
+    now = now_us()
+    if subjects:
+        repo.insert_failures(conn, subjects, now)
+        # This account from this address must be re-checked, not served from memory (only those entries).
+        credential_cache.forget_subjects(subjects)
+    actor = creds.email or creds.client or "anonymous"
+    kind = "password" if creds.is_password else "token"
+    record(conn, actor, "login.failure", client=creds.client, credential=kind)
+    for subject in subjects:
+        count, _ = repo.failures_since(conn, subject, now - get_settings().login_window_seconds * 1_000_000)
+        delay = sign_in_delay(count)
+        if delay > 0:
+            record(conn, actor, "login.throttle", client=creds.client, failures=count, delay_seconds=delay)
 
 
 def _user_principal(conn: Connection, user: Any, *, read_only: bool) -> Principal:
@@ -69,7 +100,7 @@ def _check_token(conn: Connection, token: str, email: str | None) -> tuple[Princ
 
 def _verify(conn: Connection, creds: Credentials) -> tuple[Principal | None, int | None]:
     """The principal for these credentials and the token's expiry (µs), checked against the database."""
-    _throttle_check(conn, list(creds.subjects()))
+    _throttle_check(conn, creds)
     if creds.token:
         return _check_token(conn, creds.token, None)
     if creds.email is None or creds.secret is None:
@@ -87,9 +118,9 @@ def _verify(conn: Connection, creds: Credentials) -> tuple[Principal | None, int
 def authenticate(conn: Connection, creds: Credentials) -> Principal | None:
     """The principal for these credentials, or None (the same for unknown and wrong ones).
 
-    Raises TooManyRequests while the account or address is throttled. The caller records a failure with
-    record_login_failure in a transaction of its own, so that reads never take the write lock. A success is
-    remembered for at most CREDENTIAL_CACHE_SECONDS (see recall_principal).
+    Raises TooManyRequests while a password's account is delayed from the client's address (tokens never are).
+    The caller records a failure with record_login_failure in a transaction of its own, so that reads never take
+    the write lock. A success is remembered for at most CREDENTIAL_CACHE_SECONDS (see recall_principal).
     """
     generation = repo.credentials_generation(conn)  # first: what is verified below is at least this recent
     principal, expires_us = _verify(conn, creds)
@@ -109,6 +140,33 @@ def forget_credentials(conn: Connection) -> None:
     every change that may take access away or give it (revocations, roles, grants, memberships, links)."""
     repo.bump_generation(conn)
     credential_cache.clear()
+
+
+TOKEN_USE_RESOLUTION_US = 60_000_000  # a token's last use is kept to the minute: at most one write a minute
+_noted: dict[str, float] = {}  # token prefix -> when this process last wrote its use (monotonic seconds)
+
+
+def token_use_due(creds: Credentials) -> str | None:
+    """The prefix of the token these (verified) credentials carry if this process has not written its last use
+    within the minute, else None; a dictionary look-up, so it is asked on every authenticated request."""
+    token = creds.token or (creds.secret if not creds.is_password else None)
+    prefix = security.token_prefix(token) if token else None
+    if prefix is None:
+        return None
+    now = time.monotonic()
+    seen = _noted.get(prefix)
+    if seen is not None and now - seen < TOKEN_USE_RESOLUTION_US / 1e6:
+        return None
+    if len(_noted) >= 10_000:
+        _noted.clear()
+    _noted[prefix] = now
+    return prefix
+
+
+def note_token_use(conn: Connection, prefix: str) -> None:
+    """Record that the token was used now, unless another process did within the minute (write transaction)."""
+    now = now_us()
+    repo.touch_token(conn, prefix, now, now - TOKEN_USE_RESOLUTION_US)
 
 
 def principal_for_email(conn: Connection, email: str) -> Principal:

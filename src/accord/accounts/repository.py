@@ -160,6 +160,7 @@ def list_tokens(conn: Connection, user_id: int | None = None) -> list[Any]:
             api_token.c.expires_us,
             api_token.c.revoked_us,
             api_token.c.created_us,
+            api_token.c.last_used_us,
         )
         .join(app_user, app_user.c.id == api_token.c.user_id)
         .order_by(api_token.c.created_us)
@@ -178,17 +179,26 @@ def token_with_user(conn: Connection, prefix: str) -> Any | None:
     ).first()
 
 
+def touch_token(conn: Connection, prefix: str, at_us: int, older_than_us: int) -> None:
+    """Set a token's last use to at_us, unless it is already more recent than older_than_us."""
+    last = api_token.c.last_used_us
+    conn.execute(
+        update(api_token)
+        .where(api_token.c.prefix == prefix, (last.is_(None)) | (last < older_than_us))
+        .values(last_used_us=at_us)
+    )
+
+
 # --- sign-in failures ------------------------------------------------------------------------------------------
 
 
-def count_failures(conn: Connection, subject: str, since_us: int) -> int:
-    """How many failures were recorded against the subject after since_us."""
-    stmt = (
-        select(func.count())
-        .select_from(login_failure)
-        .where(login_failure.c.subject == subject, login_failure.c.at_us > since_us)
+def failures_since(conn: Connection, subject: str, since_us: int) -> tuple[int, int | None]:
+    """How many failures were recorded against the subject after since_us, and when the last one was."""
+    stmt = select(func.count(), func.max(login_failure.c.at_us)).where(
+        login_failure.c.subject == subject, login_failure.c.at_us > since_us
     )
-    return int(conn.execute(stmt).scalar_one())
+    count, last = conn.execute(stmt).one()
+    return int(count), (int(last) if last is not None else None)
 
 
 def insert_failures(conn: Connection, subjects: tuple[str, ...], at_us: int) -> None:
