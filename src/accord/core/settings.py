@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     extract_fetch_timeout: float = Field(default=20.0, description="seconds allowed to fetch a report URL")
     extract_allow_private: bool = Field(default=False, description="let the API fetch URLs on non-public addresses")
     feeds_allow_private: bool = Field(
-        default=True, description="let feeds (and their redirects) reach non-public addresses, as they always could"
+        default=False, description="let feeds (and their redirects) reach loopback, private and link-local addresses"
     )
     feed_schedule_seconds: float = Field(default=60.0, description="seconds between due-feed pulls; 0 = off")
     sync_every_seconds: int = Field(
