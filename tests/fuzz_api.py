@@ -42,6 +42,7 @@ class FuzzResult:
 
     cases: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
+    by_who: dict[str, dict[int, int]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     operations: int = 0
 
@@ -71,6 +72,8 @@ def _check(result: FuzzResult, who: str, case: Any, response: Any) -> None:
     result.cases += 1
     status = int(response.status_code)
     result.by_status[status] = result.by_status.get(status, 0) + 1
+    mine = result.by_who.setdefault(who, {})
+    mine[status] = mine.get(status, 0) + 1
     reason = ""
     if status >= 500:
         reason = "server error"
@@ -99,7 +102,16 @@ def _fuzz_operation(
     )
     @given(case=operation.as_strategy(generation_mode=mode))
     def send(case: Any) -> None:
-        _check(result, who, case, case.call(headers=auth))
+        try:
+            response = case.call(headers=auth)
+        except Exception as exc:
+            result.cases += 1
+            result.by_status[500] = result.by_status.get(500, 0) + 1
+            result.by_who.setdefault(who, {})[500] = result.by_who.get(who, {}).get(500, 0) + 1
+            sent = f"{case.method} {case.formatted_path} query={case.query!r} body={str(case.body)[:300]!r}"
+            result.findings.append(Finding(who, case.method, case.path, 500, "server error", f"{sent} -> {exc!r}"))
+            return
+        _check(result, who, case, response)
 
     with suppress(Unsatisfiable):  # no invalid request exists for an operation without parameters or body
         send()
@@ -121,14 +133,14 @@ def run(
     result.operations = len(operations)
     with no_name_resolution(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for who, token in tokens.items():
-            auth = {"Authorization": f"Bearer {token}"}
-            for operation in operations:
-                if (operation.method.upper(), operation.path) in SKIPPED:
-                    continue
-                for mode in modes:
+        for operation in operations:  # each operation as each user before the next: a time budget cuts fairly
+            if (operation.method.upper(), operation.path) in SKIPPED:
+                continue
+            for mode in modes:
+                for who, token in tokens.items():
                     if time_budget is not None and time.monotonic() - started > time_budget:
                         return result
+                    auth = {"Authorization": f"Bearer {token}"}
                     _fuzz_operation(result, who, auth, operation, mode, examples_per_operation)
     return result
 
