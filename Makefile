@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8400
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench clean
+.PHONY: help run test lint bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ lint: $(VENV)/.dev ## ruff, mypy and the layering contract
 
 bench: $(VENV)/.bench $(VENV)/.bytecode ## run the benchmarks and print their tables
 	$(BIN)/python bench/run_all.py
+
+fuzz: $(VENV)/.dev $(VENV)/.bytecode ## schemathesis over the OpenAPI document, 10,000+ cases (FUZZ_CASES=N)
+	$(BIN)/python bench/bench_fuzz_api.py $(or $(FUZZ_CASES),10000)
 
 clean: ## remove the virtual environment and local data
 	rm -rf $(VENV) var

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from accord.accounts.security import TOKEN_PREFIX
 from accord.core.clock import now_us
 from accord.core.settings import get_settings
 from accord.sharing.policy import Principal
@@ -25,10 +26,20 @@ class Credentials:
     secret: str | None = None
     client: str = ""
 
+    @property
+    def is_password(self) -> bool:
+        """Whether these are an e-mail and a password (not a token, under either scheme)."""
+        return self.email is not None and self.secret is not None and not self.secret.startswith(TOKEN_PREFIX)
+
     def subjects(self) -> tuple[str, ...]:
-        """What failed logins are counted against: the client address and the account named."""
-        found = (f"addr:{self.client}",) if self.client else ()
-        return (*found, f"acct:{self.email.strip().lower()}") if self.email else found
+        """What failed sign-ins are counted against: the account named together with the client address.
+
+        Only passwords: a token is random, so guessing one gains nothing from a throttle, and a valid token must
+        never be refused because somebody else failed from the same address (or with the same account).
+        """
+        if not self.is_password:
+            return ()
+        return (f"pair:{(self.email or '').strip().lower()}|{self.client}",)
 
 
 CREDENTIAL_CACHE_SECONDS = 5.0
@@ -45,8 +56,8 @@ class CredentialCache:
     expiry is exact; a revocation, a changed role, grant, membership or peer link made through Accord in any
     process of the node (API, CLI, worker) bumps the generation in the same transaction (forget_credentials), so
     the very next request anywhere verifies again; a change made behind Accord's back (direct SQL) takes effect
-    within `ttl` seconds. A failed login forgets only the entries its
-    throttle applies to (same client address or same account), so they are re-checked against the throttle.
+    within `ttl` seconds. A failed sign-in forgets only the entries its
+    throttle applies to (the same account from the same address), so they are re-checked against the throttle.
     """
 
     def __init__(self, ttl: float = CREDENTIAL_CACHE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
@@ -58,7 +69,10 @@ class CredentialCache:
 
     def _key(self, creds: Credentials) -> bytes:
         s = get_settings()
-        parts = (s.database_url, s.default_tlp, creds.token or "", creds.email or "", creds.secret or "")
+        # A password is remembered per client address: its throttle is per (account, address), and a password
+        # delayed from one address must not be answered from a verification made for another.
+        client = creds.client if creds.is_password else ""
+        parts = (s.database_url, s.default_tlp, creds.token or "", creds.email or "", creds.secret or "", client)
         return hashlib.blake2b("\0".join(parts).encode(), key=self._salt, digest_size=32).digest()
 
     def recall(self, creds: Credentials, generation: int = 0) -> Principal | None:
@@ -91,7 +105,7 @@ class CredentialCache:
             self._entries = {}
 
     def forget_subjects(self, subjects: tuple[str, ...]) -> None:
-        """Forget the verifications a failed login's throttle applies to (same address or same account).
+        """Forget the verifications a failed sign-in's throttle applies to (same account from the same address).
 
         Only those: one client's wrong passwords must not send every other client back to the database.
         """

@@ -28,7 +28,9 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(AccordError)
     async def _accord_error(request: Request, exc: AccordError) -> Response:
-        return render_error(request, exc.status, exc.message)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return render_error(request, exc.status, exc.message, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

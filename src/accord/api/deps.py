@@ -10,8 +10,14 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
+from accord.accounts.authentication import (
+    authenticate,
+    note_token_use,
+    recall_principal,
+    record_login_failure,
+    token_use_due,
+)
 from accord.accounts.credentials import Credentials
-from accord.accounts.service import authenticate, recall_principal, record_login_failure
 from accord.core.db import get_engine, read_transaction, transaction
 from accord.core.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
 from accord.core.limits import declared_too_large
@@ -50,6 +56,10 @@ def _verify(creds: Credentials) -> Principal:
         with transaction(get_engine()) as conn:
             record_login_failure(conn, creds)
         raise Unauthorized("invalid credentials")
+    prefix = token_use_due(creds)  # at most once a minute per token: never a write per request
+    if prefix is not None:
+        with transaction(get_engine()) as conn:
+            note_token_use(conn, prefix)
     return principal
 
 

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from accord.api.deps import WRITE_CONN, admin_principal, admin_writer, read_conn
 from accord.core.db import get_engine
 from accord.federation import service
+from accord.federation.service import MAX_EVERY_SECONDS, MIN_EVERY_SECONDS
 from accord.sharing.policy import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["federation"])
@@ -44,7 +45,7 @@ class SubscriptionCreate(BaseModel):
     remote_collection: str = Field(min_length=1, max_length=200, description="the remote collection id")
     collection: str = Field(description="the local collection alias")
     live: bool = Field(default=False, description="pull: follow an Accord peer's live stream")
-    every_seconds: int | None = Field(default=None, ge=1)
+    every_seconds: int | None = Field(default=None, ge=MIN_EVERY_SECONDS, le=MAX_EVERY_SECONDS)
 
 
 class SubscriptionRead(BaseModel):

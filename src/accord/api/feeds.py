@@ -13,6 +13,7 @@ from accord.api.deps import WRITE_CONN, admin_principal, admin_writer, read_conn
 from accord.core.clock import now_us
 from accord.core.db import get_engine
 from accord.feeds import service
+from accord.feeds.service import MAX_EVERY_MINUTES, MAX_FEED_BYTES
 from accord.sharing.policy import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["feeds"])
@@ -29,12 +30,14 @@ class FeedCreate(BaseModel):
     delimiter: str = ","
     skip_header: bool = False
     tlp: str | None = Field(default=None, description="default TLP for content without its own marking")
-    every_minutes: int | None = Field(default=None, ge=1, description="pulled by the worker this often")
+    every_minutes: int | None = Field(
+        default=None, ge=1, le=MAX_EVERY_MINUTES, description="pulled by the worker this often"
+    )
     taxii_collection: str | None = Field(default=None, description="remote TAXII collection id")
     username: str | None = Field(default=None, description="HTTP Basic user")
     password: str | None = Field(default=None, description="HTTP Basic password; stored encrypted, never returned")
     timeout_seconds: float | None = Field(default=None, gt=0, le=600)
-    max_bytes: int = Field(default=104_857_600, ge=1)
+    max_bytes: int = Field(default=104_857_600, ge=1, le=MAX_FEED_BYTES)
 
 
 class FeedUpdate(BaseModel):
@@ -48,12 +51,12 @@ class FeedUpdate(BaseModel):
     delimiter: str | None = None
     skip_header: bool | None = None
     tlp: str | None = None
-    every_minutes: int | None = Field(default=None, ge=0)
+    every_minutes: int | None = Field(default=None, ge=0, le=MAX_EVERY_MINUTES)
     taxii_collection: str | None = None
     username: str | None = None
     password: str | None = Field(default=None, description="replaces the stored one; never returned")
     timeout_seconds: float | None = Field(default=None, gt=0, le=600)
-    max_bytes: int | None = Field(default=None, ge=1)
+    max_bytes: int | None = Field(default=None, ge=1, le=MAX_FEED_BYTES)
     enabled: bool | None = None
 
 

@@ -70,6 +70,8 @@ def list_tokens(_: Principal = Depends(admin_principal), conn: Connection = Depe
             read_only=r.read_only,
             expires_us=r.expires_us,
             revoked=r.revoked_us is not None,
+            created_us=r.created_us,
+            last_used_us=r.last_used_us,
         )
         for r in accounts.list_tokens(conn)
     ]

@@ -45,6 +45,8 @@ class TokenRead(BaseModel):
     read_only: bool
     expires_us: int | None
     revoked: bool
+    created_us: int
+    last_used_us: int | None
 
 
 class GroupCreate(BaseModel):

@@ -97,7 +97,7 @@ def token_create(
 
 @token_app.command("list")
 def token_list(email: str | None = typer.Argument(None, help="one user's tokens (default: all)")) -> None:
-    """Tokens: prefix, user, created, expires, read-only or not, revoked or active (never the secret)."""
+    """Tokens: prefix, user, created, expires, last used, read-only or not, revoked or active (never the secret)."""
     with reading() as conn:
         rows = accounts.list_tokens(conn, email)
     if not rows:
@@ -107,7 +107,8 @@ def token_list(email: str | None = typer.Argument(None, help="one user's tokens 
         expires = _day(r.expires_us) if r.expires_us else "never"
         state = f"revoked {_day(r.revoked_us)}" if r.revoked_us else "active"
         mode = "read-only" if r.read_only else "read-write"
-        sys.stdout.write(f"acc_{r.prefix}\t{r.email}\t{_day(r.created_us)}\t{expires}\t{mode}\t{state}\n")
+        used = f"used {_day(r.last_used_us)[:16]}Z" if r.last_used_us else "never used"
+        sys.stdout.write(f"acc_{r.prefix}\t{r.email}\t{_day(r.created_us)}\t{expires}\t{used}\t{mode}\t{state}\n")
 
 
 def _day(us: int) -> str:

@@ -48,7 +48,13 @@ class NotAcceptable(AccordError):
 
 
 class TooManyRequests(AccordError):
+    """A request refused for now; `retry_after` (whole seconds) is sent as the Retry-After header."""
+
     status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
 
 
 def failure_line(exc: BaseException, limit: int = 300) -> str:

@@ -30,8 +30,12 @@ class Settings(BaseSettings):
     taxii_status_retention_hours: int = Field(default=24, description="keep POST status resources this long (>= 24)")
     taxii_title: str = "Accord TAXII 2.1"
     taxii_api_roots: str = "api"
-    login_max_failures: int = 10
-    login_window_seconds: int = 300
+    login_max_failures: int = Field(
+        default=10, description="failed passwords of one account from one address before sign-in delays begin"
+    )
+    login_window_seconds: int = Field(default=3_600, description="how long a failed password counts")
+    login_delay_seconds: float = Field(default=2.0, description="the first sign-in delay; each failure doubles it")
+    login_max_delay_seconds: float = Field(default=900.0, description="the longest sign-in delay")
     value_index: bool = Field(default=True, description="fill the correlation value index on ingest")
     correlation_widespread: int = 50
     warninglists: str = Field(default="", description="comma-separated active warninglist names; empty = defaults")
@@ -39,7 +43,7 @@ class Settings(BaseSettings):
     extract_fetch_timeout: float = Field(default=20.0, description="seconds allowed to fetch a report URL")
     extract_allow_private: bool = Field(default=False, description="let the API fetch URLs on non-public addresses")
     feeds_allow_private: bool = Field(
-        default=True, description="let feeds (and their redirects) reach non-public addresses, as they always could"
+        default=False, description="let feeds (and their redirects) reach loopback, private and link-local addresses"
     )
     feed_schedule_seconds: float = Field(default=60.0, description="seconds between due-feed pulls; 0 = off")
     sync_every_seconds: int = Field(

@@ -34,6 +34,7 @@ from accord.sharing.repository import collections_for_org
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 DIRECTIONS = ("pull", "push")
 MIN_EVERY_SECONDS = 1
+MAX_EVERY_SECONDS = 31_536_000  # a year: larger numbers are no schedule, and past 64 bits they overflow the column
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +231,8 @@ def subscribe(
     remote_collection = remote_collection.strip()
     if not remote_collection or len(remote_collection) > 200 or "/" in remote_collection:
         raise BadRequest("the remote collection must be a TAXII collection id")
-    if every_seconds is not None and every_seconds < MIN_EVERY_SECONDS:
-        raise BadRequest(f"--every must be at least {MIN_EVERY_SECONDS} second")
+    if every_seconds is not None and not MIN_EVERY_SECONDS <= every_seconds <= MAX_EVERY_SECONDS:
+        raise BadRequest(f"--every must be from {MIN_EVERY_SECONDS} to {MAX_EVERY_SECONDS:,} seconds (a year)")
     if live and direction != "pull":
         raise BadRequest("--live applies to pulls")
     coll = get_collection_by_alias_or_raise(conn, collection)

@@ -42,6 +42,9 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
 MAX_PASSWORD = 500  # what the column held before it stored ciphertext (migration 0011 can restore it)
 LINK_PREFIX = "feed:"  # a feed's link is named "feed:<feed name>", and so is its source record
 
+MAX_EVERY_MINUTES = 525_600  # a year: past it a schedule is no schedule, and larger numbers overflow the column
+MAX_FEED_BYTES = 1 << 40  # 1 TiB: far past any feed, and inside the 64-bit column
+
 
 @dataclass(frozen=True, slots=True)
 class FeedSpec:
@@ -89,12 +92,12 @@ def _check_spec(spec: FeedSpec) -> None:
             Tlp.parse(spec.tlp)
     except (ValueError, RemoteError) as exc:
         raise BadRequest(str(exc)) from None
-    if spec.every_minutes is not None and spec.every_minutes < 1:
-        raise BadRequest("--every must be at least 1 minute")
+    if spec.every_minutes is not None and not 1 <= spec.every_minutes <= MAX_EVERY_MINUTES:
+        raise BadRequest(f"--every must be from 1 to {MAX_EVERY_MINUTES:,} minutes (a year)")
     if spec.format == "taxii" and not spec.taxii_collection:
         raise BadRequest("a taxii feed needs --taxii-collection (the remote collection id)")
-    if not 0 < _timeout(spec) <= 600 or spec.max_bytes < 1:
-        raise BadRequest("timeout must be within (0, 600] seconds and the size limit positive")
+    if not 0 < _timeout(spec) <= 600 or not 1 <= spec.max_bytes <= MAX_FEED_BYTES:
+        raise BadRequest(f"timeout must be within (0, 600] seconds, the size limit from 1 to {MAX_FEED_BYTES:,} bytes")
     if len(spec.delimiter) != 1:
         raise BadRequest("the CSV delimiter must be one character")
     if spec.password is not None and len(spec.password) > MAX_PASSWORD:

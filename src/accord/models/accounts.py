@@ -47,6 +47,8 @@ api_token = Table(
     Column("expires_us", BigInteger, nullable=True),
     Column("revoked_us", BigInteger, nullable=True),
     Column("created_us", BigInteger, nullable=False),
+    # Written at most once a minute per token (accord.accounts.authentication.note_token_use), never per request.
+    Column("last_used_us", BigInteger, nullable=True),
 )
 
 sharing_group = Table(

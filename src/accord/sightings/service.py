@@ -84,9 +84,12 @@ def record_sighting(
         raise Forbidden("this token or role cannot write")
     if not 1 <= count <= 999_999_999:
         raise BadRequest("count must be between 1 and 999999999")
+    try:
+        marking = [tlp_marking_definition(Tlp.parse(tlp))["id"]] if tlp else []
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
     target = get_writable_collection_or_raise(conn, principal, collection)
     identity = org_identity(conn, principal.org_id)
-    marking = [tlp_marking_definition(Tlp.parse(tlp))["id"]] if tlp else []
     at = _seen_time(seen)
     stamp = micros_to_timestamp(now_us())
     objects: list[dict[str, Any]] = []

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from accord.core.db import get_engine
+from accord.core.settings import get_settings
 from accord.models.audit import audit_log
 from accord.models.feeds import feed
 from tests.integration.api.conftest import Node
@@ -19,7 +20,10 @@ PASSWORD = "feed-pass-9c1e"
 
 
 @pytest.fixture
-def server() -> Iterator[FeedServer]:
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FeedServer]:
+    # The server is on loopback, which feeds refuse unless allowed (test_feed_guard.py shows the default).
+    monkeypatch.setenv("ACCORD_FEEDS_ALLOW_PRIVATE", "1")
+    get_settings.cache_clear()
     with serve(FeedServer(files=fixture_files())) as state:
         yield state
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from accord.core.db import transaction
+from accord.core.settings import get_settings
 from accord.demo.service import ensure_host_org
 from accord.feeds.service import FeedSpec, add_feed
 from accord.models.feeds import feed_pull
@@ -23,6 +24,16 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "feeds"
 def fixture_files() -> dict[str, bytes]:
     """Every fixture file by its path relative to tests/data/feeds."""
     return {str(p.relative_to(DATA)): p.read_bytes() for p in DATA.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(autouse=True)
+def _feeds_reach_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The feed servers of these tests are on loopback, which feeds refuse unless allowed (the default is shown
+    by tests/integration/api/test_outbound_guard.py)."""
+    monkeypatch.setenv("ACCORD_FEEDS_ALLOW_PRIVATE", "1")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture

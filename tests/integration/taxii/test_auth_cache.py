@@ -112,16 +112,30 @@ def test_new_grant_through_the_service_is_seen_at_once(client, community, engine
 
 
 def test_failed_logins_still_throttle_remembered_credentials(client, community, clock, monkeypatch):
+    import base64
+
     from accord.core.settings import get_settings
 
     monkeypatch.setenv("ACCORD_LOGIN_MAX_FAILURES", "2")
     get_settings.cache_clear()
-    alice = community.auth["alice"]
-    assert client.get("/taxii2/", headers=alice).status_code == 200
+
+    def basic(secret: str) -> dict[str, str]:
+        pair = base64.b64encode(f"alice@alpha.example:{secret}".encode()).decode()
+        return {"Authorization": f"Basic {pair}", **TAXII_HEADERS}
+
+    assert client.get("/taxii2/", headers=basic("correct horse battery")).status_code == 200  # remembered
     wrong = {"Authorization": "Bearer acc_deadbeef_wrong", **TAXII_HEADERS}
-    for _ in range(2):
+    for _ in range(3):  # bad tokens count against no account
         assert client.get("/taxii2/", headers=wrong).status_code == 401
-    assert client.get("/taxii2/", headers=alice).status_code == 429  # same client address: throttled
+    assert client.get("/taxii2/", headers=basic("correct horse battery")).status_code == 200
+    for _ in range(2):
+        assert client.get("/taxii2/", headers=basic("wrong-password")).status_code == 401
+    # the remembered password is checked against the throttle again: same account, same address
+    refused = client.get("/taxii2/", headers=basic("correct horse battery"))
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert client.get("/taxii2/", headers=community.auth["alice"]).status_code == 200  # a valid token never is
+    get_settings.cache_clear()
 
 
 def test_remembered_entries_are_keyed_by_secret_not_by_user(client, community, clock):
@@ -136,16 +150,16 @@ def test_failed_logins_forget_only_what_they_throttle():
     cache = credentials.CredentialCache(ttl=60)
     alice = credentials.Credentials(token="acc_a_secret", client="10.0.0.1")
     bob = credentials.Credentials(email="bob@beta.example", secret="pw", client="10.0.0.2")
-    carol = credentials.Credentials(token="acc_c_secret", client="10.0.0.3")
-    for i, creds in enumerate((alice, bob, carol)):
+    bob_elsewhere = credentials.Credentials(email="bob@beta.example", secret="pw", client="10.0.0.3")
+    carol = credentials.Credentials(token="acc_c_secret", client="10.0.0.2")
+    for i, creds in enumerate((alice, bob, bob_elsewhere, carol)):
         cache.remember(creds, f"principal-{i}", None)  # type: ignore[arg-type]
-    cache.forget_subjects(credentials.Credentials(email="BOB@beta.example", secret="x", client="10.0.0.9").subjects())
-    assert cache.recall(bob) is None  # same account, another address: re-checked
+    cache.forget_subjects(credentials.Credentials(email="BOB@beta.example", secret="x", client="10.0.0.2").subjects())
+    assert cache.recall(bob) is None  # same account, same address: re-checked
+    assert cache.recall(bob_elsewhere) == "principal-2"  # same account from another address: not
     assert cache.recall(alice) == "principal-0"
-    assert cache.recall(carol) == "principal-2"
-    cache.forget_subjects(credentials.Credentials(token="acc_x_wrong", client="10.0.0.1").subjects())
-    assert cache.recall(alice) is None  # same address
-    assert cache.recall(carol) == "principal-2"
+    assert cache.recall(carol) == "principal-3"  # a token from the same address: not
+    assert credentials.Credentials(token="acc_x_wrong", client="10.0.0.1").subjects() == ()
 
 
 def _accord(db_url: str, *args: str) -> None:
