@@ -23,7 +23,6 @@ Handler = Callable[[Connection, bytes], None]
 FailureHandler = Callable[[Connection, bytes, str], None]
 
 MAX_ATTEMPTS = 3
-LEASE_US = 15 * 60 * 1_000_000  # a "running" job untouched this long belonged to a process that died
 RETRY_US = 30 * 1_000_000
 
 _handlers: dict[str, tuple[Handler, FailureHandler | None]] = {
@@ -37,53 +36,75 @@ def register_handler(kind: str, run: Handler, on_failure: FailureHandler | None 
 
 
 def claim(engine: Engine) -> Row[Any] | None:
-    """Take one runnable job (queued, or abandoned while running), marking it running; None when idle."""
+    """Take one runnable job, counting the attempt; None when idle.
+
+    Runnable: queued and due, or "running" but held by no live transaction. A job runs in a transaction that
+    first locks its row (run_one), so a "running" job whose row nobody holds belonged to a process that died
+    (SIGKILL, power loss): its work was rolled back with it, and it is taken again at once. The attempt is
+    counted before the run and committed, so a job that kills its process every time is given up after
+    MAX_ATTEMPTS. On PostgreSQL the rows held by running jobs are skipped (SKIP LOCKED); on SQLite this write
+    transaction cannot start while a job's transaction runs, so every "running" job it sees is abandoned.
+    """
     now = now_us()
     c = job.c
     runnable = and_(
         c.kind.in_(sorted(_handlers)),
-        or_(
-            and_(c.status == "queued", c.run_after_us <= now),
-            and_(c.status == "running", c.updated_us < now - LEASE_US),
-        ),
+        or_(and_(c.status == "queued", c.run_after_us <= now), c.status == "running"),
     )
-    stmt = select(c.id).where(runnable).order_by(c.id).limit(1)
+    stmt = select(c.id, c.status, c.attempts).where(runnable).order_by(c.id).limit(1)
     # Idle polls only read: on SQLite a write transaction would take the database lock every second.
     with read_transaction(engine) as conn:
         if conn.execute(stmt).first() is None:
             return None
-    with transaction(engine) as conn:
-        if is_postgres(conn):
-            # Several workers share the queue: each skips the rows another has locked.
-            stmt = stmt.with_for_update(skip_locked=True)
-        # On SQLite the write transaction (BEGIN IMMEDIATE) already serialises claimers.
-        job_id = conn.execute(stmt).scalar()
-        if job_id is None:
-            return None
-        conn.execute(
-            update(job).where(c.id == job_id).values(status="running", attempts=c.attempts + 1, updated_us=now)
-        )
-        return conn.execute(select(job).where(c.id == job_id)).one()
+    while True:
+        with transaction(engine) as conn:
+            if is_postgres(conn):
+                # Several workers share the queue: each skips the rows another has locked.
+                stmt = stmt.with_for_update(skip_locked=True)
+            found = conn.execute(stmt).first()
+            if found is None:
+                return None
+            if found.status == "running" and found.attempts >= MAX_ATTEMPTS:
+                log.error("job %s ended its process %s times; it is given up", found.id, found.attempts)
+                _give_up(conn, conn.execute(select(job).where(c.id == found.id)).one(), "the process running it died")
+                continue
+            conn.execute(
+                update(job).where(c.id == found.id).values(status="running", attempts=c.attempts + 1, updated_us=now)
+            )
+            return conn.execute(select(job).where(c.id == found.id)).one()
+
+
+def _give_up(conn: Connection, row: Row[Any], message: str) -> None:
+    run_fail = _handlers[row.kind][1]
+    if run_fail is not None:
+        run_fail(conn, bytes(row.payload), "the server could not process this object")
+    conn.execute(update(job).where(job.c.id == row.id).values(status="failed", last_error=message, updated_us=now_us()))
 
 
 def _finish(engine: Engine, row: Row[Any], exc: Exception) -> None:
-    run_fail = _handlers[row.kind][1]
     message = f"{type(exc).__name__}: {exc}"[:2000]
     with transaction(engine) as conn:
         if row.attempts >= MAX_ATTEMPTS:
-            if run_fail is not None:
-                run_fail(conn, bytes(row.payload), "the server could not process this object")
-            values: dict[str, Any] = {"status": "failed"}
-        else:
-            values = {"status": "queued", "run_after_us": now_us() + RETRY_US * row.attempts}
+            _give_up(conn, row, message)
+            return
+        values = {"status": "queued", "run_after_us": now_us() + RETRY_US * row.attempts}
         conn.execute(update(job).where(job.c.id == row.id).values(last_error=message, updated_us=now_us(), **values))
 
 
 def run_one(engine: Engine, row: Row[Any]) -> bool:
-    """Run a claimed job in its own transaction; on error retry later, and give up after MAX_ATTEMPTS."""
+    """Run a claimed job in its own transaction; on error retry later, and give up after MAX_ATTEMPTS.
+
+    The transaction first locks the job's row, still "running": another runner that claimed it meanwhile
+    (it looked abandoned) finds it locked or done and leaves it, so a job's work commits once.
+    """
     run = _handlers[row.kind][0]
     try:
         with transaction(engine) as conn:
+            mine = select(job.c.id).where(job.c.id == row.id, job.c.status == "running", job.c.attempts == row.attempts)
+            if is_postgres(conn):
+                mine = mine.with_for_update(skip_locked=True)
+            if conn.execute(mine).first() is None:
+                return False  # another runner has it (or finished it)
             run(conn, bytes(row.payload))
             conn.execute(update(job).where(job.c.id == row.id).values(status="done", updated_us=now_us()))
     except Exception as exc:  # a job must never take the runner down
