@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8400
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench clean
+.PHONY: help run test lint bench nightly clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -52,6 +52,10 @@ lint: $(VENV)/.dev ## ruff, mypy and the layering contract
 
 bench: $(VENV)/.bench $(VENV)/.bytecode ## run the benchmarks and print their tables
 	$(BIN)/python bench/run_all.py
+
+nightly: $(VENV)/.bench $(VENV)/.bytecode ## long runs: 200 SIGKILLs per crash case, the 60 s load (PostgreSQL too if set)
+	ACCORD_CRASH_ITERATIONS=$${ACCORD_CRASH_ITERATIONS:-200} $(BIN)/pytest -q -p no:randomly tests/e2e/test_crash_safety.py
+	$(BIN)/python bench/bench_load.py
 
 clean: ## remove the virtual environment and local data
 	rm -rf $(VENV) var

@@ -23,6 +23,8 @@ BENCHES = [
     ("bench_live.py", ["50"] if QUICK else ["200"]),
     ("bench_signing.py", ["10"] if QUICK else []),
     ("bench_federation.py", ["20000"] if QUICK else ["100000"]),
+    ("bench_load.py", ["--seconds", "20", "--clients", "20"] if QUICK else []),
+    ("bench_scale.py", ["--seconds", "10"] if QUICK else []),
 ]
 
 

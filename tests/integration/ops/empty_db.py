@@ -21,12 +21,19 @@ def empty_database(kind: str, folder: Path) -> Iterator[str]:
         yield f"sqlite:///{folder / f'empty-{uuid.uuid4().hex[:6]}.db'}"
         return
     assert PG_URL
+    with pg_database(PG_URL) as url:
+        yield url
+
+
+@contextmanager
+def pg_database(server_url: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database on the server of `server_url`, dropped afterwards."""
     name = f"accord_e_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(core_db.normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
+    admin = create_engine(core_db.normalize_url(server_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(core_db.normalize_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
+        yield make_url(core_db.normalize_url(server_url)).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
