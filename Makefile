@@ -54,7 +54,7 @@ bench: $(VENV)/.bench $(VENV)/.bytecode ## run the benchmarks and print their ta
 	$(BIN)/python bench/run_all.py
 
 nightly: $(VENV)/.bench $(VENV)/.bytecode ## long runs: 200 SIGKILLs per crash case, the 60 s load (PostgreSQL too if set)
-	ACCORD_CRASH_ITERATIONS=$${ACCORD_CRASH_ITERATIONS:-200} $(BIN)/pytest -q -p no:randomly tests/e2e/test_crash_safety.py
+	ACCORD_CRASH_ITERATIONS=$${ACCORD_CRASH_ITERATIONS:-200} $(BIN)/pytest -q tests/e2e/test_crash_safety.py
 	$(BIN)/python bench/bench_load.py
 
 clean: ## remove the virtual environment and local data
