@@ -17,11 +17,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from tests.integration.ops.empty_db import pg_database
+from tests.integration.ops.empty_db import pg_database  # noqa: E402
 
-from loadgen import pct, prepared_node, run_load, servers, table
+from loadgen import pct, prepared_node, run_load, servers, table  # noqa: E402
 
 
 def main() -> int:
