@@ -32,6 +32,7 @@ def main() -> int:
     parser.add_argument("--preload", type=int, default=5000)
     parser.add_argument("--baseline-seconds", type=float, default=15)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--warmup", type=float, default=15, help="seconds of the loaded phase counted as warm-up")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -67,13 +68,16 @@ def main() -> int:
     print(table(rows, header))
     for example in loaded.error_examples:
         print(f"  error: {example}")
-    print("\nserver RSS (MB) over the run (t = seconds into the loaded phase):")
-    print("  " + "  ".join(f"t={t:.0f}:{mb:.0f}" for t, mb in loaded.rss))
-    if len(loaded.rss) >= 3:
-        after_warmup = [mb for t, mb in loaded.rss if t >= 10] or [loaded.rss[-1][1]]
+    print("\nserver memory in MB (t = seconds into the loaded phase): heap (anonymous RSS) / file-backed RSS (SQLite's")
+    print("memory-mapped pages) of the server process / RSS of its helper processes")
+    for start in range(0, len(loaded.rss), 6):
+        print("  " + "  ".join(f"t={t:>3.0f}: {a:.0f}/{f:.0f}/{h:.0f}" for t, a, f, h in loaded.rss[start : start + 6]))
+    after = [(a, h) for t, a, _, h in loaded.rss if t >= args.warmup]
+    if len(after) >= 2:
+        heap = [a for a, _ in after]
         print(
-            f"  after warm-up (t >= 10 s): min {min(after_warmup):.0f}, max {max(after_warmup):.0f}, "
-            f"last - first {after_warmup[-1] - after_warmup[0]:+.0f} MB"
+            f"  heap after warm-up (t >= {args.warmup:.0f} s): min {min(heap):.0f}, max {max(heap):.0f}, "
+            f"last - first {heap[-1] - heap[0]:+.0f} MB; helpers last - first {after[-1][1] - after[0][1]:+.0f} MB"
         )
     return 1 if total_errors else 0
 

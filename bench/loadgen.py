@@ -94,19 +94,28 @@ def servers(node: ProcNode, count: int, ids: list[str]) -> Iterator[Target]:
             kill_group(proc)
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its descendants, in MB (Linux /proc)."""
-    total, todo = 0, [pid]
+def _own_rss_kb(pid: int, field: str = "VmRSS:") -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
+    return 0
+
+
+def rss_mb(pid: int) -> tuple[float, float, float]:
+    """A process's anonymous (heap) and file-backed resident memory, and its descendants' (the server's helper
+    processes) resident memory, in MB (Linux). SQLite's memory-mapped database pages count as file-backed."""
+    helpers, todo = 0, []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            todo += [int(c) for c in (task / "children").read_text().split()]
     while todo:
         current = todo.pop()
+        helpers += _own_rss_kb(current)
         with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
             for task in Path(f"/proc/{current}/task").iterdir():
-                children = (task / "children").read_text().split()
-                todo += [int(c) for c in children]
-    return total / 1024
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    return _own_rss_kb(pid, "RssAnon:") / 1024, _own_rss_kb(pid, "RssFile:") / 1024, helpers / 1024
 
 
 @dataclass
@@ -116,7 +125,7 @@ class Results:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     error_examples: list[str] = field(default_factory=list)
-    rss: list[tuple[float, float]] = field(default_factory=list)
+    rss: list[tuple[float, float, float, float]] = field(default_factory=list)  # (t, heap, file, helpers)
     seconds: float = 0.0
 
     @property
@@ -173,7 +182,9 @@ async def _client(n: int, target: Target, until: float, results: Results, rng: r
 
 async def _sample(pids: list[int], until: float, every: float, results: Results, started: float) -> None:
     while time.monotonic() < until:
-        results.rss.append((time.monotonic() - started, sum(rss_mb(pid) for pid in pids)))
+        samples = [rss_mb(pid) for pid in pids]
+        heap, mapped, helpers = (sum(s[i] for s in samples) for i in range(3))
+        results.rss.append((time.monotonic() - started, heap, mapped, helpers))
         await asyncio.sleep(every)
 
 
