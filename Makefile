@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8400
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench fuzz clean
+.PHONY: help run test lint bench fuzz nightly clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -55,6 +55,10 @@ bench: $(VENV)/.bench $(VENV)/.bytecode ## run the benchmarks and print their ta
 
 fuzz: $(VENV)/.dev $(VENV)/.bytecode ## schemathesis over the OpenAPI document, 10,000+ cases (FUZZ_CASES=N)
 	$(BIN)/python bench/bench_fuzz_api.py $(or $(FUZZ_CASES),10000)
+
+nightly: $(VENV)/.bench $(VENV)/.bytecode ## long runs: 200 SIGKILLs per crash case, the 60 s load (PostgreSQL too if set)
+	ACCORD_CRASH_ITERATIONS=$${ACCORD_CRASH_ITERATIONS:-200} $(BIN)/pytest -q tests/e2e/test_crash_safety.py
+	$(BIN)/python bench/bench_load.py
 
 clean: ## remove the virtual environment and local data
 	rm -rf $(VENV) var

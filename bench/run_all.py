@@ -24,6 +24,8 @@ BENCHES = [
     ("bench_signing.py", ["10"] if QUICK else []),
     ("bench_federation.py", ["20000"] if QUICK else ["100000"]),
     ("bench_fuzz_api.py", ["1000"] if QUICK else ["10000"]),
+    ("bench_load.py", ["--seconds", "20", "--clients", "20"] if QUICK else []),
+    ("bench_scale.py", ["--seconds", "10"] if QUICK else []),
 ]
 
 

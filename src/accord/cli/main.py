@@ -39,6 +39,8 @@ _COMMANDS: dict[str, tuple[str, str] | None] = {
     "group": ("accord.cli.admin", "group_app"),
     "collection": ("accord.cli.admin", "collection_app"),
     "audit": None,
+    "backup": ("accord.cli.backup_cmd", "backup_cmd"),
+    "restore": ("accord.cli.backup_cmd", "restore_cmd"),
     "feed": ("accord.cli.feed_cmd", "feed_app"),
     "peer": ("accord.cli.peer_cmd", "peer_app"),
     "node": ("accord.cli.node_cmd", "node_app"),

@@ -301,6 +301,19 @@ def _stored_values(conn: sa.Connection, table_name: str, column: str) -> tuple[s
     return table, list(conn.execute(sa.select(col).where(col.is_not(None)).distinct()).scalars())
 
 
+def count_unreadable_secrets(conn: sa.Connection) -> int:
+    """How many stored secrets (of the registered columns present) the key directory cannot decrypt."""
+    directory = key_dir()
+    unreadable = 0
+    for table_name, column in _present_columns(conn):
+        for value in _stored_values(conn, table_name, column)[1]:
+            try:
+                _decrypt_with(directory, value)
+            except SecretError:
+                unreadable += 1
+    return unreadable
+
+
 def reencrypt_secrets(conn: sa.Connection, keyring: dict[str, bytes], new_key: bytes) -> dict[str, int]:
     """Re-encrypt every registered secret column with `new_key` (reading with `keyring`); counts per column.
 

@@ -29,34 +29,44 @@ def enqueue_job(conn: Connection, kind: str, payload: bytes) -> int:
     return int(key[0])
 
 
-def runnable_job_id(
-    conn: Connection, kinds: Iterable[str], now: int, lease_us: int, *, lock: bool = False
-) -> int | None:
-    """The oldest job of these kinds that is queued and due, or running but untouched for `lease_us`; None if none.
+def runnable_job(conn: Connection, kinds: Iterable[str], now: int, *, lock: bool = False) -> Row[Any] | None:
+    """The oldest job of these kinds that is queued and due, or "running" (id, status, attempts); None if none.
 
-    With `lock` on PostgreSQL the row is locked, skipping rows another worker has locked (SKIP LOCKED); on SQLite
-    the caller's write transaction (BEGIN IMMEDIATE) already serialises claimers.
+    A "running" job is runnable only if no live transaction holds its row (the runner locks it while the job
+    runs): with `lock` on PostgreSQL the rows others hold are skipped (SKIP LOCKED); on SQLite the caller's write
+    transaction (BEGIN IMMEDIATE) cannot start while a job's transaction runs, so a "running" row it sees is
+    abandoned.
     """
     c = job.c
     runnable = and_(
         c.kind.in_(sorted(kinds)),
-        or_(
-            and_(c.status == "queued", c.run_after_us <= now),
-            and_(c.status == "running", c.updated_us < now - lease_us),
-        ),
+        or_(and_(c.status == "queued", c.run_after_us <= now), c.status == "running"),
     )
-    stmt = select(c.id).where(runnable).order_by(c.id).limit(1)
+    stmt = select(c.id, c.status, c.attempts).where(runnable).order_by(c.id).limit(1)
     if lock and is_postgres(conn):
         stmt = stmt.with_for_update(skip_locked=True)
-    job_id = conn.execute(stmt).scalar()
-    return None if job_id is None else int(job_id)
+    return conn.execute(stmt).first()
+
+
+def hold_job(conn: Connection, job_id: int, attempts: int) -> bool:
+    """Lock a job this runner claimed, still running at that attempt; False if another runner has it or is done."""
+    c = job.c
+    mine = select(c.id).where(c.id == job_id, c.status == "running", c.attempts == attempts)
+    if is_postgres(conn):
+        mine = mine.with_for_update(skip_locked=True)
+    return conn.execute(mine).first() is not None
+
+
+def job_row(conn: Connection, job_id: int) -> Row[Any]:
+    """A job's whole row."""
+    return conn.execute(select(job).where(job.c.id == job_id)).one()
 
 
 def start_job(conn: Connection, job_id: int, now: int) -> Row[Any]:
     """Mark a job running (one more attempt) and return its row."""
     c = job.c
     conn.execute(update(job).where(c.id == job_id).values(status="running", attempts=c.attempts + 1, updated_us=now))
-    return conn.execute(select(job).where(c.id == job_id)).one()
+    return job_row(conn, job_id)
 
 
 def finish_job(conn: Connection, job_id: int, **values: Any) -> None:

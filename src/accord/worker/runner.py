@@ -23,7 +23,6 @@ Handler = Callable[[Connection, bytes], None]
 FailureHandler = Callable[[Connection, bytes, str], None]
 
 MAX_ATTEMPTS = 3
-LEASE_US = 15 * 60 * 1_000_000  # a "running" job untouched this long belonged to a process that died
 RETRY_US = 30 * 1_000_000
 
 _handlers: dict[str, tuple[Handler, FailureHandler | None]] = {
@@ -37,36 +36,62 @@ def register_handler(kind: str, run: Handler, on_failure: FailureHandler | None 
 
 
 def claim(engine: Engine) -> Row[Any] | None:
-    """Take one runnable job (queued, or abandoned while running), marking it running; None when idle."""
+    """Take one runnable job, counting the attempt; None when idle.
+
+    Runnable: queued and due, or "running" but held by no live transaction. A job runs in a transaction that
+    first locks its row (run_one), so a "running" job whose row nobody holds belonged to a process that died
+    (SIGKILL, power loss): its work was rolled back with it, and it is taken again at once. The attempt is
+    counted before the run and committed, so a job that kills its process every time is given up after
+    MAX_ATTEMPTS. On PostgreSQL the rows held by running jobs are skipped (SKIP LOCKED); on SQLite this write
+    transaction cannot start while a job's transaction runs, so every "running" job it sees is abandoned.
+    """
     now = now_us()
     # Idle polls only read: on SQLite a write transaction would take the database lock every second.
     with read_transaction(engine) as conn:
-        if jobs.runnable_job_id(conn, _handlers, now, LEASE_US) is None:
+        if jobs.runnable_job(conn, _handlers, now) is None:
             return None
-    with transaction(engine) as conn:
-        # Several workers share the queue: each skips the rows another has locked.
-        job_id = jobs.runnable_job_id(conn, _handlers, now, LEASE_US, lock=True)
-        return None if job_id is None else jobs.start_job(conn, job_id, now)
+    while True:
+        with transaction(engine) as conn:
+            # Several workers share the queue: each skips the rows another has locked.
+            found = jobs.runnable_job(conn, _handlers, now, lock=True)
+            if found is None:
+                return None
+            if found.status == "running" and found.attempts >= MAX_ATTEMPTS:
+                log.error("job %s ended its process %s times; it is given up", found.id, found.attempts)
+                _give_up(conn, jobs.job_row(conn, found.id), "the process running it died")
+                continue
+            return jobs.start_job(conn, found.id, now)
+
+
+def _give_up(conn: Connection, row: Row[Any], message: str) -> None:
+    run_fail = _handlers[row.kind][1]
+    if run_fail is not None:
+        run_fail(conn, bytes(row.payload), "the server could not process this object")
+    jobs.finish_job(conn, row.id, status="failed", last_error=message)
 
 
 def _finish(engine: Engine, row: Row[Any], exc: Exception) -> None:
-    run_fail = _handlers[row.kind][1]
     message = f"{type(exc).__name__}: {exc}"[:2000]
     with transaction(engine) as conn:
         if row.attempts >= MAX_ATTEMPTS:
-            if run_fail is not None:
-                run_fail(conn, bytes(row.payload), "the server could not process this object")
-            values: dict[str, Any] = {"status": "failed"}
-        else:
-            values = {"status": "queued", "run_after_us": now_us() + RETRY_US * row.attempts}
-        jobs.finish_job(conn, row.id, last_error=message, **values)
+            _give_up(conn, row, message)
+            return
+        jobs.finish_job(
+            conn, row.id, status="queued", run_after_us=now_us() + RETRY_US * row.attempts, last_error=message
+        )
 
 
 def run_one(engine: Engine, row: Row[Any]) -> bool:
-    """Run a claimed job in its own transaction; on error retry later, and give up after MAX_ATTEMPTS."""
+    """Run a claimed job in its own transaction; on error retry later, and give up after MAX_ATTEMPTS.
+
+    The transaction first locks the job's row, still "running": another runner that claimed it meanwhile
+    (it looked abandoned) finds it locked or done and leaves it, so a job's work commits once.
+    """
     run = _handlers[row.kind][0]
     try:
         with transaction(engine) as conn:
+            if not jobs.hold_job(conn, row.id, row.attempts):
+                return False  # another runner has it (or finished it)
             run(conn, bytes(row.payload))
             jobs.finish_job(conn, row.id, status="done")
     except Exception as exc:  # a job must never take the runner down
