@@ -1,6 +1,7 @@
 """Accord's IOC extractor against iocextract and ioc-finder: accuracy on the labelled corpus, then speed.
 
-Run: python bench/bench_extract.py  (from the repository root, with the dev and bench extras installed)
+Run: python bench/bench_extract.py [--compare OTHER_ACCORD]  (from the repository root, with the dev and bench
+extras installed; --compare times another `accord` executable's CLI in the same turns, e.g. one of a base commit)
 
 Accuracy: per-type precision/recall/F1 over tests/data/extract/corpus.jsonl. Each tool is scored only on the
 types it can report; its values are normalised the way the corpus labels are (lower-case hosts, hashes and
@@ -18,11 +19,13 @@ slice instead, as the table says.
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import json
 import math
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -347,28 +350,55 @@ def measure(name: str, make: Callable[[], Extractor], text: str, runs: int) -> d
     }
 
 
-def measure_cli(path: Path, runs: int) -> dict:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure_cli(path: Path, runs: int, compare: Path | None = None) -> dict[str, dict]:
     """`accord extract PATH --format json` end to end (process start to exit), alternating with a 20-byte file so
-    that start-up (imports, warninglists, galaxies) is also known; median of the runs."""
-    accord = Path(sys.executable).with_name("accord")
+    that start-up (imports, warninglists, galaxies) is also known; medians of the runs' wall and CPU times. With
+    compare, another `accord` executable runs in the same turns."""
+    subjects = {"accord extract (CLI, json)": Path(sys.executable).with_name("accord")}
+    if compare is not None:
+        subjects["compared accord extract"] = compare.resolve()
     tiny = path.with_name("tiny.txt")
     tiny.write_text("beacon to 45.133.1.20")
-    times: dict[Path, list[float]] = {path: [], tiny: []}
+    times: dict[tuple[str, Path], list[float]] = {}
+    cpu: dict[tuple[str, Path], list[float]] = {}
+    for accord in subjects.values():  # one untimed run each: var/ caches built, files in the page cache
+        subprocess.run([str(accord), "extract", str(tiny), "-o", os.devnull], check=True, stdout=subprocess.DEVNULL)
     for _ in range(runs):
-        for target in (tiny, path):
-            t0 = time.perf_counter()
-            subprocess.run(
-                [str(accord), "extract", str(target), "--format", "json", "-o", os.devnull],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-            times[target].append(time.perf_counter() - t0)
-    whole, startup = statistics.median(times[path]), statistics.median(times[tiny])
+        for name, accord in subjects.items():
+            for target in (tiny, path):
+                t0, c0 = time.perf_counter(), _children_cpu()
+                subprocess.run(
+                    [str(accord), "extract", str(target), "--format", "json", "-o", os.devnull],
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
+                times.setdefault((name, target), []).append(time.perf_counter() - t0)
+                cpu.setdefault((name, target), []).append(_children_cpu() - c0)
     mb = path.stat().st_size / 1e6
-    return {"mb": mb, "seconds": whole, "startup": startup, "mbps": mb / whole, "mbps_after": mb / (whole - startup)}
+    out = {}
+    for name in subjects:
+        whole, startup = statistics.median(times[(name, path)]), statistics.median(times[(name, tiny)])
+        used = statistics.median(cpu[(name, path)])
+        out[name] = {
+            "mb": mb,
+            "seconds": whole,
+            "startup": startup,
+            "mbps": mb / whole,
+            "mbps_after": mb / (whole - startup),
+            "mbps_cpu": mb / used,
+        }
+    return out
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--compare", type=Path, help="another accord executable: its CLI timed in the same turns")
+    args = parser.parse_args()
     passages = _load_corpus()
     texts = {
         "sparse": build_text([p["text"] for p in passages]),
@@ -386,7 +416,7 @@ def main() -> None:
         for case, text in texts.items():
             path = Path(tmp) / f"{case}.txt"
             path.write_text(text, "utf-8")
-            cli[case] = measure_cli(path, runs=3)
+            cli[case] = measure_cli(path, runs=3, compare=args.compare)
     extractors = {name: make() for name, make in makers}
     types = {
         "Accord": {t for p in passages for t, _ in p["expected"]},
@@ -445,19 +475,19 @@ def _print(
                     "1.0x" if s is accord else f"{accord['mbps_median'] / s['mbps_median']:.1f}x",
                 ]
             )
-        c = cli[case]
-        speed_rows.append(
-            [
-                case,
-                "accord extract (CLI, json)",
-                f"{c['startup']:.2f}",
-                "",
-                f"{c['mbps']:.2f}",
-                f"{c['mbps_after']:.2f} after start-up",
-                f"{c['mb']:.1f} MB, {c['seconds']:.2f} s",
-                f"{c['mbps'] / results[2]['mbps_median']:.1f}x ioc-finder",
-            ]
-        )
+        for name, c in cli[case].items():
+            speed_rows.append(
+                [
+                    case,
+                    name,
+                    f"{c['startup']:.2f}",
+                    "",
+                    f"{c['mbps']:.2f}",
+                    f"{c['mbps_cpu']:.2f}",
+                    f"{c['mb']:.1f} MB, {c['seconds']:.2f} s, {c['mbps_after']:.2f} MB/s after start-up",
+                    f"{c['mbps'] / results[2]['mbps_median']:.1f}x ioc-finder",
+                ]
+            )
     title = f"Per-type precision/recall/F1 on {n_passages} labelled passages ('-' = type not supported)"
     speed_title = (
         f"Speed on generated reports, seed {SEED}: sparse (prose, {distinct['sparse']} distinct findings) and dense"
@@ -493,8 +523,8 @@ def _print(
     console.print(speed)
     console.print(
         "MB/s 1st = the first whole-text run (the later ones find Accord's per-value caches warm); MB/s CPU = size /"
-        " process CPU time (all threads). The CLI row is wall time from process start to exit, median of 3, and the"
-        " same after subtracting a run on a 20-byte file."
+        " process CPU time (all threads). CLI rows: wall time from process start to exit, median of 3, the same after"
+        " subtracting a run on a 20-byte file, and size / the process's CPU time (user + system)."
     )
 
 

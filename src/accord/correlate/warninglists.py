@@ -181,15 +181,15 @@ class WarninglistMatcher:
         chosen = _choose(enabled)
         self._names = tuple(data["name"] for data in chosen)
         self._exact: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
-        self._packed: dict[str, bytes] = {}  # hash tables still pickled (see __getstate__)
-        self._suffix: dict[str, tuple[str, ...]] = {}
+        self._packed: dict[str, bytes] = {}  # exact tables still pickled (see __getstate__)
+        self._sections: dict[str, bytes] = {}  # other tables still pickled: "suffix", "ranges", "substr:<kind>"
+        self._suffix: dict[str, tuple[str, ...]] | None = {}
         self._regex: dict[str, list[tuple[re.Pattern[str], str]]] = defaultdict(list)
         substrings: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         intervals: dict[str, list[tuple[int, int, str]]] = {"4": [], "6": []}
         for data in chosen:
             self._add_list(data, substrings, intervals)
-        self._ranges = {family: _Ranges(found) for family, found in intervals.items()}
-        self._v4 = self._ranges["4"]
+        self._ranges: dict[str, _Ranges] | None = {family: _Ranges(found) for family, found in intervals.items()}
         self._substr: dict[str, Any] = {}
         for kind, words in substrings.items():
             automaton = ahocorasick.Automaton()
@@ -227,7 +227,8 @@ class WarninglistMatcher:
         elif list_type == "hostname" and "domain" in kinds:
             for entry in entries:
                 if (host := normalize_domain(entry.lstrip("."))) is not None:
-                    self._suffix[host] = (*self._suffix.get(host, ()), name)
+                    suffix = self._suffix_table()
+                    suffix[host] = (*suffix.get(host, ()), name)
         else:  # "string", and hostname lists that only apply to other kinds, match exactly
             hash_kinds = {kind for kind in kinds if kind.startswith("hash:")}
             if hash_kinds:
@@ -250,21 +251,28 @@ class WarninglistMatcher:
         return self._names
 
     def __getstate__(self) -> dict[str, Any]:
-        """The matcher to pickle, with each hash table pickled on its own, to be unpickled on its first lookup.
+        """The matcher to pickle, each table pickled on its own, to be unpickled on the first lookup that needs it.
 
-        The hash lists (known files: MD5, SHA-1 and SHA-256 values) are most of the time to load a cached matcher,
-        which every process that loads it pays, and most inputs hold one hash kind or none.
+        Most inputs hold a few kinds of value (a small report: a URL and its host), so a process that loads a
+        cached matcher unpickles only their tables; the hash lists (230,000 known
+        files) are the largest.
         """
         state = dict(self.__dict__)
-        exact = dict(self._exact)
         packed = dict(self._packed)
-        for kind in [k for k in exact if k.startswith("hash:")]:
-            packed[kind] = pickle.dumps(exact.pop(kind), protocol=pickle.HIGHEST_PROTOCOL)
-        state["_exact"], state["_packed"] = exact, packed
+        for kind, table in self._exact.items():
+            packed[kind] = _dumps(table)
+        sections = dict(self._sections)
+        if self._suffix is not None:
+            sections["suffix"] = _dumps(self._suffix)
+        if self._ranges is not None:
+            sections["ranges"] = _dumps(self._ranges)
+        for kind, automaton in self._substr.items():
+            sections[f"substr:{kind}"] = _dumps(automaton)
+        state.update(_exact={}, _packed=packed, _sections=sections, _suffix=None, _ranges=None, _substr={})
         return state
 
     def _unpack(self, kind: str) -> dict[str, tuple[str, ...]] | None:
-        """A hash table still pickled, unpickled now (threads racing here each unpickle it, and agree)."""
+        """An exact table still pickled, unpickled now (threads racing here each unpickle it, and agree)."""
         blob = self._packed.get(kind)
         if blob is None:
             return self._exact.get(kind)
@@ -272,6 +280,30 @@ class WarninglistMatcher:
         self._exact[kind] = table
         self._packed.pop(kind, None)
         return table
+
+    def _section(self, name: str) -> Any:
+        """A table still pickled (see __getstate__), unpickled; None if there is none of that name."""
+        blob = self._sections.get(name)
+        return None if blob is None else pickle.loads(blob)  # noqa: S301 - from __getstate__ of this class
+
+    def _suffix_table(self) -> dict[str, tuple[str, ...]]:
+        if self._suffix is None:
+            self._suffix = self._section("suffix") or {}
+            self._sections.pop("suffix", None)
+        return self._suffix
+
+    def _range_tables(self) -> dict[str, _Ranges]:
+        if self._ranges is None:
+            self._ranges = self._section("ranges") or {"4": _Ranges([]), "6": _Ranges([])}
+            self._sections.pop("ranges", None)
+        return self._ranges
+
+    def _automaton(self, kind: str) -> Any:
+        automaton = self._substr.get(kind)
+        if automaton is None and f"substr:{kind}" in self._sections:
+            automaton = self._substr[kind] = self._section(f"substr:{kind}")
+            self._sections.pop(f"substr:{kind}", None)
+        return automaton
 
     def hits(self, kind: str, value: str, *, url_host: bool = True) -> list[str]:
         """Names of the enabled lists that hold `value` (a normalised index value of `kind`).
@@ -294,7 +326,7 @@ class WarninglistMatcher:
             rows = url_rows(value)
             if len(rows) == 2:
                 found += self.hits(rows[1].kind, rows[1].value)
-        automaton = self._substr.get(kind)
+        automaton = self._automaton(kind)
         if automaton is not None:
             for _, names in automaton.iter(value.lower() if kind == "url" else value):
                 found += names
@@ -304,7 +336,7 @@ class WarninglistMatcher:
         return list(dict.fromkeys(found)) if len(found) > 1 else found
 
     def _suffix_hits(self, name: str, found: list[str]) -> None:
-        suffix = self._suffix
+        suffix = self._suffix_table()
         while True:  # the name itself, then each parent: hostname lists match subdomains
             names = suffix.get(name)
             if names is not None:
@@ -317,19 +349,23 @@ class WarninglistMatcher:
     def _ip_hits(self, value: str) -> tuple[str, ...]:
         if "/" not in value:
             v6 = ":" in value
-            family, ranges = (socket.AF_INET6, self._ranges["6"]) if v6 else (socket.AF_INET, self._v4)
+            family, ranges = (socket.AF_INET6, "6") if v6 else (socket.AF_INET, "4")
             try:
-                return ranges.at(int.from_bytes(socket.inet_pton(family, value), "big"))
+                return self._range_tables()[ranges].at(int.from_bytes(socket.inet_pton(family, value), "big"))
             except OSError:
                 return ()
         bounds = ip_range_bounds(value)
         if bounds is None:
             return ()
         lo, hi = bounds
-        return self._ranges[lo[0]].covering(int(lo[2:], 16), int(hi[2:], 16))
+        return self._range_tables()[lo[0]].covering(int(lo[2:], 16), int(hi[2:], 16))
 
 
-_CACHE_FORMAT = b"2"
+_CACHE_FORMAT = b"3"
+
+
+def _dumps(table: object) -> bytes:
+    return pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _cache_file(enabled: tuple[str, ...] | None) -> Path:

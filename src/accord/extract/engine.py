@@ -13,13 +13,15 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from operator import itemgetter
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from accord.core.perf import gc_paused
 from accord.extract import galaxy, scan
 from accord.extract.defang import refang_ascii
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 Warninglist = Callable[[str, str], list[str]]
 _CONTEXT = 60
@@ -61,6 +63,9 @@ def _pool() -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
+            # Imported here: a process that reads only short texts never starts the thread (bench_extract_startup.py).
+            from concurrent.futures import ThreadPoolExecutor
+
             _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="accord-names")
         return _POOL
 

@@ -29,6 +29,9 @@ from accord.extract.patterns import FILE_EXTENSIONS
 _MIN_ALIAS = 4
 # From this many bytes on, the DFA's faster scan repays its longer build (bench_extract.py, bench_extract_startup.py).
 _DFA_MIN = 1_000_000
+# Below this many bytes a dictionary of alias prefixes, tried at every position, answers without an automaton
+# to import and build (bench_extract_startup.py).
+_AUTOMATON_MIN = 8192
 # Format and system names that some galaxies list as aliases ("GIF89a" for APT1, "systemd", "ext4").
 _NEVER = frozenset({"gif89a", "gif87a", "ext4", "systemd", "mailto", "chromium"})
 _NEXT_WORD = re.compile(r"[ \t]{1,3}([A-Za-z]+)")
@@ -210,6 +213,40 @@ class _Matcher:
         ]
 
 
+class _PrefixMatcher:
+    """Leftmost-longest alias search by a dictionary of every alias's first _MIN_ALIAS bytes, for short texts."""
+
+    def __init__(self, entries: list[Entry]) -> None:
+        self.entries = entries
+        by_prefix: dict[bytes, dict[bytes, int]] = {}
+        for index, entry in enumerate(entries):
+            key = entry.alias.encode("ascii", "replace")
+            by_prefix.setdefault(key[:_MIN_ALIAS], {}).setdefault(key, index)  # the first entry of an alias wins
+        # Longest first, so the first alias found at a position is the longest there.
+        self._by_prefix = {
+            prefix: sorted(keys.items(), key=lambda item: -len(item[0])) for prefix, keys in by_prefix.items()
+        }
+
+    def find(self, lowered: bytes) -> list[tuple[int, int, int]]:
+        """(entry index, start, end) of every leftmost-longest match."""
+        by_prefix = self._by_prefix
+        found = []
+        pos, last = 0, len(lowered) - _MIN_ALIAS
+        while pos <= last:
+            candidates = by_prefix.get(lowered[pos : pos + _MIN_ALIAS])
+            if candidates is not None:
+                for key, index in candidates:
+                    if lowered.startswith(key, pos):
+                        found.append((index, pos, pos + len(key)))
+                        pos += len(key)
+                        break
+                else:
+                    pos += 1
+            else:
+                pos += 1
+        return found
+
+
 _CACHE_FORMAT = b"1"
 
 
@@ -250,14 +287,22 @@ def quick_matcher() -> _Matcher:
     return _Matcher(entries(), dfa=False)
 
 
+@functools.cache
+def prefix_matcher() -> _PrefixMatcher:
+    """The alias matcher for texts under _AUTOMATON_MIN bytes."""
+    return _PrefixMatcher(entries())
+
+
 def _next_word(text: str, end: int) -> str:
     m = _NEXT_WORD.match(text, end)
     return m.group(1).lower() if m else ""
 
 
-def find_names(text: str, lowered: bytes, m: _Matcher | None = None) -> list[tuple[int, int, Entry]]:
+def find_names(text: str, lowered: bytes, m: _Matcher | _PrefixMatcher | None = None) -> list[tuple[int, int, Entry]]:
     """(start, end, entry) for every alias found on word boundaries; lowered is text as lower-case ASCII."""
-    m = m or (matcher() if len(lowered) >= _DFA_MIN else quick_matcher())
+    if m is None:
+        size = len(lowered)
+        m = matcher() if size >= _DFA_MIN else quick_matcher() if size >= _AUTOMATON_MIN else prefix_matcher()
     n = len(text)
     found = []
     for index, start, end in m.find(lowered):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import ipaddress
+import pickle
 import re
-
-import tldextract
+from pathlib import Path
+from typing import Any
 
 # One scan finds every candidate. Each alternative starts at a token boundary (the look-behind), so the
 # engine gives up on most positions after one or two character tests; none nests unbounded quantifiers.
@@ -68,20 +70,62 @@ HIVES = {
 }
 _FULL_HIVES = frozenset(HIVES.values()) | {"HKEY_PERFORMANCE_DATA", "HKEY_DYN_DATA"}
 
-_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False)
+
+@functools.cache
+def _tld() -> Any:
+    """tldextract over its bundled snapshot: imported only for hosts outside the plain-host path (punycode...)."""
+    import tldextract  # here, not at the top: its import (requests, filelock) is most of a small extraction's start-up
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False)
 
 
 # Hosts that tldextract would take as they are (no punycode, ports, user info or trailing dot): these are looked
 # up in its suffix rules directly, which skips its URL parsing (bench_extract.py, dense text).
 _PLAIN_HOST = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+")
+_SUFFIX_CACHE_FORMAT = b"1"
+
+
+def _build_suffix_rules() -> tuple[frozenset[str], frozenset[str]]:
+    rules = frozenset(_tld().tlds)
+    tails = frozenset(".".join(labels[i:]) for labels in (r.split(".") for r in rules) for i in range(len(labels)))
+    return rules, tails
+
+
+def _load_suffix_rules(data: bytes) -> tuple[frozenset[str], frozenset[str]]:
+    found = pickle.loads(data)  # noqa: S301 - written by _suffix_rules into the node's own var/ folder
+    if not (isinstance(found, tuple) and len(found) == 2 and all(isinstance(f, frozenset) for f in found)):
+        raise TypeError("not a pair of suffix sets")
+    return found[0], found[1]
+
+
+def _suffix_cache_file() -> Path:
+    """var/cache file of the suffix sets, named by tldextract's snapshot and version files and this module."""
+    from accord.core.cache import cache_path  # here: accord.core.settings loads when a host is classified
+
+    spec = importlib.util.find_spec("tldextract")  # located, not imported
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("tldextract is not installed")
+    package = Path(next(iter(spec.submodule_search_locations)))
+    parts = [_SUFFIX_CACHE_FORMAT, Path(__file__).read_bytes()]
+    parts += [(package / name).read_bytes() for name in (".tld_set_snapshot", "_version.py")]
+    return cache_path("public-suffixes", *parts)
 
 
 @functools.cache
 def _suffix_rules() -> tuple[frozenset[str], frozenset[str]]:
-    """(rules, every rule's label suffixes) of the bundled public suffix list's ICANN section."""
-    rules = frozenset(_TLD.tlds)
-    tails = frozenset(".".join(labels[i:]) for labels in (r.split(".") for r in rules) for i in range(len(labels)))
-    return rules, tails
+    """(rules, every rule's label suffixes) of the bundled public suffix list's ICANN section.
+
+    Kept in var/cache: building them imports tldextract and parses its snapshot, which a small extraction
+    would otherwise pay on every call (bench_extract_startup.py).
+    """
+    from accord.core.cache import load_or_build
+
+    return load_or_build(
+        _suffix_cache_file(),
+        _build_suffix_rules,
+        lambda built: pickle.dumps(built, protocol=pickle.HIGHEST_PROTOCOL),
+        _load_suffix_rules,
+    )
 
 
 def _suffix_start(labels: list[str]) -> int:
@@ -109,7 +153,7 @@ def registered_domain(host: str) -> bool:
         labels = host.split(".")
         start = _suffix_start(labels)
         return 0 < start < len(labels)
-    parts = _TLD(host)
+    parts = _tld()(host)
     return bool(parts.suffix and parts.domain)
 
 

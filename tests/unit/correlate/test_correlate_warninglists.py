@@ -128,6 +128,31 @@ def test_a_pickled_matcher_answers_alike_and_unpickles_each_hash_table_on_its_fi
         assert loaded.hits(kind, value) == matcher.hits(kind, value)
 
 
+def test_a_pickled_matcher_unpickles_only_the_tables_its_lookups_need(matcher: WarninglistMatcher) -> None:
+    # A small report's process loads the cached matcher and looks up a URL and its host, nothing else.
+    import pickle
+
+    blob = pickle.dumps(matcher, protocol=pickle.HIGHEST_PROTOCOL)
+    loaded = pickle.loads(blob)
+    assert {"suffix", "ranges"} <= set(loaded._sections)
+    url, host = "https://www.google.com/search", "www.google.com"
+    assert loaded.hits("url", url) == matcher.hits("url", url)
+    assert loaded.hits("domain", host) == matcher.hits("domain", host)
+    assert loaded.hits("domain", host)  # on a top-sites list: the suffix table was read
+    assert "ranges" in loaded._sections  # no address looked up: the ranges are still packed
+    assert "suffix" not in loaded._sections
+    cases = [("ip", "10.1.2.3"), ("ip", "192.168.0.0/24"), ("ip", "2001:db8::1"), ("ip", "8.8.8.8")]
+    cases += [("email", "someone@mailinator.com"), ("url", "http://localhost/x"), ("domain", "example.com")]
+    for kind, value in cases:
+        assert loaded.hits(kind, value) == matcher.hits(kind, value), (kind, value)
+    assert loaded.hits("ip", "10.1.2.3")
+    assert "ranges" not in loaded._sections
+    # Pickled again after some tables were read: the copy answers alike.
+    again = pickle.loads(pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
+    for kind, value in [*cases, ("url", url), ("domain", host)]:
+        assert again.hits(kind, value) == matcher.hits(kind, value), (kind, value)
+
+
 def test_flags_name_each_value_as_its_index_row_displays_it(matcher: WarninglistMatcher) -> None:
     # Flags are read from the values themselves (listed_values): every value checked must be spelled as its index
     # row shows it (display_value), including a domain (keyed reversed) and a URL too long to key as is.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from accord.core import settings as core_settings
@@ -31,3 +32,27 @@ def test_the_short_text_matcher_finds_what_the_long_text_matcher_finds() -> None
     quick = galaxy.find_names(text, lowered, galaxy.quick_matcher())
     assert quick
     assert quick == galaxy.find_names(text, lowered, galaxy.matcher())
+
+
+def test_the_prefix_matcher_finds_what_the_automaton_finds_on_every_corpus_passage() -> None:
+    # Texts under galaxy._AUTOMATON_MIN bytes are searched without an automaton: same leftmost-longest matches.
+    corpus = Path(__file__).parents[2] / "data" / "extract" / "corpus.jsonl"
+    texts = [orjson.loads(line)["text"] for line in corpus.read_text("utf-8").splitlines() if line.strip()]
+    texts.append("apt28apt29 Fancy Bear Fancy Bears LockBit 3.0 lockbit cobalt strike beacon Cobalt Strike")
+    automaton, prefixes = galaxy.quick_matcher(), galaxy.prefix_matcher()
+    found = 0
+    for text in texts:
+        lowered = text.encode("ascii", "replace").lower()
+        expected = [tuple(match) for match in automaton.find(lowered)]
+        assert prefixes.find(lowered) == expected
+        found += len(expected)
+    assert found > 50  # the comparison covered real matches
+
+
+def test_short_and_long_texts_name_the_same_threats() -> None:
+    text = "APT28 (Fancy Bear) used Cobalt Strike and Mimikatz; LockBit ransomware and Cuba ransomware. "
+    assert len(text) < galaxy._AUTOMATON_MIN
+    short = galaxy.find_names(text, text.encode("ascii", "replace").lower())
+    assert {entry.canonical for _, _, entry in short} >= {"APT28", "Cobalt Strike", "Mimikatz"}
+    padded = text + " " * galaxy._AUTOMATON_MIN  # the same names, found by the automaton
+    assert galaxy.find_names(padded, padded.encode("ascii", "replace").lower()) == short
