@@ -254,8 +254,7 @@ class WarninglistMatcher:
         """The matcher to pickle, each table pickled on its own, to be unpickled on the first lookup that needs it.
 
         Most inputs hold a few kinds of value (a small report: a URL and its host), so a process that loads a
-        cached matcher unpickles only their tables; the hash lists (230,000 known
-        files) are the largest.
+        cached matcher unpickles only their tables; the hash lists (230,000 known files) are the largest.
         """
         state = dict(self.__dict__)
         packed = dict(self._packed)
