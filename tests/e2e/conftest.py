@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from accord.api.app import HELPERS_READY_TIMEOUT
 from tests.e2e.nodes import BACKENDS, database_url, drop_created
 
 PASSWORD = "correct horse battery"
@@ -105,7 +106,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, e2e_backend: str) -> I
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # `accord serve` answers once a helper has warmed up, waiting up to HELPERS_READY_TIMEOUT for one: on a
+        # loaded machine that wait alone may take most of it.
+        deadline = time.monotonic() + HELPERS_READY_TIMEOUT + 30
         while True:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:

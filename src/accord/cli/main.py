@@ -150,9 +150,12 @@ def serve(
 
     from accord.core.helpers import START_WITH_SERVER
 
-    os.environ[START_WITH_SERVER] = "1"  # for the API processes uvicorn starts
+    # The API processes read these through their settings: uvicorn's workers at start, this process (one worker)
+    # once its settings are read again.
+    os.environ[START_WITH_SERVER] = "1"
     if no_jobs:
         os.environ["ACCORD_RUN_JOBS"] = "0"
+    get_settings.cache_clear()
     uvicorn.run(
         "accord.api.app:create_app",
         factory=True,
