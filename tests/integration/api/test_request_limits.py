@@ -4,6 +4,7 @@ with its own 4xx before authentication or parsing, as a problem JSON (a TAXII er
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import orjson
 
@@ -91,3 +92,22 @@ def test_json_nesting(node: Node) -> None:
     )
     assert r.status_code == 400
     assert r.headers["content-type"].startswith("application/taxii+json")
+
+
+def test_a_json_body_without_credentials_is_refused_before_it_is_read(node: Node) -> None:
+    read: list[int] = []
+
+    def body() -> Iterator[bytes]:  # a chunked body: the server learns its size only by reading it
+        for _ in range(64):
+            read.append(1)
+            yield b" " * 65_536
+        yield b'{"values": ["198.51.100.7"]}'
+
+    for media in ("application/json", "application/merge-patch+json"):
+        read.clear()
+        r = node.client.post("/api/v1/lookup", content=body(), headers={"Content-Type": media})
+        _problem(r, 401)
+        assert "WWW-Authenticate" in r.headers
+        assert len(read) <= 2  # the client's first chunk or two are in flight; the rest was never asked for
+    ok = node.client.post("/api/v1/lookup", json={"values": ["198.51.100.7"]}, headers=node.bearer("alice"))
+    assert ok.status_code == 200
