@@ -76,6 +76,9 @@ def create_app() -> FastAPI:
     _include_routers(app)
     _with_checkpointer(app)
     _with_helpers(app)
+    from accord.api.limits import RequestLimits
+
+    app.add_middleware(RequestLimits)  # before authentication, bodies and routing
     app.add_middleware(SecurityHeaders)  # outermost: every response, errors included
     return app
 

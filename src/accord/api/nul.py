@@ -9,6 +9,7 @@ uploads (multipart) are documents, where NUL bytes are ordinary.
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accord.api.errors import render_error
@@ -18,6 +19,8 @@ _CHECKED_BODIES = (b"application/json", b"application/x-www-form-urlencoded")
 # The most a JSON or form body outside TAXII may hold (a lookup of 10,000 values is well under 1 MB): larger
 # ones are refused (413) from their Content-Length, or as soon as they grow past it, before they are held whole.
 MAX_BODY_BYTES = 16 * 1024 * 1024
+AUTHENTICATED = "/api/v1/"  # every route under it that takes a body needs credentials (accord.api.deps)
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
 def _checked(content_type: bytes) -> bool:
@@ -50,16 +53,23 @@ class NulGuard:
             return
         content_type = b""
         declared = b""
+        authorized = False
         for key, value in scope.get("headers", []):
             if key == b"content-type":
                 content_type = value.lower()
             elif key == b"content-length":
                 declared = value
+            elif key == b"authorization":
+                authorized = True
         if scope.get("path", "").startswith("/taxii2") or not _checked(content_type):
             await self.app(scope, receive, send)
             return
         if declared.strip().isdigit() and int(declared) > MAX_BODY_BYTES:
             await self._too_large(scope, receive, send)
+            return
+        if scope.get("method") in _WITH_BODY and scope.get("path", "").startswith(AUTHENTICATED) and not authorized:
+            # Every API route needs credentials: say so before reading a body nobody may send.
+            await render_error(Request(scope), 401, "authentication required")(scope, receive, send)
             return
         messages: list[Message] = []
         chunks: list[bytes] = []

@@ -81,15 +81,21 @@ def _restricted(holder: Mapping[str, Any], inherited: bool) -> bool:
     return inherited or level not in SHARED
 
 
+def _listed(holder: Mapping[str, Any], key: str) -> list[Any]:
+    """The list under key; a missing or malformed one (a feed is untrusted JSON) holds nothing."""
+    found = holder.get(key)
+    return found if isinstance(found, list) else []
+
+
 def _ts(epoch: Any) -> str:
     try:
         return micros_to_timestamp(int(epoch) * 1_000_000)
-    except (TypeError, ValueError):
-        raise FeedError(f"invalid MISP timestamp {epoch!r}") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: outside the years 1-9999
+        raise FeedError(f"invalid MISP timestamp {str(epoch)[:40]!r}") from None
 
 
 def _tags(holder: Mapping[str, Any]) -> list[str]:
-    return [t["name"] for t in holder.get("Tag") or [] if isinstance(t, Mapping) and isinstance(t.get("name"), str)]
+    return [t["name"] for t in _listed(holder, "Tag") if isinstance(t, Mapping) and isinstance(t.get("name"), str)]
 
 
 def tlp_from_tags(tags: list[str]) -> Tlp | None:
@@ -209,7 +215,7 @@ class _Converter:
         self.objects[obj["id"]] = self._marked(obj, tags, local)
 
     def misp_object(self, mobj: Mapping[str, Any]) -> None:
-        attrs = [a for a in mobj.get("Attribute") or [] if isinstance(a, Mapping) and a.get("value") not in (None, "")]
+        attrs = [a for a in _listed(mobj, "Attribute") if isinstance(a, Mapping) and a.get("value") not in (None, "")]
         if "uuid" not in mobj or not attrs or mobj.get("deleted") in (True, "1", 1):
             return
         object_local = _restricted(mobj, self.event_restricted)
@@ -261,10 +267,10 @@ def event_objects(doc: Any, default_tlp: Tlp | None) -> tuple[Creator | None, li
         raise FeedError("invalid MISP event: expected {'Event': {...}} with a uuid")
     creator = event_creator(event)
     conv = _Converter(event, default_tlp, creator)
-    for attr in event.get("Attribute") or []:
+    for attr in _listed(event, "Attribute"):
         if isinstance(attr, Mapping):
             conv.attribute(attr, conv.event_restricted)
-    for mobj in event.get("Object") or []:
+    for mobj in _listed(event, "Object"):
         if isinstance(mobj, Mapping):
             conv.misp_object(mobj)
     report = conv.report()

@@ -44,7 +44,7 @@ def test_query_and_path_numbers(node: Node, value: str) -> None:
     ):
         _refused(c.get(path, params={param: value}, headers=admin))
     _refused(c.get(f"/api/v1/extract/drafts/{value}", headers=admin))
-    made = c.post("/api/v1/collections", json={"title": "Intel", "alias": "intel", "readers": ["Alpha"]}, headers=admin)
+    made = c.post("/api/v1/collections", json={"title": "Intel", "alias": "intel", "read": ["Alpha"]}, headers=admin)
     assert made.status_code == 201, made.text
     for param in ("limit", "next", "added_after"):
         for tail in ("objects/", "manifest/"):
