@@ -115,6 +115,12 @@ def _scratch(near: Path) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+@contextmanager
+def _temporary() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="accord-restore-") as path:
+        yield Path(path)
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -245,7 +251,8 @@ def restore(engine: Engine, source: Path, key_archive: Path | None = None) -> Re
             raise BadRequest(f"{source} holds no database image")
         engine.dispose()
         database = Path(str(engine.url.database)) if backend == "sqlite" else None
-        with _scratch(database or source.resolve()) as scratch:
+        # SQLite: beside the database, to be renamed into place; PostgreSQL: anywhere pg_restore can read it.
+        with _scratch(database) if database else _temporary() as scratch:
             extracted = scratch / _IMAGES[backend]
             with extracted.open("wb") as out:
                 shutil.copyfileobj(image, out, 1 << 20)
