@@ -144,19 +144,64 @@ def _import_one(
 
 def export_cmd(
     collection: str | None = typer.Option(None, "--collection", help="collection alias (default: everything)"),
-    fmt: str = typer.Option("stix", "--format", help="stix"),
+    fmt: str = typer.Option("stix", "--format", help="stix | misp | csv | blocklist | suricata | rpz"),
     output: str = typer.Option("-", "-o", "--output", help="output file, - for stdout"),
-    all_versions: bool = typer.Option(False, "--all-versions", help="every version, not only the latest"),
+    all_versions: bool = typer.Option(False, "--all-versions", help="stix: every version, not only the latest"),
     as_user: str | None = typer.Option(None, "--as", help="export what this user may read"),
-    warninglists: str = typer.Option(
-        "report",
+    warninglists: str | None = typer.Option(
+        None,
         "--warninglists",
-        help="objects with values on warninglists: report (count them), mark (add x_accord_warninglists), omit",
+        help="values on warninglists: omit (default) or mark; stix also report (the stix default: count them)",
     ),
+    types: str | None = typer.Option(None, "--type", help="value kinds, comma-separated (ip, cidr, domain, ...)"),
+    since: str | None = typer.Option(None, "--since", help="objects added since (STIX timestamp or YYYY-MM-DD)"),
+    min_score: float | None = typer.Option(None, "--min-score", help="only values scoring at least this (0-100)"),
+    columns: str | None = typer.Option(None, "--columns", help="csv: columns, comma-separated"),
+    report: str | None = typer.Option(None, "--report", help="stix, misp: one report and what it references"),
+    group: str = typer.Option("report", "--group", help="misp: one event per report, or per day"),
+) -> None:
+    """Export what a user may read: STIX 2.1, MISP events, CSV, blocklists, Suricata rules or an RPZ zone."""
+    if fmt == "stix" and report is None:
+        _export_stix(collection, output, all_versions, as_user, warninglists or "report")
+        return
+    from accord.exports import service as exports
+
+    req = exports.ExportRequest(
+        fmt, collection, types, since, min_score, warninglists or "omit", columns, report, group
+    )
+    with reading() as conn:
+        principal = accounts.principal_for_email(conn, as_user) if as_user else _operator(conn)
+        prep = exports.prepare(conn, principal, req)
+        count = _write(exports.stream(conn, principal, prep), output)
+    with unit_of_work() as conn:
+        from accord.audit.service import record
+
+        record(conn, as_user or "cli", "export", collection or "", format=fmt, report=report or "", bytes=count)
+    err.print(f"exported {fmt} ({count} bytes)")
+
+
+def _write(chunks: Iterator[bytes], output: str) -> int:
+    count = 0
+    if output == "-":
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+            count += len(chunk)
+        sys.stdout.flush()
+        return count
+    target = Path(output)
+    tmp = target.with_name(target.name + ".part")
+    with tmp.open("wb") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+            count += len(chunk)
+    tmp.replace(target)
+    return count
+
+
+def _export_stix(
+    collection: str | None, output: str, all_versions: bool, as_user: str | None, warninglists: str
 ) -> None:
     """Export readable objects as a STIX 2.1 bundle."""
-    if fmt != "stix":
-        fail(f"unknown format {fmt!r}; supported: stix")
     if warninglists not in flags.MODES:
         fail(f"unknown --warninglists {warninglists!r}; choose one of {', '.join(flags.MODES)}")
     tally = flags.FlagTally()
