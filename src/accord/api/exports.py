@@ -1,4 +1,4 @@
-"""GET /api/v1/exports/{format} and the MISP feed under /api/v1/exports/misp-feed/{collection}/ (all through the policy).
+"""GET /api/v1/exports/{format}, and a MISP feed under /api/v1/exports/misp-feed/{collection}/ (through the policy).
 
 Each answer streams from one read snapshot and carries an ETag and Last-Modified derived from the node clock
 and the caller's grants (accord.exports.service.validator), so a poll with If-None-Match or If-Modified-Since
@@ -84,7 +84,11 @@ def misp_feed_manifest(
     """The MISP feed of a collection: its manifest (one event per day objects were added)."""
     req = ExportRequest("misp", collection=collection, group="day", warninglists="mark")
     return _answer(
-        request, principal, req, lambda c, p: iter([orjson.dumps(service.feed_manifest(c, principal, p))]), "application/json"
+        request,
+        principal,
+        req,
+        lambda c, p: iter([orjson.dumps(service.feed_manifest(c, principal, p))]),
+        "application/json",
     )
 
 
@@ -111,7 +115,7 @@ async def export(
     fmt: str,
     request: Request,
     collection: str | None = Query(None, description="collection alias or id (default: all you may read)"),
-    type: str | None = Query(None, description=_TYPE_HELP),  # noqa: A002 - the documented parameter name
+    type: str | None = Query(None, description=_TYPE_HELP),
     since: str | None = Query(None, description="objects added since (STIX timestamp or YYYY-MM-DD)"),
     min_score: float | None = Query(None, description="only values of at least this decayed score (0-100)"),
     warninglists: str = Query("omit", description="values on warninglists: omit or mark"),

@@ -52,7 +52,9 @@ def parse_columns(text: str | None) -> tuple[str, ...]:
     cols = tuple(c.strip() for c in text.split(",") if c.strip())
     unknown = [c for c in cols if c not in CSV_COLUMNS]
     if unknown or not cols:
-        raise ValueError(f"unknown CSV column {unknown[0] if unknown else text!r}; choose from {', '.join(CSV_COLUMNS)}")
+        raise ValueError(
+            f"unknown CSV column {unknown[0] if unknown else text!r}; choose from {', '.join(CSV_COLUMNS)}"
+        )
     return cols
 
 

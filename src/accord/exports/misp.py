@@ -109,7 +109,9 @@ def attributes(item: Item, default_tlp: Tlp) -> Iterator[dict[str, Any]]:
             "Tag": tags,
         }
         if v.listed:
-            attr["comment"] = (attr["comment"] + " " if attr["comment"] else "") + "warninglists: " + ", ".join(v.listed)
+            attr["comment"] = (
+                (attr["comment"] + " " if attr["comment"] else "") + "warninglists: " + ", ".join(v.listed)
+            )
         if item.sightings and item.last_sighting_us:
             attr["Sighting"] = [
                 {"type": "0", "date_sighting": str(item.last_sighting_us // 1_000_000), "source": "accord"}
@@ -134,7 +136,9 @@ def galaxy_tags(objects: Iterable[dict[str, Any]]) -> list[str]:
                 ),
                 None,
             )
-            tags.append(f'misp-galaxy:mitre-attack-pattern="{name} - {ext}"' if ext else f'misp-galaxy:attack-pattern="{name}"')
+            tags.append(
+                f'misp-galaxy:mitre-attack-pattern="{name} - {ext}"' if ext else f'misp-galaxy:attack-pattern="{name}"'
+            )
         elif kind in ("intrusion-set", "threat-actor"):
             tags.append(f'misp-galaxy:threat-actor="{name}"')
         elif kind == "malware":

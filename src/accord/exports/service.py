@@ -222,7 +222,9 @@ def report_events(
             report = orjson.loads(row.raw)
             refs = [r for r in report.get("object_refs") or () if isinstance(r, str)]
             referenced = source.objects_by_id(conn, principal, refs)
-            items = source.enrich(conn, principal, [r for r in referenced if r.type in source.VALUE_TYPES], prep.query, wl)
+            items = source.enrich(
+                conn, principal, [r for r in referenced if r.type in source.VALUE_TYPES], prep.query, wl
+            )
             tlp = default_tlp if row.tlp is None else Tlp(int(row.tlp))
             published = str(report.get("published") or report.get("created") or "")[:10]
             head = misp.EventHead(
@@ -254,9 +256,7 @@ def _day_head(conn: Connection, collection: str | None, day: int) -> misp.EventH
     )
 
 
-def day_events(
-    conn: Connection, principal: Principal, prep: Prepared, default_tlp: Tlp
-) -> Iterator[Iterator[bytes]]:
+def day_events(conn: Connection, principal: Principal, prep: Prepared, default_tlp: Tlp) -> Iterator[Iterator[bytes]]:
     """One event per date_added day of the readable objects (of a collection): MISP's per-feed events."""
     wl = active_matcher()
 

@@ -150,7 +150,7 @@ def readable_rows(conn: Connection, principal: Principal, query: ExportQuery) ->
         rows = conn.execute(select(*cols).where(o.seq > last, *where).order_by(o.seq).limit(PAGE)).all()
         if not rows:
             return
-        yield rows
+        yield list(rows)
         last = rows[-1].seq
 
 

@@ -14,6 +14,7 @@ from accord.exports.source import ExportQuery
 from accord.sharing.policy import Principal
 from accord.store.export import iter_raw
 
+
 def report_raw(conn: Connection, principal: Principal, report_id: str) -> Iterator[bytes]:
     """The report, the readable objects it references, and their creators' identities and markings."""
     rows = source.objects_by_id(conn, principal, [report_id])

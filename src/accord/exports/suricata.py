@@ -60,8 +60,8 @@ def _bodies(kind: str, value: str) -> list[str]:
     if kind == "domain":
         dotted = content("." + value)
         return [
-            f"alert dns $HOME_NET any -> any any (dns.query; dotprefix; content:\"{dotted}\"; nocase; endswith; ",
-            f"alert tls $HOME_NET any -> any any (tls.sni; dotprefix; content:\"{dotted}\"; nocase; endswith; ",
+            f'alert dns $HOME_NET any -> any any (dns.query; dotprefix; content:"{dotted}"; nocase; endswith; ',
+            f'alert tls $HOME_NET any -> any any (tls.sni; dotprefix; content:"{dotted}"; nocase; endswith; ',
         ]
     if kind == "url":
         rest = value.partition("://")[2]

@@ -17,9 +17,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from accord.accounts import service as accounts
 from accord.core.db import get_engine, read_transaction
 from accord.demo.service import ADMIN_EMAIL
-from accord.accounts import service as accounts
 from accord.exports import service
 from accord.exports.service import ExportRequest
 from tests.integration.exports.conftest import NOW_US
@@ -66,7 +66,8 @@ def test_csv_golden_and_rfc4180(demo):
     import io
 
     body = _export(BLOB, ExportRequest("csv")).decode()
-    assert "\r\n" in body and "\n" not in body.replace("\r\n", "")
+    assert "\r\n" in body
+    assert "\n" not in body.replace("\r\n", "")
     rows = list(csv.reader(io.StringIO(body, newline="")))
     assert rows[0] == ["value", "type", "first_seen", "last_seen", "score", "tlp", "owner", "labels", "source_report"]
     assert {r[1] for r in rows[1:]} >= {"ip", "domain", "url", "md5", "sha256"}
@@ -92,7 +93,8 @@ def test_misp_events_load_in_pymisp_without_warnings(demo):
             with warnings.catch_warnings():
                 warnings.simplefilter("error")
                 event.load(doc)
-            assert event.info and event.uuid == doc["Event"]["uuid"]
+            assert event.info
+            assert event.uuid == doc["Event"]["uuid"]
             for attr in event.attributes:
                 assert attr.type in described["types"]
                 assert attr.type in described["category_type_mappings"][attr.category]
@@ -104,7 +106,8 @@ def test_misp_golden_and_to_ids(demo):
     for doc in events:
         doc["Event"]["Orgc"]["uuid"] = "<org identity>"  # identities are made with random ids
     attrs = [a for doc in events for a in doc["Event"]["Attribute"]]
-    assert any(a["to_ids"] for a in attrs) and not all(a["to_ids"] for a in attrs)
+    assert any(a["to_ids"] for a in attrs)
+    assert not all(a["to_ids"] for a in attrs)
     assert {t["name"] for a in attrs for t in a["Tag"]} <= {"tlp:clear", "tlp:green", "tlp:amber", "tlp:red"}
     assert all(doc["Event"]["Orgc"]["name"] == "SOC Bravo" for doc in events if "tlp:red" in str(doc))
     assert any(t["name"].startswith("misp-galaxy:threat-actor=") for d in events for t in d["Event"]["Tag"])
@@ -129,7 +132,9 @@ def _first_report_uuid() -> str:
     return _id("report", "alpha", 0).partition("--")[2]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("suricata_check") is None, reason="suricata-check (dev extra) is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("suricata_check") is None, reason="suricata-check (dev extra) is not installed"
+)
 def test_suricata_rules_golden_and_parsed_by_suricata_check(demo, caplog):
     from suricata_check._suricata_check import analyze_rule, is_valid_rule, parse
 
@@ -140,7 +145,8 @@ def test_suricata_rules_golden_and_parsed_by_suricata_check(demo, caplog):
     assert len(sids) == len(set(sids))
     for rule in rules:
         parsed = parse(rule)
-        assert parsed is not None and is_valid_rule(parsed), rule
+        assert parsed is not None, rule
+        assert is_valid_rule(parsed), rule
         report = analyze_rule(parsed)
         serious = [i for i in report.issues if int(i.severity) > 20]  # INFO-level style advice only
         assert not serious, (rule, [(i.code, i.message) for i in serious])

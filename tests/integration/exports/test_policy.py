@@ -69,12 +69,15 @@ def test_the_owner_and_the_admin_do_receive_them(planted):
             assert AMBER[kind] in bodies[f"blocklist?type={kind}"].splitlines()
         for name in ("csv?columns=value,type,source_report,id", "misp?group=day", "stix?"):
             assert all(v in bodies[name] for v in secret_values()), (who, name)
-        assert RED["domain"] in bodies["rpz?"] and RED["domain"] in bodies["suricata?"]
+        assert RED["domain"] in bodies["rpz?"]
+        assert RED["domain"] in bodies["suricata?"]
         assert RED["ip"] in bodies["stix report"]
 
 
 def test_a_report_event_names_only_what_the_caller_may_read(planted):
-    r = planted.client.get("/api/v1/exports/misp?report=report--0c3f3d1e-7f55-4c1b-9e57-5d1f1f1a0001", headers=planted.auth("bob"))
+    r = planted.client.get(
+        "/api/v1/exports/misp?report=report--0c3f3d1e-7f55-4c1b-9e57-5d1f1f1a0001", headers=planted.auth("bob")
+    )
     assert r.status_code == 200
     (event,) = r.json()["response"]
     assert event["Event"]["info"] == "Alpha secret campaign"  # the GREEN report itself is Bob's to read
