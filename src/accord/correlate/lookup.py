@@ -37,7 +37,7 @@ from accord.core.settings import get_settings
 from accord.correlate import matching
 from accord.correlate import repository as repo
 from accord.correlate.indexer import storage_key
-from accord.correlate.scoring import DEFAULT_THRESHOLD, base_score, current_score, is_expired, model_for
+from accord.correlate.scoring import indicator_score
 from accord.correlate.values import IndexValue, normalize, values_of
 from accord.correlate.warninglists import WarninglistMatcher, active_names, get_matcher
 from accord.sharing.policy import Principal
@@ -53,7 +53,6 @@ HELPER_TASK = "accord.correlate.lookup:lookup_frame"
 # counted in one pass; beyond it, counting readable objects in the database first costs less.
 _FETCH_FACTOR = 2
 RELATED_TYPES = ("intrusion-set", "malware", "campaign", "threat-actor", "tool")
-_RELIABILITY_TAG = "admiralty-scale:source-reliability="
 
 
 class Context(NamedTuple):
@@ -77,28 +76,9 @@ def _us(ts: Any) -> int | None:
         return None
 
 
-def _reliability(obj: dict[str, Any]) -> str | None:
-    for label in obj.get("labels") or ():
-        if isinstance(label, str) and label.lower().startswith(_RELIABILITY_TAG):
-            return label
-    return None
-
-
 def score_of(obj: dict[str, Any], kind: str, last_sighting_us: int | None, now: int) -> tuple[float, bool]:
-    """Current decayed score and expired flag of an object for a value of `kind`."""
-    confidence = obj.get("confidence")
-    try:
-        base = base_score(confidence if isinstance(confidence, int) else None, _reliability(obj))
-    except ValueError:
-        base = base_score(confidence if isinstance(confidence, int) else None, None)
-    start = _us(obj.get("valid_from")) or _us(obj.get("created")) or now
-    last = max(start, last_sighting_us or 0)
-    score = current_score(base, last, now, model_for(kind))
-    until = _us(obj.get("valid_until"))
-    expired = is_expired(score, DEFAULT_THRESHOLD) or obj.get("revoked") is True
-    if until is not None and until <= now and (last_sighting_us is None or last_sighting_us <= until):
-        expired = True
-    return score, expired
+    """Current decayed score and expired flag of an object for a value of `kind` (scoring.indicator_score)."""
+    return indicator_score(obj, kind, last_sighting_us, now)
 
 
 @dataclass(slots=True)

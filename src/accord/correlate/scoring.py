@@ -137,7 +137,6 @@ def is_expired(score: float, threshold: float = DEFAULT_THRESHOLD) -> bool:
 # it never scores as an active indicator. Decay starts from the best date the source gives.
 
 _RELIABILITY_TAG = "admiralty-scale:source-reliability="
-_START_FIELDS = ("valid_from", "first_seen", "created", "modified")
 
 
 def is_indicator(obj: dict[str, object]) -> bool:
@@ -155,15 +154,22 @@ def reliability_label(obj: dict[str, object]) -> str | None:
 
 
 def decay_start_us(obj: dict[str, object]) -> int | None:
-    """Where decay starts: the first of valid_from, first_seen, created, modified that parses; None without."""
-    for name in _START_FIELDS:
-        value = obj.get(name)
-        if isinstance(value, str):
-            try:
-                return timestamp_to_micros(value)
-            except ValueError:
-                continue
-    return None
+    """Where decay starts: the later of `valid_from` and `modified` (a new version re-asserts the indicator, as
+    MISP's decaying model counts from an attribute's last change), else `first_seen` or `created`; None without.
+    """
+    latest = [us for us in (_micros(obj.get("valid_from")), _micros(obj.get("modified"))) if us is not None]
+    if latest:
+        return max(latest)
+    return _micros(obj.get("first_seen")) or _micros(obj.get("created"))
+
+
+def _micros(value: object) -> int | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return timestamp_to_micros(value)
+    except ValueError:
+        return None
 
 
 def indicator_score(obj: dict[str, object], kind: str, last_sighting_us: int | None, now_us: int) -> tuple[float, bool]:
@@ -180,12 +186,7 @@ def indicator_score(obj: dict[str, object], kind: str, last_sighting_us: int | N
     last = max(start if start is not None else now_us, last_sighting_us or 0)
     score = current_score(base, last, now_us, model_for(kind))
     expired = is_expired(score) or obj.get("revoked") is True
-    until = obj.get("valid_until")
-    if isinstance(until, str):
-        try:
-            until_us = timestamp_to_micros(until)
-        except ValueError:
-            until_us = None
-        if until_us is not None and until_us <= now_us and (last_sighting_us is None or last_sighting_us <= until_us):
-            expired = True
+    until_us = _micros(obj.get("valid_until"))
+    if until_us is not None and until_us <= now_us and (last_sighting_us is None or last_sighting_us <= until_us):
+        expired = True
     return score, expired
