@@ -67,3 +67,17 @@ def test_expiry_revocation_and_sightings_still_decide():
     old = {"type": "indicator", "valid_from": "2025-01-01T00:00:00Z", "modified": "2025-01-01T00:00:00Z"}
     assert indicator_score(old, "domain", None, NOW) == (0.0, True)
     assert indicator_score(old, "domain", NOW - 86_400_000_000, NOW)[1] is False  # sighted yesterday
+
+
+def test_the_examples_of_docs_exports_md():
+    def ind(**dates: str) -> dict:
+        return {"type": "indicator", "confidence": 80, **dates}
+
+    june = {"valid_from": "2026-06-01T00:00:00Z", "modified": "2026-06-01T00:00:00Z"}
+    january = {"valid_from": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z"}
+    sighted = timestamp_to_micros("2026-06-14T00:00:00Z")
+    misp = {"valid_from": "2019-03-01T00:00:00Z", "modified": "2026-06-13T00:00:00Z"}
+    assert round(indicator_score(ind(**june), "domain", None, NOW)[0], 1) == 67.6
+    assert round(indicator_score(ind(**january), "domain", sighted, NOW)[0], 1) == 79.1
+    assert indicator_score(ind(**january), "domain", None, NOW) == (0.0, True)
+    assert round(indicator_score(ind(**misp), "domain", None, NOW)[0], 1) == 78.2
