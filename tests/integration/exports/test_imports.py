@@ -108,3 +108,22 @@ def test_bad_files_get_one_line_and_store_nothing(cli, tmp_path, name, content, 
     assert message in r.err
     assert "Traceback" not in r.err
     assert _rows(cli) == set()
+
+
+def test_accord_export_formats_and_their_errors(cli, tmp_path):
+    path = tmp_path / "values.csv"
+    path.write_text("cli-phish.org\n91.203.77.70\n")
+    assert cli("import", str(path), "--collection", "intel").code == 0
+    out = tmp_path / "domains.txt"
+    r = cli("export", "--format", "blocklist", "--type", "domain", "-o", str(out))
+    assert r.code == 0, r.err
+    assert out.read_text() == "cli-phish.org\n"
+    for args, message in [
+        (("--format", "nope"), "unknown export format 'nope'"),
+        (("--format", "blocklist"), "a blocklist holds one kind of value"),
+        (("--format", "csv", "--collection", "missing"), "no collection 'missing'"),
+    ]:
+        bad = cli("export", *args)
+        assert bad.code != 0
+        assert message in bad.err
+        assert len(bad.err.strip().splitlines()) == 1
