@@ -56,7 +56,8 @@ def rev_of(item: Item) -> int:
 
 def _bodies(kind: str, value: str) -> list[str]:
     if kind in ("ip", "cidr"):
-        return [f"alert ip $HOME_NET any -> {value} any (", f"alert ip {value} any -> $HOME_NET any ("]
+        # Brackets make an IPv6 address (and any address or CIDR) one Suricata address group.
+        return [f"alert ip $HOME_NET any -> [{value}] any (", f"alert ip [{value}] any -> $HOME_NET any ("]
     if kind == "domain":
         dotted = content("." + value)
         return [

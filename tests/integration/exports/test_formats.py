@@ -186,3 +186,32 @@ def test_rpz_serial_increases_on_change(demo):
     time.sleep(1.1)  # the serial counts seconds of the node clock
     plant()
     assert serial() > before
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("suricata_check") is None, reason="suricata-check (dev extra) is not installed"
+)
+def test_suricata_rules_for_awkward_values_parse():
+    from suricata_check._suricata_check import is_valid_rule, parse
+
+    from accord.exports.source import Item, Value
+    from accord.exports.suricata import rules
+
+    values = [
+        Value("ip", "2001:db8::1", 80.0, True, ()),
+        Value("cidr", "10.20.0.0/16", 80.0, True, ()),
+        Value("url", 'http://evil.example:8080/a;b"c|d\\e?x=1', 80.0, True, ()),
+        Value("url", "https://[2001:db8::2]/p", 80.0, True, ()),
+        Value("domain", "xn--bcher-kva.example", 80.0, True, ()),
+        Value("domain", "inactive.example", 10.0, False, ()),
+    ]
+    obj = {"type": "indicator", "name": 'odd "name"; with|pipes', "modified": "2026-01-01T00:00:00Z"}
+    item = Item(1, "indicator--00000000-0000-4000-8000-000000000001", "indicator", 1, None, obj, b"", values)
+    body = b"".join(rules([[item]])).decode()
+    lines = [line for line in body.splitlines() if not line.startswith("#")]
+    assert len(lines) == 2 + 2 + 1 + 1 + 2  # both directions per address, one rule per URL, DNS and TLS per domain
+    assert "inactive" not in body
+    for line in lines:
+        parsed = parse(line)
+        assert parsed is not None, line
+        assert is_valid_rule(parsed), line
