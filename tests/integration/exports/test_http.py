@@ -90,3 +90,20 @@ def test_unreadable_collections_and_reports_are_404_exactly_like_missing_ones(de
         "/api/v1/exports/misp-feed/shared/00000000-0000-4000-8000-000000000000.json", headers=demo.auth("bob")
     )
     assert event.status_code == 404
+
+
+def test_the_misp_feed_hashes_name_every_attribute_of_its_events(demo):
+    import hashlib
+
+    c = demo.client
+    manifest = c.get("/api/v1/exports/misp-feed/shared/manifest.json", headers=demo.auth("bob")).json()
+    expected = set()
+    for event_uuid in manifest:
+        event = c.get(f"/api/v1/exports/misp-feed/shared/{event_uuid}.json", headers=demo.auth("bob")).json()
+        assert event["Event"]["uuid"] == event_uuid
+        expected |= {(hashlib.md5(a["value"].encode()).hexdigest(), event_uuid) for a in event["Event"]["Attribute"]}  # noqa: S324
+    hashes = c.get("/api/v1/exports/misp-feed/shared/hashes.csv", headers=demo.auth("bob"))
+    assert hashes.status_code == 200
+    got = {tuple(line.split(",")) for line in hashes.text.splitlines()}
+    assert got == expected
+    assert len(got) > 100
