@@ -146,14 +146,23 @@ def galaxy_tags(objects: Iterable[dict[str, Any]]) -> list[str]:
     return sorted(set(tags))
 
 
-def event_stream(head: EventHead, items: Iterable[Item], default_tlp: Tlp) -> Iterator[bytes]:
-    """One MISP event document ({"Event": {...}}) streamed from its objects' attributes."""
+def event_stream(
+    head: EventHead, items: Iterable[Item], default_tlp: Tlp, *, stamp_by_added: bool = False
+) -> Iterator[bytes]:
+    """One MISP event document ({"Event": {...}}) streamed from its objects' attributes.
+
+    Its timestamp is its newest attribute's; with stamp_by_added, when its newest object was added to the
+    node (what a MISP feed's manifest says of a day's event, so that a feed client sees the two agree).
+    """
     yield b'{"Event":{"Attribute":['
     first = True
     newest = 0
     for item in items:
+        if stamp_by_added:
+            newest = max(newest, item.seq // 1_000_000)
         for attr in attributes(item, default_tlp):
-            newest = max(newest, int(attr["timestamp"]))
+            if not stamp_by_added:
+                newest = max(newest, int(attr["timestamp"]))
             yield (b"" if first else b",") + orjson.dumps(attr)
             first = False
     tags = ([tlp_tag(head.tlp)] if head.tlp is not None else []) + list(head.tags)

@@ -265,7 +265,7 @@ def day_events(conn: Connection, principal: Principal, prep: Prepared, default_t
             yield from page
 
     for day, group in groupby(items(), key=lambda i: i.seq // DAY_US):
-        yield misp.event_stream(_day_head(conn, prep.collection_alias, day), group, default_tlp)
+        yield misp.event_stream(_day_head(conn, prep.collection_alias, day), group, default_tlp, stamp_by_added=True)
 
 
 def feed_manifest(conn: Connection, principal: Principal, prep: Prepared) -> dict[str, Any]:
@@ -293,7 +293,8 @@ def feed_event(conn: Connection, principal: Principal, prep: Prepared, event_uui
             query = replace(prep.query, since_us=day * DAY_US, until_us=(day + 1) * DAY_US)
             pages = source.iter_pages(conn, principal, query, active_matcher())
             items = (item for page in pages for item in page)
-            return misp.event_stream(_day_head(conn, prep.collection_alias, day), items, default_tlp)
+            head = _day_head(conn, prep.collection_alias, day)
+            return misp.event_stream(head, items, default_tlp, stamp_by_added=True)
     raise NotFound(f"no event {event_uuid!r} in this feed")
 
 

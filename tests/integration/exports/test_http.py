@@ -101,6 +101,7 @@ def test_the_misp_feed_hashes_name_every_attribute_of_its_events(demo):
     for event_uuid in manifest:
         event = c.get(f"/api/v1/exports/misp-feed/shared/{event_uuid}.json", headers=demo.auth("bob")).json()
         assert event["Event"]["uuid"] == event_uuid
+        assert event["Event"]["timestamp"] == manifest[event_uuid]["timestamp"]
         expected |= {(hashlib.md5(a["value"].encode()).hexdigest(), event_uuid) for a in event["Event"]["Attribute"]}
     hashes = c.get("/api/v1/exports/misp-feed/shared/hashes.csv", headers=demo.auth("bob"))
     assert hashes.status_code == 200
