@@ -3,7 +3,9 @@
 A store of N indicators (default 1,000,000; ipv4, domain, url, sha256 and md5 patterns, every TLP level) owned
 by 4 organisations in 8 collections; each format is exported by an analyst of one organisation (through the
 sharing policy) in its own process, which reports objects/s, values/s and its peak RSS. The same runs on a
-store a quarter the size show whether memory stays flat. Last, a repeated poll with If-None-Match (304) beside
+store a quarter the size show whether memory stays flat. Peak RSS includes what every reader of the node holds
+(SQLite's page cache and memory map, accord.core.db; the warninglist matcher): a format's own memory is its
+excess over the baseline row of the same N. Last, a repeated poll with If-None-Match (304) beside
 GET /healthz, through the ASGI app. Run: python bench/bench_exports.py [N]
 """
 
