@@ -26,6 +26,7 @@ BENCHES = [
     ("bench_fuzz_api.py", ["1000"] if QUICK else ["10000"]),
     ("bench_load.py", ["--seconds", "20", "--clients", "20"] if QUICK else []),
     ("bench_scale.py", ["--seconds", "10"] if QUICK else []),
+    ("bench_exports.py", ["100000"] if QUICK else ["1000000"]),
 ]
 
 

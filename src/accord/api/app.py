@@ -125,8 +125,8 @@ def _with_checkpointer(app: FastAPI) -> None:
 
 
 def _include_routers(app: FastAPI) -> None:
-    """The routers of the features: TAXII, extraction, correlation, stream, federation, feeds and the UI."""
-    from accord.api import correlate, extract, federation, feeds, stream, taxii
+    """The routers of the features: TAXII, extraction, correlation, stream, federation, feeds, exports and the UI."""
+    from accord.api import correlate, exports, extract, federation, feeds, stream, taxii
     from accord.web import routes as web
 
     taxii.register(app)
@@ -135,4 +135,5 @@ def _include_routers(app: FastAPI) -> None:
     stream.register(app)
     federation.register(app)
     feeds.register(app)
+    exports.register(app)
     web.register(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from accord.core.settings import get_settings
 from accord.correlate import flags
 from accord.correlate.warninglists import active_matcher
 from accord.sharing.policy import Principal, Role
+from accord.stix.markings import Tlp
 from accord.store import parallel
 from accord.store import repository as store_repo
 from accord.store.export import iter_raw, write_bundle
@@ -58,9 +60,21 @@ def import_cmd(
     paths: list[str] = typer.Argument(..., help="bundle files (.json, .json.gz), directories, or - for stdin"),
     collection: str | None = typer.Option(None, "--collection", help="collection alias to publish into"),
     as_user: str | None = typer.Option(None, "--as", help="import as this user (content owned by their org)"),
+    csv_columns: str | None = typer.Option(
+        None, "--csv-columns", help="a CSV of values: its column mapping, e.g. 'value=2,type=1,comment=3' (1-based)"
+    ),
+    delimiter: str = typer.Option(",", "--delimiter", help="CSV delimiter"),
+    skip_header: bool = typer.Option(False, "--skip-header", help="the CSV's first row is a header"),
+    item_type: str | None = typer.Option(None, "--type", help="CSV value type (default: the type column, or detect)"),
+    tlp: str | None = typer.Option(None, "--tlp", help="MISP / CSV: TLP of unmarked content"),
 ) -> None:
-    """Import STIX 2.1 bundles; each file is stored atomically."""
+    """Import STIX 2.1 bundles, MISP event JSON files or CSV files of values; each file is stored atomically."""
     sources = expand(paths)
+    try:
+        level = Tlp.parse(tlp) if tlp else None
+    except ValueError as exc:
+        fail(str(exc))
+    reading_opts = _ValueFiles(csv_columns, delimiter, skip_header, item_type, level)
     total = IngestReport()
     failed: list[str] = []
     show = err.is_terminal
@@ -87,7 +101,7 @@ def import_cmd(
         ) as progress:
             for source in sources:
                 task = progress.add_task(Path(source.name).name, total=None)
-                total.merge(_import_one(conn, source, ctx, progress if show else None, task, failed))
+                total.merge(_import_one(conn, source, ctx, progress if show else None, task, failed, reading_opts))
         actor = principal.email or "cli"
         from accord.audit.service import record
 
@@ -118,12 +132,55 @@ def import_cmd(
         raise SystemExit(1)
 
 
+@dataclass(frozen=True, slots=True)
+class _ValueFiles:
+    """How to read inputs that are not STIX bundles: CSV files of values, MISP event JSON."""
+
+    csv_columns: str | None
+    delimiter: str
+    skip_header: bool
+    item_type: str | None
+    tlp: Tlp | None
+
+
+def _converted(source: Source, opts: _ValueFiles) -> list[Any] | None:
+    """The STIX objects of a CSV or MISP event file, or None for a STIX bundle (read by the store)."""
+    from accord.exports import imports
+
+    if source.path is None:
+        return None
+    if source.path.name.endswith(".csv") or (opts.csv_columns and not source.path.name.endswith(".json")):
+        objects, skipped = imports.csv_objects(
+            source.path.read_bytes(),
+            source.name,
+            columns=opts.csv_columns,
+            delimiter=opts.delimiter,
+            skip_header=opts.skip_header,
+            item_type=opts.item_type,
+            tlp=opts.tlp,
+        )
+        for reason in skipped:
+            sys.stderr.write(f"{source.name}: skipped {reason}\n")
+        return objects
+    events = imports.sniff_misp(source.path)
+    return None if events is None else imports.misp_objects(events, source.name, opts.tlp)
+
+
 def _import_one(
-    conn: Any, source: Source, ctx: WriteContext, progress: Progress | None, task: Any, failed: list[str]
+    conn: Any,
+    source: Source,
+    ctx: WriteContext,
+    progress: Progress | None,
+    task: Any,
+    failed: list[str],
+    opts: _ValueFiles,
 ) -> IngestReport:
     savepoint = conn.begin_nested()
     try:
-        if parallel.worth_it(source):
+        converted = _converted(source, opts)
+        if converted is not None:
+            report = ingest(conn, _counted(iter(converted), progress, task), ctx)
+        elif parallel.worth_it(source):
             settings = get_settings()
             spans = parallel.prepared_spans(
                 source,
@@ -144,19 +201,64 @@ def _import_one(
 
 def export_cmd(
     collection: str | None = typer.Option(None, "--collection", help="collection alias (default: everything)"),
-    fmt: str = typer.Option("stix", "--format", help="stix"),
+    fmt: str = typer.Option("stix", "--format", help="stix | misp | csv | blocklist | suricata | rpz"),
     output: str = typer.Option("-", "-o", "--output", help="output file, - for stdout"),
-    all_versions: bool = typer.Option(False, "--all-versions", help="every version, not only the latest"),
+    all_versions: bool = typer.Option(False, "--all-versions", help="stix: every version, not only the latest"),
     as_user: str | None = typer.Option(None, "--as", help="export what this user may read"),
-    warninglists: str = typer.Option(
-        "report",
+    warninglists: str | None = typer.Option(
+        None,
         "--warninglists",
-        help="objects with values on warninglists: report (count them), mark (add x_accord_warninglists), omit",
+        help="values on warninglists: omit (default) or mark; stix also report (the stix default: count them)",
     ),
+    types: str | None = typer.Option(None, "--type", help="value kinds, comma-separated (ip, cidr, domain, ...)"),
+    since: str | None = typer.Option(None, "--since", help="objects added since (STIX timestamp or YYYY-MM-DD)"),
+    min_score: float | None = typer.Option(None, "--min-score", help="only values scoring at least this (0-100)"),
+    columns: str | None = typer.Option(None, "--columns", help="csv: columns, comma-separated"),
+    report: str | None = typer.Option(None, "--report", help="stix, misp: one report and what it references"),
+    group: str = typer.Option("report", "--group", help="misp: one event per report, or per day"),
+) -> None:
+    """Export what a user may read: STIX 2.1, MISP events, CSV, blocklists, Suricata rules or an RPZ zone."""
+    if fmt == "stix" and report is None:
+        _export_stix(collection, output, all_versions, as_user, warninglists or "report")
+        return
+    from accord.exports import service as exports
+
+    req = exports.ExportRequest(
+        fmt, collection, types, since, min_score, warninglists or "omit", columns, report, group
+    )
+    with reading() as conn:
+        principal = accounts.principal_for_email(conn, as_user) if as_user else _operator(conn)
+        prep = exports.prepare(conn, principal, req)
+        count = _write(exports.stream(conn, principal, prep), output)
+    with unit_of_work() as conn:
+        from accord.audit.service import record
+
+        record(conn, as_user or "cli", "export", collection or "", format=fmt, report=report or "", bytes=count)
+    err.print(f"exported {fmt} ({count} bytes)")
+
+
+def _write(chunks: Iterator[bytes], output: str) -> int:
+    count = 0
+    if output == "-":
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+            count += len(chunk)
+        sys.stdout.flush()
+        return count
+    target = Path(output)
+    tmp = target.with_name(target.name + ".part")
+    with tmp.open("wb") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+            count += len(chunk)
+    tmp.replace(target)
+    return count
+
+
+def _export_stix(
+    collection: str | None, output: str, all_versions: bool, as_user: str | None, warninglists: str
 ) -> None:
     """Export readable objects as a STIX 2.1 bundle."""
-    if fmt != "stix":
-        fail(f"unknown format {fmt!r}; supported: stix")
     if warninglists not in flags.MODES:
         fail(f"unknown --warninglists {warninglists!r}; choose one of {', '.join(flags.MODES)}")
     tally = flags.FlagTally()

@@ -17,13 +17,12 @@ from sqlalchemy import Connection
 from accord.core.clock import now_us
 from accord.correlate import matching
 from accord.correlate import repository as repo
-from accord.correlate.scoring import DEFAULT_THRESHOLD, base_score, current_score, is_expired, model_for
+from accord.correlate.scoring import indicator_score
 from accord.correlate.values import values_of
 from accord.sharing.policy import Principal
 from accord.stix.timestamps import micros_to_timestamp, timestamp_to_micros
 
 RELATED_TYPES = ("intrusion-set", "malware", "campaign", "threat-actor", "tool")
-_RELIABILITY_TAG = "admiralty-scale:source-reliability="
 
 
 class Context(NamedTuple):
@@ -47,28 +46,9 @@ def _us(ts: Any) -> int | None:
         return None
 
 
-def _reliability(obj: dict[str, Any]) -> str | None:
-    for label in obj.get("labels") or ():
-        if isinstance(label, str) and label.lower().startswith(_RELIABILITY_TAG):
-            return label
-    return None
-
-
 def score_of(obj: dict[str, Any], kind: str, last_sighting_us: int | None, now: int) -> tuple[float, bool]:
-    """Current decayed score and expired flag of an object for a value of `kind`."""
-    confidence = obj.get("confidence")
-    try:
-        base = base_score(confidence if isinstance(confidence, int) else None, _reliability(obj))
-    except ValueError:
-        base = base_score(confidence if isinstance(confidence, int) else None, None)
-    start = _us(obj.get("valid_from")) or _us(obj.get("created")) or now
-    last = max(start, last_sighting_us or 0)
-    score = current_score(base, last, now, model_for(kind))
-    until = _us(obj.get("valid_until"))
-    expired = is_expired(score, DEFAULT_THRESHOLD) or obj.get("revoked") is True
-    if until is not None and until <= now and (last_sighting_us is None or last_sighting_us <= until):
-        expired = True
-    return score, expired
+    """Current decayed score and expired flag of an object for a value of `kind` (scoring.indicator_score)."""
+    return indicator_score(obj, kind, last_sighting_us, now)
 
 
 @dataclass(slots=True)

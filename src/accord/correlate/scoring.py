@@ -20,6 +20,8 @@ from pathlib import Path
 
 import orjson
 
+from accord.stix.timestamps import timestamp_to_micros
+
 __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_MODELS",
@@ -28,8 +30,12 @@ __all__ = [
     "DecayModel",
     "base_score",
     "current_score",
+    "decay_start_us",
+    "indicator_score",
     "is_expired",
+    "is_indicator",
     "model_for",
+    "reliability_label",
     "reliability_values",
 ]
 
@@ -123,3 +129,64 @@ def current_score(base: float, last_seen_us: int, now_us: int, model: DecayModel
 def is_expired(score: float, threshold: float = DEFAULT_THRESHOLD) -> bool:
     """Whether a score has fallen below the threshold at which an indicator stops counting."""
     return score < threshold
+
+
+# ------------------------------------------------------------------------------------------ indicator-ness
+# What counts as an active indicator (exports, lookups): only objects that say a value should be detected
+# (STIX indicators; a MISP attribute with to_ids becomes one). An observable (SCO) only says a value was seen:
+# it never scores as an active indicator. Decay starts from the best date the source gives.
+
+_RELIABILITY_TAG = "admiralty-scale:source-reliability="
+
+
+def is_indicator(obj: dict[str, object]) -> bool:
+    """Whether an object asks for detection (a STIX indicator), not merely records an observation."""
+    return obj.get("type") == "indicator"
+
+
+def reliability_label(obj: dict[str, object]) -> str | None:
+    """The object's admiralty-scale source-reliability label, if it carries one."""
+    labels = obj.get("labels")
+    for label in labels if isinstance(labels, list) else ():
+        if isinstance(label, str) and label.lower().startswith(_RELIABILITY_TAG):
+            return label
+    return None
+
+
+def decay_start_us(obj: dict[str, object]) -> int | None:
+    """Where decay starts: the later of `valid_from` and `modified` (a new version re-asserts the indicator, as
+    MISP's decaying model counts from an attribute's last change), else `first_seen` or `created`; None without.
+    """
+    latest = [us for us in (_micros(obj.get("valid_from")), _micros(obj.get("modified"))) if us is not None]
+    if latest:
+        return max(latest)
+    return _micros(obj.get("first_seen")) or _micros(obj.get("created"))
+
+
+def _micros(value: object) -> int | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return timestamp_to_micros(value)
+    except ValueError:
+        return None
+
+
+def indicator_score(obj: dict[str, object], kind: str, last_sighting_us: int | None, now_us: int) -> tuple[float, bool]:
+    """(current score, expired) of an object for a value of `kind`; a non-indicator is (0, expired)."""
+    if not is_indicator(obj):
+        return 0.0, True
+    confidence = obj.get("confidence")
+    conf = confidence if isinstance(confidence, int) and 0 <= confidence <= 100 else None
+    try:
+        base = base_score(conf, reliability_label(obj))
+    except ValueError:
+        base = base_score(conf, None)
+    start = decay_start_us(obj)
+    last = max(start if start is not None else now_us, last_sighting_us or 0)
+    score = current_score(base, last, now_us, model_for(kind))
+    expired = is_expired(score) or obj.get("revoked") is True
+    until_us = _micros(obj.get("valid_until"))
+    if until_us is not None and until_us <= now_us and (last_sighting_us is None or last_sighting_us <= until_us):
+        expired = True
+    return score, expired

@@ -1,0 +1,305 @@
+"""What every export reads: the caller's readable objects, keyset-paged, with their values, scores and links.
+
+All rows come through the one sharing policy (`visible_versions_clause` for the objects, `readable_clause`
+for the sightings and reports that enrich them), one page of `PAGE` objects at a time, so an export streams in
+constant memory whatever the size of the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, FromClause, func, select
+
+from accord.core.clock import now_us
+from accord.correlate.scoring import indicator_score, is_indicator
+from accord.correlate.values import IndexValue, values_of
+from accord.correlate.warninglists import WarninglistMatcher
+from accord.models.accounts import org
+from accord.models.correlate import value_index
+from accord.models.objects import collection_object, id_in, node_clock, stix_object
+from accord.sharing.policy import Principal, readable_clause, visible_versions_clause
+from accord.stix.markings import Tlp
+from accord.stix.timestamps import timestamp_to_micros
+
+PAGE = 2_000
+WARNINGLIST_MODES = ("omit", "mark")
+# Object types whose values an export carries: indicators (detection) and the observables that name values.
+VALUE_TYPES = (
+    "indicator",
+    "ipv4-addr",
+    "ipv6-addr",
+    "domain-name",
+    "url",
+    "email-addr",
+    "file",
+    "artifact",
+    "mutex",
+    "windows-registry-key",
+    "autonomous-system",
+    "x509-certificate",
+    "vulnerability",
+)
+# Export kinds (what a blocklist or a CSV calls a value's type) of the index kinds.
+_HASH_PREFIX = "hash:"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportQuery:
+    """What the caller asked for: a collection, value kinds, objects added since, a minimum score, ..."""
+
+    collection_id: int | None = None
+    kinds: frozenset[str] | None = None  # export kinds (ip, cidr, domain, url, md5, ...); None = all
+    since_us: int | None = None  # only objects added at or after (date_added)
+    until_us: int | None = None  # and before
+    min_score: float | None = None
+    warninglists: str = "omit"  # omit | mark
+    stix_types: tuple[str, ...] = VALUE_TYPES
+    now_us: int = field(default_factory=now_us)
+
+
+@dataclass(slots=True)
+class Value:
+    """One value of an exported object, with what an export decides on."""
+
+    kind: str  # export kind
+    value: str
+    score: float
+    active: bool  # an indicator's value that has not decayed, expired or been revoked
+    listed: tuple[str, ...]  # warninglists holding it
+
+
+@dataclass(slots=True)
+class Item:
+    """One readable object version and its exported values."""
+
+    seq: int
+    id: str
+    type: str
+    owner_org_id: int
+    tlp: Tlp | None
+    obj: dict[str, Any]
+    raw: bytes
+    values: list[Value] = field(default_factory=list)
+    last_sighting_us: int | None = None
+    sightings: int = 0
+    reports: list[str] = field(default_factory=list)
+
+    @property
+    def indicator(self) -> bool:
+        """Whether the object asks for detection (not merely records an observation)."""
+        return is_indicator(self.obj)
+
+
+def export_kind(row: IndexValue) -> str:
+    """The kind a blocklist or CSV gives an index row: ip, cidr, domain, url, md5, sha1, sha256, email, ..."""
+    kind = row.kind
+    if kind == "ip":
+        return "cidr" if "/" in row.value else "ip"
+    if kind.startswith(_HASH_PREFIX):
+        return kind[len(_HASH_PREFIX) :]
+    return kind
+
+
+def change_marker(conn: Connection) -> int:
+    """The node clock: every stored version, membership and removal advances it (one row, one read)."""
+    value = conn.execute(select(node_clock.c.last_us).where(node_clock.c.id == 1)).scalar()
+    return int(value or 0)
+
+
+def org_names(conn: Connection) -> dict[int, str]:
+    """Names of the node's organisations (owners of exported objects), by id."""
+    return {int(r.id): str(r.name) for r in conn.execute(select(org.c.id, org.c.name))}
+
+
+def org_identities(conn: Connection) -> dict[int, str]:
+    """STIX identity ids of the node's organisations, by id."""
+    return {int(r.id): str(r.stix_id) for r in conn.execute(select(org.c.id, org.c.stix_id)) if r.stix_id}
+
+
+def _scope(collection_id: int) -> Any:
+    def scope(newer: FromClause) -> Any:
+        return newer.c.seq.in_(
+            select(collection_object.c.object_seq).where(collection_object.c.collection_id == collection_id)
+        )
+
+    return scope
+
+
+def readable_rows(conn: Connection, principal: Principal, query: ExportQuery) -> Iterator[list[Any]]:
+    """Pages of the latest readable versions (seq, id, type, owner, tlp, raw) the query selects, in seq order."""
+    o = stix_object.c
+    scope = _scope(query.collection_id) if query.collection_id is not None else None
+    where = [visible_versions_clause(principal, stix_object, latest_only=True, scope=scope)]
+    if query.collection_id is not None:
+        where.append(
+            o.seq.in_(
+                select(collection_object.c.object_seq).where(collection_object.c.collection_id == query.collection_id)
+            )
+        )
+    if query.stix_types:
+        where.append(o.type.in_(query.stix_types))
+    if query.until_us is not None:
+        where.append(o.seq < query.until_us)
+    last = (query.since_us - 1) if query.since_us is not None else -1
+    cols = (o.seq, o.id, o.type, o.owner_org_id, o.tlp, o.raw)
+    while True:
+        rows = conn.execute(select(*cols).where(o.seq > last, *where).order_by(o.seq).limit(PAGE)).all()
+        if not rows:
+            return
+        yield list(rows)
+        last = rows[-1].seq
+
+
+def _last_sightings(conn: Connection, principal: Principal, ids: list[str]) -> dict[str, tuple[int, int]]:
+    """(last seen µs, sighting objects) of each id, from the sightings the caller may read."""
+    if not ids:
+        return {}
+    vi = value_index.c
+    s = stix_object.alias("s")
+    rows = conn.execute(
+        select(vi.key, func.max(vi.lo), func.count())
+        .select_from(value_index.join(s, s.c.seq == vi.object_seq))
+        .where(vi.kind == "ref:sighting", vi.key.in_(ids), s.c.is_latest.is_(True), readable_clause(principal, s))
+        .group_by(vi.key)
+    ).all()
+    out = {}
+    for key, last, count in rows:
+        try:
+            out[str(key)] = (timestamp_to_micros(last), int(count)) if last else (0, int(count))
+        except ValueError:
+            out[str(key)] = (0, int(count))
+    return out
+
+
+def _reports(conn: Connection, principal: Principal, ids: list[str]) -> dict[str, list[str]]:
+    """The readable reports naming each id."""
+    if not ids:
+        return {}
+    vi = value_index.c
+    r = stix_object.alias("r")
+    rows = conn.execute(
+        select(vi.key, r.c.id)
+        .select_from(value_index.join(r, r.c.seq == vi.object_seq))
+        .where(vi.kind == "ref:report", vi.key.in_(ids), r.c.is_latest.is_(True), readable_clause(principal, r))
+        .distinct()
+        .order_by(vi.key, r.c.id)
+    ).all()
+    out: dict[str, list[str]] = {}
+    for key, report_id in rows:
+        out.setdefault(str(key), []).append(str(report_id))
+    return out
+
+
+def _values(item: Item, query: ExportQuery, wl: WarninglistMatcher) -> list[Value]:
+    rows = values_of(item.obj)
+    out: list[Value] = []
+    url_host: str | None = None
+    seen: set[tuple[str, str]] = set()
+    for row in rows:
+        if not row.correlating or row.kind.startswith("ref:"):
+            url_host = None
+            continue
+        if url_host is not None and row.kind in ("domain", "ip") and row.value == url_host:
+            url_host = None  # the host of the URL before it: a URL is not a verdict on its whole host
+            continue
+        url_host = _host_of(row.value) if row.kind == "url" else None
+        kind = export_kind(row)
+        if (kind, row.value) in seen or (query.kinds is not None and kind not in query.kinds):
+            continue
+        seen.add((kind, row.value))
+        listed = tuple(wl.hits(row.kind, row.value, url_host=False))
+        if listed and query.warninglists == "omit":
+            continue
+        score, expired = indicator_score(item.obj, row.kind, item.last_sighting_us, query.now_us)
+        if query.min_score is not None and score < query.min_score:
+            continue
+        out.append(Value(kind, row.value, round(score, 1), item.indicator and not expired, listed))
+    return out
+
+
+def _host_of(url: str) -> str:
+    rest = url.partition("://")[2]
+    host = rest.split("/", 1)[0].rpartition("@")[2]
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def enrich(
+    conn: Connection,
+    principal: Principal,
+    rows: list[Any],
+    query: ExportQuery,
+    wl: WarninglistMatcher,
+    *,
+    with_reports: bool = False,
+) -> list[Item]:
+    """Items of stored rows with their values, last sightings and (with_reports) the reports naming them."""
+    items = []
+    for r in rows:
+        obj = orjson.loads(r.raw)
+        items.append(Item(int(r.seq), str(r.id), str(r.type), int(r.owner_org_id), _tlp(r.tlp), obj, bytes(r.raw)))
+    sightings = _last_sightings(conn, principal, [i.id for i in items if i.type == "indicator"])
+    reports = _reports(conn, principal, [i.id for i in items]) if with_reports else {}
+    for item in items:
+        last, count = sightings.get(item.id, (None, 0))
+        item.last_sighting_us, item.sightings = last or None, count
+        item.reports = reports.get(item.id, [])
+        item.values = _values(item, query, wl)
+    return items
+
+
+def iter_pages(
+    conn: Connection,
+    principal: Principal,
+    query: ExportQuery,
+    wl: WarninglistMatcher,
+    *,
+    with_reports: bool = False,
+) -> Iterator[list[Item]]:
+    """Pages of readable objects as items (see enrich)."""
+    for rows in readable_rows(conn, principal, query):
+        yield enrich(conn, principal, rows, query, wl, with_reports=with_reports)
+
+
+def _tlp(value: Any) -> Tlp | None:
+    return None if value is None else Tlp(int(value))
+
+
+def objects_by_id(conn: Connection, principal: Principal, ids: list[str]) -> list[Any]:
+    """The latest readable versions of these ids (seq, id, type, owner, tlp, raw), in seq order."""
+    o = stix_object.c
+    out: list[Any] = []
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        out += conn.execute(
+            select(o.seq, o.id, o.type, o.owner_org_id, o.tlp, o.raw).where(
+                id_in(stix_object, part), visible_versions_clause(principal, stix_object, latest_only=True)
+            )
+        ).all()
+    return sorted(out, key=lambda r: r.seq)
+
+
+DAY_US = 86_400_000_000
+
+
+def days(conn: Connection, principal: Principal, query: ExportQuery) -> list[tuple[int, int, int]]:
+    """(day number, newest seq, objects) of each date_added day holding objects the query selects."""
+    o = stix_object.c
+    scope = _scope(query.collection_id) if query.collection_id is not None else None
+    where = [visible_versions_clause(principal, stix_object, latest_only=True, scope=scope)]
+    if query.collection_id is not None:
+        where.append(
+            o.seq.in_(
+                select(collection_object.c.object_seq).where(collection_object.c.collection_id == query.collection_id)
+            )
+        )
+    if query.stix_types:
+        where.append(o.type.in_(query.stix_types))
+    day = (o.seq // DAY_US).label("day")
+    rows = conn.execute(select(day, func.max(o.seq), func.count()).where(*where).group_by(day).order_by(day)).all()
+    return [(int(d), int(m), int(c)) for d, m, c in rows]

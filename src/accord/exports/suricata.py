@@ -1,0 +1,114 @@
+"""Suricata rules for the active indicator values: IPs, domains (DNS and TLS SNI), URLs and file hashes.
+
+A rule's `sid` derives from its indicator's id and value, so each indicator keeps its sid across exports; `rev`
+derives from the indicator's `modified` (seconds since 2020), so a new version of an indicator bumps it. Two
+rules of one export whose derived sids meet take the next free sid, in export order. File hashes go in
+Suricata's hash lists: one `filemd5`/`filesha1`/`filesha256` rule per list, whose file is the blocklist export
+of that kind (`accord export --format blocklist --type md5`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+
+from accord.exports.source import Item
+from accord.stix.timestamps import timestamp_to_micros
+
+SID_BASE = 1_000_000_000
+SID_SPAN = 1_000_000_000
+_REV_EPOCH = 1_577_836_800  # 2020-01-01T00:00:00Z
+HASH_LISTS = {"md5": "filemd5", "sha1": "filesha1", "sha256": "filesha256"}
+_FIXED_SIDS = {"md5": SID_BASE - 3, "sha1": SID_BASE - 2, "sha256": SID_BASE - 1}
+_PLAIN = re.compile(r"[\x21\x23-\x2b\x2d-\x39\x3c-\x5b\x5d-\x7b\x7d\x7e]")  # printable, not " ; \ | , : space
+
+
+def content(text: str) -> str:
+    """A Suricata content string: everything but plain printable characters written as |hex|."""
+    out = []
+    for ch in text.encode():
+        c = chr(ch)
+        out.append(c if ch < 0x80 and _PLAIN.fullmatch(c) else f"|{ch:02X}|")
+    return "".join(out).replace("||", " ")
+
+
+def _msg(text: str) -> str:
+    # Label separators escaped as " ." (what suricata-check's S406 asks): a message never holds a live name.
+    return re.sub(r'[";\\|\x00-\x1f\x7f-\uffff]', "_", text).replace(".", " .")[:250]
+
+
+def derived_sid(indicator_id: str, kind: str, value: str) -> int:
+    """The sid a rule of this indicator and value gets (stable across exports)."""
+    digest = hashlib.blake2b(f"{indicator_id}\x00{kind}\x00{value}".encode(), digest_size=8).digest()
+    return SID_BASE + int.from_bytes(digest, "big") % SID_SPAN
+
+
+def rev_of(item: Item) -> int:
+    """The rule revision: the indicator's modified time in seconds since 2020 (at least 1)."""
+    stamp = item.obj.get("modified") or item.obj.get("created")
+    try:
+        seconds = timestamp_to_micros(stamp) // 1_000_000 if isinstance(stamp, str) else 0
+    except ValueError:
+        seconds = 0
+    return max(1, seconds - _REV_EPOCH)
+
+
+def _bodies(kind: str, value: str) -> list[str]:
+    if kind in ("ip", "cidr"):
+        # Brackets make an IPv6 address (and any address or CIDR) one Suricata address group.
+        return [f"alert ip $HOME_NET any -> [{value}] any (", f"alert ip [{value}] any -> $HOME_NET any ("]
+    if kind == "domain":
+        dotted = content("." + value)
+        return [
+            f'alert dns $HOME_NET any -> any any (dns.query; dotprefix; content:"{dotted}"; nocase; endswith; ',
+            f'alert tls $HOME_NET any -> any any (tls.sni; dotprefix; content:"{dotted}"; nocase; endswith; ',
+        ]
+    if kind == "url":
+        rest = value.partition("://")[2]
+        host, slash, path = rest.partition("/")
+        host = host.rpartition("@")[2]
+        host = host[1:].partition("]")[0] if host.startswith("[") else host.partition(":")[0]
+        uri = slash + path
+        if not host or not uri:
+            return []
+        return [
+            f'alert http $HOME_NET any -> any any (http.host; content:"{content(host)}"; nocase; '
+            f'bsize:{len(host.encode())}; http.uri; content:"{content(uri)}"; startswith; '
+        ]
+    return []
+
+
+def rules(pages: Iterable[list[Item]]) -> Iterator[bytes]:
+    """Rules for the active, unlisted indicator values of the pages."""
+    used: set[int] = set()
+    hashes: set[str] = set()
+    yield b"# Accord indicators as Suricata rules (sids stable per indicator; rev = version)\n"
+    for page in pages:
+        lines = []
+        for item in page:
+            rev = rev_of(item)
+            name = str(item.obj.get("name") or item.id)[:120]
+            for v in item.values:
+                if not v.active or v.listed:
+                    continue
+                if v.kind in HASH_LISTS:
+                    hashes.add(v.kind)
+                    continue
+                for n, body in enumerate(_bodies(v.kind, v.value)):
+                    sid = derived_sid(item.id, f"{v.kind}/{n}", v.value)
+                    while sid in used:
+                        sid = SID_BASE + (sid - SID_BASE + 1) % SID_SPAN
+                    used.add(sid)
+                    msg = _msg(f"ACCORD INDICATOR {v.kind} {v.value} ({name})")
+                    lines.append(
+                        f'{body}msg:"{msg}"; metadata:accord_id {item.id}; '
+                        f"classtype:trojan-activity; sid:{sid}; rev:{rev};)"
+                    )
+        if lines:
+            yield ("\n".join(lines) + "\n").encode()
+    for kind in sorted(hashes):
+        yield (
+            f'alert http any any -> any any (msg:"ACCORD INDICATOR file {kind} on the Accord list"; '
+            f"{HASH_LISTS[kind]}:accord-{kind}.txt; classtype:trojan-activity; sid:{_FIXED_SIDS[kind]}; rev:1;)\n"
+        ).encode()
