@@ -130,6 +130,7 @@ def _include_optional(app: FastAPI) -> None:
         "accord.api.stream",
         "accord.api.federation",
         "accord.api.feeds",
+        "accord.api.joint",
         "accord.web.routes",
     )
     for module in modules:

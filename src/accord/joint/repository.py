@@ -1,0 +1,226 @@
+"""All SQL of joint work. Every read joins the object version a row comes from and filters it through the one
+sharing policy (readable_clause): a row whose version the caller may not read does not exist for it (R7)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from accord.core.clock import now_us
+from accord.models.accounts import org
+from accord.models.joint import joint_case, joint_event, joint_link, joint_task
+from accord.models.objects import id_in, stix_object
+from accord.sharing.policy import Principal, readable_clause, visible_versions_clause
+from accord.stix.ids import id_key
+
+
+def _readable_seq(principal: Principal, seq_column: Any) -> Any:
+    """True where the version `seq_column` names is readable by the principal (one probe per row)."""
+    version = stix_object.alias("v")
+    return select(version.c.seq).where(version.c.seq == seq_column, readable_clause(principal, version)).exists()
+
+
+def insert_case(conn: Connection, row: dict[str, Any]) -> int:
+    """A new case row; its id."""
+    return int(conn.execute(insert(joint_case).values(**row)).inserted_primary_key[0])  # type: ignore[index]
+
+
+def update_case(conn: Connection, case_id: int, **values: Any) -> None:
+    """Change a case row (after a new version of the case)."""
+    conn.execute(update(joint_case).where(joint_case.c.id == case_id).values(**values))
+
+
+def readable_case(conn: Connection, principal: Principal, stix_id: str) -> Row[Any] | None:
+    """The case row, if the caller may read the case's newest version; None otherwise (missing or not)."""
+    c = joint_case.c
+    stmt = select(joint_case).where(c.stix_id == stix_id, _readable_seq(principal, c.seq))
+    return conn.execute(stmt).first()
+
+
+def list_cases(
+    conn: Connection, principal: Principal, *, before_id: int | None, limit: int, status: str | None
+) -> list[Row[Any]]:
+    """Readable cases, newest first; keyset on id."""
+    c = joint_case.c
+    stmt = select(joint_case, org.c.name.label("owner")).join(org, org.c.id == c.owner_org_id)
+    stmt = stmt.where(_readable_seq(principal, c.seq))
+    if status is not None:
+        stmt = stmt.where(c.status == status)
+    if before_id is not None:
+        stmt = stmt.where(c.id < before_id)
+    return list(conn.execute(stmt.order_by(c.id.desc()).limit(limit)))
+
+
+def raw_version(conn: Connection, seq: int) -> bytes:
+    """The raw JSON of one stored version (the caller checked it may read it)."""
+    return bytes(conn.execute(select(stix_object.c.raw).where(stix_object.c.seq == seq)).scalar_one())
+
+
+def org_ids_by_identity(conn: Connection, identities: Iterable[str]) -> dict[str, int]:
+    """Organisation ids by their identity object id."""
+    wanted = list(identities)
+    if not wanted:
+        return {}
+    return {r.stix_id: r.id for r in conn.execute(select(org.c.stix_id, org.c.id).where(org.c.stix_id.in_(wanted)))}
+
+
+def org_names(conn: Connection, org_ids: Iterable[int]) -> dict[int, str]:
+    """Organisation names by id."""
+    wanted = sorted(set(org_ids))
+    if not wanted:
+        return {}
+    return {r.id: r.name for r in conn.execute(select(org.c.id, org.c.name).where(org.c.id.in_(wanted)))}
+
+
+def own_latest_versions(conn: Connection, org_id: int, object_ids: Sequence[str]) -> list[bytes]:
+    """The newest version of the organisation's own (local) copy of each of these objects, raw."""
+    o = stix_object.c
+    found: list[bytes] = []
+    for start in range(0, len(object_ids), 500):
+        stmt = select(o.raw).where(
+            id_in(stix_object, object_ids[start : start + 500]),
+            o.owner_org_id == org_id,
+            o.peer_id.is_(None),
+            o.is_latest.is_(True),
+        )
+        found.extend(bytes(r) for r in conn.execute(stmt).scalars())
+    return found
+
+
+def insert_task(conn: Connection, row: dict[str, Any]) -> int:
+    """A new task row; its id."""
+    return int(conn.execute(insert(joint_task).values(**row)).inserted_primary_key[0])  # type: ignore[index]
+
+
+def update_task(conn: Connection, task_id: int, **values: Any) -> None:
+    """Change a task row (after a new version of the task, or a task log entry that changes it)."""
+    conn.execute(update(joint_task).where(joint_task.c.id == task_id).values(**values))
+
+
+def readable_task(conn: Connection, principal: Principal, stix_id: str) -> Row[Any] | None:
+    """The task row with its case's stix id, if the caller may read the task's newest version."""
+    t = joint_task.c
+    stmt = (
+        select(joint_task, joint_case.c.stix_id.label("case_stix_id"))
+        .join(joint_case, joint_case.c.id == t.case_id)
+        .where(t.stix_id == stix_id, _readable_seq(principal, t.seq))
+    )
+    return conn.execute(stmt).first()
+
+
+def list_tasks(
+    conn: Connection,
+    principal: Principal,
+    *,
+    case_id: int | None = None,
+    assignee: str | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> list[Row[Any]]:
+    """Readable tasks (of one case, or assigned to someone across cases), oldest first; keyset on id."""
+    t = joint_task.c
+    stmt = (
+        select(joint_task, joint_case.c.stix_id.label("case_stix_id"), joint_case.c.title.label("case_title"))
+        .join(joint_case, joint_case.c.id == t.case_id)
+        .where(_readable_seq(principal, t.seq), _readable_seq(principal, joint_case.c.seq))
+    )
+    if case_id is not None:
+        stmt = stmt.where(t.case_id == case_id)
+    if assignee is not None:
+        stmt = stmt.where(t.assignee == assignee)
+    if after_id is not None:
+        stmt = stmt.where(t.id > after_id)
+    return list(conn.execute(stmt.order_by(t.id).limit(limit)))
+
+
+def count_tasks(conn: Connection, principal: Principal, case_id: int) -> dict[str, int]:
+    """Readable tasks of a case by status."""
+    t = joint_task.c
+    stmt = (
+        select(t.status, func.count()).where(t.case_id == case_id, _readable_seq(principal, t.seq)).group_by(t.status)
+    )
+    return {status: int(n) for status, n in conn.execute(stmt)}
+
+
+def existing_links(conn: Connection, case_id: int, object_ids: Sequence[str]) -> set[str]:
+    """Which of these objects are already linked to the case (by anyone)."""
+    found: set[str] = set()
+    l = joint_link.c  # noqa: E741
+    for start in range(0, len(object_ids), 500):
+        part = object_ids[start : start + 500]
+        found.update(conn.execute(select(l.object_id).where(l.case_id == case_id, l.object_id.in_(part))).scalars())
+    return found
+
+
+def insert_links(conn: Connection, case_id: int, object_ids: Sequence[str], seq: int) -> None:
+    """Record links made by one version (of the case, or of a participant's link grouping)."""
+    if object_ids:
+        rows = [{"case_id": case_id, "object_id": i, "object_key": id_key(i), "seq": seq} for i in object_ids]
+        conn.execute(insert(joint_link), rows)
+
+
+def _readable_links(principal: Principal, case_id: int) -> Any:
+    """Links of a case whose linking version and linked object the caller may read."""
+    l = joint_link.c  # noqa: E741
+    obj = stix_object.alias("o")
+    return (
+        select(l.id, l.object_id, obj.c.raw)
+        .join(obj, (obj.c.id_key == l.object_key) & (obj.c.id == l.object_id))
+        .where(
+            l.case_id == case_id,
+            _readable_seq(principal, l.seq),
+            visible_versions_clause(principal, obj, latest_only=True),
+        )
+    )
+
+
+def linked_objects(
+    conn: Connection, principal: Principal, case_id: int, *, after_id: int | None, limit: int
+) -> list[Row[Any]]:
+    """Readable linked objects of a case (newest readable version each), in link order; keyset on link id."""
+    stmt = _readable_links(principal, case_id)
+    if after_id is not None:
+        stmt = stmt.where(joint_link.c.id > after_id)
+    return list(conn.execute(stmt.order_by(joint_link.c.id).limit(limit)))
+
+
+def count_links(conn: Connection, principal: Principal, case_id: int) -> int:
+    """How many linked objects of a case the caller may read."""
+    return int(
+        conn.execute(select(func.count()).select_from(_readable_links(principal, case_id).subquery())).scalar_one()
+    )
+
+
+def add_event(
+    conn: Connection, case_id: int, seq: int, kind: str, actor: str, summary: str, *, task_id: int | None = None
+) -> None:
+    """One timeline entry, tied to the version that made the change."""
+    values = {"case_id": case_id, "seq": seq, "task_id": task_id, "kind": kind, "actor": actor, "summary": summary}
+    conn.execute(insert(joint_event).values(at_us=now_us(), **values))
+
+
+def events(conn: Connection, principal: Principal, case_id: int, *, after_id: int | None, limit: int) -> list[Row[Any]]:
+    """The timeline entries whose versions the caller may read, oldest first; keyset on id."""
+    e = joint_event.c
+    stmt = select(joint_event).where(e.case_id == case_id, _readable_seq(principal, e.seq))
+    if after_id is not None:
+        stmt = stmt.where(e.id > after_id)
+    return list(conn.execute(stmt.order_by(e.id).limit(limit)))
+
+
+def task_logs(conn: Connection, principal: Principal, task_id: int) -> list[Row[Any]]:
+    """The readable task-log notes of a task (timeline entries of kind task.log naming it), oldest first."""
+    e = joint_event.c
+    stmt = (
+        select(joint_event.c.id, joint_event.c.at_us, joint_event.c.actor, stix_object.c.raw)
+        .join(stix_object, stix_object.c.seq == e.seq)
+        .where(
+            e.task_id == task_id,
+            e.kind == "task.log",
+            readable_clause(principal, stix_object),
+        )
+        .order_by(e.id)
+    )
+    return list(conn.execute(stmt))
