@@ -107,14 +107,13 @@ def case_object(
         "priority": fields["priority"],
         "status": fields["status"],
         "participant_refs": fields["participant_refs"],
-        "object_refs": fields["object_refs"],
         "object_marking_refs": marking_refs(Tlp(fields["tlp"])),
         "extensions": {CASE_EXT: {"extension_type": "new-sdo"}},
     }
     for optional in ("description", "status_reason"):
         if fields.get(optional):
             obj[optional] = fields[optional]
-    for listed in ("assignees", "labels"):
+    for listed in ("assignees", "labels", "object_refs"):  # present only when not empty
         if fields.get(listed):
             obj[listed] = fields[listed]
     return obj
