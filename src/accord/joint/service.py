@@ -371,7 +371,7 @@ def change_status(
     if status not in objects.CASE_STATUSES:
         raise BadRequest(f"status must be one of {', '.join(objects.CASE_STATUSES)}")
     if status not in objects.TRANSITIONS[current]:
-        raise Conflict(f"a {current} case cannot become {status}")
+        raise Conflict(f"a case that is {current} cannot become {status}")
     needs_reason = status in ("resolved", "closed") or current in ("resolved", "closed")
     if needs_reason and not reason.strip():
         raise BadRequest(f"moving a case from {current} to {status} needs a reason")

@@ -146,7 +146,7 @@ def test_roles_transitions_and_unknown_ids(node: Node) -> None:
     assert c.patch(f"/api/v1/cases/{cid}", json={"title": "x"}, headers=h("bob")).status_code == 403
     closed = c.post(f"/api/v1/cases/{cid}/status", json={"status": "closed", "reason": "r"}, headers=h("alice"))
     assert closed.status_code == 409
-    assert closed.json()["detail"] == "a open case cannot become closed"
+    assert closed.json()["detail"] == "a case that is open cannot become closed"
     assert c.patch(f"/api/v1/cases/{cid}", json={}, headers=h("alice")).status_code == 400
     bad_due = c.post(f"/api/v1/cases/{cid}/tasks", json={"title": "t", "due": "tomorrow"}, headers=h("alice"))
     assert bad_due.status_code == 400
