@@ -160,10 +160,10 @@ def _check(conn, p: Principal, final: dict[str, set[int]]) -> None:
         case_tasks = [t for t in tasks if t.case == cid]
         if cid not in readable_cases:
             for call in (
-                lambda: service.case_view(conn, p, cid),
-                lambda: service.timeline(conn, p, cid, after_id=None, limit=10),
-                lambda: service.linked_objects(conn, p, cid, after_id=None, limit=10),
-                lambda: work.list_case_tasks(conn, p, cid, after_id=None, limit=10),
+                lambda i=cid: service.case_view(conn, p, i),
+                lambda i=cid: service.timeline(conn, p, i, after_id=None, limit=10),
+                lambda i=cid: service.linked_objects(conn, p, i, after_id=None, limit=10),
+                lambda i=cid: work.list_case_tasks(conn, p, i, after_id=None, limit=10),
             ):
                 with pytest.raises(NotFound):
                     call()
