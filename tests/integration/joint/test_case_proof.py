@@ -114,6 +114,12 @@ def test_two_organisations_work_a_case_end_to_end_and_a_third_sees_nothing(node:
     ).json()["objects"]
     assert objects == []
     assert [x["id"] for x in c.get("/api/v1/cases", headers=h("bob")).json()["cases"]] == [cid]
+    # Lookups (correlation): the linked indicator reached Bravo through the case, never Charlie.
+    bravo_lookup = c.post("/api/v1/lookup", json={"values": ["203.0.113.1"]}, headers=h("bob")).text
+    carol_lookup = c.post("/api/v1/lookup", json={"values": ["203.0.113.1"]}, headers=h("carol")).text
+    assert node.indicator_ids[0] in bravo_lookup
+    assert node.indicator_ids[0] not in carol_lookup
+    assert cid not in carol_lookup
 
 
 def test_writes_on_a_case_charlie_cannot_read_answer_as_for_a_missing_one(node: Node) -> None:
