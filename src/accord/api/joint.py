@@ -133,8 +133,8 @@ def list_cases(
 
 @router.get("/cases/{case_id}")
 def get_case(case_id: str, p: Principal = Depends(current_principal), conn: Connection = Depends(read_conn)) -> Any:
-    """A case: its fields, participants and counts of readable tasks and linked objects."""
-    return service.case_view(conn, p, case_id)
+    """A case: its fields, participants, counts of readable tasks and links, and the first 50 tasks."""
+    return work.open_case(conn, p, case_id)
 
 
 @router.patch("/cases/{case_id}")

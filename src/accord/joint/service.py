@@ -228,8 +228,13 @@ def create_case(
 
 
 def case_view(conn: Connection, principal: Principal, case_id: str) -> dict[str, Any]:
-    """A case as its reader sees it: fields, owner, participants, counts of readable tasks and links."""
-    ref = get_case_ref(conn, principal, case_id)
+    """A case as its reader sees it: fields, owner, participants, counts of readable tasks and of the links in
+    readable versions (the linked objects themselves, each filtered, are listed by linked_objects)."""
+    return view_of(conn, principal, get_case_ref(conn, principal, case_id))
+
+
+def view_of(conn: Connection, principal: Principal, ref: CaseRef) -> dict[str, Any]:
+    """case_view of a case already found readable."""
     fields = objects.case_fields(ref.body)
     names = repo.org_names(conn, ref.participants)
     return {
@@ -248,7 +253,7 @@ def case_view(conn: Connection, principal: Principal, case_id: str) -> dict[str,
         "labels": fields["labels"],
         "collection": f"case-{ref.row.stix_id.partition('--')[2]}",
         "tasks": repo.count_tasks(conn, principal, ref.row.id),
-        "linked_objects": repo.count_links(conn, principal, ref.row.id),
+        "links": repo.count_links(conn, principal, ref.row.id),
         "created": objects.timestamp(ref.row.created_us),
         "updated": objects.timestamp(ref.row.updated_us),
     }

@@ -23,6 +23,7 @@ from accord.joint.service import (
     check_ids,
     get_case_ref,
     store,
+    view_of,
 )
 from accord.sharing.policy import Principal
 from accord.stix.ids import ID_RE
@@ -265,6 +266,14 @@ def list_case_tasks(
     """The readable tasks of a case, in creation order."""
     ref = get_case_ref(conn, principal, case_id)
     return [task_view(r) for r in repo.list_tasks(conn, principal, case_id=ref.row.id, after_id=after_id, limit=limit)]
+
+
+def open_case(conn: Connection, principal: Principal, case_id: str, *, limit: int = 50) -> dict[str, Any]:
+    """What a case page shows first: the case view and the first page of its tasks (`more` if there are more)."""
+    ref = get_case_ref(conn, principal, case_id)
+    rows = repo.list_tasks(conn, principal, case_id=ref.row.id, limit=limit + 1)
+    tasks = [{k: v for k, v in task_view(r).items() if k != "_key"} for r in rows[:limit]]
+    return view_of(conn, principal, ref) | {"first_tasks": tasks, "more_tasks": len(rows) > limit}
 
 
 def my_tasks(conn: Connection, principal: Principal, *, after_id: int | None, limit: int) -> list[dict[str, Any]]:

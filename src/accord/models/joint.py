@@ -57,6 +57,7 @@ joint_link = Table(
     Column("object_key", BigInteger, nullable=False),  # accord.stix.ids.id_key of object_id: joins stix_object
     Column("seq", BigInteger, nullable=False),
     Index("uq_joint_link_case_object", "case_id", "object_id", unique=True),
+    Index("ix_joint_link_case_seq", "case_id", "seq"),  # covers the count of links by readable version
 )
 
 # The timeline: one row per change, each naming the object version that made it (read through the policy).

@@ -25,12 +25,12 @@ def test_two_organisations_work_a_case_end_to_end_and_a_third_sees_nothing(node:
     assert case["participants"] == ["Alpha", "Bravo"]
     assert case["status"] == "open"
     assert case["tlp"] == "TLP:AMBER"
-    assert case["linked_objects"] == 3  # the report and its two indicators
+    assert case["links"] == 3  # the report and its two indicators
 
     # Bravo's analyst reads the case and the objects linked from Alpha's report (shared through the case).
     seen = c.get(f"/api/v1/cases/{cid}", headers=h("bob"))
     assert seen.status_code == 200
-    assert seen.json()["linked_objects"] == 3
+    assert seen.json()["links"] == 3
     linked = c.get(f"/api/v1/cases/{cid}/links", headers=h("bob")).json()["objects"]
     assert {o["id"] for o in linked} == {node.report_id, *node.indicator_ids}
 

@@ -75,6 +75,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_joint_link")),
     )
     op.create_index("uq_joint_link_case_object", "joint_link", ["case_id", "object_id"], unique=True)
+    op.create_index("ix_joint_link_case_seq", "joint_link", ["case_id", "seq"])
     op.create_table(
         "joint_event",
         sa.Column("id", sa.Integer(), nullable=False),
