@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from accord.api.deps import WRITE_CONN, current_principal, read_conn, writer_principal
 from accord.core.errors import BadRequest
-from accord.joint import objects, service, work
+from accord.joint import objects, rfi, service, work
 from accord.sharing import cursors
 from accord.sharing.policy import Principal
 
@@ -275,6 +275,68 @@ def log_task(
 ) -> Any:
     """Append a log entry, with optional evidence objects."""
     return work.log_task(conn, p, task_id, body.content, body.evidence)
+
+
+class RfiCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=300)
+    question: str = Field(default="", max_length=100_000)
+    to: list[str] = Field(min_length=1, description="the organisations asked (by name)")
+    values: list[str] = Field(default_factory=list, max_length=rfi.MAX_VALUES)
+    object_ids: list[str] = Field(default_factory=list, max_length=service.MAX_LINKS_PER_CALL)
+    due: str | None = Field(default=None, description="a STIX timestamp")
+    tlp: str = Field(default="amber", description="clear | green | amber")
+
+
+class RfiAnswer(BaseModel):
+    content: str = Field(default="", max_length=100_000)
+    object_ids: list[str] = Field(default_factory=list, max_length=service.MAX_LINKS_PER_CALL)
+
+
+class RfiClose(BaseModel):
+    reason: str = Field(default="", max_length=10_000)
+
+
+@router.post("/rfis", status_code=201, tags=["rfis"])
+def ask(body: RfiCreate, p: Principal = Depends(writer_principal), conn: Connection = WRITE_CONN) -> Any:
+    """Ask partner organisations about values, objects or a question."""
+    return rfi.ask(conn, p, **body.model_dump())
+
+
+@router.get("/rfis", tags=["rfis"])
+def list_rfis(
+    after: str | None = Query(None, description=CURSOR),
+    limit: int = Query(50, ge=1, le=500),
+    p: Principal = Depends(current_principal),
+    conn: Connection = Depends(read_conn),
+) -> Any:
+    """Requests asked by or addressed to the caller's organisation, newest first."""
+
+    def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
+        return rfi.list_rfis(conn, p, before_id=position, limit=n)
+
+    return _page(p, "rest:rfis", None, after, limit, fetch, "rfis")
+
+
+@router.get("/rfis/{rfi_id}", tags=["rfis"])
+def get_rfi(rfi_id: str, p: Principal = Depends(current_principal), conn: Connection = Depends(read_conn)) -> Any:
+    """A request with its answers and response times."""
+    return rfi.get_rfi(conn, p, rfi_id)
+
+
+@router.post("/rfis/{rfi_id}/answers", status_code=201, tags=["rfis"])
+def answer_rfi(
+    rfi_id: str, body: RfiAnswer, p: Principal = Depends(writer_principal), conn: Connection = WRITE_CONN
+) -> Any:
+    """Answer a request addressed to the caller's organisation."""
+    return rfi.answer(conn, p, rfi_id, body.content, body.object_ids)
+
+
+@router.post("/rfis/{rfi_id}/close", tags=["rfis"])
+def close_rfi(
+    rfi_id: str, body: RfiClose, p: Principal = Depends(writer_principal), conn: Connection = WRITE_CONN
+) -> Any:
+    """Close a request (the asking organisation only)."""
+    return rfi.close(conn, p, rfi_id, body.reason)
 
 
 @router.get("/joint/extensions")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 case_app = typer.Typer(help="Joint cases: open, share with partners, track, resolve.", no_args_is_help=True)
 task_app = typer.Typer(help="Tasks of joint cases and their logs.", no_args_is_help=True)
+rfi_app = typer.Typer(help="Requests for information between partner organisations.", no_args_is_help=True)
 AS = typer.Option(..., "--as", help="act as this user (e-mail)")
 
 
@@ -285,3 +286,77 @@ def task_log(
     with unit_of_work() as conn:
         entry = log_task(conn, _who(conn, as_user, write=True), task_id, text, evidence)
     out.print(entry["id"], markup=False)
+
+
+@rfi_app.command("ask")
+def rfi_ask(
+    title: str = typer.Argument(...),
+    as_user: str = AS,
+    to: list[str] = typer.Option(..., "--to", help="an organisation asked (repeatable)"),
+    question: str = typer.Option("", "--question"),
+    values: list[str] = typer.Option([], "--value", help="a value asked about (repeatable)"),
+    object_ids: list[str] = typer.Option([], "--object", help="an object id asked about (repeatable)"),
+    due: str | None = typer.Option(None, "--due", help="a STIX timestamp"),
+    tlp: str = typer.Option("amber", "--tlp", help="clear | green | amber"),
+) -> None:
+    """Ask partner organisations; prints the request's id."""
+    from accord.joint.rfi import ask
+
+    with unit_of_work() as conn:
+        req = ask(
+            conn,
+            _who(conn, as_user, write=True),
+            title=title,
+            question=question,
+            to=to,
+            values=values,
+            object_ids=object_ids,
+            due=due,
+            tlp=tlp,
+        )
+    out.print(req["id"], markup=False)
+
+
+@rfi_app.command("list")
+def rfi_list(as_user: str = AS, limit: int = typer.Option(50, "--limit", min=1, max=10_000)) -> None:
+    """Requests asked by or addressed to the user's organisation: id, status, from, due, title."""
+    from accord.joint.rfi import list_rfis
+
+    with reading() as conn:
+        rows = list_rfis(conn, _who(conn, as_user, write=False), before_id=None, limit=limit)
+    for r in rows:
+        out.print(f"{r['id']}  {r['status']:<8}  {r['from']}  {r['due'] or '-'}  {r['title']}", markup=False)
+
+
+@rfi_app.command("show")
+def rfi_show(rfi_id: str = typer.Argument(...), as_user: str = AS) -> None:
+    """A request with its answers and response times, as JSON."""
+    from accord.joint.rfi import get_rfi
+
+    with reading() as conn:
+        _show(get_rfi(conn, _who(conn, as_user, write=False), rfi_id))
+
+
+@rfi_app.command("answer")
+def rfi_answer(
+    rfi_id: str = typer.Argument(...),
+    text: str = typer.Argument(""),
+    as_user: str = AS,
+    object_ids: list[str] = typer.Option([], "--object", help="an object id shared in the answer (repeatable)"),
+) -> None:
+    """Answer a request addressed to the user's organisation."""
+    from accord.joint.rfi import answer
+
+    with unit_of_work() as conn:
+        note = answer(conn, _who(conn, as_user, write=True), rfi_id, text, object_ids)
+    out.print(note["id"], markup=False)
+
+
+@rfi_app.command("close")
+def rfi_close(rfi_id: str = typer.Argument(...), as_user: str = AS, reason: str = typer.Option("", "--reason")) -> None:
+    """Close a request (the asking organisation only)."""
+    from accord.joint.rfi import close
+
+    with unit_of_work() as conn:
+        req = close(conn, _who(conn, as_user, write=True), rfi_id, reason)
+    out.print(f"{req['id']} is {req['status']}", markup=False)

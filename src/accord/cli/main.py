@@ -44,6 +44,7 @@ _COMMANDS: dict[str, tuple[str, str] | None] = {
     "node": ("accord.cli.node_cmd", "node_app"),
     "case": ("accord.cli.joint_cmd", "case_app"),
     "task": ("accord.cli.joint_cmd", "task_app"),
+    "rfi": ("accord.cli.joint_cmd", "rfi_app"),
 }
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 
 from accord.core.clock import now_us
 from accord.models.accounts import org
-from accord.models.joint import joint_case, joint_event, joint_link, joint_task
+from accord.models.joint import joint_case, joint_event, joint_link, joint_rfi, joint_rfi_answer, joint_task
 from accord.models.objects import id_in, stix_object
 from accord.sharing.policy import Principal, readable_clause, visible_versions_clause
 from accord.stix.ids import id_key
@@ -241,5 +241,49 @@ def task_logs(conn: Connection, principal: Principal, task_id: int) -> list[Row[
             readable_clause(principal, stix_object),
         )
         .order_by(e.id)
+    )
+    return list(conn.execute(stmt))
+
+
+def insert_rfi(conn: Connection, row: dict[str, Any]) -> int:
+    """A new request row; its id."""
+    return int(conn.execute(insert(joint_rfi).values(**row)).inserted_primary_key[0])  # type: ignore[index]
+
+
+def update_rfi(conn: Connection, rfi_id: int, **values: Any) -> None:
+    """Change a request row."""
+    conn.execute(update(joint_rfi).where(joint_rfi.c.id == rfi_id).values(**values))
+
+
+def readable_rfi(conn: Connection, principal: Principal, stix_id: str) -> Row[Any] | None:
+    """The request row, if the caller may read its newest version."""
+    r = joint_rfi.c
+    return conn.execute(select(joint_rfi).where(r.stix_id == stix_id, _readable_seq(principal, r.seq))).first()
+
+
+def list_rfis(conn: Connection, principal: Principal, *, before_id: int | None, limit: int) -> list[Row[Any]]:
+    """Readable requests, newest first; keyset on id."""
+    r = joint_rfi.c
+    stmt = select(joint_rfi, org.c.name.label("owner")).join(org, org.c.id == r.owner_org_id)
+    stmt = stmt.where(_readable_seq(principal, r.seq))
+    if before_id is not None:
+        stmt = stmt.where(r.id < before_id)
+    return list(conn.execute(stmt.order_by(r.id.desc()).limit(limit)))
+
+
+def add_answer(conn: Connection, rfi_id: int, org_id: int, seq: int, at_us: int) -> None:
+    """Record an answer note."""
+    conn.execute(insert(joint_rfi_answer).values(rfi_id=rfi_id, org_id=org_id, seq=seq, at_us=at_us))
+
+
+def answers(conn: Connection, principal: Principal, rfi_id: int) -> list[Row[Any]]:
+    """The answers to a request the caller may read, oldest first, with the answering organisation's name."""
+    a = joint_rfi_answer.c
+    stmt = (
+        select(a.id, a.at_us, a.org_id, org.c.name.label("org"), stix_object.c.raw)
+        .join(org, org.c.id == a.org_id)
+        .join(stix_object, stix_object.c.seq == a.seq)
+        .where(a.rfi_id == rfi_id, readable_clause(principal, stix_object))
+        .order_by(a.id)
     )
     return list(conn.execute(stmt))

@@ -38,11 +38,13 @@ class CaseRef:
     participants: frozenset[int]  # organisation ids, the owner included
 
 
-def _actor(principal: Principal) -> str:
+def actor_of(principal: Principal) -> str:
+    """Who acts, for timelines and the audit log."""
     return principal.email or f"org:{principal.org_id}"
 
 
-def _org_ref(conn: Connection, org_id: int) -> str:
+def org_ref(conn: Connection, org_id: int) -> str:
+    """The identity object id of an organisation (created_by_ref of what it writes)."""
     return str(accounts.get_org(conn, org_id).stix_id)
 
 
@@ -88,7 +90,7 @@ def share_own(conn: Connection, principal: Principal, collection_id: int, object
     return len(raws)
 
 
-def _next_modified(previous: str) -> str:
+def next_modified(previous: str) -> str:
     """A modified later than the previous version's, close to now."""
     return objects.timestamp(max(now_us(), timestamp_to_micros(previous) + 1))
 
@@ -127,11 +129,12 @@ def _participant_refs(conn: Connection, owner_org_id: int, names: list[str]) -> 
     for r in rows:
         if r.is_remote:
             raise BadRequest(f"{r.name!r} is a remote organisation record; name an organisation of this node")
-    ids = {owner_org_id: _org_ref(conn, owner_org_id)} | {r.id: r.stix_id for r in rows}
+    ids = {owner_org_id: org_ref(conn, owner_org_id)} | {r.id: r.stix_id for r in rows}
     return list(ids.values()), rows
 
 
-def _check_assignees(conn: Connection, participants: frozenset[int], emails: list[str]) -> list[str]:
+def check_assignees(conn: Connection, participants: frozenset[int], emails: list[str]) -> list[str]:
+    """The e-mails, each a user of a participating organisation (400 otherwise, alike for unknown users)."""
     for email in emails:
         user = accounts.get_user_by_email(conn, email)
         if user is None or user.org_id not in participants:
@@ -182,7 +185,7 @@ def create_case(
         readers=names,
         writers=names,
         description=f"The shared collection of case {stix_id}",
-        actor=_actor(principal),
+        actor=actor_of(principal),
     )
     at = now_us()
     ts = objects.timestamp(at)
@@ -194,13 +197,13 @@ def create_case(
         "status": "open",
         "status_reason": "",
         "participant_refs": participant_refs,
-        "assignees": _check_assignees(conn, member_ids, list(assignees or [])),
+        "assignees": check_assignees(conn, member_ids, list(assignees or [])),
         "labels": list(dict.fromkeys(labels or [])),
         "object_refs": refs,
         "tlp": int(level),
     }
     body = objects.case_object(
-        stix_id=stix_id, owner_ref=_org_ref(conn, principal.org_id), created=ts, modified=ts, fields=fields
+        stix_id=stix_id, owner_ref=org_ref(conn, principal.org_id), created=ts, modified=ts, fields=fields
     )
     (seq,) = store(conn, principal, coll.id, [body])
     case_pk = repo.insert_case(
@@ -222,8 +225,8 @@ def create_case(
     )
     repo.insert_links(conn, case_pk, refs, seq)
     share_own(conn, principal, coll.id, refs)
-    repo.add_event(conn, case_pk, seq, "case.create", _actor(principal), f"opened with {len(refs)} linked objects")
-    record(conn, _actor(principal), "case.create", stix_id, participants=names, linked=len(refs))
+    repo.add_event(conn, case_pk, seq, "case.create", actor_of(principal), f"opened with {len(refs)} linked objects")
+    record(conn, actor_of(principal), "case.create", stix_id, participants=names, linked=len(refs))
     return case_view(conn, principal, stix_id)
 
 
@@ -295,7 +298,7 @@ def _new_case_version(
     """Store the next version of a case with `changes` applied; its seq. An edit based on an older version
     than the newest still wins (latest modified) and is marked as a conflict in the timeline."""
     fields = objects.case_fields(ref.body) | changes
-    modified = _next_modified(ref.row.version)
+    modified = next_modified(ref.row.version)
     body = objects.case_object(
         stix_id=ref.row.stix_id,
         owner_ref=ref.body["created_by_ref"],
@@ -317,7 +320,7 @@ def _new_case_version(
         tlp=fields["tlp"],
         updated_us=at,
     )
-    actor = _actor(principal)
+    actor = actor_of(principal)
     if base_version is not None and base_version != ref.row.version:
         repo.add_event(
             conn,
@@ -355,14 +358,14 @@ def update_case(
     if "tlp" in changes:
         fields["tlp"] = int(parse_tlp(str(changes["tlp"])))
     if "assignees" in changes:
-        fields["assignees"] = _check_assignees(conn, ref.participants, list(changes["assignees"] or []))
+        fields["assignees"] = check_assignees(conn, ref.participants, list(changes["assignees"] or []))
     if "labels" in changes:
         fields["labels"] = list(dict.fromkeys(changes["labels"] or []))
     if not fields:
         raise BadRequest("nothing to change")
     summary = "changed " + ", ".join(sorted(changes))
     _new_case_version(conn, principal, ref, fields, kind="case.edit", summary=summary, base_version=base_version)
-    record(conn, _actor(principal), "case.edit", case_id, fields=sorted(changes))
+    record(conn, actor_of(principal), "case.edit", case_id, fields=sorted(changes))
     return case_view(conn, principal, case_id)
 
 
@@ -383,7 +386,7 @@ def change_status(
     summary = f"{current} -> {status}" + (f": {reason.strip()}" if reason.strip() else "")
     changes = {"status": status, "status_reason": reason.strip()}
     _new_case_version(conn, principal, ref, changes, kind="case.status", summary=summary)
-    record(conn, _actor(principal), "case.status", case_id, status=status, previous=current)
+    record(conn, actor_of(principal), "case.status", case_id, status=status, previous=current)
     return case_view(conn, principal, case_id)
 
 
@@ -406,7 +409,7 @@ def change_participants(
     keep = repo.org_ids_by_identity(conn, refs)
     refs = [s for s in refs if keep.get(s) in members] + [r.stix_id for r in added if r.stix_id not in refs]
     alias = f"case-{ref.row.stix_id.partition('--')[2]}"
-    actor = _actor(principal)
+    actor = actor_of(principal)
     if added:
         names = [r.name for r in added]
         accounts.change_grants(conn, alias, readers=names, writers=names, grant=True, actor=actor)
@@ -436,17 +439,17 @@ def link_objects(conn: Connection, principal: Principal, case_id: str, object_id
             seq = _new_case_version(conn, principal, ref, {"object_refs": refs}, kind="case.link", summary=summary)
         else:
             grouping = objects.link_grouping(
-                owner_ref=_org_ref(conn, principal.org_id),
+                owner_ref=org_ref(conn, principal.org_id),
                 at=objects.timestamp(now_us()),
                 case_ref=ref.row.stix_id,
                 refs=new,
                 tlp=Tlp(ref.row.tlp),
             )
             (seq,) = store(conn, principal, ref.row.collection_id, [grouping])
-            repo.add_event(conn, ref.row.id, seq, "case.link", _actor(principal), summary)
+            repo.add_event(conn, ref.row.id, seq, "case.link", actor_of(principal), summary)
         repo.insert_links(conn, ref.row.id, new, seq)
         share_own(conn, principal, ref.row.collection_id, new)
-    record(conn, _actor(principal), "case.link", case_id, linked=len(new))
+    record(conn, actor_of(principal), "case.link", case_id, linked=len(new))
     return {"linked": len(new), "already_linked": len(ids) - len(new)}
 
 
@@ -464,17 +467,17 @@ def comment(conn: Connection, principal: Principal, case_id: str, text: str) -> 
     if not text.strip():
         raise BadRequest("a comment needs text")
     note = objects.note_object(
-        owner_ref=_org_ref(conn, principal.org_id),
+        owner_ref=org_ref(conn, principal.org_id),
         at=objects.timestamp(now_us()),
-        author=_actor(principal),
+        author=actor_of(principal),
         content=text,
         refs=[ref.row.stix_id],
         tlp=Tlp(ref.row.tlp),
     )
     (seq,) = store(conn, principal, ref.row.collection_id, [note])
-    repo.add_event(conn, ref.row.id, seq, "comment", _actor(principal), text[:500])
-    record(conn, _actor(principal), "case.comment", case_id, note=note["id"])
-    return {"id": note["id"], "author": _actor(principal), "content": text, "created": note["created"]}
+    repo.add_event(conn, ref.row.id, seq, "comment", actor_of(principal), text[:500])
+    record(conn, actor_of(principal), "case.comment", case_id, note=note["id"])
+    return {"id": note["id"], "author": actor_of(principal), "content": text, "created": note["created"]}
 
 
 def timeline(

@@ -15,13 +15,13 @@ from accord.core.errors import BadRequest, Forbidden, NotFound
 from accord.joint import objects
 from accord.joint import repository as repo
 from accord.joint.service import (
-    _actor,
-    _check_assignees,
-    _next_modified,
-    _org_ref,
+    actor_of,
     case_for_contribution,
+    check_assignees,
     check_ids,
     get_case_ref,
+    next_modified,
+    org_ref,
     store,
     view_of,
 )
@@ -79,14 +79,14 @@ def add_task(
         "name": title.strip(),
         "description": description,
         "status": _check_status(status),
-        "assignee": _check_assignees(conn, ref.participants, [assignee])[0] if assignee else None,
+        "assignee": check_assignees(conn, ref.participants, [assignee])[0] if assignee else None,
         "due": _check_due(due),
     }
     at = now_us()
     ts = objects.timestamp(at)
     body = objects.task_object(
         stix_id=objects.new_id(objects.TASK_TYPE),
-        owner_ref=_org_ref(conn, principal.org_id),
+        owner_ref=org_ref(conn, principal.org_id),
         created=ts,
         modified=ts,
         case_ref=ref.row.stix_id,
@@ -109,8 +109,8 @@ def add_task(
         },
     )
     summary = f"task {fields['name']!r} added" + (f", assigned to {assignee}" if assignee else "")
-    repo.add_event(conn, ref.row.id, seq, "task.create", _actor(principal), summary, task_id=task_pk)
-    record(conn, _actor(principal), "task.create", body["id"], case=case_id)
+    repo.add_event(conn, ref.row.id, seq, "task.create", actor_of(principal), summary, task_id=task_pk)
+    record(conn, actor_of(principal), "task.create", body["id"], case=case_id)
     return get_task(conn, principal, body["id"])
 
 
@@ -169,7 +169,7 @@ def update_task(
     if status is not None:
         changes["status"] = _check_status(status)
     if assignee is not None:
-        changes["assignee"] = _check_assignees(conn, ref.participants, [assignee])[0] if assignee else ""
+        changes["assignee"] = check_assignees(conn, ref.participants, [assignee])[0] if assignee else ""
     owned = row.owner_org_id == principal.org_id
     if title is not None or description is not None or due is not None:
         if not owned:
@@ -178,7 +178,7 @@ def update_task(
             raise BadRequest("a task needs a title")
     if not changes and title is None and description is None and due is None:
         raise BadRequest("nothing to change")
-    actor = _actor(principal)
+    actor = actor_of(principal)
     summary = ", ".join(f"{k} {v or '(none)'}" for k, v in changes.items()) or "details changed"
     if owned and not note:
         body = orjson.loads(repo.raw_version(conn, row.seq))
@@ -193,7 +193,7 @@ def update_task(
             stix_id=row.stix_id,
             owner_ref=body["created_by_ref"],
             created=body["created"],
-            modified=_next_modified(body["modified"]),
+            modified=next_modified(body["modified"]),
             case_ref=row.case_stix_id,
             fields=fields,
             tlp=Tlp(ref.row.tlp),
@@ -228,9 +228,9 @@ def _log(
     changes: dict[str, Any],
 ) -> dict[str, Any]:
     note = objects.note_object(
-        owner_ref=_org_ref(conn, principal.org_id),
+        owner_ref=org_ref(conn, principal.org_id),
         at=objects.timestamp(now_us()),
-        author=_actor(principal),
+        author=actor_of(principal),
         content=text,
         refs=[row.stix_id, *evidence],
         tlp=Tlp(ref.row.tlp),
@@ -244,7 +244,7 @@ def _log(
         if "assignee" in changes:
             values["assignee"] = changes["assignee"] or None
         repo.update_task(conn, row.id, **values)
-    repo.add_event(conn, ref.row.id, seq, "task.log", _actor(principal), f"{row.title}: {text[:500]}", task_id=row.id)
+    repo.add_event(conn, ref.row.id, seq, "task.log", actor_of(principal), f"{row.title}: {text[:500]}", task_id=row.id)
     return note
 
 
@@ -256,8 +256,8 @@ def log_task(
     if not text.strip():
         raise BadRequest("a log entry needs text")
     note = _log(conn, principal, row, ref, text, check_ids(list(evidence or []), "evidence id"), {})
-    record(conn, _actor(principal), "task.log", task_id, note=note["id"])
-    return {"id": note["id"], "author": _actor(principal), "content": text, "created": note["created"]}
+    record(conn, actor_of(principal), "task.log", task_id, note=note["id"])
+    return {"id": note["id"], "author": actor_of(principal), "content": text, "created": note["created"]}
 
 
 def list_case_tasks(

@@ -75,3 +75,31 @@ joint_event = Table(
     Index("ix_joint_event_case", "case_id", "id"),
     Index("ix_joint_event_task", "task_id", "id"),
 )
+
+# Requests for information: one organisation asks others; answers are notes (and the objects they share).
+joint_rfi = Table(
+    "joint_rfi",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("stix_id", String(100), nullable=False, unique=True),
+    Column("collection_id", Integer, ForeignKey("collection.id"), nullable=False),
+    Column("owner_org_id", Integer, ForeignKey("org.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),  # the newest version of the request
+    Column("status", String(16), nullable=False),  # open | answered | closed
+    Column("title", String(300), nullable=False),
+    Column("due", String(27), nullable=True),
+    Column("tlp", SmallInteger, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+joint_rfi_answer = Table(
+    "joint_rfi_answer",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rfi_id", Integer, ForeignKey("joint_rfi.id", ondelete="CASCADE"), nullable=False),
+    Column("org_id", Integer, ForeignKey("org.id"), nullable=False),  # the answering organisation
+    Column("seq", BigInteger, nullable=False),  # the answer note
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_joint_rfi_answer_rfi", "rfi_id", "id"),
+)

@@ -76,3 +76,21 @@ def test_cli_errors_are_one_line(cli: Callable[..., Result]) -> None:
     both = cli("task", "list", "--as", "alice@alpha.example")
     assert both.code != 0
     assert both.err == "accord: error: give --mine or --case ID\n"
+
+
+def test_rfi_commands_ask_answer_and_close(cli: Callable[..., Result]) -> None:
+    asked = cli(
+        "rfi", "ask", "Seen 203.0.113.9?", "--to", "Bravo", "--value", "203.0.113.9", "--as", "alice@alpha.example"
+    )
+    assert asked.code == 0, asked.err
+    rid = asked.out.strip()
+    assert rid in cli("rfi", "list", "--as", "bob@bravo.example").out
+    assert cli("rfi", "answer", rid, "not here", "--as", "bob@bravo.example").code == 0
+    shown = orjson.loads(cli("rfi", "show", rid, "--as", "alice@alpha.example").out)
+    assert shown["status"] == "answered"
+    assert [a["content"] for a in shown["answers"]] == ["not here"]
+    closed = cli("rfi", "close", rid, "--reason", "thanks", "--as", "alice@alpha.example")
+    assert closed.out.strip() == f"{rid} is closed"
+    hidden = cli("rfi", "show", rid, "--as", "carol@charlie.example")
+    assert hidden.code == 2
+    assert hidden.err == f"accord: error: no request {rid}\n"

@@ -1,6 +1,6 @@
-"""The one policy, held to joint work: for random communities of cases (owners, participants added and removed,
+"""The one policy, held to joint work: for random communities of cases and requests for information (owners, participants added and removed,
 TLPs, tasks, task logs, comments, links by several organisations), every joint read path -- case list, case by
-id, tasks of a case, the task queue, task by id, timeline, linked objects -- returns exactly what the policy's
+id, tasks of a case, the task queue, task by id, timeline, linked objects, requests and their answers -- returns exactly what the policy's
 predicate face (can_read) allows, for every organisation and role; what it does not allow is NotFound (R7)."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from accord.accounts import service as accounts
 from accord.core.errors import NotFound
-from accord.joint import service, work
+from accord.joint import rfi, service, work
 from accord.joint.objects import CASE_TLPS
-from accord.models.joint import joint_case, joint_event, joint_link, joint_task
+from accord.models.joint import joint_case, joint_event, joint_link, joint_rfi, joint_rfi_answer, joint_task
 from accord.models.objects import collection_object, stix_object
 from accord.sharing.policy import ObjectFacts, Principal, Role, can_read
 from accord.sharing.repository import principal_for
@@ -121,6 +121,11 @@ def _build(conn, specs: list[CaseSpec]) -> dict[str, set[int]]:
         if spec.removed:
             service.change_participants(conn, who, cid, add=[], remove=[names[o] for o in sorted(spec.removed)])
         final[cid] = {orgs[o].id for o in {spec.owner, *spec.participants} - spec.removed}
+        if spec.participants:  # the owner also asks its partners, and each answers, sharing its own indicator
+            req = rfi.ask(conn, analyst(spec.owner), title="q", to=[names[o] for o in sorted(spec.participants)])
+            for o in sorted(spec.participants):
+                rfi.answer(conn, analyst(o), req["id"], "a", [indicators[o]])
+            final[req["id"]] = {orgs[o].id for o in {spec.owner, *spec.participants}}
     return final
 
 
@@ -145,12 +150,31 @@ def _predicate_readable(conn, p: Principal) -> set[int]:
     return readable
 
 
+def _check_rfis(conn, p: Principal, final: dict[str, set[int]], allowed: set[int]) -> None:
+    requests = {r.stix_id: r for r in conn.execute(select(joint_rfi))}
+    readable = {rid for rid, r in requests.items() if r.seq in allowed}
+    assert readable == {rid for rid in requests if p.is_admin or p.org_id in final[rid]}
+    assert sorted(r["id"] for r in rfi.list_rfis(conn, p, before_id=None, limit=10_000)) == sorted(readable)
+    for rid, row in requests.items():
+        if rid not in readable:
+            with pytest.raises(NotFound):
+                rfi.get_rfi(conn, p, rid)
+            continue
+        answers = conn.execute(select(joint_rfi_answer.c.seq).where(joint_rfi_answer.c.rfi_id == row.id))
+        got = rfi.get_rfi(conn, p, rid)["answers"]
+        assert len(got) == sum(1 for a in answers if a.seq in allowed)
+        for answer in got:  # the objects an answer shares are readable to whoever reads the request
+            for oid in answer["objects"]:
+                assert queries.get_latest(conn, p, oid) is not None
+
+
 def _check(conn, p: Principal, final: dict[str, set[int]]) -> None:
     allowed = _predicate_readable(conn, p)
+    _check_rfis(conn, p, final, allowed)
     cases = {r.stix_id: r for r in conn.execute(select(joint_case))}
     readable_cases = {cid for cid, r in cases.items() if r.seq in allowed}
     # The community's rule, spelled out: participants (and admins) read a case, nobody else.
-    assert readable_cases == {cid for cid, orgs in final.items() if p.is_admin or p.org_id in orgs}
+    assert readable_cases == {cid for cid in cases if p.is_admin or p.org_id in final[cid]}
     listed = [c["id"] for c in service.list_cases(conn, p, before_id=None, limit=10_000)]
     assert sorted(listed) == sorted(readable_cases)
     tasks = list(conn.execute(select(joint_task, joint_case.c.stix_id.label("case")).join(joint_case)))

@@ -92,8 +92,45 @@ def upgrade() -> None:
     op.create_index("ix_joint_event_case", "joint_event", ["case_id", "id"])
     op.create_index("ix_joint_event_task", "joint_event", ["task_id", "id"])
 
+    op.create_table(
+        "joint_rfi",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("stix_id", sa.String(length=100), nullable=False),
+        sa.Column("collection_id", sa.Integer(), nullable=False),
+        sa.Column("owner_org_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("due", sa.String(length=27), nullable=True),
+        sa.Column("tlp", sa.SmallInteger(), nullable=False),
+        sa.Column("created_us", sa.BigInteger(), nullable=False),
+        sa.Column("updated_us", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["collection_id"], ["collection.id"], name=op.f("fk_joint_rfi_collection_id_collection")
+        ),
+        sa.ForeignKeyConstraint(["owner_org_id"], ["org.id"], name=op.f("fk_joint_rfi_owner_org_id_org")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_joint_rfi")),
+        sa.UniqueConstraint("stix_id", name=op.f("uq_joint_rfi_stix_id")),
+    )
+    op.create_table(
+        "joint_rfi_answer",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("rfi_id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("at_us", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["rfi_id"], ["joint_rfi.id"], name=op.f("fk_joint_rfi_answer_rfi_id_joint_rfi"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["org_id"], ["org.id"], name=op.f("fk_joint_rfi_answer_org_id_org")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_joint_rfi_answer")),
+    )
+    op.create_index("ix_joint_rfi_answer_rfi", "joint_rfi_answer", ["rfi_id", "id"])
+
 
 def downgrade() -> None:
+    op.drop_table("joint_rfi_answer")
+    op.drop_table("joint_rfi")
     op.drop_table("joint_event")
     op.drop_table("joint_link")
     op.drop_table("joint_task")
