@@ -1,7 +1,8 @@
-"""The one policy, held to joint work: for random communities of cases and requests for information (owners, participants added and removed,
-TLPs, tasks, task logs, comments, links by several organisations), every joint read path -- case list, case by
-id, tasks of a case, the task queue, task by id, timeline, linked objects, requests and their answers -- returns exactly what the policy's
-predicate face (can_read) allows, for every organisation and role; what it does not allow is NotFound (R7)."""
+"""The one policy, held to joint work: for random communities of cases and requests for information (owners,
+participants added and removed, TLPs, tasks, task logs, comments, links and answers by several organisations),
+every joint read path -- case list, case by id, tasks of a case, the task queue, task by id, timeline, linked
+objects, requests and their answers -- returns exactly what the policy's predicate face (can_read) allows, for
+every organisation and role; what it does not allow is NotFound (R7)."""
 
 from __future__ import annotations
 
