@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from accord.api.deps import WRITE_CONN, current_principal, read_conn, writer_principal
 from accord.core.errors import BadRequest
-from accord.joint import objects, rfi, service, work
+from accord.joint import notify, objects, rfi, service, work
 from accord.sharing import cursors
 from accord.sharing.policy import Principal
 
@@ -337,6 +337,36 @@ def close_rfi(
 ) -> Any:
     """Close a request (the asking organisation only)."""
     return rfi.close(conn, p, rfi_id, body.reason)
+
+
+class NotificationsMark(BaseModel):
+    ids: list[str] | None = Field(default=None, max_length=notify.MAX_MARK, description="omit: all of them")
+    read: bool = True
+
+
+@router.get("/notifications", tags=["notifications"])
+def notifications(
+    unread: bool = Query(False, description="only the unread ones"),
+    after: str | None = Query(None, description=CURSOR),
+    limit: int = Query(50, ge=1, le=500),
+    p: Principal = Depends(current_principal),
+    conn: Connection = Depends(read_conn),
+) -> Any:
+    """The caller's feed, newest first, with the count of unread entries."""
+
+    def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
+        return notify.feed(conn, p, unread_only=unread, before_id=position, limit=n)
+
+    page = _page(p, "rest:notifications", unread, after, limit, fetch, "notifications")
+    return page | {"unread": notify.unread_count(conn, p)}
+
+
+@router.post("/notifications/read", tags=["notifications"])
+def mark_notifications(
+    body: NotificationsMark, p: Principal = Depends(current_principal), conn: Connection = WRITE_CONN
+) -> Any:
+    """Mark the caller's notifications read (or unread with `read: false`)."""
+    return {"changed": notify.mark_read(conn, p, body.ids, read=body.read)}
 
 
 @router.get("/joint/extensions")

@@ -220,6 +220,13 @@ def add_event(
     conn.execute(insert(joint_event).values(at_us=now_us(), **values))
 
 
+def last_task_change(conn: Connection, task_id: int) -> int:
+    """The version that made a task's latest timeline entry (a task version or a task-log note)."""
+    e = joint_event.c
+    stmt = select(e.seq).where(e.task_id == task_id).order_by(e.id.desc()).limit(1)
+    return int(conn.execute(stmt).scalar_one())
+
+
 def events(conn: Connection, principal: Principal, case_id: int, *, after_id: int | None, limit: int) -> list[Row[Any]]:
     """The timeline entries whose versions the caller may read, oldest first; keyset on id."""
     e = joint_event.c

@@ -20,6 +20,7 @@ from accord.core.clock import now_us
 from accord.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from accord.joint import objects
 from accord.joint import repository as repo
+from accord.joint.notify import notify
 from accord.joint.service import actor_of, check_ids, next_modified, org_ref, parse_tlp, share_own, store
 from accord.sharing.policy import Principal
 from accord.stix.ids import ID_RE
@@ -104,6 +105,7 @@ def ask(
         "tlp": int(level),
         "created_us": at,
         "updated_us": at,
+        "asked_by": principal.email,
     }
     repo.insert_rfi(conn, row)
     record(conn, actor_of(principal), "rfi.create", stix_id, to=names[1:], values=len(asked), objects=len(refs))
@@ -199,6 +201,10 @@ def answer(
     (seq,) = store(conn, principal, row.collection_id, [note])
     share_own(conn, principal, row.collection_id, refs)
     repo.add_answer(conn, row.id, principal.org_id, seq, at)
+    summary = f"{actor_of(principal)} answered {row.title!r}: {content[:200]}"
+    notify(
+        conn, [row.asked_by], actor=principal.email, seq=seq, kind="rfi.answer", subject=row.stix_id, summary=summary
+    )
     if row.status == "open":
         repo.update_rfi(conn, row.id, status="answered", updated_us=at)
     record(conn, actor_of(principal), "rfi.answer", rfi_id, note=note["id"], objects=len(refs))

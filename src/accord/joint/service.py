@@ -19,6 +19,7 @@ from accord.core.clock import now_us
 from accord.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from accord.joint import objects
 from accord.joint import repository as repo
+from accord.joint.notify import notify
 from accord.sharing.policy import Principal
 from accord.stix.ids import ID_RE
 from accord.stix.markings import Tlp
@@ -221,6 +222,7 @@ def create_case(
             "tlp": int(level),
             "created_us": at,
             "updated_us": at,
+            "opened_by": principal.email,
         },
     )
     repo.insert_links(conn, case_pk, refs, seq)
@@ -476,6 +478,11 @@ def comment(conn: Connection, principal: Principal, case_id: str, text: str) -> 
     )
     (seq,) = store(conn, principal, ref.row.collection_id, [note])
     repo.add_event(conn, ref.row.id, seq, "comment", actor_of(principal), text[:500])
+    concerned = [ref.row.opened_by, *ref.body.get("assignees", [])]
+    summary = f"{actor_of(principal)} commented on {ref.row.title!r}: {text[:200]}"
+    notify(
+        conn, concerned, actor=principal.email, seq=seq, kind="case.comment", subject=ref.row.stix_id, summary=summary
+    )
     record(conn, actor_of(principal), "case.comment", case_id, note=note["id"])
     return {"id": note["id"], "author": actor_of(principal), "content": text, "created": note["created"]}
 

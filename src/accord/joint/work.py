@@ -14,6 +14,7 @@ from accord.core.clock import now_us
 from accord.core.errors import BadRequest, Forbidden, NotFound
 from accord.joint import objects
 from accord.joint import repository as repo
+from accord.joint.notify import notify
 from accord.joint.service import (
     actor_of,
     case_for_contribution,
@@ -110,6 +111,8 @@ def add_task(
     )
     summary = f"task {fields['name']!r} added" + (f", assigned to {assignee}" if assignee else "")
     repo.add_event(conn, ref.row.id, seq, "task.create", actor_of(principal), summary, task_id=task_pk)
+    if assignee:
+        _assigned(conn, principal, fields["assignee"], seq, body["id"], fields["name"], ref.row.title)
     record(conn, actor_of(principal), "task.create", body["id"], case=case_id)
     return get_task(conn, principal, body["id"])
 
@@ -214,8 +217,18 @@ def update_task(
         if title is not None or description is not None or due is not None:
             raise BadRequest("a task-log entry changes status or assignee only")
         _log(conn, principal, row, ref, note or summary, [], changes)
+    if changes.get("assignee"):
+        seq = repo.last_task_change(conn, row.id)
+        _assigned(conn, principal, changes["assignee"], seq, row.stix_id, title or row.title, ref.row.title)
     record(conn, actor, "task.edit", task_id, fields=sorted(changes) or ["details"])
     return get_task(conn, principal, task_id)
+
+
+def _assigned(
+    conn: Connection, principal: Principal, email: str, seq: int, task_id: str, title: str, case: str
+) -> None:
+    summary = f"{actor_of(principal)} assigned you {title!r} in case {case!r}"
+    notify(conn, [email], actor=principal.email, seq=seq, kind="task.assigned", subject=task_id, summary=summary)
 
 
 def _log(

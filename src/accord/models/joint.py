@@ -28,6 +28,7 @@ joint_case = Table(
     Column("tlp", SmallInteger, nullable=False),
     Column("created_us", BigInteger, nullable=False),
     Column("updated_us", BigInteger, nullable=False),
+    Column("opened_by", String(320), nullable=False, default=""),  # who opened it (notified of comments)
 )
 
 joint_task = Table(
@@ -91,6 +92,7 @@ joint_rfi = Table(
     Column("tlp", SmallInteger, nullable=False),
     Column("created_us", BigInteger, nullable=False),
     Column("updated_us", BigInteger, nullable=False),
+    Column("asked_by", String(320), nullable=False, default=""),  # who asked (notified of answers)
 )
 
 joint_rfi_answer = Table(
@@ -102,4 +104,21 @@ joint_rfi_answer = Table(
     Column("seq", BigInteger, nullable=False),  # the answer note
     Column("at_us", BigInteger, nullable=False),
     Index("ix_joint_rfi_answer_rfi", "rfi_id", "id"),
+)
+
+# A user's notification feed. Each entry names the version that caused it and is shown only while the user may
+# read that version (a user whose organisation left a case no longer sees what it was told about it).
+joint_notification = Table(
+    "joint_notification",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("public_id", String(36), nullable=False, unique=True),  # what callers see (ids show no counts)
+    Column("user_id", Integer, ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),  # task.assigned | case.comment | rfi.answer
+    Column("subject", String(100), nullable=False),  # the case, task or request concerned
+    Column("summary", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("read_us", BigInteger, nullable=True),
+    Index("ix_joint_notification_user", "user_id", "id"),
 )

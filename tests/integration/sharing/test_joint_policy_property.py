@@ -1,8 +1,8 @@
 """The one policy, held to joint work: for random communities of cases and requests for information (owners,
 participants added and removed, TLPs, tasks, task logs, comments, links and answers by several organisations),
 every joint read path -- case list, case by id, tasks of a case, the task queue, task by id, timeline, linked
-objects, requests and their answers -- returns exactly what the policy's predicate face (can_read) allows, for
-every organisation and role; what it does not allow is NotFound (R7)."""
+objects, requests and their answers, notification feeds -- returns exactly what the policy's predicate face
+(can_read) allows, for every organisation and role; what it does not allow is NotFound (R7)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,17 @@ from sqlalchemy import select
 
 from accord.accounts import service as accounts
 from accord.core.errors import NotFound
-from accord.joint import rfi, service, work
+from accord.joint import notify, rfi, service, work
 from accord.joint.objects import CASE_TLPS
-from accord.models.joint import joint_case, joint_event, joint_link, joint_rfi, joint_rfi_answer, joint_task
+from accord.models.joint import (
+    joint_case,
+    joint_event,
+    joint_link,
+    joint_notification,
+    joint_rfi,
+    joint_rfi_answer,
+    joint_task,
+)
 from accord.models.objects import collection_object, stix_object
 from accord.sharing.policy import ObjectFacts, Principal, Role, can_read
 from accord.sharing.repository import principal_for
@@ -169,9 +177,18 @@ def _check_rfis(conn, p: Principal, final: dict[str, set[int]], allowed: set[int
                 assert queries.get_latest(conn, p, oid) is not None
 
 
+def _check_notifications(conn, p: Principal, allowed: set[int]) -> None:
+    n = joint_notification.c
+    mine = conn.execute(select(n.public_id, n.seq).where(n.user_id == p.user_id).order_by(n.id.desc()))
+    expected = [r.public_id for r in mine if r.seq in allowed]
+    assert [x["id"] for x in notify.feed(conn, p, unread_only=False, before_id=None, limit=10_000)] == expected
+    assert notify.unread_count(conn, p) == len(expected)
+
+
 def _check(conn, p: Principal, final: dict[str, set[int]]) -> None:
     allowed = _predicate_readable(conn, p)
     _check_rfis(conn, p, final, allowed)
+    _check_notifications(conn, p, allowed)
     cases = {r.stix_id: r for r in conn.execute(select(joint_case))}
     readable_cases = {cid for cid, r in cases.items() if r.seq in allowed}
     # The community's rule, spelled out: participants (and admins) read a case, nobody else.
@@ -242,7 +259,8 @@ def test_joint_read_paths_return_exactly_what_the_policy_allows(engine, specs: l
             org_ids = sorted({r.id for r in accounts.list_orgs(conn) if r.name.startswith("Org ")})
             for o, org_id in enumerate(org_ids):
                 for role in (Role.ANALYST, Role.READER, Role.ADMIN):
-                    p = principal_for(conn, org_id=org_id, role=role.value, email=_email(o))
+                    user = accounts.get_user_by_email(conn, _email(o))
+                    p = principal_for(conn, org_id=org_id, role=role.value, email=_email(o), user_id=user.id)
                     _check(conn, p, final)
         finally:
             trans.rollback()

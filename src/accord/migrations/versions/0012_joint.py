@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("tlp", sa.SmallInteger(), nullable=False),
         sa.Column("created_us", sa.BigInteger(), nullable=False),
         sa.Column("updated_us", sa.BigInteger(), nullable=False),
+        sa.Column("opened_by", sa.String(length=320), nullable=False),
         sa.ForeignKeyConstraint(
             ["collection_id"], ["collection.id"], name=op.f("fk_joint_case_collection_id_collection")
         ),
@@ -105,6 +106,7 @@ def upgrade() -> None:
         sa.Column("tlp", sa.SmallInteger(), nullable=False),
         sa.Column("created_us", sa.BigInteger(), nullable=False),
         sa.Column("updated_us", sa.BigInteger(), nullable=False),
+        sa.Column("asked_by", sa.String(length=320), nullable=False),
         sa.ForeignKeyConstraint(
             ["collection_id"], ["collection.id"], name=op.f("fk_joint_rfi_collection_id_collection")
         ),
@@ -126,9 +128,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_joint_rfi_answer")),
     )
     op.create_index("ix_joint_rfi_answer_rfi", "joint_rfi_answer", ["rfi_id", "id"])
+    op.create_table(
+        "joint_notification",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sa.String(length=36), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("subject", sa.String(length=100), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("at_us", sa.BigInteger(), nullable=False),
+        sa.Column("read_us", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["app_user.id"], name=op.f("fk_joint_notification_user_id_app_user"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_joint_notification")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_joint_notification_public_id")),
+    )
+    op.create_index("ix_joint_notification_user", "joint_notification", ["user_id", "id"])
 
 
 def downgrade() -> None:
+    op.drop_table("joint_notification")
     op.drop_table("joint_rfi_answer")
     op.drop_table("joint_rfi")
     op.drop_table("joint_event")
