@@ -61,10 +61,11 @@ def _build(conn: Any, links: int, tasks: int, base: int, title: str) -> str:
 
 
 def _open(conn: Any, who: Any, case_id: str) -> int:
-    from accord.joint import work
+    from accord.joint import correlation, work
 
     opened = work.open_case(conn, who, case_id, limit=50)
-    return int(opened["links"]) + len(opened["first_tasks"])
+    summary = correlation.case_correlations(conn, who, case_id, limit=20)
+    return int(opened["links"]) + len(opened["first_tasks"]) + len(summary["values"])
 
 
 def run(url: str, label: str, links: int, tasks: int) -> list[tuple[str, float, float]]:
@@ -124,7 +125,7 @@ def main() -> None:
         pg = os.environ.get("ACCORD_BENCH_POSTGRES_URL")
         if pg:
             rows += run(pg, "postgres", links, tasks)
-    print(f"\nOpen a case as a partner's analyst: case view + first page of 50 tasks ({RUNS} runs)")
+    print(f"\nOpen a case as a partner's analyst: case view + first 50 tasks + correlation summary ({RUNS} runs)")
     print(f"{'case':52} {'median ms':>10} {'p95 ms':>8} {'ratio p95':>10}")
     for i, (name, med, p95) in enumerate(rows):
         base = rows[i - i % 2][2]

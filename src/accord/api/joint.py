@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from accord.api.deps import WRITE_CONN, current_principal, read_conn, writer_principal
 from accord.core.errors import BadRequest
-from accord.joint import notify, objects, rfi, service, work
+from accord.joint import correlation, notify, objects, rfi, service, work
 from accord.sharing import cursors
 from accord.sharing.policy import Principal
 
@@ -187,6 +187,17 @@ def linked_objects(
     if len(rows) > limit:
         body += b',"next":' + orjson.dumps(cursors.make_cursor(rows[limit - 1][0], bound))
     return Response(body + b"}", media_type="application/json")
+
+
+@router.get("/cases/{case_id}/correlations")
+def case_correlations(
+    case_id: str,
+    limit: int = Query(100, ge=1, le=1000),
+    p: Principal = Depends(current_principal),
+    conn: Connection = Depends(read_conn),
+) -> Any:
+    """Values of the case's linked objects seen in other readable content (by whom, when) and other cases."""
+    return correlation.case_correlations(conn, p, case_id, limit=limit)
 
 
 @router.post("/cases/{case_id}/comments", status_code=201)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from accord.accounts import service as accounts
 from accord.core.errors import NotFound
-from accord.joint import notify, rfi, service, work
+from accord.joint import correlation, notify, rfi, service, work
 from accord.joint.objects import CASE_TLPS
 from accord.models.joint import (
     joint_case,
@@ -235,6 +235,8 @@ def _check(conn, p: Principal, final: dict[str, set[int]]) -> None:
         assert view["links"] == sum(1 for link in links if link.seq in allowed)
         for t in case_tasks:
             assert (t.seq in allowed) == _can_get_task(conn, p, t.stix_id)
+        for value in correlation.case_correlations(conn, p, cid)["values"]:
+            assert {x["id"] for x in value["cases"]} <= readable_cases - {cid}
 
 
 def _can_get_task(conn, p: Principal, task_id: str) -> bool:
