@@ -30,9 +30,11 @@ class CaseCreate(BaseModel):
     severity: str = "medium"
     priority: str = "medium"
     tlp: str = Field(default="amber", description="clear | green | amber")
-    participants: list[str] = Field(default_factory=list, description="organisations taking part (by name)")
-    assignees: list[str] = Field(default_factory=list, description="e-mails of users of participating orgs")
-    labels: list[str] = Field(default_factory=list)
+    participants: list[str] = Field(
+        default_factory=list, max_length=200, description="organisations taking part (by name)"
+    )
+    assignees: list[str] = Field(default_factory=list, max_length=200, description="e-mails of participants' users")
+    labels: list[str] = Field(default_factory=list, max_length=200)
     object_ids: list[str] = Field(default_factory=list, description="objects to link (e.g. a lookup's results)")
     from_report: str | None = Field(default=None, description="a report (or grouping) whose objects are linked")
 
@@ -45,8 +47,8 @@ class CaseUpdate(BaseModel):
     severity: str | None = None
     priority: str | None = None
     tlp: str | None = None
-    assignees: list[str] | None = None
-    labels: list[str] | None = None
+    assignees: list[str] | None = Field(default=None, max_length=200)
+    labels: list[str] | None = Field(default=None, max_length=200)
     base_version: str | None = Field(default=None, description="the version edited; an older one is a conflict")
 
 
@@ -56,8 +58,8 @@ class StatusChange(BaseModel):
 
 
 class ParticipantsChange(BaseModel):
-    add: list[str] = Field(default_factory=list)
-    remove: list[str] = Field(default_factory=list)
+    add: list[str] = Field(default_factory=list, max_length=200)
+    remove: list[str] = Field(default_factory=list, max_length=200)
 
 
 class Links(BaseModel):
@@ -291,7 +293,7 @@ def log_task(
 class RfiCreate(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     question: str = Field(default="", max_length=100_000)
-    to: list[str] = Field(min_length=1, description="the organisations asked (by name)")
+    to: list[str] = Field(min_length=1, max_length=200, description="the organisations asked (by name)")
     values: list[str] = Field(default_factory=list, max_length=rfi.MAX_VALUES)
     object_ids: list[str] = Field(default_factory=list, max_length=service.MAX_LINKS_PER_CALL)
     due: str | None = Field(default=None, description="a STIX timestamp")

@@ -323,7 +323,7 @@ def _new_case_version(
         updated_us=at,
     )
     actor = actor_of(principal)
-    if base_version is not None and base_version != ref.row.version:
+    if base_version is not None and timestamp_to_micros(base_version) != timestamp_to_micros(ref.row.version):
         repo.add_event(
             conn,
             ref.row.id,
@@ -341,6 +341,11 @@ def update_case(
 ) -> dict[str, Any]:
     """Change a case's title, description, severity, priority, TLP, assignees or labels (the owner only)."""
     ref = case_for_owner(conn, principal, case_id)
+    if base_version is not None:
+        try:
+            timestamp_to_micros(base_version)
+        except ValueError:
+            raise BadRequest(f"base_version {base_version!r} is not a STIX timestamp (a version of the case)") from None
     allowed = {"title", "description", "severity", "priority", "tlp", "assignees", "labels"}
     unknown = set(changes) - allowed
     if unknown:

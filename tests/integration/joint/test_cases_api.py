@@ -180,3 +180,29 @@ def test_every_joint_write_is_audited(node: Node) -> None:
         ("alice@alpha.example", "case.participants"),
         ("alice@alpha.example", "case.status"),
     ]
+
+
+def test_odd_input_gets_a_4xx_never_a_500(node: Node) -> None:
+    c, h = node.client, node.h
+    cid = _case(node)["id"]
+    tid = c.post(f"/api/v1/cases/{cid}/tasks", json={"title": "t"}, headers=h("alice")).json()["id"]
+    attempts = [
+        ("post", "/api/v1/cases", {"title": "x", "labels": [""]}),
+        ("post", "/api/v1/cases", {"title": "x", "object_ids": "not a list"}),
+        ("post", "/api/v1/cases", {"title": "x\u0000y"}),
+        ("patch", f"/api/v1/cases/{cid}", {"base_version": "yesterday", "title": "y"}),
+        ("patch", f"/api/v1/cases/{cid}", {"assignees": ["nobody@nowhere.example"]}),
+        ("post", f"/api/v1/cases/{cid}/status", {"status": "archived"}),
+        ("post", f"/api/v1/cases/{cid}/links", {"object_ids": ["x-accord-case--not-a-uuid"]}),
+        ("patch", f"/api/v1/tasks/{tid}", {"due": "2026-02-30T00:00:00Z"}),
+        ("patch", f"/api/v1/tasks/{tid}", {"status": "finished"}),
+        ("patch", f"/api/v1/tasks/{tid}", {}),
+        ("post", f"/api/v1/tasks/{tid}/logs", {"content": "x", "evidence": ["nope"]}),
+        ("get", "/api/v1/cases?after=garbage", None),
+        ("get", "/api/v1/tasks?mine=0", None),
+        ("get", "/api/v1/cases?status=whatever", None),
+    ]
+    for method, path, body in attempts:
+        r = getattr(c, method)(path, headers=h("alice"), **({"json": body} if body is not None else {}))
+        assert 400 <= r.status_code < 500, (path, body, r.status_code, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json"), (path, r.text)
