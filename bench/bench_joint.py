@@ -105,18 +105,18 @@ def run(url: str, label: str, links: int, tasks: int) -> list[tuple[str, float, 
     with read_transaction(engine) as conn:
         bravo = accounts.get_org_by_name_or_raise(conn, "Bravo")
         bob = principal_for(conn, org_id=bravo.id, role="analyst", email="bob@bravo.example")
-        for name, case_id in (
-            ("small (10 links, 10 tasks)", small),
-            (f"large ({links:,} links, {tasks:,} tasks)", large),
-        ):
-            _open(conn, bob, case_id)  # warm
-            times = []
-            for _ in range(RUNS):
-                start = time.perf_counter()
-                _open(conn, bob, case_id)
-                times.append((time.perf_counter() - start) * 1000)
-            times.sort()
-            rows.append((f"{label}: open {name}", statistics.median(times), times[int(len(times) * 0.95) - 1]))
+        cases = (("small (10 links, 10 tasks)", small), (f"large ({links:,} links, {tasks:,} tasks)", large))
+        for what, action, runs in (("open", _open, RUNS), ("correlate", _correlate, 10)):
+            for name, case_id in cases:
+                action(conn, bob, case_id)  # warm
+                times = []
+                for _ in range(runs):
+                    start = time.perf_counter()
+                    action(conn, bob, case_id)
+                    times.append((time.perf_counter() - start) * 1000)
+                times.sort()
+                p95 = times[max(0, int(len(times) * 0.95) - 1)]
+                rows.append((f"{label}: {what} {name}", statistics.median(times), p95))
     engine.dispose()
     return rows
 

@@ -195,7 +195,9 @@ def _check(conn, p: Principal, final: dict[str, set[int]]) -> None:
     assert readable_cases == {cid for cid in cases if p.is_admin or p.org_id in final[cid]}
     listed = [c["id"] for c in service.list_cases(conn, p, before_id=None, limit=10_000)]
     assert sorted(listed) == sorted(readable_cases)
-    tasks = list(conn.execute(select(joint_task, joint_case.c.stix_id.label("case")).join(joint_case)))
+    tasks = list(
+        conn.execute(select(joint_task, joint_case.c.stix_id.label("case")).join(joint_case).order_by(joint_task.c.id))
+    )
     mine = {t.stix_id for t in tasks if t.assignee == p.email and t.seq in allowed and t.case in readable_cases}
     assert {t["id"] for t in work.my_tasks(conn, p, after_id=None, limit=10_000)} == mine
     for cid, row in cases.items():
