@@ -27,6 +27,7 @@ BENCHES = [
     ("bench_load.py", ["--seconds", "20", "--clients", "20"] if QUICK else []),
     ("bench_scale.py", ["--seconds", "10"] if QUICK else []),
     ("bench_exports.py", ["100000"] if QUICK else ["1000000"]),
+    ("bench_joint.py", ["2000", "200"] if QUICK else []),
 ]
 
 

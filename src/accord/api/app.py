@@ -125,8 +125,9 @@ def _with_checkpointer(app: FastAPI) -> None:
 
 
 def _include_routers(app: FastAPI) -> None:
-    """The routers of the features: TAXII, extraction, correlation, stream, federation, feeds, exports and the UI."""
-    from accord.api import correlate, exports, extract, federation, feeds, stream, taxii
+    """The routers of the features: TAXII, extraction, correlation, stream, federation, feeds, exports, joint
+    work and the UI."""
+    from accord.api import correlate, exports, extract, federation, feeds, joint, stream, taxii
     from accord.web import routes as web
 
     taxii.register(app)
@@ -136,4 +137,5 @@ def _include_routers(app: FastAPI) -> None:
     federation.register(app)
     feeds.register(app)
     exports.register(app)
+    joint.register(app)
     web.register(app)

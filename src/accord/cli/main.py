@@ -44,6 +44,9 @@ _COMMANDS: dict[str, tuple[str, str] | None] = {
     "feed": ("accord.cli.feed_cmd", "feed_app"),
     "peer": ("accord.cli.peer_cmd", "peer_app"),
     "node": ("accord.cli.node_cmd", "node_app"),
+    "case": ("accord.cli.joint_cmd", "case_app"),
+    "task": ("accord.cli.joint_cmd", "task_app"),
+    "rfi": ("accord.cli.joint_cmd", "rfi_app"),
 }
 
 

@@ -7,7 +7,7 @@ every answer through the sharing policy, so a correlation never names, counts or
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -113,3 +113,11 @@ def report_correlations(conn: Connection, principal: Principal, report_id: str) 
         "correlated_objects": sorted(summary.values(), key=lambda e: (-len(e["via"]), e["id"])),
         **result,
     }
+
+
+def objects_correlations(
+    conn: Connection, principal: Principal, objects: Sequence[Mapping[str, Any]], exclude: set[str]
+) -> dict[str, Any]:
+    """Correlations of a set of objects the caller read (e.g. a case's linked objects) with other readable
+    content, leaving out the objects in `exclude`."""
+    return _correlate(conn, principal, [(o["id"], values_of(o)) for o in objects], exclude=exclude)

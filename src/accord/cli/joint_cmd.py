@@ -1,0 +1,362 @@
+"""`accord case ...` and `accord task ...`: joint work across organisations, as a named user (`--as EMAIL`).
+
+The commands call the same service functions as the REST API; what the user may not read does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import typer
+
+from accord.cli.common import fail, out, reading, unit_of_work
+from accord.core.errors import Forbidden
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from accord.sharing.policy import Principal
+
+case_app = typer.Typer(help="Joint cases: open, share with partners, track, resolve.", no_args_is_help=True)
+task_app = typer.Typer(help="Tasks of joint cases and their logs.", no_args_is_help=True)
+rfi_app = typer.Typer(help="Requests for information between partner organisations.", no_args_is_help=True)
+AS = typer.Option(..., "--as", help="act as this user (e-mail)")
+
+
+def _who(conn: Connection, email: str, *, write: bool) -> Principal:
+    from accord.accounts.service import principal_for_email
+
+    principal = principal_for_email(conn, email)
+    if write and not principal.can_write:
+        raise Forbidden(f"{email} has a role that cannot write")
+    return principal
+
+
+def _show(data: Any) -> None:
+    out.print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode(), markup=False, highlight=False)
+
+
+def _public(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in i.items() if k != "_key"} for i in items]
+
+
+@case_app.command("create")
+def case_create(
+    title: str = typer.Argument(..., help="the case's title"),
+    as_user: str = AS,
+    description: str = typer.Option("", "--description"),
+    severity: str = typer.Option("medium", "--severity", help="low | medium | high | critical"),
+    priority: str = typer.Option("medium", "--priority", help="low | medium | high | critical"),
+    tlp: str = typer.Option("amber", "--tlp", help="clear | green | amber"),
+    participants: list[str] = typer.Option([], "--participant", help="a participating organisation (repeatable)"),
+    assignees: list[str] = typer.Option([], "--assignee", help="a user's e-mail (repeatable)"),
+    labels: list[str] = typer.Option([], "--label", help="a label (repeatable)"),
+    links: list[str] = typer.Option([], "--link", help="an object id to link (repeatable)"),
+    from_report: str | None = typer.Option(None, "--from-report", help="link this report and its objects"),
+) -> None:
+    """Open a case owned by the user's organisation; prints the case as JSON."""
+    from accord.joint.service import create_case
+
+    with unit_of_work() as conn:
+        case = create_case(
+            conn,
+            _who(conn, as_user, write=True),
+            title=title,
+            description=description,
+            severity=severity,
+            priority=priority,
+            tlp=tlp,
+            participants=participants,
+            assignees=assignees,
+            labels=labels,
+            object_ids=links,
+            from_report=from_report,
+        )
+    _show(case)
+
+
+@case_app.command("list")
+def case_list(
+    as_user: str = AS,
+    status: str | None = typer.Option(None, "--status", help="open | in_progress | resolved | closed"),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000),
+) -> None:
+    """The cases the user may read, newest first: id, status, severity, owner, title."""
+    from accord.joint.service import list_cases
+
+    with reading() as conn:
+        rows = list_cases(conn, _who(conn, as_user, write=False), before_id=None, limit=limit, status=status)
+    for r in rows:
+        out.print(f"{r['id']}  {r['status']:<11}  {r['severity']:<8}  {r['owner']}  {r['title']}", markup=False)
+
+
+@case_app.command("show")
+def case_show(case_id: str = typer.Argument(...), as_user: str = AS) -> None:
+    """A case with its first tasks and its timeline, as JSON."""
+    from accord.joint.service import case_view, timeline
+    from accord.joint.work import list_case_tasks
+
+    with reading() as conn:
+        who = _who(conn, as_user, write=False)
+        case = case_view(conn, who, case_id)
+        tasks = list_case_tasks(conn, who, case_id, after_id=None, limit=100)
+        events = timeline(conn, who, case_id, after_id=None, limit=1000)
+    _show(case | {"task_list": _public(tasks), "timeline": _public(events)})
+
+
+@case_app.command("edit")
+def case_edit(
+    case_id: str = typer.Argument(...),
+    as_user: str = AS,
+    title: str | None = typer.Option(None, "--title"),
+    description: str | None = typer.Option(None, "--description"),
+    severity: str | None = typer.Option(None, "--severity"),
+    priority: str | None = typer.Option(None, "--priority"),
+    tlp: str | None = typer.Option(None, "--tlp"),
+    assignees: list[str] | None = typer.Option(None, "--assignee", help="replaces the assignees (repeatable)"),
+    labels: list[str] | None = typer.Option(None, "--label", help="replaces the labels (repeatable)"),
+    base_version: str | None = typer.Option(None, "--base-version", help="the version you edited"),
+) -> None:
+    """Change a case's fields (its owning organisation only)."""
+    from accord.joint.service import update_case
+
+    given = {"title": title, "description": description, "severity": severity, "priority": priority, "tlp": tlp}
+    changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if assignees:
+        changes["assignees"] = assignees
+    if labels:
+        changes["labels"] = labels
+    with unit_of_work() as conn:
+        case = update_case(conn, _who(conn, as_user, write=True), case_id, changes, base_version=base_version)
+    out.print(f"{case['id']} is at version {case['version']}", markup=False)
+
+
+@case_app.command("status")
+def case_status(
+    case_id: str = typer.Argument(...),
+    status: str = typer.Argument(..., help="open | in_progress | resolved | closed"),
+    as_user: str = AS,
+    reason: str = typer.Option("", "--reason", help="needed to resolve, close or reopen"),
+) -> None:
+    """Move a case to another status (its owning organisation only)."""
+    from accord.joint.service import change_status
+
+    with unit_of_work() as conn:
+        case = change_status(conn, _who(conn, as_user, write=True), case_id, status, reason)
+    out.print(f"{case['id']} is {case['status']}", markup=False)
+
+
+@case_app.command("participants")
+def case_participants(
+    case_id: str = typer.Argument(...),
+    as_user: str = AS,
+    add: list[str] = typer.Option([], "--add", help="an organisation to add (repeatable)"),
+    remove: list[str] = typer.Option([], "--remove", help="an organisation to remove (repeatable)"),
+) -> None:
+    """Add or remove participating organisations (the owning organisation only)."""
+    from accord.joint.service import change_participants
+
+    with unit_of_work() as conn:
+        case = change_participants(conn, _who(conn, as_user, write=True), case_id, add=add, remove=remove)
+    out.print(f"participants: {', '.join(case['participants'])}", markup=False)
+
+
+@case_app.command("link")
+def case_link(
+    case_id: str = typer.Argument(...),
+    object_ids: list[str] = typer.Argument(..., help="object ids to link"),
+    as_user: str = AS,
+) -> None:
+    """Link objects to a case (any participant)."""
+    from accord.joint.service import link_objects
+
+    with unit_of_work() as conn:
+        result = link_objects(conn, _who(conn, as_user, write=True), case_id, object_ids)
+    out.print(f"linked {result['linked']}, already linked {result['already_linked']}", markup=False)
+
+
+@case_app.command("comment")
+def case_comment(case_id: str = typer.Argument(...), text: str = typer.Argument(...), as_user: str = AS) -> None:
+    """Comment on a case (any participant)."""
+    from accord.joint.service import comment
+
+    with unit_of_work() as conn:
+        note = comment(conn, _who(conn, as_user, write=True), case_id, text)
+    out.print(note["id"], markup=False)
+
+
+@task_app.command("add")
+def task_add(
+    case_id: str = typer.Argument(...),
+    title: str = typer.Argument(...),
+    as_user: str = AS,
+    description: str = typer.Option("", "--description"),
+    assignee: str | None = typer.Option(None, "--assignee", help="a user of a participating organisation"),
+    due: str | None = typer.Option(None, "--due", help="a STIX timestamp, e.g. 2026-12-31T00:00:00Z"),
+) -> None:
+    """Add a task to a case (any participant); prints its id."""
+    from accord.joint.work import add_task
+
+    with unit_of_work() as conn:
+        task = add_task(
+            conn,
+            _who(conn, as_user, write=True),
+            case_id,
+            title=title,
+            description=description,
+            assignee=assignee,
+            due=due,
+        )
+    out.print(task["id"], markup=False)
+
+
+@task_app.command("list")
+def task_list(
+    as_user: str = AS,
+    mine: bool = typer.Option(False, "--mine", help="the tasks assigned to you, across cases"),
+    case_id: str | None = typer.Option(None, "--case", help="the tasks of one case"),
+    limit: int = typer.Option(100, "--limit", min=1, max=10_000),
+) -> None:
+    """Your queue (--mine) or a case's tasks (--case): id, status, assignee, due, title."""
+    from accord.joint.work import list_case_tasks, my_tasks
+
+    if mine == (case_id is not None):
+        fail("give --mine or --case ID")
+    with reading() as conn:
+        who = _who(conn, as_user, write=False)
+        rows = (
+            my_tasks(conn, who, after_id=None, limit=limit)
+            if mine
+            else list_case_tasks(conn, who, case_id or "", after_id=None, limit=limit)
+        )
+    for r in rows:
+        line = f"{r['id']}  {r['status']:<7}  {r['assignee'] or '-'}  {r['due'] or '-'}  {r['title']}"
+        out.print(line, markup=False)
+
+
+@task_app.command("show")
+def task_show(task_id: str = typer.Argument(...), as_user: str = AS) -> None:
+    """A task with its log, as JSON."""
+    from accord.joint.work import get_task
+
+    with reading() as conn:
+        _show(get_task(conn, _who(conn, as_user, write=False), task_id))
+
+
+@task_app.command("update")
+def task_update(
+    task_id: str = typer.Argument(...),
+    as_user: str = AS,
+    status: str | None = typer.Option(None, "--status", help="todo | doing | blocked | done"),
+    assignee: str | None = typer.Option(None, "--assignee", help="a user's e-mail; '' unassigns"),
+    title: str | None = typer.Option(None, "--title"),
+    description: str | None = typer.Option(None, "--description"),
+    due: str | None = typer.Option(None, "--due"),
+    note: str = typer.Option("", "--note", help="log the change with this text"),
+) -> None:
+    """Change a task's status or assignee (any participant) or its details (its organisation)."""
+    from accord.joint.work import update_task
+
+    with unit_of_work() as conn:
+        task = update_task(
+            conn,
+            _who(conn, as_user, write=True),
+            task_id,
+            status=status,
+            assignee=assignee,
+            title=title,
+            description=description,
+            due=due,
+            note=note,
+        )
+    out.print(f"{task['id']} is {task['status']}, assigned to {task['assignee'] or 'nobody'}", markup=False)
+
+
+@task_app.command("log")
+def task_log(
+    task_id: str = typer.Argument(...),
+    text: str = typer.Argument(...),
+    as_user: str = AS,
+    evidence: list[str] = typer.Option([], "--evidence", help="an evidence object id (repeatable)"),
+) -> None:
+    """Append a log entry to a task (any participant)."""
+    from accord.joint.work import log_task
+
+    with unit_of_work() as conn:
+        entry = log_task(conn, _who(conn, as_user, write=True), task_id, text, evidence)
+    out.print(entry["id"], markup=False)
+
+
+@rfi_app.command("ask")
+def rfi_ask(
+    title: str = typer.Argument(...),
+    as_user: str = AS,
+    to: list[str] = typer.Option(..., "--to", help="an organisation asked (repeatable)"),
+    question: str = typer.Option("", "--question"),
+    values: list[str] = typer.Option([], "--value", help="a value asked about (repeatable)"),
+    object_ids: list[str] = typer.Option([], "--object", help="an object id asked about (repeatable)"),
+    due: str | None = typer.Option(None, "--due", help="a STIX timestamp"),
+    tlp: str = typer.Option("amber", "--tlp", help="clear | green | amber"),
+) -> None:
+    """Ask partner organisations; prints the request's id."""
+    from accord.joint.rfi import ask
+
+    with unit_of_work() as conn:
+        req = ask(
+            conn,
+            _who(conn, as_user, write=True),
+            title=title,
+            question=question,
+            to=to,
+            values=values,
+            object_ids=object_ids,
+            due=due,
+            tlp=tlp,
+        )
+    out.print(req["id"], markup=False)
+
+
+@rfi_app.command("list")
+def rfi_list(as_user: str = AS, limit: int = typer.Option(50, "--limit", min=1, max=10_000)) -> None:
+    """Requests asked by or addressed to the user's organisation: id, status, from, due, title."""
+    from accord.joint.rfi import list_rfis
+
+    with reading() as conn:
+        rows = list_rfis(conn, _who(conn, as_user, write=False), before_id=None, limit=limit)
+    for r in rows:
+        out.print(f"{r['id']}  {r['status']:<8}  {r['from']}  {r['due'] or '-'}  {r['title']}", markup=False)
+
+
+@rfi_app.command("show")
+def rfi_show(rfi_id: str = typer.Argument(...), as_user: str = AS) -> None:
+    """A request with its answers and response times, as JSON."""
+    from accord.joint.rfi import get_rfi
+
+    with reading() as conn:
+        _show(get_rfi(conn, _who(conn, as_user, write=False), rfi_id))
+
+
+@rfi_app.command("answer")
+def rfi_answer(
+    rfi_id: str = typer.Argument(...),
+    text: str = typer.Argument(""),
+    as_user: str = AS,
+    object_ids: list[str] = typer.Option([], "--object", help="an object id shared in the answer (repeatable)"),
+) -> None:
+    """Answer a request addressed to the user's organisation."""
+    from accord.joint.rfi import answer
+
+    with unit_of_work() as conn:
+        note = answer(conn, _who(conn, as_user, write=True), rfi_id, text, object_ids)
+    out.print(note["id"], markup=False)
+
+
+@rfi_app.command("close")
+def rfi_close(rfi_id: str = typer.Argument(...), as_user: str = AS, reason: str = typer.Option("", "--reason")) -> None:
+    """Close a request (the asking organisation only)."""
+    from accord.joint.rfi import close
+
+    with unit_of_work() as conn:
+        req = close(conn, _who(conn, as_user, write=True), rfi_id, reason)
+    out.print(f"{req['id']} is {req['status']}", markup=False)

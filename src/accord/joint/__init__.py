@@ -1,0 +1,1 @@
+"""Joint work across organisations: cases, tasks, task logs, comments and linked objects as STIX 2.1 content."""

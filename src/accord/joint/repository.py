@@ -1,0 +1,296 @@
+"""All SQL of joint work. Every read joins the object version a row comes from and filters it through the one
+sharing policy (readable_clause): a row whose version the caller may not read does not exist for it (R7)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from accord.core.clock import now_us
+from accord.models.accounts import org
+from accord.models.joint import joint_case, joint_event, joint_link, joint_rfi, joint_rfi_answer, joint_task
+from accord.models.objects import id_in, stix_object
+from accord.sharing.policy import Principal, readable_clause, visible_versions_clause
+from accord.stix.ids import id_key
+
+
+def _readable_seq(principal: Principal, seq_column: Any) -> Any:
+    """True where the version `seq_column` names is readable by the principal (one probe per row)."""
+    version = stix_object.alias("v")
+    return select(version.c.seq).where(version.c.seq == seq_column, readable_clause(principal, version)).exists()
+
+
+def insert_case(conn: Connection, row: dict[str, Any]) -> int:
+    """A new case row; its id."""
+    return int(conn.execute(insert(joint_case).values(**row)).inserted_primary_key[0])  # type: ignore[index]
+
+
+def update_case(conn: Connection, case_id: int, **values: Any) -> None:
+    """Change a case row (after a new version of the case)."""
+    conn.execute(update(joint_case).where(joint_case.c.id == case_id).values(**values))
+
+
+def readable_case(conn: Connection, principal: Principal, stix_id: str) -> Row[Any] | None:
+    """The case row, if the caller may read the case's newest version; None otherwise (missing or not)."""
+    c = joint_case.c
+    stmt = select(joint_case).where(c.stix_id == stix_id, _readable_seq(principal, c.seq))
+    return conn.execute(stmt).first()
+
+
+def list_cases(
+    conn: Connection, principal: Principal, *, before_id: int | None, limit: int, status: str | None
+) -> list[Row[Any]]:
+    """Readable cases, newest first; keyset on id."""
+    c = joint_case.c
+    stmt = select(joint_case, org.c.name.label("owner")).join(org, org.c.id == c.owner_org_id)
+    stmt = stmt.where(_readable_seq(principal, c.seq))
+    if status is not None:
+        stmt = stmt.where(c.status == status)
+    if before_id is not None:
+        stmt = stmt.where(c.id < before_id)
+    return list(conn.execute(stmt.order_by(c.id.desc()).limit(limit)))
+
+
+def raw_version(conn: Connection, seq: int) -> bytes:
+    """The raw JSON of one stored version (the caller checked it may read it)."""
+    return bytes(conn.execute(select(stix_object.c.raw).where(stix_object.c.seq == seq)).scalar_one())
+
+
+def org_ids_by_identity(conn: Connection, identities: Iterable[str]) -> dict[str, int]:
+    """Organisation ids by their identity object id."""
+    wanted = list(identities)
+    if not wanted:
+        return {}
+    return {r.stix_id: r.id for r in conn.execute(select(org.c.stix_id, org.c.id).where(org.c.stix_id.in_(wanted)))}
+
+
+def org_names(conn: Connection, org_ids: Iterable[int]) -> dict[int, str]:
+    """Organisation names by id."""
+    wanted = sorted(set(org_ids))
+    if not wanted:
+        return {}
+    return {r.id: r.name for r in conn.execute(select(org.c.id, org.c.name).where(org.c.id.in_(wanted)))}
+
+
+def own_latest_versions(conn: Connection, org_id: int, object_ids: Sequence[str]) -> list[bytes]:
+    """The newest version of the organisation's own (local) copy of each of these objects, raw."""
+    o = stix_object.c
+    found: list[bytes] = []
+    for start in range(0, len(object_ids), 500):
+        stmt = select(o.raw).where(
+            id_in(stix_object, object_ids[start : start + 500]),
+            o.owner_org_id == org_id,
+            o.peer_id.is_(None),
+            o.is_latest.is_(True),
+        )
+        found.extend(bytes(r) for r in conn.execute(stmt).scalars())
+    return found
+
+
+def insert_task(conn: Connection, row: dict[str, Any]) -> int:
+    """A new task row; its id."""
+    return int(conn.execute(insert(joint_task).values(**row)).inserted_primary_key[0])  # type: ignore[index]
+
+
+def update_task(conn: Connection, task_id: int, **values: Any) -> None:
+    """Change a task row (after a new version of the task, or a task log entry that changes it)."""
+    conn.execute(update(joint_task).where(joint_task.c.id == task_id).values(**values))
+
+
+def readable_task(conn: Connection, principal: Principal, stix_id: str) -> Row[Any] | None:
+    """The task row with its case's stix id, if the caller may read the task's newest version."""
+    t = joint_task.c
+    stmt = (
+        select(joint_task, joint_case.c.stix_id.label("case_stix_id"))
+        .join(joint_case, joint_case.c.id == t.case_id)
+        .where(t.stix_id == stix_id, _readable_seq(principal, t.seq))
+    )
+    return conn.execute(stmt).first()
+
+
+def list_tasks(
+    conn: Connection,
+    principal: Principal,
+    *,
+    case_id: int | None = None,
+    assignee: str | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> list[Row[Any]]:
+    """Readable tasks (of one case, or assigned to someone across cases), oldest first; keyset on id."""
+    t = joint_task.c
+    stmt = (
+        select(joint_task, joint_case.c.stix_id.label("case_stix_id"), joint_case.c.title.label("case_title"))
+        .join(joint_case, joint_case.c.id == t.case_id)
+        .where(_readable_seq(principal, t.seq), _readable_seq(principal, joint_case.c.seq))
+    )
+    if case_id is not None:
+        stmt = stmt.where(t.case_id == case_id)
+    if assignee is not None:
+        stmt = stmt.where(t.assignee == assignee)
+    if after_id is not None:
+        stmt = stmt.where(t.id > after_id)
+    return list(conn.execute(stmt.order_by(t.id).limit(limit)))
+
+
+def count_tasks(conn: Connection, principal: Principal, case_id: int) -> dict[str, int]:
+    """Readable tasks of a case by status."""
+    t = joint_task.c
+    stmt = (
+        select(t.status, func.count()).where(t.case_id == case_id, _readable_seq(principal, t.seq)).group_by(t.status)
+    )
+    return {status: int(n) for status, n in conn.execute(stmt)}
+
+
+def existing_links(conn: Connection, case_id: int, object_ids: Sequence[str]) -> set[str]:
+    """Which of these objects are already linked to the case (by anyone)."""
+    found: set[str] = set()
+    l = joint_link.c  # noqa: E741
+    for start in range(0, len(object_ids), 500):
+        part = object_ids[start : start + 500]
+        found.update(conn.execute(select(l.object_id).where(l.case_id == case_id, l.object_id.in_(part))).scalars())
+    return found
+
+
+def insert_links(conn: Connection, case_id: int, object_ids: Sequence[str], seq: int) -> None:
+    """Record links made by one version (of the case, or of a participant's link grouping)."""
+    if object_ids:
+        rows = [{"case_id": case_id, "object_id": i, "object_key": id_key(i), "seq": seq} for i in object_ids]
+        conn.execute(insert(joint_link), rows)
+
+
+def _readable_links(principal: Principal, case_id: int) -> Any:
+    """Links of a case whose linking version and linked object the caller may read."""
+    l = joint_link.c  # noqa: E741
+    obj = stix_object.alias("o")
+    return (
+        select(l.id, l.object_id, obj.c.raw)
+        .join(obj, (obj.c.id_key == l.object_key) & (obj.c.id == l.object_id))
+        .where(
+            l.case_id == case_id,
+            _readable_seq(principal, l.seq),
+            visible_versions_clause(principal, obj, latest_only=True),
+        )
+    )
+
+
+def linked_objects(
+    conn: Connection, principal: Principal, case_id: int, *, after_id: int | None, limit: int
+) -> list[Row[Any]]:
+    """Readable linked objects of a case (newest readable version each), in link order; keyset on link id."""
+    stmt = _readable_links(principal, case_id)
+    if after_id is not None:
+        stmt = stmt.where(joint_link.c.id > after_id)
+    return list(conn.execute(stmt.order_by(joint_link.c.id).limit(limit)))
+
+
+def readable_link_versions(conn: Connection, principal: Principal, case_id: int) -> list[int]:
+    """The versions that linked objects to a case (case versions, participants' groupings) the caller may read.
+
+    A case's links come from few versions: checking those once is cheaper than a probe per link
+    (bench/bench_joint.py opens a case of 10,000 links).
+    """
+    l = joint_link.c  # noqa: E741
+    seqs = sorted(conn.execute(select(l.seq).where(l.case_id == case_id).distinct()).scalars())
+    readable: list[int] = []
+    for start in range(0, len(seqs), 500):
+        part = seqs[start : start + 500]
+        stmt = select(stix_object.c.seq).where(stix_object.c.seq.in_(part), readable_clause(principal, stix_object))
+        readable.extend(conn.execute(stmt).scalars())
+    return readable
+
+
+def count_links(conn: Connection, principal: Principal, case_id: int) -> int:
+    """How many links of a case come from versions the caller may read (references it can see in them; the
+    objects themselves are listed by linked_objects, which filters each)."""
+    seqs = readable_link_versions(conn, principal, case_id)
+    if not seqs:
+        return 0
+    l = joint_link.c  # noqa: E741
+    return int(conn.execute(select(func.count()).where(l.case_id == case_id, l.seq.in_(seqs))).scalar_one())
+
+
+def add_event(
+    conn: Connection, case_id: int, seq: int, kind: str, actor: str, summary: str, *, task_id: int | None = None
+) -> None:
+    """One timeline entry, tied to the version that made the change."""
+    values = {"case_id": case_id, "seq": seq, "task_id": task_id, "kind": kind, "actor": actor, "summary": summary}
+    conn.execute(insert(joint_event).values(at_us=now_us(), **values))
+
+
+def last_task_change(conn: Connection, task_id: int) -> int:
+    """The version that made a task's latest timeline entry (a task version or a task-log note)."""
+    e = joint_event.c
+    stmt = select(e.seq).where(e.task_id == task_id).order_by(e.id.desc()).limit(1)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def events(conn: Connection, principal: Principal, case_id: int, *, after_id: int | None, limit: int) -> list[Row[Any]]:
+    """The timeline entries whose versions the caller may read, oldest first; keyset on id."""
+    e = joint_event.c
+    stmt = select(joint_event).where(e.case_id == case_id, _readable_seq(principal, e.seq))
+    if after_id is not None:
+        stmt = stmt.where(e.id > after_id)
+    return list(conn.execute(stmt.order_by(e.id).limit(limit)))
+
+
+def task_logs(conn: Connection, principal: Principal, task_id: int) -> list[Row[Any]]:
+    """The readable task-log notes of a task (timeline entries of kind task.log naming it), oldest first."""
+    e = joint_event.c
+    stmt = (
+        select(joint_event.c.id, joint_event.c.at_us, joint_event.c.actor, stix_object.c.raw)
+        .join(stix_object, stix_object.c.seq == e.seq)
+        .where(
+            e.task_id == task_id,
+            e.kind == "task.log",
+            readable_clause(principal, stix_object),
+        )
+        .order_by(e.id)
+    )
+    return list(conn.execute(stmt))
+
+
+def insert_rfi(conn: Connection, row: dict[str, Any]) -> int:
+    """A new request row; its id."""
+    return int(conn.execute(insert(joint_rfi).values(**row)).inserted_primary_key[0])  # type: ignore[index]
+
+
+def update_rfi(conn: Connection, rfi_id: int, **values: Any) -> None:
+    """Change a request row."""
+    conn.execute(update(joint_rfi).where(joint_rfi.c.id == rfi_id).values(**values))
+
+
+def readable_rfi(conn: Connection, principal: Principal, stix_id: str) -> Row[Any] | None:
+    """The request row, if the caller may read its newest version."""
+    r = joint_rfi.c
+    return conn.execute(select(joint_rfi).where(r.stix_id == stix_id, _readable_seq(principal, r.seq))).first()
+
+
+def list_rfis(conn: Connection, principal: Principal, *, before_id: int | None, limit: int) -> list[Row[Any]]:
+    """Readable requests, newest first; keyset on id."""
+    r = joint_rfi.c
+    stmt = select(joint_rfi, org.c.name.label("owner")).join(org, org.c.id == r.owner_org_id)
+    stmt = stmt.where(_readable_seq(principal, r.seq))
+    if before_id is not None:
+        stmt = stmt.where(r.id < before_id)
+    return list(conn.execute(stmt.order_by(r.id.desc()).limit(limit)))
+
+
+def add_answer(conn: Connection, rfi_id: int, org_id: int, seq: int, at_us: int) -> None:
+    """Record an answer note."""
+    conn.execute(insert(joint_rfi_answer).values(rfi_id=rfi_id, org_id=org_id, seq=seq, at_us=at_us))
+
+
+def answers(conn: Connection, principal: Principal, rfi_id: int) -> list[Row[Any]]:
+    """The answers to a request the caller may read, oldest first, with the answering organisation's name."""
+    a = joint_rfi_answer.c
+    stmt = (
+        select(a.id, a.at_us, a.org_id, org.c.name.label("org"), stix_object.c.raw)
+        .join(org, org.c.id == a.org_id)
+        .join(stix_object, stix_object.c.seq == a.seq)
+        .where(a.rfi_id == rfi_id, readable_clause(principal, stix_object))
+        .order_by(a.id)
+    )
+    return list(conn.execute(stmt))

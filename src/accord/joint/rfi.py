@@ -1,0 +1,239 @@
+"""Requests for information: an organisation asks partner organisations about values, objects or a question,
+with a due date and a TLP; the addressed organisations answer with text and/or shared STIX objects.
+
+Like a case, a request has its own collection whose readers are the asker and the addressed organisations;
+the request is an `x-accord-rfi` object of the asker, each answer a `note` of the answering organisation
+(object_refs: the request, then the objects it shares). Status (open, answered, closed) and response times
+follow from what the caller may read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Row
+
+from accord.accounts import service as accounts
+from accord.audit.service import record
+from accord.core.clock import now_us
+from accord.core.errors import BadRequest, Conflict, Forbidden, NotFound
+from accord.joint import objects
+from accord.joint import repository as repo
+from accord.joint.notify import notify
+from accord.joint.service import actor_of, check_ids, next_modified, org_ref, parse_tlp, share_own, store
+from accord.sharing.policy import Principal
+from accord.stix.ids import ID_RE
+from accord.stix.markings import Tlp
+from accord.stix.timestamps import normalize_timestamp, timestamp_to_micros
+
+MAX_VALUES = 1000
+
+
+def _alias(stix_id: str) -> str:
+    return "rfi-" + stix_id.partition("--")[2]
+
+
+def ask(
+    conn: Connection,
+    principal: Principal,
+    *,
+    title: str,
+    question: str = "",
+    to: list[str],
+    values: list[str] | None = None,
+    object_ids: list[str] | None = None,
+    due: str | None = None,
+    tlp: str = "amber",
+) -> dict[str, Any]:
+    """Ask one or more partner organisations; the caller's own objects asked about are shared with them."""
+    if not title.strip():
+        raise BadRequest("a request needs a title")
+    if not to:
+        raise BadRequest("address the request to at least one organisation")
+    asked = list(dict.fromkeys(v.strip() for v in values or [] if v.strip()))
+    if len(asked) > MAX_VALUES:
+        raise BadRequest(f"at most {MAX_VALUES} values per request")
+    level = parse_tlp(tlp)
+    refs = check_ids(list(object_ids or []))
+    if due:
+        try:
+            due = normalize_timestamp(due)
+        except ValueError:
+            raise BadRequest(f"due {due!r} is not a STIX timestamp (e.g. 2026-12-31T00:00:00Z)") from None
+    rows = [accounts.get_org_by_name_or_raise(conn, n) for n in to]
+    if any(r.is_remote for r in rows):
+        raise BadRequest("address organisations of this node")
+    if any(r.id == principal.org_id for r in rows):
+        raise BadRequest("a request is addressed to other organisations")
+    stix_id = objects.new_id(objects.RFI_TYPE)
+    names = [accounts.get_org(conn, principal.org_id).name, *dict.fromkeys(r.name for r in rows)]
+    coll = accounts.create_collection(
+        conn,
+        f"Request: {title.strip()[:200]}",
+        _alias(stix_id),
+        readers=names,
+        writers=names,
+        description=f"The shared collection of request {stix_id}",
+        actor=actor_of(principal),
+    )
+    at = now_us()
+    ts = objects.timestamp(at)
+    fields: dict[str, Any] = {
+        "name": title.strip(),
+        "question": question,
+        "addressee_refs": list(dict.fromkeys(r.stix_id for r in rows)),
+        "values": asked,
+        "object_refs": refs,
+        "due": due,
+        "status": "open",
+        "tlp": int(level),
+    }
+    body = objects.rfi_object(
+        stix_id=stix_id, owner_ref=org_ref(conn, principal.org_id), created=ts, modified=ts, fields=fields
+    )
+    (seq,) = store(conn, principal, coll.id, [body])
+    share_own(conn, principal, coll.id, refs)
+    row = {
+        "stix_id": stix_id,
+        "collection_id": coll.id,
+        "owner_org_id": principal.org_id,
+        "seq": seq,
+        "status": "open",
+        "title": fields["name"][:300],
+        "due": due,
+        "tlp": int(level),
+        "created_us": at,
+        "updated_us": at,
+        "asked_by": principal.email,
+    }
+    repo.insert_rfi(conn, row)
+    record(conn, actor_of(principal), "rfi.create", stix_id, to=names[1:], values=len(asked), objects=len(refs))
+    return get_rfi(conn, principal, stix_id)
+
+
+def _readable(conn: Connection, principal: Principal, rfi_id: str) -> tuple[Row[Any], dict[str, Any]]:
+    row = repo.readable_rfi(conn, principal, rfi_id) if ID_RE.match(rfi_id) else None
+    if row is None:
+        raise NotFound(f"no request {rfi_id}")
+    return row, orjson.loads(repo.raw_version(conn, row.seq))
+
+
+def get_rfi(conn: Connection, principal: Principal, rfi_id: str) -> dict[str, Any]:
+    """A request with the answers the caller may read and each addressed organisation's response time."""
+    row, body = _readable(conn, principal, rfi_id)
+    addressed = repo.org_ids_by_identity(conn, body["addressee_refs"])
+    names = repo.org_names(conn, [row.owner_org_id, *addressed.values()])
+    answers = []
+    first: dict[int, int] = {}
+    for a in repo.answers(conn, principal, row.id):
+        note = orjson.loads(a.raw)
+        answers.append(
+            {
+                "id": note["id"],
+                "org": a.org,
+                "author": (note.get("authors") or [""])[0],
+                "at": objects.timestamp(a.at_us),
+                "content": note["content"],
+                "objects": note["object_refs"][1:],
+            }
+        )
+        first.setdefault(a.org_id, a.at_us)
+    return {
+        "id": row.stix_id,
+        "title": body["name"],
+        "question": body.get("question", ""),
+        "from": names.get(row.owner_org_id, ""),
+        "to": sorted(names[o] for o in addressed.values()),
+        "values": body.get("values", []),
+        "object_ids": body.get("object_refs", []),
+        "due": row.due,
+        "tlp": Tlp(row.tlp).label,
+        "status": row.status,
+        "status_reason": body.get("status_reason", ""),
+        "created": objects.timestamp(row.created_us),
+        "answers": answers,
+        "response_seconds": {
+            names[o]: (first[o] - row.created_us) // 1_000_000 if o in first else None for o in addressed.values()
+        },
+    }
+
+
+def list_rfis(conn: Connection, principal: Principal, *, before_id: int | None, limit: int) -> list[dict[str, Any]]:
+    """Readable requests (asked by or addressed to the caller's organisation), newest first; `_key` the keyset."""
+    return [
+        {
+            "_key": r.id,
+            "id": r.stix_id,
+            "title": r.title,
+            "from": r.owner,
+            "status": r.status,
+            "due": r.due,
+            "tlp": Tlp(r.tlp).label,
+            "created": objects.timestamp(r.created_us),
+        }
+        for r in repo.list_rfis(conn, principal, before_id=before_id, limit=limit)
+    ]
+
+
+def answer(
+    conn: Connection, principal: Principal, rfi_id: str, content: str, object_ids: list[str] | None = None
+) -> dict[str, Any]:
+    """Answer a request addressed to the caller's organisation, with text and/or objects (its own are shared)."""
+    row, body = _readable(conn, principal, rfi_id)
+    addressed = set(repo.org_ids_by_identity(conn, body["addressee_refs"]).values())
+    if principal.org_id not in addressed:
+        raise Forbidden("this request is not addressed to your organisation")
+    if row.status == "closed":
+        raise Conflict("this request is closed")
+    refs = check_ids(list(object_ids or []))
+    if not content.strip() and not refs:
+        raise BadRequest("an answer needs text or objects")
+    at = now_us()
+    note = objects.note_object(
+        owner_ref=org_ref(conn, principal.org_id),
+        at=objects.timestamp(at),
+        author=actor_of(principal),
+        content=content or "(objects)",
+        refs=[row.stix_id, *refs],
+        tlp=Tlp(row.tlp),
+    )
+    (seq,) = store(conn, principal, row.collection_id, [note])
+    share_own(conn, principal, row.collection_id, refs)
+    repo.add_answer(conn, row.id, principal.org_id, seq, at)
+    summary = f"{actor_of(principal)} answered {row.title!r}: {content[:200]}"
+    notify(
+        conn, [row.asked_by], actor=principal.email, seq=seq, kind="rfi.answer", subject=row.stix_id, summary=summary
+    )
+    if row.status == "open":
+        repo.update_rfi(conn, row.id, status="answered", updated_us=at)
+    record(conn, actor_of(principal), "rfi.answer", rfi_id, note=note["id"], objects=len(refs))
+    return {"id": note["id"], "created": note["created"]}
+
+
+def close(conn: Connection, principal: Principal, rfi_id: str, reason: str = "") -> dict[str, Any]:
+    """Close a request (the asking organisation only): a new version of it."""
+    row, body = _readable(conn, principal, rfi_id)
+    if row.owner_org_id != principal.org_id:
+        raise Forbidden("only the organisation that asked closes a request")
+    if row.status == "closed":
+        raise Conflict("this request is already closed")
+    fields = {
+        "name": body["name"],
+        "question": body.get("question", ""),
+        "addressee_refs": body["addressee_refs"],
+        "values": body.get("values", []),
+        "object_refs": body.get("object_refs", []),
+        "due": body.get("due"),
+        "status": "closed",
+        "status_reason": reason.strip(),
+        "tlp": row.tlp,
+    }
+    modified = next_modified(body["modified"])
+    new = objects.rfi_object(
+        stix_id=row.stix_id, owner_ref=body["created_by_ref"], created=body["created"], modified=modified, fields=fields
+    )
+    (seq,) = store(conn, principal, row.collection_id, [new])
+    repo.update_rfi(conn, row.id, seq=seq, status="closed", updated_us=timestamp_to_micros(modified))
+    record(conn, actor_of(principal), "rfi.close", rfi_id)
+    return get_rfi(conn, principal, rfi_id)

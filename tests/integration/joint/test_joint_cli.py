@@ -1,0 +1,96 @@
+"""`accord case` and `accord task` as users run them: the same rules as the REST API, one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.integration.cli.cli_runner import Result, run_cli
+
+
+@pytest.fixture
+def cli(db_url: str, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    def run(*args: str) -> Result:
+        return run_cli(capsys, monkeypatch, *args)
+
+    assert run("init").code == 0
+    for org in ("Alpha", "Bravo", "Charlie"):
+        assert run("org", "create", org).code == 0
+    for email, org, role in (
+        ("alice@alpha.example", "Alpha", "analyst"),
+        ("bob@bravo.example", "Bravo", "analyst"),
+        ("carol@charlie.example", "Charlie", "analyst"),
+        ("rita@alpha.example", "Alpha", "reader"),
+    ):
+        assert run("user", "create", email, "--org", org, "--role", role, "--no-password").code == 0, email
+    return run
+
+
+def test_case_and_task_commands_work_a_case_and_keep_it_from_a_third_org(cli: Callable[..., Result]) -> None:
+    made = cli("case", "create", "Port intrusion", "--as", "alice@alpha.example", "--participant", "Bravo")
+    assert made.code == 0, made.err
+    case_id = orjson.loads(made.out)["id"]
+    task = cli(
+        "task", "add", case_id, "Block at the edge", "--as", "alice@alpha.example", "--assignee", "bob@bravo.example"
+    )
+    assert task.code == 0, task.err
+    task_id = task.out.strip()
+
+    queue = cli("task", "list", "--mine", "--as", "bob@bravo.example")
+    assert queue.code == 0
+    assert task_id in queue.out
+    assert "Block at the edge" in queue.out
+    assert cli("task", "update", task_id, "--status", "doing", "--as", "bob@bravo.example").code == 0
+    assert cli("task", "log", task_id, "blocked on fw-1", "--as", "bob@bravo.example").code == 0
+    assert cli("case", "comment", case_id, "seen here too", "--as", "bob@bravo.example").code == 0
+    shown = orjson.loads(cli("case", "show", case_id, "--as", "bob@bravo.example").out)
+    assert shown["task_list"][0]["status"] == "doing"
+    assert [e["kind"] for e in shown["timeline"]] == ["case.create", "task.create", "task.log", "task.log", "comment"]
+    assert cli("case", "status", case_id, "resolved", "--reason", "done", "--as", "alice@alpha.example").code == 0
+    assert case_id in cli("case", "list", "--as", "bob@bravo.example").out
+
+    # Charlie: the case does not exist for it; the answers match a case that does not exist at all.
+    missing = "x-accord-case--0e4b1c1e-9f7a-4d43-8a57-0f3b7e5b2c11"
+    for args in (("case", "show", "{}"), ("case", "comment", "{}", "hi"), ("task", "add", "{}", "t")):
+        real = cli(*(a.format(case_id) for a in args), "--as", "carol@charlie.example")
+        absent = cli(*(a.format(missing) for a in args), "--as", "carol@charlie.example")
+        assert real.code == absent.code == 2
+        assert real.err.replace(case_id, "ID") == absent.err.replace(missing, "ID")
+        assert real.err.count("\n") == 1
+        assert "Traceback" not in real.err
+    assert cli("case", "list", "--as", "carol@charlie.example").out == ""
+    assert cli("task", "list", "--mine", "--as", "carol@charlie.example").out == ""
+
+
+def test_cli_errors_are_one_line(cli: Callable[..., Result]) -> None:
+    bad_tlp = cli("case", "create", "x", "--as", "alice@alpha.example", "--tlp", "red")
+    assert bad_tlp.code == 2
+    assert bad_tlp.err.startswith("accord: error: a case is TLP:CLEAR")
+    reader = cli("case", "create", "x", "--as", "rita@alpha.example")
+    assert reader.code != 0
+    assert reader.err.count("\n") == 1
+    assert "cannot write" in reader.err
+    both = cli("task", "list", "--as", "alice@alpha.example")
+    assert both.code != 0
+    assert both.err == "accord: error: give --mine or --case ID\n"
+
+
+def test_rfi_commands_ask_answer_and_close(cli: Callable[..., Result]) -> None:
+    asked = cli(
+        "rfi", "ask", "Seen 203.0.113.9?", "--to", "Bravo", "--value", "203.0.113.9", "--as", "alice@alpha.example"
+    )
+    assert asked.code == 0, asked.err
+    rid = asked.out.strip()
+    assert rid in cli("rfi", "list", "--as", "bob@bravo.example").out
+    assert cli("rfi", "answer", rid, "not here", "--as", "bob@bravo.example").code == 0
+    shown = orjson.loads(cli("rfi", "show", rid, "--as", "alice@alpha.example").out)
+    assert shown["status"] == "answered"
+    assert [a["content"] for a in shown["answers"]] == ["not here"]
+    closed = cli("rfi", "close", rid, "--reason", "thanks", "--as", "alice@alpha.example")
+    assert closed.out.strip() == f"{rid} is closed"
+    hidden = cli("rfi", "show", rid, "--as", "carol@charlie.example")
+    assert hidden.code == 2
+    assert hidden.err == f"accord: error: no request {rid}\n"
