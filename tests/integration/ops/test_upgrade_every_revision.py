@@ -32,6 +32,9 @@ EARLIER = sorted(rev.revision for rev in _SCRIPT.walk_revisions() if rev.revisio
 INDICATOR = f"indicator--{uuid.UUID(int=1)}"
 RECEIVED = f"indicator--{uuid.UUID(int=2)}"
 FEED_PASSWORD = "feed pass wörd"
+CASE, TASK, RFI = (
+    f"{kind}--{uuid.UUID(int=n)}" for kind, n in (("x-accord-case", 4), ("x-accord-task", 5), ("x-accord-rfi", 6))
+)
 
 
 @pytest.fixture
@@ -98,7 +101,7 @@ def _rows(token: tuple[str, str], feed_password: str) -> dict[str, list[dict[str
         ],
         "api_token": [
             {"id": 1, "user_id": 2, "prefix": token[0], "token_hash": token[1], "read_only": False}
-            | {"expires_us": None, "revoked_us": None, "created_us": 20}
+            | {"expires_us": None, "revoked_us": None, "created_us": 20, "last_used_us": None}
         ],
         "collection": [
             {"id": 1, "uuid": str(uuid.UUID(int=50)), "alias": "intel", "title": "Intel", "description": ""}
@@ -110,9 +113,11 @@ def _rows(token: tuple[str, str], feed_password: str) -> dict[str, list[dict[str
         ],
         "peer": [
             {"id": 1, "name": "partner", "url": "https://partner.example/taxii2/", "local_org_id": 2}
-            | {"created_us": 40, "kind": "peer"},
+            | {"created_us": 40, "kind": "peer", "secret": None, "username": None, "allow_private": False}
+            | {"public_key": None, "source_org_id": 3, "enabled": True, "timeout_seconds": 60.0},
             {"id": 2, "name": "feed:f1", "url": "https://feeds.example/x.csv", "local_org_id": 1}
-            | {"created_us": 41, "kind": "feed"},
+            | {"created_us": 41, "kind": "feed", "secret": None, "username": None, "allow_private": False}
+            | {"public_key": None, "source_org_id": None, "enabled": True, "timeout_seconds": 120.0},
         ],
         "peer_org": [{"peer_id": 1, "org_id": 3}, {"peer_id": 2, "org_id": 4}],
         "stix_object": [
@@ -160,6 +165,40 @@ def _rows(token: tuple[str, str], feed_password: str) -> dict[str, list[dict[str
             | {"findings": b"[]", "bundle": b"{}", "status": "draft", "collection_id": 1, "published_us": None}
         ],
         "worker_lease": [{"name": "scheduler", "holder": "w1", "until_us": 99}],
+        "joint_case": [
+            {"id": 1, "stix_id": CASE, "collection_id": 1, "owner_org_id": 2, "seq": 2, "version": v2}
+            | {"status": "open", "title": "A case", "severity": "high", "priority": "p2", "tlp": 2}
+            | {"created_us": 110, "updated_us": 111, "opened_by": "alice@alpha.example"}
+        ],
+        "joint_task": [
+            {"id": 1, "stix_id": TASK, "case_id": 1, "owner_org_id": 2, "seq": 2, "title": "Block it"}
+            | {"status": "todo", "assignee": "alice@alpha.example", "due": None, "updated_us": 112}
+        ],
+        "joint_link": [{"id": 1, "case_id": 1, "object_id": INDICATOR, "object_key": id_key(INDICATOR), "seq": 2}],
+        "joint_event": [
+            {"id": 1, "case_id": 1, "seq": 2, "task_id": None, "at_us": 113, "kind": "case.created"}
+            | {"actor": "alice@alpha.example", "summary": "opened"}
+        ],
+        "joint_rfi": [
+            {"id": 1, "stix_id": RFI, "collection_id": 1, "owner_org_id": 2, "seq": 2, "status": "open"}
+            | {"title": "Seen this?", "due": None, "tlp": 2, "created_us": 114, "updated_us": 114}
+            | {"asked_by": "alice@alpha.example"}
+        ],
+        "joint_rfi_answer": [{"id": 1, "rfi_id": 1, "org_id": 3, "seq": 3, "at_us": 115}],
+        "joint_notification": [
+            {"id": 1, "public_id": str(uuid.UUID(int=116)), "user_id": 2, "seq": 2, "kind": "task.assigned"}
+            | {"subject": TASK, "summary": "a task for you", "at_us": 116, "read_us": None}
+        ],
+        "peer_subscription": [
+            {"id": 1, "peer_id": 1, "direction": "pull", "remote_collection": "shared", "collection_id": 1}
+            | {"live": False, "every_seconds": None, "enabled": True, "watermark": v1, "watermark_partial": False}
+            | {"stream_cursor": None, "position": 0, "created_us": 42, "last_run_us": 43, "last_ok_us": 43}
+            | {"last_error": None, "failures": 0, "next_run_us": 44, "received": 1, "stored": 1, "duplicates": 0}
+            | {"refused": 0, "removed": 0, "sent": 0}
+        ],
+        "object_receipt": [
+            {"object_seq": 3, "peer_id": 1, "subscription_id": 1, "remote_collection": "shared", "received_us": 43}
+        ],
         "collection_removal": [
             {"tick": 100, "collection_id": 1, "object_seq": 1, "added_by_org_id": 2, "removed_us": 100}
         ],
