@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from accord.models.objects import id_is, stix_object
 from accord.sharing.policy import Principal, preferred_first, visible_versions_clause
@@ -16,14 +16,24 @@ def list_latest(
     principal: Principal,
     *,
     types: list[str] | None = None,
+    tlps: list[int | None] | None = None,
     before_seq: int | None = None,
     limit: int = 100,
 ) -> list[tuple[int, bytes]]:
-    """The newest readable versions, newest first, as (seq, raw) pairs; keyset on seq."""
+    """The newest readable versions, newest first, as (seq, raw) pairs; keyset on seq.
+
+    `tlps` keeps the objects marked with one of these levels (accord.stix.markings.Tlp; None: unmarked).
+    """
     o = stix_object.c
     stmt = select(o.seq, o.raw).where(visible_versions_clause(principal, stix_object, latest_only=True))
     if types:
         stmt = stmt.where(o.type.in_(types))
+    if tlps:
+        levels = [t for t in tlps if t is not None]
+        wanted = [o.tlp.in_(levels)] if levels else []
+        if None in tlps:
+            wanted.append(o.tlp.is_(None))
+        stmt = stmt.where(or_(*wanted))
     if before_seq is not None:
         stmt = stmt.where(o.seq < before_seq)
     return [(r.seq, r.raw) for r in conn.execute(stmt.order_by(o.seq.desc()).limit(limit))]
@@ -49,6 +59,17 @@ def list_versions(conn: Connection, principal: Principal, stix_id: str) -> list[
         .order_by(o.version, o.seq)
     )
     return list(conn.execute(stmt).scalars())
+
+
+def version_bodies(conn: Connection, principal: Principal, stix_id: str) -> list[tuple[str, bytes]]:
+    """The readable versions of one object with their bodies, as (version, raw), oldest first."""
+    o = stix_object.c
+    stmt = (
+        select(o.version, o.raw)
+        .where(id_is(stix_object, stix_id), visible_versions_clause(principal, stix_object, latest_only=False))
+        .order_by(o.version, o.seq)
+    )
+    return [(r.version, r.raw) for r in conn.execute(stmt)]
 
 
 def readable_keys(conn: Connection, principal: Principal, *, latest_only: bool) -> set[tuple[str, str, int]]:
