@@ -50,5 +50,9 @@
   cy.on("dbltap", "node", (event) => {
     window.location.assign("/objects/" + encodeURIComponent(event.target.id()));
   });
+  // Where a node is drawn, relative to the box (for tests that click it).
+  window.accordGraph = {
+    positionOf: (id) => { const p = cy.getElementById(id).renderedPosition(); return [p.x, p.y]; },
+  };
   expand(box.dataset.root);
 })();
