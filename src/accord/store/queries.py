@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from accord.models.objects import id_is, stix_object
 from accord.sharing.policy import Principal, preferred_first, visible_versions_clause
@@ -70,6 +70,25 @@ def version_bodies(conn: Connection, principal: Principal, stix_id: str) -> list
         .order_by(o.version, o.seq)
     )
     return [(r.version, r.raw) for r in conn.execute(stmt)]
+
+
+DAY_US = 86_400_000_000
+
+
+def daily_counts(
+    conn: Connection, principal: Principal, *, since_us: int, types: list[str] | None = None
+) -> list[tuple[int, int, int]]:
+    """Readable object versions stored since `since_us`, per day (days since the epoch) and owner org, as
+    (day, owner_org_id, count); a range scan on seq (the version's date_added)."""
+    o = stix_object.c
+    day = (o.seq / DAY_US).label("day") if conn.dialect.name == "sqlite" else func.div(o.seq, DAY_US).label("day")
+    stmt = select(day, o.owner_org_id, func.count()).where(
+        o.seq >= since_us, visible_versions_clause(principal, stix_object, latest_only=False)
+    )
+    if types:
+        stmt = stmt.where(o.type.in_(types))
+    stmt = stmt.group_by(day, o.owner_org_id).order_by(day)
+    return [(int(r[0]), int(r[1]), int(r[2])) for r in conn.execute(stmt)]
 
 
 def readable_keys(conn: Connection, principal: Principal, *, latest_only: bool) -> set[tuple[str, str, int]]:

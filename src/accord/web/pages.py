@@ -9,6 +9,9 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
+
+from accord.core.db import get_engine, read_transaction
 
 from accord.api.deps import read_conn
 from accord.correlate import lookup as lookup_service
@@ -17,6 +20,7 @@ from accord.sharing import cursors
 from accord.sharing.policy import Principal
 from accord.stix.markings import Tlp
 from accord.store import queries
+from accord.web import dashboard
 from accord.web.render import page
 from accord.web.session import session_principal, web_principal
 from accord.web.views import title_of, tlp_label
@@ -64,19 +68,17 @@ def _rows(raws: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
 
 @router.get("/", response_model=None)
 async def home(request: Request) -> Response:
-    """The home page: the newest objects you may read; the sign-in page when signed out."""
+    """The dashboard; the sign-in page when signed out."""
     principal = await session_principal(request)
     if principal is None:
         return page(request, "signin.html", None, next="/", error=None, email="")
-    return _home(request, principal)
+    return await run_in_threadpool(_dashboard, request, principal)
 
 
-def _home(request: Request, principal: Principal) -> HTMLResponse:
-    from accord.core.db import get_engine, read_transaction
-
+def _dashboard(request: Request, principal: Principal) -> HTMLResponse:
     with read_transaction(get_engine()) as conn:
-        latest = queries.list_latest(conn, principal, limit=15)
-    return page(request, "home.html", principal, latest=_rows(latest))
+        return page(request, "home.html", principal, latest=_rows(queries.list_latest(conn, principal, limit=15)),
+                    **dashboard.figures(conn, principal))
 
 
 @router.get("/search")
