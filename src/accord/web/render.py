@@ -33,6 +33,8 @@ NAV: list[NavItem] = [
     NavItem("Search", "/search"),
     NavItem("My tokens", "/tokens"),
     NavItem("API docs", "/api/v1/docs"),
+    NavItem("Admin", "/admin", frozenset({"admin"})),
+    NavItem("Audit log", "/admin/audit", frozenset({"admin"})),
 ]
 
 
