@@ -31,6 +31,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("Home", "/"),
     NavItem("Search", "/search"),
+    NavItem("Extract", "/extract", frozenset({"admin", "analyst"})),
     NavItem("My tokens", "/tokens"),
     NavItem("API docs", "/api/v1/docs"),
     NavItem("Admin", "/admin", frozenset({"admin"})),
