@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ASSETS, BOB, Console, sign_in
+from tests.browser.conftest import ADMIN, ALICE, ASSETS, BOB, Console, sign_in
 
 AXE = ASSETS / "axe-core" / "axe.min.js"
 
@@ -22,7 +22,8 @@ def _violations(page: Any) -> list[str]:
     ]
 
 
-PAGES = ["/", "/search", "/search?q=203.0.113.77", "/tokens", "/api/v1/docs"]
+PAGES = ["/", "/search", "/search?q=203.0.113.77", "/tokens", "/extract", "/api/v1/docs"]
+ADMIN_PAGES = ["/", "/admin", "/admin/collections", "/admin/audit?check=true"]
 
 
 def test_sign_in_page(console: Console, context: Any) -> None:
@@ -40,9 +41,24 @@ def test_signed_in_pages(console: Console, context: Any, path: str) -> None:
     assert _violations(page) == []
 
 
-def test_object_page(console: Console, context: Any) -> None:
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+def test_admin_pages(console: Console, context: Any, path: str) -> None:
     page = context.new_page()
-    sign_in(page, console, BOB)
-    page.goto(f"{console.url}/objects/{console.hub_id}")
+    sign_in(page, console, ADMIN)
+    page.goto(console.url + path)
     page.wait_for_load_state("networkidle")
     assert _violations(page) == []
+
+
+def test_object_report_and_draft_pages(console: Console, context: Any) -> None:
+    page = context.new_page()
+    sign_in(page, console, ALICE)
+    for path in (f"/objects/{console.hub_id}", f"/objects/{console.xss_ids[0]}", f"/reports/{console.xss_ids[3]}"):
+        page.goto(console.url + path)
+        page.wait_for_load_state("networkidle")
+        assert _violations(page) == [], path
+    page.goto(f"{console.url}/extract")
+    page.fill("#text", "C2 at hxxp://axe-check[.]ru/x and 203.0.113[.]5")
+    page.click("form.extract-form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert _violations(page) == [], "draft review"

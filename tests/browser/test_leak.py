@@ -13,6 +13,7 @@ def _visit_everything(page: Any, console: Console) -> str:
     """The HTML of every list, search and graph that could show the RED objects, and of their own pages."""
     paths = [
         "/",
+        "/admin/collections",
         "/search",
         "/search?tlp=red",
         "/search?type=indicator",
@@ -31,6 +32,9 @@ def _visit_everything(page: Any, console: Console) -> str:
             page.wait_for_load_state("domcontentloaded")
             seen.append(page.content())
             older = page.locator("a[rel=next]")
+    for report in ("/reports/" + console.xss_ids[3],):
+        page.goto(console.url + report)
+        seen.append(page.content())
     return "\n".join(seen)
 
 

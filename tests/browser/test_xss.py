@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tests.browser import content
-from tests.browser.conftest import ALICE, BOB, Console, csp_violations, sign_in
+from tests.browser.conftest import ADMIN, ALICE, BOB, Console, csp_violations, sign_in
 
 
 def _pages(console: Console) -> list[str]:
@@ -19,7 +19,9 @@ def _pages(console: Console) -> list[str]:
         "/search?q=" + quote("xss-payload[.]example"),
         "/search?q=" + quote(content.PAYLOADS[1]),
         *(f"/objects/{oid}" for oid in ids),
+        f"/reports/{ids[3]}",
         "/tokens",
+        "/extract",
     ]
 
 
@@ -41,6 +43,30 @@ def test_payloads_are_shown_as_text_and_never_run(console: Console, context: Any
             _assert_inert(page, f"{path} as {email}")
         page.click("form.signout button")
     assert dialogs == []
+
+
+def test_admin_pages_show_payload_names_as_text(console: Console, context: Any) -> None:
+    console.cli("group", "create", content.PAYLOADS[1], "--org", "CERT Alpha")
+    page = context.new_page()
+    sign_in(page, console, ADMIN)
+    for path in ("/", "/admin", "/admin/collections", "/admin/audit"):
+        page.goto(console.url + path)
+        page.wait_for_load_state("networkidle")
+        _assert_inert(page, path)
+    page.goto(f"{console.url}/admin")
+    assert content.PAYLOADS[1] in page.locator("main").inner_text()
+
+
+def test_an_extraction_draft_of_payloads_stays_inert(console: Console, context: Any) -> None:
+    page = context.new_page()
+    sign_in(page, console, ALICE)
+    page.goto(f"{console.url}/extract")
+    page.fill("#title", content.PAYLOADS[0])
+    page.fill("#text", "\n".join(content.PAYLOADS) + "\nhxxp://xss-draft[.]ru/<script>window.__xss=10</script>")
+    page.click("form.extract-form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    _assert_inert(page, "the draft review")
+    assert content.PAYLOADS[0] in page.locator("pre.extract-text").inner_text()
 
 
 def test_the_indicator_page_shows_every_payload_verbatim(console: Console, context: Any) -> None:
