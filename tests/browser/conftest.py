@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
+from contextlib import contextmanager
 import sys
 import time
 from collections.abc import Iterator
@@ -14,6 +16,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from accord.core.db import normalize_url
 
 from tests.browser import content
 
@@ -24,6 +29,8 @@ PASSWORD = "accord-demo"  # the demo users' password
 ALICE = "alice@alpha.example"  # analyst of CERT Alpha
 BOB = "bob@bravo.example"  # analyst of SOC Bravo
 ADMIN = "admin@accord.local"
+PG_URL = os.environ.get("ACCORD_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 
 NEEDS = pytest.mark.skipif(
     not CHROMIUM.exists() or not (ASSETS / "axe-core").is_dir(),
@@ -66,15 +73,39 @@ def _store(node: Console, name: str, bundle: dict[str, Any], collection: str, em
     node.cli("import", str(path), "--collection", collection, "--as", email)
 
 
-@pytest.fixture(scope="session")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+@contextmanager
+def _database(kind: str, home: Path) -> Iterator[str]:
+    """A new, empty database of this kind for one node (PostgreSQL: dropped afterwards)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{home / 'accord.db'}"
+        return
+    assert PG_URL
+    name = f"accord_web_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(normalize_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def console(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """The demo node plus payload, RED and graph content, served on a free loopback port; always stopped."""
+    home = tmp_path_factory.mktemp("console")
+    with _database(request.param, home) as url:
+        yield from _serve(url, home)
+
+
+def _serve(url: str, home: Path) -> Iterator[Console]:
     from tests.e2e.nodes import free_port
 
-    home = tmp_path_factory.mktemp("console")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
     env.update(
-        ACCORD_DATABASE_URL=f"sqlite:///{home / 'accord.db'}",
+        ACCORD_DATABASE_URL=url,
         ACCORD_VAR_DIR=str(home / "var"),
         ACCORD_WEB_ASSETS_DIR=str(ASSETS),
         ACCORD_FEED_SCHEDULE_SECONDS="0",
