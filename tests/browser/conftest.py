@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
-from contextlib import contextmanager
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from accord.core.db import normalize_url
-
 from tests.browser import content
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,7 +33,7 @@ BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 
 NEEDS = pytest.mark.skipif(
     not CHROMIUM.exists() or not (ASSETS / "axe-core").is_dir(),
-    reason="needs /usr/bin/chromium (apt-get install chromium) and the npm packages (npm ci); `make test` installs both",
+    reason="needs /usr/bin/chromium (apt-get install chromium) and npm packages (npm ci); `make test` installs them",
 )
 
 

@@ -14,7 +14,7 @@ PAYLOADS = (
     '"><img src=x onerror="window.__xss=2">',
     "javascript:window.__xss=3",
     '<svg onload="window.__xss=4"><script>window.__xss=4</script></svg>',
-    "'><iframe src=\"javascript:window.parent.__xss=5\"></iframe>",
+    '\'><iframe src="javascript:window.parent.__xss=5"></iframe>',
     '<a href="javascript:window.__xss=6" id="xss-link">click</a>',
     "</textarea><script>window.__xss=7</script>",
     "{{ 7*7 }}{% raw %}<style>body{display:none}</style>",

@@ -65,7 +65,8 @@ def test_red_objects_are_visible_to_their_owner(console: Console, context: Any) 
     page = context.new_page()
     sign_in(page, console, ALICE)
     seen = _visit_everything(page, console)
-    assert content.RED_NAME in seen and "Red malware family" in seen
+    assert content.RED_NAME in seen
+    assert "Red malware family" in seen
     assert all(status == 200 for oid in console.red_ids for status, _ in _by_id(page, console, oid))
     page.goto(f"{console.url}/objects/{console.red_ids[0]}")
     assert page.locator(".objhead .tlp").inner_text() == "TLP:RED"

@@ -22,7 +22,12 @@ def test_search_looks_up_many_defanged_values_at_once(console: Console, context:
     page.wait_for_load_state("domcontentloaded")
     cards = {c.locator("h3 .mono").inner_text(): c for c in page.locator("section.lookup").all()}
     # a URL is looked up as itself and as its host
-    assert list(cards) == ["203.0.113.77", "http://xss-payload.example/x", "xss-payload.example", "nothing-here.example"]
+    assert list(cards) == [
+        "203.0.113.77",
+        "http://xss-payload.example/x",
+        "xss-payload.example",
+        "nothing-here.example",
+    ]
     assert cards["203.0.113.77"].get_by_role("link", name="Hub indicator").count() == 1
     assert "TLP:GREEN" in cards["203.0.113.77"].inner_text()
     assert cards["xss-payload.example"].locator("tbody tr").count() == 1
@@ -94,18 +99,21 @@ def test_versions_raw_view_and_download(console: Console, context: Any) -> None:
     assert page.locator("ol.versions > li").count() == 1
     page.click("details summary")
     raw = orjson.loads(page.locator("pre.raw").inner_text())
-    assert raw["id"] == oid and raw["name"] == "Hub indicator"
+    assert raw["id"] == oid
+    assert raw["name"] == "Hub indicator"
     with page.expect_download() as download:
         page.click("text=Download STIX")
     saved = orjson.loads(Path(download.value.path()).read_bytes())
-    assert saved["id"] == oid and "seq" not in saved
+    assert saved["id"] == oid
+    assert "seq" not in saved
 
 
 def test_unknown_object_is_a_not_found_page(console: Console, context: Any) -> None:
     page = context.new_page()
     sign_in(page, console, ALICE)
     answer = page.goto(f"{console.url}/objects/{quote('indicator--00000000-0000-4000-8000-000000000000')}")
-    assert answer is not None and answer.status == 404
+    assert answer is not None
+    assert answer.status == 404
     assert page.locator("h1").inner_text() == "Not found"
 
 
@@ -119,10 +127,12 @@ def test_my_tokens_create_use_and_revoke(console: Console, context: Any) -> None
     token = page.locator("#new-token").inner_text().strip()
     assert re.fullmatch(r"acc_[0-9a-f]{8}_\S+", token)
     api = page.request.get(f"{console.url}/api/v1/me", headers={"authorization": f"Bearer {token}"})
-    assert api.ok and api.json()["email"] == BOB
+    assert api.ok
+    assert api.json()["email"] == BOB
     prefix = token.split("_")[1]
     row = page.locator("tr", has=page.locator(f"text=acc_{prefix}"))
-    assert "read-only" in row.inner_text() and "active" in row.inner_text()
+    assert "read-only" in row.inner_text()
+    assert "active" in row.inner_text()
     page.goto(f"{console.url}/tokens")
     assert page.locator("#new-token").count() == 0  # shown once
     page.locator("tr", has=page.locator(f"text=acc_{prefix}")).locator("button", has_text="Revoke").click()

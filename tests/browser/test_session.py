@@ -15,7 +15,8 @@ def test_sign_in_shows_the_role_navigation_and_sets_a_strict_cookie(console: Con
     labels = page.locator("header nav a").all_inner_texts()
     assert labels == ["Home", "Search", "Extract", "My tokens", "API docs"]  # an analyst: no administration
     [cookie] = [c for c in context.cookies() if c["name"] == "accord_session"]
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Strict"
     assert not cookie["secure"]  # plain http on loopback; Secure behind https
     assert page.evaluate("document.cookie") == ""  # no script can read either cookie
     assert csp_violations(page) == []
@@ -57,8 +58,17 @@ def test_sign_out_revokes_the_session_everywhere(console: Console, context: Any,
 
 
 def test_revoking_the_session_token_or_disabling_the_user_ends_the_session(console: Console, context: Any) -> None:
-    console.cli("user", "create", "carol@alpha.example", "--org", "CERT Alpha", "--role", "reader", "--password-stdin",
-                stdin="carol's password 1\n")
+    console.cli(
+        "user",
+        "create",
+        "carol@alpha.example",
+        "--org",
+        "CERT Alpha",
+        "--role",
+        "reader",
+        "--password-stdin",
+        stdin="carol's password 1\n",
+    )
     page = context.new_page()
     sign_in(page, console, "carol@alpha.example", password="carol's password 1")
     page.goto(f"{console.url}/tokens")

@@ -59,7 +59,8 @@ def test_extraction_review_untick_and_publish(console: Console, context: Any) ->
     page.click("form.extract-form button[type=submit]")
     page.wait_for_load_state("domcontentloaded")
     marks = page.locator("mark.hit").all_inner_texts()
-    assert "hxxps://login-wave[.]ru/a.php" in marks and "payload-wave[.]ru" in marks
+    assert "hxxps://login-wave[.]ru/a.php" in marks
+    assert "payload-wave[.]ru" in marks
     rows = {r.locator("td.mono").inner_text(): r for r in page.locator("#findings tbody tr").all()}
     assert not rows["198.51.100.23"].locator("input").is_checked()  # a documentation address starts unticked
     rows["payload-wave.ru"].locator("input").uncheck()  # a false positive, say

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -25,7 +27,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/signin")
-async def signin_page(request: Request, next: str = "/") -> Response:  # noqa: A002 - the query parameter's name
+async def signin_page(request: Request, next: str = "/") -> Response:
     """The sign-in form (signed-in users go straight on)."""
     if await session_principal(request) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
@@ -69,11 +71,8 @@ async def signout(request: Request) -> Response:
     if token and principal is not None:
 
         def end() -> None:
-            with transaction(get_engine()) as conn:
-                try:
-                    accounts.revoke_token(conn, token, actor=principal.email)
-                except NotFound:
-                    pass  # already revoked elsewhere
+            with transaction(get_engine()) as conn, contextlib.suppress(NotFound):  # already revoked elsewhere
+                accounts.revoke_token(conn, token, actor=principal.email)
 
         await run_in_threadpool(end)
     response = RedirectResponse("/signin", status_code=303)

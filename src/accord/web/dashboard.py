@@ -10,8 +10,8 @@ from sqlalchemy import Connection
 
 from accord.accounts.service import list_orgs
 from accord.core.clock import now_us
-from accord.feeds.service import list_feeds
 from accord.federation.service import subscriptions
+from accord.feeds.service import list_feeds
 from accord.sharing.policy import Principal
 from accord.store.queries import DAY_US, daily_counts
 
@@ -37,7 +37,7 @@ def figures(conn: Connection, principal: Principal) -> dict[str, Any]:
     if len(ranked) > MAX_SERIES:
         rest = ranked[MAX_SERIES:]
         series.append({"label": "others", "data": [sum(per_org[n][d] for n in rest) for d in days]})
-    sightings = defaultdict(int)
+    sightings: dict[int, int] = defaultdict(int)
     for day, _, count in daily_counts(conn, principal, since_us=first * DAY_US, types=["sighting"]):
         sightings[day] += count
     charts = {

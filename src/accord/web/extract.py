@@ -36,9 +36,7 @@ def highlighted(text: str, findings: list[dict[str, Any]]) -> list[tuple[str, in
     """The text cut into pieces, each either plain (None) or the finding it shows (its index)."""
     pieces: list[tuple[str, int | None]] = []
     at = 0
-    spans = sorted(
-        (f["start"], f["end"], n) for n, f in enumerate(findings) if isinstance(f.get("start"), int)
-    )
+    spans = sorted((f["start"], f["end"], n) for n, f in enumerate(findings) if isinstance(f.get("start"), int))
     for start, end, n in spans:
         if start < at or end > len(text):
             continue  # overlapping or outside the text: the finding's list entry still shows it
@@ -99,7 +97,7 @@ async def extract(request: Request, principal: Principal = Depends(web_principal
             data, content_type=content_type, filename=filename, title=title, created_by_ref=identity, id_seed=seed
         )
         with transaction(engine) as conn:
-            return drafts.create_draft(conn, principal, extraction)  # type: ignore[no-any-return]
+            return drafts.create_draft(conn, principal, extraction)
 
     draft = await run_in_threadpool(create)
     pieces = highlighted(shown, draft["findings"]) if shown is not None else None
@@ -139,7 +137,7 @@ async def publish(request: Request, draft_id: str, principal: Principal = Depend
             dropped = [f["value"] for f in draft["findings"] if f["value"] not in kept]
             if dropped:
                 drafts.exclude(conn, principal, draft_id, dropped)
-            return drafts.publish(conn, principal, draft_id, collection)  # type: ignore[no-any-return]
+            return drafts.publish(conn, principal, draft_id, collection)
 
     result = await run_in_threadpool(write)
     return RedirectResponse(

@@ -44,7 +44,9 @@ def object_page(
     reports = [lk for lk in links if lk.kind == "ref:report"]
     writable = [c for c in list_collections(conn) if c.id in principal.writable_collections]
     owner_ref = obj.get("created_by_ref")
-    identity = correlate_repo.latest_objects(conn, principal, [owner_ref], ["identity"]) if isinstance(owner_ref, str) else []
+    identity = (
+        correlate_repo.latest_objects(conn, principal, [owner_ref], ["identity"]) if isinstance(owner_ref, str) else []
+    )
     return page(
         request,
         "object.html",
@@ -92,7 +94,9 @@ def object_graph(
     rels = [lk for lk in correlate_repo.links(conn, principal, [stix_id]) if lk.kind == "ref:relationship"]
     shown, more = rels[:GRAPH_LIMIT], max(0, len(rels) - GRAPH_LIMIT)
     others = {r.other for r in shown if r.other}
-    found = {r.id: r for r in correlate_repo.latest_objects(conn, principal, [stix_id, *others, *(r.id for r in shown)])}
+    found = {
+        r.id: r for r in correlate_repo.latest_objects(conn, principal, [stix_id, *others, *(r.id for r in shown)])
+    }
     nodes: list[dict[str, Any]] = []
     edges: list[dict[str, Any]] = []
     for oid in [stix_id, *sorted(others)]:
@@ -120,6 +124,7 @@ async def add_sighting(request: Request, stix_id: str, principal: Principal = De
     form = await check_csrf(request)
     if not principal.can_write:
         raise Forbidden("this account cannot write")
+
     def write() -> None:
         with transaction(get_engine()) as conn:
             record_sighting(conn, principal, collection=form.get("collection", ""), object_id=stix_id, count=1)

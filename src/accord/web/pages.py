@@ -11,9 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from accord.core.db import get_engine, read_transaction
-
 from accord.api.deps import read_conn
+from accord.core.db import get_engine, read_transaction
 from accord.correlate import lookup as lookup_service
 from accord.correlate import repository as correlate_repo
 from accord.sharing import cursors
@@ -77,8 +76,13 @@ async def home(request: Request) -> Response:
 
 def _dashboard(request: Request, principal: Principal) -> HTMLResponse:
     with read_transaction(get_engine()) as conn:
-        return page(request, "home.html", principal, latest=_rows(queries.list_latest(conn, principal, limit=15)),
-                    **dashboard.figures(conn, principal))
+        return page(
+            request,
+            "home.html",
+            principal,
+            latest=_rows(queries.list_latest(conn, principal, limit=15)),
+            **dashboard.figures(conn, principal),
+        )
 
 
 @router.get("/search")

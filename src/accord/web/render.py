@@ -70,12 +70,16 @@ def page(
     request: Request, template: str, principal: Principal | None, *, status: int = 200, **context: Any
 ) -> HTMLResponse:
     """Render a page with the layout's context (user, navigation, CSRF value)."""
-    body = environment().get_template(template).render(
-        user=principal,
-        nav=nav_for(principal),
-        current=request.url.path,
-        csrf=csrf_value(request),
-        **context,
+    body = (
+        environment()
+        .get_template(template)
+        .render(
+            user=principal,
+            nav=nav_for(principal),
+            current=request.url.path,
+            csrf=csrf_value(request),
+            **context,
+        )
     )
     response = HTMLResponse(body, status_code=status, headers={"cache-control": "no-store"})
     ensure_csrf_cookie(request, response)

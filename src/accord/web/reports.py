@@ -33,7 +33,10 @@ def _report_and_members(conn: Connection, principal: Principal, report_id: str) 
 
 @router.get("/reports/{report_id}")
 def report_page(
-    request: Request, report_id: str, principal: Principal = Depends(web_principal), conn: Connection = Depends(read_conn)
+    request: Request,
+    report_id: str,
+    principal: Principal = Depends(web_principal),
+    conn: Connection = Depends(read_conn),
 ) -> HTMLResponse:
     """A report as its reader may see it: what it holds (readable objects only) and what correlates with it."""
     try:

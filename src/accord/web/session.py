@@ -28,7 +28,7 @@ CSRF_COOKIE = "accord_csrf"
 SESSION_DAYS = 1
 
 
-class SignInRequired(Exception):  # noqa: N818 - a control-flow signal rendered as a redirect, not an error
+class SignInRequired(Exception):
     """The page needs a signed-in user; answered with a redirect to the sign-in page."""
 
     def __init__(self, next_path: str) -> None:
@@ -61,7 +61,7 @@ def clear_session(response: Response) -> None:
 def csrf_value(request: Request) -> str:
     """The CSRF value forms echo: the browser's, or a new one set on the response by `ensure_csrf_cookie`."""
     value = request.cookies.get(CSRF_COOKIE)
-    if not value or len(value) != 43:  # noqa: PLR2004 - token_urlsafe(32)
+    if not value or len(value) != 43:
         value = getattr(request.state, "new_csrf", None) or secrets.token_urlsafe(32)
         request.state.new_csrf = value
     return value
@@ -71,9 +71,7 @@ def ensure_csrf_cookie(request: Request, response: Response) -> None:
     """Set the CSRF cookie when this request made a new value."""
     value = getattr(request.state, "new_csrf", None)
     if value:
-        response.set_cookie(
-            CSRF_COOKIE, value, httponly=True, samesite="strict", secure=_secure(request), path="/"
-        )
+        response.set_cookie(CSRF_COOKIE, value, httponly=True, samesite="strict", secure=_secure(request), path="/")
 
 
 async def check_csrf(request: Request) -> dict[str, str]:

@@ -34,7 +34,7 @@ def title_of(obj: dict[str, Any]) -> str:
     for key in TITLE_KEYS:
         value = obj.get(key)
         if isinstance(value, str) and value:
-            return value if len(value) <= 120 else value[:117] + "…"  # noqa: PLR2004
+            return value if len(value) <= 120 else value[:117] + "…"
     return str(obj.get("id", "?"))
 
 
@@ -51,7 +51,7 @@ def cells(value: Any) -> list[Cell]:
             return [Cell(value, ref=value)]
         if SAFE_URL.match(value):
             return [Cell(value, url=value)]
-        return [Cell(value, block="\n" in value or len(value) > 160)]  # noqa: PLR2004
+        return [Cell(value, block="\n" in value or len(value) > 160)]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return [c for v in value for c in cells(v)]
     if isinstance(value, (dict, list)):
