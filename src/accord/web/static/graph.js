@@ -40,7 +40,14 @@
     }
     cy.add(fresh);
     cy.getElementById(box.dataset.root).addClass("root");
-    cy.layout({ name: "cose", animate: false, fit: true, padding: 20 }).run();
+    const root = box.dataset.root;
+    const busy = cy.edges().length > 12;  // many edges: labels would overlap, and a ring reads better
+    cy.edges().style("label", busy ? "" : (e) => e.data("label"));
+    const layout = busy
+      ? { name: "concentric", concentric: (n) => (n.id() === root ? 3 : (n.edgesWith(cy.getElementById(root)).length ? 2 : 1)),
+          levelWidth: () => 1, minNodeSpacing: 12, animate: false, fit: true, padding: 20 }
+      : { name: "cose", animate: false, fit: true, padding: 20 };
+    cy.layout(layout).run();
     box.dataset.nodes = String(cy.nodes().length);
     box.dataset.edges = String(cy.edges().length);
     if (data.more > 0 && note) { note.textContent = data.more + " more relationships are not drawn."; }
