@@ -30,16 +30,16 @@ def figures(conn: Connection, principal: Principal) -> dict[str, Any]:
     days = list(range(first, today + 1))
     names = {row.id: row.name for row in list_orgs(conn)}
     per_org: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for day, org_id, count in daily_counts(conn, principal, since_us=first * DAY_US):
+    sightings: dict[int, int] = defaultdict(int)
+    for (day, org_id, sighting), count in daily_counts(conn, principal, since_us=first * DAY_US).items():
         per_org[names.get(org_id, "?")][day] += count
+        if sighting:
+            sightings[day] += count
     ranked = sorted(per_org, key=lambda name: -sum(per_org[name].values()))
     series = [{"label": name, "data": [per_org[name][d] for d in days]} for name in ranked[:MAX_SERIES]]
     if len(ranked) > MAX_SERIES:
         rest = ranked[MAX_SERIES:]
         series.append({"label": "others", "data": [sum(per_org[n][d] for n in rest) for d in days]})
-    sightings: dict[int, int] = defaultdict(int)
-    for day, _, count in daily_counts(conn, principal, since_us=first * DAY_US, types=["sighting"]):
-        sightings[day] += count
     charts = {
         "days": [_day_label(d) for d in days],
         "received": series,

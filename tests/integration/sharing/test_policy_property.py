@@ -321,7 +321,7 @@ def _check_principal(conn, p: Principal, facts, col_ids, peer_ids) -> None:
     assert set().union(*by_tlp) == allowed_latest
     assert sum(map(len, by_tlp)) == len(allowed_latest)
     # the console's charts count exactly the readable versions
-    assert sum(n for _, _, n in queries.daily_counts(conn, p, since_us=0)) == len(allowed)
+    assert sum(queries.daily_counts(conn, p, since_us=0).values()) == len(allowed)
     for oid in {ob["id"] for ob, _ in facts}:
         got = queries.get_latest(conn, p, oid)
         if oid in chosen:
