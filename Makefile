@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8400
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench fuzz nightly debs clean
+.PHONY: help run test lint bench fuzz nightly screenshots debs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -36,7 +36,18 @@ $(VENV)/.bench: $(VENV)/.dev
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	@touch $@
 
-run: $(VENV)/.runtime $(VENV)/.bytecode ## set up, load the demo and serve on http://127.0.0.1:8400
+# The web console's front-end packages (package-lock.json), served by the node itself: nothing from a CDN.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed for the web console (apt-get install npm)"; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	else echo "no /usr/bin/chromium: the browser tests are skipped (sudo apt-get install chromium)"; fi
+
+run: $(VENV)/.runtime $(VENV)/.bytecode node_modules/.installed ## set up, load the demo and serve on http://127.0.0.1:8400
 	$(BIN)/accord init
 	$(BIN)/accord demo
 	$(BIN)/accord serve --host $(HOST) --port $(PORT)
@@ -47,7 +58,7 @@ debs:
 		{ apt-get update -q >/dev/null && apt-get install -y -q bind9-utils >/dev/null; } || \
 		echo "named-checkzone is missing (apt-get install bind9-utils): the RPZ test will be skipped"; }
 
-test: $(VENV)/.dev $(VENV)/.bytecode debs ## install the dev tools and run the whole test suite
+test: $(VENV)/.dev $(VENV)/.bytecode debs node_modules/.installed /usr/bin/chromium ## install the dev tools and run the whole test suite
 	$(BIN)/pytest -n 2 -q
 
 lint: $(VENV)/.dev ## ruff, mypy and the layering contract
@@ -66,5 +77,8 @@ nightly: $(VENV)/.bench $(VENV)/.bytecode ## long runs: 200 SIGKILLs per crash c
 	ACCORD_CRASH_ITERATIONS=$${ACCORD_CRASH_ITERATIONS:-200} $(BIN)/pytest -q tests/e2e/test_crash_safety.py
 	$(BIN)/python bench/bench_load.py
 
+screenshots: $(VENV)/.dev node_modules/.installed /usr/bin/chromium ## take the console's screenshots into docs/screenshots/
+	ACCORD_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/browser/test_screenshots.py -q -p no:xdist
+
 clean: ## remove the virtual environment and local data
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules

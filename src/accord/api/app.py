@@ -22,7 +22,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Federated threat-intelligence sharing over STIX 2.1 and TAXII 2.1.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # the web console serves Swagger UI from the node itself (no CDN)
         redoc_url=None,
     )
 

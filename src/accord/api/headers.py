@@ -2,8 +2,7 @@
 
 A pure ASGI middleware (no request body buffering): it adds the headers to the response start message. The
 content policy allows only the node's own scripts, styles and images (a node may run air-gapped: nothing loads
-from elsewhere) and no framing by any page. The interactive API docs page (FastAPI's Swagger UI, which loads
-its scripts from a CDN until the web console serves them itself) gets every header but the content policy.
+from elsewhere) and no framing by any page, the interactive API docs included (the console serves Swagger UI).
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = b"content-security-policy"
-UNPOLICED = ("/api/v1/docs",)
 HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -35,12 +33,9 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
-        path: str = scope.get("path", "")
-        skip = {CSP} if path.startswith(UNPOLICED) else set()
-
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = skip | {name.lower() for name, _ in message.get("headers", [])}
+                present = {name.lower() for name, _ in message.get("headers", [])}
                 message["headers"] = [*message.get("headers", []), *(h for h in HEADERS if h[0] not in present)]
             await send(message)
 

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     stream_poll_seconds: float = Field(default=0.15, description="seconds between a live stream's database polls")
     stream_keepalive_seconds: float = Field(default=15.0, description="seconds between a quiet stream's keep-alives")
     var_dir: Path = Path("./var")
+    web_assets_dir: Path | None = Field(
+        default=None, description="the npm packages the console serves (default: node_modules beside the source)"
+    )
     node_key_dir: Path | None = Field(
         default=None, description="the node's key files (secret encryption, signing); default var_dir/keys"
     )

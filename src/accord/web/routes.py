@@ -1,35 +1,60 @@
-"""The UI's landing page: what this node is and where to go (a static page; data comes from the API)."""
+"""The web console: server-rendered pages at /, our own static files, the npm libraries, and offline API docs.
+
+Every page is a client of the same services as the REST API and reads through the one sharing policy.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+import logging
+from pathlib import Path
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Accord</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
- body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;color:#1d2733}
- h1{margin-bottom:.2rem} code{background:#eef2f6;padding:.1rem .3rem;border-radius:4px}
- li{margin:.3rem 0} .muted{color:#5a6978}
-</style></head><body>
-<h1>Accord</h1>
-<p class="muted">Federated threat-intelligence sharing over STIX 2.1 and TAXII 2.1.</p>
-<ul>
- <li><a href="/api/v1/docs">REST API</a> (OpenAPI: <code>/api/v1/openapi.json</code>)</li>
- <li>TAXII 2.1 discovery: <code>/taxii2/</code></li>
- <li>Health: <a href="/healthz"><code>/healthz</code></a></li>
-</ul>
-<p>Authenticate with <code>Authorization: Bearer &lt;token&gt;</code> (create one with
-<code>accord token create EMAIL</code>) or HTTP Basic with your e-mail and password.</p>
-<pre><code>curl -u alice@alpha.example:accord-demo http://127.0.0.1:8400/api/v1/objects?limit=5</code></pre>
-</body></html>
-"""
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from accord.core.settings import get_settings
+from accord.web import admin, auth, extract, objects, pages, reports, tokens
+from accord.web.render import page
+from accord.web.session import SignInRequired, session_principal, sign_in_redirect
+
+STATIC = Path(__file__).with_name("static")
+# Which folder of each npm package is served, under /static/vendor/<package>/ (nothing else of node_modules).
+VENDOR = {
+    "swagger-ui-dist": "",
+    "cytoscape": "dist",
+    "chart.js": "dist",
+}
+log = logging.getLogger("accord")
+
+
+def assets_dir() -> Path:
+    """Where `npm ci` installed the console's front-end packages."""
+    configured = get_settings().web_assets_dir
+    return configured if configured is not None else Path(__file__).resolve().parents[3] / "node_modules"
+
+
+def _mount_vendor(app: FastAPI) -> None:
+    root = assets_dir()
+    for package, sub in VENDOR.items():
+        folder = root / package / sub
+        if folder.is_dir():
+            app.mount(f"/static/vendor/{package}", StaticFiles(directory=folder), name=f"vendor-{package}")
+        else:
+            log.warning("the console's %s is not installed (run `npm ci`); pages that use it lack it", package)
 
 
 def register(app: FastAPI) -> None:
-    """Mount the landing page at /."""
+    """Mount the console's pages and files."""
 
-    @app.get("/", include_in_schema=False)
-    def index() -> HTMLResponse:
-        return HTMLResponse(PAGE)
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(_: Request, exc: SignInRequired) -> Response:
+        return sign_in_redirect(exc)
+
+    @app.get("/api/v1/docs", include_in_schema=False)
+    async def api_docs(request: Request) -> HTMLResponse:
+        return page(request, "apidocs.html", await session_principal(request))
+
+    app.mount("/static/console", StaticFiles(directory=STATIC), name="console-static")
+    _mount_vendor(app)
+    for module in (auth, pages, objects, reports, extract, tokens, admin):
+        app.include_router(module.router)

@@ -329,15 +329,28 @@ def _check_principal(conn, p: Principal, facts, col_ids, peer_ids, refs: list[st
     assert queries.readable_keys(conn, p, latest_only=True) == allowed_latest
     # REST list (every page) and by-id, versions
     assert {_key(raw) for _, raw in queries.list_latest(conn, p, limit=10_000)} == allowed_latest
+    # the console's TLP filter: the levels (and unmarked) partition the readable latest versions
+    by_tlp = [
+        {_key(raw) for _, raw in queries.list_latest(conn, p, tlps=[level], limit=10_000)}
+        for level in (None, *range(5))
+    ]
+    assert set().union(*by_tlp) == allowed_latest
+    assert sum(map(len, by_tlp)) == len(allowed_latest)
+    # the console's charts count exactly the readable versions
+    assert sum(queries.daily_counts(conn, p, since_us=0).values()) == len(allowed)
     for oid in {ob["id"] for ob, _ in facts}:
         got = queries.get_latest(conn, p, oid)
         if oid in chosen:
             assert got is not None
             assert _key(got) == _key(chosen[oid] | {"modified": chosen[oid]["version"]})
             assert queries.list_versions(conn, p, oid) == sorted(v for i, v, _ in allowed if i == oid)
+            bodies = queries.version_bodies(conn, p, oid)  # the console's version history
+            assert [v for v, _ in bodies] == queries.list_versions(conn, p, oid)
+            assert {_key(raw) for _, raw in bodies} <= allowed
         else:
             assert got is None  # R7: indistinguishable from missing
             assert queries.list_versions(conn, p, oid) == []
+            assert queries.version_bodies(conn, p, oid) == []
     # export, all versions and latest, whole store and per collection
     for all_versions in (False, True):
         buf = io.BytesIO()

@@ -1,0 +1,86 @@
+"""Page rendering: one Jinja2 environment (autoescaped), the navigation filtered by role, and the page context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from accord.sharing.policy import Principal
+from accord.web.session import csrf_value, ensure_csrf_cookie
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """One navigation link; `roles` lists who sees it (None: every signed-in user)."""
+
+    label: str
+    path: str
+    roles: frozenset[str] | None = None
+
+
+# Features add their pages here (the joint-work pages of cases, tasks and requests append to this list).
+NAV: list[NavItem] = [
+    NavItem("Home", "/"),
+    NavItem("Search", "/search"),
+    NavItem("Extract", "/extract", frozenset({"admin", "analyst"})),
+    NavItem("My tokens", "/tokens"),
+    NavItem("API docs", "/api/v1/docs"),
+    NavItem("Admin", "/admin", frozenset({"admin"})),
+    NavItem("Audit log", "/admin/audit", frozenset({"admin"})),
+]
+
+
+def nav_for(principal: Principal | None) -> list[NavItem]:
+    """The navigation this user may see."""
+    if principal is None:
+        return []
+    return [item for item in NAV if item.roles is None or principal.role.value in item.roles]
+
+
+def _datetime(us: int | None) -> str:
+    if us is None:
+        return ""
+    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """The console's template environment: every value is HTML-escaped unless a template says otherwise."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(("html",), default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["datetime"] = _datetime
+    env.filters["tlp_class"] = lambda label: (label or "unmarked").lower().replace("tlp:", "").replace("+", "-")
+    return env
+
+
+def page(
+    request: Request, template: str, principal: Principal | None, *, status: int = 200, **context: Any
+) -> HTMLResponse:
+    """Render a page with the layout's context (user, navigation, CSRF value)."""
+    body = (
+        environment()
+        .get_template(template)
+        .render(
+            user=principal,
+            nav=nav_for(principal),
+            current=request.url.path,
+            csrf=csrf_value(request),
+            **context,
+        )
+    )
+    response = HTMLResponse(body, status_code=status, headers={"cache-control": "no-store"})
+    ensure_csrf_cookie(request, response)
+    return response

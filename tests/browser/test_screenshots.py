@@ -1,0 +1,53 @@
+"""The console's screenshots for the README (`make screenshots` sets ACCORD_SCREENSHOTS to docs/screenshots)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from tests.browser.conftest import ADMIN, ALICE, Console, csp_violations, sign_in
+
+TARGET = os.environ.get("ACCORD_SCREENSHOTS")
+
+
+@pytest.mark.skipif(not TARGET, reason="screenshots are taken by `make screenshots` (ACCORD_SCREENSHOTS=DIR)")
+def test_take_screenshots(console: Console, context: Any) -> None:
+    out = Path(TARGET or ".")
+    out.mkdir(parents=True, exist_ok=True)
+    page = context.new_page()
+
+    def shot(name: str, path: str | None = None) -> None:
+        if path is not None:
+            page.goto(console.url + path)
+        page.wait_for_load_state("networkidle")
+        assert csp_violations(page) == []
+        page.screenshot(path=str(out / f"{name}.png"))
+
+    shot("signin", "/signin")
+    sign_in(page, console, ALICE)
+    shot("dashboard", "/")
+    shot("search", "/search?q=" + quote("203.0.113[.]77\nhxxp://xss-payload[.]example/x\n194.31.59[.]204"))
+    shot("object", f"/objects/{console.hub_id}")
+    shot("report", "/search?type=report")
+    report = page.locator("table.list tbody td a").first.get_attribute("href") or ""
+    shot("report", report.replace("/objects/", "/reports/"))
+    page.goto(f"{console.url}/extract")
+    page.fill("#title", "Phishing wave, November")
+    page.fill(
+        "#text",
+        "The actor sent mail from hxxps://login-mail-secure[.]ru/owa/ and 45.155.205[.]12.\n"
+        "The dropper (sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08) calls home to\n"
+        "cdn-update-check[.]com over 443; 8.8.8.8 was used for DNS. See CVE-2023-23397.",
+    )
+    page.click("form.extract-form button[type=submit]")
+    shot("extract")
+    shot("tokens", "/tokens")
+    page.click("form.signout button")
+    sign_in(page, console, ADMIN)
+    shot("admin-collections", "/admin/collections")
+    shot("audit", "/admin/audit?check=true")
+    shot("api-docs", "/api/v1/docs")
