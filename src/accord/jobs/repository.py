@@ -29,7 +29,7 @@ def enqueue_job(conn: Connection, kind: str, payload: bytes) -> int:
     return int(key[0])
 
 
-def runnable_job(conn: Connection, kinds: Iterable[str], now: int, *, lock: bool = False) -> Row[Any] | None:
+def runnable_job(conn: Connection, kinds: Iterable[str], now: int, *, lock: bool = False) -> Row[Any, Any, Any] | None:
     """The oldest job of these kinds that is queued and due, or "running" (id, status, attempts); None if none.
 
     A "running" job is runnable only if no live transaction holds its row (the runner locks it while the job
