@@ -16,8 +16,8 @@ from accord.core.db import get_engine, transaction
 from accord.core.errors import Forbidden, NotFound
 from accord.correlate import repository as correlate_repo
 from accord.correlate import service as correlate_service
-from accord.correlate.sightings import record_sighting
 from accord.sharing.policy import Principal
+from accord.sightings.service import record_sighting
 from accord.store import queries
 from accord.web.render import page
 from accord.web.session import check_csrf, web_principal
