@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -37,6 +38,10 @@ NAV: list[NavItem] = [
     NavItem("Admin", "/admin", frozenset({"admin"})),
     NavItem("Audit log", "/admin/audit", frozenset({"admin"})),
 ]
+
+
+# A count shown beside a navigation link (e.g. unread notifications), by the link's path.
+BADGES: dict[str, Callable[[Principal], int]] = {}
 
 
 def nav_for(principal: Principal | None) -> list[NavItem]:
@@ -76,6 +81,7 @@ def page(
         .render(
             user=principal,
             nav=nav_for(principal),
+            badges={path: count(principal) for path, count in BADGES.items()} if principal is not None else {},
             current=request.url.path,
             csrf=csrf_value(request),
             **context,
