@@ -57,6 +57,13 @@ def _datetime(us: int | None) -> str:
     return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _stamp(text: str | None) -> str:
+    """A STIX timestamp as pages show it: to the minute, in UTC."""
+    if not text or len(text) < 16 or text[10] != "T":
+        return text or ""
+    return f"{text[:10]} {text[11:16]} UTC"
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The console's template environment: every value is HTML-escaped unless a template says otherwise."""
@@ -67,6 +74,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["datetime"] = _datetime
+    env.filters["stamp"] = _stamp
     env.filters["tlp_class"] = lambda label: (label or "unmarked").lower().replace("tlp:", "").replace("+", "-")
     return env
 
