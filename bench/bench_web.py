@@ -4,7 +4,8 @@ A node (SQLite) with the demo community plus N mixed objects (default 100,000; d
 `accord import`, and a hub indicator with 50 relationships. Server time is measured in-process through the ASGI
 app (median and p95 of RUNS requests): the dashboard beside GET /api/v1/objects?limit=15, a search of 100
 values beside POST /api/v1/lookup of the same values, the hub's object page beside its REST object +
-correlations, a report page beside its REST report correlations. Then a real `accord serve` on loopback and
+correlations, a report page beside its REST report correlations, the cases board and a case page (made through
+the REST API) beside the REST calls that fetch the same. Then a real `accord serve` on loopback and
 Debian's Chromium: DOMContentLoaded of each page (p95), beside the sign-in page (no data).
 
 Run: python bench/bench_web.py [N]
@@ -77,7 +78,28 @@ def _timed(call: Any) -> tuple[float, float]:
     return _pcts(samples)
 
 
-def server_times(env: dict[str, str], hub: str, report: str, values: list[str]) -> list[tuple[str, float, float]]:
+CASES, TASKS, COMMENTS = 200, 30, 60
+
+
+def _joint_content(client: Any, api: dict[str, str], refs: list[str]) -> str:
+    """CASES cases of CERT Alpha with SOC Bravo; the newest links `refs` and has TASKS tasks and COMMENTS comments."""
+    for n in range(CASES - 1):
+        body = {"title": f"Case {n}", "participants": ["SOC Bravo"]}
+        assert client.post("/api/v1/cases", json=body, headers=api).status_code == 201
+    body = {"title": "Benchmarked case", "participants": ["SOC Bravo"], "object_ids": refs}
+    answer = client.post("/api/v1/cases", json=body, headers=api)
+    assert answer.status_code == 201, answer.text[:300]
+    case = str(answer.json()["id"])
+    for n in range(TASKS):
+        client.post(f"/api/v1/cases/{case}/tasks", json={"title": f"Task {n}", "assignee": EMAIL}, headers=api)
+    for n in range(COMMENTS):
+        client.post(f"/api/v1/cases/{case}/comments", json={"content": f"Comment {n} " * 20}, headers=api)
+    return case
+
+
+def server_times(
+    env: dict[str, str], hub: str, report: str, values: list[str], refs: list[str]
+) -> list[tuple[str, float, float]]:
     os.environ.update(env)
     from fastapi.testclient import TestClient
 
@@ -90,6 +112,12 @@ def server_times(env: dict[str, str], hub: str, report: str, values: list[str]) 
     token = _cli(env, "token", "create", EMAIL).strip().splitlines()[-1]
     api = {"authorization": f"Bearer {token}"}
     query = "\n".join(values)
+    case = _joint_content(client, api, refs)
+
+    def rest_case() -> Any:
+        subs = ("", "/tasks", "/timeline", "/links")
+        return [client.get(f"/api/v1/cases/{case}{sub}", headers=api) for sub in subs][-1]
+
     rows = [
         ("dashboard page", _timed(lambda: client.get("/"))),
         ("  REST: newest 15 objects", _timed(lambda: client.get("/api/v1/objects?limit=15", headers=api))),
@@ -101,6 +129,10 @@ def server_times(env: dict[str, str], hub: str, report: str, values: list[str]) 
                                                           client.get(f"/api/v1/objects/{hub}/correlations", headers=api))[1])),  # noqa: E501
         ("report page", _timed(lambda: client.get(f"/reports/{report}"))),
         ("  REST: report correlations", _timed(lambda: client.get(f"/api/v1/reports/{report}/correlations", headers=api))),  # noqa: E501
+        (f"cases board ({CASES} cases)", _timed(lambda: client.get("/cases"))),
+        ("  REST: newest 50 cases", _timed(lambda: client.get("/api/v1/cases?limit=50", headers=api))),
+        (f"case page ({len(refs)} links, {TASKS} tasks, {COMMENTS} comments)", _timed(lambda: client.get(f"/cases/{case}"))),  # noqa: E501
+        ("  REST: case + tasks + timeline + links", _timed(rest_case)),
     ]  # fmt: skip
     return [(name, med, p95) for name, (med, p95) in rows]
 
@@ -172,12 +204,13 @@ def main() -> None:
                 values.append(found.group(1))
             if len(values) == 100:
                 break
-        server = server_times(env, hub, report["id"], values)
+        server = server_times(env, hub, report["id"], values, report["object_refs"])
         loads = []
         if CHROMIUM.exists():
             loads = page_loads(env, [("dashboard", "/"), ("search, 100 values", "/search?q=" + "%0A".join(values)),
                                      ("object page, 50 relationships", f"/objects/{hub}"),
-                                     ("report page", f"/reports/{report['id']}")])  # fmt: skip
+                                     ("report page", f"/reports/{report['id']}"),
+                                     ("cases board", "/cases"), ("my tasks", "/tasks")])  # fmt: skip
     print(f"\nWeb console on {n:,} imported objects (SQLite; report of {len(report['object_refs'])} objects)")
     print(f"{'server time (in-process ASGI)':44} {'median ms':>10} {'p95 ms':>8}")
     for name, med, p95 in server:

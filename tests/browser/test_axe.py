@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser import casework
 from tests.browser.conftest import ADMIN, ALICE, ASSETS, BOB, Console, sign_in
 
 AXE = ASSETS / "axe-core" / "axe.min.js"
@@ -23,6 +24,7 @@ def _violations(page: Any) -> list[str]:
 
 
 PAGES = ["/", "/search", "/search?q=203.0.113.77", "/tokens", "/extract", "/api/v1/docs"]
+PAGES += ["/cases", "/tasks", "/rfis", "/notifications"]
 ADMIN_PAGES = ["/", "/admin", "/admin/collections", "/admin/audit?check=true"]
 
 
@@ -62,3 +64,20 @@ def test_object_report_and_draft_pages(console: Console, context: Any) -> None:
     page.click("form.extract-form button[type=submit]")
     page.wait_for_load_state("networkidle")
     assert _violations(page) == [], "draft review"
+
+
+def test_joint_work_pages(console: Console, context: Any) -> None:
+    page = context.new_page()
+    sign_in(page, console, ALICE)
+    case_id = casework.open_case(page, console, "Axe check case", "Accessible forms")
+    casework.add_participant(page, "SOC Bravo")
+    page.fill("#task-assignee", BOB)
+    casework.add_task(page, "Axe check task")
+    casework.comment(page, "Axe check comment")
+    rfi_id = casework.ask(page, console, "Axe check request", "Anything?", "SOC Bravo")
+    for email in (ALICE, BOB):  # the owner's page has its status and participant forms; a participant's has not
+        casework.sign_in_as(page, console, email)
+        for path in ("/cases", f"/cases/{case_id}", "/tasks", f"/rfis/{rfi_id}", "/notifications"):
+            page.goto(console.url + path)
+            page.wait_for_load_state("networkidle")
+            assert _violations(page) == [], f"{path} as {email}"

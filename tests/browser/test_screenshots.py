@@ -9,7 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.browser.conftest import ADMIN, ALICE, Console, csp_violations, sign_in
+from tests.browser import casework
+from tests.browser.conftest import ADMIN, ALICE, BOB, Console, csp_violations, sign_in
 
 TARGET = os.environ.get("ACCORD_SCREENSHOTS")
 
@@ -46,8 +47,39 @@ def test_take_screenshots(console: Console, context: Any) -> None:
     page.click("form.extract-form button[type=submit]")
     shot("extract")
     shot("tokens", "/tokens")
+    _cases(page, console)
+    shot("cases", "/cases")
+    shot("case", page.locator("#cases a", has_text="Phishing wave against energy providers").get_attribute("href"))
     page.click("form.signout button")
     sign_in(page, console, ADMIN)
     shot("admin-collections", "/admin/collections")
     shot("audit", "/admin/audit?check=true")
     shot("api-docs", "/api/v1/docs")
+
+
+def _cases(page: Any, console: Console) -> None:
+    """A few cases, one of them worked on by CERT Alpha and SOC Bravo together."""
+    casework.open_case(page, console, "Ransomware note shared by a hospital", "Ransom note and two hashes.", "green")
+    casework.open_case(page, console, "Credential stuffing against webmail", "", "clear")
+    case_id = casework.open_case(
+        page,
+        console,
+        "Phishing wave against energy providers",
+        "Mails from login-mail-secure[.]ru since Monday; the dropper calls home to cdn-update-check[.]com.",
+    )
+    casework.add_participant(page, "SOC Bravo")
+    page.fill("#link-ids", console.hub_id)
+    page.click("#links button[type=submit]")
+    page.wait_for_load_state("domcontentloaded")
+    page.fill("#task-assignee", BOB)
+    casework.add_task(page, "Check the C2 in proxy logs")
+    casework.add_task(page, "Write the customer advisory")
+    casework.comment(page, "Proxy logs requested from both sites.")
+    casework.sign_in_as(page, console, BOB)
+    page.goto(f"{console.url}/cases/{case_id}")
+    row = page.locator("#tasks tbody tr", has_text="Check the C2 in proxy logs")
+    row.locator("select[name=status]").select_option("doing")
+    row.locator("button[type=submit]").click()
+    page.wait_for_load_state("domcontentloaded")
+    casework.comment(page, "Seen here too: three hosts beaconing to the C2.")
+    casework.sign_in_as(page, console, ALICE)

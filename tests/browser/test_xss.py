@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from tests.browser import content
+from tests.browser import casework, content
 from tests.browser.conftest import ADMIN, ALICE, BOB, Console, csp_violations, sign_in
 
 
@@ -85,3 +85,41 @@ def test_the_indicator_page_shows_every_payload_verbatim(console: Console, conte
     page.locator("#graph").click()
     _assert_inert(page, "the indicator page")
     assert page.title().startswith(content.PAYLOADS[0])
+
+
+def test_joint_work_pages_show_payloads_as_text(console: Console, context: Any) -> None:
+    text = "\n".join(content.PAYLOADS)
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(page, console, ALICE)
+    case_id = casework.open_case(page, console, content.PAYLOADS[1] + " case", text)
+    casework.add_participant(page, "SOC Bravo")
+    page.fill("#task-assignee", BOB)
+    casework.add_task(page, content.PAYLOADS[0] + " task")
+    casework.comment(page, text)
+    page.fill("#link-ids", "\n".join(console.xss_ids))
+    page.click("#links button[type=submit]")
+    page.wait_for_load_state("domcontentloaded")
+    rfi_id = casework.ask(page, console, content.PAYLOADS[6], text, "SOC Bravo")
+    casework.sign_in_as(page, console, BOB)
+    page.goto(f"{console.url}/rfis/{rfi_id}")
+    casework.answer(page, text)
+    page.goto(f"{console.url}/cases/{case_id}")
+    casework.comment(page, content.PAYLOADS[3])  # a notification for Alice whose summary holds a payload
+    paths = ["/cases", f"/cases/{case_id}", "/tasks", "/rfis", f"/rfis/{rfi_id}", "/notifications"]
+    for email in (BOB, ALICE):
+        casework.sign_in_as(page, console, email)
+        for path in paths:
+            page.goto(console.url + path)
+            page.wait_for_load_state("networkidle")
+            _assert_inert(page, f"{path} as {email}")
+    page.goto(f"{console.url}/cases/{case_id}")
+    shown = page.locator("main").inner_text()
+    for payload in content.PAYLOADS:
+        assert payload in shown  # title, description, comment: escaped, so shown verbatim
+    assert page.title().startswith(content.PAYLOADS[1])
+    assert page.locator("#links a").count() == len(console.xss_ids)
+    page.goto(f"{console.url}/rfis/{rfi_id}")
+    assert content.PAYLOADS[7] in page.locator("#answers").inner_text()
+    assert dialogs == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -39,6 +40,10 @@ NAV: list[NavItem] = [
 ]
 
 
+# A count shown beside a navigation link (e.g. unread notifications), by the link's path.
+BADGES: dict[str, Callable[[Principal], int]] = {}
+
+
 def nav_for(principal: Principal | None) -> list[NavItem]:
     """The navigation this user may see."""
     if principal is None:
@@ -52,6 +57,13 @@ def _datetime(us: int | None) -> str:
     return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _stamp(text: str | None) -> str:
+    """A STIX timestamp as pages show it: to the minute, in UTC."""
+    if not text or len(text) < 16 or text[10] != "T":
+        return text or ""
+    return f"{text[:10]} {text[11:16]} UTC"
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The console's template environment: every value is HTML-escaped unless a template says otherwise."""
@@ -62,6 +74,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["datetime"] = _datetime
+    env.filters["stamp"] = _stamp
     env.filters["tlp_class"] = lambda label: (label or "unmarked").lower().replace("tlp:", "").replace("+", "-")
     return env
 
@@ -76,6 +89,7 @@ def page(
         .render(
             user=principal,
             nav=nav_for(principal),
+            badges={path: count(principal) for path, count in BADGES.items()} if principal is not None else {},
             current=request.url.path,
             csrf=csrf_value(request),
             **context,
