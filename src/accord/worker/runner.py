@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, Row, and_, or_, select, update
 from accord.core.clock import now_us
 from accord.core.db import is_postgres, read_transaction, transaction
 from accord.core.settings import get_settings
+from accord.joint import pir  # noqa: F401  (registers the matching of new intelligence on ingest)
 from accord.models.jobs import job
 from accord.taxii.tasks import fail_add_objects, run_add_objects
 from accord.taxii.writes import ADD_OBJECTS_JOB
