@@ -171,7 +171,7 @@ class Matcher:
         return hits
 
 
-_compiled: tuple[tuple[tuple[int, int], ...], Matcher] | None = None
+_compiled: tuple[tuple[tuple[int, int, int], ...], Matcher] | None = None
 
 
 def active_matcher(conn: Connection) -> Matcher | None:

@@ -340,10 +340,12 @@ def pirs_by_ids(conn: Connection, ids: Sequence[int]) -> list[Row[Any]]:
     return list(conn.execute(select(joint_pir).where(joint_pir.c.id.in_(list(ids))).order_by(joint_pir.c.id)))
 
 
-def active_pir_versions(conn: Connection) -> list[tuple[int, int]]:
-    """(id, seq) of every active requirement: what the compiled matcher is keyed on."""
+def active_pir_versions(conn: Connection) -> list[tuple[int, int, int]]:
+    """(id, seq, updated_us) of every active requirement: what the compiled matcher is keyed on (the time
+    tells apart rows of the same id and seq made again after a rolled-back transaction)."""
     p = joint_pir.c
-    return [(r.id, r.seq) for r in conn.execute(select(p.id, p.seq).where(p.status == "active").order_by(p.id))]
+    stmt = select(p.id, p.seq, p.updated_us).where(p.status == "active").order_by(p.id)
+    return [(r.id, r.seq, r.updated_us) for r in conn.execute(stmt)]
 
 
 def active_pir_criteria(conn: Connection) -> list[tuple[int, str]]:
