@@ -24,6 +24,7 @@ BENCHES = [
     ("bench_signing.py", ["10"] if QUICK else []),
     ("bench_federation.py", ["20000"] if QUICK else ["100000"]),
     ("bench_joint.py", ["2000", "200"] if QUICK else []),
+    ("bench_pir.py", ["5000"] if QUICK else []),
 ]
 
 
