@@ -10,6 +10,7 @@ Run: python bench/bench_pir.py [N]   (the target: under 10% more time with 100 P
 from __future__ import annotations
 
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -29,18 +30,19 @@ PIRS = 100
 
 
 def _node(url: str, pirs: int) -> None:
-    """A fresh node with an organisation, its analyst and `pirs` active requirements."""
+    """A fresh node with `pirs` active requirements (in a process of its own: settings and engines are cached)."""
     env = {**os.environ, "ACCORD_DATABASE_URL": url}
     subprocess.run([ACCORD, "init"], env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, __file__, "--setup", str(pirs)], env=env, check=True)
+
+
+def _setup(pirs: int) -> None:
+    """Here: an organisation, its analyst and `pirs` active requirements on the node of ACCORD_DATABASE_URL."""
     from accord.accounts import service as accounts
     from accord.core import db as core_db
-    from accord.core import settings as core_settings
     from accord.joint import pir
     from accord.sharing.repository import principal_for
 
-    os.environ["ACCORD_DATABASE_URL"] = url
-    core_settings.get_settings.cache_clear()
-    core_db.get_engine.cache_clear()
     engine = core_db.get_engine()
     with core_db.transaction(engine) as conn:
         for name in ("Alpha", "Bravo"):
@@ -68,24 +70,19 @@ def _import(path: Path, url: str) -> tuple[float, str]:
     return elapsed, (proc.stdout.strip().splitlines() or [proc.stderr.strip()])[0]
 
 
-def _matches(url: str) -> int:
-    from sqlalchemy import func, select
-
-    from accord.core import db as core_db
-    from accord.core import settings as core_settings
-    from accord.models.joint import joint_pir_match
-
-    os.environ["ACCORD_DATABASE_URL"] = url
-    core_settings.get_settings.cache_clear()
-    core_db.get_engine.cache_clear()
-    engine = core_db.get_engine()
-    with engine.connect() as conn:
-        n = int(conn.execute(select(func.count()).select_from(joint_pir_match)).scalar_one())
-    engine.dispose()
-    return n
+def _matches(db: Path) -> int:
+    """How many matches the node (a SQLite file) recorded."""
+    con = sqlite3.connect(db)
+    try:
+        return int(con.execute("SELECT count(*) FROM joint_pir_match").fetchone()[0])
+    finally:
+        con.close()
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--setup"]:
+        _setup(int(sys.argv[2]))
+        return
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bundle.json"
@@ -99,7 +96,7 @@ def main() -> None:
             for url, times in (first, second):
                 elapsed, summary = _import(path, url)
                 times.append(elapsed)
-            matched = _matches(pir_url)
+            matched = _matches(Path(tmp) / f"pirs{i}.db")
             for db in Path(tmp).glob("*.db*"):
                 db.unlink()
         ratios = [p / b for b, p in zip(bare_times, pir_times, strict=True)]

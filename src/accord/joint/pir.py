@@ -43,17 +43,19 @@ MAX_NOTIFIED = 20  # notification entries per requirement and ingest (the matche
 STATUSES = ("active", "inactive")
 NAMED_TYPES = ("threat-actor", "intrusion-set", "malware")
 
-_TOKEN = re.compile(r"[^\W_]+|[.\-]")
+# Runs of ASCII letters and digits (and of UTF-8 bytes of other letters, kept whole), and dots and hyphens.
+_TOKEN = re.compile(rb"[a-z0-9\x80-\xff]+|[.\-]")
 _TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$", re.IGNORECASE)
 _DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_IPV4 = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d])")
-_IPV6 = re.compile(r"(?<![0-9a-f:])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![0-9a-f:])")
-_ESCAPES = (("\\n", " "), ("\\t", " "), ("\\r", " "), ('\\"', " "))
+_IPV4 = re.compile(rb"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+_IPV6 = re.compile(rb"[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}")
+_ESCAPES = ((b"\\n", b" "), (b"\\t", b" "), (b"\\r", b" "), (b'\\"', b" "))
 
 
 def tokens(text: str) -> list[str]:
-    """The tokens matching works on: runs of letters and digits, and the dots and hyphens between them."""
-    return _TOKEN.findall(text.lower())
+    """The tokens matching works on: runs of letters and digits, and the dots and hyphens between them (only
+    ASCII letters are folded to lower case)."""
+    return [t.decode("utf-8", "replace") for t in _TOKEN.findall(text.encode().lower())]
 
 
 def _alias(stix_id: str) -> str:
@@ -133,8 +135,10 @@ def compile_terms(criteria: dict[str, list[str]], aliases: list[str]) -> dict[st
 class Matcher:
     """All active requirements compiled together."""
 
-    first: dict[str, list[tuple[tuple[str, ...], int, str]]] = field(default_factory=dict)
-    networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int, str]] = field(default_factory=list)
+    first: dict[bytes, list[tuple[tuple[bytes, ...], int, str]]] = field(default_factory=dict)
+    v4: dict[tuple[int, int], list[tuple[int, str]]] = field(default_factory=dict)  # (prefix, network >> bits)
+    v4_prefixes: list[int] = field(default_factory=list)
+    v6: list[tuple[ipaddress.IPv6Network, int, str]] = field(default_factory=list)
 
     @classmethod
     def build(cls, rows: Sequence[tuple[int, str]]) -> Matcher:
@@ -142,15 +146,23 @@ class Matcher:
         for pir_id, criteria in rows:
             compiled = orjson.loads(criteria)
             for label, toks in compiled["terms"]:
-                m.first.setdefault(toks[0], []).append((tuple(toks), pir_id, label))
-            m.networks += [(ipaddress.ip_network(c), pir_id, c) for c in compiled["cidrs"]]
+                seq = tuple(t.encode() for t in toks)
+                m.first.setdefault(seq[0], []).append((seq, pir_id, label))
+            for c in compiled["cidrs"]:
+                net = ipaddress.ip_network(c)
+                if isinstance(net, ipaddress.IPv4Network):
+                    key = (net.prefixlen, int(net.network_address) >> (32 - net.prefixlen))
+                    m.v4.setdefault(key, []).append((pir_id, c))
+                else:
+                    m.v6.append((net, pir_id, c))
+        m.v4_prefixes = sorted({p for p, _ in m.v4})
         return m
 
     def match(self, raw: bytes) -> dict[int, str]:
-        """The requirements one stored object matches, each with the criterion that matched first."""
-        text = raw.decode("utf-8", "replace").lower()
-        for escaped, plain in _ESCAPES:
-            if escaped in text:
+        """The requirements one stored object (its raw JSON) matches, each with the criterion that matched first."""
+        text = raw.lower()
+        if b"\\" in text:
+            for escaped, plain in _ESCAPES:
                 text = text.replace(escaped, plain)
         hits: dict[int, str] = {}
         toks = _TOKEN.findall(text)
@@ -159,14 +171,23 @@ class Matcher:
                 for seq, pir_id, label in self.first.get(t, ()):
                     if pir_id not in hits and tuple(toks[i : i + len(seq)]) == seq:
                         hits[pir_id] = label
-        if self.networks:
-            for found in (*_IPV4.findall(text), *_IPV6.findall(text)):
+        if self.v4:
+            for found in _IPV4.findall(text):
+                parts = [int(x) for x in found.split(b".")]
+                if max(parts) > 255:
+                    continue
+                address = parts[0] << 24 | parts[1] << 16 | parts[2] << 8 | parts[3]
+                for prefix in self.v4_prefixes:
+                    for pir_id, label in self.v4.get((prefix, address >> (32 - prefix)), ()):
+                        hits.setdefault(pir_id, label)
+        if self.v6:
+            for found in _IPV6.findall(text):
                 try:
-                    address = ipaddress.ip_address(found)
+                    address6 = ipaddress.ip_address(found.decode())
                 except ValueError:
                     continue
-                for net, pir_id, label in self.networks:
-                    if pir_id not in hits and address.version == net.version and address in net:
+                for net, pir_id, label in self.v6:
+                    if pir_id not in hits and address6.version == 6 and address6 in net:
                         hits[pir_id] = label
         return hits
 
