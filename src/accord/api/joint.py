@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from accord.api.deps import WRITE_CONN, current_principal, read_conn, writer_principal
 from accord.core.errors import BadRequest
-from accord.joint import correlation, notify, objects, rfi, service, work
+from accord.joint import correlation, notify, objects, pir, rfi, service, work
 from accord.sharing import cursors
 from accord.sharing.policy import Principal
 
@@ -350,6 +350,90 @@ def close_rfi(
 ) -> Any:
     """Close a request (the asking organisation only)."""
     return rfi.close(conn, p, rfi_id, body.reason)
+
+
+class PirCriteria(BaseModel):
+    names: list[str] = Field(
+        default_factory=list, max_length=pir.MAX_TERMS, description="threat actor, intrusion set or malware names"
+    )
+    techniques: list[str] = Field(default_factory=list, max_length=pir.MAX_TERMS, description="ATT&CK ids: T1566")
+    sectors: list[str] = Field(default_factory=list, max_length=pir.MAX_TERMS)
+    countries: list[str] = Field(default_factory=list, max_length=pir.MAX_TERMS, description="ISO codes: DE")
+    keywords: list[str] = Field(default_factory=list, max_length=pir.MAX_TERMS)
+    domains: list[str] = Field(default_factory=list, max_length=pir.MAX_TERMS, description="suffixes: evil.example")
+    cidrs: list[str] = Field(default_factory=list, max_length=pir.MAX_TERMS, description="198.51.100.0/24")
+
+
+class PirCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=300)
+    description: str = Field(default="", max_length=100_000)
+    participants: list[str] = Field(default_factory=list, max_length=200, description="organisations (by name)")
+    tlp: str = Field(default="amber", description="clear | green | amber")
+    criteria: PirCriteria
+
+
+class PirUpdate(BaseModel):
+    """Only the fields given change (the owning organisation only); criteria given replace the old ones."""
+
+    title: str | None = Field(default=None, max_length=300)
+    description: str | None = Field(default=None, max_length=100_000)
+    status: str | None = Field(default=None, description="active | inactive")
+    criteria: PirCriteria | None = None
+
+
+@router.post("/pirs", status_code=201, tags=["pirs"])
+def create_pir(body: PirCreate, p: Principal = Depends(writer_principal), conn: Connection = WRITE_CONN) -> Any:
+    """A joint intelligence requirement owned by the caller's organisation, shared with the participants."""
+    return pir.create_pir(conn, p, **body.model_dump())
+
+
+@router.get("/pirs", tags=["pirs"])
+def list_pirs(
+    status: str | None = Query(None, description="active | inactive"),
+    after: str | None = Query(None, description=CURSOR),
+    limit: int = Query(50, ge=1, le=500),
+    p: Principal = Depends(current_principal),
+    conn: Connection = Depends(read_conn),
+) -> Any:
+    """Requirements owned by or shared with the caller's organisation, newest first."""
+
+    def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
+        return pir.list_pirs(conn, p, before_id=position, limit=n, status=status)
+
+    return _page(p, "rest:pirs", status, after, limit, fetch, "pirs")
+
+
+@router.get("/pirs/{pir_id}", tags=["pirs"])
+def get_pir(pir_id: str, p: Principal = Depends(current_principal), conn: Connection = Depends(read_conn)) -> Any:
+    """A requirement, with the count of its matches the caller may read."""
+    return pir.get_pir(conn, p, pir_id)
+
+
+@router.patch("/pirs/{pir_id}", tags=["pirs"])
+def update_pir(
+    pir_id: str, body: PirUpdate, p: Principal = Depends(writer_principal), conn: Connection = WRITE_CONN
+) -> Any:
+    """Change a requirement: title, description, status or criteria (a new version)."""
+    fields = body.model_dump(exclude_unset=True)
+    if fields.get("criteria") is None:
+        fields.pop("criteria", None)
+    return pir.update_pir(conn, p, pir_id, **fields)
+
+
+@router.get("/pirs/{pir_id}/matches", tags=["pirs"])
+def pir_matches(
+    pir_id: str,
+    after: str | None = Query(None, description=CURSOR),
+    limit: int = Query(50, ge=1, le=500),
+    p: Principal = Depends(current_principal),
+    conn: Connection = Depends(read_conn),
+) -> Any:
+    """New intelligence that matched the requirement, newest first: only the versions the caller may read."""
+
+    def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
+        return pir.matches(conn, p, pir_id, before_id=position, limit=n)
+
+    return _page(p, "rest:pir-matches", pir_id, after, limit, fetch, "matches")
 
 
 class NotificationsMark(BaseModel):

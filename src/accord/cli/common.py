@@ -64,6 +64,7 @@ def span(us: int) -> str:
 def unit_of_work() -> Iterator[Connection]:
     """One CLI command's transaction (committed at the end, rolled back on error)."""
     from accord.core.db import get_engine, transaction  # here: commands without a database start faster
+    from accord.joint import pir  # noqa: F401  (registers the matching of new intelligence on ingest)
 
     with transaction(get_engine()) as conn:
         yield conn

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 case_app = typer.Typer(help="Joint cases: open, share with partners, track, resolve.", no_args_is_help=True)
 task_app = typer.Typer(help="Tasks of joint cases and their logs.", no_args_is_help=True)
 rfi_app = typer.Typer(help="Requests for information between partner organisations.", no_args_is_help=True)
+pir_app = typer.Typer(help="Joint intelligence requirements and what matched them.", no_args_is_help=True)
 AS = typer.Option(..., "--as", help="act as this user (e-mail)")
 
 
@@ -360,3 +361,129 @@ def rfi_close(rfi_id: str = typer.Argument(...), as_user: str = AS, reason: str 
     with unit_of_work() as conn:
         req = close(conn, _who(conn, as_user, write=True), rfi_id, reason)
     out.print(f"{req['id']} is {req['status']}", markup=False)
+
+
+def _criteria(
+    names: list[str],
+    techniques: list[str],
+    sectors: list[str],
+    countries: list[str],
+    keywords: list[str],
+    domains: list[str],
+    cidrs: list[str],
+) -> dict[str, list[str]]:
+    return {
+        "names": names,
+        "techniques": techniques,
+        "sectors": sectors,
+        "countries": countries,
+        "keywords": keywords,
+        "domains": domains,
+        "cidrs": cidrs,
+    }
+
+
+NAMES = typer.Option([], "--name", help="a threat actor, intrusion set or malware name (repeatable)")
+TECHNIQUES = typer.Option([], "--technique", help="an ATT&CK technique id, e.g. T1566 (repeatable)")
+SECTORS = typer.Option([], "--sector", help="a sector (repeatable)")
+COUNTRIES = typer.Option([], "--country", help="an ISO 3166-1 alpha-2 code (repeatable)")
+KEYWORDS = typer.Option([], "--keyword", help="a keyword (repeatable)")
+DOMAINS = typer.Option([], "--domain", help="a domain suffix, e.g. evil.example (repeatable)")
+CIDRS = typer.Option([], "--cidr", help="an IP network, e.g. 198.51.100.0/24 (repeatable)")
+
+
+@pir_app.command("create")
+def pir_create(
+    title: str = typer.Argument(...),
+    as_user: str = AS,
+    description: str = typer.Option("", "--description"),
+    participants: list[str] = typer.Option([], "--participant", help="a participating organisation (repeatable)"),
+    tlp: str = typer.Option("amber", "--tlp", help="clear | green | amber"),
+    names: list[str] = NAMES,
+    techniques: list[str] = TECHNIQUES,
+    sectors: list[str] = SECTORS,
+    countries: list[str] = COUNTRIES,
+    keywords: list[str] = KEYWORDS,
+    domains: list[str] = DOMAINS,
+    cidrs: list[str] = CIDRS,
+) -> None:
+    """A requirement owned by the user's organisation; prints its id."""
+    from accord.joint.pir import create_pir
+
+    criteria = _criteria(names, techniques, sectors, countries, keywords, domains, cidrs)
+    with unit_of_work() as conn:
+        req = create_pir(
+            conn,
+            _who(conn, as_user, write=True),
+            title=title,
+            description=description,
+            participants=participants,
+            tlp=tlp,
+            criteria=criteria,
+        )
+    out.print(req["id"], markup=False)
+
+
+@pir_app.command("list")
+def pir_list(as_user: str = AS, limit: int = typer.Option(50, "--limit", min=1, max=10_000)) -> None:
+    """Requirements owned by or shared with the user's organisation: id, status, owner, title."""
+    from accord.joint.pir import list_pirs
+
+    with reading() as conn:
+        rows = list_pirs(conn, _who(conn, as_user, write=False), before_id=None, limit=limit)
+    for r in rows:
+        out.print(f"{r['id']}  {r['status']:<8}  {r['owner']}  {r['title']}", markup=False)
+
+
+@pir_app.command("show")
+def pir_show(pir_id: str = typer.Argument(...), as_user: str = AS) -> None:
+    """A requirement as JSON."""
+    from accord.joint.pir import get_pir
+
+    with reading() as conn:
+        _show(get_pir(conn, _who(conn, as_user, write=False), pir_id))
+
+
+@pir_app.command("edit")
+def pir_edit(
+    pir_id: str = typer.Argument(...),
+    as_user: str = AS,
+    title: str | None = typer.Option(None, "--title"),
+    description: str | None = typer.Option(None, "--description"),
+    status: str | None = typer.Option(None, "--status", help="active | inactive"),
+    names: list[str] = NAMES,
+    techniques: list[str] = TECHNIQUES,
+    sectors: list[str] = SECTORS,
+    countries: list[str] = COUNTRIES,
+    keywords: list[str] = KEYWORDS,
+    domains: list[str] = DOMAINS,
+    cidrs: list[str] = CIDRS,
+) -> None:
+    """Change a requirement (its organisation only); criteria given replace all the old ones."""
+    from accord.joint.pir import update_pir
+
+    criteria = _criteria(names, techniques, sectors, countries, keywords, domains, cidrs)
+    with unit_of_work() as conn:
+        req = update_pir(
+            conn,
+            _who(conn, as_user, write=True),
+            pir_id,
+            title=title,
+            description=description,
+            status=status,
+            criteria=criteria if any(criteria.values()) else None,
+        )
+    out.print(f"{req['id']} is {req['status']}", markup=False)
+
+
+@pir_app.command("matches")
+def pir_matches(
+    pir_id: str = typer.Argument(...), as_user: str = AS, limit: int = typer.Option(50, "--limit", min=1, max=10_000)
+) -> None:
+    """What matched a requirement, newest first (what the user may read): object id, matched criterion, name."""
+    from accord.joint.pir import matches
+
+    with reading() as conn:
+        rows = matches(conn, _who(conn, as_user, write=False), pir_id, before_id=None, limit=limit)
+    for m in rows:
+        out.print(f"{m['object_id']}  {m['matched']}  {m['name']}", markup=False)

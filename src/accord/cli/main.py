@@ -47,6 +47,7 @@ _COMMANDS: dict[str, tuple[str, str] | None] = {
     "case": ("accord.cli.joint_cmd", "case_app"),
     "task": ("accord.cli.joint_cmd", "task_app"),
     "rfi": ("accord.cli.joint_cmd", "rfi_app"),
+    "pir": ("accord.cli.joint_cmd", "pir_app"),
 }
 
 

@@ -24,11 +24,16 @@ def notify(conn: Connection, emails: list[str], *, actor: str, seq: int, kind: s
     """Add an entry to the feed of each of these users (not the one who acted); how many were added."""
     wanted = [e for e in dict.fromkeys(emails) if e and e != actor]
     users = [u for u in (accounts.get_user_by_email(conn, e) for e in wanted) if u is not None]
+    return notify_users(conn, [u.id for u in users], seq=seq, kind=kind, subject=subject, summary=summary)
+
+
+def notify_users(conn: Connection, user_ids: list[int], *, seq: int, kind: str, subject: str, summary: str) -> int:
+    """Add an entry to the feed of each of these users (by id), in one insert; how many were added."""
     at = now_us()
     rows = [
         {
             "public_id": str(uuid.uuid4()),
-            "user_id": u.id,
+            "user_id": u,
             "seq": seq,
             "kind": kind,
             "subject": subject,
@@ -36,7 +41,7 @@ def notify(conn: Connection, emails: list[str], *, actor: str, seq: int, kind: s
             "at_us": at,
             "read_us": None,
         }
-        for u in users
+        for u in dict.fromkeys(user_ids)
     ]
     if rows:
         conn.execute(insert(joint_notification), rows)

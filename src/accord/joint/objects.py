@@ -12,6 +12,7 @@ from accord.stix.timestamps import micros_to_timestamp
 CASE_TYPE = "x-accord-case"
 TASK_TYPE = "x-accord-task"
 RFI_TYPE = "x-accord-rfi"
+PIR_TYPE = "x-accord-pir"
 # The identity that publishes Accord's extension definitions (the same on every node, so definitions converge).
 ACCORD_IDENTITY = "identity--22a7ec5e-84a2-4209-b5ce-d758f797154b"
 CASE_EXT = "extension-definition--ce60ad32-7041-4194-ba51-388c44e39d00"
@@ -19,6 +20,7 @@ TASK_EXT = "extension-definition--5489588f-98d7-4f97-9b88-6f191a71b89a"
 TASK_UPDATE_EXT = "extension-definition--c924b244-1f73-4419-97f7-c95362b6648c"  # on a task-log note
 CASE_LINK_EXT = "extension-definition--ebad5ae9-e115-463b-ba6d-4bba55aec4ba"  # on a participant's link grouping
 RFI_EXT = "extension-definition--9f2dd628-fbd9-4e57-90b8-b96cc14e13cb"
+PIR_EXT = "extension-definition--0067c66f-4762-42a0-8baa-74db77d701a3"
 _SHIPPED = "2026-12-07T00:00:00.000Z"
 
 CASE_STATUSES = ("open", "in_progress", "resolved", "closed")
@@ -65,6 +67,7 @@ def shipped_definitions() -> list[dict[str, Any]]:
         _definition(CASE_EXT, "Accord case", "A joint case of several organisations.", "new-sdo"),
         _definition(TASK_EXT, "Accord task", "A task of an Accord case.", "new-sdo"),
         _definition(RFI_EXT, "Accord request for information", "A question to partner organisations.", "new-sdo"),
+        _definition(PIR_EXT, "Accord intelligence requirement", "What partner organisations want to know.", "new-sdo"),
         _definition(
             TASK_UPDATE_EXT, "Accord task update", "A task log entry that changes a task.", "property-extension"
         ),
@@ -233,6 +236,33 @@ def rfi_object(*, stix_id: str, owner_ref: str, created: str, modified: str, fie
         "extensions": {RFI_EXT: {"extension_type": "new-sdo"}},
     }
     for optional in ("values", "object_refs", "due", "status_reason"):  # present only when not empty
+        if fields.get(optional):
+            obj[optional] = fields[optional]
+    return obj
+
+
+# The criteria a requirement may hold (each a list of strings), in the order they are shown.
+PIR_CRITERIA = ("names", "techniques", "sectors", "countries", "keywords", "domains", "cidrs")
+
+
+def pir_object(*, stix_id: str, owner_ref: str, created: str, modified: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """One version of a joint intelligence requirement; `fields` holds name, description, participant_refs,
+    status, tlp and the criteria lists (names are threat actor, intrusion set or malware names; `aliases` the
+    aliases they were expanded to when the requirement was written)."""
+    obj: dict[str, Any] = {
+        "type": PIR_TYPE,
+        "spec_version": "2.1",
+        "id": stix_id,
+        "created_by_ref": owner_ref,
+        "created": created,
+        "modified": modified,
+        "name": fields["name"],
+        "participant_refs": fields["participant_refs"],
+        "status": fields["status"],
+        "object_marking_refs": marking_refs(Tlp(fields["tlp"])),
+        "extensions": {PIR_EXT: {"extension_type": "new-sdo"}},
+    }
+    for optional in ("description", *PIR_CRITERIA, "aliases"):  # present only when not empty
         if fields.get(optional):
             obj[optional] = fields[optional]
     return obj

@@ -9,8 +9,17 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from accord.core.clock import now_us
-from accord.models.accounts import org
-from accord.models.joint import joint_case, joint_event, joint_link, joint_rfi, joint_rfi_answer, joint_task
+from accord.models.accounts import app_user, org
+from accord.models.joint import (
+    joint_case,
+    joint_event,
+    joint_link,
+    joint_pir,
+    joint_pir_match,
+    joint_rfi,
+    joint_rfi_answer,
+    joint_task,
+)
 from accord.models.objects import id_in, stix_object
 from accord.sharing.policy import Principal, readable_clause, visible_versions_clause
 from accord.stix.ids import id_key
@@ -294,3 +303,122 @@ def answers(conn: Connection, principal: Principal, rfi_id: int) -> list[Row[Any
         .order_by(a.id)
     )
     return list(conn.execute(stmt))
+
+
+def insert_pir(conn: Connection, row: dict[str, Any]) -> int:
+    """A new requirement row; its id."""
+    return int(conn.execute(insert(joint_pir).values(**row)).inserted_primary_key[0])  # type: ignore[index]
+
+
+def update_pir(conn: Connection, pir_id: int, **values: Any) -> None:
+    """Change a requirement row (after a new version of it)."""
+    conn.execute(update(joint_pir).where(joint_pir.c.id == pir_id).values(**values))
+
+
+def readable_pir(conn: Connection, principal: Principal, stix_id: str) -> Row[Any] | None:
+    """The requirement row, if the caller may read its newest version."""
+    p = joint_pir.c
+    return conn.execute(select(joint_pir).where(p.stix_id == stix_id, _readable_seq(principal, p.seq))).first()
+
+
+def list_pirs(
+    conn: Connection, principal: Principal, *, before_id: int | None, limit: int, status: str | None
+) -> list[Row[Any]]:
+    """Readable requirements, newest first; keyset on id."""
+    p = joint_pir.c
+    stmt = select(joint_pir, org.c.name.label("owner")).join(org, org.c.id == p.owner_org_id)
+    stmt = stmt.where(_readable_seq(principal, p.seq))
+    if status is not None:
+        stmt = stmt.where(p.status == status)
+    if before_id is not None:
+        stmt = stmt.where(p.id < before_id)
+    return list(conn.execute(stmt.order_by(p.id.desc()).limit(limit)))
+
+
+def pirs_by_ids(conn: Connection, ids: Sequence[int]) -> list[Row[Any]]:
+    """Requirement rows by id (the matcher's own use: no caller reads them)."""
+    return list(conn.execute(select(joint_pir).where(joint_pir.c.id.in_(list(ids))).order_by(joint_pir.c.id)))
+
+
+def active_pir_versions(conn: Connection) -> list[tuple[int, int, int]]:
+    """(id, seq, updated_us) of every active requirement: what the compiled matcher is keyed on (the time
+    tells apart rows of the same id and seq made again after a rolled-back transaction)."""
+    p = joint_pir.c
+    stmt = select(p.id, p.seq, p.updated_us).where(p.status == "active").order_by(p.id)
+    return [(r.id, r.seq, r.updated_us) for r in conn.execute(stmt)]
+
+
+def active_pir_criteria(conn: Connection) -> list[tuple[int, str]]:
+    """(id, compiled criteria JSON) of every active requirement."""
+    p = joint_pir.c
+    return [(r.id, r.criteria) for r in conn.execute(select(p.id, p.criteria).where(p.status == "active"))]
+
+
+def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of sorted seqs as (first, last): an ingest's seqs are a few ranges."""
+    runs: list[tuple[int, int]] = []
+    for s in sorted(seqs):
+        if runs and s == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], s)
+        else:
+            runs.append((s, s))
+    return runs
+
+
+def versions_to_match(conn: Connection, seqs: Sequence[int], *, skip_type: str) -> list[tuple[int, bytes]]:
+    """(seq, raw) of these versions, by range scans of the primary key; objects of `skip_type` left out."""
+    o = stix_object.c
+    out: list[tuple[int, bytes]] = []
+    for first, last in _runs(seqs):
+        stmt = select(o.seq, o.raw).where(o.seq.between(first, last), o.type != skip_type)
+        out += [(r.seq, bytes(r.raw)) for r in conn.execute(stmt)]
+    return out
+
+
+def insert_matches(conn: Connection, found: Sequence[tuple[int, int, str]], at_us: int) -> list[tuple[int, int, str]]:
+    """Record (requirement, version, criterion) matches of new versions in one insert; the rows added."""
+    rows = [{"pir_id": p, "seq": s, "at_us": at_us, "matched": label[:300]} for p, s, label in found]
+    if rows:
+        conn.execute(insert(joint_pir_match), rows)
+    return list(found)
+
+
+def user_ids_of_orgs(conn: Connection, org_ids: Sequence[int]) -> list[int]:
+    """The enabled users of these organisations."""
+    u = app_user.c
+    stmt = select(u.id).where(u.org_id.in_(list(org_ids)), u.disabled.is_(False)).order_by(u.id)
+    return [int(r.id) for r in conn.execute(stmt)]
+
+
+def readable_latest_of_types(conn: Connection, principal: Principal, types: Sequence[str]) -> list[bytes]:
+    """Raw newest versions of these types the caller may read."""
+    o = stix_object.c
+    stmt = select(o.raw).where(o.type.in_(list(types)), o.is_latest, readable_clause(principal, stix_object))
+    return [bytes(r.raw) for r in conn.execute(stmt)]
+
+
+def count_matches(conn: Connection, principal: Principal, pir_id: int) -> int:
+    """How many matches of a requirement the caller may read."""
+    m = joint_pir_match.c
+    stmt = (
+        select(func.count())
+        .select_from(joint_pir_match.join(stix_object, stix_object.c.seq == m.seq))
+        .where(m.pir_id == pir_id, readable_clause(principal, stix_object))
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def readable_matches(
+    conn: Connection, principal: Principal, pir_id: int, *, before_id: int | None, limit: int
+) -> list[Row[Any]]:
+    """Matches of a requirement whose version the caller may read, newest first; keyset on the match id."""
+    m = joint_pir_match.c
+    o = stix_object.c
+    stmt = (
+        select(m.id, m.matched, m.at_us, o.id.label("object_id"), o.type, o.version, o.raw)
+        .join(stix_object, o.seq == m.seq)
+        .where(m.pir_id == pir_id, readable_clause(principal, stix_object))
+    )
+    if before_id is not None:
+        stmt = stmt.where(m.id < before_id)
+    return list(conn.execute(stmt.order_by(m.id.desc()).limit(limit)))

@@ -122,3 +122,34 @@ joint_notification = Table(
     Column("read_us", BigInteger, nullable=True),
     Index("ix_joint_notification_user", "user_id", "id"),
 )
+
+# Joint intelligence requirements (PIRs): what a group of organisations wants to know. The row holds the
+# compiled criteria of the newest version (JSON) so that the ingest matcher reads them without parsing STIX.
+joint_pir = Table(
+    "joint_pir",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("stix_id", String(100), nullable=False, unique=True),
+    Column("collection_id", Integer, ForeignKey("collection.id"), nullable=False),
+    Column("owner_org_id", Integer, ForeignKey("org.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),  # the newest version of the requirement
+    Column("status", String(16), nullable=False),  # active | inactive
+    Column("title", String(300), nullable=False),
+    Column("criteria", Text, nullable=False),  # JSON: terms (names, aliases, techniques, ...) and value patterns
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+    Column("created_by", String(320), nullable=False, default=""),
+    Index("ix_joint_pir_status", "status", "id"),
+)
+
+# What matched a requirement: one row per (requirement, object version), read through the policy on `seq`.
+joint_pir_match = Table(
+    "joint_pir_match",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("pir_id", Integer, ForeignKey("joint_pir.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("matched", String(300), nullable=False),  # the criterion that matched (e.g. an alias)
+    Index("uq_joint_pir_match", "pir_id", "seq", unique=True),
+)

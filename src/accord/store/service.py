@@ -13,6 +13,7 @@ from accord.core.settings import get_settings
 from accord.correlate.indexer import Flag, PendingRows, index_rows
 from accord.correlate.warninglists import active_matcher
 from accord.sharing.policy import Principal
+from accord.store import hooks
 from accord.store import repository as repo
 from accord.store.copies import Accepted, Candidate, CopyState, decide, foreign_states, load_states, shared_ids
 from accord.store.prepare import Prepared, Refused, prepare_all
@@ -160,6 +161,7 @@ def ingest_batches(
         index_rows(conn, pending)
         if report.stored:
             repo.ensure_statistics(conn)
+            hooks.run(conn, report.stored_seqs)
     return report
 
 

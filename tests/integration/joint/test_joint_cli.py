@@ -94,3 +94,43 @@ def test_rfi_commands_ask_answer_and_close(cli: Callable[..., Result]) -> None:
     hidden = cli("rfi", "show", rid, "--as", "carol@charlie.example")
     assert hidden.code == 2
     assert hidden.err == f"accord: error: no request {rid}\n"
+
+
+def test_pir_commands_and_a_local_import_matched_on_ingest(cli: Callable[..., Result], tmp_path: Any) -> None:
+    made = cli(
+        "pir", "create", "Harbour threats", "--participant", "Bravo", "--keyword", "harbour", "--domain",
+        "evil.example", "--as", "alice@alpha.example",
+    )  # fmt: skip
+    assert made.code == 0, made.err
+    pid = made.out.strip()
+    bravo = orjson.loads(cli("pir", "show", pid, "--as", "bob@bravo.example").out)
+    assert bravo["criteria"]["keywords"] == ["harbour"]
+    assert bravo["participants"] == ["Alpha", "Bravo"]
+    report = {
+        "type": "report",
+        "spec_version": "2.1",
+        "id": "report--6f0cbbe1-3a1e-4c4a-9d0e-5c3b1f1d2a10",
+        "created": "2026-11-01T10:00:00.000Z",
+        "modified": "2026-11-01T10:00:00.000Z",
+        "name": "Phishing from login.evil.example",
+        "published": "2026-11-01T10:00:00.000Z",
+        "object_refs": ["note--0b5e2a55-0c1f-4b8e-8f5e-2d6f1c4b9a01"],
+    }
+    bundle = tmp_path / "b.json"
+    bundle.write_bytes(orjson.dumps({"type": "bundle", "id": "bundle--1d0f4c55-3c5e-4f61-9a3e-6d2b1f7e8c02",
+                                     "objects": [report]}))  # fmt: skip
+    assert cli("import", str(bundle), "--as", "bob@bravo.example").code == 0
+    # Bravo's own import (no collection) is Bravo's alone: it matched, Bravo reads it, Alpha does not.
+    assert cli("pir", "matches", pid, "--as", "bob@bravo.example").out.split()[:2] == [report["id"], "evil.example"]
+    assert cli("pir", "matches", pid, "--as", "alice@alpha.example").out == ""
+    assert pid in cli("pir", "list", "--as", "alice@alpha.example").out
+    edited = cli("pir", "edit", pid, "--status", "inactive", "--as", "alice@alpha.example")
+    assert edited.out.strip() == f"{pid} is inactive"
+    not_owner = cli("pir", "edit", pid, "--title", "x", "--as", "bob@bravo.example")
+    assert not_owner.err == "accord: error: only the owning organisation changes a requirement\n"
+    hidden = cli("pir", "matches", pid, "--as", "carol@charlie.example")
+    assert hidden.code == 2
+    assert hidden.err == f"accord: error: no requirement {pid}\n"
+    bad = cli("pir", "create", "x", "--technique", "phishing", "--as", "alice@alpha.example")
+    assert bad.code == 2
+    assert bad.err.count("\n") == 1
