@@ -14,7 +14,7 @@ from rich.console import Console
 from accord.core.errors import AccordError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, Engine
 
 out = Console()
 err = Console(stderr=True)
@@ -60,13 +60,24 @@ def span(us: int) -> str:
     return f"{s // 86_400}d"
 
 
+def writing_engine() -> Engine:
+    """The engine of a command that may store intelligence, with what reacts to new intelligence installed.
+
+    Joint intelligence requirements match every ingest through the store's after-write hooks; every CLI path
+    that may store objects takes its engine here (the server and the worker install them too).
+    """
+    from accord.core.db import get_engine  # here: commands without a database start faster
+    from accord.joint import pir  # noqa: F401  (registers the matching of new intelligence on ingest)
+
+    return get_engine()
+
+
 @contextmanager
 def unit_of_work() -> Iterator[Connection]:
     """One CLI command's transaction (committed at the end, rolled back on error)."""
-    from accord.core.db import get_engine, transaction  # here: commands without a database start faster
-    from accord.joint import pir  # noqa: F401  (registers the matching of new intelligence on ingest)
+    from accord.core.db import transaction
 
-    with transaction(get_engine()) as conn:
+    with transaction(writing_engine()) as conn:
         yield conn
 
 

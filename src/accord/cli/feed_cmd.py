@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from accord.cli.common import fail, out, read_secret, reading, span, unit_of_work
+from accord.cli.common import fail, out, read_secret, reading, span, unit_of_work, writing_engine
 from accord.core.clock import now_us
-from accord.core.db import get_engine
 from accord.stix.timestamps import micros_to_timestamp
 
 if TYPE_CHECKING:
@@ -154,7 +153,7 @@ def feed_pull(
     """Pull a feed now (or every due feed); only new content is stored."""
     from accord.feeds.pull import pull_feeds
 
-    results = pull_feeds(get_engine(), [name] if name else None, due_only=not all_feeds)
+    results = pull_feeds(writing_engine(), [name] if name else None, due_only=not all_feeds)
     if not results:
         sys.stdout.write("no feed is due\n")
     for r in results:  # each pull reported once: a success on stdout, a failure on stderr
