@@ -92,7 +92,7 @@ def test_a_name_taken_by_a_concurrent_transaction_is_a_conflict(node: Node) -> N
         # transaction; on SQLite, its BEGIN IMMEDIATE waits for the write lock.
         if engine.dialect.name == "postgresql":
             with engine.connect() as probe:
-                for _ in range(200):
+                for _ in range(600):  # up to 30 s: under CI load the second writer can take a while to start
                     waiting = probe.execute(
                         text(
                             "SELECT count(*) FROM pg_stat_activity "
