@@ -46,11 +46,6 @@ def _us(ts: Any) -> int | None:
         return None
 
 
-def score_of(obj: dict[str, Any], kind: str, last_sighting_us: int | None, now: int) -> tuple[float, bool]:
-    """Current decayed score and expired flag of an object for a value of `kind` (scoring.indicator_score)."""
-    return indicator_score(obj, kind, last_sighting_us, now)
-
-
 @dataclass(slots=True)
 class _Facts:
     """What enrichment knows about one matched object version, shared by every context that names it."""
@@ -145,7 +140,7 @@ class Enricher:
         scored = fact.scores.get(value_kind)
         if scored is None:
             last_seen = self._last_sighting.get(oid)
-            scored = fact.scores[value_kind] = score_of(body, value_kind, last_seen, self._now)
+            scored = fact.scores[value_kind] = indicator_score(body, value_kind, last_seen, self._now)
         name, first_seen, last_seen_at = fact.shown
         return {
             "id": oid,
