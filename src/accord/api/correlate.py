@@ -6,11 +6,12 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import Connection
 
 from accord.api.deps import WRITE_CONN, current_principal, read_conn, writer_principal
 from accord.api.lifespan import run_during_lifespan
+from accord.api.schemas import Body
 from accord.correlate import lookup as lookup_service
 from accord.correlate import service
 from accord.sharing.policy import Principal
@@ -19,11 +20,11 @@ from accord.sightings.service import record_sighting
 router = APIRouter(prefix="/api/v1", tags=["correlation"])
 
 
-class LookupRequest(BaseModel):
+class LookupRequest(Body):
     values: list[str] = Field(description=f"raw or defanged values, at most {lookup_service.MAX_VALUES:,}")
 
 
-class SightingCreate(BaseModel):
+class SightingCreate(Body):
     value: str | None = Field(default=None, description="a raw or defanged value (an indicator is made for it)")
     object_id: str | None = Field(default=None, description="or the id of a readable object")
     collection: str = Field(description="alias of a collection you may write into")

@@ -6,13 +6,14 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
 from accord.api.deps import WRITE_CONN, current_principal, read_body, read_conn, writer_principal
+from accord.api.schemas import Body
 from accord.core.db import get_engine, read_transaction, transaction
 from accord.core.errors import BadRequest, UnsupportedMediaType
 from accord.core.settings import get_settings
@@ -28,16 +29,16 @@ DOCUMENT_TYPES = ("text/plain", "text/html", "application/xhtml+xml", "applicati
 _ACCEPTED = ", ".join((*DOCUMENT_TYPES, "application/json (url)", "multipart/form-data (file)"))
 
 
-class UrlRequest(BaseModel):
+class UrlRequest(Body):
     url: str = Field(description="an http(s) URL of a text, HTML or PDF report on a public address")
     title: str | None = Field(default=None, description="report name (default: the document's title)")
 
 
-class ReviewRequest(BaseModel):
+class ReviewRequest(Body):
     exclude: list[str] = Field(description="STIX ids of bundle objects, or finding values, to drop", max_length=10_000)
 
 
-class PublishRequest(BaseModel):
+class PublishRequest(Body):
     collection: str = Field(description="alias of a collection you may write into")
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from accord.api.deps import WRITE_CONN, admin_principal, admin_writer, read_conn
+from accord.api.schemas import Body
 from accord.core.db import get_engine
 from accord.federation import service
 from accord.federation.service import MAX_EVERY_SECONDS, MIN_EVERY_SECONDS
@@ -18,7 +19,7 @@ from accord.sharing.policy import Principal
 router = APIRouter(prefix="/api/v1", tags=["federation"])
 
 
-class PeerCreate(BaseModel):
+class PeerCreate(Body):
     name: str = Field(min_length=1, max_length=100)
     url: str = Field(description="its TAXII 2.1 API root (or discovery) URL")
     org: str = Field(description="the local organisation the link belongs to (R4)")
@@ -30,7 +31,7 @@ class PeerCreate(BaseModel):
     timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
 
 
-class PeerEdit(BaseModel):
+class PeerEdit(Body):
     url: str | None = None
     token: str | None = None
     username: str | None = None
@@ -40,7 +41,7 @@ class PeerEdit(BaseModel):
     timeout_seconds: float | None = Field(default=None, gt=0, le=3600)
 
 
-class SubscriptionCreate(BaseModel):
+class SubscriptionCreate(Body):
     direction: Literal["pull", "push"]
     remote_collection: str = Field(min_length=1, max_length=200, description="the remote collection id")
     collection: str = Field(description="the local collection alias")

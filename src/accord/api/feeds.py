@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from accord.api.deps import WRITE_CONN, admin_principal, admin_writer, read_conn
+from accord.api.schemas import Body
 from accord.core.clock import now_us
 from accord.core.db import get_engine
 from accord.feeds import service
@@ -19,7 +20,7 @@ from accord.sharing.policy import Principal
 router = APIRouter(prefix="/api/v1", tags=["feeds"])
 
 
-class FeedCreate(BaseModel):
+class FeedCreate(Body):
     name: str = Field(min_length=1, max_length=100)
     url: str = Field(description="http(s) URL (MISP: the feed folder or its manifest.json; TAXII: the API root)")
     format: str = Field(description="misp | csv | text | stix | taxii")
@@ -40,7 +41,7 @@ class FeedCreate(BaseModel):
     max_bytes: int = Field(default=104_857_600, ge=1, le=MAX_FEED_BYTES)
 
 
-class FeedUpdate(BaseModel):
+class FeedUpdate(Body):
     """Only the fields given change; null (or '') clears an optional setting, every_minutes null: on demand only."""
 
     url: str | None = None

@@ -11,10 +11,11 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import Connection
 
 from accord.api.deps import WRITE_CONN, current_principal, read_conn, writer_principal
+from accord.api.schemas import Body
 from accord.core.errors import BadRequest
 from accord.joint import correlation, notify, objects, pir, rfi, service, work
 from accord.sharing import cursors
@@ -24,7 +25,7 @@ router = APIRouter(prefix="/api/v1", tags=["joint"])
 CURSOR = "the `next` of the previous page"
 
 
-class CaseCreate(BaseModel):
+class CaseCreate(Body):
     title: str = Field(min_length=1, max_length=300)
     description: str = Field(default="", max_length=100_000)
     severity: str = "medium"
@@ -39,7 +40,7 @@ class CaseCreate(BaseModel):
     from_report: str | None = Field(default=None, description="a report (or grouping) whose objects are linked")
 
 
-class CaseUpdate(BaseModel):
+class CaseUpdate(Body):
     """Only the fields given change (the owning organisation only)."""
 
     title: str | None = Field(default=None, max_length=300)
@@ -52,25 +53,25 @@ class CaseUpdate(BaseModel):
     base_version: str | None = Field(default=None, description="the version edited; an older one is a conflict")
 
 
-class StatusChange(BaseModel):
+class StatusChange(Body):
     status: str
     reason: str = Field(default="", max_length=10_000)
 
 
-class ParticipantsChange(BaseModel):
+class ParticipantsChange(Body):
     add: list[str] = Field(default_factory=list, max_length=200)
     remove: list[str] = Field(default_factory=list, max_length=200)
 
 
-class Links(BaseModel):
+class Links(Body):
     object_ids: list[str] = Field(min_length=1, max_length=service.MAX_LINKS_PER_CALL)
 
 
-class CommentCreate(BaseModel):
+class CommentCreate(Body):
     content: str = Field(min_length=1, max_length=100_000)
 
 
-class TaskCreate(BaseModel):
+class TaskCreate(Body):
     title: str = Field(min_length=1, max_length=300)
     description: str = Field(default="", max_length=100_000)
     assignee: str | None = None
@@ -78,7 +79,7 @@ class TaskCreate(BaseModel):
     status: str = "todo"
 
 
-class TaskUpdate(BaseModel):
+class TaskUpdate(Body):
     status: str | None = None
     assignee: str | None = Field(default=None, description="'' unassigns")
     title: str | None = Field(default=None, max_length=300)
@@ -87,7 +88,7 @@ class TaskUpdate(BaseModel):
     note: str = Field(default="", max_length=100_000, description="log the change with this text")
 
 
-class TaskLogCreate(BaseModel):
+class TaskLogCreate(Body):
     content: str = Field(min_length=1, max_length=100_000)
     evidence: list[str] = Field(default_factory=list, max_length=1000)
 
@@ -290,7 +291,7 @@ def log_task(
     return work.log_task(conn, p, task_id, body.content, body.evidence)
 
 
-class RfiCreate(BaseModel):
+class RfiCreate(Body):
     title: str = Field(min_length=1, max_length=300)
     question: str = Field(default="", max_length=100_000)
     to: list[str] = Field(min_length=1, max_length=200, description="the organisations asked (by name)")
@@ -300,12 +301,12 @@ class RfiCreate(BaseModel):
     tlp: str = Field(default="amber", description="clear | green | amber")
 
 
-class RfiAnswer(BaseModel):
+class RfiAnswer(Body):
     content: str = Field(default="", max_length=100_000)
     object_ids: list[str] = Field(default_factory=list, max_length=service.MAX_LINKS_PER_CALL)
 
 
-class RfiClose(BaseModel):
+class RfiClose(Body):
     reason: str = Field(default="", max_length=10_000)
 
 
@@ -352,7 +353,7 @@ def close_rfi(
     return rfi.close(conn, p, rfi_id, body.reason)
 
 
-class PirCriteria(BaseModel):
+class PirCriteria(Body):
     names: list[str] = Field(
         default_factory=list, max_length=pir.MAX_TERMS, description="threat actor, intrusion set or malware names"
     )
@@ -364,7 +365,7 @@ class PirCriteria(BaseModel):
     cidrs: list[str] = Field(default_factory=list, max_length=pir.MAX_TERMS, description="198.51.100.0/24")
 
 
-class PirCreate(BaseModel):
+class PirCreate(Body):
     title: str = Field(min_length=1, max_length=300)
     description: str = Field(default="", max_length=100_000)
     participants: list[str] = Field(default_factory=list, max_length=200, description="organisations (by name)")
@@ -372,7 +373,7 @@ class PirCreate(BaseModel):
     criteria: PirCriteria
 
 
-class PirUpdate(BaseModel):
+class PirUpdate(Body):
     """Only the fields given change (the owning organisation only); criteria given replace the old ones."""
 
     title: str | None = Field(default=None, max_length=300)
@@ -436,7 +437,7 @@ def pir_matches(
     return _page(p, "rest:pir-matches", pir_id, after, limit, fetch, "matches")
 
 
-class NotificationsMark(BaseModel):
+class NotificationsMark(Body):
     ids: list[str] | None = Field(default=None, max_length=notify.MAX_MARK, description="omit: all of them")
     read: bool = True
 

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class OrgCreate(BaseModel):
+class Body(BaseModel):
+    """A request body: a field the route does not know is a 422, not silently dropped.
+
+    A client that sends `readers` where the API takes `read` must hear so, or it creates a
+    collection nobody may read and believes it shared it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrgCreate(Body):
     name: str = Field(min_length=1, max_length=200)
 
 
@@ -16,7 +25,7 @@ class OrgRead(BaseModel):
     remote: bool = False  # a record of a source elsewhere (a feed's), listed to admins only
 
 
-class UserCreate(BaseModel):
+class UserCreate(Body):
     email: str
     org: str
     role: str
@@ -29,7 +38,7 @@ class UserRead(BaseModel):
     role: str
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(Body):
     email: str
     read_only: bool = False
     expires_days: int | None = Field(default=None, ge=1, le=36_500)
@@ -49,7 +58,7 @@ class TokenRead(BaseModel):
     last_used_us: int | None
 
 
-class GroupCreate(BaseModel):
+class GroupCreate(Body):
     name: str = Field(min_length=1, max_length=200)
     orgs: list[str] = []
 
@@ -59,7 +68,7 @@ class GroupRead(BaseModel):
     orgs: list[str]
 
 
-class CollectionCreate(BaseModel):
+class CollectionCreate(Body):
     title: str = Field(min_length=1, max_length=300)
     alias: str
     description: str = ""

@@ -8,7 +8,7 @@ from accord.core.db import get_engine
 from tests import fuzz_api
 
 EXAMPLES_PER_OPERATION = 2
-TIME_BUDGET_SECONDS = 40.0
+TIME_BUDGET_SECONDS = 150.0  # a safety bound: a quiet run ends sooner, when the examples are done
 
 
 def test_generated_requests_get_no_5xx_and_only_problem_json_errors(db_url: str) -> None:
