@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from itertools import repeat
 from operator import itemgetter
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from accord.core.perf import gc_paused
 from accord.extract import galaxy, scan
@@ -118,7 +118,12 @@ def _extract(text: str, warninglist: Warninglist | None) -> list[Finding]:
     ordered = sorted(first.values(), key=_ORDER)
     spans = offsets.original_spans([(raw[2], raw[3]) for raw in ordered])
     keys = list(map(_KEY, ordered))
-    flags = list(map(flags_of.get, keys, map(_FLAGS, ordered))) if flags_of else list(map(_FLAGS, ordered))
+    # flags_of.get with the occurrence's own flags as default never answers None.
+    flags: list[tuple[str, ...]] = (
+        cast("list[tuple[str, ...]]", list(map(flags_of.get, keys, map(_FLAGS, ordered))))
+        if flags_of
+        else list(map(_FLAGS, ordered))
+    )
     if warninglist is not None:
         flags = [
             found_flags + tuple(f"warninglist:{name}" for name in warninglist(kind, value))
