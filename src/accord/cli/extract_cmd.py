@@ -9,9 +9,6 @@ from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from accord.cli.common import out
 from accord.core.errors import AccordError, BadRequest, PayloadTooLarge
@@ -19,6 +16,8 @@ from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from accord.extract.service import Extraction
 
 # The extraction engine (galaxies, public suffixes, HTTP clients) loads only when `accord extract` runs:
@@ -59,6 +58,10 @@ def _load(source: str, allow_private: bool) -> tuple[bytes, str | None, str | No
 
 
 def _table(extraction: Extraction) -> Table:
+    # rich's table and markup load only for the table format: json and stix start without them.
+    from rich.markup import escape
+    from rich.table import Table
+
     from accord.extract.service import finding_dict
 
     table = Table("type", "value", "warninglist", "context", title=escape(extraction.title))
@@ -107,6 +110,8 @@ def extract_cmd(
         include_warninglisted=include_warninglisted,
     )
     if fmt is Format.TABLE:
+        from rich.console import Console
+
         if output is None:
             # Piped output keeps whole rows (no wrapping at 80 columns) so it can be grepped.
             console = out if out.is_terminal else Console(file=sys.stdout, width=250)
@@ -118,7 +123,9 @@ def extract_cmd(
         return
     payload = _json(extraction) if fmt is Format.JSON else orjson.dumps(extraction.bundle, option=orjson.OPT_INDENT_2)
     if output is None:
-        sys.stdout.write(payload.decode() + ("" if payload.endswith(b"\n") else "\n"))
+        # The UTF-8 bytes as orjson wrote them, in one write: no decoding and re-encoding of a large payload.
+        sys.stdout.flush()
+        sys.stdout.buffer.write(payload if payload.endswith(b"\n") else payload + b"\n")
         return
     with _open_output(output, binary=True) as fh:
         fh.write(payload)

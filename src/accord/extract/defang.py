@@ -24,6 +24,10 @@ _NEEDS_LABELS = frozenset({"at", "dot", "@", "."})
 _SEP_VALUE = {".": ".", "dot": ".", ":": ":", "://": "://", "//": "//", "/": "/", "@": "@", "at": "@"}
 
 
+# The ASCII label characters, tested by set membership before the general (Unicode) test.
+_ASCII_LABEL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
 def _label_char(ch: str) -> bool:
     return ch.isalnum() or ch in "_-"
 
@@ -81,6 +85,7 @@ class OffsetMap:
 def _bracket_edits(text: str) -> list[tuple[int, int, str]]:
     edits = []
     n = len(text)
+    labels = _ASCII_LABEL
     for m in (m for pattern in _BRACKETED for m in pattern.finditer(text)):
         start, end = m.span()
         sep = m[1].lower()
@@ -91,7 +96,8 @@ def _bracket_edits(text: str) -> list[tuple[int, int, str]]:
         space_right = after == " " and end + 1 < n and _label_char(text[end + 1])
         # "(at)" or "(.)" only between address characters, so prose in brackets stays prose.
         if sep in _NEEDS_LABELS and not (
-            (space_left or (before and _label_char(before))) and (space_right or (after and _label_char(after)))
+            (space_left or before in labels or (before and _label_char(before)))
+            and (space_right or after in labels or (after and _label_char(after)))
         ):
             continue
         edits.append((start - space_left, end + space_right, _SEP_VALUE[sep]))

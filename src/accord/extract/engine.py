@@ -13,8 +13,9 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
+from itertools import repeat
 from operator import itemgetter
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from accord.core.perf import gc_paused
 from accord.extract import galaxy, scan
@@ -30,6 +31,9 @@ _THREAD_MIN = 256_000
 _KEY = itemgetter(0, 1)
 _START = itemgetter(2)
 _ORDER = itemgetter(2, 3, 0)
+_TYPE = itemgetter(0)
+_VALUE = itemgetter(1)
+_FLAGS = itemgetter(4)
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
@@ -113,16 +117,34 @@ def _extract(text: str, warninglist: Warninglist | None) -> list[Finding]:
     first = dict(zip(map(_KEY, reversed(found)), reversed(found), strict=True))
     ordered = sorted(first.values(), key=_ORDER)
     spans = offsets.original_spans([(raw[2], raw[3]) for raw in ordered])
+    keys = list(map(_KEY, ordered))
+    # flags_of.get with the occurrence's own flags as default never answers None.
+    flags: list[tuple[str, ...]] = (
+        cast("list[tuple[str, ...]]", list(map(flags_of.get, keys, map(_FLAGS, ordered))))
+        if flags_of
+        else list(map(_FLAGS, ordered))
+    )
+    if warninglist is not None:
+        flags = [
+            found_flags + tuple(f"warninglist:{name}" for name in warninglist(kind, value))
+            for (kind, value), found_flags in zip(keys, flags, strict=True)
+        ]
     # Line breaks are the usual whitespace in a context window other than single spaces; with them replaced in
-    # one pass, most windows need only strip() (bench_extract.py, dense text).
+    # one pass, most windows need only strip(); every whitespace character but the space is unprintable, so
+    # the slow path runs only when needed (bench_extract.py, dense text).
     flat = text.replace("\n", " ")
-    out = []
-    for (kind, value, _, _, found_flags), (start, end) in zip(ordered, spans, strict=True):
-        flags = flags_of.get((kind, value), found_flags)
-        if warninglist is not None:
-            flags += tuple(f"warninglist:{name}" for name in warninglist(kind, value))
-        context = flat[max(0, start - _CONTEXT) : end + _CONTEXT]
-        # Every whitespace character but the space is unprintable, so the slow path runs only when needed.
-        context = context.strip() if context.isprintable() and "  " not in context else " ".join(context.split())
-        out.append(Finding(kind, value, start, end, context, flags, counts[(kind, value)]))
-    return out
+    windows = [flat[max(0, start - _CONTEXT) : end + _CONTEXT] for start, end in spans]
+    contexts = [w.strip() if w.isprintable() and "  " not in w else " ".join(w.split()) for w in windows]
+    starts, ends = zip(*spans, strict=True) if spans else ((), ())
+    rows = zip(
+        map(_TYPE, keys),
+        map(_VALUE, keys),
+        starts,
+        ends,
+        contexts,
+        flags,
+        map(counts.__getitem__, keys),
+        strict=True,
+    )
+    # The rows become Findings in C (tuple.__new__), not through the named tuple's Python-level __new__.
+    return list(map(tuple.__new__, repeat(Finding), rows))

@@ -37,11 +37,31 @@ _DOTTED = re.compile(r"[\w-]{1,63}(?:\.[\w-]{1,63})+(?:/\d{1,2}(?!\d|\.\d))?")
 _URL_REST = re.compile(r"://[^\s<>\"'`{}|\\^,]+")  # a comma ends a URL: CSV exports and prose lists
 _DOMAIN_AFTER_AT = re.compile(r"@([A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+)")
 # A dotted quad right after one of these words is a version, an OID or a section number, not an address
-# ("version 2.4.1.3", "build 6.1.7601.2", "OID 2.5.4.3", "see section 4.2.1.3", "§ 4.2.1.3"); searched in the
-# few characters before the quad, so \Z is the quad's start.
-_NUMBERING_WORD = re.compile(
-    r"(?:(?<![\w-])(?:versions?|ver|v|builds?|releases?|rev|revisions?|firmware|kernels?|updates?|patch(?:es)?"
-    r"|oid|sections?|sec|clauses?|chapters?|paragraphs?|para|appendix)[.:]?|§)\s{0,3}\(?\Z",
+# ("version 2.4.1.3", "build 6.1.7601.2", "OID 2.5.4.3", "see section 4.2.1.3", "§ 4.2.1.3").
+_NUMBERING_WORDS = (
+    "versions?|ver|v|builds?|releases?|rev|revisions?|firmware|kernels?|updates?|patch(?:es)?"
+    "|oid|sections?|sec|clauses?|chapters?|paragraphs?|para|appendix"
+)
+
+
+def _reversed_words(alternatives: str) -> str:
+    """The alternatives of _NUMBERING_WORDS spelled backwards ("patch(?:es)?" -> "(?:se)?hctap")."""
+    out = []
+    for word in alternatives.split("|"):
+        if word.endswith("(?:es)?"):
+            out.append("(?:se)?" + word[: -len("(?:es)?")][::-1])
+        elif word.endswith("s?"):
+            out.append("s?" + word[:-2][::-1])
+        else:
+            out.append(word[::-1])
+    return "|".join(out)
+
+
+# Written as one anchored match on the reversed text at the quad's start (a version word, then an optional "." or
+# ":", up to three spaces and a "(" before the quad, the word not inside a longer word): a search of the
+# characters before each quad would try every start position, and dense appendices hold thousands of addresses.
+_NUMBERING_WORD_BEFORE = re.compile(
+    rf"\(?\s{{0,3}}(?:[.:]?(?:{_reversed_words(_NUMBERING_WORDS)})(?![\w-])|§)",
     re.IGNORECASE,
 )
 _COLON_ANCHOR = re.compile(r":[0-9A-Fa-f:]")
@@ -83,6 +103,10 @@ class Consumed:
             else:
                 self._starts.append(start)
                 self._ends.append(end)
+
+    def spans(self) -> tuple[list[int], list[int]]:
+        """The claimed spans' starts and ends, in order and disjoint."""
+        return self._starts, self._ends
 
     def end_of(self, pos: int) -> int:
         """End of the claimed span containing pos, or -1."""
@@ -153,12 +177,16 @@ def dotted(text: str, rev: str, consumed: Consumed = NOTHING_CONSUMED) -> Iterat
     """IPv4 addresses and CIDRs, domains and file names: tokens with an inner dot."""
     n = len(text)
     search = _DOT_ANCHOR.search
+    # The anchors only move forward, so the claimed spans are walked with an index rather than bisected.
+    starts, ends = consumed.spans()
+    j, claims = 0, len(starts)
     m = search(text)
     while m is not None:
         dot = m.start()
-        claimed = consumed.end_of(dot)
-        if claimed >= 0:
-            m = search(text, claimed)
+        while j < claims and ends[j] <= dot:
+            j += 1
+        if j < claims and starts[j] <= dot:
+            m = search(text, ends[j])
             continue
         left = _WORD_BEFORE.match(rev, n - dot)
         if left is None:
@@ -177,7 +205,7 @@ def dotted(text: str, rev: str, consumed: Consumed = NOTHING_CONSUMED) -> Iterat
             if (
                 got is not None
                 and (prev not in "/\\" or got[0] == "file-name")
-                and not (got[0] == "ipv4-addr" and _NUMBERING_WORD.search(text, max(0, start - 16), start))
+                and not (got[0] == "ipv4-addr" and _NUMBERING_WORD_BEFORE.match(rev, n - start))
             ):
                 yield got[0], got[1], start, end, got[2]
         m = search(text, end)

@@ -150,14 +150,27 @@ def warninglist_names(finding: Finding) -> list[str]:
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
     """A finding as JSON: type, fanged value, offsets, context, occurrences, flags and warninglist hits."""
+    kind, value, start, end, context, flags, occurrences = finding
+    if not flags:  # most findings of a dense report: no list to filter (bench_extract.py, CLI rows)
+        return {
+            "type": kind,
+            "value": value,
+            "start": start,
+            "end": end,
+            "context": context,
+            "occurrences": occurrences,
+            "flags": [],
+            "aliases": [],
+            "warninglists": [],
+        }
     return {
-        "type": finding.type,
-        "value": finding.value,
-        "start": finding.start,
-        "end": finding.end,
-        "context": finding.context,
-        "occurrences": finding.occurrences,
-        "flags": [flag for flag in finding.flags if not flag.startswith(_WARNINGLIST)],
-        "aliases": [flag[len(_ALIAS) :] for flag in finding.flags if flag.startswith(_ALIAS)],
-        "warninglists": warninglist_names(finding),
+        "type": kind,
+        "value": value,
+        "start": start,
+        "end": end,
+        "context": context,
+        "occurrences": occurrences,
+        "flags": [flag for flag in flags if not flag.startswith(_WARNINGLIST)],
+        "aliases": [flag[len(_ALIAS) :] for flag in flags if flag.startswith(_ALIAS)],
+        "warninglists": [flag[len(_WARNINGLIST) :] for flag in flags if flag.startswith(_WARNINGLIST)],
     }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accord.extract import Finding, extract
+from accord.extract import Finding, extract, scan
 from accord.extract.bitcoin import is_base58check_address, is_bech32_address
 
 
@@ -280,3 +282,26 @@ def test_large_texts_search_names_in_a_worker_thread_with_the_same_result(monkey
     monkeypatch.setattr(engine, "_THREAD_MIN", len(text) + 1)
     assert extract(text) == threaded
     assert {(f.type, f.value) for f in threaded} >= {("threat-actor", "APT28"), ("malware", "Emotet")}
+
+
+# The version-word test as first written: a search of the characters before a dotted quad, \Z at the quad.
+_NUMBERING_FORWARD = re.compile(
+    r"(?:(?<![\w-])(?:versions?|ver|v|builds?|releases?|rev|revisions?|firmware|kernels?|updates?|patch(?:es)?"
+    r"|oid|sections?|sec|clauses?|chapters?|paragraphs?|para|appendix)[.:]?|§)\s{0,3}\(?\Z",
+    re.IGNORECASE,
+)
+_BEFORE_QUAD = st.lists(
+    st.sampled_from(["version", "Versions", "v", "V", "build", "patches", "OID", "§", "para", "x", "-", "_", "é"])
+    | st.sampled_from([" ", "  ", "\t", ".", ":", "(", "a", "1", "\n"]),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(before=_BEFORE_QUAD)
+def test_version_word_match_on_reversed_text_agrees_with_the_forward_search(before: str) -> None:
+    # The scanner matches once on the reversed text instead of searching the characters before each quad.
+    text = before + "10.0.19041.1"
+    start = len(before)
+    expected = _NUMBERING_FORWARD.search(text, max(0, start - 16), start) is not None
+    assert (scan._NUMBERING_WORD_BEFORE.match(text[::-1], len(text) - start) is not None) is expected
