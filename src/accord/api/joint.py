@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from accord.api.deps import WRITE_CONN, current_principal, read_conn, writer_principal
 from accord.core.errors import BadRequest
 from accord.joint import correlation, notify, objects, pir, rfi, service, work
+from accord.joint import projection  # noqa: F401  (registers the projection of received joint work)
 from accord.sharing import cursors
 from accord.sharing.policy import Principal
 

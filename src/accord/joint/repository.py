@@ -20,7 +20,7 @@ from accord.models.joint import (
     joint_rfi_answer,
     joint_task,
 )
-from accord.models.objects import id_in, stix_object
+from accord.models.objects import collection_object, id_in, stix_object
 from accord.sharing.policy import Principal, readable_clause, visible_versions_clause
 from accord.stix.ids import id_key
 
@@ -422,3 +422,41 @@ def readable_matches(
     if before_id is not None:
         stmt = stmt.where(m.id < before_id)
     return list(conn.execute(stmt.order_by(m.id.desc()).limit(limit)))
+
+
+# --- the projection of received joint-work versions (accord.joint.projection): no caller reads these rows --------
+
+
+def versions_of_types(conn: Connection, seqs: Sequence[int], types: Sequence[str]) -> list[Row[Any]]:
+    """(seq, type, version, owner_org_id, raw) of these versions whose type is one of `types`, by range scans."""
+    o = stix_object.c
+    out: list[Row[Any]] = []
+    for first, last in _runs(seqs):
+        stmt = select(o.seq, o.type, o.version, o.owner_org_id, o.raw).where(
+            o.seq.between(first, last), o.type.in_(list(types))
+        )
+        out += list(conn.execute(stmt))
+    return out
+
+
+def case_by_stix_id(conn: Connection, stix_id: str) -> Row[Any] | None:
+    """The case row of this id, whoever may read it (the projection's own use)."""
+    return conn.execute(select(joint_case).where(joint_case.c.stix_id == stix_id)).first()
+
+
+def task_by_stix_id(conn: Connection, stix_id: str) -> Row[Any] | None:
+    """The task row of this id, whoever may read it (the projection's own use)."""
+    return conn.execute(select(joint_task).where(joint_task.c.stix_id == stix_id)).first()
+
+
+def collection_of_version(conn: Connection, seq: int) -> int | None:
+    """The first collection a version was stored into, or None."""
+    m = collection_object.c
+    stmt = select(m.collection_id).where(m.object_seq == seq).order_by(m.tick).limit(1)
+    found = conn.execute(stmt).scalar()
+    return None if found is None else int(found)
+
+
+def version_of(conn: Connection, seq: int) -> str:
+    """The `modified` (normalised) of one stored version."""
+    return str(conn.execute(select(stix_object.c.version).where(stix_object.c.seq == seq)).scalar_one())
