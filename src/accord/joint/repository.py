@@ -6,12 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from accord.core.clock import now_us
+from accord.correlate.matching import correlatable
+from accord.correlate.values import values_of
 from accord.models.accounts import app_user, org
 from accord.models.joint import (
     joint_case,
+    joint_case_value,
     joint_event,
     joint_link,
     joint_pir,
@@ -164,10 +168,57 @@ def existing_links(conn: Connection, case_id: int, object_ids: Sequence[str]) ->
 
 
 def insert_links(conn: Connection, case_id: int, object_ids: Sequence[str], seq: int) -> None:
-    """Record links made by one version (of the case, or of a participant's link grouping)."""
+    """Record links made by one version (of the case, or of a participant's link grouping), with the values of
+    the linked objects' newest stored versions (joint_case_value)."""
     if object_ids:
         rows = [{"case_id": case_id, "object_id": i, "object_key": id_key(i), "seq": seq} for i in object_ids]
         conn.execute(insert(joint_link), rows)
+        o = stix_object.c
+        found: list[tuple[int, str, bytes]] = []
+        for start in range(0, len(object_ids), 500):
+            part = object_ids[start : start + 500]
+            stmt = select(o.id, o.raw).where(id_in(stix_object, part), o.is_latest.is_(True))
+            found += [(case_id, r.id, bytes(r.raw)) for r in conn.execute(stmt)]
+        add_case_values(conn, found)
+
+
+def add_case_values(conn: Connection, versions: Sequence[tuple[int, str, bytes]]) -> None:
+    """Record the correlating values of linked objects' versions, given as (case, object id, raw JSON); values
+    already recorded for the case and object are left as they are."""
+    wanted: dict[tuple[int, str, str, str], None] = {}
+    for case_id, object_id, raw in versions:
+        for v in values_of(orjson.loads(raw)):
+            if correlatable(v):
+                wanted[(case_id, v.kind, v.key, object_id)] = None
+    if not wanted:
+        return
+    cv = joint_case_value.c
+    pairs = sorted({(c, o) for c, _, _, o in wanted})
+    for case_id in sorted({c for c, _ in pairs}):
+        ids = [o for c, o in pairs if c == case_id]
+        for start in range(0, len(ids), 500):
+            stmt = select(cv.kind, cv.key, cv.object_id).where(
+                cv.case_id == case_id, cv.object_id.in_(ids[start : start + 500])
+            )
+            for r in conn.execute(stmt):
+                wanted.pop((case_id, r.kind, r.key, r.object_id), None)
+    if wanted:
+        rows = [{"case_id": c, "kind": k, "key": y, "object_id": o} for c, k, y, o in wanted]
+        conn.execute(insert(joint_case_value), rows)
+
+
+def linked_versions(conn: Connection, seqs: Sequence[int]) -> list[tuple[int, str, bytes]]:
+    """(case, object id, raw) of these stored versions whose objects are linked to cases (by range scans)."""
+    o, l = stix_object.c, joint_link.c  # noqa: E741
+    out: list[tuple[int, str, bytes]] = []
+    for first, last in _runs(seqs):
+        stmt = (
+            select(l.case_id, o.id, o.raw)
+            .join(joint_link, (l.object_key == o.id_key) & (l.object_id == o.id))
+            .where(o.seq.between(first, last))
+        )
+        out += [(r.case_id, r.id, bytes(r.raw)) for r in conn.execute(stmt)]
+    return out
 
 
 def _readable_links(principal: Principal, case_id: int) -> Any:

@@ -29,7 +29,9 @@ T0, T1, T2, T3 = (f"2026-11-0{d}T10:00:00.000Z" for d in (1, 2, 3, 4))
 def _shared(alias: str = "joint-in") -> tuple[int, int, str, str]:
     """A collection Alpha and Bravo read and write; (its id, Alpha's org id, Alpha's identity, Bravo's identity)."""
     with get_engine().begin() as conn:
-        coll = accounts.create_collection(conn, "Joint in", alias, readers=["Alpha", "Bravo"], writers=["Alpha", "Bravo"])
+        coll = accounts.create_collection(
+            conn, "Joint in", alias, readers=["Alpha", "Bravo"], writers=["Alpha", "Bravo"]
+        )
         alpha, bravo = accounts.get_org_by_name(conn, "Alpha"), accounts.get_org_by_name(conn, "Bravo")
     return coll.id, alpha.id, alpha.stix_id, bravo.stix_id
 
@@ -92,7 +94,9 @@ def test_a_case_posted_as_stix_is_worked_like_a_local_one_and_a_third_sees_nothi
     alpha_task = objects.task_object(
         stix_id=tid, owner_ref=alpha, created=T1, modified=T1, case_ref=cid, fields=fields, tlp=Tlp.AMBER
     )
-    comment = objects.note_object(owner_ref=alpha, at=T1, author="alice@alpha.example", content="hello", refs=[cid], tlp=Tlp.AMBER)
+    comment = objects.note_object(
+        owner_ref=alpha, at=T1, author="alice@alpha.example", content="hello", refs=[cid], tlp=Tlp.AMBER
+    )
     grouping = objects.link_grouping(owner_ref=alpha, at=T1, case_ref=cid, refs=[node.report_id], tlp=Tlp.AMBER)
     _post(coll_id, alpha_id, [grouping, comment, alpha_task])  # in any order: cases, tasks, then the rest
     with get_engine().begin() as conn:
@@ -110,7 +114,9 @@ def test_a_case_posted_as_stix_is_worked_like_a_local_one_and_a_third_sees_nothi
     ]
     assert [t["id"] for t in c.get("/api/v1/tasks?mine=1", headers=h("bob")).json()["tasks"]] == [tid]
     got = c.get(f"/api/v1/tasks/{tid}", headers=h("alice")).json()
-    assert [(e["author"], e["content"], e.get("status")) for e in got["log"]] == [("bob@bravo.example", "mine", "doing")]
+    assert [(e["author"], e["content"], e.get("status")) for e in got["log"]] == [
+        ("bob@bravo.example", "mine", "doing")
+    ]
     kinds = [(e["kind"], e["actor"]) for e in _timeline(c, node, cid, "alice")]
     assert kinds == [
         ("case.create", "Alpha"),
@@ -193,7 +199,7 @@ def test_local_writes_are_not_projected_twice(node: Node) -> None:
 
 
 def test_unknown_or_foreign_joint_objects_are_stored_but_not_projected(node: Node) -> None:
-    coll_id, alpha_id, alpha, bravo = _shared()
+    coll_id, alpha_id, alpha, _ = _shared()
     orphan = objects.task_object(
         stix_id=objects.new_id(objects.TASK_TYPE), owner_ref=alpha, created=T0, modified=T0,
         case_ref=f"x-accord-case--{uuid.uuid4()}",
