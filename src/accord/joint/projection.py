@@ -103,6 +103,15 @@ def _refs(body: dict[str, Any], name: str) -> list[str]:
     return list(dict.fromkeys(r for r in value if isinstance(r, str))) if isinstance(value, list) else []
 
 
+def _takes_part(conn: Connection, case: Any, org_id: int) -> bool:
+    """Whether an organisation takes part in a case (its newest version's participants, or the owner): only
+    they add tasks, comments, logs and links, received or not."""
+    if org_id == case.owner_org_id:
+        return True
+    refs = _refs(orjson.loads(repo.raw_version(conn, case.seq)), "participant_refs")
+    return org_id in repo.org_ids_by_identity(conn, refs).values()
+
+
 def _new_links(conn: Connection, case_pk: int, refs: list[str], seq: int) -> int:
     new = [r for r in refs if r not in repo.existing_links(conn, case_pk, refs)]
     repo.insert_links(conn, case_pk, new, seq)
@@ -191,8 +200,8 @@ def _task(conn: Connection, v: Any, body: dict[str, Any]) -> None:
     if not isinstance(case_ref, str) or not isinstance(name, str) or status not in objects.TASK_STATUSES:
         return
     case = repo.case_by_stix_id(conn, case_ref)
-    if case is None:
-        return  # a task of a case this node does not hold
+    if case is None or not _takes_part(conn, case, v.owner_org_id):
+        return  # a task of a case this node does not hold, or of an organisation that does not take part
     actor = _actor(conn, v.owner_org_id, body)
     assignee = body.get("assignee") if isinstance(body.get("assignee"), str) else None
     due = body.get("due") if isinstance(body.get("due"), str) else None
@@ -224,7 +233,7 @@ def _grouping(conn: Connection, v: Any, body: dict[str, Any]) -> None:
     if not isinstance(link, dict) or not isinstance(link.get("case_ref"), str):
         return
     case = repo.case_by_stix_id(conn, link["case_ref"])
-    if case is None:
+    if case is None or not _takes_part(conn, case, v.owner_org_id):
         return
     refs = [r for r in _refs(body, "object_refs") if r != case.stix_id]
     linked = _new_links(conn, case.id, refs, v.seq)
@@ -239,6 +248,8 @@ def _note(conn: Connection, v: Any, body: dict[str, Any]) -> None:
     actor = _actor(conn, v.owner_org_id, body)
     task = repo.task_by_stix_id(conn, refs[0]) if refs[0].startswith(objects.TASK_TYPE + "--") else None
     if task is not None:
+        if not _takes_part(conn, repo.case_by_pk(conn, task.case_id), v.owner_org_id):
+            return
         ext = body.get("extensions", {})
         update = ext.get(objects.TASK_UPDATE_EXT) if isinstance(ext, dict) else None
         if isinstance(update, dict):
@@ -246,7 +257,7 @@ def _note(conn: Connection, v: Any, body: dict[str, Any]) -> None:
         repo.add_event(conn, task.case_id, v.seq, "task.log", actor, f"{task.title}: {content[:500]}", task_id=task.id)
         return
     case = repo.case_by_stix_id(conn, refs[0]) if refs[0].startswith(objects.CASE_TYPE + "--") else None
-    if case is not None:
+    if case is not None and _takes_part(conn, case, v.owner_org_id):
         repo.add_event(conn, case.id, v.seq, "comment", actor, content[:500])
 
 

@@ -495,6 +495,11 @@ def case_by_stix_id(conn: Connection, stix_id: str) -> Row[Any] | None:
     return conn.execute(select(joint_case).where(joint_case.c.stix_id == stix_id)).first()
 
 
+def case_by_pk(conn: Connection, case_id: int) -> Row[Any]:
+    """The case row of this primary key (the projection's own use)."""
+    return conn.execute(select(joint_case).where(joint_case.c.id == case_id)).one()
+
+
 def task_by_stix_id(conn: Connection, stix_id: str) -> Row[Any] | None:
     """The task row of this id, whoever may read it (the projection's own use)."""
     return conn.execute(select(joint_task).where(joint_task.c.stix_id == stix_id)).first()

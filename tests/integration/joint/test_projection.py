@@ -210,3 +210,26 @@ def test_unknown_or_foreign_joint_objects_are_stored_but_not_projected(node: Nod
     with get_engine().connect() as conn:
         assert conn.execute(select(func.count()).select_from(joint_task)).scalar_one() == 0
         assert conn.execute(select(func.count()).select_from(joint_event)).scalar_one() == 0
+
+
+def test_an_organisation_outside_a_case_cannot_slip_work_into_it(node: Node) -> None:
+    c = node.client
+    coll_id, alpha_id, alpha, bravo = _shared()
+    cid = objects.new_id(objects.CASE_TYPE)
+    _post(coll_id, alpha_id, [_case(cid, alpha, bravo, T0, "Alpha and Bravo only")])
+    with get_engine().begin() as conn:
+        charlie = accounts.get_org_by_name(conn, "Charlie")
+        open_coll = accounts.create_collection(conn, "Open", "open", readers=["Alpha", "Bravo", "Charlie"],
+                                               writers=["Charlie"])  # fmt: skip
+    green = Tlp.GREEN
+    fields = {"name": "planted", "description": "", "status": "todo", "assignee": None, "due": None}
+    planted = [
+        objects.task_object(stix_id=objects.new_id(objects.TASK_TYPE), owner_ref=charlie.stix_id, created=T1,
+                            modified=T1, case_ref=cid, fields=fields, tlp=green),
+        objects.note_object(owner_ref=charlie.stix_id, at=T1, author="x", content="planted", refs=[cid], tlp=green),
+        objects.link_grouping(owner_ref=charlie.stix_id, at=T1, case_ref=cid, refs=[node.report_id], tlp=green),
+    ]  # fmt: skip
+    _post(open_coll.id, charlie.id, planted)
+    assert [e["kind"] for e in _timeline(c, node, cid, "bob")] == ["case.create"]
+    assert c.get(f"/api/v1/cases/{cid}/tasks", headers=node.h("bob")).json()["tasks"] == []
+    assert c.get(f"/api/v1/cases/{cid}", headers=node.h("bob")).json()["links"] == 0
