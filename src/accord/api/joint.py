@@ -7,7 +7,7 @@ not read answers 404 exactly as one that does not exist, for reads and writes al
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Query, Response
@@ -17,7 +17,16 @@ from sqlalchemy import Connection
 from accord.api.deps import WRITE_CONN, current_principal, read_conn, writer_principal
 from accord.api.schemas import Body
 from accord.core.errors import BadRequest
-from accord.joint import correlation, notify, objects, pir, rfi, service, work
+from accord.joint import (
+    correlation,
+    notify,
+    objects,
+    pir,
+    projection,  # noqa: F401  (registers the projection of received joint work)
+    rfi,
+    service,
+    work,
+)
 from accord.sharing import cursors
 from accord.sharing.policy import Principal
 
@@ -196,11 +205,12 @@ def linked_objects(
 def case_correlations(
     case_id: str,
     limit: int = Query(100, ge=1, le=1000),
+    match: Literal["equal", "all"] = Query("equal", description="`all`: IP ranges and parent domains too (slower)"),
     p: Principal = Depends(current_principal),
     conn: Connection = Depends(read_conn),
 ) -> Any:
     """Values of the case's linked objects seen in other readable content (by whom, when) and other cases."""
-    return correlation.case_correlations(conn, p, case_id, limit=limit)
+    return correlation.case_correlations(conn, p, case_id, limit=limit, match=match)
 
 
 @router.post("/cases/{case_id}/comments", status_code=201)

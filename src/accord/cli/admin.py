@@ -9,6 +9,7 @@ from rich.table import Table
 
 from accord.accounts import service as accounts
 from accord.cli.common import fail, out, reading, unit_of_work
+from accord.stix.ids import ID_RE
 from accord.stix.timestamps import micros_to_timestamp
 
 org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
@@ -19,11 +20,28 @@ collection_app = typer.Typer(help="Collections (TAXII collections).", no_args_is
 
 
 @org_app.command("create")
-def org_create(name: str) -> None:
-    """Create an organisation (with its STIX identity)."""
+def org_create(
+    name: str,
+    remote_identity: str = typer.Option(
+        "",
+        "--remote-identity",
+        help="Make the record of a partner's organisation on another node, with the identity id it has there "
+        "(`accord org list` on that node): what it makes arrives owned by this record, and it may take part in "
+        "cases and read collections like any organisation.",
+    ),
+) -> None:
+    """Create an organisation (with its STIX identity), or the record of a partner's one (--remote-identity)."""
+    if remote_identity and (not remote_identity.startswith("identity--") or ID_RE.match(remote_identity) is None):
+        fail(f"--remote-identity {remote_identity!r} is not an identity id (identity--<uuid>)")
     with unit_of_work() as conn:
-        row = accounts.create_org(conn, name)
-    out.print(f"created organisation {row.name} ({row.stix_id})")
+        if remote_identity:
+            if accounts.get_org_by_identity(conn, remote_identity) is not None:
+                fail(f"an organisation with identity {remote_identity} already exists")
+            row = accounts.create_org(conn, name, is_remote=True, stix_id=remote_identity)
+        else:
+            row = accounts.create_org(conn, name)
+    kind = "record of remote organisation" if remote_identity else "organisation"
+    out.print(f"created {kind} {row.name} ({row.stix_id})")
 
 
 @org_app.command("list")

@@ -63,11 +63,15 @@ def span(us: int) -> str:
 def writing_engine() -> Engine:
     """The engine of a command that may store intelligence, with what reacts to new intelligence installed.
 
-    Joint intelligence requirements match every ingest through the store's after-write hooks; every CLI path
-    that may store objects takes its engine here (the server and the worker install them too).
+    Joint intelligence requirements match, and received joint work is projected into the case tables, on every
+    ingest through the store's after-write hooks; every CLI path that may store objects takes its engine here
+    (the server and the worker install them too).
     """
     from accord.core.db import get_engine  # here: commands without a database start faster
-    from accord.joint import pir  # noqa: F401  (registers the matching of new intelligence on ingest)
+    from accord.joint import (
+        pir,  # noqa: F401  (registers the matching of new intelligence on ingest)
+        projection,  # noqa: F401  (registers the projection of received joint work)
+    )
 
     return get_engine()
 

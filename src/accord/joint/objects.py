@@ -98,9 +98,11 @@ def case_object(
     created: str,
     modified: str,
     fields: dict[str, Any],
+    based_on: str | None = None,
 ) -> dict[str, Any]:
     """One version of a case; `fields` holds name, description, severity, priority, status, status_reason,
-    participant_refs, assignees, labels, object_refs and tlp."""
+    participant_refs, assignees, labels, object_refs and tlp. `based_on` names the version an edit was made on
+    (a node that holds a newer one shows the edit as a conflict)."""
     obj: dict[str, Any] = {
         "type": CASE_TYPE,
         "spec_version": "2.1",
@@ -122,6 +124,8 @@ def case_object(
     for listed in ("assignees", "labels", "object_refs"):  # present only when not empty
         if fields.get(listed):
             obj[listed] = fields[listed]
+    if based_on:
+        obj["based_on"] = based_on
     return obj
 
 

@@ -6,12 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from accord.core.clock import now_us
+from accord.correlate.matching import correlatable
+from accord.correlate.values import values_of
 from accord.models.accounts import app_user, org
 from accord.models.joint import (
     joint_case,
+    joint_case_value,
     joint_event,
     joint_link,
     joint_pir,
@@ -20,7 +24,7 @@ from accord.models.joint import (
     joint_rfi_answer,
     joint_task,
 )
-from accord.models.objects import id_in, stix_object
+from accord.models.objects import collection_object, id_in, stix_object
 from accord.sharing.policy import Principal, readable_clause, visible_versions_clause
 from accord.stix.ids import id_key
 
@@ -164,10 +168,57 @@ def existing_links(conn: Connection, case_id: int, object_ids: Sequence[str]) ->
 
 
 def insert_links(conn: Connection, case_id: int, object_ids: Sequence[str], seq: int) -> None:
-    """Record links made by one version (of the case, or of a participant's link grouping)."""
+    """Record links made by one version (of the case, or of a participant's link grouping), with the values of
+    the linked objects' newest stored versions (joint_case_value)."""
     if object_ids:
         rows = [{"case_id": case_id, "object_id": i, "object_key": id_key(i), "seq": seq} for i in object_ids]
         conn.execute(insert(joint_link), rows)
+        o = stix_object.c
+        found: list[tuple[int, str, bytes]] = []
+        for start in range(0, len(object_ids), 500):
+            part = object_ids[start : start + 500]
+            stmt = select(o.id, o.raw).where(id_in(stix_object, part), o.is_latest.is_(True))
+            found += [(case_id, r.id, bytes(r.raw)) for r in conn.execute(stmt)]
+        add_case_values(conn, found)
+
+
+def add_case_values(conn: Connection, versions: Sequence[tuple[int, str, bytes]]) -> None:
+    """Record the correlating values of linked objects' versions, given as (case, object id, raw JSON); values
+    already recorded for the case and object are left as they are."""
+    wanted: dict[tuple[int, str, str, str], None] = {}
+    for case_id, object_id, raw in versions:
+        for v in values_of(orjson.loads(raw)):
+            if correlatable(v):
+                wanted[(case_id, v.kind, v.key, object_id)] = None
+    if not wanted:
+        return
+    cv = joint_case_value.c
+    pairs = sorted({(c, o) for c, _, _, o in wanted})
+    for case_id in sorted({c for c, _ in pairs}):
+        ids = [o for c, o in pairs if c == case_id]
+        for start in range(0, len(ids), 500):
+            stmt = select(cv.kind, cv.key, cv.object_id).where(
+                cv.case_id == case_id, cv.object_id.in_(ids[start : start + 500])
+            )
+            for r in conn.execute(stmt):
+                wanted.pop((case_id, r.kind, r.key, r.object_id), None)
+    if wanted:
+        rows = [{"case_id": c, "kind": k, "key": y, "object_id": o} for c, k, y, o in wanted]
+        conn.execute(insert(joint_case_value), rows)
+
+
+def linked_versions(conn: Connection, seqs: Sequence[int]) -> list[tuple[int, str, bytes]]:
+    """(case, object id, raw) of these stored versions whose objects are linked to cases (by range scans)."""
+    o, l = stix_object.c, joint_link.c  # noqa: E741
+    out: list[tuple[int, str, bytes]] = []
+    for first, last in _runs(seqs):
+        stmt = (
+            select(l.case_id, o.id, o.raw)
+            .join(joint_link, (l.object_key == o.id_key) & (l.object_id == o.id))
+            .where(o.seq.between(first, last))
+        )
+        out += [(r.case_id, r.id, bytes(r.raw)) for r in conn.execute(stmt)]
+    return out
 
 
 def _readable_links(principal: Principal, case_id: int) -> Any:
@@ -422,3 +473,46 @@ def readable_matches(
     if before_id is not None:
         stmt = stmt.where(m.id < before_id)
     return list(conn.execute(stmt.order_by(m.id.desc()).limit(limit)))
+
+
+# --- the projection of received joint-work versions (accord.joint.projection): no caller reads these rows --------
+
+
+def versions_of_types(conn: Connection, seqs: Sequence[int], types: Sequence[str]) -> list[Row[Any]]:
+    """(seq, type, version, owner_org_id, raw) of these versions whose type is one of `types`, by range scans."""
+    o = stix_object.c
+    out: list[Row[Any]] = []
+    for first, last in _runs(seqs):
+        stmt = select(o.seq, o.type, o.version, o.owner_org_id, o.raw).where(
+            o.seq.between(first, last), o.type.in_(list(types))
+        )
+        out += list(conn.execute(stmt))
+    return out
+
+
+def case_by_stix_id(conn: Connection, stix_id: str) -> Row[Any] | None:
+    """The case row of this id, whoever may read it (the projection's own use)."""
+    return conn.execute(select(joint_case).where(joint_case.c.stix_id == stix_id)).first()
+
+
+def case_by_pk(conn: Connection, case_id: int) -> Row[Any]:
+    """The case row of this primary key (the projection's own use)."""
+    return conn.execute(select(joint_case).where(joint_case.c.id == case_id)).one()
+
+
+def task_by_stix_id(conn: Connection, stix_id: str) -> Row[Any] | None:
+    """The task row of this id, whoever may read it (the projection's own use)."""
+    return conn.execute(select(joint_task).where(joint_task.c.stix_id == stix_id)).first()
+
+
+def collection_of_version(conn: Connection, seq: int) -> int | None:
+    """The first collection a version was stored into, or None."""
+    m = collection_object.c
+    stmt = select(m.collection_id).where(m.object_seq == seq).order_by(m.tick).limit(1)
+    found = conn.execute(stmt).scalar()
+    return None if found is None else int(found)
+
+
+def version_of(conn: Connection, seq: int) -> str:
+    """The `modified` (normalised) of one stored version."""
+    return str(conn.execute(select(stix_object.c.version).where(stix_object.c.seq == seq)).scalar_one())

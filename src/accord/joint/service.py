@@ -20,6 +20,7 @@ from accord.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from accord.joint import objects
 from accord.joint import repository as repo
 from accord.joint.notify import notify
+from accord.joint.projection import conflict_summary, local_write
 from accord.sharing.policy import Principal
 from accord.stix.ids import ID_RE
 from accord.stix.markings import Tlp
@@ -75,7 +76,8 @@ def check_ids(ids: list[str], what: str = "object id") -> list[str]:
 def store(conn: Connection, principal: Principal, collection_id: int, objs: list[dict[str, Any]]) -> list[int]:
     """Store new versions into a case's collection as the caller's organisation; their seqs, in order."""
     ctx = WriteContext(writer_org_id=principal.org_id, collection_id=collection_id, reader=principal)
-    report = ingest(conn, objs, ctx)
+    with local_write():  # the services write the derived rows of what they store themselves
+        report = ingest(conn, objs, ctx)
     if report.refused or report.stored != len(objs):
         raise BadRequest(report.reasons[0] if report.reasons else "the change was not stored")
     return report.stored_seqs
@@ -87,7 +89,8 @@ def share_own(conn: Connection, principal: Principal, collection_id: int, object
     raws = repo.own_latest_versions(conn, principal.org_id, object_ids)
     if raws:
         ctx = WriteContext(writer_org_id=principal.org_id, collection_id=collection_id, reader=principal)
-        ingest(conn, (orjson.loads(r) for r in raws), ctx)
+        with local_write():
+            ingest(conn, (orjson.loads(r) for r in raws), ctx)
     return len(raws)
 
 
@@ -127,9 +130,6 @@ def case_for_owner(conn: Connection, principal: Principal, case_id: str) -> Case
 
 def _participant_refs(conn: Connection, owner_org_id: int, names: list[str]) -> tuple[list[str], list[Any]]:
     rows = [accounts.get_org_by_name_or_raise(conn, n) for n in names]
-    for r in rows:
-        if r.is_remote:
-            raise BadRequest(f"{r.name!r} is a remote organisation record; name an organisation of this node")
     ids = {owner_org_id: org_ref(conn, owner_org_id)} | {r.id: r.stix_id for r in rows}
     return list(ids.values()), rows
 
@@ -307,6 +307,7 @@ def _new_case_version(
         created=ref.body["created"],
         modified=modified,
         fields=fields,
+        based_on=base_version or ref.row.version,  # every node that receives it tells a conflict the same way
     )
     (seq,) = store(conn, principal, ref.row.collection_id, [body])
     at = now_us()
@@ -323,15 +324,9 @@ def _new_case_version(
         updated_us=at,
     )
     actor = actor_of(principal)
-    if base_version is not None and timestamp_to_micros(base_version) != timestamp_to_micros(ref.row.version):
-        repo.add_event(
-            conn,
-            ref.row.id,
-            seq,
-            "conflict",
-            actor,
-            f"edit made on version {base_version} while {ref.row.version} was newest; both versions are kept",
-        )
+    conflict = conflict_summary(base_version, ref.row.version)
+    if conflict is not None:
+        repo.add_event(conn, ref.row.id, seq, "conflict", actor, conflict)
     repo.add_event(conn, ref.row.id, seq, kind, actor, summary)
     return seq
 
@@ -408,8 +403,6 @@ def change_participants(
     removed = [accounts.get_org_by_name_or_raise(conn, n) for n in remove]
     if any(r.id == ref.row.owner_org_id for r in removed):
         raise BadRequest("the owning organisation always takes part in its case")
-    if any(r.is_remote for r in added):
-        raise BadRequest("name organisations of this node")
     members = (set(ref.participants) | {r.id for r in added}) - {r.id for r in removed}
     refs, _ = _participant_refs(conn, ref.row.owner_org_id, [])
     refs += [s for s in ref.body.get("participant_refs", []) if s not in refs]

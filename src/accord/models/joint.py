@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, SmallInteger, String, Table, Text
 
 from accord.models.base import metadata
+from accord.models.correlate import CText
 
 joint_case = Table(
     "joint_case",
@@ -59,6 +60,20 @@ joint_link = Table(
     Column("seq", BigInteger, nullable=False),
     Index("uq_joint_link_case_object", "case_id", "object_id", unique=True),
     Index("ix_joint_link_case_seq", "case_id", "seq"),  # covers the count of links by readable version
+    Index("ix_joint_link_object", "object_key"),  # new versions of linked objects find their cases
+)
+
+# The correlating values of a case's linked objects (accord.correlate.values), filled when objects are linked and
+# when a linked object gets a new version: the correlation summary joins them to the value index (an index seek
+# each) instead of reading and parsing every linked object. Values a version no longer holds stay; every read
+# checks the value against the version the caller may read, and every match through the policy.
+joint_case_value = Table(
+    "joint_case_value",
+    metadata,
+    Column("case_id", Integer, ForeignKey("joint_case.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(64), primary_key=True),
+    Column("key", CText, primary_key=True),
+    Column("object_id", String(300), primary_key=True),
 )
 
 # The timeline: one row per change, each naming the object version that made it (read through the policy).

@@ -13,7 +13,10 @@ from accord.core.clock import now_us
 from accord.core.db import read_transaction, transaction
 from accord.core.settings import get_settings
 from accord.jobs import repository as jobs
-from accord.joint import pir  # noqa: F401  (registers the matching of new intelligence on ingest)
+from accord.joint import (
+    pir,  # noqa: F401  (registers the matching of new intelligence on ingest)
+    projection,  # noqa: F401  (registers the projection of received joint work)
+)
 from accord.taxii.tasks import fail_add_objects, run_add_objects
 from accord.taxii.writes import ADD_OBJECTS_JOB
 from accord.worker.schedule import Schedule

@@ -19,7 +19,10 @@ from accord.core.db import read_transaction
 from accord.core.errors import Conflict
 from accord.core.settings import get_settings
 from accord.federation import repository as repo
-from accord.joint import pir  # noqa: F401  (registers the matching of new intelligence on ingest)
+from accord.joint import (
+    pir,  # noqa: F401  (registers the matching of new intelligence on ingest)
+    projection,  # noqa: F401  (registers the projection of received joint work)
+)
 from accord.worker.schedule import release_lease, take_lease
 
 if TYPE_CHECKING:

@@ -57,3 +57,12 @@ def test_linked_values_seen_elsewhere_show_who_and_which_case_through_the_policy
     assert hidden not in got.text
     assert charlie_ind["id"] not in got.text
     assert c.get(f"/api/v1/cases/{cid}/correlations", headers=h("carol")).status_code == 404
+    # The full matching (IP ranges, parent domains too) agrees here, under the same policy.
+    full = c.get(f"/api/v1/cases/{cid}/correlations", params={"match": "all"}, headers=h("alice"))
+    assert full.status_code == 200, full.text
+    assert [(v["value"], [(s["org"], s["objects"]) for s in v["seen_by"]]) for v in full.json()["values"]] == [
+        ("45.137.21.9", [("Bravo", 1)])
+    ]
+    assert full.json()["values"][0]["cases"] == [{"id": other, "title": "Bravo's case"}]
+    odd = c.get(f"/api/v1/cases/{cid}/correlations", params={"match": "nearby"}, headers=h("alice"))
+    assert odd.status_code in (400, 422), odd.text

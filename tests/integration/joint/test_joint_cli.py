@@ -134,3 +134,40 @@ def test_pir_commands_and_a_local_import_matched_on_ingest(cli: Callable[..., Re
     bad = cli("pir", "create", "x", "--technique", "phishing", "--as", "alice@alpha.example")
     assert bad.code == 2
     assert bad.err.count("\n") == 1
+
+
+def test_a_case_bundle_from_another_node_imports_into_the_case_list(cli: Callable[..., Result], tmp_path) -> None:
+    from accord.accounts import service as accounts
+    from accord.core.db import get_engine
+    from accord.joint import objects
+    from accord.stix.markings import Tlp
+
+    delta = "identity--7c1e9f7a-2b3d-4e5f-8a9b-0c1d2e3f4a5b"  # Delta's identity on its own node
+    assert cli("org", "create", "Delta", "--remote-identity", delta).code == 0
+    assert cli("user", "create", "imp@delta.example", "--org", "Delta", "--role", "analyst", "--no-password").code == 0
+    made = cli("collection", "create", "From Delta", "--alias", "from-delta", "--read", "Bravo", "--read", "Delta",
+               "--write", "Delta")  # fmt: skip
+    assert made.code == 0, made.err
+    with get_engine().connect() as conn:
+        bravo = accounts.get_org_by_name_or_raise(conn, "Bravo").stix_id
+    cid, ts = objects.new_id(objects.CASE_TYPE), "2026-11-01T10:00:00.000Z"
+    fields = {"name": "Exported case", "description": "", "severity": "low", "priority": "low", "status": "open",
+              "status_reason": "", "participant_refs": [delta, bravo], "assignees": [], "labels": [],
+              "object_refs": [], "tlp": int(Tlp.AMBER)}  # fmt: skip
+    case = objects.case_object(stix_id=cid, owner_ref=delta, created=ts, modified=ts, fields=fields)
+    note = objects.note_object(owner_ref=delta, at=ts, author="dana@delta.example", content="exported", refs=[cid],
+                               tlp=Tlp.AMBER)  # fmt: skip
+    bundle = tmp_path / "case.json"
+    bundle.write_bytes(orjson.dumps({"type": "bundle", "id": f"bundle--{cid[15:]}", "objects": [note, case]}))
+    done = cli("import", str(bundle), "--collection", "from-delta", "--as", "imp@delta.example")
+    assert done.code == 0, done.err
+
+    listed = cli("case", "list", "--as", "bob@bravo.example")
+    assert listed.code == 0, listed.err
+    assert cid in listed.out
+    shown = cli("case", "show", cid, "--as", "bob@bravo.example")
+    assert shown.code == 0, shown.err
+    assert "Exported case" in shown.out
+    assert "dana@delta.example" in shown.out  # the comment, in the timeline, by its author
+    hidden = cli("case", "show", cid, "--as", "carol@charlie.example")
+    assert hidden.code != 0

@@ -266,6 +266,9 @@ def test_a_database_at_every_earlier_revision_upgrades_with_its_data(old_engine:
             assert None not in owner
             assert conn.execute(sa.text("SELECT kind FROM peer WHERE id = :p"), {"p": owner[1]}).scalar() == "feed"
         assert conn.execute(sa.text("SELECT kind FROM peer WHERE name = 'partner'")).scalar() == "peer"
+        if "joint_link" in inserted:  # 0019 records the values of objects already linked to cases
+            values = conn.execute(sa.text("SELECT case_id, kind, key, object_id FROM joint_case_value")).all()
+            assert [tuple(v) for v in values] == [(1, "ip", "198.51.100.7", INDICATOR)]
         assert verify(conn).ok
         principal = accounts.authenticate(conn, Credentials(token=token))
         assert principal is not None

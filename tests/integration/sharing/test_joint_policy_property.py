@@ -36,6 +36,7 @@ from accord.store import queries
 from accord.store.service import WriteContext, ingest
 
 N_ORGS = 4
+SHARED = "45.137.21.9"
 TS = "2026-11-01T10:00:00.000Z"
 
 
@@ -101,7 +102,8 @@ def _build(conn, specs: list[CaseSpec]) -> dict[str, set[int]]:
             "created_by_ref": r.stix_id,
             "created": TS,
             "modified": TS,
-            "pattern": f"[ipv4-addr:value = '198.51.100.{o}']",
+            # Each its own address, and one they all share (not on a warninglist): cases correlate through it.
+            "pattern": f"[ipv4-addr:value = '198.51.100.{o}'] OR [ipv4-addr:value = '{SHARED}']",
             "pattern_type": "stix",
             "valid_from": TS,
             "object_marking_refs": [tlp_marking_definition(Tlp.AMBER)["id"]],
@@ -237,8 +239,22 @@ def _check(conn, p: Principal, final: dict[str, set[int]]) -> None:
         assert view["links"] == sum(1 for link in links if link.seq in allowed)
         for t in case_tasks:
             assert (t.seq in allowed) == _can_get_task(conn, p, t.stix_id)
-        for value in correlation.case_correlations(conn, p, cid)["values"]:
+        summary = correlation.case_correlations(conn, p, cid)["values"]
+        for value in summary:
             assert {x["id"] for x in value["cases"]} <= readable_cases - {cid}
+        # The shared address shows exactly when the caller reads a linked indicator (through a readable link)
+        # and, counted per owner, exactly the other indicators it reads.
+        indicators = {r.id: r for r in conn.execute(select(stix_object).where(stix_object.c.type == "indicator"))}
+        linked_ids = {link.object_id for link in links}
+        holds = any(link.seq in allowed and indicators[link.object_id].seq in allowed for link in links)
+        others: dict[str, int] = {}
+        for oid, ind in indicators.items():
+            if oid not in linked_ids and ind.seq in allowed:
+                owner = accounts.get_org(conn, ind.owner_org_id).name
+                others[owner] = others.get(owner, 0) + 1
+        shown = {(s["org"], s["objects"]) for v in summary if v["value"] == SHARED for s in v["seen_by"]}
+        assert shown == (set(others.items()) if holds else set())
+        assert all(v["value"] == SHARED for v in summary)
 
 
 def _can_get_task(conn, p: Principal, task_id: str) -> bool:
