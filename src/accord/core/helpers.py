@@ -27,6 +27,7 @@ import importlib
 import logging
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -126,7 +127,7 @@ class _Forked:
         if pid == 0:  # the helper
             code = 1
             try:
-                for fd in (down_w, up_r, *_parent_ends):
+                for fd in {down_w, up_r, *_parent_ends} - {down_r, up_w}:  # the parent's ends, never its own
                     with contextlib.suppress(OSError):
                         os.close(fd)
                 serve(registry.TASKS, (), niceness=niceness, channel=(os.fdopen(down_r, "rb"), os.fdopen(up_w, "wb")))
@@ -151,7 +152,7 @@ class _Forked:
     def kill(self) -> None:
         if self.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, 9)
+                os.kill(self.pid, signal.SIGKILL)
 
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout

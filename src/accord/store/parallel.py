@@ -20,6 +20,7 @@ input order, so versioning decisions are those of a single-process import.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import itertools
 import logging
@@ -30,7 +31,6 @@ import shutil
 import tempfile
 import zlib
 from collections.abc import Generator, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +158,7 @@ def prepared_spans(
             yield from _spanned(source, plain, batch, max_bytes, index, workers)
 
 
-@contextmanager
+@contextlib.contextmanager
 def _plain(path: Path) -> Iterator[Path | None]:
     """The file itself, or for a gzip file a decompressed temporary copy (None if it does not decompress)."""
     with path.open("rb") as f:
@@ -254,6 +254,11 @@ def _in_order(
         done += len(items)
         yield items
         i = j + 1
+    for stream in streams:  # each helper's end of answers: it stays in service until the pool stops it
+        if stream is not None:
+            with contextlib.suppress(helpers.HelperError):
+                for _ in stream:
+                    pass
 
 
 def _in_process(
