@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 
 from fastapi import Depends, Request
 from sqlalchemy import Connection
@@ -48,17 +49,17 @@ def parse_credentials(request: Request) -> Credentials | None:
 
 
 def _verify(creds: Credentials) -> Principal:
-    with read_transaction(get_engine()) as conn:
+    with snapshot() as conn:
         # One small read answers credentials verified under the node's current generation; only a change
         # anywhere on the node since (or a first request) sends them through the whole verification.
         principal = recall_principal(conn, creds) or authenticate(conn, creds)
     if principal is None:
-        with transaction(get_engine()) as conn:
+        with unit_of_work() as conn:  # the refusal is recorded although the request fails
             record_login_failure(conn, creds)
         raise Unauthorized("invalid credentials")
     prefix = token_use_due(creds)  # at most once a minute per token: never a write per request
     if prefix is not None:
-        with transaction(get_engine()) as conn:
+        with unit_of_work() as conn:
             note_token_use(conn, prefix)
     return principal
 
@@ -102,15 +103,31 @@ async def writer_principal(principal: Principal = Depends(current_principal)) ->
     return principal
 
 
+def snapshot() -> AbstractContextManager[Connection]:
+    """A request's read-only unit of work: one consistent snapshot, never the write lock (what read_conn gives)."""
+    return read_transaction(get_engine())
+
+
+def unit_of_work() -> AbstractContextManager[Connection]:
+    """A request's unit of work: committed at its end, rolled back on error (what WRITE_CONN gives).
+
+    A route takes it as a dependency (read_conn, WRITE_CONN), which FastAPI opens before the handler runs and
+    closes when it returns. The one route with work that must fall between a read and a write holding neither
+    (the extraction upload, accord.api.extract) opens the same two units itself, around that work; it closes its
+    write unit, committing, before it returns, so its response too comes after the commit.
+    """
+    return transaction(get_engine())
+
+
 def read_conn() -> Iterator[Connection]:
     """A read-only snapshot for the request."""
-    with read_transaction(get_engine()) as conn:
+    with snapshot() as conn:
         yield conn
 
 
 def write_conn() -> Iterator[Connection]:
     """The request's unit of work: committed when the handler returns, rolled back on error."""
-    with transaction(get_engine()) as conn:
+    with unit_of_work() as conn:
         yield conn
 
 

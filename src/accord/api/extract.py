@@ -12,9 +12,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from accord.api.deps import WRITE_CONN, current_principal, read_body, read_conn, writer_principal
+from accord.api.deps import (
+    WRITE_CONN,
+    current_principal,
+    read_body,
+    read_conn,
+    snapshot,
+    unit_of_work,
+    writer_principal,
+)
 from accord.api.schemas import Body
-from accord.core.db import get_engine, read_transaction, transaction
 from accord.core.errors import BadRequest, UnsupportedMediaType
 from accord.core.settings import get_settings
 from accord.extract import drafts
@@ -79,14 +86,15 @@ async def _multipart(request: Request, body: bytes) -> tuple[bytes, str | None, 
 def _create(
     principal: Principal, data: bytes, content_type: str | None, filename: str | None, title: str | None
 ) -> Any:
-    engine = get_engine()
-    with read_transaction(engine) as conn:
+    # The request's two units of work, as read_conn and WRITE_CONN give them, opened here around the extraction:
+    # seconds of it must hold neither a snapshot nor the write lock (see accord.api.deps.unit_of_work).
+    with snapshot() as conn:
         identity = org_identity(conn, principal.org_id)
         seed = id_seed(conn, principal.org_id)
     extraction = extract_document(
         data, content_type=content_type, filename=filename, title=title, created_by_ref=identity, id_seed=seed
     )
-    with transaction(engine) as conn:
+    with unit_of_work() as conn:
         return drafts.create_draft(conn, principal, extraction)
 
 

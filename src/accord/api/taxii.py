@@ -13,15 +13,15 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from accord.api.deps import WRITE_CONN, current_principal, read_body, read_conn
-from accord.api.errors import taxii_response
+from accord.api.deps import WRITE_CONN, current_principal, read_body, read_conn, snapshot
+from accord.api.errors import render_error, taxii_response
 from accord.api.lifespan import run_during_lifespan
-from accord.core.db import get_engine, read_transaction
+from accord.core.db import get_engine
 from accord.core.errors import BadRequest, Forbidden, UnsupportedMediaType
 from accord.core.keys import SIGNATURE_HEADER
 from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
-from accord.federation.links import check_signature, inbound_link
+from accord.federation.links import inbound_link, signature_refusal
 from accord.sharing.policy import Principal
 from accord.taxii import service, writes
 from accord.taxii.filters import Endpoint, parse_filters
@@ -195,33 +195,29 @@ def delete_object(
     return _taxii(b"{}")
 
 
-def _check_writable(principal: Principal, collection_id: str) -> Any:
-    """Forbidden unless the caller may write the collection; the peer link it writes over, if any."""
-    with read_transaction(get_engine()) as conn:
+def _check_writable(principal: Principal, collection_id: str) -> None:
+    """Forbidden unless the caller may write the collection."""
+    with snapshot() as conn:
         row = service.get_collection(conn, principal, collection_id)
         if not service.may_write(principal, row.id):
             raise Forbidden("you may not write into this collection")
-        return inbound_link(conn, principal)
 
 
 async def posted_envelope(
     request: Request, root: str, collection_id: str, principal: Principal = Depends(current_principal)
 ) -> bytes:
-    """A POSTed envelope's body, after the checks that come before any write: the API root, write access (refused
-    before the upload is read), the media type, the size limit, and a peer's signature."""
+    """A POSTed envelope's body, after the checks that come before the upload is read: the API root, write access,
+    the media type, and the size limit (while it is read)."""
     service.require_root(root)
-    link = await run_in_threadpool(_check_writable, principal, collection_id)
+    await run_in_threadpool(_check_writable, principal, collection_id)
     if not is_taxii_content_type(request.headers.get("content-type")):
         raise UnsupportedMediaType(f"POST bodies must be {TAXII_MEDIA}")
-    body = await read_body(request, get_settings().taxii_max_content_length, "max_content_length")
-    if link is not None and link.public_key:
-        signature = request.headers.get(SIGNATURE_HEADER)
-        await run_in_threadpool(check_signature, get_engine(), link, principal, body, signature)
-    return body
+    return await read_body(request, get_settings().taxii_max_content_length, "max_content_length")
 
 
 @router.post(COLL + "/objects/")
 def add_objects(
+    request: Request,
     collection_id: str,
     principal: Principal = Depends(current_principal),
     body: bytes = Depends(posted_envelope),
@@ -229,13 +225,19 @@ def add_objects(
 ) -> Response:
     """Add an envelope of objects; answers 202 with a status resource (committed before it is sent)."""
     # The unit of work opens once the body is in (after posted_envelope): a slow upload holds no write lock.
+    # A peer's link is looked up once, in this unit of work, and both checks its signature and carries the write:
+    # no change to the link can fall between the check and the write.
+    link = inbound_link(conn, principal)
+    refusal = signature_refusal(conn, link, principal, body, request.headers.get(SIGNATURE_HEADER))
+    if refusal is not None:  # answered, not raised: the unit of work commits the refusal's audit, and only that
+        return render_error(request, refusal.status, refusal.message)
     with gc_paused():  # a parsed envelope is acyclic: collector passes over it are pure cost
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
             raise BadRequest("the body is not valid JSON") from None
         objects = writes.envelope_objects(data)
-        status = writes.add_objects(conn, principal, collection_id, objects)
+        status = writes.add_objects(conn, principal, collection_id, objects, link)
         # Freed while the collector still pauses: alive when it resumes, the envelope's objects would all be in
         # its youngest generation, and its first pass would walk them.
         del data, objects

@@ -5,7 +5,8 @@ The commands call the same service functions as the REST API; what the user may 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import orjson
 import typer
@@ -23,6 +24,8 @@ task_app = typer.Typer(help="Tasks of joint cases and their logs.", no_args_is_h
 rfi_app = typer.Typer(help="Requests for information between partner organisations.", no_args_is_help=True)
 pir_app = typer.Typer(help="Joint intelligence requirements and what matched them.", no_args_is_help=True)
 AS = typer.Option(..., "--as", help="act as this user (e-mail)")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _who(conn: Connection, email: str, *, write: bool) -> Principal:
@@ -32,6 +35,22 @@ def _who(conn: Connection, email: str, *, write: bool) -> Principal:
     if write and not principal.can_write:
         raise Forbidden(f"{email} has a role that cannot write")
     return principal
+
+
+def _as_writer(
+    as_user: str, service: Callable[Concatenate[Connection, Principal, P], T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """`service(conn, user, ...)` in one unit of work, as a user who may write."""
+    with unit_of_work() as conn:
+        return service(conn, _who(conn, as_user, write=True), *args, **kwargs)
+
+
+def _as_reader(
+    as_user: str, service: Callable[Concatenate[Connection, Principal, P], T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """`service(conn, user, ...)` in a read-only snapshot."""
+    with reading() as conn:
+        return service(conn, _who(conn, as_user, write=False), *args, **kwargs)
 
 
 def _show(data: Any) -> None:
@@ -59,21 +78,20 @@ def case_create(
     """Open a case owned by the user's organisation; prints the case as JSON."""
     from accord.joint.service import create_case
 
-    with unit_of_work() as conn:
-        case = create_case(
-            conn,
-            _who(conn, as_user, write=True),
-            title=title,
-            description=description,
-            severity=severity,
-            priority=priority,
-            tlp=tlp,
-            participants=participants,
-            assignees=assignees,
-            labels=labels,
-            object_ids=links,
-            from_report=from_report,
-        )
+    case = _as_writer(
+        as_user,
+        create_case,
+        title=title,
+        description=description,
+        severity=severity,
+        priority=priority,
+        tlp=tlp,
+        participants=participants,
+        assignees=assignees,
+        labels=labels,
+        object_ids=links,
+        from_report=from_report,
+    )
     _show(case)
 
 
@@ -86,8 +104,7 @@ def case_list(
     """The cases the user may read, newest first: id, status, severity, owner, title."""
     from accord.joint.service import list_cases
 
-    with reading() as conn:
-        rows = list_cases(conn, _who(conn, as_user, write=False), before_id=None, limit=limit, status=status)
+    rows = _as_reader(as_user, list_cases, before_id=None, limit=limit, status=status)
     for r in rows:
         out.print(f"{r['id']}  {r['status']:<11}  {r['severity']:<8}  {r['owner']}  {r['title']}", markup=False)
 
@@ -128,8 +145,7 @@ def case_edit(
         changes["assignees"] = assignees
     if labels:
         changes["labels"] = labels
-    with unit_of_work() as conn:
-        case = update_case(conn, _who(conn, as_user, write=True), case_id, changes, base_version=base_version)
+    case = _as_writer(as_user, update_case, case_id, changes, base_version=base_version)
     out.print(f"{case['id']} is at version {case['version']}", markup=False)
 
 
@@ -143,8 +159,7 @@ def case_status(
     """Move a case to another status (its owning organisation only)."""
     from accord.joint.service import change_status
 
-    with unit_of_work() as conn:
-        case = change_status(conn, _who(conn, as_user, write=True), case_id, status, reason)
+    case = _as_writer(as_user, change_status, case_id, status, reason)
     out.print(f"{case['id']} is {case['status']}", markup=False)
 
 
@@ -158,8 +173,7 @@ def case_participants(
     """Add or remove participating organisations (the owning organisation only)."""
     from accord.joint.service import change_participants
 
-    with unit_of_work() as conn:
-        case = change_participants(conn, _who(conn, as_user, write=True), case_id, add=add, remove=remove)
+    case = _as_writer(as_user, change_participants, case_id, add=add, remove=remove)
     out.print(f"participants: {', '.join(case['participants'])}", markup=False)
 
 
@@ -172,8 +186,7 @@ def case_link(
     """Link objects to a case (any participant)."""
     from accord.joint.service import link_objects
 
-    with unit_of_work() as conn:
-        result = link_objects(conn, _who(conn, as_user, write=True), case_id, object_ids)
+    result = _as_writer(as_user, link_objects, case_id, object_ids)
     out.print(f"linked {result['linked']}, already linked {result['already_linked']}", markup=False)
 
 
@@ -182,8 +195,7 @@ def case_comment(case_id: str = typer.Argument(...), text: str = typer.Argument(
     """Comment on a case (any participant)."""
     from accord.joint.service import comment
 
-    with unit_of_work() as conn:
-        note = comment(conn, _who(conn, as_user, write=True), case_id, text)
+    note = _as_writer(as_user, comment, case_id, text)
     out.print(note["id"], markup=False)
 
 
@@ -199,16 +211,15 @@ def task_add(
     """Add a task to a case (any participant); prints its id."""
     from accord.joint.work import add_task
 
-    with unit_of_work() as conn:
-        task = add_task(
-            conn,
-            _who(conn, as_user, write=True),
-            case_id,
-            title=title,
-            description=description,
-            assignee=assignee,
-            due=due,
-        )
+    task = _as_writer(
+        as_user,
+        add_task,
+        case_id,
+        title=title,
+        description=description,
+        assignee=assignee,
+        due=due,
+    )
     out.print(task["id"], markup=False)
 
 
@@ -241,8 +252,7 @@ def task_show(task_id: str = typer.Argument(...), as_user: str = AS) -> None:
     """A task with its log, as JSON."""
     from accord.joint.work import get_task
 
-    with reading() as conn:
-        _show(get_task(conn, _who(conn, as_user, write=False), task_id))
+    _show(_as_reader(as_user, get_task, task_id))
 
 
 @task_app.command("update")
@@ -259,18 +269,17 @@ def task_update(
     """Change a task's status or assignee (any participant) or its details (its organisation)."""
     from accord.joint.work import update_task
 
-    with unit_of_work() as conn:
-        task = update_task(
-            conn,
-            _who(conn, as_user, write=True),
-            task_id,
-            status=status,
-            assignee=assignee,
-            title=title,
-            description=description,
-            due=due,
-            note=note,
-        )
+    task = _as_writer(
+        as_user,
+        update_task,
+        task_id,
+        status=status,
+        assignee=assignee,
+        title=title,
+        description=description,
+        due=due,
+        note=note,
+    )
     out.print(f"{task['id']} is {task['status']}, assigned to {task['assignee'] or 'nobody'}", markup=False)
 
 
@@ -284,8 +293,7 @@ def task_log(
     """Append a log entry to a task (any participant)."""
     from accord.joint.work import log_task
 
-    with unit_of_work() as conn:
-        entry = log_task(conn, _who(conn, as_user, write=True), task_id, text, evidence)
+    entry = _as_writer(as_user, log_task, task_id, text, evidence)
     out.print(entry["id"], markup=False)
 
 
@@ -303,18 +311,17 @@ def rfi_ask(
     """Ask partner organisations; prints the request's id."""
     from accord.joint.rfi import ask
 
-    with unit_of_work() as conn:
-        req = ask(
-            conn,
-            _who(conn, as_user, write=True),
-            title=title,
-            question=question,
-            to=to,
-            values=values,
-            object_ids=object_ids,
-            due=due,
-            tlp=tlp,
-        )
+    req = _as_writer(
+        as_user,
+        ask,
+        title=title,
+        question=question,
+        to=to,
+        values=values,
+        object_ids=object_ids,
+        due=due,
+        tlp=tlp,
+    )
     out.print(req["id"], markup=False)
 
 
@@ -323,8 +330,7 @@ def rfi_list(as_user: str = AS, limit: int = typer.Option(50, "--limit", min=1, 
     """Requests asked by or addressed to the user's organisation: id, status, from, due, title."""
     from accord.joint.rfi import list_rfis
 
-    with reading() as conn:
-        rows = list_rfis(conn, _who(conn, as_user, write=False), before_id=None, limit=limit)
+    rows = _as_reader(as_user, list_rfis, before_id=None, limit=limit)
     for r in rows:
         out.print(f"{r['id']}  {r['status']:<8}  {r['from']}  {r['due'] or '-'}  {r['title']}", markup=False)
 
@@ -334,8 +340,7 @@ def rfi_show(rfi_id: str = typer.Argument(...), as_user: str = AS) -> None:
     """A request with its answers and response times, as JSON."""
     from accord.joint.rfi import get_rfi
 
-    with reading() as conn:
-        _show(get_rfi(conn, _who(conn, as_user, write=False), rfi_id))
+    _show(_as_reader(as_user, get_rfi, rfi_id))
 
 
 @rfi_app.command("answer")
@@ -348,8 +353,7 @@ def rfi_answer(
     """Answer a request addressed to the user's organisation."""
     from accord.joint.rfi import answer
 
-    with unit_of_work() as conn:
-        note = answer(conn, _who(conn, as_user, write=True), rfi_id, text, object_ids)
+    note = _as_writer(as_user, answer, rfi_id, text, object_ids)
     out.print(note["id"], markup=False)
 
 
@@ -358,8 +362,7 @@ def rfi_close(rfi_id: str = typer.Argument(...), as_user: str = AS, reason: str 
     """Close a request (the asking organisation only)."""
     from accord.joint.rfi import close
 
-    with unit_of_work() as conn:
-        req = close(conn, _who(conn, as_user, write=True), rfi_id, reason)
+    req = _as_writer(as_user, close, rfi_id, reason)
     out.print(f"{req['id']} is {req['status']}", markup=False)
 
 
@@ -411,16 +414,15 @@ def pir_create(
     from accord.joint.pir import create_pir
 
     criteria = _criteria(names, techniques, sectors, countries, keywords, domains, cidrs)
-    with unit_of_work() as conn:
-        req = create_pir(
-            conn,
-            _who(conn, as_user, write=True),
-            title=title,
-            description=description,
-            participants=participants,
-            tlp=tlp,
-            criteria=criteria,
-        )
+    req = _as_writer(
+        as_user,
+        create_pir,
+        title=title,
+        description=description,
+        participants=participants,
+        tlp=tlp,
+        criteria=criteria,
+    )
     out.print(req["id"], markup=False)
 
 
@@ -429,8 +431,7 @@ def pir_list(as_user: str = AS, limit: int = typer.Option(50, "--limit", min=1, 
     """Requirements owned by or shared with the user's organisation: id, status, owner, title."""
     from accord.joint.pir import list_pirs
 
-    with reading() as conn:
-        rows = list_pirs(conn, _who(conn, as_user, write=False), before_id=None, limit=limit)
+    rows = _as_reader(as_user, list_pirs, before_id=None, limit=limit)
     for r in rows:
         out.print(f"{r['id']}  {r['status']:<8}  {r['owner']}  {r['title']}", markup=False)
 
@@ -440,8 +441,7 @@ def pir_show(pir_id: str = typer.Argument(...), as_user: str = AS) -> None:
     """A requirement as JSON."""
     from accord.joint.pir import get_pir
 
-    with reading() as conn:
-        _show(get_pir(conn, _who(conn, as_user, write=False), pir_id))
+    _show(_as_reader(as_user, get_pir, pir_id))
 
 
 @pir_app.command("edit")
@@ -463,16 +463,15 @@ def pir_edit(
     from accord.joint.pir import update_pir
 
     criteria = _criteria(names, techniques, sectors, countries, keywords, domains, cidrs)
-    with unit_of_work() as conn:
-        req = update_pir(
-            conn,
-            _who(conn, as_user, write=True),
-            pir_id,
-            title=title,
-            description=description,
-            status=status,
-            criteria=criteria if any(criteria.values()) else None,
-        )
+    req = _as_writer(
+        as_user,
+        update_pir,
+        pir_id,
+        title=title,
+        description=description,
+        status=status,
+        criteria=criteria if any(criteria.values()) else None,
+    )
     out.print(f"{req['id']} is {req['status']}", markup=False)
 
 
@@ -483,7 +482,6 @@ def pir_matches(
     """What matched a requirement, newest first (what the user may read): object id, matched criterion, name."""
     from accord.joint.pir import matches
 
-    with reading() as conn:
-        rows = matches(conn, _who(conn, as_user, write=False), pir_id, before_id=None, limit=limit)
+    rows = _as_reader(as_user, matches, pir_id, before_id=None, limit=limit)
     for m in rows:
         out.print(f"{m['object_id']}  {m['matched']}  {m['name']}", markup=False)

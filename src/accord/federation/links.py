@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, select
 
 from accord.accounts.service import available_org_name, create_org, get_org_by_identity
 from accord.audit.service import record
 from accord.core.clock import now_us
-from accord.core.db import transaction
 from accord.core.errors import AccordError
 from accord.core.keys import verify_body
 from accord.federation import repository as repo
@@ -129,14 +128,18 @@ class UnsignedContent(AccordError):
     status = 401
 
 
-def check_signature(engine: Engine, link: Any | None, principal: Principal, body: bytes, signature: str | None) -> None:
-    """Refuse (and audit) an envelope pushed over `link` (inbound_link) when its peer must sign and the
-    signature does not verify with the peer's key."""
+def signature_refusal(
+    conn: Connection, link: Any | None, principal: Principal, body: bytes, signature: str | None
+) -> UnsignedContent | None:
+    """In the writer's unit of work, before anything is stored: the refusal of an envelope pushed over `link`
+    (inbound_link, looked up in the same unit of work) when its peer must sign and the signature does not verify
+    with the peer's key, audited in `conn`; None when the envelope may be stored. The caller stores nothing after
+    a refusal and commits the audit."""
     if link is None or not link.public_key:
-        return
+        return None
     try:
         verify_body(link.public_key, body, signature)
     except AccordError as exc:
-        with transaction(engine) as conn:
-            record(conn, principal.email or f"org:{principal.org_id}", "peer.refused", link.name, reason=exc.message)
-        raise UnsignedContent(f"peer {link.name}: {exc.message}; nothing was stored") from None
+        record(conn, principal.email or f"org:{principal.org_id}", "peer.refused", link.name, reason=exc.message)
+        return UnsignedContent(f"peer {link.name}: {exc.message}; nothing was stored")
+    return None

@@ -1,4 +1,9 @@
-"""Bulk import across cores: worker processes parse and prepare spans of a bundle while the caller writes.
+"""Bulk import across cores: helper processes parse and prepare spans of a bundle while the caller writes.
+
+The helpers are a pool of the one helper mechanism (accord.core.helpers) opened for the import: forked from the
+importing command, so they share the warninglists it loaded, and run at a lower priority than the writer. Each
+helper is given every n-th span in one streaming task and answers span by span; a helper's answers wait in its
+pipe until the writer wants them, which bounds what is held prepared ahead of the writer.
 
 The caller cuts the bundle's `objects` array into byte spans at likely element boundaries (`},{`), and
 each worker parses only the spans it is given: nothing parses the whole file, and the first objects reach
@@ -15,23 +20,23 @@ input order, so versioning decisions are those of a single-process import.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import itertools
+import logging
 import mmap
-import multiprocessing
 import os
 import re
 import shutil
 import tempfile
 import zlib
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from accord.core import helpers
 from accord.correlate.warninglists import active_matcher
 from accord.store.prepare import Prepared, Refused, holds_nul, pack, prepare_all, prepare_rows, unpack
 from accord.store.sources import GZIP_MAGIC, Source, bundle_objects, read_objects
@@ -39,7 +44,8 @@ from accord.store.sources import GZIP_MAGIC, Source, bundle_objects, read_object
 MIN_BYTES = 4 * 1024 * 1024  # below this, process start-up costs more than it saves
 SPAN_BYTES = 1024 * 1024  # about 2,500 typical objects
 FIRST_SPAN_BYTES = 256 * 1024  # the writer starts as soon as this much is prepared, not a whole span
-AHEAD = 16  # spans in flight: bounds the memory that prepared spans hold while the writer catches up
+TASK = "store.import_spans"  # in the helpers' registry (accord.worker.helpers)
+HELPER_START = 10.0  # seconds to wait for a forked helper to report ready (it loads nothing: it is at once)
 # Workers run at a lower priority than the writer. The writer's work is the import's critical path (every object
 # passes through it, in order), but with two workers and the writer on two cores the scheduler gave each a third:
 # the workers finished well before the writer, which then worked alone. At niceness 10 the writer takes a core
@@ -51,6 +57,8 @@ _OBJECTS_KEY = re.compile(rb'"objects"\s*:\s*\[')
 _LIKELY_CUT = re.compile(rb'\}\s*,\s*\{\s*"(?:type|id|spec_version|created|created_by_ref|modified|confidence)"\s*:')
 _ANY_CUT = re.compile(rb"\}\s*,\s*\{")
 _SENTINEL = "accord-objects-array-placeholder"
+
+log = logging.getLogger("accord.store")
 
 Span = tuple[int, int]  # [start, stop) byte offsets of a run of array elements
 
@@ -124,15 +132,23 @@ def _prepare_span(args: tuple[str, Span, int, bool]) -> bytes | None:
         return None
     # One bytes object: the pool's result thread then only passes bytes along, and the unpickling happens
     # in the consumer's thread instead of competing for the GIL with its database writes.
-    wl = active_matcher() if index else None  # loaded before the fork: shared, not rebuilt
+    wl = active_matcher() if index else None  # loaded before the helpers were forked: shared, not rebuilt
     # One search of the span's bytes instead of one per object (most spans hold no NUL).
     return pack(prepare_rows(objects, max_bytes, index=index, wl=wl, nul_free=not holds_nul(data)))
+
+
+def prepare_spans_frame(request: bytes) -> Iterator[bytes]:
+    """Helper side: [path, spans, max_bytes, index] in JSON -> each span's prepared objects, packed, in order, each
+    as soon as it is ready; b"" for a span whose bytes are not a list of complete JSON values (see the module)."""
+    path, spans, max_bytes, index = orjson.loads(request)
+    for start, stop in spans:
+        yield _prepare_span((path, (start, stop), max_bytes, index)) or b""
 
 
 def prepared_spans(
     source: Source, *, batch: int, max_bytes: int, index: bool = True, workers: int = 2
 ) -> Iterator[list[Prepared | Refused]]:
-    """Prepared objects of a bundle file, in input order, computed by worker processes: a list at a time, each as
+    """Prepared objects of a bundle file, in input order, computed by helper processes: a list at a time, each as
     soon as it is ready (a span's objects, or a batch of them when the file is read in this process)."""
     assert source.path is not None
     with _plain(source.path) as plain:
@@ -142,7 +158,7 @@ def prepared_spans(
             yield from _spanned(source, plain, batch, max_bytes, index, workers)
 
 
-@contextmanager
+@contextlib.contextmanager
 def _plain(path: Path) -> Iterator[Path | None]:
     """The file itself, or for a gzip file a decompressed temporary copy (None if it does not decompress)."""
     with path.open("rb") as f:
@@ -176,35 +192,73 @@ def _spanned(
         yield from _in_process(source, 0, batch, max_bytes, index)
         return
     if index:
-        active_matcher()  # workers inherit it
-    ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=os.nice, initargs=(WORKER_NICENESS,)
-    ) as pool:
-        futures: dict[int, Future[bytes | None]] = {}
-        submitted = 0
-        done = 0  # objects given out so far
-        i = 0
-        while i < len(spans):
-            submitted = max(submitted, i)  # spans merged into an earlier one are never submitted
-            while submitted < min(len(spans), i + AHEAD):
-                futures[submitted] = pool.submit(_prepare_span, (path, spans[submitted], max_bytes, index))
-                submitted += 1
-            blob = futures.pop(i).result()
-            j = i
-            while blob is None and j + 1 < len(spans):  # the cut after span j fell inside an element
-                j += 1
-                stale = futures.pop(j, None)
-                if stale is not None:
-                    stale.cancel()
-                blob = _prepare_span((path, (spans[i][0], spans[j][1]), max_bytes, index))
-            if blob is None:  # the tail does not parse: the file is not valid JSON after all
-                yield from _in_process(source, done, batch, max_bytes, index)
-                return
-            items = unpack(blob)
-            done += len(items)
-            yield items
-            i = j + 1
+        active_matcher()  # loaded before the helpers are forked: they share it
+    with helpers.Pool(workers, fork=True, niceness=WORKER_NICENESS) as pool:
+        streams = _streams(pool, path, spans, max_bytes, index, workers)
+        try:
+            yield from _in_order(source, path, spans, streams, batch, max_bytes, index)
+        finally:
+            for stream in streams:
+                if stream is not None:
+                    stream.close()  # a helper whose answers were not all read is stopped
+
+
+def _streams(
+    pool: helpers.Pool, path: str, spans: list[Span], max_bytes: int, index: bool, workers: int
+) -> list[Generator[bytes, None, None] | None]:
+    """Helper k's answers for spans k, k + n, ... of n streams (None: no helper, those spans are prepared here)."""
+    n = min(workers, len(spans))
+    streams: list[Generator[bytes, None, None] | None] = []
+    for k in range(n):
+        pending = pool.submit(TASK, orjson.dumps([path, spans[k::n], max_bytes, index]), wait=HELPER_START)
+        streams.append(None if pending is None else pending.results())
+    return streams
+
+
+def _in_order(
+    source: Source,
+    path: str,
+    spans: list[Span],
+    streams: list[Generator[bytes, None, None] | None],
+    batch: int,
+    max_bytes: int,
+    index: bool,
+) -> Iterator[list[Prepared | Refused]]:
+    def answer(i: int, *, use: bool = True) -> bytes | None:
+        """Span i's prepared objects (None if its bytes do not parse alone), from its helper or made here."""
+        k = i % len(streams)
+        stream = streams[k]
+        if stream is not None:
+            try:
+                blob = next(stream)
+            except (StopIteration, helpers.HelperError):
+                log.exception("a helper process failed; preparing its spans here")
+                streams[k] = None
+            else:
+                return blob or None
+        return _prepare_span((path, spans[i], max_bytes, index)) if use else None
+
+    done = 0  # objects given out so far
+    i = 0
+    while i < len(spans):
+        blob = answer(i)
+        j = i
+        while blob is None and j + 1 < len(spans):  # the cut after span j fell inside an element
+            j += 1
+            answer(j, use=False)  # the merge below covers it
+            blob = _prepare_span((path, (spans[i][0], spans[j][1]), max_bytes, index))
+        if blob is None:  # the tail does not parse: the file is not valid JSON after all
+            yield from _in_process(source, done, batch, max_bytes, index)
+            return
+        items = unpack(blob)
+        done += len(items)
+        yield items
+        i = j + 1
+    for stream in streams:  # each helper's end of answers: it stays in service until the pool stops it
+        if stream is not None:
+            with contextlib.suppress(helpers.HelperError):
+                for _ in stream:
+                    pass
 
 
 def _in_process(

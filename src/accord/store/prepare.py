@@ -1,6 +1,6 @@
 """Per-object work that needs no database: validation, canonical bytes, digest, extracted columns.
 
-It is pure so that bulk imports can run it in worker processes while the main process writes.
+It is pure so that bulk imports can run it in helper processes while the main process writes.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def pack(rows: list[Row]) -> bytes:
 
 
 def unpack(blob: bytes) -> list[Prepared | Refused]:
-    """The inverse of pack (only for bytes our own worker processes produced)."""
+    """The inverse of pack (only for bytes our own helper processes produced)."""
     return _typed(pickle.loads(blob))  # noqa: S301 - written by pack() in our own child process
 
 

@@ -8,7 +8,7 @@ import orjson
 from sqlalchemy import Connection
 
 from accord.audit.service import record
-from accord.federation.links import PUSHED, note_receipts
+from accord.federation.links import PUSHED, inbound_link, note_receipts
 from accord.sharing.policy import Role
 from accord.sharing.repository import principal_for
 from accord.store.pipeline import pipeline_for, prepare_in_batches
@@ -25,7 +25,8 @@ def run_add_objects(conn: Connection, payload: bytes) -> None:
         return  # the status was purged: nobody is waiting for it
     # The writer as the policy knows it now: what it may read of other copies decides its write (W3).
     reader = principal_for(conn, org_id=data["writer_org_id"], role=data.get("role", Role.ANALYST.value))
-    ctx, link = write_context(conn, reader, data["collection_id"], data["objects"])
+    link = inbound_link(conn, reader)
+    ctx = write_context(conn, reader, data["collection_id"], data["objects"], link)
     report = ingest_batches(conn, prepare_in_batches(data["objects"], pipeline_for(conn)), ctx)
     if link is not None:
         note_receipts(conn, link.id, report, sub_id=None, remote_collection=PUSHED)

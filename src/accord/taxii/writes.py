@@ -15,7 +15,7 @@ from accord.core.clock import now_us
 from accord.core.errors import BadRequest, Forbidden, NotFound
 from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
-from accord.federation.links import PUSHED, inbound_link, link_context, note_receipts
+from accord.federation.links import PUSHED, link_context, note_receipts
 from accord.jobs.repository import enqueue_job
 from accord.sharing.policy import Principal
 from accord.stix.timestamps import micros_to_timestamp
@@ -91,22 +91,26 @@ def complete_values(report: IngestReport) -> dict[str, Any]:
 
 
 def write_context(
-    conn: Connection, principal: Principal, collection_id: int, objects: list[Any]
-) -> tuple[WriteContext, Any | None]:
-    """How a TAXII writer's objects are stored, and the peer link they arrive over when the writer is a peer's
-    sync account (accord.federation.links): then they are that peer's, exactly as if we had pulled them."""
-    link = inbound_link(conn, principal)
+    conn: Connection, principal: Principal, collection_id: int, objects: list[Any], link: Any | None
+) -> WriteContext:
+    """How a TAXII writer's objects are stored. `link` is the peer link they arrive over (inbound_link, looked up
+    in this unit of work) when the writer is a peer's sync account (accord.federation.links): then they are that
+    peer's, exactly as if we had pulled them."""
     if link is not None:
         actor = principal.email or f"org:{principal.org_id}"
-        return link_context(conn, link, collection_id, objects, actor, keep_outcomes=True), link
-    ctx = WriteContext(
+        return link_context(conn, link, collection_id, objects, actor, keep_outcomes=True)
+    return WriteContext(
         writer_org_id=principal.org_id, collection_id=collection_id, keep_outcomes=True, reader=principal
     )
-    return ctx, None
 
 
-def add_objects(conn: Connection, principal: Principal, collection_key: str, objects: list[Any]) -> dict[str, Any]:
-    """Store an envelope's objects (inline when small, else as a queued job); return the status resource."""
+def add_objects(
+    conn: Connection, principal: Principal, collection_key: str, objects: list[Any], link: Any | None
+) -> dict[str, Any]:
+    """Store an envelope's objects (inline when small, else as a queued job); return the status resource.
+
+    `link`: the writer's inbound_link, looked up in this unit of work (the caller checked the peer's signature
+    with it); a queued job looks it up again when it runs, in its own unit of work."""
     coll = get_collection(conn, principal, collection_key)
     if not may_write(principal, coll.id):
         raise Forbidden("you may not write into this collection")
@@ -119,7 +123,7 @@ def add_objects(conn: Connection, principal: Principal, collection_key: str, obj
         "total_count": len(objects),
     }
     if len(objects) <= get_settings().taxii_inline_max_objects:
-        ctx, link = write_context(conn, principal, coll.id, objects)
+        ctx = write_context(conn, principal, coll.id, objects, link)
         with gc_paused():  # prepared objects are acyclic: collector passes over them are pure cost
             report = ingest_batches(conn, prepare_batches(objects, pipeline=pipeline_for(conn)), ctx)
         if link is not None:

@@ -10,6 +10,7 @@ from accord.accounts import service as accounts
 from accord.core import keys
 from accord.core.db import get_engine
 from accord.federation.service import PeerSpec, add_peer
+from accord.models.audit import audit_log
 from accord.models.collections import collection
 from accord.models.federation import receipt
 from accord.models.objects import stix_object
@@ -59,6 +60,10 @@ def test_a_peer_that_must_sign_is_refused_unsigned_or_tampered(node: Node) -> No
     assert r.status_code == 401
     with get_engine().connect() as conn:
         assert conn.execute(select(stix_object.c.seq).where(stix_object.c.id == amber["id"])).first() is None
+        # Each refusal is audited (committed although nothing else of the request is), and no status was made.
+        refused = select(audit_log.c.target).where(audit_log.c.action == "peer.refused")
+        assert conn.execute(refused).scalars().all() == ["bravo-node", "bravo-node"]
+        assert conn.execute(select(audit_log.c.seq).where(audit_log.c.action == "taxii.add_objects")).first() is None
     r, _ = _post(node, token, cid, [amber], keys.sign_body(body))
     assert r.status_code == 202, r.text
     assert r.json()["success_count"] == 1

@@ -25,6 +25,7 @@ from accord.correlate.values import normalize
 from accord.extract import drafts
 from accord.extract.service import extract_document
 from accord.federation import repository as federation_repo
+from accord.federation.links import inbound_link
 from accord.feeds.repository import add_link_org
 from accord.models.objects import id_is, stix_object
 from accord.sharing.policy import Principal, readable_clause
@@ -191,7 +192,7 @@ def _write(conn: Any, com: Community, p: Principal, case: Case) -> tuple[Any, li
     alias = f"all-{com.writer.id}" if case.path != "import" else f"mine-{com.writer.id}"
     if case.path in ("taxii", "peer-push"):
         objects = [_body(spec, com.writer.stix_id) for spec in case.writes]
-        status = add_objects(conn, p, alias, objects)
+        status = add_objects(conn, p, alias, objects, inbound_link(conn, p))  # as the TAXII route does
         request_us = timestamp_to_micros(status.pop("request_timestamp"))
         status.pop("id")
         for entry in status.get("successes", []):

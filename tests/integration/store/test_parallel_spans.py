@@ -181,3 +181,22 @@ def test_workers_run_at_a_lower_priority_than_the_writer(tmp_path, monkeypatch):
     assert set(by_pid.values()) == {str(min(19, os.nice(0) + parallel.WORKER_NICENESS))}
     assert writer in (None, str(os.nice(0)))
     assert os.nice(0) < parallel.WORKER_NICENESS  # the writer itself is not lowered
+
+
+_WRITER_PID: list[int] = []
+
+
+def _failing_in_helpers(args: Any) -> Any:
+    """parallel._prepare_span, failing in every helper process (inherited by the fork) but not in the writer."""
+    if os.getpid() != _WRITER_PID[-1]:
+        raise RuntimeError("this helper fails")
+    return _REAL_PREPARE_SPAN(args)
+
+
+def test_a_failing_helper_leaves_its_spans_to_the_writer(tmp_path, monkeypatch, caplog):
+    _WRITER_PID.append(os.getpid())
+    monkeypatch.setattr(parallel, "_prepare_span", _failing_in_helpers)
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle(*_awkward(40))))
+    assert _spanned(path, 300, monkeypatch, reread=False) == _whole(path)
+    assert "a helper process failed" in caplog.text  # the helpers were asked, and failed
