@@ -100,7 +100,8 @@ def case_object(
     fields: dict[str, Any],
 ) -> dict[str, Any]:
     """One version of a case; `fields` holds name, description, severity, priority, status, status_reason,
-    participant_refs, assignees, labels, object_refs and tlp."""
+    participant_refs, participant_groups (names of sharing groups whose members take part), assignees, labels,
+    object_refs and tlp."""
     obj: dict[str, Any] = {
         "type": CASE_TYPE,
         "spec_version": "2.1",
@@ -119,7 +120,7 @@ def case_object(
     for optional in ("description", "status_reason"):
         if fields.get(optional):
             obj[optional] = fields[optional]
-    for listed in ("assignees", "labels", "object_refs"):  # present only when not empty
+    for listed in ("participant_groups", "assignees", "labels", "object_refs"):  # present only when not empty
         if fields.get(listed):
             obj[listed] = fields[listed]
     return obj
@@ -135,6 +136,7 @@ def case_fields(obj: dict[str, Any]) -> dict[str, Any]:
         "status": obj["status"],
         "status_reason": obj.get("status_reason", ""),
         "participant_refs": list(obj.get("participant_refs", [])),
+        "participant_groups": list(obj.get("participant_groups", [])),
         "assignees": list(obj.get("assignees", [])),
         "labels": list(obj.get("labels", [])),
         "object_refs": list(obj.get("object_refs", [])),
@@ -235,7 +237,7 @@ def rfi_object(*, stix_id: str, owner_ref: str, created: str, modified: str, fie
         "object_marking_refs": marking_refs(Tlp(fields["tlp"])),
         "extensions": {RFI_EXT: {"extension_type": "new-sdo"}},
     }
-    for optional in ("values", "object_refs", "due", "status_reason"):  # present only when not empty
+    for optional in ("addressee_groups", "values", "object_refs", "due", "status_reason"):  # only when not empty
         if fields.get(optional):
             obj[optional] = fields[optional]
     return obj
@@ -262,7 +264,7 @@ def pir_object(*, stix_id: str, owner_ref: str, created: str, modified: str, fie
         "object_marking_refs": marking_refs(Tlp(fields["tlp"])),
         "extensions": {PIR_EXT: {"extension_type": "new-sdo"}},
     }
-    for optional in ("description", *PIR_CRITERIA, "aliases"):  # present only when not empty
+    for optional in ("description", "participant_groups", *PIR_CRITERIA, "aliases"):  # only when not empty
         if fields.get(optional):
             obj[optional] = fields[optional]
     return obj

@@ -28,11 +28,16 @@ from accord.accounts import service as accounts
 from accord.audit.service import record
 from accord.core.clock import now_us
 from accord.core.errors import BadRequest, Forbidden, NotFound
-from accord.joint import objects
+from accord.jobs.repository import enqueue_job
+from accord.joint import (
+    objects,
+    watch,  # noqa: F401  (case correlation notifications run beside the matching)
+)
 from accord.joint import repository as repo
 from accord.joint.notify import notify_users
-from accord.joint.service import actor_of, next_modified, org_ref, parse_tlp, store
+from accord.joint.service import actor_of, member_ids, next_modified, org_ref, parse_tlp, resolve_parties, store
 from accord.sharing.policy import Principal
+from accord.sharing.repository import principal_for
 from accord.stix.ids import ID_RE
 from accord.stix.markings import Tlp
 from accord.store import hooks
@@ -221,20 +226,59 @@ def match_stored(conn: Connection, seqs: Sequence[int]) -> None:
         _announce(conn, added)
 
 
+def participant_org_ids(conn: Connection, body: dict[str, Any]) -> frozenset[int]:
+    """A requirement's participating organisations: those named and the current members of its groups."""
+    return member_ids(conn, body)
+
+
 def _announce(conn: Connection, added: list[tuple[int, int, str]]) -> None:
     by_pir: dict[int, list[tuple[int, str]]] = {}
     for pir_id, seq, label in added:
         by_pir.setdefault(pir_id, []).append((seq, label))
     for row in repo.pirs_by_ids(conn, list(by_pir)):
         body = orjson.loads(repo.raw_version(conn, row.seq))
-        members = repo.org_ids_by_identity(conn, body["participant_refs"]).values()
-        users = repo.user_ids_of_orgs(conn, list(members))
+        users = repo.user_ids_of_orgs(conn, sorted(participant_org_ids(conn, body)))
         for seq, label in by_pir[row.id][:MAX_NOTIFIED]:
             summary = f"new intelligence matches requirement {row.title!r} ({label})"
             notify_users(conn, users, seq=seq, kind="pir.match", subject=row.stix_id, summary=summary)
 
 
 hooks.register("joint.pir", match_stored)
+
+BACKFILL_JOB = "pir.backfill"
+BACKFILL_CHUNK = 2_000  # stored versions matched per job run (each run queues the next)
+
+
+def queue_backfill(conn: Connection, pir_pk: int, seq: int) -> None:
+    """Match what is already stored against a requirement's version `seq`, in the background (job queue)."""
+    enqueue_job(conn, BACKFILL_JOB, orjson.dumps({"pir": pir_pk, "seq": seq, "before": None, "notified": 0}))
+
+
+def run_backfill(conn: Connection, job_payload: bytes) -> None:
+    """Job handler: match one chunk of the newest stored versions that a participant may read, newest first,
+    against one requirement (as it was at the version that queued it: a later change queues its own); record the
+    matches not yet recorded and notify (at most MAX_NOTIFIED entries per backfill); queue the next chunk."""
+    task = orjson.loads(job_payload)
+    pirs = repo.pirs_by_ids(conn, [task["pir"]])
+    row = pirs[0] if pirs else None
+    if row is None or row.seq != task["seq"] or row.status != "active":
+        return
+    body = orjson.loads(repo.raw_version(conn, row.seq))
+    members = [row.owner_org_id, *participant_org_ids(conn, body)]
+    principals = [principal_for(conn, org_id=o, role="reader") for o in dict.fromkeys(members)]
+    matcher = Matcher.build([(row.id, row.criteria)])
+    chunk = repo.latest_readable_by_any(
+        conn, principals, before_seq=task["before"], limit=BACKFILL_CHUNK, skip_type=objects.PIR_TYPE
+    )
+    found = [(row.id, seq, label) for seq, raw in chunk for label in matcher.match(raw).values()]
+    known = repo.matched_seqs(conn, row.id, [seq for _, seq, _ in found])
+    added = repo.insert_matches(conn, [f for f in found if f[1] not in known], now_us())
+    left = MAX_NOTIFIED - task["notified"]
+    if added and left > 0:
+        _announce(conn, added[:left])
+    if len(chunk) == BACKFILL_CHUNK:
+        task.update(before=chunk[-1][0], notified=task["notified"] + min(len(added), max(left, 0)))
+        enqueue_job(conn, BACKFILL_JOB, orjson.dumps(task))
 
 
 def create_pir(
@@ -252,9 +296,7 @@ def create_pir(
         raise BadRequest("a requirement needs a title")
     level = parse_tlp(tlp)
     crit = check_criteria(criteria)
-    rows = [accounts.get_org_by_name_or_raise(conn, n) for n in dict.fromkeys(participants or [])]
-    if any(r.is_remote for r in rows):
-        raise BadRequest("name organisations of this node")
+    rows, groups = resolve_parties(conn, participants or [])
     member_refs = {principal.org_id: org_ref(conn, principal.org_id)} | {r.id: r.stix_id for r in rows}
     names = list(repo.org_names(conn, member_refs).values())
     stix_id = objects.new_id(objects.PIR_TYPE)
@@ -262,8 +304,8 @@ def create_pir(
         conn,
         f"Requirement: {title.strip()[:200]}",
         _alias(stix_id),
-        readers=names,
-        writers=names,
+        readers=[*names, *groups],
+        writers=[*names, *groups],
         description=f"The shared collection of requirement {stix_id}",
         actor=actor_of(principal),
     )
@@ -274,6 +316,7 @@ def create_pir(
         "name": title.strip(),
         "description": description,
         "participant_refs": list(member_refs.values()),
+        "participant_groups": groups,
         "status": "active",
         "tlp": int(level),
         "aliases": aliases,
@@ -295,8 +338,9 @@ def create_pir(
         "updated_us": at,
         "created_by": principal.email or "",
     }
-    repo.insert_pir(conn, row)
-    record(conn, actor_of(principal), "pir.create", stix_id, participants=names[1:], aliases=len(aliases))
+    pir_pk = repo.insert_pir(conn, row)
+    queue_backfill(conn, pir_pk, seq)
+    record(conn, actor_of(principal), "pir.create", stix_id, participants=[*names[1:], *groups], aliases=len(aliases))
     return get_pir(conn, principal, stix_id)
 
 
@@ -308,14 +352,15 @@ def _readable(conn: Connection, principal: Principal, pir_id: str) -> tuple[Row[
 
 
 def _view(conn: Connection, row: Row[Any], body: dict[str, Any], matches: int) -> dict[str, Any]:
-    members = repo.org_ids_by_identity(conn, body["participant_refs"])
-    names = repo.org_names(conn, [row.owner_org_id, *members.values()])
+    members = participant_org_ids(conn, body)
+    names = repo.org_names(conn, [row.owner_org_id, *members])
     return {
         "id": row.stix_id,
         "title": body["name"],
         "description": body.get("description", ""),
         "owner": names.get(row.owner_org_id, ""),
-        "participants": sorted(names[o] for o in members.values()),
+        "participants": sorted(names[o] for o in members),
+        "groups": body.get("participant_groups", []),
         "status": row.status,
         "tlp": Tlp.parse(_tlp_label(body)).label,
         "criteria": {k: body.get(k, []) for k in objects.PIR_CRITERIA},
@@ -382,6 +427,7 @@ def update_pir(
         "name": title.strip() if title is not None else body["name"],
         "description": description if description is not None else body.get("description", ""),
         "participant_refs": body["participant_refs"],
+        "participant_groups": body.get("participant_groups", []),
         "status": status or row.status,
         "tlp": int(Tlp.parse(_tlp_label(body))),
         "aliases": aliases,
@@ -401,6 +447,8 @@ def update_pir(
         criteria=orjson.dumps(compile_terms(crit, aliases)).decode(),
         updated_us=now_us(),
     )
+    if fields["status"] == "active" and (criteria is not None or row.status != "active"):
+        queue_backfill(conn, row.id, seq)
     changed = [k for k, v in (("title", title), ("description", description), ("status", status)) if v is not None]
     record(conn, actor_of(principal), "pir.update", pir_id, changed=[*changed, *(["criteria"] if criteria else [])])
     return get_pir(conn, principal, pir_id)

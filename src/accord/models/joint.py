@@ -59,6 +59,7 @@ joint_link = Table(
     Column("seq", BigInteger, nullable=False),
     Index("uq_joint_link_case_object", "case_id", "object_id", unique=True),
     Index("ix_joint_link_case_seq", "case_id", "seq"),  # covers the count of links by readable version
+    Index("ix_joint_link_object_key", "object_key"),  # new content sharing a value with a linked object (watch)
 )
 
 # The timeline: one row per change, each naming the object version that made it (read through the policy).
