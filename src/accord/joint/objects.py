@@ -232,12 +232,12 @@ def rfi_object(*, stix_id: str, owner_ref: str, created: str, modified: str, fie
         "modified": modified,
         "name": fields["name"],
         "question": fields["question"],
-        "addressee_refs": fields["addressee_refs"],
         "status": fields["status"],
         "object_marking_refs": marking_refs(Tlp(fields["tlp"])),
         "extensions": {RFI_EXT: {"extension_type": "new-sdo"}},
     }
-    for optional in ("addressee_groups", "values", "object_refs", "due", "status_reason"):  # only when not empty
+    # addressee_refs may be empty when the request is addressed to sharing groups only
+    for optional in ("addressee_refs", "addressee_groups", "values", "object_refs", "due", "status_reason"):
         if fields.get(optional):
             obj[optional] = fields[optional]
     return obj

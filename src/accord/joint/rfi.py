@@ -238,7 +238,7 @@ def close(conn: Connection, principal: Principal, rfi_id: str, reason: str = "")
     fields = {
         "name": body["name"],
         "question": body.get("question", ""),
-        "addressee_refs": body["addressee_refs"],
+        "addressee_refs": body.get("addressee_refs", []),
         "addressee_groups": body.get("addressee_groups", []),
         "values": body.get("values", []),
         "object_refs": body.get("object_refs", []),
