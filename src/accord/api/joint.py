@@ -31,7 +31,9 @@ class CaseCreate(BaseModel):
     priority: str = "medium"
     tlp: str = Field(default="amber", description="clear | green | amber")
     participants: list[str] = Field(
-        default_factory=list, max_length=200, description="organisations taking part (by name)"
+        default_factory=list,
+        max_length=200,
+        description="organisations or sharing groups taking part (by name; a group's members follow the group)",
     )
     assignees: list[str] = Field(default_factory=list, max_length=200, description="e-mails of participants' users")
     labels: list[str] = Field(default_factory=list, max_length=200)
@@ -58,8 +60,8 @@ class StatusChange(BaseModel):
 
 
 class ParticipantsChange(BaseModel):
-    add: list[str] = Field(default_factory=list, max_length=200)
-    remove: list[str] = Field(default_factory=list, max_length=200)
+    add: list[str] = Field(default_factory=list, max_length=200, description="organisations or sharing groups")
+    remove: list[str] = Field(default_factory=list, max_length=200, description="organisations or sharing groups")
 
 
 class Links(BaseModel):
@@ -293,7 +295,7 @@ def log_task(
 class RfiCreate(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     question: str = Field(default="", max_length=100_000)
-    to: list[str] = Field(min_length=1, max_length=200, description="the organisations asked (by name)")
+    to: list[str] = Field(min_length=1, max_length=200, description="the organisations or sharing groups asked")
     values: list[str] = Field(default_factory=list, max_length=rfi.MAX_VALUES)
     object_ids: list[str] = Field(default_factory=list, max_length=service.MAX_LINKS_PER_CALL)
     due: str | None = Field(default=None, description="a STIX timestamp")
@@ -367,7 +369,9 @@ class PirCriteria(BaseModel):
 class PirCreate(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     description: str = Field(default="", max_length=100_000)
-    participants: list[str] = Field(default_factory=list, max_length=200, description="organisations (by name)")
+    participants: list[str] = Field(
+        default_factory=list, max_length=200, description="organisations or sharing groups (by name)"
+    )
     tlp: str = Field(default="amber", description="clear | green | amber")
     criteria: PirCriteria
 
