@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,17 +19,15 @@ from sqlalchemy import select, update
 
 from accord.accounts import service as accounts
 from accord.core.errors import NotFound
-from accord.joint import notify, pir, webhooks
+from accord.joint import notify, pir
 from accord.joint.objects import CASE_TLPS
-from accord.models.accounts import app_user
 from accord.models.jobs import job
 from accord.models.joint import joint_notification, joint_pir, joint_pir_match
-from accord.models.webhooks import webhook, webhook_delivery
 from accord.sharing.policy import Principal, Role
 from accord.sharing.repository import principal_for
 from accord.stix.markings import Tlp, tlp_marking_definition
 from accord.store.service import WriteContext, ingest
-from tests.integration.sharing.test_joint_policy_property import _predicate_readable
+from tests.integration.sharing.test_joint_policy_property import _predicate_readable, check_webhook_payloads
 
 N_ORGS = 4
 TS = "2026-11-01T10:00:00.000Z"
@@ -159,9 +156,6 @@ def _build(
         }
         matched = {m.pir_id for m in conn.execute(select(joint_pir_match).where(joint_pir_match.c.seq == seq))}
         assert matched == watching & keyword_pirs
-    # Every organisation has a webhook: each notification entry is a delivery to its user's organisation.
-    for o in orgs:
-        webhooks.add_webhook(conn, o.name, "https://hooks.example/accord", secret="s" * 16)
     return members
 
 
@@ -175,29 +169,6 @@ def _run_backfills(conn) -> None:
         for row in queued:
             conn.execute(update(job).where(job.c.id == row.id).values(status="done"))
             pir.run_backfill(conn, bytes(row.payload))
-
-
-def _check_webhooks(conn) -> None:
-    """Re-announce every notification entry to the webhooks (as notify does for new ones): a delivery's payload
-    exists exactly when the entry's user may read its version, and carries that entry to the user's org."""
-    n, d, u = joint_notification.c, webhook_delivery.c, app_user.c
-    entries = conn.execute(select(n.public_id, n.user_id, n.seq)).all()
-    for e in entries:
-        webhooks.enqueue(conn, [e.user_id], [e.public_id])
-    for row in conn.execute(
-        select(d.id, n.public_id, n.seq, n.user_id, u.org_id, u.email, webhook.c.org_id.label("hook_org"))
-        .join(joint_notification, n.id == d.notification_id)
-        .join(app_user, u.id == n.user_id)
-        .join(webhook, webhook.c.id == d.webhook_id)
-    ):
-        assert row.hook_org == row.org_id
-        user = principal_for(conn, org_id=row.org_id, role="analyst", email=row.email, user_id=row.user_id)
-        got = webhooks.payload(conn, row.id)
-        assert (got is not None) == (row.seq in _predicate_readable(conn, user))
-        if got is not None:
-            sent = orjson.loads(got[1])
-            assert sent["notification"]["id"] == row.public_id
-            assert sent["notification"]["user"] == row.email
 
 
 def _check(conn, p: Principal, members: dict[str, set[int]]) -> None:
@@ -245,7 +216,7 @@ def test_pir_read_paths_return_exactly_what_the_policy_allows(
         trans = conn.begin()
         try:
             members = _build(conn, pirs, earlier, intel, leaver)
-            _check_webhooks(conn)
+            check_webhook_payloads(conn)
             org_ids = sorted({r.id for r in accounts.list_orgs(conn) if r.name.startswith("Org ")})
             for o, org_id in enumerate(org_ids):
                 for role in (Role.ANALYST, Role.READER, Role.ADMIN):
