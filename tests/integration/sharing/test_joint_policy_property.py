@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from accord.accounts import service as accounts
 from accord.core.errors import NotFound
-from accord.joint import correlation, notify, rfi, service, webhooks, work
+from accord.joint import correlation, notify, rfi, service, watch, webhooks, work
 from accord.joint.objects import CASE_TLPS
 from accord.models.accounts import app_user
 from accord.models.joint import (
@@ -201,6 +201,9 @@ echo_specs = st.builds(
 )
 
 
+assert watch.watch_stored  # imported for its store hook: new content correlating with cases notifies
+
+
 def _echo(conn, echoes: list[EchoSpec], final: dict[str, set[int]]) -> None:
     """Store the echoes; each case.correlation entry is exactly one the rule calls for: for a new version carrying
     the value of an object linked in a case, each participating organisation other than its writer that may
@@ -355,6 +358,13 @@ def _can_get_task(conn, p: Principal, task_id: str) -> bool:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(specs=st.lists(case_specs(), min_size=1, max_size=3), echoes=st.lists(echo_specs, max_size=3))
+@example(  # always one echo a partner may read next to the linked object: the rule is exercised every run
+    specs=[
+        CaseSpec(0, frozenset({1, 2}), frozenset(), Tlp.AMBER, [], [], [], [0]),
+        CaseSpec(3, frozenset({1}), frozenset({1}), Tlp.GREEN, [], [], [], [3]),
+    ],
+    echoes=[EchoSpec(2, 0, frozenset({1}), Tlp.GREEN), EchoSpec(0, 3, frozenset({1, 3}), Tlp.AMBER)],
+)
 def test_joint_read_paths_return_exactly_what_the_policy_allows(
     engine, specs: list[CaseSpec], echoes: list[EchoSpec]
 ) -> None:
