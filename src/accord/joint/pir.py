@@ -52,7 +52,15 @@ NAMED_TYPES = ("threat-actor", "intrusion-set", "malware")
 _TOKEN = re.compile(rb"[a-z0-9\x80-\xff]+|[.\-]")
 _TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$", re.IGNORECASE)
 _DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_IPV4 = re.compile(rb"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+# The last three octets of an IPv4 address, from the dot before the second: the search starts at a literal dot
+# (rare in STIX JSON, so the regex engine skips ahead fast), and the first octet is read back from the text.
+_IPV4_TAIL = re.compile(rb"\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
+_DIGITS = frozenset(b"0123456789")
+# bytes.translate table of the prefilter: ASCII letters folded to lower case, letters, digits and non-ASCII bytes
+# kept, everything else a space: split() then gives the tokens other than dots and hyphens, in C.
+_WORDS = bytes(
+    b + 32 if 65 <= b <= 90 else b if (97 <= b <= 122 or 48 <= b <= 57 or b >= 128) else 32 for b in range(256)
+)
 _IPV6 = re.compile(rb"[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}")
 _ESCAPES = ((b"\\n", b" "), (b"\\t", b" "), (b"\\r", b" "), (b'\\"', b" "))
 
@@ -144,6 +152,7 @@ class Matcher:
     v4: dict[tuple[int, int], list[tuple[int, str]]] = field(default_factory=dict)  # (prefix, network >> bits)
     v4_prefixes: list[int] = field(default_factory=list)
     v6: list[tuple[ipaddress.IPv6Network, int, str]] = field(default_factory=list)
+    punct_first: bool = False  # some sequence starts with a dot or hyphen: the word prefilter cannot see it
 
     @classmethod
     def build(cls, rows: Sequence[tuple[int, str]]) -> Matcher:
@@ -153,6 +162,7 @@ class Matcher:
             for label, toks in compiled["terms"]:
                 seq = tuple(t.encode() for t in toks)
                 m.first.setdefault(seq[0], []).append((seq, pir_id, label))
+                m.punct_first = m.punct_first or seq[0] in (b".", b"-")
             for c in compiled["cidrs"]:
                 net = ipaddress.ip_network(c)
                 if isinstance(net, ipaddress.IPv4Network):
@@ -170,18 +180,15 @@ class Matcher:
             for escaped, plain in _ESCAPES:
                 text = text.replace(escaped, plain)
         hits: dict[int, str] = {}
-        toks = _TOKEN.findall(text)
-        if not self.first.keys().isdisjoint(toks):
+        # Most objects match nothing: their words (found in C) meet no first token, and tokenising stops there.
+        if self.punct_first or not self.first.keys().isdisjoint(text.translate(_WORDS).split()):
+            toks = _TOKEN.findall(text)
             for i, t in enumerate(toks):
                 for seq, pir_id, label in self.first.get(t, ()):
                     if pir_id not in hits and tuple(toks[i : i + len(seq)]) == seq:
                         hits[pir_id] = label
         if self.v4:
-            for found in _IPV4.findall(text):
-                parts = [int(x) for x in found.split(b".")]
-                if max(parts) > 255:
-                    continue
-                address = parts[0] << 24 | parts[1] << 16 | parts[2] << 8 | parts[3]
+            for address in _ipv4_addresses(text):
                 for prefix in self.v4_prefixes:
                     for pir_id, label in self.v4.get((prefix, address >> (32 - prefix)), ()):
                         hits.setdefault(pir_id, label)
@@ -195,6 +202,21 @@ class Matcher:
                     if pir_id not in hits and address6.version == 6 and address6 in net:
                         hits[pir_id] = label
         return hits
+
+
+def _ipv4_addresses(text: bytes) -> list[int]:
+    """The IPv4 addresses written in a text (dotted quads of 1-3 digit octets up to 255), as integers."""
+    found = []
+    for m in _IPV4_TAIL.finditer(text):
+        start = end = m.start()
+        while start > 0 and end - start < 3 and text[start - 1] in _DIGITS:
+            start -= 1
+        if start == end or (start > 0 and text[start - 1] == 46):  # no first octet, or a fifth: "1.2.3.4.5"
+            continue
+        parts = (int(text[start:end]), int(m[1]), int(m[2]), int(m[3]))
+        if max(parts) <= 255:
+            found.append(parts[0] << 24 | parts[1] << 16 | parts[2] << 8 | parts[3])
+    return found
 
 
 _compiled: tuple[tuple[tuple[int, int, int], ...], Matcher] | None = None
