@@ -175,25 +175,25 @@ class Matcher:
 
     def match(self, raw: bytes) -> dict[int, str]:
         """The requirements one stored object (its raw JSON) matches, each with the criterion that matched first."""
-        text = raw.lower()
+        text = raw
         if b"\\" in text:
             for escaped, plain in _ESCAPES:
                 text = text.replace(escaped, plain)
         hits: dict[int, str] = {}
         # Most objects match nothing: their words (found in C) meet no first token, and tokenising stops there.
         if self.punct_first or not self.first.keys().isdisjoint(text.translate(_WORDS).split()):
-            toks = _TOKEN.findall(text)
+            toks = _TOKEN.findall(text.lower())
             for i, t in enumerate(toks):
                 for seq, pir_id, label in self.first.get(t, ()):
                     if pir_id not in hits and tuple(toks[i : i + len(seq)]) == seq:
                         hits[pir_id] = label
-        if self.v4:
+        if self.v4 and _IPV4_TAIL.search(text) is not None:
             for address in _ipv4_addresses(text):
                 for prefix in self.v4_prefixes:
                     for pir_id, label in self.v4.get((prefix, address >> (32 - prefix)), ()):
                         hits.setdefault(pir_id, label)
         if self.v6:
-            for found in _IPV6.findall(text):
+            for found in _IPV6.findall(text.lower()):
                 try:
                     address6 = ipaddress.ip_address(found.decode())
                 except ValueError:
@@ -239,8 +239,11 @@ def match_stored(conn: Connection, seqs: Sequence[int]) -> None:
     if matcher is None:
         return
     found: list[tuple[int, int, str]] = []
+    match = matcher.match
     for seq, raw in repo.versions_to_match(conn, seqs, skip_type=objects.PIR_TYPE):
-        found += [(pir_id, seq, label) for pir_id, label in matcher.match(raw).items()]
+        hits = match(raw)
+        if hits:
+            found.extend((pir_id, seq, label) for pir_id, label in hits.items())
     if not found:
         return
     added = repo.insert_matches(conn, found, now_us())

@@ -3,7 +3,7 @@ sharing policy (readable_clause): a row whose version the caller may not read do
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
@@ -366,14 +366,14 @@ def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def versions_to_match(conn: Connection, seqs: Sequence[int], *, skip_type: str) -> list[tuple[int, bytes]]:
-    """(seq, raw) of these versions, by range scans of the primary key; objects of `skip_type` left out."""
+def versions_to_match(conn: Connection, seqs: Sequence[int], *, skip_type: str) -> Iterator[tuple[int, bytes]]:
+    """(seq, raw) of these versions, by range scans of the primary key; objects of `skip_type` left out. Rows are
+    streamed (the matcher reads every new version of an import: no list of them all is built)."""
     o = stix_object.c
-    out: list[tuple[int, bytes]] = []
     for first, last in _runs(seqs):
         stmt = select(o.seq, o.raw).where(o.seq.between(first, last), o.type != skip_type)
-        out += [(r.seq, bytes(r.raw)) for r in conn.execute(stmt)]
-    return out
+        for seq, raw in conn.execute(stmt):
+            yield seq, raw if isinstance(raw, bytes) else bytes(raw)
 
 
 def insert_matches(conn: Connection, found: Sequence[tuple[int, int, str]], at_us: int) -> list[tuple[int, int, str]]:

@@ -20,8 +20,8 @@ import secrets
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import orjson
 from sqlalchemy import Connection, and_, func, insert, select, update
 
@@ -37,7 +37,6 @@ from accord.models.accounts import app_user, org
 from accord.models.joint import joint_notification
 from accord.models.objects import stix_object
 from accord.models.webhooks import webhook, webhook_delivery
-from accord.remote.http import AddressRefused, RemoteError, check_url, guarded_client, is_public
 from accord.sharing.policy import Principal, readable_clause
 
 DELIVER_JOB = "webhook.deliver"
@@ -70,13 +69,15 @@ def verify(secret: str, stamp: str, body: bytes, signature: str, *, tolerance: i
 
 
 def _check_target(url: str) -> str:
+    from accord.remote.http import RemoteError, check_url, is_public  # httpx loads only where webhooks are used
+
     try:
         url = check_url(url)
     except RemoteError as exc:
         raise BadRequest(exc.message) from None
     if len(url) > 2000:
         raise BadRequest("a webhook URL is at most 2000 characters")
-    host = httpx.URL(url).host
+    host = urlsplit(url).hostname or ""
     try:
         literal = is_public(host)
     except ValueError:
@@ -268,6 +269,8 @@ def payload(conn: Connection, delivery_id: int) -> tuple[Any, bytes] | None:
 
 
 def _post(url: str, secret: str, delivery: str, body: bytes) -> int:
+    from accord.remote.http import guarded_client
+
     settings = get_settings()
     stamp = str(int(time.time()))
     headers = {
@@ -283,6 +286,10 @@ def _post(url: str, secret: str, delivery: str, body: bytes) -> int:
 
 def run_delivery(conn: Connection, job_payload: bytes) -> None:
     """Job handler: send one delivery; on failure record it and queue the next attempt (or give up: dead)."""
+    import httpx
+
+    from accord.remote.http import AddressRefused, RemoteError
+
     delivery_id = int(job_payload)
     d = webhook_delivery.c
     row = conn.execute(select(d.status, d.attempts).where(d.id == delivery_id)).first()
