@@ -127,7 +127,7 @@ def _with_checkpointer(app: FastAPI) -> None:
 def _include_routers(app: FastAPI) -> None:
     """The routers of the features: TAXII, extraction, correlation, stream, federation, feeds, exports, joint
     work and the UI."""
-    from accord.api import correlate, exports, extract, federation, feeds, joint, stream, taxii
+    from accord.api import correlate, exports, extract, federation, feeds, joint, stream, taxii, webhooks
     from accord.web import routes as web
 
     taxii.register(app)
@@ -138,4 +138,5 @@ def _include_routers(app: FastAPI) -> None:
     feeds.register(app)
     exports.register(app)
     joint.register(app)
+    webhooks.register(app)
     web.register(app)

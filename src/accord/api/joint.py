@@ -41,7 +41,9 @@ class CaseCreate(Body):
     priority: str = "medium"
     tlp: str = Field(default="amber", description="clear | green | amber")
     participants: list[str] = Field(
-        default_factory=list, max_length=200, description="organisations taking part (by name)"
+        default_factory=list,
+        max_length=200,
+        description="organisations or sharing groups taking part (by name; a group's members follow the group)",
     )
     assignees: list[str] = Field(default_factory=list, max_length=200, description="e-mails of participants' users")
     labels: list[str] = Field(default_factory=list, max_length=200)
@@ -68,8 +70,8 @@ class StatusChange(Body):
 
 
 class ParticipantsChange(Body):
-    add: list[str] = Field(default_factory=list, max_length=200)
-    remove: list[str] = Field(default_factory=list, max_length=200)
+    add: list[str] = Field(default_factory=list, max_length=200, description="organisations or sharing groups")
+    remove: list[str] = Field(default_factory=list, max_length=200, description="organisations or sharing groups")
 
 
 class Links(Body):
@@ -304,7 +306,7 @@ def log_task(
 class RfiCreate(Body):
     title: str = Field(min_length=1, max_length=300)
     question: str = Field(default="", max_length=100_000)
-    to: list[str] = Field(min_length=1, max_length=200, description="the organisations asked (by name)")
+    to: list[str] = Field(min_length=1, max_length=200, description="the organisations or sharing groups asked")
     values: list[str] = Field(default_factory=list, max_length=rfi.MAX_VALUES)
     object_ids: list[str] = Field(default_factory=list, max_length=service.MAX_LINKS_PER_CALL)
     due: str | None = Field(default=None, description="a STIX timestamp")
@@ -378,7 +380,9 @@ class PirCriteria(Body):
 class PirCreate(Body):
     title: str = Field(min_length=1, max_length=300)
     description: str = Field(default="", max_length=100_000)
-    participants: list[str] = Field(default_factory=list, max_length=200, description="organisations (by name)")
+    participants: list[str] = Field(
+        default_factory=list, max_length=200, description="organisations or sharing groups (by name)"
+    )
     tlp: str = Field(default="amber", description="clear | green | amber")
     criteria: PirCriteria
 

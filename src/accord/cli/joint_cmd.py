@@ -69,7 +69,9 @@ def case_create(
     severity: str = typer.Option("medium", "--severity", help="low | medium | high | critical"),
     priority: str = typer.Option("medium", "--priority", help="low | medium | high | critical"),
     tlp: str = typer.Option("amber", "--tlp", help="clear | green | amber"),
-    participants: list[str] = typer.Option([], "--participant", help="a participating organisation (repeatable)"),
+    participants: list[str] = typer.Option(
+        [], "--participant", help="a participating organisation or sharing group (repeatable)"
+    ),
     assignees: list[str] = typer.Option([], "--assignee", help="a user's e-mail (repeatable)"),
     labels: list[str] = typer.Option([], "--label", help="a label (repeatable)"),
     links: list[str] = typer.Option([], "--link", help="an object id to link (repeatable)"),
@@ -167,8 +169,8 @@ def case_status(
 def case_participants(
     case_id: str = typer.Argument(...),
     as_user: str = AS,
-    add: list[str] = typer.Option([], "--add", help="an organisation to add (repeatable)"),
-    remove: list[str] = typer.Option([], "--remove", help="an organisation to remove (repeatable)"),
+    add: list[str] = typer.Option([], "--add", help="an organisation or sharing group to add (repeatable)"),
+    remove: list[str] = typer.Option([], "--remove", help="an organisation or sharing group to remove (repeatable)"),
 ) -> None:
     """Add or remove participating organisations (the owning organisation only)."""
     from accord.joint.service import change_participants
@@ -301,7 +303,7 @@ def task_log(
 def rfi_ask(
     title: str = typer.Argument(...),
     as_user: str = AS,
-    to: list[str] = typer.Option(..., "--to", help="an organisation asked (repeatable)"),
+    to: list[str] = typer.Option(..., "--to", help="an organisation or sharing group asked (repeatable)"),
     question: str = typer.Option("", "--question"),
     values: list[str] = typer.Option([], "--value", help="a value asked about (repeatable)"),
     object_ids: list[str] = typer.Option([], "--object", help="an object id asked about (repeatable)"),
@@ -400,7 +402,9 @@ def pir_create(
     title: str = typer.Argument(...),
     as_user: str = AS,
     description: str = typer.Option("", "--description"),
-    participants: list[str] = typer.Option([], "--participant", help="a participating organisation (repeatable)"),
+    participants: list[str] = typer.Option(
+        [], "--participant", help="a participating organisation or sharing group (repeatable)"
+    ),
     tlp: str = typer.Option("amber", "--tlp", help="clear | green | amber"),
     names: list[str] = NAMES,
     techniques: list[str] = TECHNIQUES,

@@ -48,6 +48,7 @@ _COMMANDS: dict[str, tuple[str, str] | None] = {
     "task": ("accord.cli.joint_cmd", "task_app"),
     "rfi": ("accord.cli.joint_cmd", "rfi_app"),
     "pir": ("accord.cli.joint_cmd", "pir_app"),
+    "webhook": ("accord.cli.webhook_cmd", "webhook_app"),
 }
 
 

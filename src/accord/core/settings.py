@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     feeds_allow_private: bool = Field(
         default=False, description="let feeds (and their redirects) reach loopback, private and link-local addresses"
     )
+    webhooks_allow_private: bool = Field(
+        default=False, description="let outgoing webhooks reach loopback, private and link-local addresses"
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, description="seconds a webhook receiver has to answer")
+    webhook_max_attempts: int = Field(default=6, description="attempts of one webhook delivery before it is dead")
+    webhook_retry_seconds: float = Field(
+        default=30.0, description="wait before a webhook delivery's first retry; each further retry doubles it"
+    )
     feed_schedule_seconds: float = Field(default=60.0, description="seconds between due-feed pulls; 0 = off")
     sync_every_seconds: int = Field(
         default=300, description="default seconds between a subscription's scheduled runs; 0 = only `accord sync`"

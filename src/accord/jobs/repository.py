@@ -12,14 +12,14 @@ from accord.core.db import is_postgres
 from accord.models.jobs import job
 
 
-def enqueue_job(conn: Connection, kind: str, payload: bytes) -> int:
-    """Queue a job for the worker; it becomes visible when the caller commits."""
+def enqueue_job(conn: Connection, kind: str, payload: bytes, *, run_after_us: int | None = None) -> int:
+    """Queue a job for the worker (due at once, or at `run_after_us`); it becomes visible when the caller commits."""
     now = now_us()
     values = {
         "kind": kind,
         "payload": payload,
         "status": "queued",
-        "run_after_us": now,
+        "run_after_us": now if run_after_us is None else run_after_us,
         "attempts": 0,
         "created_us": now,
         "updated_us": now,

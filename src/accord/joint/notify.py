@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from accord.accounts import service as accounts
 from accord.core.clock import now_us
 from accord.core.errors import BadRequest
+from accord.joint import webhooks
 from accord.joint.objects import timestamp
 from accord.models.joint import joint_notification
 from accord.models.objects import stix_object
@@ -45,6 +46,7 @@ def notify_users(conn: Connection, user_ids: list[int], *, seq: int, kind: str, 
     ]
     if rows:
         conn.execute(insert(joint_notification), rows)
+        webhooks.enqueue(conn, list(dict.fromkeys(user_ids)), [str(r["public_id"]) for r in rows])
     return len(rows)
 
 

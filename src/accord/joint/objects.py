@@ -101,8 +101,9 @@ def case_object(
     based_on: str | None = None,
 ) -> dict[str, Any]:
     """One version of a case; `fields` holds name, description, severity, priority, status, status_reason,
-    participant_refs, assignees, labels, object_refs and tlp. `based_on` names the version an edit was made on
-    (a node that holds a newer one shows the edit as a conflict)."""
+    participant_refs, participant_groups (names of sharing groups whose members take part), assignees, labels,
+    object_refs and tlp. `based_on` names the version an edit was made on (a node that holds a newer one shows the
+    edit as a conflict)."""
     obj: dict[str, Any] = {
         "type": CASE_TYPE,
         "spec_version": "2.1",
@@ -121,7 +122,7 @@ def case_object(
     for optional in ("description", "status_reason"):
         if fields.get(optional):
             obj[optional] = fields[optional]
-    for listed in ("assignees", "labels", "object_refs"):  # present only when not empty
+    for listed in ("participant_groups", "assignees", "labels", "object_refs"):  # present only when not empty
         if fields.get(listed):
             obj[listed] = fields[listed]
     if based_on:
@@ -139,6 +140,7 @@ def case_fields(obj: dict[str, Any]) -> dict[str, Any]:
         "status": obj["status"],
         "status_reason": obj.get("status_reason", ""),
         "participant_refs": list(obj.get("participant_refs", [])),
+        "participant_groups": list(obj.get("participant_groups", [])),
         "assignees": list(obj.get("assignees", [])),
         "labels": list(obj.get("labels", [])),
         "object_refs": list(obj.get("object_refs", [])),
@@ -234,12 +236,12 @@ def rfi_object(*, stix_id: str, owner_ref: str, created: str, modified: str, fie
         "modified": modified,
         "name": fields["name"],
         "question": fields["question"],
-        "addressee_refs": fields["addressee_refs"],
         "status": fields["status"],
         "object_marking_refs": marking_refs(Tlp(fields["tlp"])),
         "extensions": {RFI_EXT: {"extension_type": "new-sdo"}},
     }
-    for optional in ("values", "object_refs", "due", "status_reason"):  # present only when not empty
+    # addressee_refs may be empty when the request is addressed to sharing groups only
+    for optional in ("addressee_refs", "addressee_groups", "values", "object_refs", "due", "status_reason"):
         if fields.get(optional):
             obj[optional] = fields[optional]
     return obj
@@ -266,7 +268,7 @@ def pir_object(*, stix_id: str, owner_ref: str, created: str, modified: str, fie
         "object_marking_refs": marking_refs(Tlp(fields["tlp"])),
         "extensions": {PIR_EXT: {"extension_type": "new-sdo"}},
     }
-    for optional in ("description", *PIR_CRITERIA, "aliases"):  # present only when not empty
+    for optional in ("description", "participant_groups", *PIR_CRITERIA, "aliases"):  # only when not empty
         if fields.get(optional):
             obj[optional] = fields[optional]
     return obj

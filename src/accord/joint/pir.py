@@ -28,11 +28,16 @@ from accord.accounts import service as accounts
 from accord.audit.service import record
 from accord.core.clock import now_us
 from accord.core.errors import BadRequest, Forbidden, NotFound
-from accord.joint import objects
+from accord.jobs.repository import enqueue_job
+from accord.joint import (
+    objects,
+    watch,  # noqa: F401  (case correlation notifications run beside the matching)
+)
 from accord.joint import repository as repo
 from accord.joint.notify import notify_users
-from accord.joint.service import actor_of, next_modified, org_ref, parse_tlp, store
+from accord.joint.service import actor_of, member_ids, next_modified, org_ref, parse_tlp, resolve_parties, store
 from accord.sharing.policy import Principal
+from accord.sharing.repository import principal_for
 from accord.stix.ids import ID_RE
 from accord.stix.markings import Tlp
 from accord.store import hooks
@@ -47,7 +52,15 @@ NAMED_TYPES = ("threat-actor", "intrusion-set", "malware")
 _TOKEN = re.compile(rb"[a-z0-9\x80-\xff]+|[.\-]")
 _TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$", re.IGNORECASE)
 _DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_IPV4 = re.compile(rb"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+# The last three octets of an IPv4 address, from the dot before the second: the search starts at a literal dot
+# (rare in STIX JSON, so the regex engine skips ahead fast), and the first octet is read back from the text.
+_IPV4_TAIL = re.compile(rb"\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
+_DIGITS = frozenset(b"0123456789")
+# bytes.translate table of the prefilter: ASCII letters folded to lower case, letters, digits and non-ASCII bytes
+# kept, everything else a space: split() then gives the tokens other than dots and hyphens, in C.
+_WORDS = bytes(
+    b + 32 if 65 <= b <= 90 else b if (97 <= b <= 122 or 48 <= b <= 57 or b >= 128) else 32 for b in range(256)
+)
 _IPV6 = re.compile(rb"[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}")
 _ESCAPES = ((b"\\n", b" "), (b"\\t", b" "), (b"\\r", b" "), (b'\\"', b" "))
 
@@ -139,6 +152,7 @@ class Matcher:
     v4: dict[tuple[int, int], list[tuple[int, str]]] = field(default_factory=dict)  # (prefix, network >> bits)
     v4_prefixes: list[int] = field(default_factory=list)
     v6: list[tuple[ipaddress.IPv6Network, int, str]] = field(default_factory=list)
+    punct_first: bool = False  # some sequence starts with a dot or hyphen: the word prefilter cannot see it
 
     @classmethod
     def build(cls, rows: Sequence[tuple[int, str]]) -> Matcher:
@@ -148,6 +162,7 @@ class Matcher:
             for label, toks in compiled["terms"]:
                 seq = tuple(t.encode() for t in toks)
                 m.first.setdefault(seq[0], []).append((seq, pir_id, label))
+                m.punct_first = m.punct_first or seq[0] in (b".", b"-")
             for c in compiled["cidrs"]:
                 net = ipaddress.ip_network(c)
                 if isinstance(net, ipaddress.IPv4Network):
@@ -160,28 +175,25 @@ class Matcher:
 
     def match(self, raw: bytes) -> dict[int, str]:
         """The requirements one stored object (its raw JSON) matches, each with the criterion that matched first."""
-        text = raw.lower()
+        text = raw
         if b"\\" in text:
             for escaped, plain in _ESCAPES:
                 text = text.replace(escaped, plain)
         hits: dict[int, str] = {}
-        toks = _TOKEN.findall(text)
-        if not self.first.keys().isdisjoint(toks):
+        # Most objects match nothing: their words (found in C) meet no first token, and tokenising stops there.
+        if self.punct_first or not self.first.keys().isdisjoint(text.translate(_WORDS).split()):
+            toks = _TOKEN.findall(text.lower())
             for i, t in enumerate(toks):
                 for seq, pir_id, label in self.first.get(t, ()):
                     if pir_id not in hits and tuple(toks[i : i + len(seq)]) == seq:
                         hits[pir_id] = label
-        if self.v4:
-            for found in _IPV4.findall(text):
-                parts = [int(x) for x in found.split(b".")]
-                if max(parts) > 255:
-                    continue
-                address = parts[0] << 24 | parts[1] << 16 | parts[2] << 8 | parts[3]
+        if self.v4 and _IPV4_TAIL.search(text) is not None:
+            for address in _ipv4_addresses(text):
                 for prefix in self.v4_prefixes:
                     for pir_id, label in self.v4.get((prefix, address >> (32 - prefix)), ()):
                         hits.setdefault(pir_id, label)
         if self.v6:
-            for found in _IPV6.findall(text):
+            for found in _IPV6.findall(text.lower()):
                 try:
                     address6 = ipaddress.ip_address(found.decode())
                 except ValueError:
@@ -190,6 +202,21 @@ class Matcher:
                     if pir_id not in hits and address6.version == 6 and address6 in net:
                         hits[pir_id] = label
         return hits
+
+
+def _ipv4_addresses(text: bytes) -> list[int]:
+    """The IPv4 addresses written in a text (dotted quads of 1-3 digit octets up to 255), as integers."""
+    found = []
+    for m in _IPV4_TAIL.finditer(text):
+        start = end = m.start()
+        while start > 0 and end - start < 3 and text[start - 1] in _DIGITS:
+            start -= 1
+        if start == end or (start > 0 and text[start - 1] == 46):  # no first octet, or a fifth: "1.2.3.4.5"
+            continue
+        parts = (int(text[start:end]), int(m[1]), int(m[2]), int(m[3]))
+        if max(parts) <= 255:
+            found.append(parts[0] << 24 | parts[1] << 16 | parts[2] << 8 | parts[3])
+    return found
 
 
 _compiled: tuple[tuple[tuple[int, int, int], ...], Matcher] | None = None
@@ -212,13 +239,21 @@ def match_stored(conn: Connection, seqs: Sequence[int]) -> None:
     if matcher is None:
         return
     found: list[tuple[int, int, str]] = []
+    match = matcher.match
     for seq, raw in repo.versions_to_match(conn, seqs, skip_type=objects.PIR_TYPE):
-        found += [(pir_id, seq, label) for pir_id, label in matcher.match(raw).items()]
+        hits = match(raw)
+        if hits:
+            found.extend((pir_id, seq, label) for pir_id, label in hits.items())
     if not found:
         return
     added = repo.insert_matches(conn, found, now_us())
     if added:
         _announce(conn, added)
+
+
+def participant_org_ids(conn: Connection, body: dict[str, Any]) -> frozenset[int]:
+    """A requirement's participating organisations: those named and the current members of its groups."""
+    return member_ids(conn, body)
 
 
 def _announce(conn: Connection, added: list[tuple[int, int, str]]) -> None:
@@ -227,14 +262,48 @@ def _announce(conn: Connection, added: list[tuple[int, int, str]]) -> None:
         by_pir.setdefault(pir_id, []).append((seq, label))
     for row in repo.pirs_by_ids(conn, list(by_pir)):
         body = orjson.loads(repo.raw_version(conn, row.seq))
-        members = repo.org_ids_by_identity(conn, body["participant_refs"]).values()
-        users = repo.user_ids_of_orgs(conn, list(members))
+        users = repo.user_ids_of_orgs(conn, sorted(participant_org_ids(conn, body)))
         for seq, label in by_pir[row.id][:MAX_NOTIFIED]:
             summary = f"new intelligence matches requirement {row.title!r} ({label})"
             notify_users(conn, users, seq=seq, kind="pir.match", subject=row.stix_id, summary=summary)
 
 
 hooks.register("joint.pir", match_stored)
+
+BACKFILL_JOB = "pir.backfill"
+BACKFILL_CHUNK = 2_000  # stored versions matched per job run (each run queues the next)
+
+
+def queue_backfill(conn: Connection, pir_pk: int, seq: int) -> None:
+    """Match what is already stored against a requirement's version `seq`, in the background (job queue)."""
+    enqueue_job(conn, BACKFILL_JOB, orjson.dumps({"pir": pir_pk, "seq": seq, "before": None, "notified": 0}))
+
+
+def run_backfill(conn: Connection, job_payload: bytes) -> None:
+    """Job handler: match one chunk of the newest stored versions that a participant may read, newest first,
+    against one requirement (as it was at the version that queued it: a later change queues its own); record the
+    matches not yet recorded and notify (at most MAX_NOTIFIED entries per backfill); queue the next chunk."""
+    task = orjson.loads(job_payload)
+    pirs = repo.pirs_by_ids(conn, [task["pir"]])
+    row = pirs[0] if pirs else None
+    if row is None or row.seq != task["seq"] or row.status != "active":
+        return
+    body = orjson.loads(repo.raw_version(conn, row.seq))
+    members = [row.owner_org_id, *participant_org_ids(conn, body)]
+    principals = [principal_for(conn, org_id=o, role="reader") for o in dict.fromkeys(members)]
+    matcher = Matcher.build([(row.id, row.criteria)])
+    chunk = repo.latest_readable_by_any(
+        conn, principals, before_seq=task["before"], limit=BACKFILL_CHUNK, skip_type=objects.PIR_TYPE
+    )
+    found = [(row.id, seq, label) for seq, raw in chunk for label in matcher.match(raw).values()]
+    known = repo.matched_seqs(conn, row.id, [seq for _, seq, _ in found])
+    added = repo.insert_matches(conn, [f for f in found if f[1] not in known], now_us())
+    left = MAX_NOTIFIED - task["notified"]
+    if added and left > 0:
+        _announce(conn, added[:left])
+    if len(chunk) == BACKFILL_CHUNK:
+        task.update(before=chunk[-1][0], notified=task["notified"] + min(len(added), max(left, 0)))
+        enqueue_job(conn, BACKFILL_JOB, orjson.dumps(task))
 
 
 def create_pir(
@@ -252,9 +321,7 @@ def create_pir(
         raise BadRequest("a requirement needs a title")
     level = parse_tlp(tlp)
     crit = check_criteria(criteria)
-    rows = [accounts.get_org_by_name_or_raise(conn, n) for n in dict.fromkeys(participants or [])]
-    if any(r.is_remote for r in rows):
-        raise BadRequest("name organisations of this node")
+    rows, groups = resolve_parties(conn, participants or [])
     member_refs = {principal.org_id: org_ref(conn, principal.org_id)} | {r.id: r.stix_id for r in rows}
     names = list(repo.org_names(conn, member_refs).values())
     stix_id = objects.new_id(objects.PIR_TYPE)
@@ -262,8 +329,8 @@ def create_pir(
         conn,
         f"Requirement: {title.strip()[:200]}",
         _alias(stix_id),
-        readers=names,
-        writers=names,
+        readers=[*names, *groups],
+        writers=[*names, *groups],
         description=f"The shared collection of requirement {stix_id}",
         actor=actor_of(principal),
     )
@@ -274,6 +341,7 @@ def create_pir(
         "name": title.strip(),
         "description": description,
         "participant_refs": list(member_refs.values()),
+        "participant_groups": groups,
         "status": "active",
         "tlp": int(level),
         "aliases": aliases,
@@ -295,8 +363,9 @@ def create_pir(
         "updated_us": at,
         "created_by": principal.email or "",
     }
-    repo.insert_pir(conn, row)
-    record(conn, actor_of(principal), "pir.create", stix_id, participants=names[1:], aliases=len(aliases))
+    pir_pk = repo.insert_pir(conn, row)
+    queue_backfill(conn, pir_pk, seq)
+    record(conn, actor_of(principal), "pir.create", stix_id, participants=[*names[1:], *groups], aliases=len(aliases))
     return get_pir(conn, principal, stix_id)
 
 
@@ -308,14 +377,15 @@ def _readable(conn: Connection, principal: Principal, pir_id: str) -> tuple[Row[
 
 
 def _view(conn: Connection, row: Row[Any], body: dict[str, Any], matches: int) -> dict[str, Any]:
-    members = repo.org_ids_by_identity(conn, body["participant_refs"])
-    names = repo.org_names(conn, [row.owner_org_id, *members.values()])
+    members = participant_org_ids(conn, body)
+    names = repo.org_names(conn, [row.owner_org_id, *members])
     return {
         "id": row.stix_id,
         "title": body["name"],
         "description": body.get("description", ""),
         "owner": names.get(row.owner_org_id, ""),
-        "participants": sorted(names[o] for o in members.values()),
+        "participants": sorted(names[o] for o in members),
+        "groups": body.get("participant_groups", []),
         "status": row.status,
         "tlp": Tlp.parse(_tlp_label(body)).label,
         "criteria": {k: body.get(k, []) for k in objects.PIR_CRITERIA},
@@ -382,6 +452,7 @@ def update_pir(
         "name": title.strip() if title is not None else body["name"],
         "description": description if description is not None else body.get("description", ""),
         "participant_refs": body["participant_refs"],
+        "participant_groups": body.get("participant_groups", []),
         "status": status or row.status,
         "tlp": int(Tlp.parse(_tlp_label(body))),
         "aliases": aliases,
@@ -401,6 +472,8 @@ def update_pir(
         criteria=orjson.dumps(compile_terms(crit, aliases)).decode(),
         updated_us=now_us(),
     )
+    if fields["status"] == "active" and (criteria is not None or row.status != "active"):
+        queue_backfill(conn, row.id, seq)
     changed = [k for k, v in (("title", title), ("description", description), ("status", status)) if v is not None]
     record(conn, actor_of(principal), "pir.update", pir_id, changed=[*changed, *(["criteria"] if criteria else [])])
     return get_pir(conn, principal, pir_id)

@@ -3,16 +3,17 @@ sharing policy (readable_clause): a row whose version the caller may not read do
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
 
 from accord.core.clock import now_us
 from accord.correlate.matching import correlatable
 from accord.correlate.values import values_of
-from accord.models.accounts import app_user, org
+from accord.models.accounts import app_user, org, sharing_group, sharing_group_member
+from accord.models.correlate import value_index
 from accord.models.joint import (
     joint_case,
     joint_case_value,
@@ -416,14 +417,14 @@ def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def versions_to_match(conn: Connection, seqs: Sequence[int], *, skip_type: str) -> list[tuple[int, bytes]]:
-    """(seq, raw) of these versions, by range scans of the primary key; objects of `skip_type` left out."""
+def versions_to_match(conn: Connection, seqs: Sequence[int], *, skip_type: str) -> Iterator[tuple[int, bytes]]:
+    """(seq, raw) of these versions, by range scans of the primary key; objects of `skip_type` left out. Rows are
+    streamed (the matcher reads every new version of an import: no list of them all is built)."""
     o = stix_object.c
-    out: list[tuple[int, bytes]] = []
     for first, last in _runs(seqs):
         stmt = select(o.seq, o.raw).where(o.seq.between(first, last), o.type != skip_type)
-        out += [(r.seq, bytes(r.raw)) for r in conn.execute(stmt)]
-    return out
+        for seq, raw in conn.execute(stmt):
+            yield seq, raw if isinstance(raw, bytes) else bytes(raw)
 
 
 def insert_matches(conn: Connection, found: Sequence[tuple[int, int, str]], at_us: int) -> list[tuple[int, int, str]]:
@@ -473,6 +474,95 @@ def readable_matches(
     if before_id is not None:
         stmt = stmt.where(m.id < before_id)
     return list(conn.execute(stmt.order_by(m.id.desc()).limit(limit)))
+
+
+def latest_readable_by_any(
+    conn: Connection, principals: Sequence[Principal], *, before_seq: int | None, limit: int, skip_type: str
+) -> list[tuple[int, bytes]]:
+    """(seq, raw) of newest versions that at least one of these principals may read, newest first, keyset on
+    seq (what a requirement's backfill matches)."""
+    o = stix_object.c
+    stmt = select(o.seq, o.raw).where(
+        o.is_latest, o.type != skip_type, or_(*(readable_clause(p, stix_object) for p in principals))
+    )
+    if before_seq is not None:
+        stmt = stmt.where(o.seq < before_seq)
+    return [(r.seq, bytes(r.raw)) for r in conn.execute(stmt.order_by(o.seq.desc()).limit(limit))]
+
+
+def matched_seqs(conn: Connection, pir_id: int, seqs: Sequence[int]) -> set[int]:
+    """Which of these versions already matched the requirement."""
+    m = joint_pir_match.c
+    if not seqs:
+        return set()
+    return set(conn.execute(select(m.seq).where(m.pir_id == pir_id, m.seq.in_(list(seqs)))).scalars())
+
+
+def group_member_ids(conn: Connection, group_names: Sequence[str]) -> frozenset[int]:
+    """The organisations that are members of these sharing groups now (by group name)."""
+    if not group_names:
+        return frozenset()
+    g, m = sharing_group.c, sharing_group_member.c
+    stmt = select(m.org_id).join(sharing_group, g.id == m.group_id).where(g.name.in_(list(group_names)))
+    return frozenset(conn.execute(stmt).scalars())
+
+
+def any_links(conn: Connection) -> bool:
+    """Whether any case links an object (else new content cannot correlate with a case)."""
+    return conn.execute(select(joint_link.c.id).limit(1)).first() is not None
+
+
+def case_value_hits(conn: Connection, seqs: Sequence[int], *, limit: int) -> list[Row[Any]]:
+    """(case_id, seq of a new version, seq of a linked object's newest version, the value) where a new version
+    carries a correlating value (same kind and key in the value index) that an object linked in a case
+    carries, the linked object being another object; at most `limit` rows. Joint objects are left out."""
+    new, seen = value_index.alias("n"), value_index.alias("c")
+    nobj, linked = stix_object.alias("nobj"), stix_object.alias("linked")
+    link = joint_link.c
+    out: list[Row[Any]] = []
+    for first, last in _runs(seqs):
+        stmt = (
+            select(
+                link.case_id,
+                new.c.object_seq.label("seq"),
+                linked.c.seq.label("linked_seq"),
+                func.coalesce(new.c.value, new.c.key).label("value"),
+                nobj.c.owner_org_id,
+            )
+            .select_from(new)
+            .join(nobj, nobj.c.seq == new.c.object_seq)
+            .join(seen, and_(seen.c.kind == new.c.kind, seen.c.key == new.c.key, seen.c.object_seq != new.c.object_seq))
+            .join(linked, and_(linked.c.seq == seen.c.object_seq, linked.c.is_latest))
+            .join(joint_link, and_(link.object_key == linked.c.id_key, link.object_id == linked.c.id))
+            .where(
+                new.c.object_seq.between(first, last),
+                new.c.correlating.is_(True),
+                ~new.c.kind.startswith("ref:"),
+                ~nobj.c.type.startswith("x-accord-"),
+                linked.c.id != nobj.c.id,
+            )
+            .distinct()
+            .limit(limit - len(out))
+        )
+        out += list(conn.execute(stmt))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def readable_seqs(conn: Connection, principal: Principal, seqs: Iterable[int]) -> set[int]:
+    """Which of these versions the principal may read."""
+    wanted = sorted(set(seqs))
+    if not wanted:
+        return set()
+    o = stix_object.c
+    stmt = select(o.seq).where(o.seq.in_(wanted), readable_clause(principal, stix_object))
+    return set(conn.execute(stmt).scalars())
+
+
+def cases_by_ids(conn: Connection, ids: Sequence[int]) -> list[Row[Any]]:
+    """Case rows by id (the watcher's own use: no caller reads them)."""
+    return list(conn.execute(select(joint_case).where(joint_case.c.id.in_(list(ids))).order_by(joint_case.c.id)))
 
 
 # --- the projection of received joint-work versions (accord.joint.projection): no caller reads these rows --------

@@ -21,7 +21,17 @@ from accord.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from accord.joint import objects
 from accord.joint import repository as repo
 from accord.joint.notify import notify
-from accord.joint.service import actor_of, check_ids, next_modified, org_ref, parse_tlp, share_own, store
+from accord.joint.service import (
+    actor_of,
+    check_ids,
+    member_ids,
+    next_modified,
+    org_ref,
+    parse_tlp,
+    resolve_parties,
+    share_own,
+    store,
+)
 from accord.sharing.policy import Principal
 from accord.stix.ids import ID_RE
 from accord.stix.markings import Tlp
@@ -61,9 +71,7 @@ def ask(
             due = normalize_timestamp(due)
         except ValueError:
             raise BadRequest(f"due {due!r} is not a STIX timestamp (e.g. 2026-12-31T00:00:00Z)") from None
-    rows = [accounts.get_org_by_name_or_raise(conn, n) for n in to]
-    if any(r.is_remote for r in rows):
-        raise BadRequest("address organisations of this node")
+    rows, groups = resolve_parties(conn, to)
     if any(r.id == principal.org_id for r in rows):
         raise BadRequest("a request is addressed to other organisations")
     stix_id = objects.new_id(objects.RFI_TYPE)
@@ -72,8 +80,8 @@ def ask(
         conn,
         f"Request: {title.strip()[:200]}",
         _alias(stix_id),
-        readers=names,
-        writers=names,
+        readers=[*names, *groups],
+        writers=[*names, *groups],
         description=f"The shared collection of request {stix_id}",
         actor=actor_of(principal),
     )
@@ -83,6 +91,7 @@ def ask(
         "name": title.strip(),
         "question": question,
         "addressee_refs": list(dict.fromkeys(r.stix_id for r in rows)),
+        "addressee_groups": groups,
         "values": asked,
         "object_refs": refs,
         "due": due,
@@ -108,7 +117,9 @@ def ask(
         "asked_by": principal.email,
     }
     repo.insert_rfi(conn, row)
-    record(conn, actor_of(principal), "rfi.create", stix_id, to=names[1:], values=len(asked), objects=len(refs))
+    record(
+        conn, actor_of(principal), "rfi.create", stix_id, to=[*names[1:], *groups], values=len(asked), objects=len(refs)
+    )
     return get_rfi(conn, principal, stix_id)
 
 
@@ -119,11 +130,17 @@ def _readable(conn: Connection, principal: Principal, rfi_id: str) -> tuple[Row[
     return row, orjson.loads(repo.raw_version(conn, row.seq))
 
 
+def _addressed(conn: Connection, row: Row[Any], body: dict[str, Any]) -> list[int]:
+    """The addressed organisations: those named and the current members of the groups named (not the asker)."""
+    found = member_ids(conn, body, "addressee_refs", "addressee_groups") - {row.owner_org_id}
+    return sorted(found)
+
+
 def get_rfi(conn: Connection, principal: Principal, rfi_id: str) -> dict[str, Any]:
     """A request with the answers the caller may read and each addressed organisation's response time."""
     row, body = _readable(conn, principal, rfi_id)
-    addressed = repo.org_ids_by_identity(conn, body["addressee_refs"])
-    names = repo.org_names(conn, [row.owner_org_id, *addressed.values()])
+    addressed = _addressed(conn, row, body)
+    names = repo.org_names(conn, [row.owner_org_id, *addressed])
     answers = []
     first: dict[int, int] = {}
     for a in repo.answers(conn, principal, row.id):
@@ -144,7 +161,8 @@ def get_rfi(conn: Connection, principal: Principal, rfi_id: str) -> dict[str, An
         "title": body["name"],
         "question": body.get("question", ""),
         "from": names.get(row.owner_org_id, ""),
-        "to": sorted(names[o] for o in addressed.values()),
+        "to": sorted(names[o] for o in addressed),
+        "groups": body.get("addressee_groups", []),
         "values": body.get("values", []),
         "object_ids": body.get("object_refs", []),
         "due": row.due,
@@ -154,7 +172,7 @@ def get_rfi(conn: Connection, principal: Principal, rfi_id: str) -> dict[str, An
         "created": objects.timestamp(row.created_us),
         "answers": answers,
         "response_seconds": {
-            names[o]: (first[o] - row.created_us) // 1_000_000 if o in first else None for o in addressed.values()
+            names[o]: (first[o] - row.created_us) // 1_000_000 if o in first else None for o in addressed
         },
     }
 
@@ -181,8 +199,7 @@ def answer(
 ) -> dict[str, Any]:
     """Answer a request addressed to the caller's organisation, with text and/or objects (its own are shared)."""
     row, body = _readable(conn, principal, rfi_id)
-    addressed = set(repo.org_ids_by_identity(conn, body["addressee_refs"]).values())
-    if principal.org_id not in addressed:
+    if principal.org_id not in _addressed(conn, row, body):
         raise Forbidden("this request is not addressed to your organisation")
     if row.status == "closed":
         raise Conflict("this request is closed")
@@ -221,7 +238,8 @@ def close(conn: Connection, principal: Principal, rfi_id: str, reason: str = "")
     fields = {
         "name": body["name"],
         "question": body.get("question", ""),
-        "addressee_refs": body["addressee_refs"],
+        "addressee_refs": body.get("addressee_refs", []),
+        "addressee_groups": body.get("addressee_groups", []),
         "values": body.get("values", []),
         "object_refs": body.get("object_refs", []),
         "due": body.get("due"),

@@ -99,8 +99,38 @@ def next_modified(previous: str) -> str:
     return objects.timestamp(max(now_us(), timestamp_to_micros(previous) + 1))
 
 
+def member_ids(
+    conn: Connection, body: dict[str, Any], refs: str = "participant_refs", groups: str = "participant_groups"
+) -> frozenset[int]:
+    """The organisations an object names (identity refs) and the current members of the sharing groups it names:
+    a change of a group's members takes effect at once."""
+    named = repo.org_ids_by_identity(conn, body.get(refs, [])).values()
+    return frozenset(named) | repo.group_member_ids(conn, body.get(groups, []))
+
+
 def _participant_ids(conn: Connection, body: dict[str, Any]) -> frozenset[int]:
-    return frozenset(repo.org_ids_by_identity(conn, body.get("participant_refs", [])).values())
+    return member_ids(conn, body)
+
+
+def resolve_parties(conn: Connection, names: list[str], *, remote: bool = False) -> tuple[list[Any], list[str]]:
+    """Organisations (rows) and sharing groups (names) named as participants: a name is an organisation, else a
+    sharing group (as for collection grants); 404 when neither. A remote organisation record (a partner on
+    another node, `accord org create --remote-identity`) takes part only where `remote` says so (cases); 400
+    otherwise."""
+    orgs: list[Any] = []
+    groups: list[str] = []
+    for name in dict.fromkeys(names):
+        found = accounts.get_org_by_name(conn, name)
+        if found is not None:
+            if found.is_remote and not remote:
+                raise BadRequest(f"{found.name!r} is a remote organisation record; name an organisation of this node")
+            orgs.append(found)
+            continue
+        group = accounts.get_group_by_name(conn, name)
+        if group is None:
+            raise NotFound(f"no organisation or sharing group named {name!r}")
+        groups.append(str(group.name))
+    return orgs, groups
 
 
 def get_case_ref(conn: Connection, principal: Principal, case_id: str) -> CaseRef:
@@ -128,10 +158,9 @@ def case_for_owner(conn: Connection, principal: Principal, case_id: str) -> Case
     return ref
 
 
-def _participant_refs(conn: Connection, owner_org_id: int, names: list[str]) -> tuple[list[str], list[Any]]:
-    rows = [accounts.get_org_by_name_or_raise(conn, n) for n in names]
+def _participant_refs(conn: Connection, owner_org_id: int, rows: list[Any]) -> list[str]:
     ids = {owner_org_id: org_ref(conn, owner_org_id)} | {r.id: r.stix_id for r in rows}
-    return list(ids.values()), rows
+    return list(ids.values())
 
 
 def check_assignees(conn: Connection, participants: frozenset[int], emails: list[str]) -> list[str]:
@@ -175,16 +204,17 @@ def create_case(
     refs = check_ids(list(object_ids or []))
     if from_report is not None:
         refs = check_ids([*_readable_report_refs(conn, principal, from_report), *refs])
-    participant_refs, rows = _participant_refs(conn, principal.org_id, participants or [])
-    member_ids = frozenset({principal.org_id, *(r.id for r in rows)})
+    rows, groups = resolve_parties(conn, participants or [], remote=True)
+    participant_refs = _participant_refs(conn, principal.org_id, rows)
+    members = frozenset({principal.org_id, *(r.id for r in rows)}) | repo.group_member_ids(conn, groups)
     stix_id = objects.new_id(objects.CASE_TYPE)
-    names = list(repo.org_names(conn, member_ids).values())
+    names = list(repo.org_names(conn, {principal.org_id, *(r.id for r in rows)}).values())
     coll = accounts.create_collection(
         conn,
         f"Case: {title.strip()[:200]}",
         "case-" + stix_id.partition("--")[2],
-        readers=names,
-        writers=names,
+        readers=[*names, *groups],
+        writers=[*names, *groups],
         description=f"The shared collection of case {stix_id}",
         actor=actor_of(principal),
     )
@@ -198,7 +228,8 @@ def create_case(
         "status": "open",
         "status_reason": "",
         "participant_refs": participant_refs,
-        "assignees": check_assignees(conn, member_ids, list(assignees or [])),
+        "participant_groups": groups,
+        "assignees": check_assignees(conn, members, list(assignees or [])),
         "labels": list(dict.fromkeys(labels or [])),
         "object_refs": refs,
         "tlp": int(level),
@@ -228,7 +259,7 @@ def create_case(
     repo.insert_links(conn, case_pk, refs, seq)
     share_own(conn, principal, coll.id, refs)
     repo.add_event(conn, case_pk, seq, "case.create", actor_of(principal), f"opened with {len(refs)} linked objects")
-    record(conn, actor_of(principal), "case.create", stix_id, participants=names, linked=len(refs))
+    record(conn, actor_of(principal), "case.create", stix_id, participants=names, groups=groups, linked=len(refs))
     return case_view(conn, principal, stix_id)
 
 
@@ -254,6 +285,7 @@ def view_of(conn: Connection, principal: Principal, ref: CaseRef) -> dict[str, A
         "tlp": Tlp(fields["tlp"]).label,
         "owner": names.get(ref.row.owner_org_id, ""),
         "participants": sorted(names.values()),
+        "groups": fields["participant_groups"],
         "assignees": fields["assignees"],
         "labels": fields["labels"],
         "collection": f"case-{ref.row.stix_id.partition('--')[2]}",
@@ -395,31 +427,40 @@ def change_status(
 def change_participants(
     conn: Connection, principal: Principal, case_id: str, *, add: list[str], remove: list[str]
 ) -> dict[str, Any]:
-    """Add or remove participating organisations (the owner only; the owner always takes part)."""
+    """Add or remove participating organisations or sharing groups (the owner only; the owner always takes part)."""
     ref = case_for_owner(conn, principal, case_id)
     if not add and not remove:
-        raise BadRequest("name at least one organisation to add or remove")
-    added = [accounts.get_org_by_name_or_raise(conn, n) for n in add]
-    removed = [accounts.get_org_by_name_or_raise(conn, n) for n in remove]
+        raise BadRequest("name at least one organisation or sharing group to add or remove")
+    added, added_groups = resolve_parties(conn, add, remote=True)
+    removed, removed_groups = resolve_parties(conn, remove, remote=True)
     if any(r.id == ref.row.owner_org_id for r in removed):
         raise BadRequest("the owning organisation always takes part in its case")
-    members = (set(ref.participants) | {r.id for r in added}) - {r.id for r in removed}
-    refs, _ = _participant_refs(conn, ref.row.owner_org_id, [])
+    named = set(repo.org_ids_by_identity(conn, ref.body.get("participant_refs", [])).values())
+    members = (named | {r.id for r in added}) - {r.id for r in removed}
+    refs = _participant_refs(conn, ref.row.owner_org_id, [])
     refs += [s for s in ref.body.get("participant_refs", []) if s not in refs]
     keep = repo.org_ids_by_identity(conn, refs)
-    refs = [s for s in refs if keep.get(s) in members] + [r.stix_id for r in added if r.stix_id not in refs]
+    refs = [s for s in refs if keep.get(s) in members | {ref.row.owner_org_id}]
+    refs += [r.stix_id for r in added if r.stix_id not in refs]
+    groups = [g for g in ref.body.get("participant_groups", []) if g not in removed_groups]
+    groups += [g for g in added_groups if g not in groups]
     alias = f"case-{ref.row.stix_id.partition('--')[2]}"
     actor = actor_of(principal)
-    if added:
-        names = [r.name for r in added]
-        accounts.change_grants(conn, alias, readers=names, writers=names, grant=True, actor=actor)
-    if removed:
-        names = [r.name for r in removed]
-        accounts.change_grants(conn, alias, readers=names, writers=names, grant=False, actor=actor)
-    parts = [f"added {', '.join(r.name for r in added)}"] if added else []
-    parts += [f"removed {', '.join(r.name for r in removed)}"] if removed else []
+    grant = [r.name for r in added] + added_groups
+    revoke = [r.name for r in removed] + removed_groups
+    if grant:
+        accounts.change_grants(conn, alias, readers=grant, writers=grant, grant=True, actor=actor)
+    if revoke:
+        accounts.change_grants(conn, alias, readers=revoke, writers=revoke, grant=False, actor=actor)
+    parts = [f"added {', '.join(grant)}"] if grant else []
+    parts += [f"removed {', '.join(revoke)}"] if revoke else []
     _new_case_version(
-        conn, principal, ref, {"participant_refs": refs}, kind="case.participants", summary="; ".join(parts)
+        conn,
+        principal,
+        ref,
+        {"participant_refs": refs, "participant_groups": groups},
+        kind="case.participants",
+        summary="; ".join(parts),
     )
     record(conn, actor, "case.participants", case_id, added=add, removed=remove)
     return case_view(conn, principal, case_id)

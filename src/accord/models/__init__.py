@@ -1,6 +1,17 @@
 """All tables, registered on one MetaData (the migrations' target)."""
 
-from accord.models import accounts, audit, collections, correlate, federation, jobs, joint, objects
+from accord.models import accounts, audit, collections, correlate, federation, jobs, joint, objects, webhooks
 from accord.models.base import metadata
 
-__all__ = ["accounts", "audit", "collections", "correlate", "federation", "jobs", "joint", "metadata", "objects"]
+__all__ = [
+    "accounts",
+    "audit",
+    "collections",
+    "correlate",
+    "federation",
+    "jobs",
+    "joint",
+    "metadata",
+    "objects",
+    "webhooks",
+]

@@ -60,7 +60,7 @@ joint_link = Table(
     Column("seq", BigInteger, nullable=False),
     Index("uq_joint_link_case_object", "case_id", "object_id", unique=True),
     Index("ix_joint_link_case_seq", "case_id", "seq"),  # covers the count of links by readable version
-    Index("ix_joint_link_object", "object_key"),  # new versions of linked objects find their cases
+    Index("ix_joint_link_object", "object_key"),  # linked objects find their cases (projection, watch)
 )
 
 # The correlating values of a case's linked objects (accord.correlate.values), filled when objects are linked and

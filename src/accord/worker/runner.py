@@ -14,8 +14,9 @@ from accord.core.db import read_transaction, transaction
 from accord.core.settings import get_settings
 from accord.jobs import repository as jobs
 from accord.joint import (
-    pir,  # noqa: F401  (registers the matching of new intelligence on ingest)
+    pir,  # also registers the matching of new intelligence on ingest
     projection,  # noqa: F401  (registers the projection of received joint work)
+    webhooks,
 )
 from accord.taxii.tasks import fail_add_objects, run_add_objects
 from accord.taxii.writes import ADD_OBJECTS_JOB
@@ -31,6 +32,8 @@ RETRY_US = 30 * 1_000_000
 
 _handlers: dict[str, tuple[Handler, FailureHandler | None]] = {
     ADD_OBJECTS_JOB: (run_add_objects, fail_add_objects),
+    webhooks.DELIVER_JOB: (webhooks.run_delivery, None),  # it retries and gives up by itself
+    pir.BACKFILL_JOB: (pir.run_backfill, None),
 }
 
 

@@ -189,6 +189,15 @@ def _rows(token: tuple[str, str], feed_password: str) -> dict[str, list[dict[str
             {"id": 1, "public_id": str(uuid.UUID(int=116)), "user_id": 2, "seq": 2, "kind": "task.assigned"}
             | {"subject": TASK, "summary": "a task for you", "at_us": 116, "read_us": None}
         ],
+        "webhook": [
+            {"id": 1, "public_id": str(uuid.UUID(int=117)), "org_id": 3, "url": "https://hooks.bravo.example/a"}
+            | {"secret": encrypt_secret("a webhook secret of bravo"), "created_us": 117, "created_by": "cli"}
+        ],
+        "webhook_delivery": [
+            {"id": 1, "public_id": str(uuid.UUID(int=118)), "webhook_id": 1, "notification_id": 1, "status": "dead"}
+            | {"attempts": 6, "last_status": 500, "last_error": "the receiver answered HTTP 500"}
+            | {"created_us": 118, "updated_us": 119}
+        ],
         "peer_subscription": [
             {"id": 1, "peer_id": 1, "direction": "pull", "remote_collection": "shared", "collection_id": 1}
             | {"live": False, "every_seconds": None, "enabled": True, "watermark": v1, "watermark_partial": False}

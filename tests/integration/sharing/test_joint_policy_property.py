@@ -2,7 +2,9 @@
 participants added and removed, TLPs, tasks, task logs, comments, links and answers by several organisations),
 every joint read path -- case list, case by id, tasks of a case, the task queue, task by id, timeline, linked
 objects, requests and their answers, notification feeds -- returns exactly what the policy's predicate face
-(can_read) allows, for every organisation and role; what it does not allow is NotFound (R7)."""
+(can_read) allows, for every organisation and role; what it does not allow is NotFound (R7). New content sharing
+a value with a case's linked object notifies exactly the participating organisations that may read both, and a
+webhook delivery carries a notification only while its user may read it."""
 
 from __future__ import annotations
 
@@ -11,14 +13,16 @@ from dataclasses import dataclass
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from accord.accounts import service as accounts
 from accord.core.errors import NotFound
-from accord.joint import correlation, notify, rfi, service, work
+from accord.joint import correlation, notify, rfi, service, watch, webhooks, work
 from accord.joint.objects import CASE_TLPS
+from accord.models.accounts import app_user
 from accord.models.joint import (
     joint_case,
     joint_event,
@@ -29,6 +33,7 @@ from accord.models.joint import (
     joint_task,
 )
 from accord.models.objects import collection_object, stix_object
+from accord.models.webhooks import webhook, webhook_delivery
 from accord.sharing.policy import ObjectFacts, Principal, Role, can_read
 from accord.sharing.repository import principal_for
 from accord.stix.markings import Tlp, tlp_marking_definition
@@ -179,6 +184,104 @@ def _check_rfis(conn, p: Principal, final: dict[str, set[int]], allowed: set[int
                 assert queries.get_latest(conn, p, oid) is not None
 
 
+@dataclass
+class EchoSpec:
+    """Another organisation's new indicator of the address an organisation's indicator carries."""
+
+    writer: int
+    value_of: int
+    readers: frozenset[int]
+    tlp: Tlp
+
+
+echo_specs = st.builds(
+    EchoSpec,
+    writer=st.integers(0, N_ORGS - 1),
+    value_of=st.integers(0, N_ORGS - 1),
+    readers=st.frozensets(st.integers(0, N_ORGS - 1), max_size=N_ORGS),
+    tlp=st.sampled_from([Tlp.GREEN, Tlp.AMBER, Tlp.RED]),
+)
+
+
+assert watch.watch_stored  # imported for its store hook: new content correlating with cases notifies
+
+
+def _echo(conn, echoes: list[EchoSpec], final: dict[str, set[int]]) -> None:
+    """Store the echoes; each case.correlation entry is exactly one the rule calls for: for a new version carrying
+    the value of an object linked in a case, each participating organisation other than its writer that may
+    read both the new version and the linked object (one user per organisation here)."""
+    names = [f"Org {o}" for o in range(N_ORGS)]
+    orgs = [accounts.get_org_by_name_or_raise(conn, n) for n in names]
+    expected = set()
+    link, o = joint_link.c, stix_object.c
+    for i, spec in enumerate(echoes):
+        readers = [names[x] for x in sorted({spec.writer, *spec.readers})]
+        coll = accounts.create_collection(conn, f"echo {i}", f"echo-{i}", readers=readers, writers=[names[spec.writer]])
+        ind = {
+            "type": "indicator",
+            "spec_version": "2.1",
+            "id": f"indicator--{uuid.uuid4()}",
+            "created_by_ref": orgs[spec.writer].stix_id,
+            "created": TS,
+            "modified": TS,
+            "pattern": f"[ipv4-addr:value = '198.51.100.{spec.value_of}']",
+            "pattern_type": "stix",
+            "valid_from": TS,
+            "object_marking_refs": [tlp_marking_definition(spec.tlp)["id"]],
+        }
+        (seq,) = ingest(
+            conn, [ind], WriteContext(writer_org_id=orgs[spec.writer].id, collection_id=coll.id)
+        ).stored_seqs
+        # The objects carrying that value are the value_of organisation's own indicator and earlier echoes of it;
+        # only the former is ever linked.
+        linked = conn.execute(
+            select(joint_case.c.stix_id, o.seq)
+            .select_from(joint_link)
+            .join(joint_case, joint_case.c.id == link.case_id)
+            .join(stix_object, (o.id == link.object_id) & o.is_latest)
+            .where(o.owner_org_id == orgs[spec.value_of].id, o.type == "indicator", o.id != ind["id"])
+        ).all()
+        for cid, linked_seq in linked:
+            for org_id in final[cid]:
+                if org_id == orgs[spec.writer].id:
+                    continue
+                can = _predicate_readable(conn, principal_for(conn, org_id=org_id, role="reader"))
+                if seq in can and linked_seq in can:
+                    expected.add((org_id, cid, seq))
+    n, u = joint_notification.c, app_user.c
+    got = conn.execute(
+        select(u.org_id, n.subject, n.seq).join(app_user, u.id == n.user_id).where(n.kind == "case.correlation")
+    ).all()
+    assert sorted(map(tuple, got)) == sorted(expected)
+
+
+def check_webhook_payloads(conn: Connection) -> None:
+    """Give every organisation with users a webhook and announce every notification entry to it (as notify does
+    for new ones): a delivery goes to the entry's user's organisation, and its payload exists exactly when that
+    user may read the entry's version, carrying that entry."""
+    u = app_user.c
+    for org_id in set(conn.execute(select(u.org_id)).scalars()):
+        webhooks.add_webhook(conn, accounts.get_org(conn, org_id).name, "https://hooks.example/a", secret="s" * 16)
+    n, d = joint_notification.c, webhook_delivery.c
+    for e in conn.execute(select(n.public_id, n.user_id)).all():
+        webhooks.enqueue(conn, [e.user_id], [e.public_id])
+    deliveries = conn.execute(
+        select(d.id, n.public_id, n.seq, n.user_id, u.org_id, u.email, webhook.c.org_id.label("hook_org"))
+        .join(joint_notification, n.id == d.notification_id)
+        .join(app_user, u.id == n.user_id)
+        .join(webhook, webhook.c.id == d.webhook_id)
+    ).all()
+    assert len(deliveries) == len(conn.execute(select(n.id)).all())  # one per entry (one webhook per org)
+    for row in deliveries:
+        assert row.hook_org == row.org_id
+        user = principal_for(conn, org_id=row.org_id, role="analyst", email=row.email, user_id=row.user_id)
+        got = webhooks.payload(conn, row.id)
+        assert (got is not None) == (row.seq in _predicate_readable(conn, user))
+        if got is not None:
+            sent = orjson.loads(got[1])
+            assert (sent["notification"]["id"], sent["notification"]["user"]) == (row.public_id, row.email)
+
+
 def _check_notifications(conn, p: Principal, allowed: set[int]) -> None:
     n = joint_notification.c
     mine = conn.execute(select(n.public_id, n.seq).where(n.user_id == p.user_id).order_by(n.id.desc()))
@@ -270,12 +373,23 @@ def _can_get_task(conn, p: Principal, task_id: str) -> bool:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(specs=st.lists(case_specs(), min_size=1, max_size=3))
-def test_joint_read_paths_return_exactly_what_the_policy_allows(engine, specs: list[CaseSpec]) -> None:
+@given(specs=st.lists(case_specs(), min_size=1, max_size=3), echoes=st.lists(echo_specs, max_size=3))
+@example(  # always one echo a partner may read next to the linked object: the rule is exercised every run
+    specs=[
+        CaseSpec(0, frozenset({1, 2}), frozenset(), Tlp.AMBER, [], [], [], [0]),
+        CaseSpec(3, frozenset({1}), frozenset({1}), Tlp.GREEN, [], [], [], [3]),
+    ],
+    echoes=[EchoSpec(2, 0, frozenset({1}), Tlp.GREEN), EchoSpec(0, 3, frozenset({1, 3}), Tlp.AMBER)],
+)
+def test_joint_read_paths_return_exactly_what_the_policy_allows(
+    engine, specs: list[CaseSpec], echoes: list[EchoSpec]
+) -> None:
     with engine.connect() as conn:
         trans = conn.begin()
         try:
             final = _build(conn, specs)
+            _echo(conn, echoes, final)
+            check_webhook_payloads(conn)
             org_ids = sorted({r.id for r in accounts.list_orgs(conn) if r.name.startswith("Org ")})
             for o, org_id in enumerate(org_ids):
                 for role in (Role.ANALYST, Role.READER, Role.ADMIN):

@@ -3,7 +3,9 @@ participants, TLPs, active or not) and random new intelligence (several organisa
 random organisations, TLPs, naming a watched keyword or not), every PIR read path -- the list, a requirement by
 id, its match count, its matches, the notification feeds -- returns exactly what the policy's predicate face
 (can_read) allows, for every organisation and role; and every new version naming an active requirement's
-keyword is recorded as its match right after the ingest."""
+keyword is recorded as its match right after the ingest. Participants may be given as a sharing group whose
+membership then changes; intelligence stored before a requirement is matched by its backfill exactly when a
+participant may read it; and a webhook delivery carries a notification only while its user may read it."""
 
 from __future__ import annotations
 
@@ -13,18 +15,19 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from accord.accounts import service as accounts
 from accord.core.errors import NotFound
 from accord.joint import notify, pir
 from accord.joint.objects import CASE_TLPS
+from accord.models.jobs import job
 from accord.models.joint import joint_notification, joint_pir, joint_pir_match
 from accord.sharing.policy import Principal, Role
 from accord.sharing.repository import principal_for
 from accord.stix.markings import Tlp, tlp_marking_definition
 from accord.store.service import WriteContext, ingest
-from tests.integration.sharing.test_joint_policy_property import _predicate_readable
+from tests.integration.sharing.test_joint_policy_property import _predicate_readable, check_webhook_payloads
 
 N_ORGS = 4
 TS = "2026-11-01T10:00:00.000Z"
@@ -38,6 +41,7 @@ class PirSpec:
     tlp: Tlp
     keyword: str
     active: bool
+    as_group: bool  # the other participants given as one sharing group
 
 
 @dataclass
@@ -55,6 +59,7 @@ pir_specs = st.builds(
     tlp=st.sampled_from(CASE_TLPS),
     keyword=st.sampled_from(KEYWORDS),
     active=st.booleans(),
+    as_group=st.booleans(),
 )
 intel_specs = st.builds(
     IntelSpec,
@@ -69,7 +74,32 @@ def _email(o: int) -> str:
     return f"analyst{o}@org{o}.example"
 
 
-def _build(conn, pirs: list[PirSpec], intel: list[IntelSpec]) -> dict[str, set[int]]:
+def _store_intel(conn, orgs, names, i: int, spec: IntelSpec) -> int:
+    readers = sorted({spec.writer, *spec.readers})
+    coll = accounts.create_collection(
+        conn, f"c{i}", f"c-{i}", readers=[names[o] for o in readers], writers=[names[spec.writer]]
+    )
+    obj = {
+        "type": "report",
+        "spec_version": "2.1",
+        "id": f"report--{uuid.uuid4()}",
+        "created_by_ref": orgs[spec.writer].stix_id,
+        "created": TS,
+        "modified": TS,
+        "name": f"about the {spec.keyword}" if spec.keyword else "about nothing",
+        "published": TS,
+        "object_refs": [f"note--{uuid.uuid4()}"],
+        "object_marking_refs": [tlp_marking_definition(spec.tlp)["id"]],
+    }
+    report = ingest(conn, [obj], WriteContext(writer_org_id=orgs[spec.writer].id, collection_id=coll.id))
+    assert report.stored == 1
+    (seq,) = report.stored_seqs
+    return int(seq)
+
+
+def _build(
+    conn, pirs: list[PirSpec], earlier: list[IntelSpec], intel: list[IntelSpec], leaver: int | None
+) -> dict[str, set[int]]:
     """Store the community; the participating organisation ids of each requirement, by its id."""
     names = [f"Org {o}" for o in range(N_ORGS)]
     orgs = [accounts.create_org(conn, n, actor="test") for n in names]
@@ -79,40 +109,46 @@ def _build(conn, pirs: list[PirSpec], intel: list[IntelSpec]) -> dict[str, set[i
     def analyst(o: int) -> Principal:
         return principal_for(conn, org_id=orgs[o].id, role="analyst", email=_email(o))
 
+    # Intelligence stored before the requirements: matched by their backfill (background jobs, run below).
+    before = [(_store_intel(conn, orgs, names, 100 + i, spec), spec) for i, spec in enumerate(earlier)]
     members: dict[str, set[int]] = {}
-    for spec in pirs:
+    groups: dict[str, tuple[str, list[int]]] = {}  # requirement -> its group and the group's members
+    for k, spec in enumerate(pirs):
         others = sorted(spec.participants - {spec.owner})
+        named = [names[o] for o in others]
+        if spec.as_group and others:
+            group = f"Group {k}"
+            accounts.create_group(conn, group, named)
+            named = [group]
         made = pir.create_pir(
             conn,
             analyst(spec.owner),
             title="r",
-            participants=[names[o] for o in others],
+            participants=named,
             tlp=spec.tlp.name.lower(),
             criteria={"keywords": [spec.keyword]},
         )
+        if spec.as_group and others:
+            groups[made["id"]] = (f"Group {k}", others)
         if not spec.active:
             pir.update_pir(conn, analyst(spec.owner), made["id"], status="inactive")
         members[made["id"]] = {orgs[o].id for o in {spec.owner, *others}}
+    _run_backfills(conn)
+    for rid, row in {r.stix_id: r for r in conn.execute(select(joint_pir))}.items():
+        readers = [principal_for(conn, org_id=o, role="reader") for o in members[rid]]
+        visible = set().union(*(_predicate_readable(conn, r) for r in readers))
+        m = joint_pir_match.c
+        matched = set(conn.execute(select(m.seq).where(m.pir_id == row.id)).scalars())
+        watched = row.status == "active"
+        expected = {seq for seq, spec in before if watched and spec.keyword and f'"{spec.keyword}"' in row.criteria}
+        assert matched == expected & visible  # what a participant may read, and only that
+    if leaver is not None:  # an organisation leaves every group it is in: it stops taking part at once
+        for rid, (group, in_group) in groups.items():
+            if leaver in in_group:  # never the owner (a group holds the others)
+                accounts.change_members(conn, group, [names[leaver]], add=False)
+                members[rid].discard(orgs[leaver].id)
     for i, spec in enumerate(intel):
-        readers = sorted({spec.writer, *spec.readers})
-        coll = accounts.create_collection(
-            conn, f"c{i}", f"c-{i}", readers=[names[o] for o in readers], writers=[names[spec.writer]]
-        )
-        obj = {
-            "type": "report",
-            "spec_version": "2.1",
-            "id": f"report--{uuid.uuid4()}",
-            "created_by_ref": orgs[spec.writer].stix_id,
-            "created": TS,
-            "modified": TS,
-            "name": f"about the {spec.keyword}" if spec.keyword else "about nothing",
-            "published": TS,
-            "object_refs": [f"note--{uuid.uuid4()}"],
-            "object_marking_refs": [tlp_marking_definition(spec.tlp)["id"]],
-        }
-        report = ingest(conn, [obj], WriteContext(writer_org_id=orgs[spec.writer].id, collection_id=coll.id))
-        assert report.stored == 1
-        (seq,) = report.stored_seqs
+        seq = _store_intel(conn, orgs, names, i, spec)
         # Matching ran in the ingest: the version is a match of exactly the active requirements watching it.
         watching = {r.id for r in conn.execute(select(joint_pir).where(joint_pir.c.status == "active"))}
         keyword_pirs = {
@@ -121,6 +157,18 @@ def _build(conn, pirs: list[PirSpec], intel: list[IntelSpec]) -> dict[str, set[i
         matched = {m.pir_id for m in conn.execute(select(joint_pir_match).where(joint_pir_match.c.seq == seq))}
         assert matched == watching & keyword_pirs
     return members
+
+
+def _run_backfills(conn) -> None:
+    while True:
+        queued = conn.execute(
+            select(job.c.id, job.c.payload).where(job.c.kind == pir.BACKFILL_JOB, job.c.status == "queued")
+        ).all()
+        if not queued:
+            return
+        for row in queued:
+            conn.execute(update(job).where(job.c.id == row.id).values(status="done"))
+            pir.run_backfill(conn, bytes(row.payload))
 
 
 def _check(conn, p: Principal, members: dict[str, set[int]]) -> None:
@@ -155,12 +203,20 @@ def _check(conn, p: Principal, members: dict[str, set[int]]) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(pirs=st.lists(pir_specs, min_size=1, max_size=3), intel=st.lists(intel_specs, min_size=1, max_size=4))
-def test_pir_read_paths_return_exactly_what_the_policy_allows(engine, pirs: list[PirSpec], intel) -> None:
+@given(
+    pirs=st.lists(pir_specs, min_size=1, max_size=3),
+    earlier=st.lists(intel_specs, max_size=3),
+    intel=st.lists(intel_specs, min_size=1, max_size=4),
+    leaver=st.one_of(st.none(), st.integers(0, N_ORGS - 1)),
+)
+def test_pir_read_paths_return_exactly_what_the_policy_allows(
+    engine, pirs: list[PirSpec], earlier, intel, leaver
+) -> None:
     with engine.connect() as conn:
         trans = conn.begin()
         try:
-            members = _build(conn, pirs, intel)
+            members = _build(conn, pirs, earlier, intel, leaver)
+            check_webhook_payloads(conn)
             org_ids = sorted({r.id for r in accounts.list_orgs(conn) if r.name.startswith("Org ")})
             for o, org_id in enumerate(org_ids):
                 for role in (Role.ANALYST, Role.READER, Role.ADMIN):
