@@ -266,6 +266,9 @@ def test_a_database_at_every_earlier_revision_upgrades_with_its_data(old_engine:
             assert None not in owner
             assert conn.execute(sa.text("SELECT kind FROM peer WHERE id = :p"), {"p": owner[1]}).scalar() == "feed"
         assert conn.execute(sa.text("SELECT kind FROM peer WHERE name = 'partner'")).scalar() == "peer"
+        # 0015 counted every stored version for the dashboard: (day, owner, peer, tlp, kind, memberships) -> n
+        counted = conn.execute(sa.text("SELECT day, owner_org_id, peer_id, tlp, kind, members, n FROM daily_count"))
+        assert sorted(tuple(r) for r in counted) == [(0, 2, 0, 2, 0, "1:1", 2), (0, 3, 1, 2, 0, "1:1", 1)]
         assert verify(conn).ok
         principal = accounts.authenticate(conn, Credentials(token=token))
         assert principal is not None
