@@ -122,23 +122,28 @@ def server_times(
         subs = ("", "/tasks", "/timeline", "/links")
         return [client.get(f"/api/v1/cases/{case}{sub}", headers=api) for sub in subs][-1]
 
-    rows = [
-        ("dashboard page", _timed(lambda: client.get("/"))),
-        ("  REST: newest 15 objects", _timed(lambda: client.get("/api/v1/objects?limit=15", headers=api))),
-        ("search page, 100 values", _timed(lambda: client.get("/search", params={"q": query}))),
-        ("  REST: lookup of the 100 values", _timed(lambda: client.post("/api/v1/lookup", json={"values": values}, headers=api))),  # noqa: E501
-        ("object page, 50 relationships", _timed(lambda: client.get(f"/objects/{hub}"))),
-        ("  + its graph.json (fetched by the page)", _timed(lambda: client.get(f"/objects/{hub}/graph.json"))),
-        ("  REST: object + correlations", _timed(lambda: (client.get(f"/api/v1/objects/{hub}", headers=api),
+    calls = [
+        ("dashboard page", (lambda: client.get("/"))),
+        ("  REST: newest 15 objects", (lambda: client.get("/api/v1/objects?limit=15", headers=api))),
+        ("search page, 100 values", (lambda: client.get("/search", params={"q": query}))),
+        ("  REST: lookup of the 100 values", (lambda: client.post("/api/v1/lookup", json={"values": values}, headers=api))),  # noqa: E501
+        ("object page, 50 relationships", (lambda: client.get(f"/objects/{hub}"))),
+        ("  + its graph.json (fetched by the page)", (lambda: client.get(f"/objects/{hub}/graph.json"))),
+        ("  REST: object + correlations", (lambda: (client.get(f"/api/v1/objects/{hub}", headers=api),
                                                           client.get(f"/api/v1/objects/{hub}/correlations", headers=api))[1])),  # noqa: E501
-        ("report page", _timed(lambda: client.get(f"/reports/{report}"))),
-        ("  REST: report correlations", _timed(lambda: client.get(f"/api/v1/reports/{report}/correlations", headers=api))),  # noqa: E501
-        (f"cases board ({CASES} cases)", _timed(lambda: client.get("/cases"))),
-        ("  REST: newest 50 cases", _timed(lambda: client.get("/api/v1/cases?limit=50", headers=api))),
-        (f"case page ({links} links, {TASKS} tasks, {COMMENTS} comments)", _timed(lambda: client.get(f"/cases/{case}"))),  # noqa: E501
-        ("  REST: case + tasks + timeline + links", _timed(rest_case)),
+        ("report page", (lambda: client.get(f"/reports/{report}"))),
+        ("  REST: report correlations", (lambda: client.get(f"/api/v1/reports/{report}/correlations", headers=api))),
+        (f"cases board ({CASES} cases)", (lambda: client.get("/cases"))),
+        ("  REST: newest 50 cases", (lambda: client.get("/api/v1/cases?limit=50", headers=api))),
+        (f"case page ({links} links, {TASKS} tasks, {COMMENTS} comments)", (lambda: client.get(f"/cases/{case}"))),
+        ("  REST: case + tasks + timeline + links", rest_case),
     ]  # fmt: skip
-    return [(name, med, p95) for name, (med, p95) in rows]
+    rows = []
+    for name, call in calls:
+        med, p95 = _timed(call)
+        print(f"  {name.strip()}: median {med:.1f} ms, p95 {p95:.1f} ms", file=sys.stderr, flush=True)
+        rows.append((name, med, p95))
+    return rows
 
 
 def page_loads(env: dict[str, str], paths: list[tuple[str, str]]) -> list[tuple[str, float, float]]:
