@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -97,9 +97,8 @@ def _joint_content(client: Any, api: dict[str, str], refs: list[str]) -> str:
     return case
 
 
-def server_times(
-    env: dict[str, str], hub: str, report: str, values: list[str], refs: list[str]
-) -> list[tuple[str, float, float]]:
+def _signed_in(env: dict[str, str]) -> tuple[Any, dict[str, str]]:
+    """An in-process client of the node signed in as EMAIL, and REST headers with a fresh token."""
     os.environ.update(env)
     from fastapi.testclient import TestClient
 
@@ -110,31 +109,41 @@ def server_times(
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     client.post("/signin", data={"csrf": csrf, "email": EMAIL, "password": PASSWORD, "next": "/"})
     token = _cli(env, "token", "create", EMAIL).strip().splitlines()[-1]
-    api = {"authorization": f"Bearer {token}"}
+    return client, {"authorization": f"Bearer {token}"}
+
+
+def server_times(
+    env: dict[str, str], hub: str, report: str, values: list[str], case: str, links: int
+) -> list[tuple[str, float, float]]:
+    client, api = _signed_in(env)
     query = "\n".join(values)
-    case = _joint_content(client, api, refs)
 
     def rest_case() -> Any:
         subs = ("", "/tasks", "/timeline", "/links")
         return [client.get(f"/api/v1/cases/{case}{sub}", headers=api) for sub in subs][-1]
 
-    rows = [
-        ("dashboard page", _timed(lambda: client.get("/"))),
-        ("  REST: newest 15 objects", _timed(lambda: client.get("/api/v1/objects?limit=15", headers=api))),
-        ("search page, 100 values", _timed(lambda: client.get("/search", params={"q": query}))),
-        ("  REST: lookup of the 100 values", _timed(lambda: client.post("/api/v1/lookup", json={"values": values}, headers=api))),  # noqa: E501
-        ("object page, 50 relationships", _timed(lambda: client.get(f"/objects/{hub}"))),
-        ("  + its graph.json (fetched by the page)", _timed(lambda: client.get(f"/objects/{hub}/graph.json"))),
-        ("  REST: object + correlations", _timed(lambda: (client.get(f"/api/v1/objects/{hub}", headers=api),
+    calls = [
+        ("dashboard page", (lambda: client.get("/"))),
+        ("  REST: newest 15 objects", (lambda: client.get("/api/v1/objects?limit=15", headers=api))),
+        ("search page, 100 values", (lambda: client.get("/search", params={"q": query}))),
+        ("  REST: lookup of the 100 values", (lambda: client.post("/api/v1/lookup", json={"values": values}, headers=api))),  # noqa: E501
+        ("object page, 50 relationships", (lambda: client.get(f"/objects/{hub}"))),
+        ("  + its graph.json (fetched by the page)", (lambda: client.get(f"/objects/{hub}/graph.json"))),
+        ("  REST: object + correlations", (lambda: (client.get(f"/api/v1/objects/{hub}", headers=api),
                                                           client.get(f"/api/v1/objects/{hub}/correlations", headers=api))[1])),  # noqa: E501
-        ("report page", _timed(lambda: client.get(f"/reports/{report}"))),
-        ("  REST: report correlations", _timed(lambda: client.get(f"/api/v1/reports/{report}/correlations", headers=api))),  # noqa: E501
-        (f"cases board ({CASES} cases)", _timed(lambda: client.get("/cases"))),
-        ("  REST: newest 50 cases", _timed(lambda: client.get("/api/v1/cases?limit=50", headers=api))),
-        (f"case page ({len(refs)} links, {TASKS} tasks, {COMMENTS} comments)", _timed(lambda: client.get(f"/cases/{case}"))),  # noqa: E501
-        ("  REST: case + tasks + timeline + links", _timed(rest_case)),
+        ("report page", (lambda: client.get(f"/reports/{report}"))),
+        ("  REST: report correlations", (lambda: client.get(f"/api/v1/reports/{report}/correlations", headers=api))),
+        (f"cases board ({CASES} cases)", (lambda: client.get("/cases"))),
+        ("  REST: newest 50 cases", (lambda: client.get("/api/v1/cases?limit=50", headers=api))),
+        (f"case page ({links} links, {TASKS} tasks, {COMMENTS} comments)", (lambda: client.get(f"/cases/{case}"))),
+        ("  REST: case + tasks + timeline + links", rest_case),
     ]  # fmt: skip
-    return [(name, med, p95) for name, (med, p95) in rows]
+    rows = []
+    for name, call in calls:
+        med, p95 = _timed(call)
+        print(f"  {name.strip()}: median {med:.1f} ms, p95 {p95:.1f} ms", file=sys.stderr, flush=True)
+        rows.append((name, med, p95))
+    return rows
 
 
 def page_loads(env: dict[str, str], paths: list[tuple[str, str]]) -> list[tuple[str, float, float]]:
@@ -180,38 +189,83 @@ def page_loads(env: dict[str, str], paths: list[tuple[str, str]]) -> list[tuple[
     return out
 
 
+CHUNK = 100_000  # objects per `accord import` while building a store
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
+    env.update(ACCORD_DATABASE_URL=f"sqlite:///{home / 'accord.db'}", ACCORD_VAR_DIR=str(home / "var"),
+               ACCORD_FEED_SCHEDULE_SECONDS="0")  # fmt: skip
+    return env
+
+
+def build_store(home: Path, n: int) -> dict[str, Any]:
+    """A node with the demo community, n mixed objects, a 50-arm hub and CASES cases; returns what the runs need."""
+    env = _env(home)
+    _cli(env, "init")
+    _cli(env, "demo")
+    t0 = time.perf_counter()
+    objects = mixed(n)
+    star, hub = _star(50)
+    objects += star
+    for start in range(0, len(objects), CHUNK):
+        (home / "chunk.json").write_bytes(orjson.dumps(bundle(objects[start : start + CHUNK])))
+        _cli(env, "import", str(home / "chunk.json"), "--collection", "shared", "--as", EMAIL)
+        print(f"  imported {min(start + CHUNK, len(objects)):,} objects", file=sys.stderr, flush=True)
+    (home / "chunk.json").unlink()
+    print(f"imported {n:,} objects (+101) in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+    reports = [o for o in objects if o.get("type") == "report" and o.get("object_refs")]
+    report = max(reports, key=lambda o: len(o["object_refs"]))
+    values = []
+    for o in objects:
+        found = re.search(r"value = '([^']+)'", o.get("pattern", ""))
+        if found:
+            values.append(found.group(1))
+        if len(values) == 100:
+            break
+    client, api = _signed_in(env)
+    case = _joint_content(client, api, report["object_refs"])
+    return {"hub": hub, "report": report["id"], "report_size": len(report["object_refs"]), "values": values,
+            "case": case}  # fmt: skip
+
+
+def store(n: int) -> tuple[Path, dict[str, Any]]:
+    """The cached store of n objects under var/bench-web/ (or $ACCORD_BENCH_WEB_DIR), built on first use.
+
+    A later run reuses it after `accord init` (which applies new migrations); delete the folder to rebuild.
+    """
+    base = Path(os.environ.get("ACCORD_BENCH_WEB_DIR") or ROOT / "var" / "bench-web")
+    home = base / str(n)
+    meta = home / "meta.json"
+    if meta.exists():
+        _cli(_env(home), "init")
+        print(f"reusing the store of {n:,} objects in {home}", file=sys.stderr)
+        return home, orjson.loads(meta.read_bytes())
+    building = base / f"{n}.building"
+    if building.exists():
+        shutil.rmtree(building)
+    building.mkdir(parents=True)
+    info = build_store(building, n)
+    (building / "meta.json").write_bytes(orjson.dumps(info))
+    building.rename(home)
+    return home, info
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
-        env.update(ACCORD_DATABASE_URL=f"sqlite:///{home / 'accord.db'}", ACCORD_VAR_DIR=str(home / "var"),
-                   ACCORD_FEED_SCHEDULE_SECONDS="0")  # fmt: skip
-        _cli(env, "init")
-        _cli(env, "demo")
-        t0 = time.perf_counter()
-        objects = mixed(n)
-        star, hub = _star(50)
-        (home / "mixed.json").write_bytes(orjson.dumps(bundle(objects + star)))
-        _cli(env, "import", str(home / "mixed.json"), "--collection", "shared", "--as", EMAIL)
-        print(f"imported {n:,} objects (+101) in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
-        reports = [o for o in objects if o.get("type") == "report" and o.get("object_refs")]
-        report = max(reports, key=lambda o: len(o["object_refs"]))
-        values = []
-        for o in objects:
-            found = re.search(r"value = '([^']+)'", o.get("pattern", ""))
-            if found:
-                values.append(found.group(1))
-            if len(values) == 100:
-                break
-        server = server_times(env, hub, report["id"], values, report["object_refs"])
-        loads = []
-        if CHROMIUM.exists():
-            loads = page_loads(env, [("dashboard", "/"), ("search, 100 values", "/search?q=" + "%0A".join(values)),
-                                     ("object page, 50 relationships", f"/objects/{hub}"),
-                                     ("report page", f"/reports/{report['id']}"),
-                                     ("cases board", "/cases"), ("my tasks", "/tasks")])  # fmt: skip
-    print(f"\nWeb console on {n:,} imported objects (SQLite; report of {len(report['object_refs'])} objects)")
+    home, info = store(n)
+    env = _env(home)
+    hub, report, values = info["hub"], info["report"], info["values"]
+    if os.environ.get("ACCORD_BENCH_WEB_BUILD_ONLY"):
+        return
+    server = server_times(env, hub, report, values, info["case"], info["report_size"])
+    loads = []
+    if CHROMIUM.exists():
+        loads = page_loads(env, [("dashboard", "/"), ("search, 100 values", "/search?q=" + "%0A".join(values)),
+                                 ("object page, 50 relationships", f"/objects/{hub}"),
+                                 ("report page", f"/reports/{report}"),
+                                 ("cases board", "/cases"), ("my tasks", "/tasks")])  # fmt: skip
+    print(f"\nWeb console on {n:,} imported objects (SQLite; report of {info['report_size']} objects)")
     print(f"{'server time (in-process ASGI)':44} {'median ms':>10} {'p95 ms':>8}")
     for name, med, p95 in server:
         print(f"{name:44} {med:10.1f} {p95:8.1f}")

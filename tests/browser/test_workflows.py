@@ -27,6 +27,11 @@ def test_dashboard_draws_its_charts_from_readable_counts(console: Console, conte
     assert drawn == [True, True]
     totals = dict(row.locator("td").all_inner_texts() for row in page.locator("table.compact tbody tr").all())
     assert int(totals["CERT Alpha"]) > 0
+    # per collection: only collections Bob's organisation may read, never another organisation's internal one
+    per_collection = dict(row.locator("td").all_inner_texts() for row in page.locator("#per-collection tbody tr").all())
+    assert int(per_collection["Alliance shared intelligence"]) > 0
+    assert not any(title.endswith(" internal") and not title.startswith("SOC Bravo") for title in per_collection)
+    assert page.locator("#top-values h2").inner_text() == "Top correlated values"
     assert page.locator("#health").count() == 0  # link health is for node admins
     assert csp_violations(page) == []
 

@@ -97,7 +97,14 @@ def report_correlations(conn: Connection, principal: Principal, report_id: str) 
         raise NotFound(f"no report {report_id}")
     refs = [r for r in orjson.loads(row.raw).get("object_refs") or () if isinstance(r, str)]
     members = repo.latest_objects(conn, principal, refs)
-    groups = [(m.id, values_of(orjson.loads(m.raw))) for m in members]
+    return report_members_correlations(conn, principal, row.id, refs, [orjson.loads(m.raw) for m in members])
+
+
+def report_members_correlations(
+    conn: Connection, principal: Principal, report_id: str, refs: Sequence[str], members: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """report_correlations for a report the caller read, given its refs and its readable members' bodies."""
+    groups = [(m["id"], values_of(m)) for m in members]
     result = _correlate(conn, principal, groups, exclude={report_id, *refs})
     summary: dict[str, dict[str, Any]] = {}
     for item in result["correlations"]:
@@ -108,7 +115,7 @@ def report_correlations(conn: Connection, principal: Principal, report_id: str) 
         if item["object"] not in entry["via"]:
             entry["via"].append(item["object"])
     return {
-        "id": row.id,
+        "id": report_id,
         "objects": len(members),
         "correlated_objects": sorted(summary.values(), key=lambda e: (-len(e["via"]), e["id"])),
         **result,
@@ -121,3 +128,35 @@ def objects_correlations(
     """Correlations of a set of objects the caller read (e.g. a case's linked objects) with other readable
     content, leaving out the objects in `exclude`."""
     return _correlate(conn, principal, [(o["id"], values_of(o)) for o in objects], exclude=exclude)
+
+
+def top_values(
+    conn: Connection, principal: Principal, recent: Sequence[bytes], *, limit: int = 10
+) -> list[dict[str, Any]]:
+    """The values of these readable objects (raw bodies, e.g. the newest ones) that the most readable objects
+    hold, across organisations: each with how many readable objects and how many organisations hold it.
+
+    Candidates come only from objects the caller read, and every count is one probe of the value index through
+    the sharing policy (exact keys), so nothing unreadable decides what is listed or counted. Values held by one
+    object only, and known-benign (warninglisted) values, are left out.
+    """
+    wl = matching.matcher()
+    seen: dict[tuple[str, str], IndexValue] = {}
+    for raw in recent:
+        for row in values_of(orjson.loads(raw)):
+            if matching.correlatable(row) and (row.kind, row.key) not in seen:
+                seen[(row.kind, row.key)] = row
+    rows = [row for row in seen.values() if not wl.hits(row.kind, row.value)]
+    probes = [p for tag, row in enumerate(rows) for p in matching.probes_for(tag, row, {}, related=False)]
+    holders: dict[int, dict[str, str]] = defaultdict(dict)  # tag -> object id -> owner
+    for m in repo.probe(conn, principal, probes):
+        holders[m.tag][m.id] = m.owner
+    ranked = sorted(
+        ((len(held), len(set(held.values())), rows[tag].kind, rows[tag].value) for tag, held in holders.items()),
+        key=lambda r: (-r[0], -r[1], r[2], r[3]),
+    )
+    return [
+        {"kind": kind, "value": value, "objects": objects, "orgs": orgs}
+        for objects, orgs, kind, value in ranked[:limit]
+        if objects > 1
+    ]

@@ -121,3 +121,21 @@ node_setting = Table(
     Column("key", String(100), primary_key=True),
     Column("value", String(2000), nullable=False),
 )
+
+# Object versions stored per day, kept by the store's write path in the writing transaction (accord.store.daily)
+# so that the console's charts need not scan every version of the last weeks. A row counts the versions of one
+# day that share everything the sharing policy decides on: owner, provenance (peer_id, 0 = local), TLP (-1 =
+# unmarked), the kind of object (accord.store.daily.Kind) and the set of collection memberships, each with whether
+# the owner itself added it (`members`, accord.store.daily.members_key). A reader's count is then the sum over
+# the rows whose facts accord.sharing.policy.can_read admits: the same decision as for each version alone.
+daily_count = Table(
+    "daily_count",
+    metadata,
+    Column("day", Integer, primary_key=True, autoincrement=False),  # seq // one day in microseconds (UTC)
+    Column("owner_org_id", Integer, primary_key=True, autoincrement=False),
+    Column("peer_id", Integer, primary_key=True, autoincrement=False),
+    Column("tlp", SmallInteger, primary_key=True, autoincrement=False),
+    Column("kind", SmallInteger, primary_key=True, autoincrement=False),
+    Column("members", String(2000), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)

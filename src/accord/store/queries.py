@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, func, or_, select
 
-from accord.models.objects import id_is, stix_object
-from accord.sharing.policy import Principal, preferred_first, visible_versions_clause
+from accord.models.objects import collection_object, daily_count, id_is, stix_object
+from accord.sharing.policy import (
+    ObjectFacts,
+    Principal,
+    can_read,
+    preferred_first,
+    readable_clause,
+    visible_versions_clause,
+)
+from accord.stix.markings import Tlp
+from accord.store import daily
 
 
 def list_latest(
@@ -73,19 +83,92 @@ def version_bodies(conn: Connection, principal: Principal, stix_id: str) -> list
     return [(r.version, r.raw) for r in conn.execute(stmt)]
 
 
-DAY_US = 86_400_000_000
+DAY_US = daily.DAY_US
+
+
+def _readable_classes(
+    conn: Connection, principal: Principal, first_day: int
+) -> Iterator[tuple[int, int, int, tuple[tuple[int, bool], ...], int]]:
+    """The daily_count rows since `first_day` (identities aside) whose facts the policy admits for this reader, as
+    (day, owner org id, kind, memberships, count)."""
+    d = daily_count.c
+    stmt = select(d.day, d.owner_org_id, d.peer_id, d.tlp, d.kind, d.members, d.n).where(
+        d.day >= first_day, d.n != 0, d.kind != int(daily.Kind.IDENTITY)
+    )
+    decided: dict[tuple[int, int, int, int, str], bool] = {}
+    for day, owner, peer_id, tlp, kind, members, n in conn.execute(stmt):
+        facts = (owner, peer_id, tlp, kind, members)
+        readable = decided.get(facts)
+        if readable is None:
+            readable = decided[facts] = can_read(principal, _class_facts(*facts))
+        if readable:
+            yield day, owner, kind, daily.parse_members(members), n
 
 
 def daily_counts(conn: Connection, principal: Principal, *, since_us: int) -> dict[tuple[int, int, bool], int]:
-    """Readable object versions stored since `since_us`, counted per (day since the epoch, owner org id, whether
-    it is a sighting): one range scan on seq (the version's date_added), bucketed here.
+    """Readable object versions stored since `since_us` (a day's start), counted per (day since the epoch, owner
+    org id, whether it is a sighting).
 
-    Bucketing in Python rather than GROUP BY: SQLite's grouped plan evaluates the policy filter more slowly than
-    a plain scan (bench/bench_web.py, dashboard page)."""
+    From daily_count (accord.store.daily), which the write path keeps: each row holds the versions of one day
+    that share every fact the policy decides on but the id, so can_read on those facts decides for all of them
+    at once. Identity objects are the exception (R6 asks whether each is an organisation's): they are few and
+    counted one by one through the SQL face (daily_counts_scan)."""
+    first_day = since_us // DAY_US
+    counts: dict[tuple[int, int, bool], int] = defaultdict(int)
+    for day, owner, kind, _members, n in _readable_classes(conn, principal, first_day):
+        counts[(day, owner, kind == daily.Kind.SIGHTING)] += n
+    for key, n in daily_counts_scan(conn, principal, since_us=first_day * DAY_US, types=["identity"]).items():
+        counts[key] += n
+    return dict(counts)
+
+
+def collection_counts(conn: Connection, principal: Principal, *, since_us: int) -> dict[int, int]:
+    """Readable object versions stored since `since_us` (a day's start) per collection the reader may read that
+    holds them (a version in two such collections counts in both), as daily_counts does."""
+    first_day = since_us // DAY_US
+    shown = None if principal.is_admin else principal.readable_collections
+    counts: dict[int, int] = defaultdict(int)
+    for _day, _owner, _kind, members, n in _readable_classes(conn, principal, first_day):
+        for cid, _by_owner in members:
+            if shown is None or cid in shown:
+                counts[cid] += n
+    member = collection_object.alias("counted_in")
+    o, m = stix_object.c, member.c
+    identities = (
+        select(m.collection_id, func.count())
+        .select_from(stix_object.join(member, m.object_seq == o.seq))
+        .where(o.type == "identity", o.seq >= first_day * DAY_US, readable_clause(principal, stix_object))
+        .group_by(m.collection_id)
+    )
+    for cid, n in conn.execute(identities):
+        if shown is None or cid in shown:
+            counts[cid] += n
+    return dict(counts)
+
+
+def _class_facts(owner: int, peer_id: int, tlp: int, kind: int, members: str) -> ObjectFacts:
+    """What the policy knows of every version counted in one daily_count row (identities aside)."""
+    return ObjectFacts(
+        stix_id="",
+        type={daily.Kind.SIGHTING: "sighting", daily.Kind.MARKING: "marking-definition"}.get(daily.Kind(kind), ""),
+        owner_org_id=owner,
+        tlp=None if tlp < 0 else Tlp(tlp),
+        peer_id=peer_id or None,
+        memberships=tuple((cid, owner if by_owner else -1) for cid, by_owner in daily.parse_members(members)),
+    )
+
+
+def daily_counts_scan(
+    conn: Connection, principal: Principal, *, since_us: int, types: list[str] | None = None
+) -> dict[tuple[int, int, bool], int]:
+    """daily_counts by reading every readable version stored since `since_us` (of these types) through the SQL
+    face: one range scan on seq (the version's date_added), bucketed here."""
     o = stix_object.c
     stmt = select(o.seq, o.owner_org_id, o.type == "sighting").where(
         o.seq >= since_us, visible_versions_clause(principal, stix_object, latest_only=False)
     )
+    if types:
+        stmt = stmt.where(o.type.in_(types))
     counts: dict[tuple[int, int, bool], int] = defaultdict(int)
     for seq, owner, sighting in conn.execute(stmt):
         counts[(seq // DAY_US, owner, bool(sighting))] += 1

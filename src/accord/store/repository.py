@@ -12,6 +12,7 @@ from accord.core.db import insert_rows, is_postgres
 from accord.models.accounts import org
 from accord.models.objects import collection_object, collection_removal, stix_object
 from accord.models.objects import node_setting as node_setting_table
+from accord.store import daily
 
 # SQLite's default limit on bound parameters is 32766; stay far below it for IN lists.
 IN_CHUNK = 900
@@ -169,8 +170,13 @@ def insert_versions(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
 
 
 def insert_memberships(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Bulk-insert collection memberships given as tuples in MEMBER_COLUMNS order."""
+    """Bulk-insert collection memberships of stored versions, given as tuples in MEMBER_COLUMNS order."""
+    if not rows:
+        return
+    seqs = [r[2] for r in rows]
+    before = daily.classes(conn, seqs)
     bulk_insert(conn, collection_object.name, MEMBER_COLUMNS, rows)
+    daily.moved(conn, before, seqs)
 
 
 def insert_stored_memberships(
@@ -267,7 +273,10 @@ def delete_memberships(conn: Connection, ticks: Sequence[int]) -> int:
             for i, r in enumerate(rows)
         ],
     )
+    seqs = [r.object_seq for r in rows]
+    before = daily.classes(conn, seqs)
     removed = 0
     for part in chunks([r.tick for r in rows]):
         removed += int(conn.execute(delete(collection_object).where(c.tick.in_(part))).rowcount or 0)
+    daily.moved(conn, before, seqs)
     return removed

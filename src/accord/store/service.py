@@ -13,7 +13,7 @@ from accord.core.settings import get_settings
 from accord.correlate.indexer import Flag, PendingRows, index_rows
 from accord.correlate.warninglists import active_matcher
 from accord.sharing.policy import Principal
-from accord.store import hooks
+from accord.store import daily, hooks
 from accord.store import repository as repo
 from accord.store.copies import Accepted, Candidate, CopyState, decide, foreign_states, load_states, shared_ids
 from accord.store.prepare import Prepared, Refused, prepare_all
@@ -323,6 +323,8 @@ def _write(
     seqs = range(tick - len(rows), tick)
     report.stored_seqs.extend(seqs)
     added = list(seqs)
+    # the dashboard's per-day counts (accord.store.daily): type, owner, tlp, peer_id by VERSION_COLUMNS position
+    daily.count_new(conn, [(r[0], r[3], r[9], r[11], r[10]) for r in rows], ctx.collection_id, ctx.writer_org_id)
     if ctx.collection_id is not None:
         cid, writer = ctx.collection_id, ctx.writer_org_id
         repo.insert_stored_memberships(conn, cid, seqs, writer, offset=len(rows))

@@ -76,12 +76,13 @@ async def home(request: Request) -> Response:
 
 def _dashboard(request: Request, principal: Principal) -> HTMLResponse:
     with read_transaction(get_engine()) as conn:
+        recent = queries.list_latest(conn, principal, limit=dashboard.CANDIDATES)
         return page(
             request,
             "home.html",
             principal,
-            latest=_rows(queries.list_latest(conn, principal, limit=15)),
-            **dashboard.figures(conn, principal),
+            latest=_rows(recent[:15]),
+            **dashboard.figures(conn, principal, [raw for _, raw in recent]),
         )
 
 

@@ -22,13 +22,16 @@ from accord.web.views import title_of, tlp_label
 router = APIRouter(include_in_schema=False)
 
 
-def _report_and_members(conn: Connection, principal: Principal, report_id: str) -> tuple[dict[str, Any], list[Any]]:
+def _report_and_members(
+    conn: Connection, principal: Principal, report_id: str
+) -> tuple[dict[str, Any], list[str], list[dict[str, Any]]]:
+    """The report, its object_refs and its readable members' bodies (NotFound when it is not a readable report)."""
     row = correlate_repo.latest_readable(conn, principal, report_id)
     if row is None or row.type != "report":
         raise NotFound(f"no report {report_id}")
     report = orjson.loads(row.raw)
     refs = [r for r in report.get("object_refs") or () if isinstance(r, str)]
-    return report, correlate_repo.latest_objects(conn, principal, refs)
+    return report, refs, [orjson.loads(m.raw) for m in correlate_repo.latest_objects(conn, principal, refs)]
 
 
 @router.get("/reports/{report_id}")
@@ -40,16 +43,15 @@ def report_page(
 ) -> HTMLResponse:
     """A report as its reader may see it: what it holds (readable objects only) and what correlates with it."""
     try:
-        report, members = _report_and_members(conn, principal, report_id)
+        report, refs, members = _report_and_members(conn, principal, report_id)
     except NotFound:
         return page(request, "notfound.html", principal, status=404, what=report_id)
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for m in members:
-        obj = orjson.loads(m.raw)
-        groups[m.type].append({"id": m.id, "title": title_of(obj), "tlp": tlp_label(obj)})
+    for obj in members:
+        groups[obj["type"]].append({"id": obj["id"], "title": title_of(obj), "tlp": tlp_label(obj)})
     for items in groups.values():
         items.sort(key=lambda item: item["title"].lower())
-    correlations = correlate_service.report_correlations(conn, principal, report_id)
+    correlations = correlate_service.report_members_correlations(conn, principal, report["id"], refs, members)
     return page(
         request,
         "report.html",
@@ -67,8 +69,8 @@ def report_bundle(
     report_id: str, principal: Principal = Depends(web_principal), conn: Connection = Depends(read_conn)
 ) -> Response:
     """The report and its readable objects as one STIX bundle."""
-    report, members = _report_and_members(conn, principal, report_id)
-    objects = [report, *(orjson.loads(m.raw) for m in members)]
+    report, _refs, members = _report_and_members(conn, principal, report_id)
+    objects = [report, *members]
     for obj in objects:
         obj.pop("seq", None)
     bundle = {"type": "bundle", "id": "bundle--" + report_id.split("--", 1)[-1], "objects": objects}

@@ -244,6 +244,15 @@ def _reads_back(conn: Any, p: Principal, told: Any, objects: list[dict[str, Any]
         assert any(_same(body, obj) for body in bodies for obj in written), f"the writer cannot read back {oid}"
 
 
+def _daily_counts_agree(conn: Any, com: Community) -> None:
+    """The dashboard's counts, kept by these write paths (accord.store.daily), are the readable versions' counts
+    for every organisation and role."""
+    for org in (com.writer, *com.holders.values()):
+        for role in ("admin", "analyst", "reader"):
+            p = principal_for(conn, org_id=org.id, role=role)
+            assert queries.daily_counts(conn, p, since_us=0) == queries.daily_counts_scan(conn, p, since_us=0)
+
+
 def _same(stored: dict[str, Any], written: dict[str, Any]) -> bool:
     return stored == {"spec_version": "2.1", **written}
 
@@ -276,6 +285,7 @@ def test_a_write_tells_nothing_of_what_the_writer_may_not_read(engine, case: Cas
                 told_without, option=orjson.OPT_SORT_KEYS
             )
             _reads_back(conn, p, told_with, objects, case.path)
+            _daily_counts_agree(conn, com)
             second.rollback()
         finally:
             outer.rollback()
