@@ -174,8 +174,11 @@ def exclude(conn: Connection, principal: Principal, draft_id: str, items: list[s
 
 
 def with_tlp(obj: dict[str, Any], tlp: Tlp) -> dict[str, Any]:
-    """An object marked with one TLP level (TLP 2.0), in place of any TLP marking it had; other markings stay."""
-    if obj.get("type") == "marking-definition":
+    """An object marked with one TLP level (TLP 2.0), in place of any TLP marking it had; other markings stay.
+
+    Marking definitions and identities keep their markings: an organisation's identity is readable by all (R6).
+    """
+    if obj.get("type") in ("marking-definition", "identity"):
         return obj
     kept = [ref for ref in obj.get("object_marking_refs") or () if ref not in TLP_MARKING_IDS]
     return {**obj, "object_marking_refs": [*kept, tlp_marking_definition(tlp)["id"]]}

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import Response
+from starlette.routing import Match
 
 from accord.core.errors import AccordError
 from accord.web.render import page
-from accord.web.session import safe_next, session_principal
+from accord.web.session import session_principal
 
 # Paths that are not console pages: the API and TAXII answer in their own formats, static files plainly.
 NOT_CONSOLE = ("/api/", "/taxii2", "/healthz", "/static/")
@@ -30,13 +30,19 @@ TITLES = {
 
 
 def _back(request: Request) -> str:
-    """The page a failed form was posted from (same origin only), to go back to it."""
+    """The console page a failed form belongs to: the nearest path, from the form's own up, that is a page.
+
+    (Browsers send no Referer: the node's headers say no-referrer.)
+    """
     if request.method != "POST":
         return ""
-    came = urlsplit(request.headers.get("referer", ""))
-    if came.netloc != request.url.netloc or not came.path.startswith("/"):
-        return ""
-    return safe_next(came.path + (f"?{came.query}" if came.query else ""))
+    path = request.url.path.rstrip("/")
+    while path:
+        scope = {"type": "http", "path": path, "root_path": "", "method": "GET"}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.routes):
+            return path
+        path = path.rpartition("/")[0]
+    return ""
 
 
 def is_console(request: Request) -> bool:

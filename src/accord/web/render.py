@@ -26,6 +26,7 @@ class NavItem:
     label: str
     path: str
     roles: frozenset[str] | None = None
+    account: bool = False  # shown with the user's name and the sign-out button, not in the main navigation
 
 
 # Features add their pages here (the joint-work pages of cases, tasks and requests append to this list).
@@ -36,8 +37,8 @@ NAV: list[NavItem] = [
     NavItem("Search", "/search"),
     NavItem("Extract", "/extract", frozenset({"admin", "analyst"})),
     NavItem("Feeds", "/feeds"),
-    NavItem("My tokens", "/tokens"),
-    NavItem("API docs", "/api/v1/docs"),
+    NavItem("My tokens", "/tokens", account=True),
+    NavItem("API docs", "/api/v1/docs", account=True),
     NavItem("Admin", "/admin", frozenset({"admin"})),
 ]
 
@@ -46,11 +47,15 @@ NAV: list[NavItem] = [
 BADGES: dict[str, Callable[[Principal], int]] = {}
 
 
-def nav_for(principal: Principal | None) -> list[NavItem]:
-    """The navigation this user may see."""
+def nav_for(principal: Principal | None, *, account: bool = False) -> list[NavItem]:
+    """The navigation this user may see (`account`: the links shown by the user's name instead)."""
     if principal is None:
         return []
-    return [item for item in NAV if item.roles is None or principal.role.value in item.roles]
+    return [
+        item
+        for item in NAV
+        if item.account == account and (item.roles is None or principal.role.value in item.roles)
+    ]
 
 
 def _datetime(us: int | None) -> str:
@@ -91,6 +96,7 @@ def page(
         .render(
             user=principal,
             nav=nav_for(principal),
+            account_nav=nav_for(principal, account=True),
             badges={path: count(principal) for path, count in BADGES.items()} if principal is not None else {},
             current=request.url.path,
             csrf=csrf_value(request),
