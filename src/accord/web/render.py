@@ -52,9 +52,7 @@ def nav_for(principal: Principal | None, *, account: bool = False) -> list[NavIt
     if principal is None:
         return []
     return [
-        item
-        for item in NAV
-        if item.account == account and (item.roles is None or principal.role.value in item.roles)
+        item for item in NAV if item.account == account and (item.roles is None or principal.role.value in item.roles)
     ]
 
 

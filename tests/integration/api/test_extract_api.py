@@ -343,7 +343,8 @@ def test_publish_without_tlp_leaves_objects_unmarked(shared):
     r = node.client.post(
         f"{EXTRACT}/drafts/{draft['id']}/publish", json={"collection": "shared"}, headers=node.bearer("alice")
     )
-    assert r.status_code == 200 and r.json()["tlp"] is None
+    assert r.status_code == 200
+    assert r.json()["tlp"] is None
     indicator = next(o for o in draft["bundle"]["objects"] if o["type"] == "indicator")
     got = node.client.get(f"/api/v1/objects/{indicator['id']}", headers=node.bearer("bob")).json()
     assert "object_marking_refs" not in got  # the node default applies (R5): Bravo reads it under AMBER

@@ -109,7 +109,8 @@ def test_pages_by_keyset_and_cursors_are_bound(node):
         if "next" not in body:
             break
         url = f"/api/v1/search?q=heron&limit=3&before={body['next']}"
-    assert sorted(seen) == sorted(o["id"] for o in objs) and len(seen) == 7
+    assert sorted(seen) == sorted(o["id"] for o in objs)
+    assert len(seen) == 7
     first = node.client.get("/api/v1/search?q=heron&limit=3", headers=node.bearer("bob")).json()["next"]
     # the cursor is for this caller and this query only
     assert (
