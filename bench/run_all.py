@@ -29,6 +29,7 @@ BENCHES = [
     ("bench_exports.py", ["100000"] if QUICK else ["1000000"]),
     ("bench_joint.py", ["2000", "200"] if QUICK else []),
     ("bench_web.py", ["20000"] if QUICK else ["100000"]),
+    ("bench_search.py", ["20000"] if QUICK else ["100000"]),
     ("bench_pir.py", ["5000"] if QUICK else []),
 ]
 

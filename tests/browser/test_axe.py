@@ -24,8 +24,9 @@ def _violations(page: Any) -> list[str]:
 
 
 PAGES = ["/", "/search", "/search?q=203.0.113.77", "/tokens", "/extract", "/api/v1/docs"]
-PAGES += ["/cases", "/tasks", "/rfis", "/notifications"]
-ADMIN_PAGES = ["/", "/admin", "/admin/collections", "/admin/audit?check=true"]
+PAGES += ["/cases", "/tasks", "/rfis", "/notifications", "/pirs", "/feeds", "/search?text=hub&collection=shared"]
+PAGES += ["/search?since=yesterday", "/no-such-page"]  # error pages
+ADMIN_PAGES = ["/", "/admin", "/admin/collections", "/admin/audit?check=true", "/feeds"]
 
 
 def test_sign_in_page(console: Console, context: Any) -> None:

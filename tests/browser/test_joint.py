@@ -105,7 +105,11 @@ def test_a_bad_form_is_a_precise_4xx(console: Console, context: Any) -> None:
     with page.expect_response(lambda r: r.url.endswith("/status")) as answered:
         page.click("#owner-status button[type=submit]")
     assert answered.value.status == 400
-    assert "needs a reason" in answered.value.json()["detail"]
+    # an HTML page that says why, in the console's layout, never problem JSON
+    assert answered.value.headers["content-type"].startswith("text/html")
+    page.wait_for_load_state("domcontentloaded")
+    assert "needs a reason" in page.locator("#error-message").inner_text()
+    assert page.locator("a", has_text="Back to the form").get_attribute("href") == f"/cases/{case_id}"
     forged = page.request.post(f"{console.url}/cases/{case_id}/comments", form={"content": "x", "csrf": "forged"})
     assert forged.status == 403
 

@@ -32,6 +32,7 @@ def test_take_screenshots(console: Console, context: Any) -> None:
     sign_in(page, console, ALICE)
     shot("dashboard", "/")
     shot("search", "/search?q=" + quote("203.0.113[.]77\nhxxp://xss-payload[.]example/x\n194.31.59[.]204"))
+    shot("search-text", "/search?text=family&type=malware&tlp=green&collection=shared")
     shot("object", f"/objects/{console.hub_id}")
     shot("report", "/search?type=report")
     report = page.locator("table.list tbody td a").first.get_attribute("href") or ""
@@ -47,14 +48,31 @@ def test_take_screenshots(console: Console, context: Any) -> None:
     page.click("form.extract-form button[type=submit]")
     shot("extract")
     shot("tokens", "/tokens")
+    shot("feeds", "/feeds")
+    _requirement(page, console)
+    shot("pir")
     _cases(page, console)
     shot("cases", "/cases")
     shot("case", page.locator("#cases a", has_text="Phishing wave against energy providers").get_attribute("href"))
     page.click("form.signout button")
     sign_in(page, console, ADMIN)
+    shot("admin", "/admin")
     shot("admin-collections", "/admin/collections")
     shot("audit", "/admin/audit?check=true")
     shot("api-docs", "/api/v1/docs")
+
+
+def _requirement(page: Any, console: Console) -> None:
+    """A requirement shared with SOC Bravo that the star bundle's malware families match; its page."""
+    page.goto(f"{console.url}/pirs")
+    page.fill("#pir-title", "Loader families hitting energy providers")
+    page.fill("#pir-description", "Which loader families target the sector, and over which infrastructure?")
+    page.fill("#pir-participants", "SOC Bravo")
+    page.fill("#pir-keywords", "loader, dropper")
+    page.fill("#pir-sectors", "energy")
+    page.fill("#pir-domains", "login-mail-secure.ru")
+    page.click("#new-pir button[type=submit]")
+    page.wait_for_load_state("domcontentloaded")
 
 
 def _cases(page: Any, console: Console) -> None:

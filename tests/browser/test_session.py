@@ -15,7 +15,8 @@ def test_sign_in_shows_the_role_navigation_and_sets_a_strict_cookie(console: Con
     # An analyst: joint work but no administration (a count of unread notifications may follow its label).
     labels = [text.split("\n")[0].rstrip(" 0123456789") for text in page.locator("header nav a").all_inner_texts()]
     assert labels == [
-        "Home", "Search", "Cases", "My tasks", "Requests", "Notifications", "Extract", "My tokens", "API docs"
+        "Home", "Search", "Cases", "My tasks", "Requests", "Requirements", "Notifications", "Extract", "Feeds",
+        "My tokens", "API docs",
     ]  # fmt: skip
     [cookie] = [c for c in context.cookies() if c["name"] == "accord_session"]
     assert cookie["httpOnly"]

@@ -17,6 +17,8 @@ from accord.core.errors import AccordError
 
 def create_app() -> FastAPI:
     """Build the application (uvicorn factory)."""
+    from accord.web.errors import error_page, is_console  # console pages answer errors in HTML
+
     app = FastAPI(
         title="Accord",
         version="0.1.0",
@@ -30,16 +32,22 @@ def create_app() -> FastAPI:
     async def _accord_error(request: Request, exc: AccordError) -> Response:
         retry_after = getattr(exc, "retry_after", None)
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        if is_console(request):
+            return await error_page(request, exc.status, exc.message, headers=headers)
         return render_error(request, exc.status, exc.message, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_console(request):
+            return await error_page(request, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
         return render_error(request, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
+        if is_console(request):
+            return await error_page(request, 422, f"{first.get('loc', ('',))[-1]}: {first.get('msg', 'invalid')}")
         return render_error(request, 422, f"{where}: {first.get('msg', 'invalid request')}")
 
     @app.exception_handler(DataError)
@@ -54,6 +62,8 @@ def create_app() -> FastAPI:
         import logging
 
         logging.getLogger("accord").exception("unhandled error on %s", request.url.path)
+        if is_console(request):
+            return await error_page(request, 500, "internal error (the node's log has the details)")
         return render_error(request, 500, "internal error")
 
     @app.get("/healthz", include_in_schema=False)
@@ -126,8 +136,8 @@ def _with_checkpointer(app: FastAPI) -> None:
 
 def _include_routers(app: FastAPI) -> None:
     """The routers of the features: TAXII, extraction, correlation, stream, federation, feeds, exports, joint
-    work and the UI."""
-    from accord.api import correlate, exports, extract, federation, feeds, joint, stream, taxii, webhooks
+    work, search and the UI."""
+    from accord.api import correlate, exports, extract, federation, feeds, joint, search, stream, taxii, webhooks
     from accord.web import routes as web
 
     taxii.register(app)
@@ -139,4 +149,5 @@ def _include_routers(app: FastAPI) -> None:
     exports.register(app)
     joint.register(app)
     webhooks.register(app)
+    app.include_router(search.router)
     web.register(app)

@@ -27,6 +27,7 @@ from accord.core.settings import get_settings
 from accord.extract import drafts
 from accord.extract.service import extract_document, fetch_document
 from accord.sharing.policy import Principal
+from accord.stix.markings import Tlp
 from accord.store.derived import id_seed
 from accord.store.repository import org_identity
 
@@ -47,6 +48,11 @@ class ReviewRequest(Body):
 
 class PublishRequest(Body):
     collection: str = Field(description="alias of a collection you may write into")
+    tlp: str | None = Field(
+        default=None,
+        description="TLP to mark every object with (clear, green, amber, amber+strict, red); "
+        "default: unmarked (the node's default TLP applies)",
+    )
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -185,7 +191,17 @@ def publish_draft(
     conn: Connection = WRITE_CONN,
 ) -> Response:
     """Store a draft's bundle into a collection you may write (normal rules, audited); only once."""
-    return _json(drafts.publish(conn, principal, draft_id, body.collection))
+    return _json(drafts.publish(conn, principal, draft_id, body.collection, tlp=parse_tlp_or_none(body.tlp)))
+
+
+def parse_tlp_or_none(text: str | None) -> Tlp | None:
+    """A TLP level named in a request, None when not given; BadRequest when unknown."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return Tlp.parse(text)
+    except ValueError as exc:
+        raise BadRequest(f"tlp: {exc}") from exc
 
 
 def register(app: FastAPI) -> None:

@@ -10,13 +10,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from accord.api.deps import WRITE_CONN, admin_principal, admin_writer, read_conn
+from accord.api.schemas import Body
 from accord.joint import webhooks
 from accord.sharing.policy import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(Body):
     url: str = Field(description="http(s) URL that receives each notification as a signed JSON POST")
     org: str | None = Field(default=None, description="the organisation whose users' notifications go there")
     secret: str | None = Field(

@@ -22,6 +22,7 @@ from accord.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from accord.extract import repository as repo
 from accord.extract.service import Extraction, finding_dict
 from accord.sharing.policy import Principal
+from accord.stix.markings import TLP_MARKING_IDS, Tlp, tlp_marking_definition
 from accord.stix.timestamps import micros_to_timestamp
 from accord.store.service import WriteContext, ingest
 
@@ -172,8 +173,24 @@ def exclude(conn: Connection, principal: Principal, draft_id: str, items: list[s
     return get_draft_or_raise(conn, principal, draft_id)
 
 
-def publish(conn: Connection, principal: Principal, draft_id: str, collection_alias: str) -> dict[str, Any]:
-    """Store a draft's bundle into a collection the caller may write (W1/W2 per object); once only."""
+def with_tlp(obj: dict[str, Any], tlp: Tlp) -> dict[str, Any]:
+    """An object marked with one TLP level (TLP 2.0), in place of any TLP marking it had; other markings stay.
+
+    Marking definitions and identities keep their markings: an organisation's identity is readable by all (R6).
+    """
+    if obj.get("type") in ("marking-definition", "identity"):
+        return obj
+    kept = [ref for ref in obj.get("object_marking_refs") or () if ref not in TLP_MARKING_IDS]
+    return {**obj, "object_marking_refs": [*kept, tlp_marking_definition(tlp)["id"]]}
+
+
+def publish(
+    conn: Connection, principal: Principal, draft_id: str, collection_alias: str, tlp: Tlp | None = None
+) -> dict[str, Any]:
+    """Store a draft's bundle into a collection the caller may write (W1/W2 per object); once only.
+
+    With `tlp`, every object is marked with that level; without, objects stay unmarked (the node's default TLP).
+    """
     if not principal.can_write:
         raise Forbidden("this token or role cannot write")
     row = _row_or_raise(conn, principal, draft_id)
@@ -181,14 +198,18 @@ def publish(conn: Connection, principal: Principal, draft_id: str, collection_al
     if row.status != "draft" or not repo.mark_published(conn, draft_id, target.id, now_us()):
         raise Conflict("the draft is already published")
     objects = orjson.loads(row.bundle)["objects"]
+    if tlp is not None:
+        objects = [with_tlp(obj, tlp) for obj in objects]
     ctx = WriteContext(writer_org_id=principal.org_id, collection_id=target.id, reader=principal)
     report = ingest(conn, objects, ctx)
     counts = {"stored": report.stored, "duplicates": report.duplicates, "refused": report.refused}
-    record(conn, _actor(principal), "extract.publish", target.alias, draft=draft_id, **counts)
+    marked = {"tlp": tlp.label} if tlp is not None else {}
+    record(conn, _actor(principal), "extract.publish", target.alias, draft=draft_id, **counts, **marked)
     return {
         "id": draft_id,
         "status": "published",
         "collection": target.alias,
+        "tlp": tlp.label if tlp is not None else None,
         **counts,
         "reasons": report.reasons[:20],
     }

@@ -17,6 +17,7 @@ import orjson
 from accord.correlate.indexer import Flag, IndexEntry, index_entries, listed_values
 from accord.correlate.values import values_of
 from accord.correlate.warninglists import WarninglistMatcher
+from accord.correlate.words import word_entries
 from accord.stix.ids import id_key
 from accord.stix.markings import tlp_of
 from accord.stix.timestamps import normalize_timestamp
@@ -154,7 +155,8 @@ def prepare_rows(
     if index:
         pairs = zip(valid, raws, strict=True)
         values = [values_of(obj) if len(raw) <= max_bytes else () for obj, raw in pairs]
-        entries = [index_entries(v) for v in values]
+        # Name and description words go into the same index: search finds them as lookups find values.
+        entries = [index_entries(v) + word_entries(obj) for v, obj in zip(values, valid, strict=True)]
         if wl is not None:
             flags = [listed_values(v, wl) if v else () for v in values]
     out: list[Row] = []

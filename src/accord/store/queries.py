@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, and_, exists, func, or_, select
 
+from accord.correlate.words import WORD
+from accord.models.correlate import value_index
 from accord.models.objects import collection_object, daily_count, id_is, stix_object
 from accord.sharing.policy import (
     ObjectFacts,
@@ -21,6 +23,8 @@ from accord.sharing.policy import (
 from accord.stix.markings import Tlp
 from accord.store import daily
 
+WORD_END = "\U0010ffff"  # above every character: [word, word + WORD_END) holds the words it begins
+
 
 def list_latest(
     conn: Connection,
@@ -30,10 +34,18 @@ def list_latest(
     tlps: list[int | None] | None = None,
     before_seq: int | None = None,
     limit: int = 100,
+    words: list[tuple[str, bool]] | None = None,
+    collection_ids: list[int] | None = None,
+    owner_org_ids: list[int] | None = None,
+    since: str | None = None,
+    until: str | None = None,
 ) -> list[tuple[int, bytes]]:
     """The newest readable versions, newest first, as (seq, raw) pairs; keyset on seq.
 
     `tlps` keeps the objects marked with one of these levels (accord.stix.markings.Tlp; None: unmarked).
+    `words` ((word, is_prefix), all must match) searches names and descriptions (accord.correlate.words);
+    `collection_ids` keeps versions in one of these collections, `owner_org_ids` those owned by one of these
+    organisations; `since`/`until` bound the version (normalised modified timestamps, inclusive).
     """
     o = stix_object.c
     stmt = select(o.seq, o.raw).where(visible_versions_clause(principal, stix_object, latest_only=True))
@@ -45,6 +57,19 @@ def list_latest(
         if None in tlps:
             wanted.append(o.tlp.is_(None))
         stmt = stmt.where(or_(*wanted))
+    for word, prefix in words or ():
+        v = value_index.c
+        match = and_(v.key >= word, v.key < word + WORD_END) if prefix else v.key == word
+        stmt = stmt.where(o.seq.in_(select(v.object_seq).where(v.kind == WORD, match)))
+    if collection_ids is not None:
+        m = collection_object.c
+        stmt = stmt.where(exists().where(m.object_seq == o.seq, m.collection_id.in_(collection_ids)))
+    if owner_org_ids is not None:
+        stmt = stmt.where(o.owner_org_id.in_(owner_org_ids))
+    if since is not None:
+        stmt = stmt.where(o.version >= since)
+    if until is not None:
+        stmt = stmt.where(o.version <= until)
     if before_seq is not None:
         stmt = stmt.where(o.seq < before_seq)
     return [(r.seq, r.raw) for r in conn.execute(stmt.order_by(o.seq.desc()).limit(limit))]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
@@ -10,10 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from accord.accounts import service as accounts
 from accord.api.deps import read_conn
 from accord.audit.service import list_entries, verify
-from accord.core.db import get_engine, transaction
-from accord.core.errors import BadRequest, Forbidden
+from accord.core.db import get_engine, read_transaction, transaction
+from accord.core.errors import AccordError, BadRequest, Forbidden
 from accord.sharing import cursors
-from accord.sharing.policy import Principal
+from accord.sharing.policy import Principal, Role
 from accord.web.render import page
 from accord.web.session import check_csrf, web_principal
 
@@ -28,19 +31,93 @@ async def admin_user(principal: Principal = Depends(web_principal)) -> Principal
     return principal
 
 
-@router.get("/admin")
-def admin_home(
-    request: Request, principal: Principal = Depends(admin_user), conn: Connection = Depends(read_conn)
+def _admin_page(
+    request: Request,
+    principal: Principal,
+    conn: Connection,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    created: str | None = None,
+    form: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """Organisations, users and sharing groups."""
     return page(
         request,
         "admin.html",
         principal,
+        status=status,
         orgs=accounts.list_orgs(conn),
         users=accounts.list_users(conn),
         groups=accounts.list_groups(conn),
+        roles=[r.value for r in Role],
+        error=error,
+        created=created,
+        form=form or {},
     )
+
+
+@router.get("/admin")
+def admin_home(
+    request: Request,
+    org: str = "",
+    user: str = "",
+    principal: Principal = Depends(admin_user),
+    conn: Connection = Depends(read_conn),
+) -> HTMLResponse:
+    """Organisations, users and sharing groups, and forms to create organisations and users."""
+    # After a creation: confirm it by name, only for one that exists (the query cannot put words on the page).
+    created = None
+    if org and accounts.get_org_by_name(conn, org) is not None:
+        created = f"Organisation {org} created."
+    elif user and accounts.get_user_by_email(conn, user) is not None:
+        created = f"User {user} created."
+    return _admin_page(request, principal, conn, created=created)
+
+
+async def _create(
+    request: Request, principal: Principal, make: Callable[[Connection, dict[str, str]], dict[str, str]]
+) -> Response:
+    """Run one creation through the administration service (as the CLI does); a refusal re-renders the form."""
+    form = await check_csrf(request)
+    if principal.read_only:
+        raise Forbidden("this session is read-only")
+
+    def write() -> Response:
+        try:
+            with transaction(get_engine()) as conn:
+                done = make(conn, form)
+        except AccordError as exc:
+            with read_transaction(get_engine()) as conn:
+                shown = {k: v for k, v in form.items() if k not in ("csrf", "password")}
+                return _admin_page(request, principal, conn, status=exc.status, error=exc.message, form=shown)
+        return RedirectResponse(f"/admin?{urlencode(done)}", status_code=303)
+
+    return await run_in_threadpool(write)
+
+
+@router.post("/admin/orgs")
+async def create_org(request: Request, principal: Principal = Depends(admin_user)) -> Response:
+    """Create an organisation (with its STIX identity), as `accord org create` does."""
+
+    def make(conn: Connection, form: dict[str, str]) -> dict[str, str]:
+        row = accounts.create_org(conn, form.get("name", ""), actor=principal.email)
+        return {"org": row.name}
+
+    return await _create(request, principal, make)
+
+
+@router.post("/admin/users")
+async def create_user(request: Request, principal: Principal = Depends(admin_user)) -> Response:
+    """Create a user of an organisation with a role, as `accord user create` does."""
+
+    def make(conn: Connection, form: dict[str, str]) -> dict[str, str]:
+        password = form.get("password") or None
+        row = accounts.create_user(
+            conn, form.get("email", ""), form.get("org", ""), form.get("role", ""), password, actor=principal.email
+        )
+        return {"user": row.email}
+
+    return await _create(request, principal, make)
 
 
 @router.get("/admin/collections")

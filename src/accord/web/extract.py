@@ -7,6 +7,7 @@ The same services as the REST draft API (accord.extract): the draft is created, 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,6 +21,7 @@ from accord.core.settings import get_settings
 from accord.extract import drafts
 from accord.extract.service import extract_document, fetch_document
 from accord.sharing.policy import Principal
+from accord.stix.markings import Tlp
 from accord.store.derived import id_seed
 from accord.web.render import page
 from accord.web.session import check_csrf, web_principal
@@ -112,12 +114,16 @@ def draft_page(
     draft_id: str,
     stored: int | None = None,
     refused: int | None = None,
+    tlp: str = "",
     principal: Principal = Depends(web_principal),
 ) -> HTMLResponse:
     """One of your organisation's drafts, for review (another organisation's is not found)."""
     with read_transaction(get_engine()) as conn:
         draft = drafts.get_draft_or_raise(conn, principal, draft_id)
-    outcome = {"stored": stored, "refused": refused} if stored is not None else None
+    marked = _tlp_choice(tlp) if tlp else None
+    outcome = (
+        {"stored": stored, "refused": refused, "tlp": marked.label if marked else None} if stored is not None else None
+    )
     return page(
         request, "draft.html", principal, draft=draft, pieces=None, writable=_writable(principal), outcome=outcome
     )
@@ -130,6 +136,7 @@ async def publish(request: Request, draft_id: str, principal: Principal = Depend
     form = request.state.form
     kept = set(form.getlist("keep"))
     collection = str(form.get("collection") or "")
+    tlp = _tlp_choice(str(form.get("tlp") or ""))
 
     def write() -> dict[str, Any]:
         with transaction(get_engine()) as conn:
@@ -137,9 +144,21 @@ async def publish(request: Request, draft_id: str, principal: Principal = Depend
             dropped = [f["value"] for f in draft["findings"] if f["value"] not in kept]
             if dropped:
                 drafts.exclude(conn, principal, draft_id, dropped)
-            return drafts.publish(conn, principal, draft_id, collection)
+            return drafts.publish(conn, principal, draft_id, collection, tlp=tlp)
 
     result = await run_in_threadpool(write)
+    marked = f"&tlp={quote(tlp.label)}" if tlp is not None else ""
     return RedirectResponse(
-        f"/extract/drafts/{draft_id}?stored={int(result['stored'])}&refused={int(result['refused'])}", status_code=303
+        f"/extract/drafts/{quote(draft_id)}?stored={int(result['stored'])}&refused={int(result['refused'])}{marked}",
+        status_code=303,
     )
+
+
+def _tlp_choice(text: str) -> Tlp | None:
+    """The TLP chosen at publish ('' keeps the objects unmarked: the node's default TLP applies)."""
+    if not text:
+        return None
+    try:
+        return Tlp.parse(text)
+    except ValueError as exc:
+        raise BadRequest(f"TLP: {exc}") from exc

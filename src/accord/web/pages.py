@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Depends, Request
@@ -11,11 +12,14 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
+from accord.accounts import repository as accounts_repo
 from accord.api.deps import read_conn
 from accord.core.db import get_engine, read_transaction
+from accord.core.errors import BadRequest
 from accord.correlate import lookup as lookup_service
 from accord.correlate import repository as correlate_repo
-from accord.sharing import cursors
+from accord.search import service as search_service
+from accord.search.service import SearchQuery, parse_time
 from accord.sharing.policy import Principal
 from accord.stix.markings import Tlp
 from accord.store import queries
@@ -46,6 +50,7 @@ TYPE_CHOICES = (
     "url",
     "file",
 )
+WARNINGLISTED = {"": None, "yes": True, "no": False}
 SPLIT = re.compile(r"[\s,;]+")
 
 
@@ -90,35 +95,71 @@ def _dashboard(request: Request, principal: Principal) -> HTMLResponse:
 def search(
     request: Request,
     q: str = "",
+    text: str = "",
     type: str = "",
     tlp: str = "",
+    collection: str = "",
+    owner: str = "",
+    since: str = "",
+    until: str = "",
+    warninglisted: str = "",
     before: str | None = None,
     principal: Principal = Depends(web_principal),
     conn: Connection = Depends(read_conn),
 ) -> HTMLResponse:
-    """Values (raw or defanged, many at once) through the lookup; without values, a filtered keyset-paged list."""
+    """Values (raw or defanged, many at once) through the lookup; otherwise the search service: free text over
+    names and descriptions and filters, keyset-paged."""
     values = [v for v in SPLIT.split(q.strip()) if v][:MAX_SEARCH_VALUES] if q.strip() else []
     types = [type] if type in TYPE_CHOICES else None
     tlps = [TLP_CHOICES[tlp]] if tlp in TLP_CHOICES else None
-    context: dict[str, Any] = {
+    form = {
         "q": q,
+        "text": text,
         "type": type if types else "",
         "tlp": tlp if tlps else "",
+        "collection": collection,
+        "owner": owner,
+        "since": since,
+        "until": until,
+        "warninglisted": warninglisted if warninglisted in WARNINGLISTED else "",
+    }
+    context: dict[str, Any] = {
+        **form,
         "types": TYPE_CHOICES,
         "tlps": list(TLP_CHOICES),
+        "collections": [
+            c.alias
+            for c in accounts_repo.list_collections(conn)
+            if principal.is_admin or c.id in principal.readable_collections
+        ],
         "results": None,
         "lookup": None,
         "next": None,
+        "error": None,
     }
     if values:
         context["lookup"] = _lookup_rows(conn, principal, lookup_service.lookup(conn, principal, values), types, tlps)
-    else:
-        bound = cursors.binding(principal, "web:search", [types, tlps])
-        before_seq = None if before is None else cursors.read_cursor(before, bound, param="before")
-        raws = queries.list_latest(conn, principal, types=types, tlps=tlps, before_seq=before_seq, limit=PAGE_SIZE + 1)
-        context["results"] = _rows(raws[:PAGE_SIZE])
-        if len(raws) > PAGE_SIZE:
-            context["next"] = cursors.make_cursor(raws[PAGE_SIZE - 1][0], bound)
+        return page(request, "search.html", principal, **context)
+    try:
+        query = SearchQuery(
+            text=text,
+            types=tuple(types or ()),
+            tlps=tuple(tlps or ()),
+            collection=collection or None,
+            owner=owner.strip() or None,
+            since=parse_time(since, param="Modified since", end=False) if since.strip() else None,
+            until=parse_time(until, param="Modified until", end=True) if until.strip() else None,
+            warninglisted=WARNINGLISTED.get(warninglisted),
+        )
+        found = search_service.search(conn, principal, query, before=before, limit=PAGE_SIZE)
+    except BadRequest as exc:
+        context["error"] = exc.message
+        return page(request, "search.html", principal, status=400, **context)
+    context["results"] = _rows(found.rows)
+    if found.next is not None:
+        context["next"] = "/search?" + urlencode(
+            {**{k: v for k, v in form.items() if k != "q" and v}, "before": found.next}
+        )
     return page(request, "search.html", principal, **context)
 
 

@@ -26,17 +26,20 @@ class NavItem:
     label: str
     path: str
     roles: frozenset[str] | None = None
+    account: bool = False  # shown with the user's name and the sign-out button, not in the main navigation
 
 
 # Features add their pages here (the joint-work pages of cases, tasks and requests append to this list).
+# Administration pages are one entry, "Admin", with its own sub-navigation (templates/_adminnav.html): the
+# navigation of every role fits one line at 1,280 px (tests/browser/test_session.py).
 NAV: list[NavItem] = [
     NavItem("Home", "/"),
     NavItem("Search", "/search"),
     NavItem("Extract", "/extract", frozenset({"admin", "analyst"})),
-    NavItem("My tokens", "/tokens"),
-    NavItem("API docs", "/api/v1/docs"),
+    NavItem("Feeds", "/feeds"),
+    NavItem("My tokens", "/tokens", account=True),
+    NavItem("API docs", "/api/v1/docs", account=True),
     NavItem("Admin", "/admin", frozenset({"admin"})),
-    NavItem("Audit log", "/admin/audit", frozenset({"admin"})),
 ]
 
 
@@ -44,11 +47,13 @@ NAV: list[NavItem] = [
 BADGES: dict[str, Callable[[Principal], int]] = {}
 
 
-def nav_for(principal: Principal | None) -> list[NavItem]:
-    """The navigation this user may see."""
+def nav_for(principal: Principal | None, *, account: bool = False) -> list[NavItem]:
+    """The navigation this user may see (`account`: the links shown by the user's name instead)."""
     if principal is None:
         return []
-    return [item for item in NAV if item.roles is None or principal.role.value in item.roles]
+    return [
+        item for item in NAV if item.account == account and (item.roles is None or principal.role.value in item.roles)
+    ]
 
 
 def _datetime(us: int | None) -> str:
@@ -89,6 +94,7 @@ def page(
         .render(
             user=principal,
             nav=nav_for(principal),
+            account_nav=nav_for(principal, account=True),
             badges={path: count(principal) for path, count in BADGES.items()} if principal is not None else {},
             current=request.url.path,
             csrf=csrf_value(request),

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from accord.core.settings import get_settings
-from accord.web import admin, auth, extract, joint, objects, pages, reports, tokens
+from accord.web import admin, auth, extract, joint, links, objects, pages, pirs, reports, tokens
 from accord.web.render import page
 from accord.web.session import SignInRequired, session_principal, sign_in_redirect
 
@@ -56,5 +56,5 @@ def register(app: FastAPI) -> None:
 
     app.mount("/static/console", StaticFiles(directory=STATIC), name="console-static")
     _mount_vendor(app)
-    for module in (auth, pages, objects, reports, extract, tokens, admin, joint):
+    for module in (auth, pages, objects, reports, extract, links, tokens, admin, joint, pirs):
         app.include_router(module.router)

@@ -311,3 +311,40 @@ def test_publishing_into_a_collection_the_caller_cannot_see_is_404_like_a_missin
     shown = node.client.get(f"{EXTRACT}/drafts/{draft['id']}", headers=node.bearer("alice")).json()
     assert shown["status"] == "draft"
     assert node.client.post(url, json={"collection": "shared"}, headers=node.bearer("alice")).status_code == 200
+
+
+def test_publish_marks_every_object_with_the_chosen_tlp(shared):
+    node = shared
+    draft = _upload(node, REPORT.encode(), "text/plain").json()
+    url = f"{EXTRACT}/drafts/{draft['id']}/publish"
+    # An unknown level is a precise 400, and the draft stays unpublished.
+    bad = _problem(
+        node.client.post(url, json={"collection": "shared", "tlp": "purple"}, headers=node.bearer("alice")), 400
+    )
+    assert "tlp" in bad["detail"]
+    r = node.client.post(url, json={"collection": "shared", "tlp": "red"}, headers=node.bearer("alice"))
+    assert r.status_code == 200, r.text
+    assert (r.json()["tlp"], r.json()["refused"]) == ("TLP:RED", 0)
+    objects = [o for o in draft["bundle"]["objects"] if o["type"] not in ("marking-definition", "identity")]
+    assert {o["type"] for o in objects} >= {"indicator", "report"}
+    red_ref = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
+    for obj in objects:
+        got = node.client.get(f"/api/v1/objects/{obj['id']}", headers=node.bearer("alice"))
+        assert got.status_code == 200, obj["id"]
+        assert red_ref in got.json()["object_marking_refs"], obj["type"]
+    # RED: Bravo, a reader of the collection, reads none of it (R2), exactly as if it did not exist.
+    indicator = next(o for o in objects if o["type"] == "indicator")
+    _problem(node.client.get(f"/api/v1/objects/{indicator['id']}", headers=node.bearer("bob")), 404)
+
+
+def test_publish_without_tlp_leaves_objects_unmarked(shared):
+    node = shared
+    draft = _upload(node, REPORT.encode(), "text/plain").json()
+    r = node.client.post(
+        f"{EXTRACT}/drafts/{draft['id']}/publish", json={"collection": "shared"}, headers=node.bearer("alice")
+    )
+    assert r.status_code == 200
+    assert r.json()["tlp"] is None
+    indicator = next(o for o in draft["bundle"]["objects"] if o["type"] == "indicator")
+    got = node.client.get(f"/api/v1/objects/{indicator['id']}", headers=node.bearer("bob")).json()
+    assert "object_marking_refs" not in got  # the node default applies (R5): Bravo reads it under AMBER
