@@ -270,9 +270,9 @@ def test_a_database_at_every_earlier_revision_upgrades_with_its_data(old_engine:
         keys = conn.execute(sa.text("SELECT id, id_key FROM stix_object ORDER BY seq")).all()
         assert [tuple(k) for k in keys] == [(sid, id_key(sid)) for sid in (INDICATOR, INDICATOR, RECEIVED)]
         assert conn.execute(sa.text("SELECT count(*) FROM org WHERE name_key IS NULL")).scalar() == 0
-        # every stored version's name is in the search index (0016)
-        words = conn.execute(sa.text("SELECT key, object_seq FROM value_index WHERE kind = 'text:word'")).all()
-        assert sorted(tuple(w) for w in words) == [("first", 1), ("from", 3), ("partner", 3), ("second", 2)]
+        if revision < "0016":  # every version stored before 0016 has its name in the search index
+            words = conn.execute(sa.text("SELECT key, object_seq FROM value_index WHERE kind = 'text:word'")).all()
+            assert sorted(tuple(w) for w in words) == [("first", 1), ("from", 3), ("partner", 3), ("second", 2)]
         if "feed" in inserted:
             owner = conn.execute(sa.text("SELECT org_id, peer_id, source_org_id FROM feed")).one()
             assert None not in owner
