@@ -67,9 +67,11 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     from accord.api import rest
+    from accord.api.authfirst import AuthBeforeBody
     from accord.api.nul import NulGuard
 
     app.add_middleware(NulGuard)
+    app.add_middleware(AuthBeforeBody)  # outside NulGuard: credentials are verified before a body is read
     app.include_router(rest.router)
     from accord.api.headers import SecurityHeaders
 
