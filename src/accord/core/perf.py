@@ -54,3 +54,53 @@ def freeze_loaded() -> None:
         _frozen = True
     gc.collect()
     gc.freeze()
+
+
+LARGE_BODY_BYTES = 8 * 1024 * 1024  # a request or job this large asks for release_memory() once it is over
+_trim_lock = threading.Lock()
+_trim_pending = False
+
+
+def _malloc_trim() -> bool:
+    """Give the C allocator's free pages back to the system (glibc's malloc_trim); False where there is none."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    trim(0)
+    return True
+
+
+def release_memory() -> bool:
+    """Collect garbage, then return freed heap to the system: after a very large request, the tens or hundreds of
+    megabytes its parsed objects took stay in the process otherwise (glibc keeps freed pages in its arenas, most of
+    all in the worker threads' own). True if the allocator was trimmed."""
+    gc.collect()
+    return _malloc_trim()
+
+
+def release_memory_soon(delay_s: float = 1.0) -> None:
+    """release_memory() in a moment, from a thread of its own, once the large request that asks is over (its
+    buffers freed by then); requests asking meanwhile share the one release."""
+    global _trim_pending
+
+    with _trim_lock:
+        if _trim_pending:
+            return
+        _trim_pending = True
+
+    def run() -> None:
+        global _trim_pending
+        with _trim_lock:
+            _trim_pending = False
+        release_memory()
+
+    timer = threading.Timer(delay_s, run)
+    timer.daemon = True
+    timer.start()
