@@ -85,7 +85,7 @@ def release_memory() -> bool:
     return _malloc_trim()
 
 
-def release_memory_soon(delay_s: float = 1.0) -> None:
+def release_memory_soon(delay_s: float = 2.0) -> None:
     """release_memory() in a moment, from a thread of its own, once the large request that asks is over (its
     buffers freed by then); requests asking meanwhile share the one release."""
     global _trim_pending

@@ -8,7 +8,6 @@ import orjson
 from sqlalchemy import Connection
 
 from accord.audit.service import record
-from accord.core.perf import LARGE_BODY_BYTES, release_memory_soon
 from accord.federation.links import PUSHED, note_receipts
 from accord.sharing.policy import Role
 from accord.sharing.repository import principal_for
@@ -43,8 +42,6 @@ def run_add_objects(conn: Connection, payload: bytes) -> None:
         duplicates=report.duplicates,
         refused=report.refused,
     )
-    if len(payload) > LARGE_BODY_BYTES:  # its parsed objects are freed once the job is over
-        release_memory_soon()
 
 
 def fail_add_objects(conn: Connection, payload: bytes, message: str) -> None:
