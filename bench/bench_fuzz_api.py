@@ -3,7 +3,9 @@
 
 Prints, per backend and role side by side, the cases run, their answers by class, the 5xx found and the errors
 that were not problem JSON (both must be 0), then each finding. Exit status 1 when anything was found.
-Run: python bench/bench_fuzz_api.py [CASES]   (ACCORD_BENCH_POSTGRES_URL adds a PostgreSQL run)
+Run: python bench/bench_fuzz_api.py [CASES] [--only sqlite|postgres]
+(ACCORD_BENCH_POSTGRES_URL, a server where a database may be created, adds a PostgreSQL run; `--only postgres`
+runs that one alone)
 """
 
 from __future__ import annotations
@@ -73,8 +75,19 @@ def run_backend(kind: str, target: int) -> tuple[float, object]:
 
 
 def main() -> int:
-    target = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("cases", nargs="?", type=int, default=10_000)
+    parser.add_argument("--only", choices=["sqlite", "postgres"])
+    args = parser.parse_args()
+    target = args.cases
     kinds = ["sqlite"] + (["postgres"] if os.environ.get("ACCORD_BENCH_POSTGRES_URL") else [])
+    if args.only:
+        if args.only not in kinds:
+            print("set ACCORD_BENCH_POSTGRES_URL for --only postgres")
+            return 2
+        kinds = [args.only]
     header = f"{'backend':<9} {'role':<8} {'cases':>7} {'2xx':>6} {'4xx':>6} {'5xx':>5} {'not problem JSON':>17}"
     rows: list[str] = []
     found = []

@@ -77,15 +77,18 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     from accord.api import rest
+    from accord.api.authfirst import AuthBeforeBody
     from accord.api.nul import NulGuard
 
     app.add_middleware(NulGuard)
+    app.add_middleware(AuthBeforeBody)  # outside NulGuard: credentials are verified before a body is read
     app.include_router(rest.router)
     from accord.api.headers import SecurityHeaders
 
     _include_routers(app)
     _with_checkpointer(app)
     _with_helpers(app)
+    _with_memory_trim(app)
     from accord.api.limits import RequestLimits
 
     app.add_middleware(RequestLimits)  # before authentication, bodies and routing
@@ -118,6 +121,22 @@ def _with_helpers(app: FastAPI) -> None:
                 HELPERS_READY_TIMEOUT,
             )
         return helpers.shutdown
+
+    run_during_lifespan(app, start)
+
+
+def _with_memory_trim(app: FastAPI) -> None:
+    """Under `accord serve`, keep the server's heap from growing under sustained concurrent writes: two malloc
+    arenas shared by the thread pool, and freed pages given back every half minute (docs/limits.md, "Memory")."""
+    from accord.api.lifespan import run_during_lifespan
+    from accord.core.perf import limit_malloc_arenas, start_memory_trimmer
+    from accord.core.settings import get_settings
+
+    def start() -> Callable[[], None] | None:
+        if not get_settings().start_helpers:  # tests and embedders keep their process's allocator as it is
+            return None
+        limit_malloc_arenas()
+        return start_memory_trimmer()
 
     run_during_lifespan(app, start)
 

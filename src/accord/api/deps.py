@@ -48,7 +48,8 @@ def parse_credentials(request: Request) -> Credentials | None:
     raise Unauthorized("unsupported authorization scheme; use Bearer, Token or Basic")
 
 
-def _verify(creds: Credentials) -> Principal:
+def verify_credentials(creds: Credentials) -> Principal:
+    """The principal of these credentials (401 or 429 otherwise), from a request's Authorization header."""
     with snapshot() as conn:
         # One small read answers credentials verified under the node's current generation; only a change
         # anywhere on the node since (or a first request) sends them through the whole verification.
@@ -77,7 +78,7 @@ async def current_principal(request: Request) -> Principal:
     creds = parse_credentials(request)
     if creds is None:
         raise Unauthorized("authentication required")
-    principal = await run_in_threadpool(_verify, creds)
+    principal = await run_in_threadpool(verify_credentials, creds)
     request.state.principal = principal
     return principal
 

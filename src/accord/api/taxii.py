@@ -19,7 +19,7 @@ from accord.api.lifespan import run_during_lifespan
 from accord.core.db import get_engine
 from accord.core.errors import BadRequest, Forbidden, UnsupportedMediaType
 from accord.core.keys import SIGNATURE_HEADER
-from accord.core.perf import gc_paused
+from accord.core.perf import LARGE_BODY_BYTES, gc_paused, release_memory_soon
 from accord.core.settings import get_settings
 from accord.federation.links import inbound_link, signature_refusal
 from accord.sharing.policy import Principal
@@ -241,6 +241,8 @@ def add_objects(
         # Freed while the collector still pauses: alive when it resumes, the envelope's objects would all be in
         # its youngest generation, and its first pass would walk them.
         del data, objects
+    if len(body) > LARGE_BODY_BYTES:  # its parsed objects are freed now: give their pages back (docs/limits.md)
+        release_memory_soon()
     return _taxii(status, 202)
 
 

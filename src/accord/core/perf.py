@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 _lock = threading.Lock()
@@ -54,3 +54,89 @@ def freeze_loaded() -> None:
         _frozen = True
     gc.collect()
     gc.freeze()
+
+
+LARGE_BODY_BYTES = 8 * 1024 * 1024  # a request or job this large asks for release_memory() once it is over
+_trim_lock = threading.Lock()
+_trim_pending = False
+
+
+def _malloc_trim() -> bool:
+    """Give the C allocator's free pages back to the system (glibc's malloc_trim); False where there is none."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    trim(0)
+    return True
+
+
+def release_memory() -> bool:
+    """Collect garbage, then return freed heap to the system: after a very large request, the tens or hundreds of
+    megabytes its parsed objects took stay in the process otherwise (glibc keeps freed pages in its arenas, most of
+    all in the worker threads' own). True if the allocator was trimmed."""
+    gc.collect()
+    return _malloc_trim()
+
+
+def release_memory_soon(delay_s: float = 2.0) -> None:
+    """release_memory() in a moment, from a thread of its own, once the large request that asks is over (its
+    buffers freed by then); requests asking meanwhile share the one release."""
+    global _trim_pending
+
+    with _trim_lock:
+        if _trim_pending:
+            return
+        _trim_pending = True
+
+    def run() -> None:
+        global _trim_pending
+        with _trim_lock:
+            _trim_pending = False
+        release_memory()
+
+    timer = threading.Timer(delay_s, run)
+    timer.daemon = True
+    timer.start()
+
+
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
+SERVER_ARENAS = 2  # malloc arenas of a server process: its thread pool shares them instead of one arena a thread
+TRIM_EVERY_S = 30.0
+
+
+def limit_malloc_arenas(arenas: int = SERVER_ARENAS) -> bool:
+    """Bound the C allocator's arenas (glibc): with one arena per thread, the server's forty pool threads each
+    kept the freed pages of the requests they had served, and the heap grew under sustained concurrent writes
+    (bench/bench_memory.py). False where the allocator is not glibc's."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_ARENA_MAX, arenas))
+
+
+def start_memory_trimmer(every_s: float = TRIM_EVERY_S) -> Callable[[], None] | None:
+    """Give freed heap back to the system every `every_s` seconds from a thread of its own (a malloc_trim(0) takes
+    milliseconds); the function that stops it, or None where there is no allocator to trim."""
+    if not _malloc_trim():
+        return None
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            _malloc_trim()
+
+    threading.Thread(target=loop, name="accord-malloc-trim", daemon=True).start()
+    return stop.set

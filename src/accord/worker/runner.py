@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, Row
 
 from accord.core.clock import now_us
 from accord.core.db import read_transaction, transaction
+from accord.core.perf import LARGE_BODY_BYTES, release_memory
 from accord.core.settings import get_settings
 from accord.jobs import repository as jobs
 from accord.joint import (
@@ -105,6 +106,9 @@ def run_one(engine: Engine, row: Row[Any]) -> bool:
         log.exception("job %s (%s) failed on attempt %s", row.id, row.kind, row.attempts)
         _finish(engine, row, exc)
         return False
+    finally:
+        if len(row.payload) > LARGE_BODY_BYTES:  # a large envelope's parsed objects are freed by now
+            release_memory()
     return True
 
 

@@ -7,9 +7,11 @@ import uuid
 from collections.abc import Iterator
 
 import orjson
+import pytest
 
 from accord.api.limits import MAX_HEADER_BYTES, MAX_HEADER_COUNT, MAX_URL_BYTES
 from accord.api.nul import MAX_BODY_BYTES
+from accord.core.limits import MAX_JSON_DEPTH
 from tests.integration.api.conftest import Node
 
 TAXII = {"Accept": "application/taxii+json;version=2.1", "Content-Type": "application/taxii+json;version=2.1"}
@@ -52,11 +54,44 @@ def test_json_body_size_is_refused_from_its_declared_length(node: Node) -> None:
     _problem(node.client.post("/api/v1/orgs", content=b'{"name": "x"}', headers=headers), 413)
 
 
-def test_json_nesting(node: Node) -> None:
+def _nested(levels: int) -> object:
+    inner: object = 1
+    for _ in range(levels):
+        inner = {"a": inner}
+    return inner
+
+
+def _org_count(node: Node) -> int:
+    r = node.client.get("/api/v1/orgs", headers=node.bearer("admin"))
+    assert r.status_code == 200
+    return len(r.json())
+
+
+@pytest.mark.parametrize("media", ["application/json", "application/merge-patch+json"])
+def test_json_nesting_of_rest_bodies(node: Node, media: str) -> None:
+    headers = {**node.bearer("admin"), "Content-Type": media}
+    orgs = _org_count(node)
     deep = b"[" * 100_000 + b"]" * 100_000
-    headers = {**node.bearer("admin"), "Content-Type": "application/json"}
-    _problem(node.client.post("/api/v1/orgs", content=deep, headers=headers), 400)
-    _problem(node.client.post("/api/v1/lookup", content=deep, headers=headers), 400)
+    for path in ("/api/v1/orgs", "/api/v1/lookup", "/api/v1/collections"):
+        body = _problem(node.client.post(path, content=deep, headers=headers), 400)
+        assert body["detail"] == f"the JSON body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"
+    # one level past the limit is refused as such (the top object is the first level) ...
+    over = orjson.dumps({"name": "Deep", "x": _nested(MAX_JSON_DEPTH)})
+    body = _problem(node.client.post("/api/v1/orgs", content=over, headers=headers), 400)
+    assert "deeper than" in body["detail"]
+    # ... at the limit, the route answers for the body itself
+    at = orjson.dumps({"values": ["198.51.100.7"], "x": _nested(MAX_JSON_DEPTH - 1)})
+    r = node.client.post("/api/v1/lookup", content=at, headers=headers)
+    assert r.status_code == 200, r.text
+    # brackets inside strings are text, not nesting
+    text = orjson.dumps({"name": "[{" * 100 + "Brackets"})
+    r = node.client.post("/api/v1/orgs", content=text, headers=headers)
+    assert "deeper than" not in r.text, r.text
+    assert _org_count(node) == orgs + (1 if r.status_code == 201 else 0)
+
+
+def test_json_nesting_in_taxii_envelopes(node: Node) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
     made = node.client.post(
         "/api/v1/collections",
         json={"title": "Intel", "alias": "intel", "read": ["Alpha"], "write": ["Alpha"]},
