@@ -23,6 +23,7 @@ import time
 import uuid
 
 from sqlalchemy import insert
+from sqlalchemy import inspect as sa_inspect
 
 ORGS, COLLECTIONS = 4, 8
 FORMATS = [
@@ -58,12 +59,16 @@ def load(url: str, n: int) -> None:
     from accord.core.migrate import upgrade
     from accord.models.accounts import app_user, org
     from accord.models.collections import collection, collection_grant
+    from accord.core.db import insert_rows
+    from accord.correlate.indicator_values import COLUMNS, rows_of
     from accord.stix.ids import id_key
     from accord.stix.markings import Tlp, tlp_marking_definition
     from accord.store.repository import MEMBER_COLUMNS, VERSION_COLUMNS, bulk_insert
 
     engine = make_engine(url)
     upgrade(engine)
+    with engine.connect() as conn:
+        indicator_values = "indicator_value" in sa_inspect(conn).get_table_names()  # absent before 0017
     rng = random.Random(7)
     created = "2026-12-01T00:00:00.000Z"
     with engine.begin() as conn:
@@ -97,7 +102,7 @@ def load(url: str, n: int) -> None:
     seq = 1_764_547_200_000_000  # 2025-12-01
     chunk = 50_000
     for start in range(0, n, chunk):
-        rows, members = [], []
+        rows, members, values = [], [], []
         for i in range(start, min(n, start + chunk)):
             seq += 1
             owner = rng.randint(1, ORGS)
@@ -111,6 +116,7 @@ def load(url: str, n: int) -> None:
             if tlp is not None:
                 body["object_marking_refs"] = [tlp_ids[tlp]]
             raw = json.dumps(body).encode()
+            values += rows_of(seq, body)  # what the store's write path adds (accord.correlate.indicator_values)
             rows.append(
                 (seq, oid, id_key(oid), "indicator", created, created, "2.1", False, True, owner, tlp, None,
                  b"0" * 16, raw, True)
@@ -119,6 +125,8 @@ def load(url: str, n: int) -> None:
         with engine.begin() as conn:
             bulk_insert(conn, "stix_object", VERSION_COLUMNS, rows)
             bulk_insert(conn, "collection_object", MEMBER_COLUMNS, members)
+            if indicator_values:
+                insert_rows(conn, "indicator_value", COLUMNS, values)
             conn.exec_driver_sql(
                 f"INSERT INTO node_clock (id, last_us) VALUES (1, {seq}) ON CONFLICT (id) DO UPDATE SET last_us = {seq}"
             )

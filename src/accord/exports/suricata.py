@@ -13,12 +13,11 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 
-from accord.exports.source import Item
-from accord.stix.timestamps import timestamp_to_micros
+from accord.correlate.indicator_values import NAME_CHARS
+from accord.exports.source import Indicator
 
 SID_BASE = 1_000_000_000
 SID_SPAN = 1_000_000_000
-_REV_EPOCH = 1_577_836_800  # 2020-01-01T00:00:00Z
 HASH_LISTS = {"md5": "filemd5", "sha1": "filesha1", "sha256": "filesha256"}
 _FIXED_SIDS = {"md5": SID_BASE - 3, "sha1": SID_BASE - 2, "sha256": SID_BASE - 1}
 _PLAIN = re.compile(r"[\x21\x23-\x2b\x2d-\x39\x3c-\x5b\x5d-\x7b\x7d\x7e]")  # printable, not " ; \ | , : space
@@ -42,16 +41,6 @@ def derived_sid(indicator_id: str, kind: str, value: str) -> int:
     """The sid a rule of this indicator and value gets (stable across exports)."""
     digest = hashlib.blake2b(f"{indicator_id}\x00{kind}\x00{value}".encode(), digest_size=8).digest()
     return SID_BASE + int.from_bytes(digest, "big") % SID_SPAN
-
-
-def rev_of(item: Item) -> int:
-    """The rule revision: the indicator's modified time in seconds since 2020 (at least 1)."""
-    stamp = item.obj.get("modified") or item.obj.get("created")
-    try:
-        seconds = timestamp_to_micros(stamp) // 1_000_000 if isinstance(stamp, str) else 0
-    except ValueError:
-        seconds = 0
-    return max(1, seconds - _REV_EPOCH)
 
 
 def _bodies(kind: str, value: str) -> list[str]:
@@ -79,7 +68,7 @@ def _bodies(kind: str, value: str) -> list[str]:
     return []
 
 
-def rules(pages: Iterable[list[Item]]) -> Iterator[bytes]:
+def rules(pages: Iterable[list[Indicator]]) -> Iterator[bytes]:
     """Rules for the active, unlisted indicator values of the pages."""
     used: set[int] = set()
     hashes: set[str] = set()
@@ -87,8 +76,7 @@ def rules(pages: Iterable[list[Item]]) -> Iterator[bytes]:
     for page in pages:
         lines = []
         for item in page:
-            rev = rev_of(item)
-            name = str(item.obj.get("name") or item.id)[:120]
+            rev, name = item.rev, item.name[:NAME_CHARS]
             for v in item.values:
                 if not v.active or v.listed:
                     continue

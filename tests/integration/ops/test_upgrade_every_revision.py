@@ -266,6 +266,11 @@ def test_a_database_at_every_earlier_revision_upgrades_with_its_data(old_engine:
             assert None not in owner
             assert conn.execute(sa.text("SELECT kind FROM peer WHERE id = :p"), {"p": owner[1]}).scalar() == "feed"
         assert conn.execute(sa.text("SELECT kind FROM peer WHERE name = 'partner'")).scalar() == "peer"
+        # 0017 filled what exports read of every stored indicator version: its head row, then its value.
+        values = conn.execute(sa.text("SELECT object_seq, ord, kind, value FROM indicator_value ORDER BY 1, 2")).all()
+        assert [tuple(v) for v in values] == [
+            (seq, n, *row) for seq in (1, 2, 3) for n, row in enumerate([(None, None), ("ip", "198.51.100.7")])
+        ]
         assert verify(conn).ok
         principal = accounts.authenticate(conn, Credentials(token=token))
         assert principal is not None
