@@ -7,7 +7,7 @@ constant memory whatever the size of the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,9 +15,9 @@ import orjson
 from sqlalchemy import Connection, FromClause, and_, func, or_, select
 
 from accord.core.clock import now_us
-from accord.correlate.scoring import indicator_score, is_indicator, score_from_facts
-from accord.correlate.indicator_values import exported_values, rows_of
 from accord.correlate.indicator_values import export_kind as kind_of
+from accord.correlate.indicator_values import exported_values, rows_of
+from accord.correlate.scoring import indicator_score, is_indicator, score_from_facts
 from accord.correlate.values import IndexValue
 from accord.correlate.warninglists import WarninglistMatcher
 from accord.models.accounts import org
@@ -189,7 +189,8 @@ def _reports(conn: Connection, principal: Principal, ids: list[str]) -> dict[str
     return out
 
 
-def _values(item: Item, query: ExportQuery, wl: WarninglistMatcher) -> list[Value]:
+def json_values(item: Item, query: ExportQuery, wl: WarninglistMatcher) -> list[Value]:
+    """The exported values of an item computed from its JSON (for objects indicator_value does not hold)."""
     out: list[Value] = []
     for row in exported_values(item.obj):
         kind = export_kind(row)
@@ -221,12 +222,33 @@ def enrich(
         items.append(Item(int(r.seq), str(r.id), str(r.type), int(r.owner_org_id), _tlp(r.tlp), obj, bytes(r.raw)))
     sightings = _last_sightings(conn, principal, [i.id for i in items if i.type == "indicator"])
     reports = _reports(conn, principal, [i.id for i in items]) if with_reports else {}
+    stored = _stored_values(conn, [i.seq for i in items if i.indicator], query.kinds)
     for item in items:
         last, count = sightings.get(item.id, (None, 0))
         item.last_sighting_us, item.sightings = last or None, count
         item.reports = reports.get(item.id, [])
-        item.values = _values(item, query, wl)
+        ivs = stored.get(item.seq)
+        if ivs is not None:
+            item.values = _scored(ivs, item.last_sighting_us, query, wl)
+        else:
+            item.values = json_values(item, query, wl)
     return items
+
+
+def _stored_values(conn: Connection, seqs: list[int], kinds: frozenset[str] | None) -> dict[int, list[tuple[Any, ...]]]:
+    """The indicator_value rows (head first) of these versions (already chosen through the policy) that have them."""
+    if not seqs:
+        return {}
+    iv = indicator_value.c
+    where: list[Any] = [iv.object_seq.in_(seqs)]
+    if kinds is not None:
+        where.append(or_(iv.ord == 0, iv.kind.in_(_index_kinds(kinds))))
+    out: dict[int, list[tuple[Any, ...]]] = {}
+    for r in conn.execute(
+        select(iv.object_seq, *(iv[c] for c in _IV_COLS)).where(*where).order_by(iv.object_seq, iv.ord)
+    ):
+        out.setdefault(int(r[0]), []).append(tuple(r)[1:])
+    return {seq: ivs for seq, ivs in out.items() if ivs[0][0] == 0}
 
 
 def iter_pages(
@@ -312,7 +334,7 @@ def _on_page(page: Any, query: ExportQuery) -> Any:
 
 
 def _indicators(
-    conn: Connection, principal: Principal, rows: list[Any], query: ExportQuery, wl: WarninglistMatcher
+    conn: Connection, principal: Principal, rows: Sequence[Any], query: ExportQuery, wl: WarninglistMatcher
 ) -> list[Indicator]:
     ids = list(dict.fromkeys(str(r.id) for r in rows))
     sightings = _last_sightings(conn, principal, ids)
@@ -331,27 +353,37 @@ def _indicators(
             obj = orjson.loads(raw)
             computed = [row[1:] for row in rows_of(int(seq), obj)] if is_indicator(obj) else []
             groups[int(seq)] = (groups[int(seq)][0], computed)
-    kinds, omit, min_score, now = query.kinds, query.warninglists == "omit", query.min_score, query.now_us
     out = []
     for seq, (oid, ivs) in groups.items():
         if not ivs:
             continue
-        _, _, _, base, start_us, until_us, revoked, rev, name = ivs[0]
-        last = sightings.get(oid, (None, 0))[0] or None
-        values = []
-        for _, kind, value, *_rest in ivs[1:]:
-            xk = kind_of(kind, value)
-            if kinds is not None and xk not in kinds:
-                continue
-            listed = tuple(wl.hits(kind, value, url_host=False))
-            if listed and omit:
-                continue
-            score, expired = score_from_facts(float(base), start_us, until_us, bool(revoked), kind, last, now)
-            if min_score is not None and score < min_score:
-                continue
-            values.append(Value(xk, value, round(score, 1), not expired, listed))
+        rev, name = ivs[0][7], ivs[0][8]
+        values = _scored(ivs, sightings.get(oid, (None, 0))[0] or None, query, wl)
         out.append(Indicator(seq, oid, name or oid, int(rev), values))
     return out
+
+
+def _scored(
+    ivs: list[tuple[Any, ...]], last_sighting_us: int | None, query: ExportQuery, wl: WarninglistMatcher
+) -> list[Value]:
+    """The exported values of an indicator version from its indicator_value rows (head first): what json_values
+    computes from its JSON, with the same scoring formula (scoring.score_from_facts)."""
+    kinds, omit, min_score, now = query.kinds, query.warninglists == "omit", query.min_score, query.now_us
+    _, _, _, base, start_us, until_us, revoked, _rev, _name = ivs[0]
+    base, revoked = float(base), bool(revoked)
+    values = []
+    for _, kind, value, *_rest in ivs[1:]:
+        xk = kind_of(kind, value)
+        if kinds is not None and xk not in kinds:
+            continue
+        listed = tuple(wl.hits(kind, value, url_host=False))
+        if listed and omit:
+            continue
+        score, expired = score_from_facts(base, start_us, until_us, revoked, kind, last_sighting_us, now)
+        if min_score is not None and score < min_score:
+            continue
+        values.append(Value(xk, value, round(score, 1), not expired, listed))
+    return values
 
 
 def _tlp(value: Any) -> Tlp | None:

@@ -79,11 +79,16 @@ def _sighting(rng: random.Random, ref: str) -> dict[str, Any]:
 
 
 def _json_path(conn: Any, p: Any, query: ExportQuery) -> dict[str, list[tuple[Any, ...]]]:
-    return {
-        i.id: [(v.kind, v.value, v.score, v.active, v.listed) for v in i.values]
-        for page in source.iter_pages(conn, p, query, active_matcher())
-        for i in page
-    }
+    """What each readable indicator's JSON gives (source.json_values), checked equal to what CSV and MISP read."""
+    out, read = {}, {}
+    for page in source.iter_pages(conn, p, query, active_matcher()):
+        for i in page:
+            read[i.id] = [(v.kind, v.value, v.score, v.active, v.listed) for v in i.values]
+            out[i.id] = [
+                (v.kind, v.value, v.score, v.active, v.listed) for v in source.json_values(i, query, active_matcher())
+            ]
+    assert read == out
+    return out
 
 
 def _table_path(conn: Any, p: Any, query: ExportQuery) -> dict[str, list[tuple[Any, ...]]]:
