@@ -203,7 +203,8 @@ def _stream(conn: Connection, principal: Principal, prep: Prepared) -> Iterator[
         return suricata.rules(source.indicator_pages(conn, principal, query, wl))
     from accord.exports import rpz
 
-    return rpz.zone(source.indicator_pages(conn, principal, query, wl), source.change_marker(conn))
+    domains = replace(query, kinds=frozenset({"domain"}) & (query.kinds or {"domain"}))  # all a zone holds
+    return rpz.zone(source.indicator_pages(conn, principal, domains, wl), source.change_marker(conn))
 
 
 # --------------------------------------------------------------------------------------------- MISP events

@@ -300,7 +300,7 @@ def indicator_pages(
     (`visible_versions_clause`), not their JSON; a version without rows there is parsed instead. The values,
     scores and activity are those `iter_pages` gives the same indicators.
     """
-    o, iv = stix_object.c, indicator_value.c
+    o = stix_object.c
     scope = _scope(query.collection_id) if query.collection_id is not None else None
     where = [visible_versions_clause(principal, stix_object, latest_only=True, scope=scope), o.type == "indicator"]
     if query.collection_id is not None:
@@ -311,51 +311,56 @@ def indicator_pages(
         )
     if query.until_us is not None:
         where.append(o.seq < query.until_us)
+    h, v = indicator_value.alias("h"), indicator_value.alias("v")
     last = (query.since_us - 1) if query.since_us is not None else -1
     while True:
-        page = select(o.seq, o.id).where(o.seq > last, *where).order_by(o.seq).limit(PAGE).subquery("page")
+        page = select(o.seq, o.id).where(o.seq > last, *where).order_by(o.seq).limit(PAGE).cte("page")
+        on_value = and_(v.c.object_seq == page.c.seq, v.c.ord > 0)
+        if query.kinds is not None:
+            on_value = and_(on_value, v.c.kind.in_(_index_kinds(query.kinds)))
+        newest = select(func.max(page.c.seq)).scalar_subquery()
         rows = conn.execute(
-            select(page.c.seq, page.c.id, *(iv[c] for c in _IV_COLS))
-            .select_from(page.outerjoin(indicator_value, _on_page(page, query)))
-            .order_by(page.c.seq, iv.ord)
+            select(page.c.seq, page.c.id, *(h.c[c] for c in _HEAD_COLS), v.c.kind, v.c.value)
+            .select_from(page.outerjoin(h, and_(h.c.object_seq == page.c.seq, h.c.ord == 0)).outerjoin(v, on_value))
+            # versions with values to export, those not in the table (parsed below), and the page's last seq
+            .where(or_(v.c.ord.is_not(None), h.c.ord.is_(None), page.c.seq == newest))
+            .order_by(page.c.seq, v.c.ord)
         ).all()
         if not rows:
             return
         yield _indicators(conn, principal, rows, query, wl)
-        last = max(int(r.seq) for r in rows)
+        last = int(rows[-1][0])
 
 
-def _on_page(page: Any, query: ExportQuery) -> Any:
-    iv = indicator_value.c
-    on = iv.object_seq == page.c.seq
-    if query.kinds is not None:
-        on = and_(on, or_(iv.ord == 0, iv.kind.in_(_index_kinds(query.kinds))))
-    return on
+_HEAD_COLS = ("ord", "base", "start_us", "until_us", "revoked", "rev", "name")
 
 
 def _indicators(
     conn: Connection, principal: Principal, rows: Sequence[Any], query: ExportQuery, wl: WarninglistMatcher
 ) -> list[Indicator]:
-    ids = list(dict.fromkeys(str(r.id) for r in rows))
-    sightings = _last_sightings(conn, principal, ids)
     groups: dict[int, tuple[str, list[tuple[Any, ...]]]] = {}
-    for r in rows:
-        seq = int(r.seq)
+    unindexed: list[int] = []
+    for seq, oid, hord, base, start_us, until_us, revoked, rev, name, kind, value in rows:
+        if hord is None:
+            groups[seq] = (oid, [])
+            unindexed.append(seq)
+            continue
+        if kind is None:  # the page's last version, without values to export
+            continue
         entry = groups.get(seq)
         if entry is None:
-            entry = groups[seq] = (str(r.id), [])
-        if r.ord is not None:
-            entry[1].append(tuple(r)[2:])
-    unindexed = [seq for seq, (_, ivs) in groups.items() if not ivs or ivs[0][0] != 0]
+            entry = groups[seq] = (oid, [(0, None, None, base, start_us, until_us, revoked, rev, name)])
+        entry[1].append((None, kind, value))
     if unindexed:  # stored by a path that did not fill indicator_value: the same rows, computed here
         o = stix_object.c
         for seq, raw in conn.execute(select(o.seq, o.raw).where(o.seq.in_(unindexed))).all():
             obj = orjson.loads(raw)
             computed = [row[1:] for row in rows_of(int(seq), obj)] if is_indicator(obj) else []
-            groups[int(seq)] = (groups[int(seq)][0], computed)
+            groups[seq] = (groups[seq][0], computed)
+    sightings = _last_sightings(conn, principal, [oid for oid, ivs in groups.values() if len(ivs) > 1])
     out = []
     for seq, (oid, ivs) in groups.items():
-        if not ivs:
+        if len(ivs) < 2:
             continue
         rev, name = ivs[0][7], ivs[0][8]
         values = _scored(ivs, sightings.get(oid, (None, 0))[0] or None, query, wl)
