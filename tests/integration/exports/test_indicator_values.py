@@ -88,7 +88,7 @@ def _json_path(conn: Any, p: Any, query: ExportQuery) -> dict[str, list[tuple[An
                 (v.kind, v.value, v.score, v.active, v.listed) for v in source.json_values(i, query, active_matcher())
             ]
     assert read == out
-    return out
+    return {oid: values for oid, values in out.items() if values}  # an indicator without values exports nothing
 
 
 def _table_path(conn: Any, p: Any, query: ExportQuery) -> dict[str, list[tuple[Any, ...]]]:
@@ -96,6 +96,7 @@ def _table_path(conn: Any, p: Any, query: ExportQuery) -> dict[str, list[tuple[A
         i.id: [(v.kind, v.value, v.score, v.active, v.listed) for v in i.values]
         for page in source.indicator_pages(conn, p, query, active_matcher())
         for i in page
+        if i.values
     }
 
 
