@@ -37,6 +37,8 @@ __all__ = [
     "model_for",
     "reliability_label",
     "reliability_values",
+    "score_facts",
+    "score_from_facts",
 ]
 
 DEFAULT_THRESHOLD = 30.0
@@ -172,21 +174,40 @@ def _micros(value: object) -> int | None:
         return None
 
 
-def indicator_score(obj: dict[str, object], kind: str, last_sighting_us: int | None, now_us: int) -> tuple[float, bool]:
-    """(current score, expired) of an object for a value of `kind`; a non-indicator is (0, expired)."""
-    if not is_indicator(obj):
-        return 0.0, True
+def score_facts(obj: dict[str, object]) -> tuple[float, int | None, int | None, bool]:
+    """What an indicator's score depends on besides the value's kind, its sightings and the time:
+    (base score, decay start µs, valid_until µs, revoked). Stored per indicator version for exports
+    (accord.correlate.indicator_values), so that the score is computed from them by `score_from_facts`.
+    """
     confidence = obj.get("confidence")
     conf = confidence if isinstance(confidence, int) and 0 <= confidence <= 100 else None
     try:
         base = base_score(conf, reliability_label(obj))
     except ValueError:
         base = base_score(conf, None)
-    start = decay_start_us(obj)
-    last = max(start if start is not None else now_us, last_sighting_us or 0)
+    return base, decay_start_us(obj), _micros(obj.get("valid_until")), obj.get("revoked") is True
+
+
+def score_from_facts(
+    base: float,
+    start_us: int | None,
+    until_us: int | None,
+    revoked: bool,
+    kind: str,
+    last_sighting_us: int | None,
+    now_us: int,
+) -> tuple[float, bool]:
+    """(current score, expired) of an indicator's value of `kind` from its `score_facts`: the one formula."""
+    last = max(start_us if start_us is not None else now_us, last_sighting_us or 0)
     score = current_score(base, last, now_us, model_for(kind))
-    expired = is_expired(score) or obj.get("revoked") is True
-    until_us = _micros(obj.get("valid_until"))
+    expired = is_expired(score) or revoked
     if until_us is not None and until_us <= now_us and (last_sighting_us is None or last_sighting_us <= until_us):
         expired = True
     return score, expired
+
+
+def indicator_score(obj: dict[str, object], kind: str, last_sighting_us: int | None, now_us: int) -> tuple[float, bool]:
+    """(current score, expired) of an object for a value of `kind`; a non-indicator is (0, expired)."""
+    if not is_indicator(obj):
+        return 0.0, True
+    return score_from_facts(*score_facts(obj), kind, last_sighting_us, now_us)

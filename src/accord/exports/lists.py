@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from accord.exports.source import Item
+from accord.exports.source import Indicator, Item
 from accord.stix.markings import Tlp
 from accord.stix.timestamps import micros_to_timestamp
 
@@ -29,7 +29,7 @@ CSV_COLUMNS = (
 CSV_DEFAULT = CSV_COLUMNS[:9]
 
 
-def blocklist(pages: Iterable[list[Item]]) -> Iterator[bytes]:
+def blocklist(pages: Iterable[list[Indicator]]) -> Iterator[bytes]:
     """The active, unlisted indicator values of the pages, one a line, each once."""
     seen: set[int] = set()  # hashes, not values: a million values in a few tens of MB (bench_exports)
     for page in pages:

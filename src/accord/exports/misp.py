@@ -146,6 +146,9 @@ def galaxy_tags(objects: Iterable[dict[str, Any]]) -> list[str]:
     return sorted(set(tags))
 
 
+CHUNK_BYTES = 65_536
+
+
 def event_stream(
     head: EventHead, items: Iterable[Item], default_tlp: Tlp, *, stamp_by_added: bool = False
 ) -> Iterator[bytes]:
@@ -154,17 +157,27 @@ def event_stream(
     Its timestamp is its newest attribute's; with stamp_by_added, when its newest object was added to the
     node (what a MISP feed's manifest says of a day's event, so that a feed client sees the two agree).
     """
-    yield b'{"Event":{"Attribute":['
-    first = True
+    opening: bytes = b'{"Event":{"Attribute":['
+    parts: list[bytes] = []
+    size = 0
     newest = 0
+    written = False  # attributes already yielded: the next piece starts with a comma
     for item in items:
         if stamp_by_added:
             newest = max(newest, item.seq // 1_000_000)
         for attr in attributes(item, default_tlp):
             if not stamp_by_added:
                 newest = max(newest, int(attr["timestamp"]))
-            yield (b"" if first else b",") + orjson.dumps(attr)
-            first = False
+            data = orjson.dumps(attr)
+            parts.append(data)
+            size += len(data)
+        if size >= CHUNK_BYTES:  # written in large pieces: a piece per attribute costs more than the attribute
+            yield opening + (b"," if written else b"") + b",".join(parts)
+            opening, parts, size, written = b"", [], 0, True
+    if parts:
+        yield opening + (b"," if written else b"") + b",".join(parts)
+    elif opening:
+        yield opening
     tags = ([tlp_tag(head.tlp)] if head.tlp is not None else []) + list(head.tags)
     tail = {
         "uuid": head.uuid,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from accord.exports.source import Item
+from accord.exports.source import Indicator
 
 ZONE_TTL = 300
 _NAME = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\Z")
@@ -21,7 +21,7 @@ def serial(marker_us: int) -> int:
     return (marker_us // 1_000_000) % (1 << 32)
 
 
-def zone(pages: Iterable[list[Item]], marker_us: int) -> Iterator[bytes]:
+def zone(pages: Iterable[list[Indicator]], marker_us: int) -> Iterator[bytes]:
     """The zone file: SOA, NS and two records per active, unlisted domain."""
     yield (
         f"$TTL {ZONE_TTL}\n"

@@ -158,12 +158,36 @@ def validator(conn: Connection, principal: Principal, prep: Prepared) -> tuple[s
     return f'"{digest}"', max(marker, hour) // 1_000_000
 
 
+# An export reads a store once from end to end: a large page cache or memory map would only hold pages it never
+# reads again, and grow the process with the store (bench/bench_exports.py). Restored when the export ends.
+EXPORT_CACHE_KB = 16_384
+
+
 def stream(conn: Connection, principal: Principal, prep: Prepared) -> Iterator[bytes]:
-    """The export's bytes, page by page."""
+    """The export's bytes, page by page, read with a bounded SQLite page cache and no memory map."""
+    chunks = _stream(conn, principal, prep)
+    if conn.dialect.name != "sqlite":
+        return chunks
+    return _bounded(conn, chunks)
+
+
+def _bounded(conn: Connection, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    mmap = conn.exec_driver_sql("PRAGMA mmap_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{EXPORT_CACHE_KB}")
+    conn.exec_driver_sql("PRAGMA mmap_size=0")
+    try:
+        yield from chunks
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(cache or 0)}")
+        conn.exec_driver_sql(f"PRAGMA mmap_size={int(mmap or 0)}")
+
+
+def _stream(conn: Connection, principal: Principal, prep: Prepared) -> Iterator[bytes]:
     fmt, query, wl = prep.request.fmt, prep.query, active_matcher()
     default_tlp = Tlp.parse(get_settings().default_tlp)
     if fmt == "blocklist":
-        return blocklist(source.iter_pages(conn, principal, query, wl))
+        return blocklist(source.indicator_pages(conn, principal, query, wl))
     if fmt == "csv":
         pages = source.iter_pages(conn, principal, query, wl, with_reports="source_report" in prep.columns)
         return csv_rows(pages, prep.columns, source.org_names(conn), default_tlp)
@@ -176,10 +200,11 @@ def stream(conn: Connection, principal: Principal, prep: Prepared) -> Iterator[b
     if fmt == "suricata":
         from accord.exports import suricata
 
-        return suricata.rules(source.iter_pages(conn, principal, query, wl))
+        return suricata.rules(source.indicator_pages(conn, principal, query, wl))
     from accord.exports import rpz
 
-    return rpz.zone(source.iter_pages(conn, principal, query, wl), source.change_marker(conn))
+    domains = replace(query, kinds=frozenset({"domain"}) & (query.kinds or {"domain"}))  # all a zone holds
+    return rpz.zone(source.indicator_pages(conn, principal, domains, wl), source.change_marker(conn))
 
 
 # --------------------------------------------------------------------------------------------- MISP events

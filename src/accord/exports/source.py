@@ -7,19 +7,21 @@ constant memory whatever the size of the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, FromClause, func, select
+from sqlalchemy import Connection, FromClause, and_, func, or_, select
 
 from accord.core.clock import now_us
-from accord.correlate.scoring import indicator_score, is_indicator
-from accord.correlate.values import IndexValue, values_of
+from accord.correlate.indicator_values import export_kind as kind_of
+from accord.correlate.indicator_values import exported_values, rows_of
+from accord.correlate.scoring import indicator_score, is_indicator, score_from_facts
+from accord.correlate.values import IndexValue
 from accord.correlate.warninglists import WarninglistMatcher
 from accord.models.accounts import org
-from accord.models.correlate import value_index
+from accord.models.correlate import indicator_value, value_index
 from accord.models.objects import collection_object, id_in, node_clock, stix_object
 from accord.sharing.policy import Principal, readable_clause, visible_versions_clause
 from accord.stix.markings import Tlp
@@ -43,8 +45,6 @@ VALUE_TYPES = (
     "x509-certificate",
     "vulnerability",
 )
-# Export kinds (what a blocklist or a CSV calls a value's type) of the index kinds.
-_HASH_PREFIX = "hash:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +96,7 @@ class Item:
 
 def export_kind(row: IndexValue) -> str:
     """The kind a blocklist or CSV gives an index row: ip, cidr, domain, url, md5, sha1, sha256, email, ..."""
-    kind = row.kind
-    if kind == "ip":
-        return "cidr" if "/" in row.value else "ip"
-    if kind.startswith(_HASH_PREFIX):
-        return kind[len(_HASH_PREFIX) :]
-    return kind
+    return kind_of(row.kind, row.value)
 
 
 def change_marker(conn: Connection) -> int:
@@ -194,23 +189,13 @@ def _reports(conn: Connection, principal: Principal, ids: list[str]) -> dict[str
     return out
 
 
-def _values(item: Item, query: ExportQuery, wl: WarninglistMatcher) -> list[Value]:
-    rows = values_of(item.obj)
+def json_values(item: Item, query: ExportQuery, wl: WarninglistMatcher) -> list[Value]:
+    """The exported values of an item computed from its JSON (for objects indicator_value does not hold)."""
     out: list[Value] = []
-    url_host: str | None = None
-    seen: set[tuple[str, str]] = set()
-    for row in rows:
-        if not row.correlating or row.kind.startswith("ref:"):
-            url_host = None
-            continue
-        if url_host is not None and row.kind in ("domain", "ip") and row.value == url_host:
-            url_host = None  # the host of the URL before it: a URL is not a verdict on its whole host
-            continue
-        url_host = _host_of(row.value) if row.kind == "url" else None
+    for row in exported_values(item.obj):
         kind = export_kind(row)
-        if (kind, row.value) in seen or (query.kinds is not None and kind not in query.kinds):
+        if query.kinds is not None and kind not in query.kinds:
             continue
-        seen.add((kind, row.value))
         listed = tuple(wl.hits(row.kind, row.value, url_host=False))
         if listed and query.warninglists == "omit":
             continue
@@ -219,14 +204,6 @@ def _values(item: Item, query: ExportQuery, wl: WarninglistMatcher) -> list[Valu
             continue
         out.append(Value(kind, row.value, round(score, 1), item.indicator and not expired, listed))
     return out
-
-
-def _host_of(url: str) -> str:
-    rest = url.partition("://")[2]
-    host = rest.split("/", 1)[0].rpartition("@")[2]
-    if host.startswith("["):
-        return host[1:].partition("]")[0]
-    return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
 def enrich(
@@ -245,12 +222,33 @@ def enrich(
         items.append(Item(int(r.seq), str(r.id), str(r.type), int(r.owner_org_id), _tlp(r.tlp), obj, bytes(r.raw)))
     sightings = _last_sightings(conn, principal, [i.id for i in items if i.type == "indicator"])
     reports = _reports(conn, principal, [i.id for i in items]) if with_reports else {}
+    stored = _stored_values(conn, [i.seq for i in items if i.indicator], query.kinds)
     for item in items:
         last, count = sightings.get(item.id, (None, 0))
         item.last_sighting_us, item.sightings = last or None, count
         item.reports = reports.get(item.id, [])
-        item.values = _values(item, query, wl)
+        ivs = stored.get(item.seq)
+        if ivs is not None:
+            item.values = _scored(ivs, item.last_sighting_us, query, wl)
+        else:
+            item.values = json_values(item, query, wl)
     return items
+
+
+def _stored_values(conn: Connection, seqs: list[int], kinds: frozenset[str] | None) -> dict[int, list[tuple[Any, ...]]]:
+    """The indicator_value rows (head first) of these versions (already chosen through the policy) that have them."""
+    if not seqs:
+        return {}
+    iv = indicator_value.c
+    where: list[Any] = [iv.object_seq.in_(seqs)]
+    if kinds is not None:
+        where.append(or_(iv.ord == 0, iv.kind.in_(_index_kinds(kinds))))
+    out: dict[int, list[tuple[Any, ...]]] = {}
+    for r in conn.execute(
+        select(iv.object_seq, *(iv[c] for c in _IV_COLS)).where(*where).order_by(iv.object_seq, iv.ord)
+    ):
+        out.setdefault(int(r[0]), []).append(tuple(r)[1:])
+    return {seq: ivs for seq, ivs in out.items() if ivs[0][0] == 0}
 
 
 def iter_pages(
@@ -264,6 +262,133 @@ def iter_pages(
     """Pages of readable objects as items (see enrich)."""
     for rows in readable_rows(conn, principal, query):
         yield enrich(conn, principal, rows, query, wl, with_reports=with_reports)
+
+
+# ------------------------------------------------------------------------------ indicators (active values)
+
+
+@dataclass(slots=True)
+class Indicator:
+    """One readable indicator version as the exports of active values (blocklist, RPZ, Suricata) see it."""
+
+    seq: int
+    id: str
+    name: str  # what a Suricata rule's msg names it by (its name, else its id)
+    rev: int  # its Suricata rule revision (accord.correlate.indicator_values.rule_rev)
+    values: list[Value] = field(default_factory=list)
+
+
+_IV_COLS = ("ord", "kind", "value", "base", "start_us", "until_us", "revoked", "rev", "name")
+
+
+def _index_kinds(kinds: frozenset[str]) -> list[str]:
+    """The index kinds whose rows may have these export kinds (ip -> ip; cidr -> ip; md5 -> hash:md5, ...)."""
+    out = set()
+    for kind in kinds:
+        out |= {kind, f"hash:{kind}"}
+        if kind == "cidr":
+            out.add("ip")
+    return sorted(out)
+
+
+def indicator_pages(
+    conn: Connection, principal: Principal, query: ExportQuery, wl: WarninglistMatcher
+) -> Iterator[list[Indicator]]:
+    """Pages of the caller's readable latest indicator versions with their exported values, in seq order.
+
+    Reads the `indicator_value` rows (accord.correlate.indicator_values) of each page of readable indicators
+    (`visible_versions_clause`), not their JSON; a version without rows there is parsed instead. The values,
+    scores and activity are those `iter_pages` gives the same indicators.
+    """
+    o = stix_object.c
+    scope = _scope(query.collection_id) if query.collection_id is not None else None
+    where = [visible_versions_clause(principal, stix_object, latest_only=True, scope=scope), o.type == "indicator"]
+    if query.collection_id is not None:
+        where.append(
+            o.seq.in_(
+                select(collection_object.c.object_seq).where(collection_object.c.collection_id == query.collection_id)
+            )
+        )
+    if query.until_us is not None:
+        where.append(o.seq < query.until_us)
+    h, v = indicator_value.alias("h"), indicator_value.alias("v")
+    last = (query.since_us - 1) if query.since_us is not None else -1
+    while True:
+        page = select(o.seq, o.id).where(o.seq > last, *where).order_by(o.seq).limit(PAGE).cte("page")
+        on_value = and_(v.c.object_seq == page.c.seq, v.c.ord > 0)
+        if query.kinds is not None:
+            on_value = and_(on_value, v.c.kind.in_(_index_kinds(query.kinds)))
+        newest = select(func.max(page.c.seq)).scalar_subquery()
+        rows = conn.execute(
+            select(page.c.seq, page.c.id, *(h.c[c] for c in _HEAD_COLS), v.c.kind, v.c.value)
+            .select_from(page.outerjoin(h, and_(h.c.object_seq == page.c.seq, h.c.ord == 0)).outerjoin(v, on_value))
+            # versions with values to export, those not in the table (parsed below), and the page's last seq
+            .where(or_(v.c.ord.is_not(None), h.c.ord.is_(None), page.c.seq == newest))
+            .order_by(page.c.seq, v.c.ord)
+        ).all()
+        if not rows:
+            return
+        yield _indicators(conn, principal, rows, query, wl)
+        last = int(rows[-1][0])
+
+
+_HEAD_COLS = ("ord", "base", "start_us", "until_us", "revoked", "rev", "name")
+
+
+def _indicators(
+    conn: Connection, principal: Principal, rows: Sequence[Any], query: ExportQuery, wl: WarninglistMatcher
+) -> list[Indicator]:
+    groups: dict[int, tuple[str, list[tuple[Any, ...]]]] = {}
+    unindexed: list[int] = []
+    for seq, oid, hord, base, start_us, until_us, revoked, rev, name, kind, value in rows:
+        if hord is None:
+            groups[seq] = (oid, [])
+            unindexed.append(seq)
+            continue
+        if kind is None:  # the page's last version, without values to export
+            continue
+        entry = groups.get(seq)
+        if entry is None:
+            entry = groups[seq] = (oid, [(0, None, None, base, start_us, until_us, revoked, rev, name)])
+        entry[1].append((None, kind, value))
+    if unindexed:  # stored by a path that did not fill indicator_value: the same rows, computed here
+        o = stix_object.c
+        for seq, raw in conn.execute(select(o.seq, o.raw).where(o.seq.in_(unindexed))).all():
+            obj = orjson.loads(raw)
+            computed = [row[1:] for row in rows_of(int(seq), obj)] if is_indicator(obj) else []
+            groups[seq] = (groups[seq][0], computed)
+    sightings = _last_sightings(conn, principal, [oid for oid, ivs in groups.values() if len(ivs) > 1])
+    out = []
+    for seq, (oid, ivs) in groups.items():
+        if len(ivs) < 2:
+            continue
+        rev, name = ivs[0][7], ivs[0][8]
+        values = _scored(ivs, sightings.get(oid, (None, 0))[0] or None, query, wl)
+        out.append(Indicator(seq, oid, name or oid, int(rev), values))
+    return out
+
+
+def _scored(
+    ivs: list[tuple[Any, ...]], last_sighting_us: int | None, query: ExportQuery, wl: WarninglistMatcher
+) -> list[Value]:
+    """The exported values of an indicator version from its indicator_value rows (head first): what json_values
+    computes from its JSON, with the same scoring formula (scoring.score_from_facts)."""
+    kinds, omit, min_score, now = query.kinds, query.warninglists == "omit", query.min_score, query.now_us
+    _, _, _, base, start_us, until_us, revoked, _rev, _name = ivs[0]
+    base, revoked = float(base), bool(revoked)
+    values = []
+    for _, kind, value, *_rest in ivs[1:]:
+        xk = kind_of(kind, value)
+        if kinds is not None and xk not in kinds:
+            continue
+        listed = tuple(wl.hits(kind, value, url_host=False))
+        if listed and omit:
+            continue
+        score, expired = score_from_facts(base, start_us, until_us, revoked, kind, last_sighting_us, now)
+        if min_score is not None and score < min_score:
+            continue
+        values.append(Value(xk, value, round(score, 1), not expired, listed))
+    return values
 
 
 def _tlp(value: Any) -> Tlp | None:

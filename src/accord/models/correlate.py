@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, String, Table, Text, text
+from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text, text
 
 from accord.models.base import metadata
 
@@ -36,5 +36,27 @@ value_index = Table(
         sqlite_where=text("lo IS NOT NULL"),
         postgresql_where=text("lo IS NOT NULL"),
     ),
+    sqlite_with_rowid=False,
+)
+
+# What exports need of each stored indicator version, so that blocklists, RPZ zones and Suricata rules stream
+# from SQL without parsing JSON (accord.correlate.indicator_values fills it in the writing transaction).
+# Row ord 0 of a version is its head: the facts its score is computed from (accord.correlate.scoring
+# score_facts: base, decay start, valid_until, revoked), its Suricata `rev` and name; kind and value are NULL.
+# Rows ord >= 1 are its exported values in order (index kind, value as an export writes it). A version
+# without a head row has not been indexed (stored by a path that does not fill the table): exports parse it.
+indicator_value = Table(
+    "indicator_value",
+    metadata,
+    Column("object_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("ord", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(64), nullable=True),
+    Column("value", Text, nullable=True),
+    Column("base", Float, nullable=True),
+    Column("start_us", BigInteger, nullable=True),
+    Column("until_us", BigInteger, nullable=True),
+    Column("revoked", Boolean, nullable=True),
+    Column("rev", BigInteger, nullable=True),
+    Column("name", Text, nullable=True),
     sqlite_with_rowid=False,
 )

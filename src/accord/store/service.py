@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
+from accord.correlate import indicator_values
 from accord.correlate.indexer import Flag, PendingRows, index_rows
 from accord.correlate.warninglists import active_matcher
 from accord.sharing.policy import Principal
@@ -161,6 +162,7 @@ def ingest_batches(
         index_rows(conn, pending)
         if report.stored:
             repo.ensure_statistics(conn)
+            indicator_values.fill(conn, report.stored_seqs)
             hooks.run(conn, report.stored_seqs)
     return report
 

@@ -194,7 +194,7 @@ def test_rpz_serial_increases_on_change(demo):
 def test_suricata_rules_for_awkward_values_parse():
     from suricata_check._suricata_check import is_valid_rule, parse
 
-    from accord.exports.source import Item, Value
+    from accord.exports.source import Indicator, Value
     from accord.exports.suricata import rules
 
     values = [
@@ -205,8 +205,9 @@ def test_suricata_rules_for_awkward_values_parse():
         Value("domain", "xn--bcher-kva.example", 80.0, True, ()),
         Value("domain", "inactive.example", 10.0, False, ()),
     ]
-    obj = {"type": "indicator", "name": 'odd "name"; with|pipes', "modified": "2026-01-01T00:00:00Z"}
-    item = Item(1, "indicator--00000000-0000-4000-8000-000000000001", "indicator", 1, None, obj, b"", values)
+    item = Indicator(
+        1, "indicator--00000000-0000-4000-8000-000000000001", 'odd "name"; with|pipes', 189_388_800, values
+    )
     body = b"".join(rules([[item]])).decode()
     lines = [line for line in body.splitlines() if not line.startswith("#")]
     assert len(lines) == 2 + 2 + 1 + 1 + 2  # both directions per address, one rule per URL, DNS and TLS per domain

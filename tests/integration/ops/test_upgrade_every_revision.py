@@ -285,6 +285,12 @@ def test_a_database_at_every_earlier_revision_upgrades_with_its_data(old_engine:
         if "joint_link" in inserted:  # 0019 records the values of objects already linked to cases
             values = conn.execute(sa.text("SELECT case_id, kind, key, object_id FROM joint_case_value")).all()
             assert [tuple(v) for v in values] == [(1, "ip", "198.51.100.7", INDICATOR)]
+        if revision < "0017":  # 0017 filled what exports read of every indicator version stored before it:
+            # its head row, then its value
+            rows = conn.execute(sa.text("SELECT object_seq, ord, kind, value FROM indicator_value ORDER BY 1, 2"))
+            assert [tuple(v) for v in rows] == [
+                (seq, n, *row) for seq in (1, 2, 3) for n, row in enumerate([(None, None), ("ip", "198.51.100.7")])
+            ]
         assert verify(conn).ok
         principal = accounts.authenticate(conn, Credentials(token=token))
         assert principal is not None

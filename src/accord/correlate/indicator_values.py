@@ -1,0 +1,142 @@
+"""What exports need of each indicator version, computed once when it is stored (the `indicator_value` table).
+
+An export of active values (blocklist, RPZ, Suricata) would otherwise parse every readable indicator's JSON
+and pattern and compute its score facts on every request. Here they are computed in the writing transaction
+(`fill`, called by the store for the versions one ingest stored) and read back as plain rows; the score itself
+still depends on the time, the sightings the caller may read and the decay model of the value's kind, so it is
+computed at export time by `scoring.score_from_facts` (the one formula). Warninglists are matched at export
+time too: the active lists may change after a value was stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, delete, select
+
+from accord.core.db import insert_rows
+from accord.correlate.scoring import is_indicator, score_facts
+from accord.correlate.values import IndexValue, values_of
+from accord.models.correlate import indicator_value
+from accord.models.objects import stix_object
+from accord.stix.timestamps import timestamp_to_micros
+
+COLUMNS = ("object_seq", "ord", "kind", "value", "base", "start_us", "until_us", "revoked", "rev", "name")
+NAME_CHARS = 120  # what a Suricata rule's msg shows of an indicator's name
+_REV_EPOCH = 1_577_836_800  # 2020-01-01T00:00:00Z
+_CHUNK = 500
+_HASH_PREFIX = "hash:"
+
+
+def export_kind(kind: str, value: str) -> str:
+    """The kind a blocklist or CSV gives an index row: ip, cidr, domain, url, md5, sha1, sha256, email, ..."""
+    if kind == "ip":
+        return "cidr" if "/" in value else "ip"
+    if kind.startswith(_HASH_PREFIX):
+        return kind[len(_HASH_PREFIX) :]
+    return kind
+
+
+def host_of(url: str) -> str:
+    """The host part of a URL (brackets and port removed)."""
+    rest = url.partition("://")[2]
+    host = rest.split("/", 1)[0].rpartition("@")[2]
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def exported_values(obj: dict[str, Any]) -> list[IndexValue]:
+    """The values of an object that exports carry, in order, each (export kind, value) once.
+
+    Links (ref:) and non-correlating rows are left out, and so is the host of a URL right after it: a URL is
+    not a verdict on its whole host.
+    """
+    out: list[IndexValue] = []
+    url_host: str | None = None
+    seen: set[tuple[str, str]] = set()
+    for row in values_of(obj):
+        if not row.correlating or row.kind.startswith("ref:"):
+            url_host = None
+            continue
+        if url_host is not None and row.kind in ("domain", "ip") and row.value == url_host:
+            url_host = None
+            continue
+        url_host = host_of(row.value) if row.kind == "url" else None
+        key = (export_kind(row.kind, row.value), row.value)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(row)
+    return out
+
+
+def rule_rev(obj: dict[str, Any]) -> int:
+    """A Suricata rule's revision: the indicator's modified time in seconds since 2020 (at least 1)."""
+    stamp = obj.get("modified") or obj.get("created")
+    try:
+        seconds = timestamp_to_micros(stamp) // 1_000_000 if isinstance(stamp, str) else 0
+    except ValueError:
+        seconds = 0
+    return max(1, seconds - _REV_EPOCH)
+
+
+def rows_of(seq: int, obj: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The `indicator_value` rows (COLUMNS order) of one stored indicator version: its head, then its values."""
+    base, start_us, until_us, revoked = score_facts(obj)
+    name = obj.get("name")
+    head = (
+        seq,
+        0,
+        None,
+        None,
+        base,
+        start_us,
+        until_us,
+        revoked,
+        rule_rev(obj),
+        str(name)[:NAME_CHARS] if name else None,
+    )
+    rows: list[tuple[Any, ...]] = [head]
+    for n, row in enumerate(exported_values(obj), 1):
+        rows.append((seq, n, row.kind, row.value, None, None, None, None, None, None))
+    return rows
+
+
+def fill(conn: Connection, seqs: Sequence[int]) -> None:
+    """Store the rows of the indicator versions among `seqs` (just stored, in the caller's transaction)."""
+    o = stix_object.c
+    ordered = sorted(seqs)
+    for start in range(0, len(ordered), _CHUNK):
+        part = ordered[start : start + _CHUNK]
+        found = conn.execute(select(o.seq, o.raw).where(o.seq.in_(part), o.type == "indicator").order_by(o.seq)).all()
+        rows: list[tuple[Any, ...]] = []
+        for seq, raw in found:
+            obj = orjson.loads(raw)
+            if is_indicator(obj):
+                rows += rows_of(int(seq), obj)
+        insert_rows(conn, indicator_value.name, COLUMNS, rows)
+
+
+def backfill(conn: Connection, batch: int = 5_000) -> int:
+    """Fill the table for every stored indicator version that has no rows yet (the migration runs it); the count."""
+    o, iv = stix_object.c, indicator_value.c
+    last, done = -1, 0
+    while True:
+        seqs = [
+            int(s)
+            for s in conn.execute(
+                select(o.seq)
+                .where(o.type == "indicator", o.seq > last, ~o.seq.in_(select(iv.object_seq).where(iv.ord == 0)))
+                .order_by(o.seq)
+                .limit(batch)
+            ).scalars()
+        ]
+        if not seqs:
+            return done
+        conn.execute(delete(indicator_value).where(iv.object_seq.in_(seqs)))  # values of a version without head
+        fill(conn, seqs)
+        done += len(seqs)
+        last = seqs[-1]
