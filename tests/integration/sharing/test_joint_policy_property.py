@@ -346,13 +346,14 @@ def _check(conn, p: Principal, final: dict[str, set[int]]) -> None:
         for value in summary:
             assert {x["id"] for x in value["cases"]} <= readable_cases - {cid}
         # The shared address shows exactly when the caller reads a linked indicator (through a readable link)
-        # and, counted per owner, exactly the other indicators it reads.
+        # and, counted per owner, exactly the other indicators holding it that it reads (echoes hold only an
+        # organisation's documentation address, which warninglists drop).
         indicators = {r.id: r for r in conn.execute(select(stix_object).where(stix_object.c.type == "indicator"))}
         linked_ids = {link.object_id for link in links}
         holds = any(link.seq in allowed and indicators[link.object_id].seq in allowed for link in links)
         others: dict[str, int] = {}
         for oid, ind in indicators.items():
-            if oid not in linked_ids and ind.seq in allowed:
+            if oid not in linked_ids and ind.seq in allowed and SHARED in orjson.loads(ind.raw)["pattern"]:
                 owner = accounts.get_org(conn, ind.owner_org_id).name
                 others[owner] = others.get(owner, 0) + 1
         shown = {(s["org"], s["objects"]) for v in summary if v["value"] == SHARED for s in v["seen_by"]}
