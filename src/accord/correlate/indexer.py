@@ -87,11 +87,12 @@ class PendingRows:
     are stored leaves only the sorts for the end. A bucket's rows leave out the kind (the bucket's).
     """
 
-    __slots__ = ("by_kind", "versions")
+    __slots__ = ("by_kind", "exports", "versions")
 
     def __init__(self) -> None:
         self.by_kind: dict[str, list[tuple[Any, ...]]] = {}  # kind -> (key, seq, value, lo, hi, correlating)
         self.versions = 0
+        self.exports: list[tuple[Any, ...]] = []  # indicator_value rows of the same versions (indicator_values)
 
     def add(self, seq: int, entries: Iterable[IndexEntry]) -> None:
         """Queue the rows of one newly stored version (versions come in seq order)."""

@@ -48,16 +48,16 @@ def host_of(url: str) -> str:
     return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
-def exported_values(obj: dict[str, Any]) -> list[IndexValue]:
+def exported_values(obj: dict[str, Any], values: Sequence[IndexValue] | None = None) -> list[IndexValue]:
     """The values of an object that exports carry, in order, each (export kind, value) once.
 
     Links (ref:) and non-correlating rows are left out, and so is the host of a URL right after it: a URL is
-    not a verdict on its whole host.
+    not a verdict on its whole host. `values`: the object's values_of(), when the caller has them already.
     """
     out: list[IndexValue] = []
     url_host: str | None = None
     seen: set[tuple[str, str]] = set()
-    for row in values_of(obj):
+    for row in values_of(obj) if values is None else values:
         if not row.correlating or row.kind.startswith("ref:"):
             url_host = None
             continue
@@ -83,30 +83,36 @@ def rule_rev(obj: dict[str, Any]) -> int:
     return max(1, seconds - _REV_EPOCH)
 
 
-def rows_of(seq: int, obj: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """The `indicator_value` rows (COLUMNS order) of one stored indicator version: its head, then its values."""
+def export_rows(obj: dict[str, Any], values: Sequence[IndexValue] | None = None) -> tuple[tuple[Any, ...], ...]:
+    """The `indicator_value` rows of one indicator version without their first column (the seq, not known until
+    it is stored): its head, then its values; () for an object that is no indicator. The store's prepare step
+    computes them with the index rows (in helper processes for a bulk import), from the values it has already."""
+    if obj.get("type") != "indicator" or not is_indicator(obj):
+        return ()
     base, start_us, until_us, revoked = score_facts(obj)
     name = obj.get("name")
-    head = (
-        seq,
-        0,
-        None,
-        None,
-        base,
-        start_us,
-        until_us,
-        revoked,
-        rule_rev(obj),
-        str(name)[:NAME_CHARS] if name else None,
-    )
+    head = (0, None, None, base, start_us, until_us, revoked, rule_rev(obj), str(name)[:NAME_CHARS] if name else None)
     rows: list[tuple[Any, ...]] = [head]
-    for n, row in enumerate(exported_values(obj), 1):
-        rows.append((seq, n, row.kind, row.value, None, None, None, None, None, None))
-    return rows
+    for n, row in enumerate(exported_values(obj, values), 1):
+        rows.append((n, row.kind, row.value, None, None, None, None, None, None))
+    return tuple(rows)
+
+
+def rows_of(seq: int, obj: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The `indicator_value` rows (COLUMNS order) of one stored indicator version: its head, then its values."""
+    return [(seq, *row) for row in export_rows(obj)]
+
+
+def insert(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Write rows (COLUMNS order) of versions stored in the caller's transaction; empties `rows`."""
+    for start in range(0, len(rows), 5_000):
+        insert_rows(conn, indicator_value.name, COLUMNS, rows[start : start + 5_000])
+    rows.clear()
 
 
 def fill(conn: Connection, seqs: Sequence[int]) -> None:
-    """Store the rows of the indicator versions among `seqs` (just stored, in the caller's transaction)."""
+    """Store the rows of the indicator versions among `seqs`, read back from the store (the migration's backfill;
+    the write path has them from prepare)."""
     o = stix_object.c
     ordered = sorted(seqs)
     for start in range(0, len(ordered), _CHUNK):
@@ -114,10 +120,8 @@ def fill(conn: Connection, seqs: Sequence[int]) -> None:
         found = conn.execute(select(o.seq, o.raw).where(o.seq.in_(part), o.type == "indicator").order_by(o.seq)).all()
         rows: list[tuple[Any, ...]] = []
         for seq, raw in found:
-            obj = orjson.loads(raw)
-            if is_indicator(obj):
-                rows += rows_of(int(seq), obj)
-        insert_rows(conn, indicator_value.name, COLUMNS, rows)
+            rows += rows_of(int(seq), orjson.loads(raw))
+        insert(conn, rows)
 
 
 def backfill(conn: Connection, batch: int = 5_000) -> int:

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from accord.correlate.indexer import Flag, IndexEntry, index_entries, listed_values
+from accord.correlate.indicator_values import export_rows
 from accord.correlate.values import values_of
 from accord.correlate.warninglists import WarninglistMatcher
 from accord.correlate.words import word_entries
@@ -57,6 +58,7 @@ class Prepared(NamedTuple):
     id_key: int  # accord.stix.ids.id_key(id): how the store finds the object's versions
     values: tuple[IndexEntry, ...] = ()  # value-index rows (accord.correlate), computed here to run in workers
     listed: tuple[Flag, ...] = ()  # its values on active warninglists (flagged in ingest reports)
+    exports: tuple[tuple[Any, ...], ...] = ()  # an indicator's rows for exports (accord.correlate.indicator_values)
 
 
 class Refused(NamedTuple):
@@ -152,6 +154,7 @@ def prepare_rows(
     raws = [orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) for obj in valid]
     entries: list[tuple[IndexEntry, ...]] = [()] * len(valid)
     flags: list[tuple[Flag, ...]] = [()] * len(valid)
+    values: list[Any] = [None] * len(valid)
     if index:
         pairs = zip(valid, raws, strict=True)
         values = [values_of(obj) if len(raw) <= max_bytes else () for obj, raw in pairs]
@@ -159,6 +162,7 @@ def prepare_rows(
         entries = [index_entries(v) + word_entries(obj) for v, obj in zip(values, valid, strict=True)]
         if wl is not None:
             flags = [listed_values(v, wl) if v else () for v in values]
+    exports = [export_rows(obj, v) if obj["type"] == "indicator" else () for obj, v in zip(valid, values, strict=True)]
     out: list[Row] = []
     k = 0
     for obj, reason in zip(objs, reasons, strict=True):
@@ -189,6 +193,7 @@ def prepare_rows(
                     id_key(obj["id"]),
                     entries[k],
                     flags[k],
+                    exports[k],
                 )
             )
         k += 1

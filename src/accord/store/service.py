@@ -159,10 +159,11 @@ def ingest_batches(
                 report.merge(_ingest_batch(conn, given[start : start + size], ctx, orgs, pending))
             if pending.versions >= INDEX_FLUSH:
                 index_rows(conn, pending)
+                indicator_values.insert(conn, pending.exports)
         index_rows(conn, pending)
+        indicator_values.insert(conn, pending.exports)
         if report.stored:
             repo.ensure_statistics(conn)
-            indicator_values.fill(conn, report.stored_seqs)
             hooks.run(conn, report.stored_seqs)
     return report
 
@@ -286,11 +287,11 @@ def _write(
     tick = repo.allocate_ticks(conn, count)
     peer_id = ctx.peer_id
     rows: list[tuple[Any, ...]] = []
-    append, add = rows.append, pending.add
+    append, add, exports = rows.append, pending.add, pending.exports
     touched: dict[int, CopyState] = {}  # the copies written to, by id() of their state
     for seq, (item, owner, st) in enumerate(accepted, tick):
         # Unpacked once (13 attribute lookups of a named tuple cost more than building the row).
-        oid, otype, version, created, spec_version, revoked, tlp, _, raw, body_hash, key, values, _ = item
+        oid, otype, version, created, spec_version, revoked, tlp, _, raw, body_hash, key, values, _, exported = item
         versions = st.versions
         # The newest version of each touched copy decides is_latest (a new object has one version).
         latest = len(versions) == 1 or version == max(versions)
@@ -316,6 +317,8 @@ def _write(
         )
         if values:
             add(seq, values)
+        if exported:
+            exports += [(seq, *row) for row in exported]
     tick += len(rows)
     stale = [
         st.latest_seq for st in touched.values() if st.latest_seq is not None and st.latest_version != max(st.versions)
