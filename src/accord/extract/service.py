@@ -151,18 +151,7 @@ def warninglist_names(finding: Finding) -> list[str]:
 def finding_dict(finding: Finding) -> dict[str, Any]:
     """A finding as JSON: type, fanged value, offsets, context, occurrences, flags and warninglist hits."""
     kind, value, start, end, context, flags, occurrences = finding
-    if not flags:  # most findings of a dense report: no list to filter (bench_extract.py, CLI rows)
-        return {
-            "type": kind,
-            "value": value,
-            "start": start,
-            "end": end,
-            "context": context,
-            "occurrences": occurrences,
-            "flags": [],
-            "aliases": [],
-            "warninglists": [],
-        }
+    # Most findings of a dense report carry no flag: no list to filter (bench_extract.py, CLI rows).
     return {
         "type": kind,
         "value": value,
@@ -170,7 +159,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
         "end": end,
         "context": context,
         "occurrences": occurrences,
-        "flags": [flag for flag in flags if not flag.startswith(_WARNINGLIST)],
-        "aliases": [flag[len(_ALIAS) :] for flag in flags if flag.startswith(_ALIAS)],
-        "warninglists": [flag[len(_WARNINGLIST) :] for flag in flags if flag.startswith(_WARNINGLIST)],
+        "flags": [flag for flag in flags if not flag.startswith(_WARNINGLIST)] if flags else [],
+        "aliases": [flag[len(_ALIAS) :] for flag in flags if flag.startswith(_ALIAS)] if flags else [],
+        "warninglists": [flag[len(_WARNINGLIST) :] for flag in flags if flag.startswith(_WARNINGLIST)] if flags else [],
     }
