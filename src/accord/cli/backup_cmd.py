@@ -21,9 +21,6 @@ def backup_cmd(
     keys: Path | None = typer.Option(None, "--keys", help=_KEYS_HELP),
 ) -> None:
     """Back up the node's database while it runs (SQLite online backup; pg_dump custom format on PostgreSQL)."""
-    import accord.federation
-    import accord.feeds.service  # noqa: F401  (register their secret columns)
-
     if keys is not None and keys.resolve() == file.resolve():
         raise BadRequest("give --keys a file of its own: the keys are kept apart from the database")
     engine = get_engine()
@@ -43,9 +40,6 @@ def restore_cmd(
     keys: Path | None = typer.Option(None, "--keys", help="the key file written by `accord backup --keys`"),
 ) -> None:
     """Restore a backup into this empty node (stop the node first), then bring its schema up to date."""
-    import accord.federation
-    import accord.feeds.service  # noqa: F401  (register their secret columns)
-
     engine = get_engine()
     result = backups.restore(engine, file, keys)
     with unit_of_work() as conn:

@@ -22,10 +22,6 @@ def node_key() -> None:
 @node_app.command("rotate-key")
 def node_rotate_key() -> None:
     """Make a new secret-encryption key and re-encrypt every stored secret with it."""
-    # The packages whose tables hold secrets register their columns when imported.
-    import accord.federation
-    import accord.feeds.service
-    import accord.joint.webhooks  # noqa: F401
     from accord.core.keys import rotate_secret_key
 
     result = rotate_secret_key(get_engine())

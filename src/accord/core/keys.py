@@ -260,19 +260,14 @@ def decrypt_secret(stored: str) -> str:
 
 # ------------------------------------------------------------------------------------------------- rotation
 
-# Every column that holds encrypted secrets, as (table, column). Registered at import time by the package that
-# owns the table; `accord node rotate-key` imports the packages whose tables hold secrets before it rotates.
-_secret_columns: dict[tuple[str, str], None] = {("feed", "password"): None}
-
-
-def register_secret_column(table_name: str, column: str) -> None:
-    """Declare that table.column holds secrets encrypted with encrypt_secret, so that rotation re-encrypts it."""
-    _secret_columns[(table_name, column)] = None
-
-
-def secret_columns() -> list[tuple[str, str]]:
-    """The registered (table, column) pairs, in registration order."""
-    return list(_secret_columns)
+# Every column that holds encrypted secrets, as (table, column), named here in one place so that rotation, backup
+# and restore see all of them whatever the process imported: a feed's password, a peer's token, a webhook's
+# signing secret. A table that this database does not have yet is skipped.
+_secret_columns: dict[tuple[str, str], None] = {
+    ("feed", "password"): None,
+    ("peer", "secret"): None,
+    ("webhook", "secret"): None,
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from accord.accounts import service as accounts
 from accord.audit.service import record
 from accord.core.clock import now_us
 from accord.core.errors import BadRequest, NotFound
-from accord.core.keys import decrypt_secret, encrypt_secret, register_secret_column
+from accord.core.keys import decrypt_secret, encrypt_secret
 from accord.core.settings import get_settings
 from accord.jobs.repository import enqueue_job
 from accord.joint.objects import timestamp
@@ -46,8 +46,6 @@ DELIVERY_HEADER = "X-Accord-Webhook-Delivery"
 MAX_PER_ORG = 20
 MIN_SECRET = 16
 STATUSES = ("pending", "delivered", "dead", "withheld")
-
-register_secret_column("webhook", "secret")
 
 
 def sign(secret: str, stamp: str, body: bytes) -> str:

@@ -77,15 +77,17 @@ def test_rotation_reencrypts_and_the_feed_still_authenticates(
     add(engine, "open", private.url("blocklist.txt"), "text")  # no password: nothing to rotate
     assert pull_feed(engine, "private").status == "ok"
     before = stored_password(engine)
-    # A peer's token rotates with the feeds' passwords (accord.federation registers it).
+    # A peer's token rotates with the feeds' passwords.
     with transaction(engine) as conn:
         host = host_org(conn)
         add_peer(conn, PeerSpec(name="partner", url="https://partner.example/taxii2/", org=host.name, token="tok-1"))
-    # Registered columns that this database does not have (yet) are skipped.
-    monkeypatch.setattr(keys, "_secret_columns", dict(keys._secret_columns))
-    keys.register_secret_column("no_such_table", "secret")
+    # Columns that this database does not have (yet) are skipped.
+    monkeypatch.setattr(keys, "_secret_columns", {**keys._secret_columns, ("no_such_table", "secret"): None})
     rotation = keys.rotate_secret_key(engine)
-    assert (rotation.reencrypted, rotation.by_column) == (2, {"feed.password": 1, "peer.secret": 1})
+    assert (rotation.reencrypted, rotation.by_column) == (
+        2,
+        {"feed.password": 1, "peer.secret": 1, "webhook.secret": 0},
+    )
     with transaction(engine) as conn:
         token = conn.execute(select(peer.c.secret).where(peer.c.name == "partner")).scalar_one()
     assert (key_id(token), keys.decrypt_secret(token)) == (rotation.key_id, "tok-1")
@@ -114,7 +116,11 @@ def test_an_interrupted_rotation_loses_nothing(engine: Engine, private: FeedServ
     (directory / "secret.key.next").write_text(new_key.hex())
     with transaction(engine) as conn:
         ring = {keys._key_id(current): current, keys._key_id(new_key): new_key}
-        assert keys.reencrypt_secrets(conn, ring, new_key) == {"feed.password": 1, "peer.secret": 0}
+        assert keys.reencrypt_secrets(conn, ring, new_key) == {
+            "feed.password": 1,
+            "peer.secret": 0,
+            "webhook.secret": 0,
+        }
     assert key_id(stored_password(engine)) == keys._key_id(new_key)
     assert keys.decrypt_secret(stored_password(engine)) == PASSWORD
     assert pull_feed(engine, "private").status == "ok"
