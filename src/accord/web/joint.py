@@ -8,8 +8,6 @@ one that does not exist (R7, W3). Each write is audited by the service it calls.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -21,10 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from accord.accounts import service as accounts
 from accord.api.deps import read_conn
 from accord.core.db import get_engine, read_transaction, transaction
-from accord.core.errors import BadRequest, Forbidden, NotFound
+from accord.core.errors import BadRequest, NotFound
 from accord.joint import notify, objects, rfi, service, work
-from accord.sharing import cursors
 from accord.sharing.policy import Principal
+from accord.web import forms
 from accord.web.render import BADGES, NAV, NavItem, page
 from accord.web.session import check_csrf, web_principal
 from accord.web.views import title_of, tlp_label
@@ -37,8 +35,6 @@ LINKS_SHOWN = 200
 TASKS_PAGE = 100
 RFIS_PAGE = 50
 FEED_PAGE = 50
-SPLIT = re.compile(r"[\s,;]+")
-NAMES = re.compile(r"\s*[,\n]\s*")
 CASE_TLPS = ("amber", "green", "clear")
 
 _JOINT_NAV = [
@@ -59,52 +55,6 @@ def _unread(principal: Principal) -> int:
 BADGES["/notifications"] = _unread
 
 
-def _names(text: str) -> list[str]:
-    """Organisation names (or e-mails), one per line or comma-separated."""
-    return [n for n in (part.strip() for part in NAMES.split(text or "")) if n]
-
-
-def _ids(text: str) -> list[str]:
-    return [i for i in SPLIT.split(text.strip()) if i] if text.strip() else []
-
-
-def _writer(principal: Principal) -> None:
-    if not principal.can_write:
-        raise Forbidden("this session cannot write (read-only token or reader role)")
-
-
-async def _write(
-    request: Request, principal: Principal, action: Callable[[Connection, dict[str, str]], str]
-) -> Response:
-    """Check the form's CSRF value and the user's write access, run `action` in one transaction, then go to
-    the page it names (post/redirect/get)."""
-    form = await check_csrf(request)
-    _writer(principal)
-
-    def run() -> str:
-        with transaction(get_engine()) as conn:
-            return action(conn, form)
-
-    target = await run_in_threadpool(run)
-    return RedirectResponse(target, status_code=303)
-
-
-def _keyset(
-    principal: Principal,
-    scope: str,
-    query: object,
-    cursor: str | None,
-    limit: int,
-    fetch: Callable[[int | None, int], list[dict[str, Any]]],
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of `fetch(position, limit + 1)` and the opaque cursor of the next (bound to user and query)."""
-    bound = cursors.binding(principal, scope, query)
-    position = None if cursor is None else cursors.read_cursor(cursor, bound, param="after")
-    items = fetch(position, limit + 1)
-    following = cursors.make_cursor(items[limit - 1]["_key"], bound) if len(items) > limit else None
-    return items[:limit], following
-
-
 # --- cases -----------------------------------------------------------------------------------------------------
 
 
@@ -122,7 +72,7 @@ def cases_board(
     def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
         return service.list_cases(conn, principal, before_id=position, limit=n, status=wanted)
 
-    cases, following = _keyset(principal, "web:cases", wanted, after, CASES_PAGE, fetch)
+    cases, following = forms.keyset(principal, "web:cases", wanted, after, CASES_PAGE, fetch)
     return page(
         request,
         "cases.html",
@@ -148,12 +98,12 @@ async def open_case(request: Request, principal: Principal = Depends(web_princip
             description=form.get("description", ""),
             severity=form.get("severity", "medium"),
             tlp=form.get("tlp", "amber"),
-            participants=_names(form.get("participants", "")),
-            object_ids=_ids(form.get("object_ids", "")),
+            participants=forms.names(form.get("participants", "")),
+            object_ids=forms.ids(form.get("object_ids", "")),
         )
         return f"/cases/{case['id']}"
 
-    return await _write(request, principal, action)
+    return await forms.write(request, principal, action)
 
 
 def _linked(conn: Connection, principal: Principal, case_id: str) -> tuple[list[dict[str, Any]], bool]:
@@ -187,7 +137,7 @@ def case_page(
     def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
         return service.timeline(conn, principal, case_id, after_id=position, limit=n)
 
-    events, following = _keyset(principal, "web:case-timeline", case_id, after, TIMELINE_PAGE, fetch)
+    events, following = forms.keyset(principal, "web:case-timeline", case_id, after, TIMELINE_PAGE, fetch)
     linked, more_links = _linked(conn, principal, case_id)
     current = ref.row.status
     return page(
@@ -216,7 +166,7 @@ async def comment(request: Request, case_id: str, principal: Principal = Depends
         service.comment(conn, principal, case_id, form.get("content", ""))
         return f"/cases/{case_id}#comments"
 
-    return await _write(request, principal, action)
+    return await forms.write(request, principal, action)
 
 
 @router.post("/cases/{case_id}/tasks")
@@ -237,7 +187,7 @@ async def add_task(request: Request, case_id: str, principal: Principal = Depend
         )
         return f"/cases/{case_id}#tasks"
 
-    return await _write(request, principal, action)
+    return await forms.write(request, principal, action)
 
 
 @router.post("/cases/{case_id}/links")
@@ -245,10 +195,10 @@ async def link(request: Request, case_id: str, principal: Principal = Depends(we
     """Link objects (ids, one per line or separated by spaces or commas) to a case (any participant)."""
 
     def action(conn: Connection, form: dict[str, str]) -> str:
-        service.link_objects(conn, principal, case_id, _ids(form.get("object_ids", "")))
+        service.link_objects(conn, principal, case_id, forms.ids(form.get("object_ids", "")))
         return f"/cases/{case_id}#links"
 
-    return await _write(request, principal, action)
+    return await forms.write(request, principal, action)
 
 
 @router.post("/cases/{case_id}/status")
@@ -259,7 +209,7 @@ async def change_status(request: Request, case_id: str, principal: Principal = D
         service.change_status(conn, principal, case_id, form.get("status", ""), form.get("reason", ""))
         return f"/cases/{case_id}"
 
-    return await _write(request, principal, action)
+    return await forms.write(request, principal, action)
 
 
 @router.post("/cases/{case_id}/participants")
@@ -270,11 +220,11 @@ async def change_participants(
 
     def action(conn: Connection, form: dict[str, str]) -> str:
         service.change_participants(
-            conn, principal, case_id, add=_names(form.get("add", "")), remove=_names(form.get("remove", ""))
+            conn, principal, case_id, add=forms.names(form.get("add", "")), remove=forms.names(form.get("remove", ""))
         )
         return f"/cases/{case_id}"
 
-    return await _write(request, principal, action)
+    return await forms.write(request, principal, action)
 
 
 # --- tasks -----------------------------------------------------------------------------------------------------
@@ -296,7 +246,7 @@ async def update_task(request: Request, task_id: str, principal: Principal = Dep
         back = form.get("back", "")
         return "/tasks" if back == "mine" else f"/cases/{task['case']}#tasks"
 
-    return await _write(request, principal, action)
+    return await forms.write(request, principal, action)
 
 
 @router.get("/tasks")
@@ -311,7 +261,7 @@ def my_tasks(
     def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
         return work.my_tasks(conn, principal, after_id=position, limit=n)
 
-    tasks, following = _keyset(principal, "web:my-tasks", None, after, TASKS_PAGE, fetch)
+    tasks, following = forms.keyset(principal, "web:my-tasks", None, after, TASKS_PAGE, fetch)
     return page(request, "tasks.html", principal, tasks=tasks, next=following, task_statuses=objects.TASK_STATUSES)
 
 
@@ -330,7 +280,7 @@ def rfis_page(
     def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
         return rfi.list_rfis(conn, principal, before_id=position, limit=n)
 
-    rfis, following = _keyset(principal, "web:rfis", None, after, RFIS_PAGE, fetch)
+    rfis, following = forms.keyset(principal, "web:rfis", None, after, RFIS_PAGE, fetch)
     return page(request, "rfis.html", principal, rfis=rfis, next=following, tlps=CASE_TLPS)
 
 
@@ -339,7 +289,7 @@ async def ask(request: Request, principal: Principal = Depends(web_principal)) -
     """Ask partner organisations a question, about values and objects."""
 
     def action(conn: Connection, form: dict[str, str]) -> str:
-        to = _names(form.get("to", ""))
+        to = forms.names(form.get("to", ""))
         if not to:
             raise BadRequest("name at least one organisation to ask")
         asked = rfi.ask(
@@ -348,13 +298,13 @@ async def ask(request: Request, principal: Principal = Depends(web_principal)) -
             title=form.get("title", ""),
             question=form.get("question", ""),
             to=to,
-            values=_ids(form.get("values", "")),
-            object_ids=_ids(form.get("object_ids", "")),
+            values=forms.ids(form.get("values", "")),
+            object_ids=forms.ids(form.get("object_ids", "")),
             tlp=form.get("tlp", "amber"),
         )
         return f"/rfis/{asked['id']}"
 
-    return await _write(request, principal, action)
+    return await forms.write(request, principal, action)
 
 
 @router.get("/rfis/{rfi_id}")
@@ -385,10 +335,10 @@ async def answer(request: Request, rfi_id: str, principal: Principal = Depends(w
     """Answer a request addressed to the user's organisation."""
 
     def action(conn: Connection, form: dict[str, str]) -> str:
-        rfi.answer(conn, principal, rfi_id, form.get("content", ""), _ids(form.get("object_ids", "")))
+        rfi.answer(conn, principal, rfi_id, form.get("content", ""), forms.ids(form.get("object_ids", "")))
         return f"/rfis/{rfi_id}#answers"
 
-    return await _write(request, principal, action)
+    return await forms.write(request, principal, action)
 
 
 @router.post("/rfis/{rfi_id}/close")
@@ -399,7 +349,7 @@ async def close(request: Request, rfi_id: str, principal: Principal = Depends(we
         rfi.close(conn, principal, rfi_id, form.get("reason", ""))
         return f"/rfis/{rfi_id}"
 
-    return await _write(request, principal, action)
+    return await forms.write(request, principal, action)
 
 
 # --- notifications ---------------------------------------------------------------------------------------------
@@ -427,7 +377,7 @@ def notifications(
     def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
         return notify.feed(conn, principal, unread_only=unread, before_id=position, limit=n)
 
-    entries, following = _keyset(principal, "web:notifications", unread, after, FEED_PAGE, fetch)
+    entries, following = forms.keyset(principal, "web:notifications", unread, after, FEED_PAGE, fetch)
     for e in entries:
         e["path"] = _subject_path(e["subject"])
     return page(request, "notifications.html", principal, entries=entries, next=following, unread=unread)

@@ -18,7 +18,8 @@ from accord.core.errors import BadRequest, NotFound
 from accord.joint import objects as joint_objects
 from accord.joint import pir
 from accord.sharing.policy import Principal
-from accord.web.joint import CASE_TLPS, _keyset, _names, _write
+from accord.web import forms
+from accord.web.joint import CASE_TLPS
 from accord.web.render import NAV, NavItem, page
 from accord.web.session import web_principal
 
@@ -33,7 +34,7 @@ if not any(item.path == "/pirs" for item in NAV):  # after the requests, with th
 
 def _terms(text: str) -> list[str]:
     """Criterion terms: one per line or comma-separated."""
-    return _names(text)
+    return forms.names(text)
 
 
 @router.get("/pirs")
@@ -51,7 +52,7 @@ def pirs_page(
     def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
         return pir.list_pirs(conn, principal, before_id=position, limit=n, status=status or None)
 
-    pirs, following = _keyset(principal, "web:pirs", status, after, PIRS_PAGE, fetch)
+    pirs, following = forms.keyset(principal, "web:pirs", status, after, PIRS_PAGE, fetch)
     return page(
         request,
         "pirs.html",
@@ -74,13 +75,13 @@ async def create(request: Request, principal: Principal = Depends(web_principal)
             principal,
             title=form.get("title", ""),
             description=form.get("description", ""),
-            participants=_names(form.get("participants", "")),
+            participants=forms.names(form.get("participants", "")),
             tlp=form.get("tlp", "amber"),
             criteria={k: _terms(form.get(k, "")) for k in joint_objects.PIR_CRITERIA},
         )
         return f"/pirs/{created['id']}"
 
-    return await _write(request, principal, action)
+    return await forms.write(request, principal, action)
 
 
 @router.get("/pirs/{pir_id}")
@@ -100,7 +101,7 @@ def pir_page(
     def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
         return pir.matches(conn, principal, pir_id, before_id=position, limit=n)
 
-    matches, following = _keyset(principal, "web:pir-matches", pir_id, after, MATCHES_PAGE, fetch)
+    matches, following = forms.keyset(principal, "web:pir-matches", pir_id, after, MATCHES_PAGE, fetch)
     owner = found["owner"] == _org_name(conn, principal)
     return page(
         request,
@@ -121,7 +122,7 @@ async def change_status(request: Request, pir_id: str, principal: Principal = De
         pir.update_pir(conn, principal, pir_id, status=form.get("status", ""))
         return f"/pirs/{pir_id}"
 
-    return await _write(request, principal, action)
+    return await forms.write(request, principal, action)
 
 
 def _org_name(conn: Connection, principal: Principal) -> str:
