@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -22,9 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 ROUND_EXAMPLES = 25  # per operation, mode and role in one round; rounds repeat until the target is reached
 
 
-def _database(kind: str, tmp: Path) -> str:
+@contextmanager
+def _database(kind: str, tmp: Path) -> Iterator[str]:
+    """The database URL of a fresh node; a PostgreSQL database made for the run is dropped after it."""
     if kind == "sqlite":
-        return f"sqlite:///{tmp / 'fuzz.db'}"
+        yield f"sqlite:///{tmp / 'fuzz.db'}"
+        return
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -35,8 +40,12 @@ def _database(kind: str, tmp: Path) -> str:
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def run_backend(kind: str, target: int) -> tuple[float, object]:
@@ -48,8 +57,8 @@ def run_backend(kind: str, target: int) -> tuple[float, object]:
     from accord.core import settings as core_settings
     from accord.core.migrate import upgrade
 
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["ACCORD_DATABASE_URL"] = _database(kind, Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp, _database(kind, Path(tmp)) as url:
+        os.environ["ACCORD_DATABASE_URL"] = url
         os.environ["ACCORD_VAR_DIR"] = str(Path(tmp) / "var")
         os.environ["ACCORD_RUN_JOBS"] = "0"
         core_settings.get_settings.cache_clear()
