@@ -38,6 +38,21 @@ WORDS = [
     "api",
 ]
 
+# Infrastructure that every demo organisation reports (one indicator in eleven), so that a newcomer sees partners'
+# content correlate with their own: on report pages, in lookups and on the dashboard's top values.
+SHARED_INFRA = [
+    ("[ipv4-addr:value = '185.220.101.47']", "C2 server 185.220.101.47"),
+    ("[domain-name:value = 'login-secure-mail.ru']", "Phishing domain login-secure-mail.ru"),
+    ("[ipv4-addr:value = '45.155.205.233']", "C2 server 45.155.205.233"),
+    ("[url:value = 'https://cdn-update-check.com/update.php']", "Payload URL on cdn-update-check.com"),
+    ("[domain-name:value = 'portal-verify-account.top']", "Phishing domain portal-verify-account.top"),
+    ("[ipv4-addr:value = '91.243.44.120']", "C2 server 91.243.44.120"),
+    ("[domain-name:value = 'sync-files-cloud.xyz']", "Phishing domain sync-files-cloud.xyz"),
+    ("[ipv4-addr:value = '194.26.192.64']", "C2 server 194.26.192.64"),
+    ("[domain-name:value = 'api-mail-secure.info']", "Phishing domain api-mail-secure.info"),
+    ("[ipv4-addr:value = '77.91.124.55']", "C2 server 77.91.124.55"),
+]
+
 
 def _id(kind: str, *parts: object) -> str:
     return f"{kind}--{uuid.uuid5(NS, '/'.join(map(str, (kind, *parts))))}"
@@ -115,6 +130,8 @@ def org_content(org_key: str, identity_id: str, *, seed: int, indicators: int = 
     for i in range(indicators):
         ts = _ts(rng)
         pattern, name = _pattern(rng, org_key, i)
+        if i % 11 == 5:
+            pattern, name = SHARED_INFRA[(i // 11) % len(SHARED_INFRA)]
         ind = {
             **common,
             "type": "indicator",
