@@ -32,7 +32,8 @@ def _table(results: list[dict[str, Any]]) -> Table:
         for item in result["values"]:
             lists = ", ".join(item["warninglists"])
             if item.get("widespread"):
-                table.add_row(result["input"], item["kind"], item["value"], lists, f"widespread: {item['count']}")
+                count = f"{item['count']}{'+' if item.get('count_capped') else ''}"  # capped: at least that many
+                table.add_row(result["input"], item["kind"], item["value"], lists, f"widespread: {count}")
                 continue
             matches = item["matches"] or [None]
             for m in matches:

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     login_max_delay_seconds: float = Field(default=900.0, description="the longest sign-in delay")
     value_index: bool = Field(default=True, description="fill the correlation value index on ingest")
     correlation_widespread: int = 50
+    correlation_count_cap: int = Field(
+        default=200,
+        description="a widespread value's readable objects are counted up to this many per probe (then a lower bound)",
+    )
     warninglists: str = Field(default="", description="comma-separated active warninglist names; empty = defaults")
     extract_max_bytes: int = Field(default=20_000_000, description="largest document `extract` reads or fetches")
     extract_fetch_timeout: float = Field(default=20.0, description="seconds allowed to fetch a report URL")

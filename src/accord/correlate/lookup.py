@@ -6,10 +6,10 @@ under one parent). Stages (each one SQL statement whatever the batch size; later
 earlier ones found something): CIDR prefix lengths in use (only when the input holds addresses); the
 answers, where each probe first counts its index rows and, at most `correlation_widespread` of them,
 returns its readable objects with their bodies; for values with many more index rows, a count of the
-readable objects; the answers of values above the limit that may still have few readable objects; first
-and last seen of objects with several versions; the links of the matched objects (reports, relationships,
-sightings); and the names of related intrusion sets, malware, campaigns and threat actors. Every stage
-that reveals an object or a count filters through the policy.
+readable objects that stops at `correlation_count_cap` per probe; the answers of values above the limit
+that may still have few readable objects; first and last seen of objects with several versions; the links
+of the matched objects (reports, relationships, sightings); and the names of related intrusion sets, malware,
+campaigns and threat actors. Every stage that reveals an object or a count filters through the policy.
 
 Warninglists are checked at query time with the cached in-memory matcher (not stored at ingest), so changing
 the active lists takes effect at once and never needs a re-index.
@@ -53,9 +53,15 @@ ProbeKey = tuple[str, str, str, str]  # mode, kind, a, b
 
 
 def answers(
-    conn: Connection, principal: Principal, probes: Mapping[ProbeKey, list[int]], own: Sequence[str], limit: int
-) -> tuple[dict[int, dict[int, repo.Answer]], dict[int, int]]:
-    """Per tag: its readable answers (one per object) when at most `limit`, else the count of readable objects.
+    conn: Connection,
+    principal: Principal,
+    probes: Mapping[ProbeKey, list[int]],
+    own: Sequence[str],
+    limit: int,
+    cap: int,
+) -> tuple[dict[int, dict[int, repo.Answer]], dict[int, tuple[int, bool]]]:
+    """Per tag: its readable answers (one per object) when at most `limit`, else the count of readable objects
+    and whether counting stopped at `cap` objects of a probe (then the count is a lower bound).
 
     `probes` maps each distinct probe to the tags that need it (URLs on one host, siblings under one
     parent): each runs once. `own` is each tag's own index key: an object holding it answers as an exact
@@ -76,25 +82,34 @@ def answers(
     found, above = repo.answers(conn, principal, [(n, *key) for n, key in enumerate(keys)], limit)
     keep(found)
     # Tags with probes above the limit in index rows (readable or not): with a few times the limit, their
-    # readable answers are fetched and counted here; with more, they are counted in the database first and
-    # fetched only when at most `limit` turn out readable.
+    # readable answers are fetched and counted here; with more, their readable objects are counted in the
+    # database first, at most `cap` per probe, and fetched only when at most `limit` turn out readable.
     big_rows: dict[int, int] = defaultdict(int)
     for n, count in above.items():
         for tag in tags_of[n]:
             big_rows[tag] += count
     far = {tag for tag, count in big_rows.items() if count > _FETCH_FACTOR * max(limit, 1)}
-    counted: dict[int, int] = {}
+    counted: dict[int, tuple[int, bool]] = {}
     if far:
-        tagged = [(tag, *key) for key, tags in probes.items() for tag in tags if tag in far]
-        counted = repo.readable_counts(conn, principal, tagged)
-    wanted = (big_rows.keys() - far) | {tag for tag, count in counted.items() if count <= limit}
+        big = [repo.Probe(n, *keys[n]) for n in sorted(above) if far.intersection(tags_of[n])]
+        matches, cut = repo.probe_capped(conn, principal, big, max(cap, limit + 1))
+        seqs: dict[int, set[int]] = {tag: set(per_tag.get(tag, ())) for tag in far}
+        capped: set[int] = set()
+        for m in matches:
+            for tag in tags_of[m.tag]:
+                if tag in far:
+                    seqs[tag].add(m.seq)
+        for n in cut:
+            capped.update(tags_of[n])
+        counted = {tag: (len(got), tag in capped) for tag, got in seqs.items() if len(got) > limit}
+    wanted = big_rows.keys() - counted.keys()
     fetch = [(n, *keys[n]) for n in above if wanted.intersection(tags_of[n])]
     if fetch:
         keep(repo.answers(conn, principal, fetch, None)[0])
-    widespread = {tag: count for tag, count in counted.items() if count > limit}
+    widespread = counted
     for tag, found_for_tag in per_tag.items():
-        if tag not in far and len(found_for_tag) > limit:
-            widespread[tag] = len(found_for_tag)
+        if tag not in counted and len(found_for_tag) > limit:
+            widespread[tag] = (len(found_for_tag), False)
     for tag in widespread:
         per_tag.pop(tag, None)
     return per_tag, widespread
@@ -130,7 +145,8 @@ def _answer(
     first_nul = next((i for i, value in enumerate(values) if "\x00" in value), None)
     if first_nul is not None:
         raise BadRequest(f"value {first_nul + 1} holds a NUL character (\\u0000); no stored value can")
-    limit = get_settings().correlation_widespread
+    settings = get_settings()
+    limit, cap = settings.correlation_widespread, settings.correlation_count_cap
     names = active_names()
     wl = get_matcher(names)
     # A batch allocates tens of thousands of acyclic rows, probes and dicts; each pass of the cyclic
@@ -139,14 +155,14 @@ def _answer(
         # A large batch in a read-only unit of work (nothing uncommitted of its own to see) is split: a
         # helper process answers the second half from its own snapshot while this one answers the first.
         if len(values) < SPLIT_MIN or not conn.get_execution_options().get("accord_readonly"):
-            return [_lookup(conn, principal, values, limit, wl)]
+            return [_lookup(conn, principal, values, limit, cap, wl)]
         split = len(values) * SPLIT_SHARE // 100
         url = shown_url(conn.engine)  # never the password: the helper finds it in its own settings
-        pending = helpers.submit(HELPER_TASK, pickle.dumps((url, names, limit, principal, list(values[split:]))))
+        pending = helpers.submit(HELPER_TASK, pickle.dumps((url, names, limit, cap, principal, list(values[split:]))))
         if pending is None:
-            return [_lookup(conn, principal, values, limit, wl)]
+            return [_lookup(conn, principal, values, limit, cap, wl)]
         try:
-            head: list[dict[str, Any]] | bytes = _lookup(conn, principal, values[:split], limit, wl)
+            head: list[dict[str, Any]] | bytes = _lookup(conn, principal, values[:split], limit, cap, wl)
             if encode:
                 head = orjson.dumps(head)
         except BaseException:
@@ -156,17 +172,17 @@ def _answer(
             return [head, pending.result()]
         except helpers.HelperError:
             log.exception("a helper process failed; answering its share here")
-            return [head, _lookup(conn, principal, values[split:], limit, wl)]
+            return [head, _lookup(conn, principal, values[split:], limit, cap, wl)]
 
 
 def lookup_frame(request: bytes) -> bytes:
     """Helper side of a split batch: (database URL without its password, active lists, widespread limit,
-    principal, values) -> JSON.
+    count cap, principal, values) -> JSON.
 
     The helper runs it with the collector paused (accord.core.helpers)."""
-    url, names, limit, principal, values = pickle.loads(request)  # noqa: S301 - from our own parent process
+    url, names, limit, cap, principal, values = pickle.loads(request)  # noqa: S301 - from our own parent process
     with read_transaction(engine_for_shown(url)) as conn:
-        return orjson.dumps(_lookup(conn, principal, values, limit, get_matcher(names)))
+        return orjson.dumps(_lookup(conn, principal, values, limit, cap, get_matcher(names)))
 
 
 def warm() -> None:
@@ -183,7 +199,7 @@ def start_up() -> None:
 
 
 def _lookup(
-    conn: Connection, principal: Principal, values: Sequence[str], limit: int, wl: WarninglistMatcher
+    conn: Connection, principal: Principal, values: Sequence[str], limit: int, cap: int, wl: WarninglistMatcher
 ) -> list[dict[str, Any]]:
     # Batches repeat themselves (many URLs on one host, one value pasted twice): every distinct input is
     # normalised once, and every distinct normalised row is checked, probed and counted once (its tag).
@@ -212,7 +228,7 @@ def _lookup(
             else:
                 sharing.append(tag)
     own = [storage_key(row.key) for row in rows]
-    per_tag, widespread = answers(conn, principal, probes, own, limit) if probes else ({}, {})
+    per_tag, widespread = answers(conn, principal, probes, own, limit, cap) if probes else ({}, {})
     versions = {a.seq: a for got in per_tag.values() for a in got.values()}
     details = {seq: repo.Details(a.raw, seq, seq) for seq, a in versions.items() if a.only_version}
     if len(details) < len(versions):  # objects with several versions: first and last of the readable ones
@@ -238,7 +254,7 @@ def _items(
     rows: list[IndexValue],
     listed: list[list[str]],
     per_tag: Mapping[int, dict[int, repo.Answer]],
-    widespread: Mapping[int, int],
+    widespread: Mapping[int, tuple[int, bool]],
     render: Callable[..., dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """The answer items of one input (its normalised forms), their matches rendered (Enricher.render)."""
@@ -247,10 +263,10 @@ def _items(
     for tag in entry:
         row = rows[tag]
         item: dict[str, Any] = {"kind": row.kind, "value": row.value, "warninglists": listed[tag]}
-        count = widespread.get(tag)
-        if count is not None:
+        counted = widespread.get(tag)
+        if counted is not None:
             item["widespread"] = True
-            item["count"] = count
+            item["count"], item["count_capped"] = counted
         else:
             item["matches"] = []
             answered = per_tag.get(tag)

@@ -184,13 +184,33 @@ def _probe_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) -> A
 
 
 @lru_cache(maxsize=512)
-def _readable_counts_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) -> Any:
-    def part(_mode: Any, tag: Any, joined: Any, where: list[Any]) -> Any:
-        return select(tag.label("tag"), stix_object.c.seq).select_from(joined).where(*where)
-
-    rows = union_all(*_probe_parts(dialect, principal, modes, part)).subquery("rows")
-    # One version per object is visible (the latest readable one), so distinct versions count objects.
-    return select(rows.c.tag, func.count(rows.c.seq.distinct()).label("n")).group_by(rows.c.tag)
+def _capped_stmt(dialect: str, principal: Principal, modes: tuple[str, ...]) -> Any:
+    v, o = value_index.c, stix_object.c
+    cap = bindparam("limit", type_=Integer)
+    pg = dialect == "postgresql"
+    parts = []
+    for m in modes:
+        p = _probe_table(dialect, m)
+        # Per probe, at most `limit` rows of the policy-joined index: the probe drives a correlated subquery
+        # whose LIMIT stops reading (and asking the policy about) a widespread value's rows at the cap.
+        joined = _Ordered(value_index, stix_object, o.seq == v.object_seq).join(org, org.c.id == o.owner_org_id)
+        rows = (
+            select(_mode_of(m, p.c.v1).label("mode"), v.kind, v.key, v.value, o.seq, o.id, o.type)
+            .add_columns(org.c.name.label("owner"), o.sole_copy)
+            .select_from(joined)
+            .where(_probe_on(m, p.c.v0, p.c.v1, p.c.v2), v.correlating.is_(True), _visible(principal))
+            .limit(cap)
+            .correlate(p)
+            .subquery(f"capped_{m}")
+        )
+        r = rows.c
+        fields = (r.mode, r.kind, r.key, r.value, r.seq, r.id, r.type, r.owner, r.sole_copy)
+        if pg:
+            packed = func.json_agg(func.json_build_array(*fields))
+        else:
+            packed = func.json_group_array(func.json_array(*fields))
+        parts.append(select(p.c.v3, select(packed).scalar_subquery()).select_from(p))
+    return union_all(*parts)
 
 
 def _probe_params(probes: Sequence[ProbeRow]) -> tuple[tuple[str, ...], dict[str, Any]]:
@@ -252,12 +272,29 @@ def probe(conn: Connection, principal: Principal, probes: Sequence[Probe]) -> li
     ]
 
 
-def readable_counts(conn: Connection, principal: Principal, probes: Sequence[ProbeRow]) -> dict[int, int]:
-    """Readable objects (latest readable versions) answering each tag's probes, counted in the database."""
+def probe_capped(
+    conn: Connection, principal: Principal, probes: Sequence[Probe], cap: int
+) -> tuple[list[Match], set[int]]:
+    """probe(), reading at most cap + 1 answering rows per probe; and the tags of the probes with more than
+    `cap` (their answers are cut short)."""
     if not probes:
-        return {}
-    modes, params = _probe_params(probes)
-    return dict(_execute(conn, _readable_counts_stmt, principal, modes, params))
+        return [], set()
+    modes, params = _probe_params([(n, p.mode, p.kind, p.a, p.b) for n, p in enumerate(probes)])
+    params["limit"] = cap + 1
+    found: list[Match] = []
+    cut: set[int] = set()
+    for n, packed in _execute(conn, _capped_stmt, principal, modes, params):
+        rows = orjson.loads(packed) if isinstance(packed, str | bytes) else packed
+        if not rows:
+            continue
+        tag = probes[n].tag
+        if len(rows) > cap:
+            cut.add(tag)
+        found.extend(
+            Match(tag, mode, kind, key, value, seq, oid, otype, owner, bool(sole))
+            for mode, kind, key, value, seq, oid, otype, owner, sole in rows
+        )
+    return found, cut
 
 
 class Answer(NamedTuple):

@@ -28,7 +28,8 @@ def _correlate(
     conn: Connection, principal: Principal, groups: Sequence[tuple[str, list[IndexValue]]], exclude: set[str]
 ) -> dict[str, Any]:
     wl = matching.matcher()
-    limit = get_settings().correlation_widespread
+    settings = get_settings()
+    limit = settings.correlation_widespread
     sources: list[_Source] = []
     listed: list[dict[str, Any]] = []
     hosts: dict[str, set[tuple[str, str]]] = {}
@@ -46,25 +47,38 @@ def _correlate(
     probes = [p for tag, (_, row) in enumerate(sources) for p in matching.probes_for(tag, row, lengths, related=True)]
     benign: dict[tuple[str, str], bool] = {}
     per_tag: dict[int, dict[str, repo.Match]] = defaultdict(dict)
-    for m in repo.probe(conn, principal, probes):
-        if m.id in exclude:
-            continue
-        shown = matching.shown(m.kind, m.key, m.value)
-        if (m.kind, shown) not in benign:
-            benign[(m.kind, shown)] = bool(wl.hits(m.kind, shown))
-        if benign[(m.kind, shown)]:
-            continue
-        prior = per_tag[m.tag].get(m.id)
-        if prior is None or (m.mode == repo.EXACT and prior.mode != repo.EXACT):
-            per_tag[m.tag][m.id] = m
+
+    def keep(matches: list[repo.Match]) -> None:
+        for m in matches:
+            if m.id in exclude:
+                continue
+            shown = matching.shown(m.kind, m.key, m.value)
+            if (m.kind, shown) not in benign:
+                benign[(m.kind, shown)] = bool(wl.hits(m.kind, shown))
+            if benign[(m.kind, shown)]:
+                continue
+            prior = per_tag[m.tag].get(m.id)
+            if prior is None or (m.mode == repo.EXACT and prior.mode != repo.EXACT):
+                per_tag[m.tag][m.id] = m
+
+    # Each probe reads at most `cap` readable answers: a widespread value's thousands of index rows are not
+    # each read through the policy (bench/bench_web.py, report page). A value cut short with at most `limit`
+    # answers kept (the others excluded or benign) is probed again in full.
+    found_capped, cut = repo.probe_capped(conn, principal, probes, max(settings.correlation_count_cap, limit + 1))
+    keep(found_capped)
+    again = {tag for tag in cut if len(per_tag.get(tag, ())) <= limit}
+    if again:
+        for tag in again:
+            per_tag.pop(tag, None)
+        keep(repo.probe(conn, principal, [p for p in probes if p.tag in again]))
+    capped = cut - again
     found: list[tuple[_Source, Context]] = []
     widespread: list[dict[str, Any]] = []
     for tag, answers in sorted(per_tag.items()):
         origin, row = sources[tag]
         if len(answers) > limit:
-            widespread.append(
-                {"object": origin, "kind": row.kind, "value": row.value, "widespread": True, "count": len(answers)}
-            )
+            count = {"widespread": True, "count": len(answers), "count_capped": tag in capped}
+            widespread.append({"object": origin, "kind": row.kind, "value": row.value, **count})
             continue
         for m in sorted(answers.values(), key=lambda m: m.seq):
             match = matching.match_kind(row, m.kind, m.key, hosts[origin])

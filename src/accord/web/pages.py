@@ -191,6 +191,7 @@ def _lookup_rows(
                     "warninglists": value.get("warninglists") or [],
                     "widespread": value.get("widespread"),
                     "count": value.get("count"),
+                    "count_capped": value.get("count_capped"),
                     "matches": matches,
                 }
             )

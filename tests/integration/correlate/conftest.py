@@ -58,6 +58,18 @@ def widespread_limit(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untype
     core_settings.get_settings.cache_clear()
 
 
+@pytest.fixture
+def count_cap(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Set settings.correlation_count_cap for one test."""
+
+    def set_cap(n: int) -> None:
+        monkeypatch.setenv("ACCORD_CORRELATION_COUNT_CAP", str(n))
+        core_settings.get_settings.cache_clear()
+
+    yield set_cap
+    core_settings.get_settings.cache_clear()
+
+
 def ind(pattern: str, *, tlp: Tlp | None = Tlp.GREEN, **extra: Any) -> dict[str, Any]:
     """An indicator with a pattern (GREEN unless told)."""
     return make_indicator(pattern=pattern, tlp=tlp, oid=f"indicator--{uuid.uuid4()}", **extra)

@@ -70,10 +70,39 @@ def test_widespread_counts_readable_objects_once_across_probes(community: Commun
     parent = ind("[domain-name:value = 'evil-actor.com']")
     community.put("Alpha", "shared", both, parent)
     [[item]] = _items(community, "Bravo", ["a.evil-actor.com"])
-    assert item == {"kind": "domain", "value": "a.evil-actor.com", "warninglists": [], "widespread": True, "count": 2}
+    assert item == {
+        "kind": "domain",
+        "value": "a.evil-actor.com",
+        "warninglists": [],
+        "widespread": True,
+        "count": 2,
+        "count_capped": False,
+    }
     widespread_limit(2)
     [[item]] = _items(community, "Bravo", ["a.evil-actor.com"])
     assert {m["id"]: m["match"] for m in item["matches"]} == {both["id"]: "exact", parent["id"]: "parent-domain"}
+
+
+def test_a_widespread_count_stops_at_the_cap_and_counts_only_readable_objects(  # type: ignore[no-untyped-def]
+    community: Community, widespread_limit, count_cap
+) -> None:
+    widespread_limit(1)
+    count_cap(3)
+    green = [ind("[domain-name:value = 'evil-actor.com']") for _ in range(3)]
+    red = [ind("[domain-name:value = 'evil-actor.com']", tlp=Tlp.RED) for _ in range(20)]
+    community.put("Alpha", "shared", *green)
+    community.put("Bravo", "shared", *red)
+    # Charlie reads the three GREEN ones: an exact count, whatever the twenty RED index rows
+    [[charlie]] = _items(community, "Charlie", ["evil-actor.com"])
+    assert (charlie["widespread"], charlie["count"], charlie["count_capped"]) == (True, 3, False)
+    # Bravo reads all 23: counting stopped one past the cap, and says so
+    [[bravo]] = _items(community, "Bravo", ["evil-actor.com"])
+    assert (bravo["widespread"], bravo["count"], bravo["count_capped"]) == (True, 4, True)
+    assert "matches" not in bravo
+    # a cap below the widespread limit still tells a widespread value from a listed one
+    widespread_limit(25)
+    [[listed]] = _items(community, "Bravo", ["evil-actor.com"])
+    assert _ids(listed) == {o["id"] for o in green + red}
 
 
 def test_a_small_limit_with_a_big_batch_matches_one_by_one(community: Community, widespread_limit) -> None:  # type: ignore[no-untyped-def]

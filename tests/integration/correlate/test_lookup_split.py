@@ -98,8 +98,8 @@ def test_a_failed_helper_answers_here(db_url: str, one_helper: list[Any]) -> Non
     assert helpers.wait_ready()
     with read_transaction(get_engine()) as conn:
         bravo = principal_for(conn, org_id=ids["bravo"], role="analyst")
-        limit = get_settings().correlation_widespread
-        expected = lookup_mod._lookup(conn, bravo, VALUES, limit, lookup_mod.matching.matcher())
+        limit, cap = get_settings().correlation_widespread, get_settings().correlation_count_cap
+        expected = lookup_mod._lookup(conn, bravo, VALUES, limit, cap, lookup_mod.matching.matcher())
         for helper in helpers._helpers:
             helper.proc.kill()
             helper.proc.wait()

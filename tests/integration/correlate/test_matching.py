@@ -126,7 +126,9 @@ def test_widespread_values_are_counted_not_listed(community: Community, widespre
     community.put("Alpha", "shared", *many)
     result = object_correlations(community.conn, community.who("Alpha"), many[0]["id"])
     assert result["correlations"] == []
-    assert result["widespread"] == [{"kind": "domain", "value": "popular-bad.com", "widespread": True, "count": 3}]
+    assert result["widespread"] == [
+        {"kind": "domain", "value": "popular-bad.com", "widespread": True, "count": 3, "count_capped": False}
+    ]
     [item] = lookup(community.conn, community.who("Alpha"), ["popular-bad.com"])[0]["values"]
     assert item["widespread"] is True
     assert item["count"] == 4
@@ -207,3 +209,41 @@ def test_a_pattern_naming_values_twice_is_stored_and_indexed_once(community: Com
     inside = ind("[ipv4-addr:value = '91.215.2.9']")
     community.put("Alpha", "shared", twice, other, inside)
     assert _correlated(community, twice["id"]) == {other["id"]: "exact", inside["id"]: "cidr"}
+
+
+def test_correlations_stop_counting_at_the_cap(community: Community, widespread_limit, count_cap) -> None:  # type: ignore[no-untyped-def]
+    widespread_limit(2)
+    count_cap(3)
+    many = [ind("[domain-name:value = 'popular-bad.com']") for _ in range(8)]
+    community.put("Alpha", "shared", *many)
+    result = object_correlations(community.conn, community.who("Bravo"), many[0]["id"])
+    assert result["correlations"] == []
+    [item] = result["widespread"]
+    assert item["count_capped"] is True
+    assert 2 < item["count"] <= 4  # four answers read, the object itself left out when among them
+
+
+def test_report_members_filling_the_cap_still_list_the_few_outside(  # type: ignore[no-untyped-def]
+    community: Community, widespread_limit, count_cap
+) -> None:
+    # The report's own objects answer its probes but are left out: the capped answers may hold almost only
+    # them, and the value is probed again in full rather than found widespread or cut short.
+    widespread_limit(2)
+    count_cap(3)
+    members = [ind("[domain-name:value = 'evil-actor.com']") for _ in range(4)]
+    outside = [ind("[domain-name:value = 'evil-actor.com']") for _ in range(2)]
+    report = {
+        "type": "report",
+        "spec_version": "2.1",
+        "id": "report--5e0c7a35-0a61-4d8e-9a27-3c1f0f6b1d11",
+        "created": "2026-01-05T00:00:00.000Z",
+        "modified": "2026-01-05T00:00:00.000Z",
+        "name": "Members",
+        "published": "2026-01-05T00:00:00.000Z",
+        "object_refs": [m["id"] for m in members],
+        "object_marking_refs": [members[0]["object_marking_refs"][0]],
+    }
+    community.put("Alpha", "shared", *members, *outside, report)
+    summary = report_correlations(community.conn, community.who("Bravo"), report["id"])
+    assert summary["widespread"] == []
+    assert {e["id"] for e in summary["correlated_objects"]} == {o["id"] for o in outside}

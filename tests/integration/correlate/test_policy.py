@@ -57,7 +57,14 @@ def test_widespread_counts_only_readable_objects(community: Community, widesprea
     assert result["widespread"] == []
     assert [c["id"] for c in result["correlations"]] == [readable[1]["id"]]
     [item] = lookup(community.conn, community.who("Bravo"), [VALUE])[0]["values"]
-    assert item == {"kind": "domain", "value": VALUE, "warninglists": [], "widespread": True, "count": 7}
+    assert item == {
+        "kind": "domain",
+        "value": VALUE,
+        "warninglists": [],
+        "widespread": True,
+        "count": 7,
+        "count_capped": False,
+    }
 
 
 def test_unreadable_sightings_and_reports_are_not_counted(community: Community) -> None:

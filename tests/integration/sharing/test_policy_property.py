@@ -347,6 +347,9 @@ def _check_principal(conn, p: Principal, facts, col_ids, peer_ids, refs: list[st
     assert {_key(raw) for _, raw in found.rows} == allowed_latest
     evens = {_key(raw) for _, raw in search(conn, p, SearchQuery(text="EVEN"), limit=1000).rows}
     assert evens == {k for k in allowed_latest if k[2] % 2 == 0}
+    for otype in sorted({ob["type"] for ob in chosen.values()}):  # words with a type filter: a query shape of its own
+        got = {_key(raw) for _, raw in search(conn, p, SearchQuery(text="zeta", types=(otype,)), limit=1000).rows}
+        assert got == {(ob["id"], ob["version"], ob["seq"]) for ob in chosen.values() if ob["type"] == otype}
     for c, cid in enumerate(col_ids):
         in_col = {
             (ob["id"], ob["version"], ob["seq"])
@@ -531,13 +534,20 @@ def _check_correlation_paths(conn, p: Principal, readable, chosen: dict[str, dic
         for m in item["matches"]:
             assert m["owner"] == names[chosen[m["id"]]["owner_id"]]
             assert m["held_by"] == held_by[m["id"]]
-        limit = settings.correlation_widespread
+        limit, cap = settings.correlation_widespread, settings.correlation_count_cap
         settings.correlation_widespread = 0  # every answer becomes a bare count: of readable objects only
         try:
             [counted] = lookup(conn, p, [value])[0]["values"]
+            settings.correlation_count_cap = 1  # a count cut short is a lower bound: never of unreadable objects
+            [capped] = lookup(conn, p, [value])[0]["values"]
         finally:
-            settings.correlation_widespread = limit
+            settings.correlation_widespread, settings.correlation_count_cap = limit, cap
         assert counted.get("count", 0) == len(expected)
+        assert not counted.get("count_capped")
+        if capped.get("count_capped"):
+            assert 1 < capped["count"] <= len(expected)
+        else:
+            assert capped.get("count", 0) == len(expected)
     for oid in ids:
         if oid not in chosen:
             try:
