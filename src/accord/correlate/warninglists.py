@@ -20,6 +20,7 @@ import importlib.util
 import pickle
 import re
 import socket
+from array import array
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -30,7 +31,7 @@ from typing import Any
 import ahocorasick
 import orjson
 
-from accord.core.cache import cache_path, load_or_build
+from accord.core.cache import Sections, cache_path, load_or_build_sections
 from accord.core.settings import get_settings
 from accord.correlate import observables
 from accord.correlate.observables import ip_range_bounds, normalize_domain, url_rows
@@ -181,8 +182,6 @@ class WarninglistMatcher:
         chosen = _choose(enabled)
         self._names = tuple(data["name"] for data in chosen)
         self._exact: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
-        self._packed: dict[str, bytes] = {}  # exact tables still pickled (see __getstate__)
-        self._sections: dict[str, bytes] = {}  # other tables still pickled: "suffix", "ranges", "substr:<kind>"
         self._suffix: dict[str, tuple[str, ...]] | None = {}
         self._regex: dict[str, list[tuple[re.Pattern[str], str]]] = defaultdict(list)
         substrings: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
@@ -197,6 +196,10 @@ class WarninglistMatcher:
                 automaton.add_word(word, tuple(names))
             automaton.make_automaton()
             self._substr[kind] = automaton
+        # A matcher read from var/cache (from_sections) reads each table from there on its first use.
+        self._store: Sections | None = None
+        self._stored_exact: frozenset[str] = frozenset()
+        self._stored_substr: frozenset[str] = frozenset()
 
     def _add_list(
         self,
@@ -250,58 +253,74 @@ class WarninglistMatcher:
         """Names of the enabled lists."""
         return self._names
 
+    def to_sections(self) -> dict[str, bytes]:
+        """The matcher as named sections for var/cache, each table apart so that a process reads only those its
+        lookups need (a small report: a URL and its host, never the hash lists)."""
+        self._load_all()
+        sections = {"meta": _dumps({"names": self._names, "regex": dict(self._regex)})}
+        sections |= {f"exact:{kind}": _pack_table(table) for kind, table in self._exact.items()}
+        sections["suffix"] = _pack_table(self._suffix_table())
+        sections["ranges"] = _dumps(self._range_tables())
+        sections |= {f"substr:{kind}": _dumps(automaton) for kind, automaton in self._substr.items()}
+        return sections
+
+    @classmethod
+    def from_sections(cls, store: Sections) -> WarninglistMatcher:
+        """A matcher over what to_sections stored; each table is read from the store on its first use."""
+        meta = store.get("meta")
+        if meta is None:
+            raise ValueError("no warninglist matcher in these sections")
+        state = pickle.loads(meta)  # noqa: S301 - written by to_sections into the node's own var/ folder
+        self = cls.__new__(cls)
+        self._names, self._regex = state["names"], state["regex"]
+        self._exact, self._suffix, self._ranges, self._substr = {}, None, None, {}
+        names = store.names()
+        self._store = store
+        self._stored_exact = frozenset(name[6:] for name in names if name.startswith("exact:"))
+        self._stored_substr = frozenset(name[7:] for name in names if name.startswith("substr:"))
+        return self
+
     def __getstate__(self) -> dict[str, Any]:
-        """The matcher to pickle, each table pickled on its own, to be unpickled on the first lookup that needs it.
+        """A pickle holds every table (not the var/cache file they would be read from)."""
+        self._load_all()
+        return {**self.__dict__, "_store": None, "_stored_exact": frozenset(), "_stored_substr": frozenset()}
 
-        Most inputs hold a few kinds of value (a small report: a URL and its host), so a process that loads a
-        cached matcher unpickles only their tables; the hash lists (230,000 known files) are the largest.
-        """
-        state = dict(self.__dict__)
-        packed = dict(self._packed)
-        for kind, table in self._exact.items():
-            packed[kind] = _dumps(table)
-        sections = dict(self._sections)
-        if self._suffix is not None:
-            sections["suffix"] = _dumps(self._suffix)
-        if self._ranges is not None:
-            sections["ranges"] = _dumps(self._ranges)
-        for kind, automaton in self._substr.items():
-            sections[f"substr:{kind}"] = _dumps(automaton)
-        state.update(_exact={}, _packed=packed, _sections=sections, _suffix=None, _ranges=None, _substr={})
-        return state
+    def _load_all(self) -> None:
+        for kind in self._stored_exact:
+            self._exact_table(kind)
+        for kind in self._stored_substr:
+            self._automaton(kind)
+        self._suffix_table()
+        self._range_tables()
 
-    def _unpack(self, kind: str) -> dict[str, tuple[str, ...]] | None:
-        """An exact table still pickled, unpickled now (threads racing here each unpickle it, and agree)."""
-        blob = self._packed.get(kind)
-        if blob is None:
-            return self._exact.get(kind)
-        table: dict[str, tuple[str, ...]] = pickle.loads(blob)  # noqa: S301 - from __getstate__ of this class
-        self._exact[kind] = table
-        self._packed.pop(kind, None)
+    def _stored(self, name: str) -> bytes | None:
+        return None if self._store is None else self._store.get(name)
+
+    # Threads racing in the loaders below each read the table and store equal copies: no lock is needed.
+
+    def _exact_table(self, kind: str) -> dict[str, tuple[str, ...]] | None:
+        table = self._exact.get(kind)
+        if table is None and kind in self._stored_exact:
+            table = self._exact[kind] = _unpack_table(self._stored(f"exact:{kind}"))
         return table
-
-    def _section(self, name: str) -> Any:
-        """A table still pickled (see __getstate__), unpickled; None if there is none of that name."""
-        blob = self._sections.get(name)
-        return None if blob is None else pickle.loads(blob)  # noqa: S301 - from __getstate__ of this class
 
     def _suffix_table(self) -> dict[str, tuple[str, ...]]:
         if self._suffix is None:
-            self._suffix = self._section("suffix") or {}
-            self._sections.pop("suffix", None)
+            self._suffix = _unpack_table(self._stored("suffix"))
         return self._suffix
 
     def _range_tables(self) -> dict[str, _Ranges]:
         if self._ranges is None:
-            self._ranges = self._section("ranges") or {"4": _Ranges([]), "6": _Ranges([])}
-            self._sections.pop("ranges", None)
+            blob = self._stored("ranges")
+            # from to_sections of this class, in the node's own var/ folder
+            self._ranges = pickle.loads(blob) if blob else {"4": _Ranges([]), "6": _Ranges([])}  # noqa: S301
         return self._ranges
 
     def _automaton(self, kind: str) -> Any:
         automaton = self._substr.get(kind)
-        if automaton is None and f"substr:{kind}" in self._sections:
-            automaton = self._substr[kind] = self._section(f"substr:{kind}")
-            self._sections.pop(f"substr:{kind}", None)
+        if automaton is None and kind in self._stored_substr:
+            blob = self._stored(f"substr:{kind}")
+            automaton = self._substr[kind] = pickle.loads(blob) if blob else None  # noqa: S301 - as above
         return automaton
 
     def hits(self, kind: str, value: str, *, url_host: bool = True) -> list[str]:
@@ -311,8 +330,8 @@ class WarninglistMatcher:
         """
         found: list[str] = []
         exact = self._exact.get(kind)
-        if exact is None and kind in self._packed:
-            exact = self._unpack(kind)
+        if exact is None and kind in self._stored_exact:
+            exact = self._exact_table(kind)
         if exact is not None:
             names = exact.get(value)
             if names is not None:
@@ -360,11 +379,25 @@ class WarninglistMatcher:
         return self._range_tables()[lo[0]].covering(int(lo[2:], 16), int(hi[2:], 16))
 
 
-_CACHE_FORMAT = b"3"
+_CACHE_FORMAT = b"4"
 
 
 def _dumps(table: object) -> bytes:
     return pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _pack_table(table: dict[str, tuple[str, ...]]) -> bytes:
+    """A value -> list names table as its values, its distinct name tuples and each value's tuple number: read
+    back several times faster than the pickled dict (bench_extract_startup.py)."""
+    numbers = {names: number for number, names in enumerate(dict.fromkeys(table.values()))}
+    return _dumps((list(table), list(numbers), array("I", map(numbers.__getitem__, table.values())).tobytes()))
+
+
+def _unpack_table(blob: bytes | None) -> dict[str, tuple[str, ...]]:
+    if not blob:
+        return {}
+    values, distinct, numbers = pickle.loads(blob)  # noqa: S301 - from _pack_table, in the node's own var/ folder
+    return dict(zip(values, map(distinct.__getitem__, array("I", numbers)), strict=True))
 
 
 def _cache_file(enabled: tuple[str, ...] | None) -> Path:
@@ -374,27 +407,16 @@ def _cache_file(enabled: tuple[str, ...] | None) -> Path:
     return cache_path("warninglists", *parts)
 
 
-def _unpickle(data: bytes) -> WarninglistMatcher:
-    found = pickle.loads(data)  # noqa: S301 - written by get_matcher into the node's own var/ folder
-    if not isinstance(found, WarninglistMatcher):
-        raise TypeError("not a warninglist matcher")
-    return found
-
-
 @lru_cache(maxsize=4)
 def get_matcher(enabled: tuple[str, ...] | None = None) -> WarninglistMatcher:
     """A shared matcher for a set of enabled lists (None: the defaults).
 
     Building one reads every bundled list, which takes far longer than loading the built matcher, kept in
-    var/cache: a CLI import or a new worker process does not pay for the build again. A missing, stale or
-    unreadable cache file is simply rebuilt.
+    var/cache: a CLI import or a new worker process does not pay for the build again, and reads only the tables
+    its lookups need. A missing, stale or damaged cache file is simply rebuilt.
     """
-    return load_or_build(
-        _cache_file(enabled),
-        lambda: WarninglistMatcher(enabled),
-        lambda built: pickle.dumps(built, protocol=pickle.HIGHEST_PROTOCOL),
-        _unpickle,
-    )
+    store = load_or_build_sections(_cache_file(enabled), lambda: WarninglistMatcher(enabled).to_sections())
+    return WarninglistMatcher.from_sections(store)
 
 
 def active_names() -> tuple[str, ...] | None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
+from pathlib import Path
+
 import pytest
 
+from accord.core import settings as core_settings
+from accord.core.cache import Sections
 from accord.correlate.indexer import display_value, index_entries, listed_values
 from accord.correlate.values import normalize, values_of
 from accord.correlate.warninglists import (
@@ -104,53 +109,78 @@ def test_bad_values_do_not_raise(matcher: WarninglistMatcher) -> None:
     assert matcher.hits("unknown-kind", "x") == []
 
 
-def test_a_pickled_matcher_answers_alike_and_unpickles_each_hash_table_on_its_first_lookup(
+class _RecordingSections(Sections):
+    """Sections held in memory that note which ones are read."""
+
+    def __init__(self, sections: dict[str, bytes]) -> None:
+        super().__init__(Path("not-read"), {}, lambda: sections, sections)
+        self.read: list[str] = []
+
+    def get(self, name: str) -> bytes | None:
+        self.read.append(name)
+        return super().get(name)
+
+
+def test_a_cached_matcher_answers_alike_and_reads_each_hash_table_on_its_first_lookup(
     matcher: WarninglistMatcher,
 ) -> None:
-    # Processes load the matcher from a pickle in var/cache; the hash tables stay packed until needed.
-    import pickle
-
-    loaded = pickle.loads(pickle.dumps(matcher, protocol=pickle.HIGHEST_PROTOCOL))
-    hash_kinds = {"hash:md5", "hash:sha1", "hash:sha256"}
-    assert hash_kinds <= set(loaded._packed)
+    # Processes load the matcher from var/cache; a hash table is read only when a value of its kind is looked up.
+    store = _RecordingSections(matcher.to_sections())
+    loaded = WarninglistMatcher.from_sections(store)
+    assert store.read == ["meta"]
     assert loaded.hits("hash:sha256", EMPTY_SHA256) == matcher.hits("hash:sha256", EMPTY_SHA256)
     assert loaded.hits("hash:sha256", EMPTY_SHA256)  # it is on the empty-hashes list
-    assert "hash:sha256" not in loaded._packed
-    assert {"hash:md5", "hash:sha1"} <= set(loaded._packed)
+    assert store.read == ["meta", "exact:hash:sha256"]
     assert loaded.hits("hash:md5", EMPTY_MD5) == matcher.hits("hash:md5", EMPTY_MD5)
     assert loaded.hits("hash:md5", "0" * 32) == matcher.hits("hash:md5", "0" * 32) == []
-    again = pickle.loads(pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
-    assert hash_kinds <= set(again._packed)
-    assert again.hits("hash:sha1", "da39a3ee5e6b4b0d3255bfef95601890afd80709") == matcher.hits(
-        "hash:sha1", "da39a3ee5e6b4b0d3255bfef95601890afd80709"
-    )
+    assert store.read == ["meta", "exact:hash:sha256", "exact:hash:md5"]  # each read once
+    sha1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+    assert loaded.hits("hash:sha1", sha1) == matcher.hits("hash:sha1", sha1)
     for kind, value in [("ip", "10.1.2.3"), ("domain", "www.google.com"), ("email", "someone@mailinator.com")]:
         assert loaded.hits(kind, value) == matcher.hits(kind, value)
 
 
-def test_a_pickled_matcher_unpickles_only_the_tables_its_lookups_need(matcher: WarninglistMatcher) -> None:
+def test_a_cached_matcher_reads_only_the_tables_its_lookups_need(matcher: WarninglistMatcher) -> None:
     # A small report's process loads the cached matcher and looks up a URL and its host, nothing else.
-    import pickle
-
-    blob = pickle.dumps(matcher, protocol=pickle.HIGHEST_PROTOCOL)
-    loaded = pickle.loads(blob)
-    assert {"suffix", "ranges"} <= set(loaded._sections)
+    store = _RecordingSections(matcher.to_sections())
+    loaded = WarninglistMatcher.from_sections(store)
     url, host = "https://www.google.com/search", "www.google.com"
     assert loaded.hits("url", url) == matcher.hits("url", url)
     assert loaded.hits("domain", host) == matcher.hits("domain", host)
     assert loaded.hits("domain", host)  # on a top-sites list: the suffix table was read
-    assert "ranges" in loaded._sections  # no address looked up: the ranges are still packed
-    assert "suffix" not in loaded._sections
+    assert "suffix" in store.read
+    assert "ranges" not in store.read  # no address looked up
+    assert not [name for name in store.read if name.startswith("exact:hash:")]
     cases = [("ip", "10.1.2.3"), ("ip", "192.168.0.0/24"), ("ip", "2001:db8::1"), ("ip", "8.8.8.8")]
     cases += [("email", "someone@mailinator.com"), ("url", "http://localhost/x"), ("domain", "example.com")]
     for kind, value in cases:
         assert loaded.hits(kind, value) == matcher.hits(kind, value), (kind, value)
     assert loaded.hits("ip", "10.1.2.3")
-    assert "ranges" not in loaded._sections
-    # Pickled again after some tables were read: the copy answers alike.
+    assert store.read.count("ranges") == 1
+    # Pickled after some tables were read: the copy holds every table and answers alike.
     again = pickle.loads(pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
-    for kind, value in [*cases, ("url", url), ("domain", host)]:
+    assert len(store.read) == len(set(store.read)) == len(store.names())
+    for kind, value in [*cases, ("url", url), ("domain", host), ("hash:sha256", EMPTY_SHA256)]:
         assert again.hits(kind, value) == matcher.hits(kind, value), (kind, value)
+
+
+def test_the_matcher_is_read_back_from_var_cache(
+    matcher: WarninglistMatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACCORD_VAR_DIR", str(tmp_path / "var"))
+    core_settings.get_settings.cache_clear()
+    try:
+        get_matcher.cache_clear()
+        built = get_matcher()  # builds and writes the file
+        assert list((tmp_path / "var" / "cache").glob("warninglists-*"))
+        get_matcher.cache_clear()
+        loaded = get_matcher()
+        assert loaded is not built
+        for kind, value in [("url", "https://www.google.com/x"), ("ip", "8.8.8.8"), ("hash:md5", EMPTY_MD5)]:
+            assert loaded.hits(kind, value) == built.hits(kind, value) == matcher.hits(kind, value)
+    finally:
+        get_matcher.cache_clear()
+        core_settings.get_settings.cache_clear()
 
 
 def test_flags_name_each_value_as_its_index_row_displays_it(matcher: WarninglistMatcher) -> None:
