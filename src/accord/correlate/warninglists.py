@@ -23,8 +23,9 @@ import socket
 from array import array
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ import orjson
 from accord.core.cache import Sections, cache_path, load_or_build_sections
 from accord.core.settings import get_settings
 from accord.correlate import observables
-from accord.correlate.observables import ip_range_bounds, normalize_domain, url_rows
+from accord.correlate.observables import ip_range_bounds, normalize_domain, url_host, url_rows
 
 __all__ = [
     "DEFAULT_EXCLUDED",
@@ -190,6 +191,8 @@ class WarninglistMatcher:
             self._add_list(data, substrings, intervals)
         self._ranges: dict[str, _Ranges] | None = {family: _Ranges(found) for family, found in intervals.items()}
         self._substr: dict[str, Any] = {}
+        # Kinds with a substring that holds a line break: their values are never searched joined (hits_many).
+        self._substr_breaks = frozenset(kind for kind, words in substrings.items() if any("\n" in w for w in words))
         for kind, words in substrings.items():
             automaton = ahocorasick.Automaton()
             for word, names in words.items():
@@ -257,7 +260,8 @@ class WarninglistMatcher:
         """The matcher as named sections for var/cache, each table apart so that a process reads only those its
         lookups need (a small report: a URL and its host, never the hash lists)."""
         self._load_all()
-        sections = {"meta": _dumps({"names": self._names, "regex": dict(self._regex)})}
+        meta = {"names": self._names, "regex": dict(self._regex), "substr_breaks": self._substr_breaks}
+        sections = {"meta": _dumps(meta)}
         sections |= {f"exact:{kind}": _pack_table(table) for kind, table in self._exact.items()}
         sections["suffix"] = _pack_table(self._suffix_table())
         sections["ranges"] = _dumps(self._range_tables())
@@ -272,7 +276,7 @@ class WarninglistMatcher:
             raise ValueError("no warninglist matcher in these sections")
         state = pickle.loads(meta)  # noqa: S301 - written by to_sections into the node's own var/ folder
         self = cls.__new__(cls)
-        self._names, self._regex = state["names"], state["regex"]
+        self._names, self._regex, self._substr_breaks = state["names"], state["regex"], state["substr_breaks"]
         self._exact, self._suffix, self._ranges, self._substr = {}, None, None, {}
         names = store.names()
         self._store = store
@@ -353,6 +357,108 @@ class WarninglistMatcher:
             found += [name for pattern, name in regexes if pattern.search(value)]
         return list(dict.fromkeys(found)) if len(found) > 1 else found
 
+    def hits_many(self, pairs: Sequence[tuple[str, str]]) -> dict[int, list[str]]:
+        """hits(kind, value) of the (kind, value) pairs that have any, by pair number: each table consulted in one
+        pass over the values of its kind, which a report's tens of thousands of findings need (bench_extract.py,
+        dense text)."""
+        by_kind: dict[str, list[int]] = {}
+        for number, (kind, _) in enumerate(pairs):
+            by_kind.setdefault(kind, []).append(number)
+        result: dict[int, list[str]] = {}
+        known: dict[str, tuple[set[str], dict[str, list[str]]]] = {}  # hosts looked up, for the URLs on them
+        for kind in sorted(by_kind, key=lambda kind: kind == "url"):  # hosts before URLs
+            numbers = by_kind[kind]
+            values = [pairs[number][1] for number in numbers]
+            found = self._kind_hits(kind, values, known)
+            known[kind] = (set(values), {values[i]: names for i, names in found.items()})
+            result.update((numbers[i], list(names)) for i, names in found.items())
+        return result
+
+    def _kind_hits(
+        self, kind: str, values: list[str], known: dict[str, tuple[set[str], dict[str, list[str]]]]
+    ) -> dict[int, list[str]]:
+        """The hits of the values of one kind that have any, by value number."""
+        # Each source's hits by value number, merged in hits()' order: exact, then the kind's own source (address
+        # ranges, hostname suffixes or the URL's host), then substrings and regular expressions.
+        sources: list[dict[int, Sequence[str]]] = []
+        exact = self._exact_table(kind)
+        if exact:
+            get = exact.get
+            sources.append({i: names for i, value in enumerate(values) if (names := get(value)) is not None})
+        if kind == "ip":
+            sources.append(self._ip_hits_many(values))
+        elif kind == "domain":
+            sources.append(self._suffix_hits_many(values))
+        elif kind == "url":
+            sources.append(self._url_host_hits_many(values, known))
+        automaton = self._automaton(kind)
+        if automaton is not None:
+            lowered = [value.lower() for value in values] if kind == "url" else values
+            sources.append(_substring_hits(automaton, lowered, joinable=kind not in self._substr_breaks))
+        regexes = self._regex.get(kind)
+        if regexes:
+            matched = (
+                (i, [name for pattern, name in regexes if pattern.search(value)]) for i, value in enumerate(values)
+            )
+            sources.append({i: names for i, names in matched if names})
+        merged: dict[int, list[str]] = {}
+        for source in sources:
+            for i, names in source.items():
+                merged.setdefault(i, []).extend(names)
+        return {i: list(dict.fromkeys(names)) if len(names) > 1 else names for i, names in merged.items()}
+
+    def _ip_hits_many(self, values: Sequence[str]) -> dict[int, Sequence[str]]:
+        tables = self._range_tables()
+        found: dict[int, Sequence[str]] = {}
+        for i, value in enumerate(values):
+            if "/" in value:
+                names = self._ip_hits(value)
+            else:
+                family, ranges = (socket.AF_INET6, tables["6"]) if ":" in value else (socket.AF_INET, tables["4"])
+                try:
+                    number = int.from_bytes(socket.inet_pton(family, value), "big")
+                except OSError:
+                    continue
+                at = bisect_right(ranges.starts, number) - 1
+                names = ranges.names[at] if at >= 0 else ()
+            if names:
+                found[i] = names
+        return found
+
+    def _suffix_hits_many(self, values: Sequence[str]) -> dict[int, Sequence[str]]:
+        get = self._suffix_table().get
+        found: dict[int, Sequence[str]] = {}
+        for i, value in enumerate(values):
+            names: list[str] = []
+            name, dot = value, 0
+            while dot >= 0:  # the name itself, then each parent, as _suffix_hits
+                listed = get(name)
+                if listed is not None:
+                    names += listed
+                dot = name.find(".")
+                name = name[dot + 1 :]
+            if names:
+                found[i] = names
+        return found
+
+    def _url_host_hits_many(
+        self, values: Sequence[str], known: dict[str, tuple[set[str], dict[str, list[str]]]]
+    ) -> dict[int, Sequence[str]]:
+        hosts: dict[str, dict[str, list[int]]] = {"domain": {}, "ip": {}}  # kind -> host -> value numbers
+        for i, value in enumerate(values):
+            host = url_host(value)
+            if host is not None:
+                hosts[host[0]].setdefault(host[1], []).append(i)
+        found: dict[int, Sequence[str]] = {}
+        for kind, numbers in hosts.items():
+            looked_up, listed = known.get(kind, (set(), {}))
+            unseen = [host for host in numbers if host not in looked_up]  # most hosts are findings of their own too
+            listed = {**listed, **{unseen[i]: names for i, names in self._kind_hits(kind, unseen, known).items()}}
+            for host, at in numbers.items():
+                if names := listed.get(host):
+                    found.update(dict.fromkeys(at, names))
+        return found
+
     def _suffix_hits(self, name: str, found: list[str]) -> None:
         suffix = self._suffix_table()
         while True:  # the name itself, then each parent: hostname lists match subdomains
@@ -380,6 +486,25 @@ class WarninglistMatcher:
 
 
 _CACHE_FORMAT = b"4"
+
+
+def _substring_hits(automaton: Any, values: Sequence[str], *, joinable: bool) -> dict[int, list[str]]:
+    """The names of the substrings found in each value, by value number, as automaton.iter(value) finds them."""
+    found: dict[int, list[str]] = {}
+    # One search over the values joined by line breaks: when no word holds a break (joinable), a break takes the
+    # automaton back to its root, so each value is searched as if alone. Otherwise (or when a value holds a
+    # break) one search each.
+    joined = "\n".join(values)
+    if not joinable or joined.count("\n") != len(values) - 1:
+        for i, value in enumerate(values):
+            names = [name for _, listed in automaton.iter(value) for name in listed]
+            if names:
+                found[i] = names
+        return found
+    starts = list(accumulate((len(value) + 1 for value in values[:-1]), initial=0))
+    for end, listed in automaton.iter(joined):
+        found.setdefault(bisect_right(starts, end) - 1, []).extend(listed)
+    return found
 
 
 def _dumps(table: object) -> bytes:

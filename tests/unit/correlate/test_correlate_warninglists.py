@@ -202,3 +202,66 @@ def test_flags_name_each_value_as_its_index_row_displays_it(matcher: Warninglist
         ("ip", "8.8.8.8"),
         ("hash:sha256", EMPTY_SHA256),
     }
+
+
+def _many_values() -> list[tuple[str, str]]:
+    """Listed and unlisted values of every kind the lists serve, URLs on listed and unlisted hosts among them."""
+    pairs = [
+        ("ip", "10.1.2.3"),
+        ("ip", "8.8.8.8"),
+        ("ip", "2001:4860:4860::8888"),
+        ("ip", "10.0.0.0/16"),
+        ("ip", "10.0.0.0/7"),
+        ("ip", "not-an-ip"),
+        ("ip", "185.220.101.47"),
+        ("domain", "google.com"),
+        ("domain", "deep.sub.www.google.com"),
+        ("domain", "surely-not-a-listed-domain-4711.com"),
+        ("domain", "localhost"),
+        ("url", "https://www.google.com/search?q=x"),
+        ("url", "http://8.8.8.8/dns"),
+        ("url", "http://[2001:4860:4860::8888]/x"),
+        ("url", "https://evil-4711.example/gate.php"),
+        ("url", "http://localhost/x"),
+        ("url", "not a url"),
+        ("url", "HTTPS://WWW.GOOGLE.COM/UPPER"),
+        ("email", "someone@mailinator.com"),
+        ("email", "analyst@evil-4711.example"),
+        ("hash:md5", EMPTY_MD5),
+        ("hash:md5", "0123456789abcdef0123456789abcdef"),
+        ("hash:sha256", EMPTY_SHA256),
+        ("mutex", "Global\\nothing"),
+    ]
+    for slug in ("amazon-aws", "cloudflare", "tranco10k", "disposable-email"):  # some entries of real lists
+        for entry in load_list(slug)["list"][:40]:
+            if "/" in entry and ":" not in entry:
+                pairs.append(("ip", entry))
+            elif "@" in entry or slug == "disposable-email":
+                pairs += [("email", f"user@{entry}"), ("domain", entry), ("url", f"http://{entry}/a")]
+            else:
+                pairs += [("domain", entry), ("domain", f"www.{entry}"), ("url", f"https://sub.{entry}/p?q=1")]
+    return pairs
+
+
+def test_many_values_at_once_hit_as_each_alone(matcher: WarninglistMatcher) -> None:
+    pairs = _many_values()
+    pairs += pairs[:10]  # repeated values
+    many = matcher.hits_many(pairs)
+    assert many == {n: names for n, (kind, value) in enumerate(pairs) if (names := matcher.hits(kind, value))}
+    assert len(many) > 100  # the comparison covered real hits
+    assert matcher.hits_many([]) == {}
+
+
+def test_many_values_from_var_cache_hit_as_each_alone(matcher: WarninglistMatcher) -> None:
+    pairs = _many_values()
+    loaded = WarninglistMatcher.from_sections(_RecordingSections(matcher.to_sections()))
+    assert loaded.hits_many(pairs) == matcher.hits_many(pairs)
+
+
+def test_substrings_are_searched_one_by_one_when_a_value_holds_a_line_break(matcher: WarninglistMatcher) -> None:
+    lists = matcher
+    values = ["www.google.com", "a\nwww.google.com", "surely-not-listed-4711.com"]
+    pairs = [("domain", value) for value in values]
+    assert lists.hits_many(pairs) == {
+        n: names for n, value in enumerate(values) if (names := lists.hits("domain", value))
+    }
