@@ -378,6 +378,8 @@ class WarninglistMatcher:
         self, kind: str, values: list[str], known: dict[str, tuple[set[str], dict[str, list[str]]]]
     ) -> dict[int, list[str]]:
         """The hits of the values of one kind that have any, by value number."""
+        if not values:
+            return {}  # and no table read
         # Each source's hits by value number, merged in hits()' order: exact, then the kind's own source (address
         # ranges, hostname suffixes or the URL's host), then substrings and regular expressions.
         sources: list[dict[int, Sequence[str]]] = []
