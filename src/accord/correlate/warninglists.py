@@ -20,6 +20,7 @@ import importlib.util
 import pickle
 import re
 import socket
+import zlib
 from array import array
 from bisect import bisect_right
 from collections import defaultdict
@@ -27,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import ahocorasick
 import orjson
@@ -182,8 +183,8 @@ class WarninglistMatcher:
     def __init__(self, enabled: Iterable[str] | None = None) -> None:
         chosen = _choose(enabled)
         self._names = tuple(data["name"] for data in chosen)
-        self._exact: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
-        self._suffix: dict[str, tuple[str, ...]] | None = {}
+        self._exact: dict[str, _Table] = defaultdict(dict)
+        self._suffix: _Table | None = {}
         self._regex: dict[str, list[tuple[re.Pattern[str], str]]] = defaultdict(list)
         substrings: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         intervals: dict[str, list[tuple[int, int, str]]] = {"4": [], "6": []}
@@ -233,7 +234,7 @@ class WarninglistMatcher:
         elif list_type == "hostname" and "domain" in kinds:
             for entry in entries:
                 if (host := normalize_domain(entry.lstrip("."))) is not None:
-                    suffix = self._suffix_table()
+                    suffix = cast("dict[str, tuple[str, ...]]", self._suffix)  # a dict while the matcher is built
                     suffix[host] = (*suffix.get(host, ()), name)
         else:  # "string", and hostname lists that only apply to other kinds, match exactly
             hash_kinds = {kind for kind in kinds if kind.startswith("hash:")}
@@ -248,7 +249,7 @@ class WarninglistMatcher:
                     self._add_exact(kind, key, name)
 
     def _add_exact(self, kind: str, key: str, name: str) -> None:
-        table = self._exact[kind]
+        table = cast("dict[str, tuple[str, ...]]", self._exact[kind])  # a dict while the matcher is built
         prior = table.get(key)
         table[key] = (name,) if prior is None else (*prior, name)
 
@@ -262,8 +263,8 @@ class WarninglistMatcher:
         self._load_all()
         meta = {"names": self._names, "regex": dict(self._regex), "substr_breaks": self._substr_breaks}
         sections = {"meta": _dumps(meta)}
-        sections |= {f"exact:{kind}": _pack_table(table) for kind, table in self._exact.items()}
-        sections["suffix"] = _pack_table(self._suffix_table())
+        sections |= {f"exact:{kind}": _pack_table(_as_dict(table)) for kind, table in self._exact.items()}
+        sections["suffix"] = _pack_table(_as_dict(self._suffix_table()))
         sections["ranges"] = _dumps(self._range_tables())
         sections |= {f"substr:{kind}": _dumps(automaton) for kind, automaton in self._substr.items()}
         return sections
@@ -302,15 +303,15 @@ class WarninglistMatcher:
 
     # Threads racing in the loaders below each read the table and store equal copies: no lock is needed.
 
-    def _exact_table(self, kind: str) -> dict[str, tuple[str, ...]] | None:
+    def _exact_table(self, kind: str) -> _Table | None:
         table = self._exact.get(kind)
         if table is None and kind in self._stored_exact:
-            table = self._exact[kind] = _unpack_table(self._stored(f"exact:{kind}"))
+            table = self._exact[kind] = _PackedTable(self._stored(f"exact:{kind}"))
         return table
 
-    def _suffix_table(self) -> dict[str, tuple[str, ...]]:
+    def _suffix_table(self) -> _Table:
         if self._suffix is None:
-            self._suffix = _unpack_table(self._stored("suffix"))
+            self._suffix = _PackedTable(self._stored("suffix"))
         return self._suffix
 
     def _range_tables(self) -> dict[str, _Ranges]:
@@ -384,8 +385,8 @@ class WarninglistMatcher:
         # ranges, hostname suffixes or the URL's host), then substrings and regular expressions.
         sources: list[dict[int, Sequence[str]]] = []
         exact = self._exact_table(kind)
-        if exact:
-            get = exact.get
+        if exact is not None:
+            get = _getter(exact, len(values))
             sources.append({i: names for i, value in enumerate(values) if (names := get(value)) is not None})
         if kind == "ip":
             sources.append(self._ip_hits_many(values))
@@ -428,7 +429,7 @@ class WarninglistMatcher:
         return found
 
     def _suffix_hits_many(self, values: Sequence[str]) -> dict[int, Sequence[str]]:
-        get = self._suffix_table().get
+        get = _getter(self._suffix_table(), len(values))
         found: dict[int, Sequence[str]] = {}
         for i, value in enumerate(values):
             names: list[str] = []
@@ -513,18 +514,101 @@ def _dumps(table: object) -> bytes:
     return pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+_PROBES = 256  # look-ups a packed table answers from its bytes before it is unpacked into a dict
+
+
 def _pack_table(table: dict[str, tuple[str, ...]]) -> bytes:
-    """A value -> list names table as its values, its distinct name tuples and each value's tuple number: read
-    back several times faster than the pickled dict (bench_extract_startup.py)."""
+    """A value -> list names table as its distinct name tuples, each value's tuple number, and the values in hash
+    buckets (one byte string, the buckets' offsets and first value numbers), for _PackedTable."""
     numbers = {names: number for number, names in enumerate(dict.fromkeys(table.values()))}
-    return _dumps((list(table), list(numbers), array("I", map(numbers.__getitem__, table.values())).tobytes()))
+    keys = [key.encode("utf-8", "surrogatepass") for key in table]
+    if any(b"\n" in key for key in keys):  # cannot be split on line breaks: a plain list, unpacked on first use
+        plain = array("I", map(numbers.__getitem__, table.values()))
+        return _dumps(("plain", list(numbers), plain.tobytes(), list(table)))
+    buckets: list[list[int]] = [[] for _ in range(max(1, len(keys) // 8))]
+    for i, key in enumerate(keys):
+        buckets[zlib.crc32(key) % len(buckets)].append(i)
+    order = [i for bucket in buckets for i in bucket]
+    offsets = list(accumulate((sum(len(keys[i]) + 1 for i in bucket) for bucket in buckets), initial=0))
+    firsts = list(accumulate((len(bucket) for bucket in buckets[:-1]), initial=0))
+    names = list(table.values())
+    return _dumps(
+        (
+            "buckets",
+            list(numbers),
+            array("I", (numbers[names[i]] for i in order)).tobytes(),
+            b"".join(keys[i] + b"\n" for i in order),
+            array("I", offsets).tobytes(),
+            array("I", firsts).tobytes(),
+        )
+    )
 
 
-def _unpack_table(blob: bytes | None) -> dict[str, tuple[str, ...]]:
-    if not blob:
-        return {}
-    values, distinct, numbers = pickle.loads(blob)  # noqa: S301 - from _pack_table, in the node's own var/ folder
-    return dict(zip(values, map(distinct.__getitem__, array("I", numbers)), strict=True))
+class _PackedTable:
+    """A value -> list names table as read from var/cache. Its first look-ups each split one hash bucket of its
+    bytes, so a small report's process never builds the whole dict; from _PROBES look-ups on (or when a batch
+    asks for more) it answers from the dict, built once (bench_extract_startup.py)."""
+
+    def __init__(self, blob: bytes | None) -> None:
+        # from _pack_table, in the node's own var/ folder
+        state = pickle.loads(blob) if blob else ("plain", [], b"", [])  # noqa: S301
+        self._distinct: list[tuple[str, ...]] = state[1]
+        self._numbers = array("I", state[2])
+        self._plain: list[str] | None = state[3] if state[0] == "plain" else None
+        if self._plain is None:
+            self._keys: bytes = state[3]
+            self._offsets, self._firsts = array("I", state[4]), array("I", state[5])
+        self._probes = 0
+        self._dict: dict[str, tuple[str, ...]] | None = None
+
+    def get(self, key: str) -> tuple[str, ...] | None:
+        """The names of the lists that hold key; None when none does."""
+        if self._dict is not None:
+            return self._dict.get(key)
+        self._probes += 1
+        if self._plain is not None or self._probes > _PROBES:
+            return self.unpacked().get(key)
+        return self.probe(key)
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def probe(self, key: str) -> tuple[str, ...] | None:
+        """get(key) from the bytes, never from the dict."""
+        if self._plain is not None:
+            return self.unpacked().get(key)
+        raw = key.encode("utf-8", "surrogatepass")
+        bucket = zlib.crc32(raw) % len(self._firsts)
+        chunk = self._keys[self._offsets[bucket] : self._offsets[bucket + 1]].split(b"\n")[:-1]
+        try:
+            return self._distinct[self._numbers[self._firsts[bucket] + chunk.index(raw)]]
+        except ValueError:
+            return None
+
+    def unpacked(self) -> dict[str, tuple[str, ...]]:
+        """The table as a dict (built on the first call; threads racing here build equal copies)."""
+        if self._dict is None:
+            keys = self._plain
+            if keys is None:
+                keys = self._keys.decode("utf-8", "surrogatepass").split("\n")
+                keys.pop()  # after the last line break
+            self._dict = dict(zip(keys, map(self._distinct.__getitem__, self._numbers), strict=True))
+        return self._dict
+
+
+_Table = dict[str, tuple[str, ...]] | _PackedTable
+
+
+def _as_dict(table: _Table) -> dict[str, tuple[str, ...]]:
+    return table if isinstance(table, dict) else table.unpacked()
+
+
+def _getter(table: _Table, lookups: int) -> Callable[[str], tuple[str, ...] | None]:
+    """table's get for a batch of look-ups: a packed table probes its bytes for a batch much smaller than itself
+    (a report's few thousand hashes against a hash list), and is unpacked into a dict for a larger one."""
+    if isinstance(table, dict):
+        return table.get
+    return table.probe if lookups <= _PROBES or lookups * 8 < len(table) else table.unpacked().get
 
 
 def _cache_file(enabled: tuple[str, ...] | None) -> Path:

@@ -12,8 +12,11 @@ from accord.core.cache import Sections
 from accord.correlate.indexer import display_value, index_entries, listed_values
 from accord.correlate.values import normalize, values_of
 from accord.correlate.warninglists import (
+    _PROBES,
     DEFAULT_EXCLUDED,
     WarninglistMatcher,
+    _pack_table,
+    _PackedTable,
     bundled_slugs,
     get_matcher,
     load_list,
@@ -265,3 +268,18 @@ def test_substrings_are_searched_one_by_one_when_a_value_holds_a_line_break(matc
     assert lists.hits_many(pairs) == {
         n: names for n, value in enumerate(values) if (names := lists.hits("domain", value))
     }
+
+
+@pytest.mark.parametrize("odd_key", ["plain.example", "with\nbreak.example", "surrogate-\udcff.example", "ünï.example"])
+def test_a_packed_table_answers_as_its_dict_before_and_after_it_is_unpacked(odd_key: str) -> None:
+    table = {f"host{i}.example": (f"list {i % 7}",) for i in range(3000)}
+    table[odd_key] = ("odd list", "other list")
+    packed = _PackedTable(_pack_table(table))
+    absent = ["", "host3000.example", "host1.exampl", "ost1.example", "\n", "host1.example\nhost2.example"]
+    probes = [*absent, odd_key, *table, *absent]  # more look-ups than a packed table answers from its bytes
+    assert len(probes) > 2 * _PROBES
+    expected = [table.get(key) for key in probes]
+    assert [_PackedTable(_pack_table(table)).probe(key) for key in probes] == expected  # a batch probes only
+    assert [packed.get(key) for key in probes] == expected
+    assert packed.unpacked() == table
+    assert _PackedTable(_pack_table({})).get("x") is None
