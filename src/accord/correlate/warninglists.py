@@ -24,7 +24,7 @@ import zlib
 from array import array
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
@@ -383,7 +383,7 @@ class WarninglistMatcher:
             return {}  # and no table read
         # Each source's hits by value number, merged in hits()' order: exact, then the kind's own source (address
         # ranges, hostname suffixes or the URL's host), then substrings and regular expressions.
-        sources: list[dict[int, Sequence[str]]] = []
+        sources: list[Mapping[int, Sequence[str]]] = []
         exact = self._exact_table(kind)
         if exact is not None:
             get = _getter(exact, len(values))
@@ -406,8 +406,8 @@ class WarninglistMatcher:
             sources.append({i: names for i, names in matched if names})
         merged: dict[int, list[str]] = {}
         for source in sources:
-            for i, names in source.items():
-                merged.setdefault(i, []).extend(names)
+            for i, listed in source.items():
+                merged.setdefault(i, []).extend(listed)
         return {i: list(dict.fromkeys(names)) if len(names) > 1 else names for i, names in merged.items()}
 
     def _ip_hits_many(self, values: Sequence[str]) -> dict[int, Sequence[str]]:
@@ -449,9 +449,9 @@ class WarninglistMatcher:
     ) -> dict[int, Sequence[str]]:
         hosts: dict[str, dict[str, list[int]]] = {"domain": {}, "ip": {}}  # kind -> host -> value numbers
         for i, value in enumerate(values):
-            host = url_host(value)
-            if host is not None:
-                hosts[host[0]].setdefault(host[1], []).append(i)
+            found_host = url_host(value)
+            if found_host is not None:
+                hosts[found_host[0]].setdefault(found_host[1], []).append(i)
         found: dict[int, Sequence[str]] = {}
         for kind, numbers in hosts.items():
             looked_up, listed = known.get(kind, (set(), {}))
@@ -553,11 +553,12 @@ class _PackedTable:
         # from _pack_table, in the node's own var/ folder
         state = pickle.loads(blob) if blob else ("plain", [], b"", [])  # noqa: S301
         self._distinct: list[tuple[str, ...]] = state[1]
-        self._numbers = array("I", state[2])
+        self._numbers: array[int] = array("I", state[2])
         self._plain: list[str] | None = state[3] if state[0] == "plain" else None
         if self._plain is None:
             self._keys: bytes = state[3]
-            self._offsets, self._firsts = array("I", state[4]), array("I", state[5])
+            self._offsets: array[int] = array("I", state[4])
+            self._firsts: array[int] = array("I", state[5])
         self._probes = 0
         self._dict: dict[str, tuple[str, ...]] | None = None
 
@@ -581,9 +582,10 @@ class _PackedTable:
         bucket = zlib.crc32(raw) % len(self._firsts)
         chunk = self._keys[self._offsets[bucket] : self._offsets[bucket + 1]].split(b"\n")[:-1]
         try:
-            return self._distinct[self._numbers[self._firsts[bucket] + chunk.index(raw)]]
+            at = chunk.index(raw)
         except ValueError:
             return None
+        return self._distinct[self._numbers[self._firsts[bucket] + at]]
 
     def unpacked(self) -> dict[str, tuple[str, ...]]:
         """The table as a dict (built on the first call; threads racing here build equal copies)."""
