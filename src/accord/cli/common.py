@@ -7,17 +7,27 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from accord.core.errors import AccordError
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from sqlalchemy import Connection, Engine
 
-out = Console()
-err = Console(stderr=True)
+    out: Console  # standard output, for people
+    err: Console  # standard error
+
+
+def __getattr__(name: str) -> Any:
+    """`out` and `err`, made on first use: a command that prints no rich output (`extract --format json`) starts
+    without loading rich (bench_extract_startup.py)."""
+    if name not in ("out", "err"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rich.console import Console
+
+    console = globals()[name] = Console(stderr=name == "err")
+    return console
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -10,7 +10,7 @@ from typing import IO, TYPE_CHECKING, Any
 import orjson
 import typer
 
-from accord.cli.common import out
+from accord.cli import common
 from accord.core.errors import AccordError, BadRequest, PayloadTooLarge
 from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
@@ -114,12 +114,12 @@ def extract_cmd(
 
         if output is None:
             # Piped output keeps whole rows (no wrapping at 80 columns) so it can be grepped.
-            console = out if out.is_terminal else Console(file=sys.stdout, width=250)
+            console = common.out if common.out.is_terminal else Console(file=sys.stdout, width=250)
             console.print(_table(extraction))
             return
         with _open_output(output) as fh:
             Console(file=fh, width=250, no_color=True).print(_table(extraction))
-        out.print(f"{len(extraction.findings)} findings written to {output}")
+        common.out.print(f"{len(extraction.findings)} findings written to {output}")
         return
     payload = _json(extraction) if fmt is Format.JSON else orjson.dumps(extraction.bundle, option=orjson.OPT_INDENT_2)
     if output is None:
@@ -129,7 +129,7 @@ def extract_cmd(
         return
     with _open_output(output, binary=True) as fh:
         fh.write(payload)
-    out.print(f"{len(extraction.findings)} findings written to {output}")
+    common.out.print(f"{len(extraction.findings)} findings written to {output}")
 
 
 def _open_output(path: Path, *, binary: bool = False) -> Any:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from accord.cli.common import fail, out, reading, unit_of_work
+from accord.cli import common
+from accord.cli.common import fail, reading, unit_of_work
 from accord.core.errors import AccordError
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ def db_upgrade() -> None:
     from accord.core.migrate import upgrade
 
     upgrade(get_engine())
-    out.print("database is up to date")
+    common.out.print("database is up to date")
 
 
 @app.command()
@@ -115,7 +116,7 @@ def init() -> None:
     upgrade(get_engine())
     with unit_of_work() as conn:
         ensure_host_org(conn)
-    out.print("node initialised")
+    common.out.print("node initialised")
 
 
 @app.command()
@@ -129,11 +130,11 @@ def demo() -> None:
     with unit_of_work() as conn:
         result = load_demo(conn)
     if result.created:
-        out.print(f"demo loaded: {result.report.stored} objects stored")
+        common.out.print(f"demo loaded: {result.report.stored} objects stored")
     else:
-        out.print("demo already loaded")
+        common.out.print("demo already loaded")
     for email, org, role in result.users:
-        out.print(f"  {role:8} {email:24} password: {DEMO_PASSWORD}   ({org})")
+        common.out.print(f"  {role:8} {email:24} password: {DEMO_PASSWORD}   ({org})")
 
 
 @app.command()
@@ -149,8 +150,9 @@ def serve(
     from accord.core.settings import get_settings
 
     settings = get_settings()
-    out.print(f"Accord listening on http://{host}:{port}/  (TAXII at /taxii2/, API at /api/v1/, health /healthz)")
-    out.print(f"database: {settings.database_url}")
+    url = f"http://{host}:{port}/"
+    common.out.print(f"Accord listening on {url}  (TAXII at /taxii2/, API at /api/v1/, health /healthz)")
+    common.out.print(f"database: {settings.database_url}")
     import os
 
     from accord.core.helpers import START_WITH_SERVER
@@ -181,7 +183,7 @@ def audit_verify() -> None:
         result = verify(conn)
     if not result.ok:
         fail(f"audit chain broken at entry {result.broken_seq}: {result.reason} ({result.entries} entries verified)")
-    out.print(f"audit chain intact: {result.entries} entries")
+    common.out.print(f"audit chain intact: {result.entries} entries")
 
 
 def main() -> None:

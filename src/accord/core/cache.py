@@ -5,6 +5,10 @@ builds it, its format), so a change to any of them names another file and the st
 read. A file holds a header (CRC-32 and length of the payload) and the payload; one that is missing, truncated
 or damaged, or whose payload does not load, is rebuilt and written again (to a temporary file, then renamed, so
 a reader never sees half of one). Nothing here fetches anything: the builders read installed files only.
+
+A large structure of which a process often needs only a part (the warninglists: a small report looks up a URL
+and its host, not 200,000 known file hashes) is kept as named sections instead: a table of the sections
+(name, length, CRC-32) after the header, then the sections, each read and checked only when asked for.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import os
 import pickle
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
+
+import orjson
 
 from accord.core.settings import get_settings
 
@@ -66,13 +72,86 @@ def load_or_build(path: Path, build: Callable[[], T], dump: Callable[[T], bytes]
             pass
     built = build()
     data = dump(built)
+    _write(path, [_HEADER.pack(zlib.crc32(data), len(data)), data])
+    return built
+
+
+def _write(path: Path, chunks: Sequence[bytes]) -> None:
+    """path made of chunks, written whole or not at all (a temporary file renamed)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
         with tmp.open("wb") as fh:
-            fh.write(_HEADER.pack(zlib.crc32(data), len(data)))
-            fh.write(data)
+            fh.writelines(chunks)
         tmp.replace(path)
     except OSError:  # a read-only var/ only costs the next process the build
         pass
-    return built
+
+
+class Sections:
+    """The named sections of a structure kept in one cache file, each read and checked when first asked for.
+
+    A section found damaged (or the file gone) since its table was read makes the structure be built again:
+    the file is written again and every section is then answered from memory.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        where: dict[str, tuple[int, int, int]],
+        build: Callable[[], dict[str, bytes]],
+        built: dict[str, bytes] | None = None,
+    ) -> None:
+        self._path = path
+        self._where = where  # name -> (offset, length, CRC-32)
+        self._build = build
+        self._built = built
+
+    def names(self) -> frozenset[str]:
+        """The names of the sections."""
+        return frozenset(self._built if self._built is not None else self._where)
+
+    def get(self, name: str) -> bytes | None:
+        """One section's bytes; None when there is no section of that name."""
+        if self._built is not None:
+            return self._built.get(name)
+        found = self._where.get(name)
+        if found is None:
+            return None
+        offset, length, crc = found
+        try:
+            with self._path.open("rb") as fh:
+                fh.seek(offset)
+                data = fh.read(length)
+        except OSError:
+            data = b""
+        if len(data) == length and zlib.crc32(data) == crc:
+            return data
+        self._built = _build_sections(self._path, self._build)
+        return self._built.get(name)
+
+
+def _build_sections(path: Path, build: Callable[[], dict[str, bytes]]) -> dict[str, bytes]:
+    sections = build()
+    table = orjson.dumps([[name, len(data), zlib.crc32(data)] for name, data in sections.items()])
+    _write(path, [_HEADER.pack(zlib.crc32(table), len(table)), table, *sections.values()])
+    return sections
+
+
+def load_or_build_sections(path: Path, build: Callable[[], dict[str, bytes]]) -> Sections:
+    """The sections cached at path (only their table read now), or build()'s, then cached, when the file is
+    missing or its table damaged."""
+    try:
+        with path.open("rb") as fh:
+            crc, length = _HEADER.unpack(fh.read(_HEADER.size))
+            table = fh.read(length)
+        if len(table) != length or zlib.crc32(table) != crc:
+            raise ValueError("damaged table")
+        where: dict[str, tuple[int, int, int]] = {}
+        offset = _HEADER.size + length
+        for name, size, section_crc in orjson.loads(table):
+            where[str(name)] = (offset, int(size), int(section_crc))
+            offset += int(size)
+    except (OSError, struct.error, ValueError, TypeError):  # orjson's decode error is a ValueError
+        return Sections(path, {}, build, _build_sections(path, build))
+    return Sections(path, where, build)

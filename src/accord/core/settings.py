@@ -1,18 +1,27 @@
-"""Node settings: the one place that reads the environment (ACCORD_* variables and an optional .env)."""
+"""Node settings: the one place that reads the environment (ACCORD_* variables and an optional .env).
+
+The rules are pydantic-settings' (names in any case, the environment over `.env`, each value validated as its
+field's type), applied here in a few lines instead of by that package, whose import is a large share of a short
+command's start-up (bench/bench_extract_startup.py); tests/unit/core/test_settings.py holds the two equal.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+ENV_PREFIX = "ACCORD_"
+ENV_FILE = ".env"
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """All tunables of a node; each maps to an ACCORD_<NAME> environment variable."""
 
-    model_config = SettingsConfigDict(env_prefix="ACCORD_", env_file=".env", extra="ignore")
+    # As pydantic-settings validates them: defaults too, other variables of the prefix ignored.
+    model_config = ConfigDict(extra="ignore", validate_default=True)
 
     database_url: str = "sqlite:///./var/accord.db"
     host_org: str = "Host Organisation"
@@ -78,7 +87,26 @@ class Settings(BaseSettings):
     sign_responses: bool = Field(default=True, description="sign every TAXII response body (X-Accord-Signature)")
 
 
+def read_environment(env_file: str | Path = ENV_FILE) -> dict[str, str]:
+    """The settings' raw values: ACCORD_<NAME> variables (any case) of env_file, then of the environment."""
+    sources: list[dict[str, str | None]] = []
+    path = Path(env_file).expanduser()
+    if path.is_file():
+        from dotenv import dotenv_values  # only a node with a .env file pays for the parser
+
+        sources.append(dotenv_values(path, encoding="utf-8"))
+    sources.append(dict(os.environ))
+    prefix, fields = ENV_PREFIX.lower(), Settings.model_fields
+    values: dict[str, str] = {}
+    for source in sources:  # later sources win: the environment over the file
+        for key, value in source.items():
+            name = key.lower()
+            if value is not None and name.startswith(prefix) and name[len(prefix) :] in fields:
+                values[name[len(prefix) :]] = value
+    return values
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
-    return Settings()
+    return Settings.model_validate(read_environment())

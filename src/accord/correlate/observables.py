@@ -300,6 +300,20 @@ def url_rows(raw: str) -> list[IndexValue]:
     return [_new(IndexValue, ("url", url, url, None, None, True)), host_row]
 
 
+def url_host(raw: str) -> tuple[str, str] | None:
+    """(kind, value) of a URL's host, as url_rows(raw)[1] has them, without building either row; None when
+    raw is not a URL. For warninglist look-ups of many URLs (bench_extract.py, dense text)."""
+    m = _URL.fullmatch(refang(raw))
+    host = m.group(3) if m is not None else None
+    if not host:
+        return None
+    if host.startswith("[") or host[-1:].isdigit():  # perhaps an address
+        row = _host_row(host)
+        return None if row is None else (row.kind, row.value)
+    name = normalize_domain(host)  # what _host_row's domain_row would take as the value
+    return None if name is None else ("domain", name)
+
+
 def email_row(raw: str) -> IndexValue | None:
     local, at, domain = refang(raw).rpartition("@")
     if not at or not local or " " in local:

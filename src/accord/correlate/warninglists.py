@@ -20,20 +20,23 @@ import importlib.util
 import pickle
 import re
 import socket
+import zlib
+from array import array
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import ahocorasick
 import orjson
 
-from accord.core.cache import cache_path, load_or_build
+from accord.core.cache import Sections, cache_path, load_or_build_sections
 from accord.core.settings import get_settings
 from accord.correlate import observables
-from accord.correlate.observables import ip_range_bounds, normalize_domain, url_rows
+from accord.correlate.observables import ip_range_bounds, normalize_domain, url_host, url_rows
 
 __all__ = [
     "DEFAULT_EXCLUDED",
@@ -180,10 +183,8 @@ class WarninglistMatcher:
     def __init__(self, enabled: Iterable[str] | None = None) -> None:
         chosen = _choose(enabled)
         self._names = tuple(data["name"] for data in chosen)
-        self._exact: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
-        self._packed: dict[str, bytes] = {}  # exact tables still pickled (see __getstate__)
-        self._sections: dict[str, bytes] = {}  # other tables still pickled: "suffix", "ranges", "substr:<kind>"
-        self._suffix: dict[str, tuple[str, ...]] | None = {}
+        self._exact: dict[str, _Table] = defaultdict(dict)
+        self._suffix: _Table | None = {}
         self._regex: dict[str, list[tuple[re.Pattern[str], str]]] = defaultdict(list)
         substrings: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         intervals: dict[str, list[tuple[int, int, str]]] = {"4": [], "6": []}
@@ -191,12 +192,18 @@ class WarninglistMatcher:
             self._add_list(data, substrings, intervals)
         self._ranges: dict[str, _Ranges] | None = {family: _Ranges(found) for family, found in intervals.items()}
         self._substr: dict[str, Any] = {}
+        # Kinds with a substring that holds a line break: their values are never searched joined (hits_many).
+        self._substr_breaks = frozenset(kind for kind, words in substrings.items() if any("\n" in w for w in words))
         for kind, words in substrings.items():
             automaton = ahocorasick.Automaton()
             for word, names in words.items():
                 automaton.add_word(word, tuple(names))
             automaton.make_automaton()
             self._substr[kind] = automaton
+        # A matcher read from var/cache (from_sections) reads each table from there on its first use.
+        self._store: Sections | None = None
+        self._stored_exact: frozenset[str] = frozenset()
+        self._stored_substr: frozenset[str] = frozenset()
 
     def _add_list(
         self,
@@ -227,7 +234,7 @@ class WarninglistMatcher:
         elif list_type == "hostname" and "domain" in kinds:
             for entry in entries:
                 if (host := normalize_domain(entry.lstrip("."))) is not None:
-                    suffix = self._suffix_table()
+                    suffix = cast("dict[str, tuple[str, ...]]", self._suffix)  # a dict while the matcher is built
                     suffix[host] = (*suffix.get(host, ()), name)
         else:  # "string", and hostname lists that only apply to other kinds, match exactly
             hash_kinds = {kind for kind in kinds if kind.startswith("hash:")}
@@ -242,7 +249,7 @@ class WarninglistMatcher:
                     self._add_exact(kind, key, name)
 
     def _add_exact(self, kind: str, key: str, name: str) -> None:
-        table = self._exact[kind]
+        table = cast("dict[str, tuple[str, ...]]", self._exact[kind])  # a dict while the matcher is built
         prior = table.get(key)
         table[key] = (name,) if prior is None else (*prior, name)
 
@@ -250,58 +257,75 @@ class WarninglistMatcher:
         """Names of the enabled lists."""
         return self._names
 
+    def to_sections(self) -> dict[str, bytes]:
+        """The matcher as named sections for var/cache, each table apart so that a process reads only those its
+        lookups need (a small report: a URL and its host, never the hash lists)."""
+        self._load_all()
+        meta = {"names": self._names, "regex": dict(self._regex), "substr_breaks": self._substr_breaks}
+        sections = {"meta": _dumps(meta)}
+        sections |= {f"exact:{kind}": _pack_table(_as_dict(table)) for kind, table in self._exact.items()}
+        sections["suffix"] = _pack_table(_as_dict(self._suffix_table()))
+        sections["ranges"] = _dumps(self._range_tables())
+        sections |= {f"substr:{kind}": _dumps(automaton) for kind, automaton in self._substr.items()}
+        return sections
+
+    @classmethod
+    def from_sections(cls, store: Sections) -> WarninglistMatcher:
+        """A matcher over what to_sections stored; each table is read from the store on its first use."""
+        meta = store.get("meta")
+        if meta is None:
+            raise ValueError("no warninglist matcher in these sections")
+        state = pickle.loads(meta)  # noqa: S301 - written by to_sections into the node's own var/ folder
+        self = cls.__new__(cls)
+        self._names, self._regex, self._substr_breaks = state["names"], state["regex"], state["substr_breaks"]
+        self._exact, self._suffix, self._ranges, self._substr = {}, None, None, {}
+        names = store.names()
+        self._store = store
+        self._stored_exact = frozenset(name[6:] for name in names if name.startswith("exact:"))
+        self._stored_substr = frozenset(name[7:] for name in names if name.startswith("substr:"))
+        return self
+
     def __getstate__(self) -> dict[str, Any]:
-        """The matcher to pickle, each table pickled on its own, to be unpickled on the first lookup that needs it.
+        """A pickle holds every table (not the var/cache file they would be read from)."""
+        self._load_all()
+        return {**self.__dict__, "_store": None, "_stored_exact": frozenset(), "_stored_substr": frozenset()}
 
-        Most inputs hold a few kinds of value (a small report: a URL and its host), so a process that loads a
-        cached matcher unpickles only their tables; the hash lists (230,000 known files) are the largest.
-        """
-        state = dict(self.__dict__)
-        packed = dict(self._packed)
-        for kind, table in self._exact.items():
-            packed[kind] = _dumps(table)
-        sections = dict(self._sections)
-        if self._suffix is not None:
-            sections["suffix"] = _dumps(self._suffix)
-        if self._ranges is not None:
-            sections["ranges"] = _dumps(self._ranges)
-        for kind, automaton in self._substr.items():
-            sections[f"substr:{kind}"] = _dumps(automaton)
-        state.update(_exact={}, _packed=packed, _sections=sections, _suffix=None, _ranges=None, _substr={})
-        return state
+    def _load_all(self) -> None:
+        for kind in self._stored_exact:
+            self._exact_table(kind)
+        for kind in self._stored_substr:
+            self._automaton(kind)
+        self._suffix_table()
+        self._range_tables()
 
-    def _unpack(self, kind: str) -> dict[str, tuple[str, ...]] | None:
-        """An exact table still pickled, unpickled now (threads racing here each unpickle it, and agree)."""
-        blob = self._packed.get(kind)
-        if blob is None:
-            return self._exact.get(kind)
-        table: dict[str, tuple[str, ...]] = pickle.loads(blob)  # noqa: S301 - from __getstate__ of this class
-        self._exact[kind] = table
-        self._packed.pop(kind, None)
+    def _stored(self, name: str) -> bytes | None:
+        return None if self._store is None else self._store.get(name)
+
+    # Threads racing in the loaders below each read the table and store equal copies: no lock is needed.
+
+    def _exact_table(self, kind: str) -> _Table | None:
+        table = self._exact.get(kind)
+        if table is None and kind in self._stored_exact:
+            table = self._exact[kind] = _PackedTable(self._stored(f"exact:{kind}"))
         return table
 
-    def _section(self, name: str) -> Any:
-        """A table still pickled (see __getstate__), unpickled; None if there is none of that name."""
-        blob = self._sections.get(name)
-        return None if blob is None else pickle.loads(blob)  # noqa: S301 - from __getstate__ of this class
-
-    def _suffix_table(self) -> dict[str, tuple[str, ...]]:
+    def _suffix_table(self) -> _Table:
         if self._suffix is None:
-            self._suffix = self._section("suffix") or {}
-            self._sections.pop("suffix", None)
+            self._suffix = _PackedTable(self._stored("suffix"))
         return self._suffix
 
     def _range_tables(self) -> dict[str, _Ranges]:
         if self._ranges is None:
-            self._ranges = self._section("ranges") or {"4": _Ranges([]), "6": _Ranges([])}
-            self._sections.pop("ranges", None)
+            blob = self._stored("ranges")
+            # from to_sections of this class, in the node's own var/ folder
+            self._ranges = pickle.loads(blob) if blob else {"4": _Ranges([]), "6": _Ranges([])}  # noqa: S301
         return self._ranges
 
     def _automaton(self, kind: str) -> Any:
         automaton = self._substr.get(kind)
-        if automaton is None and f"substr:{kind}" in self._sections:
-            automaton = self._substr[kind] = self._section(f"substr:{kind}")
-            self._sections.pop(f"substr:{kind}", None)
+        if automaton is None and kind in self._stored_substr:
+            blob = self._stored(f"substr:{kind}")
+            automaton = self._substr[kind] = pickle.loads(blob) if blob else None  # noqa: S301 - as above
         return automaton
 
     def hits(self, kind: str, value: str, *, url_host: bool = True) -> list[str]:
@@ -311,8 +335,8 @@ class WarninglistMatcher:
         """
         found: list[str] = []
         exact = self._exact.get(kind)
-        if exact is None and kind in self._packed:
-            exact = self._unpack(kind)
+        if exact is None and kind in self._stored_exact:
+            exact = self._exact_table(kind)
         if exact is not None:
             names = exact.get(value)
             if names is not None:
@@ -333,6 +357,110 @@ class WarninglistMatcher:
         if regexes is not None:
             found += [name for pattern, name in regexes if pattern.search(value)]
         return list(dict.fromkeys(found)) if len(found) > 1 else found
+
+    def hits_many(self, pairs: Sequence[tuple[str, str]]) -> dict[int, list[str]]:
+        """hits(kind, value) of the (kind, value) pairs that have any, by pair number: each table consulted in one
+        pass over the values of its kind, which a report's tens of thousands of findings need (bench_extract.py,
+        dense text)."""
+        by_kind: dict[str, list[int]] = {}
+        for number, (kind, _) in enumerate(pairs):
+            by_kind.setdefault(kind, []).append(number)
+        result: dict[int, list[str]] = {}
+        known: dict[str, tuple[set[str], dict[str, list[str]]]] = {}  # hosts looked up, for the URLs on them
+        for kind in sorted(by_kind, key=lambda kind: kind == "url"):  # hosts before URLs
+            numbers = by_kind[kind]
+            values = [pairs[number][1] for number in numbers]
+            found = self._kind_hits(kind, values, known)
+            known[kind] = (set(values), {values[i]: names for i, names in found.items()})
+            result.update((numbers[i], list(names)) for i, names in found.items())
+        return result
+
+    def _kind_hits(
+        self, kind: str, values: list[str], known: dict[str, tuple[set[str], dict[str, list[str]]]]
+    ) -> dict[int, list[str]]:
+        """The hits of the values of one kind that have any, by value number."""
+        if not values:
+            return {}  # and no table read
+        # Each source's hits by value number, merged in hits()' order: exact, then the kind's own source (address
+        # ranges, hostname suffixes or the URL's host), then substrings and regular expressions.
+        sources: list[Mapping[int, Sequence[str]]] = []
+        exact = self._exact_table(kind)
+        if exact is not None:
+            get = _getter(exact, len(values))
+            sources.append({i: names for i, value in enumerate(values) if (names := get(value)) is not None})
+        if kind == "ip":
+            sources.append(self._ip_hits_many(values))
+        elif kind == "domain":
+            sources.append(self._suffix_hits_many(values))
+        elif kind == "url":
+            sources.append(self._url_host_hits_many(values, known))
+        automaton = self._automaton(kind)
+        if automaton is not None:
+            lowered = [value.lower() for value in values] if kind == "url" else values
+            sources.append(_substring_hits(automaton, lowered, joinable=kind not in self._substr_breaks))
+        regexes = self._regex.get(kind)
+        if regexes:
+            matched = (
+                (i, [name for pattern, name in regexes if pattern.search(value)]) for i, value in enumerate(values)
+            )
+            sources.append({i: names for i, names in matched if names})
+        merged: dict[int, list[str]] = {}
+        for source in sources:
+            for i, listed in source.items():
+                merged.setdefault(i, []).extend(listed)
+        return {i: list(dict.fromkeys(names)) if len(names) > 1 else names for i, names in merged.items()}
+
+    def _ip_hits_many(self, values: Sequence[str]) -> dict[int, Sequence[str]]:
+        tables = self._range_tables()
+        found: dict[int, Sequence[str]] = {}
+        for i, value in enumerate(values):
+            if "/" in value:
+                names = self._ip_hits(value)
+            else:
+                family, ranges = (socket.AF_INET6, tables["6"]) if ":" in value else (socket.AF_INET, tables["4"])
+                try:
+                    number = int.from_bytes(socket.inet_pton(family, value), "big")
+                except OSError:
+                    continue
+                at = bisect_right(ranges.starts, number) - 1
+                names = ranges.names[at] if at >= 0 else ()
+            if names:
+                found[i] = names
+        return found
+
+    def _suffix_hits_many(self, values: Sequence[str]) -> dict[int, Sequence[str]]:
+        get = _getter(self._suffix_table(), len(values))
+        found: dict[int, Sequence[str]] = {}
+        for i, value in enumerate(values):
+            names: list[str] = []
+            name, dot = value, 0
+            while dot >= 0:  # the name itself, then each parent, as _suffix_hits
+                listed = get(name)
+                if listed is not None:
+                    names += listed
+                dot = name.find(".")
+                name = name[dot + 1 :]
+            if names:
+                found[i] = names
+        return found
+
+    def _url_host_hits_many(
+        self, values: Sequence[str], known: dict[str, tuple[set[str], dict[str, list[str]]]]
+    ) -> dict[int, Sequence[str]]:
+        hosts: dict[str, dict[str, list[int]]] = {"domain": {}, "ip": {}}  # kind -> host -> value numbers
+        for i, value in enumerate(values):
+            found_host = url_host(value)
+            if found_host is not None:
+                hosts[found_host[0]].setdefault(found_host[1], []).append(i)
+        found: dict[int, Sequence[str]] = {}
+        for kind, numbers in hosts.items():
+            looked_up, listed = known.get(kind, (set(), {}))
+            unseen = [host for host in numbers if host not in looked_up]  # most hosts are findings of their own too
+            listed = {**listed, **{unseen[i]: names for i, names in self._kind_hits(kind, unseen, known).items()}}
+            for host, at in numbers.items():
+                if names := listed.get(host):
+                    found.update(dict.fromkeys(at, names))
+        return found
 
     def _suffix_hits(self, name: str, found: list[str]) -> None:
         suffix = self._suffix_table()
@@ -360,11 +488,129 @@ class WarninglistMatcher:
         return self._range_tables()[lo[0]].covering(int(lo[2:], 16), int(hi[2:], 16))
 
 
-_CACHE_FORMAT = b"3"
+_CACHE_FORMAT = b"4"
+
+
+def _substring_hits(automaton: Any, values: Sequence[str], *, joinable: bool) -> dict[int, list[str]]:
+    """The names of the substrings found in each value, by value number, as automaton.iter(value) finds them."""
+    found: dict[int, list[str]] = {}
+    # One search over the values joined by line breaks: when no word holds a break (joinable), a break takes the
+    # automaton back to its root, so each value is searched as if alone. Otherwise (or when a value holds a
+    # break) one search each.
+    joined = "\n".join(values)
+    if not joinable or joined.count("\n") != len(values) - 1:
+        for i, value in enumerate(values):
+            names = [name for _, listed in automaton.iter(value) for name in listed]
+            if names:
+                found[i] = names
+        return found
+    starts = list(accumulate((len(value) + 1 for value in values[:-1]), initial=0))
+    for end, listed in automaton.iter(joined):
+        found.setdefault(bisect_right(starts, end) - 1, []).extend(listed)
+    return found
 
 
 def _dumps(table: object) -> bytes:
     return pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+_PROBES = 256  # look-ups a packed table answers from its bytes before it is unpacked into a dict
+
+
+def _pack_table(table: dict[str, tuple[str, ...]]) -> bytes:
+    """A value -> list names table as its distinct name tuples, each value's tuple number, and the values in hash
+    buckets (one byte string, the buckets' offsets and first value numbers), for _PackedTable."""
+    numbers = {names: number for number, names in enumerate(dict.fromkeys(table.values()))}
+    keys = [key.encode("utf-8", "surrogatepass") for key in table]
+    if any(b"\n" in key for key in keys):  # cannot be split on line breaks: a plain list, unpacked on first use
+        plain = array("I", map(numbers.__getitem__, table.values()))
+        return _dumps(("plain", list(numbers), plain.tobytes(), list(table)))
+    buckets: list[list[int]] = [[] for _ in range(max(1, len(keys) // 8))]
+    for i, key in enumerate(keys):
+        buckets[zlib.crc32(key) % len(buckets)].append(i)
+    order = [i for bucket in buckets for i in bucket]
+    offsets = list(accumulate((sum(len(keys[i]) + 1 for i in bucket) for bucket in buckets), initial=0))
+    firsts = list(accumulate((len(bucket) for bucket in buckets[:-1]), initial=0))
+    names = list(table.values())
+    return _dumps(
+        (
+            "buckets",
+            list(numbers),
+            array("I", (numbers[names[i]] for i in order)).tobytes(),
+            b"".join(keys[i] + b"\n" for i in order),
+            array("I", offsets).tobytes(),
+            array("I", firsts).tobytes(),
+        )
+    )
+
+
+class _PackedTable:
+    """A value -> list names table as read from var/cache. Its first look-ups each split one hash bucket of its
+    bytes, so a small report's process never builds the whole dict; from _PROBES look-ups on (or when a batch
+    asks for more) it answers from the dict, built once (bench_extract_startup.py)."""
+
+    def __init__(self, blob: bytes | None) -> None:
+        # from _pack_table, in the node's own var/ folder
+        state = pickle.loads(blob) if blob else ("plain", [], b"", [])  # noqa: S301
+        self._distinct: list[tuple[str, ...]] = state[1]
+        self._numbers: array[int] = array("I", state[2])
+        self._plain: list[str] | None = state[3] if state[0] == "plain" else None
+        if self._plain is None:
+            self._keys: bytes = state[3]
+            self._offsets: array[int] = array("I", state[4])
+            self._firsts: array[int] = array("I", state[5])
+        self._probes = 0
+        self._dict: dict[str, tuple[str, ...]] | None = None
+
+    def get(self, key: str) -> tuple[str, ...] | None:
+        """The names of the lists that hold key; None when none does."""
+        if self._dict is not None:
+            return self._dict.get(key)
+        self._probes += 1
+        if self._plain is not None or self._probes > _PROBES:
+            return self.unpacked().get(key)
+        return self.probe(key)
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def probe(self, key: str) -> tuple[str, ...] | None:
+        """get(key) from the bytes, never from the dict."""
+        if self._plain is not None:
+            return self.unpacked().get(key)
+        raw = key.encode("utf-8", "surrogatepass")
+        bucket = zlib.crc32(raw) % len(self._firsts)
+        chunk = self._keys[self._offsets[bucket] : self._offsets[bucket + 1]].split(b"\n")[:-1]
+        try:
+            at = chunk.index(raw)
+        except ValueError:
+            return None
+        return self._distinct[self._numbers[self._firsts[bucket] + at]]
+
+    def unpacked(self) -> dict[str, tuple[str, ...]]:
+        """The table as a dict (built on the first call; threads racing here build equal copies)."""
+        if self._dict is None:
+            keys = self._plain
+            if keys is None:
+                keys = self._keys.decode("utf-8", "surrogatepass").split("\n")
+                keys.pop()  # after the last line break
+            self._dict = dict(zip(keys, map(self._distinct.__getitem__, self._numbers), strict=True))
+        return self._dict
+
+
+_Table = dict[str, tuple[str, ...]] | _PackedTable
+
+
+def _as_dict(table: _Table) -> dict[str, tuple[str, ...]]:
+    return table if isinstance(table, dict) else table.unpacked()
+
+
+def _getter(table: _Table, lookups: int) -> Callable[[str], tuple[str, ...] | None]:
+    """table's get for a batch of look-ups: a packed table probes its bytes for a batch much smaller than itself
+    (a report's few thousand hashes against a hash list), and is unpacked into a dict for a larger one."""
+    if isinstance(table, dict):
+        return table.get
+    return table.probe if lookups <= _PROBES or lookups * 8 < len(table) else table.unpacked().get
 
 
 def _cache_file(enabled: tuple[str, ...] | None) -> Path:
@@ -374,27 +620,16 @@ def _cache_file(enabled: tuple[str, ...] | None) -> Path:
     return cache_path("warninglists", *parts)
 
 
-def _unpickle(data: bytes) -> WarninglistMatcher:
-    found = pickle.loads(data)  # noqa: S301 - written by get_matcher into the node's own var/ folder
-    if not isinstance(found, WarninglistMatcher):
-        raise TypeError("not a warninglist matcher")
-    return found
-
-
 @lru_cache(maxsize=4)
 def get_matcher(enabled: tuple[str, ...] | None = None) -> WarninglistMatcher:
     """A shared matcher for a set of enabled lists (None: the defaults).
 
     Building one reads every bundled list, which takes far longer than loading the built matcher, kept in
-    var/cache: a CLI import or a new worker process does not pay for the build again. A missing, stale or
-    unreadable cache file is simply rebuilt.
+    var/cache: a CLI import or a new worker process does not pay for the build again, and reads only the tables
+    its lookups need. A missing, stale or damaged cache file is simply rebuilt.
     """
-    return load_or_build(
-        _cache_file(enabled),
-        lambda: WarninglistMatcher(enabled),
-        lambda built: pickle.dumps(built, protocol=pickle.HIGHEST_PROTOCOL),
-        _unpickle,
-    )
+    store = load_or_build_sections(_cache_file(enabled), lambda: WarninglistMatcher(enabled).to_sections())
+    return WarninglistMatcher.from_sections(store)
 
 
 def active_names() -> tuple[str, ...] | None:

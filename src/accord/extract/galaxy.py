@@ -16,9 +16,11 @@ import importlib.metadata
 import importlib.util
 import pickle
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import overload
 
 import ahocorasick
 import orjson
@@ -216,16 +218,9 @@ class _Matcher:
 class _PrefixMatcher:
     """Leftmost-longest alias search by a dictionary of every alias's first _MIN_ALIAS bytes, for short texts."""
 
-    def __init__(self, entries: list[Entry]) -> None:
+    def __init__(self, entries: Sequence[Entry], by_prefix: dict[bytes, list[tuple[bytes, int]]]) -> None:
         self.entries = entries
-        by_prefix: dict[bytes, dict[bytes, int]] = {}
-        for index, entry in enumerate(entries):
-            key = entry.alias.encode("ascii", "replace")
-            by_prefix.setdefault(key[:_MIN_ALIAS], {}).setdefault(key, index)  # the first entry of an alias wins
-        # Longest first, so the first alias found at a position is the longest there.
-        self._by_prefix = {
-            prefix: sorted(keys.items(), key=lambda item: -len(item[0])) for prefix, keys in by_prefix.items()
-        }
+        self._by_prefix = by_prefix
 
     def find(self, lowered: bytes) -> list[tuple[int, int, int]]:
         """(entry index, start, end) of every leftmost-longest match."""
@@ -247,7 +242,47 @@ class _PrefixMatcher:
         return found
 
 
-_CACHE_FORMAT = b"1"
+def _by_prefix(aliases: list[str]) -> dict[bytes, list[tuple[bytes, int]]]:
+    """The aliases' numbers by their first _MIN_ALIAS bytes, longest alias first (the first found is the longest)."""
+    by_prefix: dict[bytes, dict[bytes, int]] = {}
+    for index, alias in enumerate(aliases):
+        key = alias.encode("ascii", "replace")
+        by_prefix.setdefault(key[:_MIN_ALIAS], {}).setdefault(key, index)  # the first entry of an alias wins
+    return {prefix: sorted(keys.items(), key=lambda item: -len(item[0])) for prefix, keys in by_prefix.items()}
+
+
+_Row = tuple[str, str, str, tuple[str, ...], bool]  # an Entry's fields, forms as a sorted tuple
+
+
+def _entry(row: _Row) -> Entry:
+    kind, canonical, alias, forms, cue = row
+    return Entry(kind, canonical, alias, frozenset(forms), cue)
+
+
+class _LazyEntries(Sequence[Entry]):
+    """The entries of rows, each made when first read: a short text's few matches need only theirs."""
+
+    def __init__(self, rows: list[_Row]) -> None:
+        self._rows = rows
+        self._made: dict[int, Entry] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Entry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Entry]: ...
+    def __getitem__(self, index: int | slice) -> Entry | list[Entry]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        entry = self._made.get(index)
+        if entry is None:
+            entry = self._made[index] = _entry(self._rows[index])
+        return entry
+
+
+_CACHE_FORMAT = b"2"
 
 
 def _cache_file() -> Path:
@@ -258,20 +293,35 @@ def _cache_file() -> Path:
     return cache_path("galaxy-entries", *parts)
 
 
-def _dump_entries(entries: list[Entry]) -> bytes:
-    rows = [(e.type, e.canonical, e.alias, tuple(sorted(e.forms)), e.needs_cue) for e in entries]
-    return pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+_Cached = tuple[list[_Row], dict[bytes, list[tuple[bytes, int]]]]
 
 
-def _load_entries(data: bytes) -> list[Entry]:
-    rows = pickle.loads(data)  # noqa: S301 - written by _dump_entries into the node's own var/ folder
-    return [Entry(kind, canonical, alias, frozenset(forms), cue) for kind, canonical, alias, forms, cue in rows]
+def _build_cached() -> _Cached:
+    rows = [(e.type, e.canonical, e.alias, tuple(sorted(e.forms)), e.needs_cue) for e in _entries()]
+    return rows, _by_prefix([row[2] for row in rows])
+
+
+def _dump_cached(cached: _Cached) -> bytes:
+    return pickle.dumps(cached, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _load_cached(data: bytes) -> _Cached:
+    rows, by_prefix = pickle.loads(data)  # noqa: S301 - written by _dump_cached into the node's own var/ folder
+    return rows, by_prefix
+
+
+@functools.cache
+def _cached() -> _Cached:
+    """The entries as rows, and the short-text matcher's prefix table: read from var/cache, or built from the
+    bundled clusters (and cached) when stale. Both are kept, not rebuilt, so that a short report's process makes
+    no Entry it does not find (bench_extract_startup.py)."""
+    return load_or_build(_cache_file(), _build_cached, _dump_cached, _load_cached)
 
 
 @functools.cache
 def entries() -> list[Entry]:
-    """Every alias entry: read from var/cache, or built from the bundled clusters (and cached) when stale."""
-    return load_or_build(_cache_file(), _entries, _dump_entries, _load_entries)
+    """Every alias entry."""
+    return [_entry(row) for row in _cached()[0]]
 
 
 @functools.cache
@@ -290,7 +340,8 @@ def quick_matcher() -> _Matcher:
 @functools.cache
 def prefix_matcher() -> _PrefixMatcher:
     """The alias matcher for texts under _AUTOMATON_MIN bytes."""
-    return _PrefixMatcher(entries())
+    rows, by_prefix = _cached()
+    return _PrefixMatcher(_LazyEntries(rows), by_prefix)
 
 
 def _next_word(text: str, end: int) -> str:

@@ -15,7 +15,7 @@ from accord.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
 from accord.extract.documents import text_from_bytes
-from accord.extract.engine import Finding, Warninglist, extract
+from accord.extract.engine import Finding, extract
 from accord.extract.stix_out import findings_to_bundle
 
 DEFAULT_TITLE = "Extracted report"
@@ -50,17 +50,20 @@ class Extraction:
             return self._make_bundle()
 
 
-def warninglist_lookup() -> Warninglist:
-    """A (finding type, value) -> warninglist names function over the node's active warninglists."""
+def _with_warninglists(findings: list[Finding]) -> list[Finding]:
+    """findings, those on the node's active warninglists with a "warninglist:<name>" flag for each list, as the
+    engine's warninglist argument adds them; looked up all at once (bench_extract.py, dense text)."""
     from accord.correlate.warninglists import active_matcher  # not correlate.matching: that loads the database layer
 
-    lists = active_matcher()
-
-    def hits(kind: str, value: str) -> list[str]:
-        index_kind = _INDEX_KIND.get(kind)
-        return lists.hits(index_kind, value) if index_kind is not None else []
-
-    return hits
+    numbers = [number for number, finding in enumerate(findings) if finding.type in _INDEX_KIND]
+    pairs = [(_INDEX_KIND[findings[number].type], findings[number].value) for number in numbers]
+    flagged = list(findings)
+    for pair, names in active_matcher().hits_many(pairs).items():
+        finding = findings[numbers[pair]]
+        flagged[numbers[pair]] = finding._replace(
+            flags=finding.flags + tuple(f"{_WARNINGLIST}{name}" for name in names)
+        )
+    return flagged
 
 
 def fetch_document(url: str, *, allow_private: bool) -> tuple[bytes, str | None]:
@@ -130,7 +133,9 @@ def extract_document(
     """Findings and a STIX bundle (a report named after the document) for one document."""
     text, found_title = read_document(data, content_type, filename)
     name = (title or found_title or filename or DEFAULT_TITLE).strip()[:500] or DEFAULT_TITLE
-    findings = extract(text, warninglist=warninglist_lookup() if warninglists else None)
+    findings = extract(text)
+    if warninglists:
+        findings = _with_warninglists(findings)
     bundle = functools.partial(
         findings_to_bundle,
         findings,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from accord.core import settings as core_settings
-from accord.core.cache import cache_path, load_or_build
+from accord.core.cache import cache_path, load_or_build, load_or_build_sections
 
 
 @pytest.fixture
@@ -91,4 +91,77 @@ def test_an_unwritable_cache_folder_only_costs_a_build(var_dir: Path) -> None:
     build = Builder(b"payload")
     assert load_or_build(path, build, _same, _same) == b"payload"
     assert load_or_build(path, build, _same, _same) == b"payload"
+    assert build.builds == 2
+
+
+class SectionsBuilder:
+    def __init__(self, sections: dict[str, bytes]) -> None:
+        self.sections = sections
+        self.builds = 0
+
+    def __call__(self) -> dict[str, bytes]:
+        self.builds += 1
+        return dict(self.sections)
+
+
+PARTS = {"meta": b"names", "small": b"s" * 10, "large": b"L" * 100_000, "empty": b""}
+
+
+def test_sections_are_written_once_then_each_read_from_the_file(var_dir: Path) -> None:
+    path = cache_path("parts", b"v1")
+    build = SectionsBuilder(PARTS)
+    first = load_or_build_sections(path, build)
+    assert {name: first.get(name) for name in PARTS} == PARTS
+    assert build.builds == 1
+    again = load_or_build_sections(path, build)
+    assert again.names() == set(PARTS)
+    assert {name: again.get(name) for name in PARTS} == PARTS
+    assert again.get("absent") is None
+    assert build.builds == 1
+    assert not list(path.parent.glob("*.part"))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda blob: blob[:-1],  # the last section cut short
+        lambda blob: blob[:-50] + bytes([blob[-50] ^ 1]) + blob[-49:],  # a bit flipped in the last section
+        lambda blob: blob[:15] + bytes([blob[15] ^ 1]) + blob[16:],  # a bit flipped in the table
+        lambda blob: blob[:5],
+        lambda blob: b"",
+    ],
+)
+def test_a_damaged_section_is_never_trusted_but_the_whole_rebuilt(var_dir: Path, damage) -> None:
+    path = cache_path("parts", b"v1")
+    load_or_build_sections(path, SectionsBuilder(PARTS))
+    path.write_bytes(damage(path.read_bytes()))
+    build = SectionsBuilder(PARTS)
+    got = load_or_build_sections(path, build)
+    assert {name: got.get(name) for name in PARTS} == PARTS
+    assert build.builds == 1
+    again = load_or_build_sections(path, build)  # written again, whole
+    assert {name: again.get(name) for name in PARTS} == PARTS
+    assert build.builds == 1
+
+
+def test_a_file_damaged_after_its_table_was_read_is_rebuilt_on_the_next_read(var_dir: Path) -> None:
+    path = cache_path("parts", b"v1")
+    load_or_build_sections(path, SectionsBuilder(PARTS))
+    build = SectionsBuilder(PARTS)
+    opened = load_or_build_sections(path, build)
+    assert opened.get("meta") == b"names"
+    path.write_bytes(path.read_bytes()[:-10])
+    assert opened.get("large") == PARTS["large"]
+    assert build.builds == 1
+    assert opened.get("small") == PARTS["small"]  # from memory now
+    assert build.builds == 1
+
+
+def test_unwritable_sections_only_cost_a_build(var_dir: Path) -> None:
+    var_dir.mkdir(parents=True)
+    (var_dir / "cache").write_text("a file where the folder would be")
+    path = cache_path("parts", b"v1")
+    build = SectionsBuilder(PARTS)
+    assert load_or_build_sections(path, build).get("large") == PARTS["large"]
+    assert load_or_build_sections(path, build).get("small") == PARTS["small"]
     assert build.builds == 2

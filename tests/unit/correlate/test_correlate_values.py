@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from accord.correlate.observables import url_host, url_rows
 from accord.correlate.values import (
     IndexValue,
     domain_key,
@@ -357,3 +358,24 @@ def test_normalize_never_raises_and_rows_are_well_formed(raw: str) -> None:
 def test_values_of_never_raises_on_odd_property_values(obj_type: str, junk: object) -> None:
     obj = {"type": obj_type, "value": junk, "name": junk, "hashes": junk, "pattern": junk, "number": junk}
     assert isinstance(values_of(obj), list)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "https://www.Example.com/a?b=c",
+        "hxxp://evil[.]com/gate.php",
+        "http://185.220.101.47:8080/x",
+        "http://[2001:db8::1]/x",
+        "http://[not-v6]/x",
+        "http://1.2.3.999/x",  # ends in a digit, not an address: a domain name
+        "ftp://user:pw@files.example.org/f",
+        "http:///nohost",
+        "not a url",
+        "https://bücher.example/",
+        "http://exa mple.com/",
+    ],
+)
+def test_url_host_is_the_host_row_of_url_rows(raw: str) -> None:
+    rows = url_rows(raw)
+    assert url_host(raw) == ((rows[1].kind, rows[1].value) if rows else None)

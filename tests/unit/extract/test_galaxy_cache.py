@@ -11,19 +11,29 @@ from accord.core import settings as core_settings
 from accord.extract import galaxy
 
 
+def _forget() -> None:
+    for cached in (galaxy._cached, galaxy.entries, galaxy.prefix_matcher):
+        cached.cache_clear()
+
+
 def test_cached_entries_equal_the_built_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACCORD_VAR_DIR", str(tmp_path / "var"))
     core_settings.get_settings.cache_clear()
-    galaxy.entries.cache_clear()
+    _forget()
     try:
         built = galaxy._entries()
         assert galaxy.entries() == built  # built and written
         assert len(list((tmp_path / "var" / "cache").glob("galaxy-entries-*"))) == 1
-        galaxy.entries.cache_clear()
+        _forget()
         assert galaxy.entries() == built  # read back
+        _forget()
+        short = galaxy.prefix_matcher()  # read back alone: its entries are made as they are read
+        assert short.entries[5] == built[5]
+        assert list(short.entries) == built
+        assert short.entries[-1:] == built[-1:]
     finally:
         core_settings.get_settings.cache_clear()
-        galaxy.entries.cache_clear()
+        _forget()
 
 
 def test_the_short_text_matcher_finds_what_the_long_text_matcher_finds() -> None:
