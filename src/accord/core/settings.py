@@ -15,6 +15,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ACCORD_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///./var/accord.db"
+    database_lock_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long a write waits for another's lock before it is refused with 503 and Retry-After "
+        "(SQLite busy timeout; PostgreSQL lock_timeout)",
+    )
     host_org: str = "Host Organisation"
     default_tlp: str = Field(default="amber", description="TLP assumed for unmarked objects (rule R5)")
     secret_key: str = Field(default="", description="signs paging cursors; generated into var/ when empty")
