@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     )
     taxii_max_content_length: int = 104_857_600
     taxii_inline_max_objects: int = 5_000
+    taxii_envelope_slice_bytes: int = Field(
+        default=4_194_304, gt=0, description="a larger TAXII envelope is parsed and stored this many bytes at a time"
+    )
     taxii_page_limit: int = Field(default=5_000, description="the most objects a TAXII page holds, whatever asked")
     taxii_default_page: int = Field(default=1_000, description="objects per TAXII page when the client names no limit")
     taxii_status_retention_hours: int = Field(default=24, description="keep POST status resources this long (>= 24)")
