@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import orjson
@@ -121,3 +122,31 @@ def test_a_sliced_envelope_that_is_not_json_is_refused_and_stores_nothing(
     assert response.status_code == 400
     assert response.headers["content-type"] == TAXII_MEDIA
     assert _stored(engine, [o["id"] for o in objects]) == 0
+
+
+def _large_buffers_held(min_size: int) -> int:
+    """Buffers (bytes, memoryviews) of at least `min_size` bytes that some live container holds."""
+    seen = set()
+    for holder in gc.get_objects():
+        for item in gc.get_referents(holder):
+            if isinstance(item, (bytes, bytearray, memoryview)) and len(item) >= min_size:
+                seen.add(id(item))
+    return len(seen)
+
+
+def test_nothing_keeps_a_stored_envelope_or_its_status_in_memory(client, community, engine, monkeypatch) -> None:
+    # Statements of a queued envelope (its job's payload, its status's list of pendings and outcomes) are each
+    # the first of their shape here: the engine's statement cache would keep them, and their values, for good.
+    monkeypatch.setenv("ACCORD_TAXII_INLINE_MAX_OBJECTS", "10")
+    settings.get_settings.cache_clear()
+    objects = _objects(200)
+    size = len(orjson.dumps(objects)) // 10  # the status lists alone are larger than this
+    gc.collect()
+    before = _large_buffers_held(size)
+    _, status = _post(client, community, objects)
+    assert run_pending(engine, 10) == 1
+    del objects
+    gc.collect()
+    assert _large_buffers_held(size) == before
+    done = client.get(f"/taxii2/api/status/{status['id']}/", headers=community.auth["alice"]).json()
+    assert done["success_count"] == 200
