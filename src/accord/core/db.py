@@ -137,6 +137,16 @@ def _sqlite_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# A connection keeps the pages it wrote (and the pages it read from the write-ahead log) in its page cache, up to
+# its cache_size (64 MiB), and a pool holds several connections: under sustained writes the process grew by what
+# its connections had touched until each cache was full, and a large envelope left its pages behind
+# (bench/bench_memory.py). The cache is worth little between transactions: a connection discards it at its next
+# BEGIN whenever another connection wrote meanwhile, and pages that are not in the log are read from the
+# memory-mapped file without it. So a connection frees its cache when it goes back to the pool.
+def _sqlite_release_cache(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA shrink_memory")
+
+
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
@@ -168,6 +178,7 @@ def _make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None  # let SQLAlchemy's begin event issue BEGIN itself
 
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "checkin", _sqlite_release_cache)
         return engine
     # psycopg prepares a statement on the server after a few runs, and PostgreSQL may then keep one generic plan
     # for it, made without the parameters' values and on the statistics of the moment. Accord's statements take
