@@ -42,7 +42,7 @@ def _read_all(body: bytes, slice_bytes: int) -> tuple[list[Any], int, list[dict[
     return list(env.objects()), env.count, env.pendings()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     objects=st.lists(ITEM, max_size=30),
     before=st.dictionaries(st.sampled_from(["more", "next", "x"]), VALUE, max_size=2),
@@ -60,7 +60,7 @@ def test_sliced_reading_gives_the_objects_of_a_whole_parse(
     assert pendings == [pending_entry(o) for o in objects]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(objects=st.lists(OBJECT, min_size=1, max_size=12), cut=st.integers(0, 10_000), junk=TRICKY)
 def test_a_damaged_body_is_refused_as_a_whole_parse_refuses_it(objects: list[Any], cut: int, junk: str) -> None:
     body = orjson.dumps({"objects": objects})
