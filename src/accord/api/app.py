@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accord.api.errors import render_error
-from accord.core.errors import AccordError
+from accord.core.db import lock_timed_out
+from accord.core.errors import AccordError, ServiceUnavailable
+
+# Seconds a client is asked to wait before sending a write again that met another writer's lock: the lock
+# was held for the whole lock timeout already, so by then it is most likely free, or a short wait again.
+BUSY_RETRY_AFTER = 5
+
+
+def busy_refusal(exc: BaseException) -> ServiceUnavailable | None:
+    """The 503 for a database error that says another writer held a lock too long; None for any other error."""
+    if not lock_timed_out(exc):
+        return None
+    return ServiceUnavailable("the database is busy with other writes; nothing was stored: try again", BUSY_RETRY_AFTER)
 
 
 def create_app() -> FastAPI:
@@ -57,10 +70,22 @@ def create_app() -> FastAPI:
         cause = getattr(exc, "orig", None) or exc
         return render_error(request, 400, f"the database refused a value: {str(cause).splitlines()[0]}")
 
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(sqlite3.OperationalError)
+    async def _database_error(request: Request, exc: Exception) -> Response:
+        busy = busy_refusal(exc)  # rolled back with its unit of work: the request may simply be sent again
+        if busy is not None:
+            return await _accord_error(request, busy)
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         import logging
 
+        busy = busy_refusal(exc)  # raised in a middleware (authentication), outside the handlers above
+        if busy is not None:
+            return await _accord_error(request, busy)
         logging.getLogger("accord").exception("unhandled error on %s", request.url.path)
         if is_console(request):
             return await error_page(request, 500, "internal error (the node's log has the details)")

@@ -17,13 +17,14 @@ from accord.api.deps import WRITE_CONN, current_principal, read_body, read_conn,
 from accord.api.errors import render_error, taxii_response
 from accord.api.lifespan import run_during_lifespan
 from accord.core.db import get_engine
-from accord.core.errors import BadRequest, Forbidden, UnsupportedMediaType
+from accord.core.errors import Forbidden, UnsupportedMediaType
 from accord.core.keys import SIGNATURE_HEADER
 from accord.core.perf import LARGE_BODY_BYTES, gc_paused, release_memory_soon
 from accord.core.settings import get_settings
 from accord.federation.links import inbound_link, signature_refusal
 from accord.sharing.policy import Principal
 from accord.taxii import service, writes
+from accord.taxii.envelope import Envelope
 from accord.taxii.filters import Endpoint, parse_filters
 from accord.taxii.media import TAXII_MEDIA, acceptable, is_taxii_content_type
 
@@ -232,15 +233,12 @@ def add_objects(
     if refusal is not None:  # answered, not raised: the unit of work commits the refusal's audit, and only that
         return render_error(request, refusal.status, refusal.message)
     with gc_paused():  # a parsed envelope is acyclic: collector passes over it are pure cost
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise BadRequest("the body is not valid JSON") from None
-        objects = writes.envelope_objects(data)
-        status = writes.add_objects(conn, principal, collection_id, objects, link)
+        # A large envelope is read in slices, never parsed whole (accord.taxii.envelope).
+        envelope = Envelope.read(body, get_settings().taxii_envelope_slice_bytes)
+        status = writes.add_objects(conn, principal, collection_id, envelope, link)
         # Freed while the collector still pauses: alive when it resumes, the envelope's objects would all be in
         # its youngest generation, and its first pass would walk them.
-        del data, objects
+        del envelope
     if len(body) > LARGE_BODY_BYTES:  # its parsed objects are freed now: give their pages back (docs/limits.md)
         release_memory_soon()
     return _taxii(status, 202)

@@ -209,6 +209,10 @@ def _database_error(exc: Exception) -> str | None:
     if errors is None:
         return None
     if isinstance(exc, errors.OperationalError):
+        from accord.core.db import lock_timed_out
+
+        if lock_timed_out(exc):
+            return "the database is busy with other writes (lock timeout); nothing was stored: try again"
         return f"database error: {str(exc.orig).splitlines()[0] if exc.orig else exc}"
     if isinstance(exc, errors.ProgrammingError):
         return f"database schema problem (run `accord db upgrade`): {str(exc.orig).splitlines()[0]}"

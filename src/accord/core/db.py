@@ -50,7 +50,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={_lock_timeout_ms()}")
     cur.execute("PRAGMA cache_size=-65536")
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.execute("PRAGMA mmap_size=268435456")
@@ -137,6 +137,16 @@ def _sqlite_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# A connection keeps the pages it wrote (and the pages it read from the write-ahead log) in its page cache, up to
+# its cache_size (64 MiB), and a pool holds several connections: under sustained writes the process grew by what
+# its connections had touched until each cache was full, and a large envelope left its pages behind
+# (bench/bench_memory.py). The cache is worth little between transactions: a connection discards it at its next
+# BEGIN whenever another connection wrote meanwhile, and pages that are not in the log are read from the
+# memory-mapped file without it. So a connection frees its cache when it goes back to the pool.
+def _sqlite_release_cache(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA shrink_memory")
+
+
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
@@ -159,7 +169,8 @@ def _make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        timeout = _lock_timeout_ms() / 1000
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout})
         event.listen(engine, "connect", _sqlite_pragmas)
 
         @event.listens_for(engine, "connect")
@@ -167,6 +178,7 @@ def _make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None  # let SQLAlchemy's begin event issue BEGIN itself
 
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "checkin", _sqlite_release_cache)
         return engine
     # psycopg prepares a statement on the server after a few runs, and PostgreSQL may then keep one generic plan
     # for it, made without the parameters' values and on the statistics of the moment. Accord's statements take
@@ -179,8 +191,34 @@ def _make_engine(url: str) -> Engine:
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
-        connect_args={"prepare_threshold": None},
+        # A write waits for another's lock at most this long, then fails (and its request answers 503) instead
+        # of holding a connection and a client for as long as the other transaction lasts.
+        connect_args={"prepare_threshold": None, "options": f"-c lock_timeout={_lock_timeout_ms()}"},
     )
+
+
+def _lock_timeout_ms() -> int:
+    return max(1, round(get_settings().database_lock_timeout_seconds * 1000))
+
+
+# SQLite: SQLITE_BUSY (another connection holds the write lock) and SQLITE_LOCKED (a table lock), with their
+# extended codes in the high bits. PostgreSQL: lock_not_available (lock_timeout), serialization_failure and
+# deadlock_detected. Each means "another writer was in the way": nothing of this transaction is kept, and the
+# same request may succeed a moment later.
+_SQLITE_BUSY_CODES = frozenset({5, 6})
+_PG_RETRYABLE_STATES = frozenset({"55P03", "40001", "40P01"})
+
+
+def lock_timed_out(exc: BaseException) -> bool:
+    """Whether an exception (SQLAlchemy-wrapped or raw from the driver) says another writer held a lock too long."""
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(orig, sqlite3.OperationalError):
+        if code is not None:
+            return code & 0xFF in _SQLITE_BUSY_CODES
+        text_ = str(orig)
+        return "database is locked" in text_ or "database table is locked" in text_
+    return getattr(orig, "sqlstate", None) in _PG_RETRYABLE_STATES
 
 
 @lru_cache(maxsize=4)

@@ -57,6 +57,17 @@ class TooManyRequests(AccordError):
         self.retry_after = max(1, retry_after)
 
 
+class ServiceUnavailable(AccordError):
+    """The node cannot take this request now (say, another writer held the database too long); nothing of it was
+    kept, and the same request may be sent again after `retry_after` seconds (the Retry-After header)."""
+
+    status = 503
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
 def failure_line(exc: BaseException, limit: int = 300) -> str:
     """An unexpected exception as one line for a recorded status (a failed pull or sync): its type and message."""
     return f"{type(exc).__name__}: {' '.join(str(exc).split())[:limit]}"

@@ -24,6 +24,12 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_default=True)
 
     database_url: str = "sqlite:///./var/accord.db"
+    database_lock_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long a write waits for another's lock before it is refused with 503 and Retry-After "
+        "(SQLite busy timeout; PostgreSQL lock_timeout)",
+    )
     host_org: str = "Host Organisation"
     default_tlp: str = Field(default="amber", description="TLP assumed for unmarked objects (rule R5)")
     secret_key: str = Field(default="", description="signs paging cursors; generated into var/ when empty")
@@ -34,6 +40,9 @@ class Settings(BaseModel):
     )
     taxii_max_content_length: int = 104_857_600
     taxii_inline_max_objects: int = 5_000
+    taxii_envelope_slice_bytes: int = Field(
+        default=4_194_304, gt=0, description="a larger TAXII envelope is parsed and stored this many bytes at a time"
+    )
     taxii_page_limit: int = Field(default=5_000, description="the most objects a TAXII page holds, whatever asked")
     taxii_default_page: int = Field(default=1_000, description="objects per TAXII page when the client names no limit")
     taxii_status_retention_hours: int = Field(default=24, description="keep POST status resources this long (>= 24)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from accord.models.collections import collection
 from accord.models.extract import extraction_drafts
@@ -14,7 +14,7 @@ _D = extraction_drafts.c
 
 def insert_draft(conn: Connection, values: dict[str, Any]) -> None:
     """Store a new draft."""
-    conn.execute(insert(extraction_drafts).values(**values))
+    conn.execute(insert(extraction_drafts), values)  # given to execute: see accord.jobs.repository.enqueue_job
 
 
 def _select() -> Any:
@@ -38,12 +38,10 @@ def list_drafts(conn: Connection, org_id: int, *, status: str | None, limit: int
 
 def update_content(conn: Connection, draft_id: str, findings: bytes, bundle: bytes) -> bool:
     """Replace an unpublished draft's findings and bundle; False when it is no longer a draft."""
-    stmt = (
-        update(extraction_drafts)
-        .where(_D.id == draft_id, _D.status == "draft")
-        .values(findings=findings, bundle=bundle)
-    )
-    return conn.execute(stmt).rowcount == 1
+    stmt = update(extraction_drafts).where(_D.id == draft_id, _D.status == "draft")
+    # The findings and bundle given to execute, not kept by the statement cache (accord.jobs.repository).
+    stmt = stmt.values(findings=bindparam("new_findings"), bundle=bindparam("new_bundle"))
+    return conn.execute(stmt, {"new_findings": findings, "new_bundle": bundle}).rowcount == 1
 
 
 def mark_published(conn: Connection, draft_id: str, collection_id: int, at_us: int) -> bool:

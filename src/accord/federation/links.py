@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -24,7 +25,7 @@ IDENTITY_RE = re.compile(r"^identity--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 PUSHED = "(pushed)"  # the remote collection recorded for what a peer pushed to us
 
 
-def creator_records(conn: Connection, link_id: int, objects: list[Any], actor: str) -> frozenset[int]:
+def creator_records(conn: Connection, link_id: int, objects: Iterable[Any], actor: str) -> frozenset[int]:
     """The organisations the link speaks for once the creators named by these objects have records.
 
     A creator met for the first time gets a record of a remote organisation with its identity id (named after
@@ -56,7 +57,7 @@ def creator_records(conn: Connection, link_id: int, objects: list[Any], actor: s
 
 
 def link_context(
-    conn: Connection, link: Any, collection_id: int, objects: list[Any], actor: str, *, keep_outcomes: bool = False
+    conn: Connection, link: Any, collection_id: int, objects: Iterable[Any], actor: str, *, keep_outcomes: bool = False
 ) -> WriteContext:
     """How to store objects that arrived over a peer's link (after making their creators' records)."""
     lock_writers(conn)  # creator records are made once even when two writers meet the same creator

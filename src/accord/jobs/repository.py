@@ -24,7 +24,9 @@ def enqueue_job(conn: Connection, kind: str, payload: bytes, *, run_after_us: in
         "created_us": now,
         "updated_us": now,
     }
-    key = conn.execute(insert(job).values(**values)).inserted_primary_key
+    # Values given to execute, not written into the statement: the engine's compiled-statement cache keeps the
+    # first statement of each shape, with any values written into it (a queued envelope's whole body).
+    key = conn.execute(insert(job), values).inserted_primary_key
     assert key is not None
     return int(key[0])
 

@@ -196,7 +196,7 @@ def deletable(conn: Connection, principal: Principal, collection_id: int, object
 
 def insert_status(conn: Connection, values: dict[str, Any]) -> None:
     """Store a new status resource."""
-    conn.execute(insert(taxii_status).values(**values))
+    conn.execute(insert(taxii_status), values)  # given to execute: see accord.jobs.repository.enqueue_job
 
 
 def get_status(conn: Connection, status_id: str) -> Row[Any] | None:
@@ -213,4 +213,6 @@ def purge_statuses(conn: Connection, before_us: int) -> int:
 
 def update_status(conn: Connection, status_id: str, values: dict[str, Any]) -> None:
     """Overwrite a status resource's progress."""
-    conn.execute(update(taxii_status).where(taxii_status.c.id == status_id).values(**values))
+    # Values given to execute (see accord.jobs.repository.enqueue_job): a status lists every object's outcome.
+    stmt = update(taxii_status).where(taxii_status.c.id == bindparam("status_key"))
+    conn.execute(stmt, {"status_key": status_id, **values})

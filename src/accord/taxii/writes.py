@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,18 +13,19 @@ from sqlalchemy import Connection
 
 from accord.audit.service import record
 from accord.core.clock import now_us
-from accord.core.errors import BadRequest, Forbidden, NotFound
+from accord.core.errors import Forbidden, NotFound
 from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
 from accord.federation.links import PUSHED, link_context, note_receipts
 from accord.jobs.repository import enqueue_job
 from accord.sharing.policy import Principal
 from accord.stix.timestamps import micros_to_timestamp
-from accord.stix.validate import object_version
-from accord.store.pipeline import pipeline_for, prepare_batches
+from accord.store.pipeline import Pipeline, pipeline_for, prepare_in_batches
+from accord.store.prepare import Prepared, Refused
 from accord.store.repository import delete_memberships
 from accord.store.service import IngestReport, WriteContext, ingest_batches
 from accord.taxii import repository as repo
+from accord.taxii.envelope import Envelope
 from accord.taxii.filters import Filters
 from accord.taxii.service import get_collection, may_write, readable_collection, version_of
 
@@ -38,25 +40,6 @@ _last_purge = 0.0
 def status_retention_us() -> int:
     """How long status resources are kept (µs): the configured hours, at least 24."""
     return max(get_settings().taxii_status_retention_hours, MIN_STATUS_RETENTION_HOURS) * 3_600_000_000
-
-
-def envelope_objects(body: Any) -> list[Any]:
-    """The objects of a TAXII envelope; BadRequest for anything that is not one."""
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a TAXII envelope: a JSON object with an 'objects' list")
-    objects = body.get("objects", [])
-    if not isinstance(objects, list):
-        raise BadRequest("the envelope's 'objects' must be a list")
-    return objects
-
-
-def _entry(obj: Any) -> dict[str, str]:
-    oid = obj.get("id") if isinstance(obj, dict) else None
-    version = object_version(obj) if isinstance(obj, dict) else ""
-    out = {"id": oid if isinstance(oid, str) else ""}
-    if version:
-        out["version"] = version
-    return out
 
 
 def _outcome_lists(report: IngestReport) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
@@ -91,7 +74,7 @@ def complete_values(report: IngestReport) -> dict[str, Any]:
 
 
 def write_context(
-    conn: Connection, principal: Principal, collection_id: int, objects: list[Any], link: Any | None
+    conn: Connection, principal: Principal, collection_id: int, objects: Iterable[Any], link: Any | None
 ) -> WriteContext:
     """How a TAXII writer's objects are stored. `link` is the peer link they arrive over (inbound_link, looked up
     in this unit of work) when the writer is a peer's sync account (accord.federation.links): then they are that
@@ -104,13 +87,21 @@ def write_context(
     )
 
 
+def prepared_batches(envelope: Envelope, pipeline: Pipeline) -> Iterator[list[Prepared | Refused]]:
+    """An envelope's objects prepared for the store, in order, one slice of the envelope parsed at a time."""
+    for objects in envelope.batches():
+        yield from prepare_in_batches(objects, pipeline)
+
+
 def add_objects(
-    conn: Connection, principal: Principal, collection_key: str, objects: list[Any], link: Any | None
+    conn: Connection, principal: Principal, collection_key: str, objects: list[Any] | Envelope, link: Any | None
 ) -> dict[str, Any]:
     """Store an envelope's objects (inline when small, else as a queued job); return the status resource.
 
     `link`: the writer's inbound_link, looked up in this unit of work (the caller checked the peer's signature
-    with it); a queued job looks it up again when it runs, in its own unit of work."""
+    with it); a queued job looks it up again when it runs, in its own unit of work. A queued job keeps the
+    envelope's raw body and the slices it was read in (accord.taxii.envelope), never its parsed objects."""
+    envelope = objects if isinstance(objects, Envelope) else Envelope.of(objects)
     coll = get_collection(conn, principal, collection_key)
     if not may_write(principal, coll.id):
         raise Forbidden("you may not write into this collection")
@@ -120,42 +111,59 @@ def add_objects(
         "collection_id": coll.id,
         "org_id": principal.org_id,
         "request_us": now_us(),
-        "total_count": len(objects),
+        "total_count": envelope.count,
     }
-    if len(objects) <= get_settings().taxii_inline_max_objects:
-        ctx = write_context(conn, principal, coll.id, objects, link)
+    if envelope.count <= get_settings().taxii_inline_max_objects:
+        ctx = write_context(conn, principal, coll.id, envelope.objects(), link)
         with gc_paused():  # prepared objects are acyclic: collector passes over them are pure cost
-            report = ingest_batches(conn, prepare_batches(objects, pipeline=pipeline_for(conn)), ctx)
+            report = ingest_batches(conn, prepared_batches(envelope, pipeline_for(conn)), ctx)
         if link is not None:
             note_receipts(conn, link.id, report, sub_id=None, remote_collection=PUSHED)
         values.update(complete_values(report))
         detail: dict[str, Any] = {"stored": report.stored, "duplicates": report.duplicates, "refused": report.refused}
     else:
-        pendings = [_entry(o) for o in objects]
-        payload = {
+        head = {
             "status_id": status_id,
             "collection_id": coll.id,
             "writer_org_id": principal.org_id,
             "role": principal.role.value,
             "user_id": principal.user_id,
             "email": principal.email,
-            "objects": objects,
+            "spans": envelope.spans,
         }
-        job_id = enqueue_job(conn, ADD_OBJECTS_JOB, orjson.dumps(payload))
+        job_id = enqueue_job(conn, ADD_OBJECTS_JOB, job_payload(head, envelope.body))
         values.update(
             status="pending",
             success_count=0,
             failure_count=0,
-            pending_count=len(objects),
-            detail=orjson.dumps({"successes": [], "failures": [], "pendings": pendings}),
+            pending_count=envelope.count,
+            detail=orjson.dumps({"successes": [], "failures": [], "pendings": envelope.pendings()}),
         )
-        detail = {"queued": len(objects), "job": job_id}
+        detail = {"queued": envelope.count, "job": job_id}
     repo.insert_status(conn, values)
     purge_statuses(conn)
     record(
         conn, principal.email or f"org:{principal.org_id}", "taxii.add_objects", coll.alias, status=status_id, **detail
     )
     return status_resource(SimpleNamespace(**values))
+
+
+def job_payload(head: dict[str, Any], body: bytes | memoryview) -> bytes:
+    """A queued envelope's job payload: a line of JSON (who, where, the slices), then the envelope's raw body."""
+    return b"".join((orjson.dumps(head), b"\n", body))
+
+
+def read_job_payload(payload: bytes) -> tuple[dict[str, Any], Envelope]:
+    """What job_payload wrote: the head and the envelope (its slices parsed only as they are read). A payload
+    queued before envelopes were kept raw (one JSON document with the parsed objects) is read too."""
+    end = payload.find(b"\n")
+    if end < 0:  # orjson writes no line breaks: a whole JSON document
+        head = orjson.loads(payload)
+        return head, Envelope.of(head.pop("objects"))
+    head = orjson.loads(memoryview(payload)[:end])
+    body = memoryview(payload)[end + 1 :]
+    spans = head.get("spans")
+    return head, Envelope.whole(body) if spans is None else Envelope.sliced(body, spans)
 
 
 def purge_statuses(conn: Connection, *, force: bool = False) -> int:

@@ -1,16 +1,20 @@
-"""Writes (REST and TAXII) commit before the response is sent: a success is stored, a failed commit claims nothing."""
+"""Writes (REST and TAXII) commit before the response is sent: a success is stored, a failed commit claims nothing,
+and a write kept waiting by another writer past the lock timeout is a 503 to send again."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import pytest
 from fastapi.routing import APIRoute
-from sqlalchemy import Connection, event, select, text
+from sqlalchemy import Connection, create_engine, event, select, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -251,3 +255,54 @@ def test_every_route_with_a_unit_of_work_commits_before_responding() -> None:
     for route in routes:
         # The "function" scope runs the dependency's exit (the commit) before the response is sent.
         assert _unit_of_work_scopes(route) == ["function"], route.path
+
+
+@pytest.fixture
+def short_lock_timeout(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writes wait a fifth of a second for another writer's lock (set before the node's engine is made)."""
+    monkeypatch.setenv("ACCORD_DATABASE_LOCK_TIMEOUT_SECONDS", "0.2")
+    from accord.core import settings as core_settings
+
+    core_settings.get_settings.cache_clear()
+
+
+@contextmanager
+def another_writer_holds_the_database() -> Iterator[None]:
+    """Another connection holds what every write needs, as a long transaction of another process would.
+
+    SQLite: the write lock (BEGIN IMMEDIATE). PostgreSQL: every table locked against writes (EXCLUSIVE mode:
+    reads go on, as they do past a writer)."""
+    engine = get_engine()
+    if engine.dialect.name == "sqlite":
+        holder = sqlite3.connect(str(engine.url.database), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    other = create_engine(engine.url, poolclass=NullPool)
+    with other.begin() as conn:
+        names = ", ".join(t.name for t in metadata.sorted_tables)
+        conn.exec_driver_sql(f"LOCK TABLE {names} IN EXCLUSIVE MODE")
+        yield
+    other.dispose()
+
+
+@pytest.mark.parametrize("case", WRITES)
+def test_a_write_that_meets_a_held_lock_is_a_503_to_retry_and_stores_nothing(
+    short_lock_timeout: None, node: Node, writes: dict[str, Write], case: str
+) -> None:
+    before = _snapshot()
+    with another_writer_holds_the_database():
+        response = _send(node, writes[case])
+        assert response.status_code == 503, response.text
+        _assert_error_5xx(response, taxii=writes[case].taxii)
+        assert int(response.headers["Retry-After"]) >= 1
+        assert "acc_" not in response.text
+        assert _snapshot() == before
+    # Once the other writer is done, the same request goes through.
+    response = _send(node, writes[case])
+    assert response.status_code == writes[case].status, response.text
+    assert _snapshot() != before
