@@ -558,6 +558,60 @@ def case_value_hits(conn: Connection, seqs: Sequence[int], *, limit: int) -> lis
     return out
 
 
+RANGED_KINDS = ("ip", "domain")  # the kinds that also match by IP range or parent domain
+
+
+def linked_object_ids(conn: Connection, case_id: int) -> set[str]:
+    """The ids of the objects a case links (whatever their readability: used only to leave them out)."""
+    return set(conn.execute(select(joint_link.c.object_id).where(joint_link.c.case_id == case_id)).scalars())
+
+
+def recorded_ranged_values(conn: Connection, case_id: int | None = None) -> list[Row[Any]]:
+    """(case_id, kind, key, object_id) of the values recorded for linked objects (of one case, else of every
+    case) whose kind matches by range or parent domain too."""
+    cv = joint_case_value.c
+    stmt = select(cv.case_id, cv.kind, cv.key, cv.object_id).where(cv.kind.in_(RANGED_KINDS))
+    if case_id is not None:
+        stmt = stmt.where(cv.case_id == case_id)
+    return list(conn.execute(stmt))
+
+
+def new_ranged_values(conn: Connection, seqs: Sequence[int]) -> list[Row[Any]]:
+    """(seq, kind, key, value, lo, hi, owner_org_id, object_id) of the correlating ip and domain index rows of
+    these new versions (joint objects left out)."""
+    v, o = value_index.c, stix_object.c
+    out: list[Row[Any]] = []
+    for first, last in _runs(seqs):
+        stmt = (
+            select(v.object_seq.label("seq"), v.kind, v.key, v.value, v.lo, v.hi, o.owner_org_id, o.id.label("object_id"))
+            .join(stix_object, o.seq == v.object_seq)
+            .where(
+                v.kind.in_(RANGED_KINDS),
+                v.object_seq.between(first, last),
+                v.correlating.is_(True),
+                ~o.type.startswith("x-accord-"),
+            )
+        )
+        out += list(conn.execute(stmt))
+    return out
+
+
+def latest_holding(conn: Connection, wanted: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[int]]:
+    """For (object id, kind, key): the seqs of the object's newest versions (one per copy) that hold that value."""
+    v, o = value_index.c, stix_object.c
+    out: dict[tuple[str, str, str], list[int]] = {}
+    for object_id, kind, key in sorted(set(wanted)):
+        stmt = (
+            select(o.seq)
+            .join(value_index, and_(v.object_seq == o.seq, v.kind == kind, v.key == key))
+            .where(o.id_key == id_key(object_id), o.id == object_id, o.is_latest.is_(True))
+        )
+        seqs = list(conn.execute(stmt).scalars())
+        if seqs:
+            out[(object_id, kind, key)] = seqs
+    return out
+
+
 def readable_seqs(conn: Connection, principal: Principal, seqs: Iterable[int]) -> set[int]:
     """Which of these versions the principal may read."""
     wanted = sorted(set(seqs))
