@@ -157,13 +157,15 @@ def case_correlations(
     # (kind, key of the case's value, match) -> holder object id -> (owner, version, the holder's value shown)
     by_value: dict[tuple[str, str, str], dict[str, Holder]] = defaultdict(dict)
     for r in rows:
-        by_value[(r.kind, r.key, "exact")][r.id] = Holder(names.get(r.owner_org_id, ""), r.version, shown[(r.kind, r.key)])
+        by_value[(r.kind, r.key, "exact")][r.id] = Holder(
+            names.get(r.owner_org_id, ""), r.version, shown[(r.kind, r.key)]
+        )
     if match == "related":
         more, cut = _related(conn, principal, ref.row.id)
         truncated = truncated or cut
-        for entry, object_id, holder in more:
-            by_value[entry].setdefault(object_id, holder)
-            shown.setdefault(entry[:2], matching.shown(entry[0], entry[1], None))
+        for (kind, key, how), object_id, holder in more:
+            by_value[(kind, key, how)].setdefault(object_id, holder)
+            shown.setdefault((kind, key), matching.shown(kind, key, None))
     widespread_limit = get_settings().correlation_widespread
     widespread = [
         {"kind": k, "value": shown[(k, y)], "match": how, "widespread": True, "count": len(found)}
@@ -255,9 +257,11 @@ def _related(
 
 def _versions(conn: Connection, seqs: set[int]) -> dict[int, str]:
     """The version (modified) of each of these object versions."""
-    wanted, out = sorted(seqs), {}
+    wanted = sorted(seqs)
+    out: dict[int, str] = {}
+    o = stix_object.c
     for start in range(0, len(wanted), CHUNK):
-        stmt = select(stix_object.c.seq, stix_object.c.version).where(stix_object.c.seq.in_(wanted[start : start + CHUNK]))
+        stmt = select(o.seq, o.version).where(o.seq.in_(wanted[start : start + CHUNK]))
         out.update((r.seq, r.version) for r in conn.execute(stmt))
     return out
 

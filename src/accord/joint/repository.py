@@ -3,7 +3,7 @@ sharing policy (readable_clause): a row whose version the caller may not read do
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -417,9 +417,7 @@ def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def matches_of_versions(
-    conn: Connection, pir_ids: Sequence[int], seqs: Sequence[int]
-) -> list[tuple[int, int, str]]:
+def matches_of_versions(conn: Connection, pir_ids: Sequence[int], seqs: Sequence[int]) -> list[tuple[int, int, str]]:
     """(requirement, version, criterion) matches of these requirements recorded for these versions, by
     requirement and version (seeks of the (pir_id, seq) key)."""
     m = joint_pir_match.c
@@ -583,7 +581,9 @@ def new_ranged_values(conn: Connection, seqs: Sequence[int]) -> list[Row[Any]]:
     out: list[Row[Any]] = []
     for first, last in _runs(seqs):
         stmt = (
-            select(v.object_seq.label("seq"), v.kind, v.key, v.value, v.lo, v.hi, o.owner_org_id, o.id.label("object_id"))
+            select(
+                v.object_seq.label("seq"), v.kind, v.key, v.value, v.lo, v.hi, o.owner_org_id, o.id.label("object_id")
+            )
             .join(stix_object, o.seq == v.object_seq)
             .where(
                 v.kind.in_(RANGED_KINDS),

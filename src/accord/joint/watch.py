@@ -74,7 +74,8 @@ def _related_hits(conn: Connection, seqs: Sequence[int]) -> list[tuple[int, int,
     if not recorded:
         return []
     wl = matching.matcher()
-    rows, linked_by = [], {}  # (kind, key) -> [(case, linked object id)]
+    rows = []
+    linked_by: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (kind, key) -> [(case, linked object id)]
     for r in recorded:
         row = matching.recorded_value(r.kind, r.key)
         if row is not None and matching.correlatable(row) and not wl.hits(row.kind, row.value):

@@ -76,7 +76,12 @@ def test_addresses_in_linked_networks_and_subdomains_of_linked_domains_correlate
 
     charlie = _ref("Charlie")
     # Charlie's content for everyone: an address inside the network, a subdomain; and one kept to itself.
-    _store("Charlie", "charlie-all", ["Alpha", "Bravo", "Charlie"], _indicator(charlie, "[ipv4-addr:value = '45.137.21.9']"))
+    _store(
+        "Charlie",
+        "charlie-all",
+        ["Alpha", "Bravo", "Charlie"],
+        _indicator(charlie, "[ipv4-addr:value = '45.137.21.9']"),
+    )
     _store("Charlie", "charlie-all", [], _indicator(charlie, "[domain-name:value = 'cdn.shadyvendor.net']"))
     _store("Charlie", "charlie-own", ["Charlie"], _indicator(charlie, "[ipv4-addr:value = '45.137.21.77']", Tlp.RED))
     # Unrelated: another network, a sibling domain, a domain merely ending in the same letters.
