@@ -211,21 +211,21 @@ def _related(
     in readable content other than its linked objects: ((kind, key, match), holder id, holder), and whether
     there were more than MAX_CANDIDATES. The correlation engine's probes (accord.correlate) through the policy;
     a value counts only where the caller reads the linked object's version that holds it (_visible_holders)."""
-    wl = matching.matcher()
+    # An address is related only to CIDRs holding it: without CIDRs in the index, addresses are not even read.
+    lengths = cidr_lengths(conn)
     sources: list[tuple[str, str, IndexValue]] = []  # by tag: the case's (kind, key) and its index row
     tag_of: dict[tuple[str, str], int] = {}
     vias: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for r in recorded_ranged_values(conn, case_pk):
+    for r in recorded_ranged_values(conn, case_pk, addresses=any(lengths.values())):
         vias[(r.kind, r.key)].add(r.object_id)
         if (r.kind, r.key) in tag_of:
             continue
         row = matching.recorded_value(r.kind, r.key)
-        if row is not None and matching.correlatable(row) and not wl.hits(row.kind, row.value):
+        if row is not None and matching.correlatable(row):
             tag_of[(r.kind, r.key)] = len(sources)
             sources.append((r.kind, r.key, row))
     if not sources:
         return [], False
-    lengths = cidr_lengths(conn) if any(kind == "ip" for kind, _, _ in sources) else {}
     probes = [
         Probe(tag, *k)
         for tag, (_, key, row) in enumerate(sources)
@@ -233,16 +233,18 @@ def _related(
         if not (k[0] == EXACT and k[2] == key)
     ]
     linked = linked_object_ids(conn, case_pk)
+    wl = matching.matcher()
     answers = []
-    benign: dict[tuple[str, str], bool] = {}
+    benign: dict[tuple[str, str], bool] = {}  # warninglists, asked only of the values that matched (both sides)
     for m in probe(conn, principal, probes):
         kind, key, row = sources[m.tag]
         if m.key == key or m.id in linked:
             continue
         value = matching.shown(m.kind, m.key, m.value)
-        if (m.kind, value) not in benign:
-            benign[(m.kind, value)] = bool(wl.hits(m.kind, value))
-        if not benign[(m.kind, value)]:
+        for k, v in ((kind, row.value), (m.kind, value)):
+            if (k, v) not in benign:
+                benign[(k, v)] = bool(wl.hits(k, v))
+        if not benign[(kind, row.value)] and not benign[(m.kind, value)]:
             answers.append((kind, key, matching.match_kind(row, m.kind, m.key, set()), m, value))
     truncated = len(answers) > MAX_CANDIDATES
     answers = answers[:MAX_CANDIDATES]

@@ -564,11 +564,16 @@ def linked_object_ids(conn: Connection, case_id: int) -> set[str]:
     return set(conn.execute(select(joint_link.c.object_id).where(joint_link.c.case_id == case_id)).scalars())
 
 
-def recorded_ranged_values(conn: Connection, case_id: int | None = None) -> list[Row[Any]]:
+def recorded_ranged_values(conn: Connection, case_id: int | None = None, *, addresses: bool = True) -> list[Row[Any]]:
     """(case_id, kind, key, object_id) of the values recorded for linked objects (of one case, else of every
-    case) whose kind matches by range or parent domain too."""
+    case) whose kind matches by range or parent domain too (without single addresses: CIDRs and domains)."""
     cv = joint_case_value.c
-    stmt = select(cv.case_id, cv.kind, cv.key, cv.object_id).where(cv.kind.in_(RANGED_KINDS))
+    ranged = (
+        cv.kind.in_(RANGED_KINDS)
+        if addresses
+        else or_(cv.kind == "domain", and_(cv.kind == "ip", cv.key.contains("/")))
+    )
+    stmt = select(cv.case_id, cv.kind, cv.key, cv.object_id).where(ranged)
     if case_id is not None:
         stmt = stmt.where(cv.case_id == case_id)
     return list(conn.execute(stmt))

@@ -73,24 +73,30 @@ def _related_hits(conn: Connection, seqs: Sequence[int]) -> list[tuple[int, int,
     recorded = repo.recorded_ranged_values(conn)
     if not recorded:
         return []
-    wl = matching.matcher()
     rows = []
     linked_by: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (kind, key) -> [(case, linked object id)]
     for r in recorded:
         row = matching.recorded_value(r.kind, r.key)
-        if row is not None and matching.correlatable(row) and not wl.hits(row.kind, row.value):
+        if row is not None and matching.correlatable(row):
             rows.append(row)
             linked_by.setdefault((r.kind, r.key), []).append((r.case_id, r.object_id))
     if not rows:
         return []
     held = matching.HeldValues(rows)
+    wl = matching.matcher()
+    benign: dict[tuple[str, str], bool] = {}  # warninglists, asked only of the values that matched (both sides)
     found: dict[tuple[int, int, str], tuple[str, str, str]] = {}  # (case, seq, linked id) -> kind, key, summary
     owners: dict[int, int] = {}
     for new in repo.new_ranged_values(conn, seqs):
         row = matching.recorded_value(new.kind, new.key)
-        if row is None or not matching.correlatable(row) or wl.hits(row.kind, row.value):
+        if row is None or not matching.correlatable(row):
             continue
         for linked, how in held.related(row):
+            for value in (row, linked):
+                if (value.kind, value.value) not in benign:
+                    benign[(value.kind, value.value)] = bool(wl.hits(value.kind, value.value))
+            if benign[(row.kind, row.value)] or benign[(linked.kind, linked.value)]:
+                continue
             for case_id, object_id in linked_by.get((linked.kind, linked.key), ()):
                 if object_id == new.object_id:
                     continue
