@@ -226,26 +226,34 @@ def _related(
             sources.append((r.kind, r.key, row))
     if not sources:
         return [], False
-    probes = [
-        Probe(tag, *k)
-        for tag, (_, key, row) in enumerate(sources)
-        for k in matching.probe_keys(row, lengths, related=True)
-        if not (k[0] == EXACT and k[2] == key)
-    ]
+    # Probes are shared between values (addresses of one network probe for the same CIDRs): tag = probe number.
+    numbers: dict[tuple[str, str, str, str], int] = {}
+    asked_by: list[list[int]] = []  # probe number -> the sources asking it
+    for tag, (_, key, row) in enumerate(sources):
+        for k in matching.probe_keys(row, lengths, related=True):
+            if not (k[0] == EXACT and k[2] == key):
+                number = numbers.setdefault(k, len(numbers))
+                if number == len(asked_by):
+                    asked_by.append([])
+                asked_by[number].append(tag)
+    probes = [Probe(number, *k) for k, number in numbers.items()]
     linked = linked_object_ids(conn, case_pk)
     wl = matching.matcher()
     answers = []
     benign: dict[tuple[str, str], bool] = {}  # warninglists, asked only of the values that matched (both sides)
     for m in probe(conn, principal, probes):
-        kind, key, row = sources[m.tag]
-        if m.key == key or m.id in linked:
+        if m.id in linked:
             continue
         value = matching.shown(m.kind, m.key, m.value)
-        for k, v in ((kind, row.value), (m.kind, value)):
-            if (k, v) not in benign:
-                benign[(k, v)] = bool(wl.hits(k, v))
-        if not benign[(kind, row.value)] and not benign[(m.kind, value)]:
-            answers.append((kind, key, matching.match_kind(row, m.kind, m.key, set()), m, value))
+        for tag in asked_by[m.tag]:
+            kind, key, row = sources[tag]
+            if m.key == key:
+                continue
+            for either in ((kind, row.value), (m.kind, value)):
+                if either not in benign:
+                    benign[either] = bool(wl.hits(*either))
+            if not benign[(kind, row.value)] and not benign[(m.kind, value)]:
+                answers.append((kind, key, matching.match_kind(row, m.kind, m.key, set()), m, value))
     truncated = len(answers) > MAX_CANDIDATES
     answers = answers[:MAX_CANDIDATES]
     pairs = {(kind, key, via) for kind, key, _, _, _ in answers for via in vias[(kind, key)]}
