@@ -207,7 +207,11 @@ def linked_objects(
 def case_correlations(
     case_id: str,
     limit: int = Query(100, ge=1, le=1000),
-    match: Literal["equal", "all"] = Query("equal", description="`all`: IP ranges and parent domains too (slower)"),
+    match: Literal["related", "equal", "all"] = Query(
+        "related",
+        description="`related`: equal values, IP ranges and parent domains; `equal`: equal values only; "
+        "`all`: the correlation service over every linked object (slower)",
+    ),
     p: Principal = Depends(current_principal),
     conn: Connection = Depends(read_conn),
 ) -> Any:

@@ -7,12 +7,13 @@ Match kinds: ``exact`` (same normalised value), ``url-host`` (a URL's host equal
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 from accord.correlate.indexer import display_value, storage_key
-from accord.correlate.observables import public_suffix_size, url_rows
+from accord.correlate.observables import domain_row, ip_row, public_suffix_size, url_rows
 from accord.correlate.repository import CHILDREN, CONTAINS, EXACT, INSIDE, Probe
 from accord.correlate.values import IndexValue, domain_key, domain_key_range
 from accord.correlate.warninglists import WarninglistMatcher, active_matcher
@@ -113,3 +114,70 @@ def object_name(obj: Mapping[str, Any]) -> str | None:
         if isinstance(got, str):
             return got
     return None
+
+
+def recorded_value(kind: str, key: str) -> IndexValue | None:
+    """The index row of a recorded (kind, key) of kind ip or domain, with what range probes need (else None)."""
+    if kind == "ip":
+        return ip_row(key)
+    if kind == "domain":
+        return domain_row(display_value(kind, key, None))
+    return None
+
+
+class HeldValues:
+    """A few index rows (ip and domain) held in memory, answering probes (probe_keys) as the value index does
+    (accord.correlate.repository): exact key, CIDR bounds equal, low bound inside a range, key range."""
+
+    def __init__(self, rows: Iterable[IndexValue]) -> None:
+        self.rows: dict[tuple[str, str], IndexValue] = {}
+        bounds: dict[tuple[str, str, str], list[str]] = {}
+        los: dict[str, list[tuple[str, str]]] = {}
+        keys: dict[str, list[str]] = {}
+        lengths: dict[str, set[int]] = {}
+        for row in rows:
+            key = storage_key(row.key)
+            if (row.kind, key) in self.rows:
+                continue
+            self.rows[(row.kind, key)] = row
+            keys.setdefault(row.kind, []).append(key)
+            if row.lo is not None and row.hi is not None:
+                bounds.setdefault((row.kind, row.lo, row.hi), []).append(key)
+                los.setdefault(row.kind, []).append((row.lo, key))
+                if row.lo != row.hi:
+                    lengths.setdefault(row.lo[0], set()).add(int(row.key.rpartition("/")[2]))
+        self._bounds = bounds
+        self._los = {k: sorted(v) for k, v in los.items()}
+        self._keys = {k: sorted(v) for k, v in keys.items()}
+        self.cidr_lengths = {family: sorted(v) for family, v in lengths.items()}
+
+    def answer(self, mode: str, kind: str, a: str, b: str) -> list[str]:
+        """Keys of the held rows of `kind` answering one probe."""
+        if mode == EXACT:
+            return [a] if (kind, a) in self.rows else []
+        if mode == CONTAINS:
+            return self._bounds.get((kind, a, b), [])
+        if mode == INSIDE:
+            los = self._los.get(kind, [])
+            out = []
+            for lo, key in los[bisect_left(los, (a, "")) :]:
+                if lo > b:
+                    break
+                out.append(key)
+            return out
+        keys = self._keys.get(kind, [])
+        out = []
+        for key in keys[bisect_left(keys, a) :]:
+            if key >= b:
+                break
+            out.append(key)
+        return out
+
+    def related(self, row: IndexValue) -> Iterator[tuple[IndexValue, str]]:
+        """The held rows related to `row` other than by an equal value (IP ranges, parent domains, both ways),
+        each with its match kind (match_kind)."""
+        own = storage_key(row.key)
+        for mode, kind, a, b in probe_keys(row, self.cidr_lengths, related=True):
+            for key in self.answer(mode, kind, a, b):
+                if key != own:
+                    yield self.rows[(kind, key)], match_kind(row, kind, key, set())

@@ -3,7 +3,7 @@ sharing policy (readable_clause): a row whose version the caller may not read do
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -417,14 +417,20 @@ def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def versions_to_match(conn: Connection, seqs: Sequence[int], *, skip_type: str) -> Iterator[tuple[int, bytes]]:
-    """(seq, raw) of these versions, by range scans of the primary key; objects of `skip_type` left out. Rows are
-    streamed (the matcher reads every new version of an import: no list of them all is built)."""
-    o = stix_object.c
+def matches_of_versions(conn: Connection, pir_ids: Sequence[int], seqs: Sequence[int]) -> list[tuple[int, int, str]]:
+    """(requirement, version, criterion) matches of these requirements recorded for these versions, by
+    requirement and version (seeks of the (pir_id, seq) key)."""
+    m = joint_pir_match.c
+    out: list[tuple[int, int, str]] = []
     for first, last in _runs(seqs):
-        stmt = select(o.seq, o.raw).where(o.seq.between(first, last), o.type != skip_type)
-        for seq, raw in conn.execute(stmt):
-            yield seq, raw if isinstance(raw, bytes) else bytes(raw)
+        for start in range(0, len(pir_ids), 500):
+            stmt = (
+                select(m.pir_id, m.seq, m.matched)
+                .where(m.pir_id.in_(list(pir_ids[start : start + 500])), m.seq.between(first, last))
+                .order_by(m.pir_id, m.seq)
+            )
+            out += [(r.pir_id, r.seq, r.matched) for r in conn.execute(stmt)]
+    return sorted(out)
 
 
 def insert_matches(conn: Connection, found: Sequence[tuple[int, int, str]], at_us: int) -> list[tuple[int, int, str]]:
@@ -547,6 +553,67 @@ def case_value_hits(conn: Connection, seqs: Sequence[int], *, limit: int) -> lis
         out += list(conn.execute(stmt))
         if len(out) >= limit:
             break
+    return out
+
+
+RANGED_KINDS = ("ip", "domain")  # the kinds that also match by IP range or parent domain
+
+
+def linked_object_ids(conn: Connection, case_id: int) -> set[str]:
+    """The ids of the objects a case links (whatever their readability: used only to leave them out)."""
+    return set(conn.execute(select(joint_link.c.object_id).where(joint_link.c.case_id == case_id)).scalars())
+
+
+def recorded_ranged_values(conn: Connection, case_id: int | None = None, *, addresses: bool = True) -> list[Row[Any]]:
+    """(case_id, kind, key, object_id) of the values recorded for linked objects (of one case, else of every
+    case) whose kind matches by range or parent domain too (without single addresses: CIDRs and domains)."""
+    cv = joint_case_value.c
+    ranged = (
+        cv.kind.in_(RANGED_KINDS)
+        if addresses
+        else or_(cv.kind == "domain", and_(cv.kind == "ip", cv.key.contains("/")))
+    )
+    stmt = select(cv.case_id, cv.kind, cv.key, cv.object_id).where(ranged)
+    if case_id is not None:
+        stmt = stmt.where(cv.case_id == case_id)
+    return list(conn.execute(stmt))
+
+
+def new_ranged_values(conn: Connection, seqs: Sequence[int]) -> list[Row[Any]]:
+    """(seq, kind, key, value, lo, hi, owner_org_id, object_id) of the correlating ip and domain index rows of
+    these new versions (joint objects left out)."""
+    v, o = value_index.c, stix_object.c
+    out: list[Row[Any]] = []
+    for first, last in _runs(seqs):
+        stmt = (
+            select(
+                v.object_seq.label("seq"), v.kind, v.key, v.value, v.lo, v.hi, o.owner_org_id, o.id.label("object_id")
+            )
+            .join(stix_object, o.seq == v.object_seq)
+            .where(
+                v.kind.in_(RANGED_KINDS),
+                v.object_seq.between(first, last),
+                v.correlating.is_(True),
+                ~o.type.startswith("x-accord-"),
+            )
+        )
+        out += list(conn.execute(stmt))
+    return out
+
+
+def latest_holding(conn: Connection, wanted: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[int]]:
+    """For (object id, kind, key): the seqs of the object's newest versions (one per copy) that hold that value."""
+    v, o = value_index.c, stix_object.c
+    out: dict[tuple[str, str, str], list[int]] = {}
+    for object_id, kind, key in sorted(set(wanted)):
+        stmt = (
+            select(o.seq)
+            .join(value_index, and_(v.object_seq == o.seq, v.kind == kind, v.key == key))
+            .where(o.id_key == id_key(object_id), o.id == object_id, o.is_latest.is_(True))
+        )
+        seqs = list(conn.execute(stmt).scalars())
+        if seqs:
+            out[(object_id, kind, key)] = seqs
     return out
 
 

@@ -82,6 +82,10 @@ def case_specs(draw: st.DrawFn) -> CaseSpec:
     )
 
 
+def _host(o: int) -> str:
+    return f"host.org{o}-corp.net"
+
+
 def _email(o: int) -> str:
     return f"analyst{o}@org{o}.example"
 
@@ -107,8 +111,10 @@ def _build(conn, specs: list[CaseSpec]) -> dict[str, set[int]]:
             "created_by_ref": r.stix_id,
             "created": TS,
             "modified": TS,
-            # Each its own address, and one they all share (not on a warninglist): cases correlate through it.
-            "pattern": f"[ipv4-addr:value = '198.51.100.{o}'] OR [ipv4-addr:value = '{SHARED}']",
+            # Each its own address and host name, and one address they all share (not on a warninglist): cases
+            # correlate through it; echoes name the host's parent domain (a related value).
+            "pattern": f"[ipv4-addr:value = '198.51.100.{o}'] OR [ipv4-addr:value = '{SHARED}']"
+            f" OR [domain-name:value = '{_host(o)}']",
             "pattern_type": "stix",
             "valid_from": TS,
             "object_marking_refs": [tlp_marking_definition(Tlp.AMBER)["id"]],
@@ -186,12 +192,14 @@ def _check_rfis(conn, p: Principal, final: dict[str, set[int]], allowed: set[int
 
 @dataclass
 class EchoSpec:
-    """Another organisation's new indicator of the address an organisation's indicator carries."""
+    """Another organisation's new indicator of the address an organisation's indicator carries (or, `related`,
+    of the parent domain of its host name)."""
 
     writer: int
     value_of: int
     readers: frozenset[int]
     tlp: Tlp
+    related: bool = False
 
 
 echo_specs = st.builds(
@@ -200,6 +208,7 @@ echo_specs = st.builds(
     value_of=st.integers(0, N_ORGS - 1),
     readers=st.frozensets(st.integers(0, N_ORGS - 1), max_size=N_ORGS),
     tlp=st.sampled_from([Tlp.GREEN, Tlp.AMBER, Tlp.RED]),
+    related=st.booleans(),
 )
 
 
@@ -208,8 +217,9 @@ assert watch.watch_stored  # imported for its store hook: new content correlatin
 
 def _echo(conn, echoes: list[EchoSpec], final: dict[str, set[int]]) -> None:
     """Store the echoes; each case.correlation entry is exactly one the rule calls for: for a new version carrying
-    the value of an object linked in a case, each participating organisation other than its writer that may
-    read both the new version and the linked object (one user per organisation here)."""
+    the value of an object linked in a case (or a related one: a parent domain), each participating organisation
+    other than its writer that may read both the new version and the linked object (one user per organisation
+    here)."""
     names = [f"Org {o}" for o in range(N_ORGS)]
     orgs = [accounts.get_org_by_name_or_raise(conn, n) for n in names]
     expected = set()
@@ -224,7 +234,9 @@ def _echo(conn, echoes: list[EchoSpec], final: dict[str, set[int]]) -> None:
             "created_by_ref": orgs[spec.writer].stix_id,
             "created": TS,
             "modified": TS,
-            "pattern": f"[ipv4-addr:value = '198.51.100.{spec.value_of}']",
+            "pattern": f"[domain-name:value = '{_host(spec.value_of).partition('.')[2]}']"
+            if spec.related
+            else f"[ipv4-addr:value = '198.51.100.{spec.value_of}']",
             "pattern_type": "stix",
             "valid_from": TS,
             "object_marking_refs": [tlp_marking_definition(spec.tlp)["id"]],
@@ -358,7 +370,28 @@ def _check(conn, p: Principal, final: dict[str, set[int]]) -> None:
                 others[owner] = others.get(owner, 0) + 1
         shown = {(s["org"], s["objects"]) for v in summary if v["value"] == SHARED for s in v["seen_by"]}
         assert shown == (set(others.items()) if holds else set())
-        assert all(v["value"] == SHARED for v in summary)
+        # A host name shows (as a parent-domain match) exactly when the caller reads its linked indicator and
+        # the other indicators naming its parent domain, counted per owner, are exactly those it reads.
+        for o in range(N_ORGS):
+            host, parent = _host(o), f"'{_host(o).partition('.')[2]}'"
+            holds_host = any(
+                link.seq in allowed
+                and indicators[link.object_id].seq in allowed
+                and host in orjson.loads(indicators[link.object_id].raw)["pattern"]
+                for link in links
+            )
+            naming: dict[str, int] = {}
+            for oid, ind in indicators.items():
+                if oid not in linked_ids and ind.seq in allowed and parent in orjson.loads(ind.raw)["pattern"]:
+                    owner = accounts.get_org(conn, ind.owner_org_id).name
+                    naming[owner] = naming.get(owner, 0) + 1
+            got = {(s["org"], s["objects"]) for v in summary if v["value"] == host for s in v["seen_by"]}
+            assert got == (set(naming.items()) if holds_host else set())
+        for v in summary:
+            if v["match"] == "exact":
+                assert v["value"] == SHARED
+            else:
+                assert (v["match"], v["value"].startswith("host.org")) == ("parent-domain", True)
 
 
 def _can_get_task(conn, p: Principal, task_id: str) -> bool:
@@ -380,7 +413,11 @@ def _can_get_task(conn, p: Principal, task_id: str) -> bool:
         CaseSpec(0, frozenset({1, 2}), frozenset(), Tlp.AMBER, [], [], [], [0]),
         CaseSpec(3, frozenset({1}), frozenset({1}), Tlp.GREEN, [], [], [], [3]),
     ],
-    echoes=[EchoSpec(2, 0, frozenset({1}), Tlp.GREEN), EchoSpec(0, 3, frozenset({1, 3}), Tlp.AMBER)],
+    echoes=[
+        EchoSpec(2, 0, frozenset({1}), Tlp.GREEN),
+        EchoSpec(0, 3, frozenset({1, 3}), Tlp.AMBER),
+        EchoSpec(1, 0, frozenset({0, 2}), Tlp.GREEN, related=True),
+    ],
 )
 def test_joint_read_paths_return_exactly_what_the_policy_allows(
     engine, specs: list[CaseSpec], echoes: list[EchoSpec]
