@@ -6,10 +6,9 @@ requirement is an `x-accord-pir` object of its owner. Its criteria are threat ac
 names (expanded, when written, to the aliases of the readable objects of those names), ATT&CK technique ids,
 sectors, countries, keywords, domain suffixes and CIDRs.
 
-Matching runs as the store writes each batch of new versions (accord.store.hooks), in the writing transaction,
-on the raw JSON the store already holds: the active requirements are compiled once into one structure (first
-token -> candidate token sequences, plus the CIDR networks), and each new version is tokenised once. After the
-ingest, the matches recorded for its versions are announced. A match is a row (requirement,
+Matching runs after every ingest that stored something (accord.store.hooks), in the writing transaction: the
+active requirements are compiled once into one structure (first token -> candidate token sequences, plus the
+CIDR networks), the new versions are read in one query and tokenised once each. A match is a row (requirement,
 object version) and an entry in the participants' notification feeds; both are read through the sharing
 policy on that version, so a participant sees only matches it may read.
 """
@@ -154,13 +153,11 @@ class Matcher:
     v4_prefixes: list[int] = field(default_factory=list)
     v6: list[tuple[ipaddress.IPv6Network, int, str]] = field(default_factory=list)
     punct_first: bool = False  # some sequence starts with a dot or hyphen: the word prefilter cannot see it
-    pir_ids: list[int] = field(default_factory=list)
 
     @classmethod
     def build(cls, rows: Sequence[tuple[int, str]]) -> Matcher:
         m = cls()
         for pir_id, criteria in rows:
-            m.pir_ids.append(pir_id)
             compiled = orjson.loads(criteria)
             for label, toks in compiled["terms"]:
                 seq = tuple(t.encode() for t in toks)
@@ -236,28 +233,20 @@ def active_matcher(conn: Connection) -> Matcher | None:
     return _compiled[1]
 
 
-def match_written(conn: Connection, versions: Sequence[hooks.NewVersion]) -> None:
-    """On-write callback: record what one written batch of new versions matched (their raw JSON in hand)."""
+def match_stored(conn: Connection, seqs: Sequence[int]) -> None:
+    """After-store callback: record and announce what the new versions matched."""
     matcher = active_matcher(conn)
     if matcher is None:
         return
     found: list[tuple[int, int, str]] = []
     match = matcher.match
-    for seq, otype, raw in versions:
-        if otype != objects.PIR_TYPE:
-            hits = match(raw)
-            if hits:
-                found.extend((pir_id, seq, label) for pir_id, label in hits.items())
-    if found:
-        repo.insert_matches(conn, found, now_us())
-
-
-def match_stored(conn: Connection, seqs: Sequence[int]) -> None:
-    """After-store callback: announce what the versions stored by one ingest matched (recorded as written)."""
-    matcher = active_matcher(conn)
-    if matcher is None:
+    for seq, raw in repo.versions_to_match(conn, seqs, skip_type=objects.PIR_TYPE):
+        hits = match(raw)
+        if hits:
+            found.extend((pir_id, seq, label) for pir_id, label in hits.items())
+    if not found:
         return
-    added = repo.matches_of_versions(conn, matcher.pir_ids, seqs)
+    added = repo.insert_matches(conn, found, now_us())
     if added:
         _announce(conn, added)
 
@@ -279,7 +268,6 @@ def _announce(conn: Connection, added: list[tuple[int, int, str]]) -> None:
             notify_users(conn, users, seq=seq, kind="pir.match", subject=row.stix_id, summary=summary)
 
 
-hooks.register_on_write("joint.pir", match_written)
 hooks.register("joint.pir", match_stored)
 
 BACKFILL_JOB = "pir.backfill"

@@ -3,7 +3,7 @@ sharing policy (readable_clause): a row whose version the caller may not read do
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -417,20 +417,14 @@ def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def matches_of_versions(conn: Connection, pir_ids: Sequence[int], seqs: Sequence[int]) -> list[tuple[int, int, str]]:
-    """(requirement, version, criterion) matches of these requirements recorded for these versions, by
-    requirement and version (seeks of the (pir_id, seq) key)."""
-    m = joint_pir_match.c
-    out: list[tuple[int, int, str]] = []
+def versions_to_match(conn: Connection, seqs: Sequence[int], *, skip_type: str) -> Iterator[tuple[int, bytes]]:
+    """(seq, raw) of these versions, by range scans of the primary key; objects of `skip_type` left out. Rows are
+    streamed (the matcher reads every new version of an import: no list of them all is built)."""
+    o = stix_object.c
     for first, last in _runs(seqs):
-        for start in range(0, len(pir_ids), 500):
-            stmt = (
-                select(m.pir_id, m.seq, m.matched)
-                .where(m.pir_id.in_(list(pir_ids[start : start + 500])), m.seq.between(first, last))
-                .order_by(m.pir_id, m.seq)
-            )
-            out += [(r.pir_id, r.seq, r.matched) for r in conn.execute(stmt)]
-    return sorted(out)
+        stmt = select(o.seq, o.raw).where(o.seq.between(first, last), o.type != skip_type)
+        for seq, raw in conn.execute(stmt):
+            yield seq, raw if isinstance(raw, bytes) else bytes(raw)
 
 
 def insert_matches(conn: Connection, found: Sequence[tuple[int, int, str]], at_us: int) -> list[tuple[int, int, str]]:

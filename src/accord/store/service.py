@@ -325,8 +325,6 @@ def _write(
     ]
     repo.insert_versions(conn, rows)
     repo.clear_latest(conn, stale)
-    if hooks.watching_writes():  # seq, type, raw by VERSION_COLUMNS position
-        hooks.written(conn, [(r[0], r[3], r[13]) for r in rows])
     seqs = range(tick - len(rows), tick)
     report.stored_seqs.extend(seqs)
     added = list(seqs)
