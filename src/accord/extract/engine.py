@@ -10,13 +10,11 @@ written>" flags.
 
 from __future__ import annotations
 
-import re
 import threading
-from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable
 from itertools import repeat
-from operator import add, itemgetter, sub
+from operator import itemgetter
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 from accord.core.perf import gc_paused
@@ -37,12 +35,6 @@ _ORDER = itemgetter(2, 3, 0)
 _TYPE = itemgetter(0)
 _VALUE = itemgetter(1)
 _FLAGS = itemgetter(4)
-_PAD = " " * _CONTEXT
-# Printable ASCII but "?" (which encode() writes for any other character) -> "a", space -> " ", the rest -> "!".
-_ODD = bytes(32 if b == 32 else 97 if 32 < b < 127 and b != 63 else 33 for b in range(256))
-# Written with the first character apart, a literal, which the regex engine searches at memchr speed.
-_ODD_RUN = re.compile(rb"!!*")
-_SPACES = re.compile(rb" +")
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
@@ -121,12 +113,13 @@ def _extract(text: str, warninglist: Warninglist | None) -> list[Finding]:
             flags_of[raw[:2]] = have + tuple(f for f in raw[4] if f not in have)
     # In output order, each key's first occurrence comes first; the counter keeps its keys in that order.
     found.sort(key=_ORDER)
-    counts = Counter(map(_KEY, found))
+    found_keys = list(map(_KEY, found))
+    counts = Counter(found_keys)
     keys = list(counts)
     if len(keys) == len(found):
         ordered = found
     else:  # the earliest write to the dict wins by going last
-        first = dict(zip(map(_KEY, reversed(found)), reversed(found), strict=True))
+        first = dict(zip(reversed(found_keys), reversed(found), strict=True))
         ordered = list(map(first.__getitem__, keys))
     starts, ends = offsets.original_spans(list(map(_START, ordered)), list(map(_END, ordered)))
     # flags_of.get with the occurrence's own flags as default never answers None.
@@ -140,52 +133,21 @@ def _extract(text: str, warninglist: Warninglist | None) -> list[Finding]:
             found_flags + tuple(f"warninglist:{name}" for name in warninglist(kind, value))
             for (kind, value), found_flags in zip(keys, flags, strict=True)
         ]
+    # Line breaks are the usual whitespace in a context window other than single spaces; with them replaced in
+    # one pass, most windows need only strip(); every whitespace character but the space is unprintable, so
+    # the slow path runs only when needed (bench_extract.py, dense text).
+    flat = text.replace("\n", " ")
+    windows = [flat[max(0, start - _CONTEXT) : end + _CONTEXT] for start, end in zip(starts, ends, strict=True)]
+    contexts = [w.strip() if w.isprintable() and "  " not in w else " ".join(w.split()) for w in windows]
     rows = zip(
         map(_TYPE, keys),
         map(_VALUE, keys),
         starts,
         ends,
-        _contexts(text, starts, ends),
+        contexts,
         flags,
         counts.values(),
         strict=True,
     )
     # The rows become Findings in C (tuple.__new__), not through the named tuple's Python-level __new__.
     return list(map(tuple.__new__, repeat(Finding), rows))
-
-
-def _contexts(text: str, starts: list[int], ends: list[int]) -> list[str]:
-    """The text around each span, _CONTEXT characters either side, with whitespace runs as single spaces."""
-    # Windows are cut from the text with line breaks as spaces and _CONTEXT spaces before it, so that each is one
-    # slice in C, and stripped. That is the context unless the window holds two spaces in a row or a character
-    # other than printable ASCII: the windows over such runs are found from the runs, which are few, and take
-    # the slow path (bench_extract.py, dense text).
-    padded = _PAD + text.replace("\n", " ")
-    width = 2 * _CONTEXT
-    windows = list(map(padded.__getitem__, map(slice, starts, map(add, ends, repeat(width)))))
-    contexts = list(map(str.strip, windows))
-    if not starts:
-        return contexts
-    longest = max(map(sub, ends, starts)) + width
-    odd: set[int] = set()
-    for run_start, run_end in _odd_runs(padded):
-        # Windows [start, end + width) that overlap the run; each is at most `longest` long.
-        for i in range(bisect_right(starts, run_start - longest), bisect_left(starts, run_end)):
-            if ends[i] + width > run_start:
-                odd.add(i)
-    for i in odd:
-        contexts[i] = " ".join(windows[i].split())
-    return contexts
-
-
-def _odd_runs(padded: str) -> list[tuple[int, int]]:
-    """Spans of the runs of two or more spaces and of the runs of characters other than printable ASCII."""
-    marked = padded.encode("ascii", "replace").translate(_ODD)  # "?" stands for non-ASCII, so it is odd too
-    runs = list(map(re.Match.span, _ODD_RUN.finditer(marked)))
-    # bytes.find skips ahead faster than the regex engine, which stops at every space for a two-space prefix.
-    pos = marked.find(b"  ")
-    while pos >= 0:
-        end = _SPACES.match(marked, pos).end()  # type: ignore[union-attr]  # the two spaces at least
-        runs.append((pos, end))
-        pos = marked.find(b"  ", end)
-    return runs
