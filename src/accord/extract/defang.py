@@ -118,14 +118,20 @@ def _spelled_edits(text: str, lowered: bytes) -> list[tuple[int, int, str]]:
     return edits
 
 
-def _edits(text: str, lowered: bytes) -> list[tuple[int, int, str]]:
-    """(start, end, replacement) of every edit, sorted; overlapping ones included."""
+def bracket_edits(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, replacement) of each bracketed separator to refang, by bracket kind, each kind in order."""
     edits: list[tuple[int, int, str]] = []
     append = edits.append
     for pattern, groups in zip(_BRACKETED, _GROUPS, strict=True):
         for m in pattern.finditer(text):
             space, rep = groups[m.lastindex or 0]
             append((m.start() - space, m.end(), rep))
+    return edits
+
+
+def _edits(text: str, lowered: bytes) -> list[tuple[int, int, str]]:
+    """(start, end, replacement) of every edit, sorted; overlapping ones included."""
+    edits = bracket_edits(text)
     edits.extend(
         (m.start(), m.end(), "https" if m.group(1) else "http")
         for m in _SCHEME.finditer(lowered)
