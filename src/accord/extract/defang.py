@@ -1,18 +1,48 @@
-"""Refang defanged indicators in one regex pass, keeping a map back to the original offsets."""
+"""Refang defanged indicators in a few regex passes, keeping a map back to the original offsets."""
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from itertools import accumulate, chain
+from operator import add, gt, itemgetter, neg, sub
 
+_LABEL = r"[\w-]"  # one label character: \w is str.isalnum() or "_"
+_DOT = (r"\.|(?i:dot)", ".")
+_AT = (r"@|(?i:at)", "@")
 # Bracketed separators: [.] (.) {.} [dot] (dot) [:] [://] [/] [@] [at] (at) and the like. One pattern per
-# bracket kind, each starting with a literal and case-sensitive outside its words, so the scanner skips prose at
-# memchr speed (one pattern with three branches scans at a third of the speed: bench_extract.py, dense text).
-_BRACKETED = (
-    re.compile(r"\[ ?(\.|(?i:dot)|://|//|:|/|@|(?i:at)) ?\]"),
-    re.compile(r"\( ?(\.|(?i:dot)|:|@|(?i:at)) ?\)"),
-    re.compile(r"\{ ?(\.|(?i:dot)|@|(?i:at)) ?\}"),
+# bracket kind, each starting with a literal, so the scanner skips prose at memchr speed (one pattern with three
+# branches scans at a third of the speed: bench_extract.py, dense text).
+_KINDS = (
+    ("[", "]", (_DOT, _AT, ("://", "://"), ("//", "//"), (":", ":"), ("/", "/"))),
+    ("(", ")", (_DOT, _AT, (":", ":"))),
+    ("{", "}", (_DOT, _AT)),
 )
+
+
+def _bracketed(opening: str, closing: str, separators: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
+    """The pattern of one bracket kind, whose matches are exactly the accepted edits.
+
+    One space either side is swallowed ("evil [.] com") when a label character is beyond it; "." and "@" ("dot",
+    "at") need a label character or such a space on both sides, so prose in brackets stays prose. The rules are
+    look-arounds after the opening bracket, so only accepted edits reach Python (bench_extract.py, dense text).
+    Each separator is two groups, the match starting at the bracket or one swallowed space before it: the
+    number of the group that matched gives the edit (_GROUPS).
+    """
+    o, c = re.escape(opening), re.escape(closing)
+    alternatives = []
+    for separator, rep in separators:
+        needs_labels = rep in (".", "@")
+        right = rf"(?: ?(?={_LABEL}))" if needs_labels else rf"(?: (?={_LABEL}))?"
+        bracket_first = rf"(?<!{_LABEL} {o})" + (rf"(?<={_LABEL}{o})" if needs_labels else "")
+        space_first = rf"(?<={_LABEL} {o})"
+        alternatives += [f"({left} ?(?:{separator}) ?{c}{right})" for left in (bracket_first, space_first)]
+    return re.compile(o + "(?:" + "|".join(alternatives) + ")")
+
+
+_BRACKETED = tuple(_bracketed(*kind) for kind in _KINDS)
+# Per pattern, by group number: (1 if the edit starts at the space before the match's bracket, replacement).
+_GROUPS = tuple(((0, ""), *((space, rep) for _, rep in separators for space in (0, 1))) for _, _, separators in _KINDS)
 _SCHEME = re.compile(rb"hxxp(s?)(?=\[?:|\(:|://)")  # on lower-cased bytes
 _SPELLED_LEFT = re.compile(r"[A-Za-z0-9-]{1,63}\Z")  # searched up to the " dot ", so \Z is its start
 _SPELLED_RIGHT = re.compile(r"[A-Za-z0-9-]{1,63}")
@@ -20,88 +50,59 @@ _SPELLED_RIGHT = re.compile(r"[A-Za-z0-9-]{1,63}")
 _PROSE_WORDS = frozenset(
     """the a an of and or to is in on at by for with that this it as its was be red""".split()  # noqa: SIM905 - a word list reads better as text
 )
-_NEEDS_LABELS = frozenset({"at", "dot", "@", "."})
-_SEP_VALUE = {".": ".", "dot": ".", ":": ":", "://": "://", "//": "//", "/": "/", "@": "@", "at": "@"}
-
-
-# The ASCII label characters, tested by set membership before the general (Unicode) test.
-_ASCII_LABEL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-
-
-def _label_char(ch: str) -> bool:
-    return ch.isalnum() or ch in "_-"
+_FAR = 1 << 62  # past any offset: the maps' sentinel
+_EDIT_START = itemgetter(0)
+_EDIT_END = itemgetter(1)
+_EDIT_REP = itemgetter(2)
 
 
 class OffsetMap:
     """Maps offsets in refanged text back to the original text."""
 
-    __slots__ = ("_new_starts", "_spans")
+    __slots__ = ("_back", "_new_ends", "_new_starts", "_old_ends", "_old_starts")
 
-    def __init__(self, spans: list[tuple[int, int, int, int]]) -> None:
-        # spans: (new_start, new_end, orig_start, orig_end) of each replacement, in order.
-        self._spans = spans
-        self._new_starts = [s[0] for s in spans]
+    def __init__(self, starts: list[int], ends: list[int], reps: list[str]) -> None:
+        # starts, ends, reps: each replacement's original span and text, in order and disjoint.
+        lengths = list(map(len, reps))
+        # growth[k]: new offset - original offset after the first k replacements.
+        growth = list(accumulate(map(sub, lengths, map(sub, ends, starts)), initial=0))
+        new_starts = list(map(add, starts, growth))
+        self._new_ends = list(map(add, new_starts, lengths))
+        self._new_starts = [*new_starts, _FAR]
+        self._old_starts = [*starts, _FAR]
+        self._old_ends = [*ends, _FAR]
+        self._back = list(map(neg, growth))
 
     def start(self, pos: int) -> int:
-        """Original offset of a start position."""
-        i = bisect_right(self._new_starts, pos) - 1
-        if i < 0:
-            return pos
-        _, ne, os_, oe = self._spans[i]
-        if pos < ne:
-            return os_
-        return pos - ne + oe
-
-    def original_spans(self, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        """Original (start, end) of each (start, end); one call for many spans, as start() and end() would."""
-        if not self._spans:
-            return spans
-        new_starts, edits = self._new_starts, self._spans
-        out = []
-        for new_start, new_end in spans:
-            start, end = new_start, new_end
-            i = bisect_right(new_starts, new_start) - 1
-            if i >= 0:
-                _, ne, os_, oe = edits[i]
-                start = os_ if new_start < ne else new_start - ne + oe
-            i = bisect_right(new_starts, new_end - 1) - 1
-            if i >= 0:
-                ns, ne, os_, oe = edits[i]
-                end = (oe if new_end > ns else os_) if new_end <= ne else new_end - ne + oe
-            out.append((start, end))
-        return out
+        """Original offset of a start position (inside a replacement: the replaced text's start)."""
+        k = bisect_right(self._new_ends, pos)  # the replacements wholly before pos
+        return self._old_starts[k] if self._new_starts[k] < pos else pos + self._back[k]
 
     def end(self, pos: int) -> int:
-        """Original offset of an end position (exclusive)."""
-        i = bisect_right(self._new_starts, pos - 1) - 1
-        if i < 0:
-            return pos
-        ns, ne, os_, oe = self._spans[i]
-        if pos <= ne:
-            return oe if pos > ns else os_
-        return pos - ne + oe
+        """Original offset of an end position, exclusive (inside a replacement: the replaced text's end)."""
+        k = bisect_right(self._new_ends, pos)
+        return self._old_ends[k] if self._new_starts[k] < pos else pos + self._back[k]
 
-
-def _bracket_edits(text: str) -> list[tuple[int, int, str]]:
-    edits = []
-    n = len(text)
-    labels = _ASCII_LABEL
-    for m in (m for pattern in _BRACKETED for m in pattern.finditer(text)):
-        start, end = m.span()
-        sep = m[1].lower()
-        before = text[start - 1] if start else ""
-        after = text[end] if end < n else ""
-        # One space either side of a bracketed separator is swallowed ("evil [.] com") when a label is beyond it.
-        space_left = before == " " and start > 1 and _label_char(text[start - 2])
-        space_right = after == " " and end + 1 < n and _label_char(text[end + 1])
-        # "(at)" or "(.)" only between address characters, so prose in brackets stays prose.
-        if sep in _NEEDS_LABELS and not (
-            (space_left or before in labels or (before and _label_char(before)))
-            and (space_right or after in labels or (after and _label_char(after)))
-        ):
-            continue
-        edits.append((start - space_left, end + space_right, _SEP_VALUE[sep]))
-    return edits
+    def original_spans(self, starts: list[int], ends: list[int]) -> tuple[list[int], list[int]]:
+        """Original starts and ends of many spans; the same as start() and end() on each, in one call."""
+        if not self._new_ends:
+            return starts, ends
+        new_ends, new_starts, old_starts, old_ends, back = (
+            self._new_ends,
+            self._new_starts,
+            self._old_starts,
+            self._old_ends,
+            self._back,
+        )
+        out_starts: list[int] = []
+        out_ends: list[int] = []
+        add_start, add_end = out_starts.append, out_ends.append
+        for start, end in zip(starts, ends, strict=True):
+            k = bisect_right(new_ends, start)
+            add_start(old_starts[k] if new_starts[k] < start else start + back[k])
+            k = bisect_right(new_ends, end, k)
+            add_end(old_ends[k] if new_starts[k] < end else end + back[k])
+        return out_starts, out_ends
 
 
 def _spelled_edits(text: str, lowered: bytes) -> list[tuple[int, int, str]]:
@@ -117,8 +118,20 @@ def _spelled_edits(text: str, lowered: bytes) -> list[tuple[int, int, str]]:
     return edits
 
 
+def bracket_edits(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, replacement) of each bracketed separator to refang, by bracket kind, each kind in order."""
+    edits: list[tuple[int, int, str]] = []
+    append = edits.append
+    for pattern, groups in zip(_BRACKETED, _GROUPS, strict=True):
+        for m in pattern.finditer(text):
+            space, rep = groups[m.lastindex or 0]
+            append((m.start() - space, m.end(), rep))
+    return edits
+
+
 def _edits(text: str, lowered: bytes) -> list[tuple[int, int, str]]:
-    edits = _bracket_edits(text)
+    """(start, end, replacement) of every edit, sorted; overlapping ones included."""
+    edits = bracket_edits(text)
     edits.extend(
         (m.start(), m.end(), "https" if m.group(1) else "http")
         for m in _SCHEME.finditer(lowered)
@@ -134,24 +147,24 @@ def refang_ascii(text: str) -> tuple[str, bytes, OffsetMap]:
     ascii_text = text.encode("ascii", "replace")
     edits = _edits(text, ascii_text.lower())
     if not edits:
-        return text, ascii_text, OffsetMap([])
-    parts: list[str] = []
-    spans: list[tuple[int, int, int, int]] = []
-    last = 0
-    shift = 0  # new offset - original offset, before the current edit
-    for start, end, rep in edits:
-        if start < last:  # overlapping edits: keep the first
-            continue
-        parts.append(text[last:start])
-        parts.append(rep)
-        new_start = start + shift
-        spans.append((new_start, new_start + len(rep), start, end))
-        shift += len(rep) - (end - start)
-        last = end
-    parts.append(text[last:])
-    fanged = "".join(parts)
+        return text, ascii_text, OffsetMap([], [], [])
+    starts = list(map(_EDIT_START, edits))
+    ends = list(map(_EDIT_END, edits))
+    if any(map(gt, ends, starts[1:])):  # overlapping edits (rare): keep the first
+        kept, last = [], 0
+        for edit in edits:
+            if edit[0] >= last:
+                kept.append(edit)
+                last = edit[1]
+        edits = kept
+        starts = list(map(_EDIT_START, edits))
+        ends = list(map(_EDIT_END, edits))
+    reps = list(map(_EDIT_REP, edits))
+    # The text between edits, interleaved with the replacements, joined in C.
+    gaps = map(text.__getitem__, map(slice, chain((0,), ends), chain(starts, (None,))))
+    fanged = "".join(chain.from_iterable(zip(gaps, chain(reps, ("",)), strict=True)))
     # "replace" writes one '?' per character, so the bytes keep the offsets of the text.
-    return fanged, fanged.encode("ascii", "replace"), OffsetMap(spans)
+    return fanged, fanged.encode("ascii", "replace"), OffsetMap(starts, ends, reps)
 
 
 def refang(text: str) -> tuple[str, OffsetMap]:

@@ -30,6 +30,7 @@ _CONTEXT = 60
 _THREAD_MIN = 256_000
 _KEY = itemgetter(0, 1)
 _START = itemgetter(2)
+_END = itemgetter(3)
 _ORDER = itemgetter(2, 3, 0)
 _TYPE = itemgetter(0)
 _VALUE = itemgetter(1)
@@ -104,20 +105,23 @@ def extract(text: str, *, warninglist: Warninglist | None = None) -> list[Findin
 def _extract(text: str, warninglist: Warninglist | None) -> list[Finding]:
     fanged, ascii_text, offsets = refang_ascii(text)
     found = _scan(fanged, ascii_text)
-    counts = Counter(map(_KEY, found))
     # Every flag any occurrence carried, in scanner order: the aliases a text used for a named threat.
     flags_of: dict[tuple[str, str], tuple[str, ...]] = {}
-    for raw in found:
-        if raw[4]:
-            have = flags_of.setdefault(raw[:2], raw[4])
-            if have != raw[4]:
-                flags_of[raw[:2]] = have + tuple(f for f in raw[4] if f not in have)
-    # Each key's first occurrence: a stable sort by offset, then the earliest write to the dict wins by going last.
-    found.sort(key=_START)
-    first = dict(zip(map(_KEY, reversed(found)), reversed(found), strict=True))
-    ordered = sorted(first.values(), key=_ORDER)
-    spans = offsets.original_spans([(raw[2], raw[3]) for raw in ordered])
-    keys = list(map(_KEY, ordered))
+    for raw in filter(_FLAGS, found):
+        have = flags_of.setdefault(raw[:2], raw[4])
+        if have != raw[4]:
+            flags_of[raw[:2]] = have + tuple(f for f in raw[4] if f not in have)
+    # In output order, each key's first occurrence comes first; the counter keeps its keys in that order.
+    found.sort(key=_ORDER)
+    found_keys = list(map(_KEY, found))
+    counts = Counter(found_keys)
+    keys = list(counts)
+    if len(keys) == len(found):
+        ordered = found
+    else:  # the earliest write to the dict wins by going last
+        first = dict(zip(reversed(found_keys), reversed(found), strict=True))
+        ordered = list(map(first.__getitem__, keys))
+    starts, ends = offsets.original_spans(list(map(_START, ordered)), list(map(_END, ordered)))
     # flags_of.get with the occurrence's own flags as default never answers None.
     flags: list[tuple[str, ...]] = (
         cast("list[tuple[str, ...]]", list(map(flags_of.get, keys, map(_FLAGS, ordered))))
@@ -133,9 +137,8 @@ def _extract(text: str, warninglist: Warninglist | None) -> list[Finding]:
     # one pass, most windows need only strip(); every whitespace character but the space is unprintable, so
     # the slow path runs only when needed (bench_extract.py, dense text).
     flat = text.replace("\n", " ")
-    windows = [flat[max(0, start - _CONTEXT) : end + _CONTEXT] for start, end in spans]
+    windows = [flat[max(0, start - _CONTEXT) : end + _CONTEXT] for start, end in zip(starts, ends, strict=True)]
     contexts = [w.strip() if w.isprintable() and "  " not in w else " ".join(w.split()) for w in windows]
-    starts, ends = zip(*spans, strict=True) if spans else ((), ())
     rows = zip(
         map(_TYPE, keys),
         map(_VALUE, keys),
@@ -143,7 +146,7 @@ def _extract(text: str, warninglist: Warninglist | None) -> list[Finding]:
         ends,
         contexts,
         flags,
-        map(counts.__getitem__, keys),
+        counts.values(),
         strict=True,
     )
     # The rows become Findings in C (tuple.__new__), not through the named tuple's Python-level __new__.

@@ -286,6 +286,20 @@ def url_host(url: str) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
+def url_parts(url: str) -> tuple[str, int, int, str, str, tuple[str, ...]] | None:
+    """(normalised URL, host start and end in the URL, host type, value and flags), or None without a valid host."""
+    host = url_host(url)
+    if not host:
+        return None
+    # url_host lower-cases, so the host is looked for in the URL as lower-cased ASCII ('?' for other characters).
+    start = url.encode("ascii", "replace").lower().find(host.encode("ascii", "replace"))
+    got = classify_host(host) if start >= 0 else None
+    if got is None:
+        return None
+    return normalise_url(url), start, start + len(host), got[0], got[1], got[2]
+
+
+@functools.lru_cache(maxsize=65536)
 def normalise_registry(key: str) -> str | None:
     """Registry key with its hive spelled out (HKLM -> HKEY_LOCAL_MACHINE), trailing punctuation dropped."""
     key = key.rstrip(".,;:)'\"")

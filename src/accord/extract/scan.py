@@ -16,24 +16,25 @@ from accord.extract.bitcoin import is_base58check_address, is_bech32_address
 from accord.extract.patterns import (
     classify_dotted,
     classify_hex,
-    classify_host,
     classify_ipv6,
     normalise_registry,
-    normalise_url,
     trim_url,
-    url_host,
+    url_parts,
 )
 
 # (type, value, start, end, flags), offsets in the refanged text.
 Raw = tuple[str, str, int, int, tuple[str, ...]]
 
-_WORD_BEFORE = re.compile(r"[\w-]{1,63}")  # matched on the reversed text: the token part left of an anchor
 _LOCAL_BEFORE = re.compile(r"[\w.+-]{1,64}")
 _HEX_COLON_BEFORE = re.compile(r"[0-9A-Fa-f:]{1,39}")
-_SCHEME_BEFORE = re.compile(r"(?:s?ptth|s?ptf|ptfs)(?![A-Za-z])", re.IGNORECASE)  # reversed scheme names
+# Reversed scheme names, and the boundary before the scheme (not after a word character or . @ $ % -).
+_SCHEME_BEFORE = re.compile(r"(?:s?ptth|s?ptf|ptfs)(?![\w.@$%-])", re.IGNORECASE)
 
-_DOT_ANCHOR = re.compile(r"\.[\w-]")
-_DOTTED = re.compile(r"[\w-]{1,63}(?:\.[\w-]{1,63})+(?:/\d{1,2}(?!\d|\.\d))?")
+# A dotted token is [\w-]{1,63}(?:\.[\w-]{1,63})+ with an optional /bits, at a boundary (not after a word
+# character or one of . @ $ % -). Found from its first dot, a literal the regex engine searches at memchr speed
+# (see the module docstring), and its first label matched on the reversed text with the boundary as a look-ahead.
+_DOTTED_RIGHT = re.compile(r"\.[\w-]{1,63}(?:\.[\w-]{1,63})*(?:/\d{1,2}(?!\d|\.\d))?")
+_LABEL_BEFORE = re.compile(r"[\w-]{1,63}(?![\w.@$%-])")
 _URL_REST = re.compile(r"://[^\s<>\"'`{}|\\^,]+")  # a comma ends a URL: CSV exports and prose lists
 _DOMAIN_AFTER_AT = re.compile(r"@([A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+)")
 # A dotted quad right after one of these words is a version, an OID or a section number, not an address
@@ -82,10 +83,11 @@ _HEX_MASK = bytes.maketrans(b"0123456789abcdefABCDEF", b"x" * 22)
 _HEX_MASK = bytes(b if b == ord("x") else 32 for b in bytes(range(256)).translate(_HEX_MASK))
 _B58_CHARS = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 # Base58 addresses start with 1 or 3: in this mask '1' marks those digits, 'b' other base58 characters, so a
-# candidate is a '1' starting a long [1b] run, found by a literal-prefix regex (no look-behind, which would
-# disable the fast prefix search; the start is checked afterwards).
+# candidate is a '1' starting a long [1b] run, found by a literal-prefix regex. The look-behind comes after the
+# literal, which keeps the fast prefix search, and turns away a '1' inside a run (hex hashes are such runs)
+# before the run is matched and backtracked (bench_extract.py, dense text).
 _B58_MASK = bytes(ord("1") if i in b"13" else ord("b") if i in _B58_CHARS else 32 for i in range(256))
-_B58_CANDIDATE = re.compile(rb"1[1b]{25,34}(?![1b])")
+_B58_CANDIDATE = re.compile(rb"1(?<![1b]1)[1b]{25,34}(?![1b])")
 _HEX_RUN = b"x" * 32
 
 
@@ -126,33 +128,24 @@ def _boundary_before(text: str, start: int) -> bool:
 def urls(text: str, rev: str, lowered: bytes) -> Iterator[Raw]:
     """URLs with a known scheme, trailing punctuation trimmed, and their host."""
     n = len(text)
+    scheme_before = _SCHEME_BEFORE.match
+    rest_at = _URL_REST.match
     pos = lowered.find(b"://")
     while pos >= 0:
         nxt = pos + 3
-        scheme = _SCHEME_BEFORE.match(rev, n - pos)
-        rest = _URL_REST.match(text, pos)
-        if scheme and rest and rest.end() > pos + 3:
-            start = pos - (scheme.end() - scheme.start())
+        scheme = scheme_before(rev, n - pos)
+        rest = rest_at(text, pos) if scheme else None
+        if scheme and rest:
+            start = n - scheme.end()
             url = trim_url(text[start : rest.end()])
-            if _boundary_before(text, start) and "://" in url:
-                host = url_host(url)
-                # url_host lower-cases, so look for the host in the lower-cased bytes.
-                at = lowered.find(host.encode("ascii", "replace"), start, start + len(url)) if host else -1
-                found = _host(host, at)
-                if found is not None:
-                    yield "url", normalise_url(url), start, start + len(url), ()
-                    yield found
+            if "://" in url:
+                parts = url_parts(url)
+                if parts is not None:
+                    normalised, host_start, host_end, kind, value, flags = parts
+                    yield "url", normalised, start, start + len(url), ()
+                    yield kind, value, start + host_start, start + host_end, flags
                 nxt = start + len(url)
         pos = lowered.find(b"://", nxt)
-
-
-def _host(host: str, start: int) -> Raw | None:
-    if not host or start < 0:
-        return None
-    got = classify_host(host)
-    if got is None:
-        return None
-    return got[0], got[1], start, start + len(host), got[2]
 
 
 def emails(text: str, rev: str) -> Iterator[Raw]:
@@ -176,39 +169,31 @@ def emails(text: str, rev: str) -> Iterator[Raw]:
 def dotted(text: str, rev: str, consumed: Consumed = NOTHING_CONSUMED) -> Iterator[Raw]:
     """IPv4 addresses and CIDRs, domains and file names: tokens with an inner dot."""
     n = len(text)
-    search = _DOT_ANCHOR.search
-    # The anchors only move forward, so the claimed spans are walked with an index rather than bisected.
+    label_before = _LABEL_BEFORE.match
+    numbering_before = _NUMBERING_WORD_BEFORE.match
+    # The matches only move forward, so the claimed spans are walked with an index rather than bisected.
     starts, ends = consumed.spans()
     j, claims = 0, len(starts)
-    m = search(text)
-    while m is not None:
+    # Each match runs from a token's first dot to its end. Dots later in a token have a dot before their label,
+    # so the single pass over tokens misses no start that the boundary test would take.
+    for m in _DOTTED_RIGHT.finditer(text):
         dot = m.start()
         while j < claims and ends[j] <= dot:
             j += 1
         if j < claims and starts[j] <= dot:
-            m = search(text, ends[j])
             continue
-        left = _WORD_BEFORE.match(rev, n - dot)
+        left = label_before(rev, n - dot)
         if left is None:
-            m = search(text, dot + 1)
             continue
-        start = dot - (left.end() - left.start())
-        tok = _DOTTED.match(text, start)
-        if tok is None:
-            m = search(text, dot + 1)
-            continue
-        end = tok.end()
-        prev = text[start - 1] if start else " "
-        if not (prev.isalnum() or prev in "_.@$%-"):
-            got = classify_dotted(tok.group())
-            # After a path separator only a file name counts ("evil.com/gate.php" -> gate.php).
-            if (
-                got is not None
-                and (prev not in "/\\" or got[0] == "file-name")
-                and not (got[0] == "ipv4-addr" and _NUMBERING_WORD_BEFORE.match(rev, n - start))
-            ):
-                yield got[0], got[1], start, end, got[2]
-        m = search(text, end)
+        start = n - left.end()
+        got = classify_dotted(text[start : m.end()])
+        # After a path separator only a file name counts ("evil.com/gate.php" -> gate.php).
+        if (
+            got is not None
+            and (got[0] == "file-name" or not start or text[start - 1] not in "/\\")
+            and not (got[0] == "ipv4-addr" and numbering_before(rev, n - start))
+        ):
+            yield got[0], got[1], start, m.end(), got[2]
 
 
 def ipv6(text: str, rev: str, consumed: Consumed = NOTHING_CONSUMED) -> Iterator[Raw]:
@@ -258,7 +243,7 @@ def bitcoin(text: str, ascii_text: bytes, lowered: bytes, consumed: Consumed = N
     mask = ascii_text.translate(_B58_MASK)
     for c in _B58_CANDIDATE.finditer(mask):
         pos = c.start()
-        if (pos and mask[pos - 1] in b"1b") or consumed.end_of(pos) >= 0:
+        if consumed.end_of(pos) >= 0:
             continue
         m = _BASE58.match(text, pos)
         if m and _boundary_before(text, pos) and is_base58check_address(m.group()):

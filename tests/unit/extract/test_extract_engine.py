@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accord.extract import Finding, extract, scan
+from accord.extract import Finding, defang, extract, scan
 from accord.extract.bitcoin import is_base58check_address, is_bech32_address
 
 
@@ -305,3 +305,51 @@ def test_version_word_match_on_reversed_text_agrees_with_the_forward_search(befo
     start = len(before)
     expected = _NUMBERING_FORWARD.search(text, max(0, start - 16), start) is not None
     assert (scan._NUMBERING_WORD_BEFORE.match(text[::-1], len(text) - start) is not None) is expected
+
+
+# The bracketed-separator rules as first written: any bracketed separator is matched, then tested in Python.
+_BRACKETED_FORWARD = (
+    re.compile(r"\[ ?(\.|(?i:dot)|://|//|:|/|@|(?i:at)) ?\]"),
+    re.compile(r"\( ?(\.|(?i:dot)|:|@|(?i:at)) ?\)"),
+    re.compile(r"\{ ?(\.|(?i:dot)|@|(?i:at)) ?\}"),
+)
+_SEP_VALUE = {".": ".", "dot": ".", ":": ":", "://": "://", "//": "//", "/": "/", "@": "@", "at": "@"}
+
+
+def _label(ch: str) -> bool:
+    return ch.isalnum() or ch in "_-"
+
+
+def _bracket_edits_as_first_written(text: str) -> list[tuple[int, int, str]]:
+    edits = []
+    n = len(text)
+    for pattern in _BRACKETED_FORWARD:
+        for m in pattern.finditer(text):
+            start, end = m.span()
+            sep = m[1].lower()
+            before = text[start - 1] if start else ""
+            after = text[end] if end < n else ""
+            # One space either side is swallowed ("evil [.] com") when a label character is beyond it.
+            space_left = before == " " and start > 1 and _label(text[start - 2])
+            space_right = after == " " and end + 1 < n and _label(text[end + 1])
+            # "(at)" or "(.)" only between address characters, so prose in brackets stays prose.
+            if sep in ("at", "dot", "@", ".") and not (
+                (space_left or (before != "" and _label(before))) and (space_right or (after != "" and _label(after)))
+            ):
+                continue
+            edits.append((start - space_left, end + space_right, _SEP_VALUE[sep]))
+    return edits
+
+
+_DEFANGED = st.lists(
+    st.sampled_from(["[.]", "(.)", "{.}", "[dot]", "(DoT)", "[ . ]", "( at )", "[@]", "{at}", "[://]", "[//]"])
+    | st.sampled_from(["[:]", "(:)", "[/]", "{:}", "[", "]", "(", ")", " ", "  ", "\n", "a", "7", "_", "-", "é", "."]),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=_DEFANGED)
+def test_bracket_patterns_accept_what_the_rules_as_first_written_accept(text: str) -> None:
+    # The acceptance rules moved into look-arounds of the patterns, so only accepted edits reach Python.
+    assert defang.bracket_edits(text) == _bracket_edits_as_first_written(text)
