@@ -29,8 +29,14 @@ def peer(engine: Engine) -> Any:
         create_org(conn, "Home", actor="test")
         add_peer(
             conn,
-            PeerSpec(name="partner", url="http://127.0.0.1:9/taxii2/", org="Home", token="t", allow_private=True,
-                     remote_org="Partner"),  # fmt: skip
+            PeerSpec(
+                name="partner",
+                url="http://127.0.0.1:9/taxii2/",
+                org="Home",
+                token="t",
+                allow_private=True,
+                remote_org="Partner",
+            ),
             actor="test",
         )
         return get_peer_or_raise(conn, "partner")

@@ -173,9 +173,9 @@ def test_local_task_changes_carry_their_base_so_that_other_nodes_see_the_same_hi
     taken = c.patch(f"/api/v1/tasks/{task['id']}", json={"status": "done"}, headers=h("bob")).json()
     with get_engine().connect() as conn:
         rows = conn.execute(
-            select(stix_object.c.raw).where(stix_object.c.type.in_([objects.TASK_TYPE, "note"])).order_by(
-                stix_object.c.seq
-            )
+            select(stix_object.c.raw)
+            .where(stix_object.c.type.in_([objects.TASK_TYPE, "note"]))
+            .order_by(stix_object.c.seq)
         ).scalars()
         created, edit, note = [orjson.loads(r) for r in rows]
     assert (created.get("based_on"), edit["based_on"]) == (None, created["modified"])
