@@ -62,6 +62,8 @@ def follow(conn: Connection, peer: Any, remote_collection: str, alias: str, *, a
         assert coll is not None
     elif coll.id not in collections_for_org(conn, peer.source_org_id, "read"):
         return False  # a collection of that name the peer's organisation has no part in: never filled from it
+    elif coll.id not in collections_for_org(conn, peer.local_org_id, "write"):
+        return False  # joint work of another local organisation than the link's: its own link follows it
     if repo.pulls_into(conn, peer.id, coll.id):
         return False
     subscribe(conn, peer.name, "pull", remote_collection=remote_collection, collection=alias, actor=actor)

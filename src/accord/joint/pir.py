@@ -507,8 +507,11 @@ def project_pir(conn: Connection, v: Any, body: dict[str, Any]) -> None:
     newest of its owner's versions; an older version arriving late changes nothing."""
     if not isinstance(body.get("name"), str) or body.get("status") not in STATUSES:
         return  # not a requirement this node can show; it stays stored and readable as STIX content
-    crit = {k: [t for t in body.get(k, []) if isinstance(t, str)] for k in objects.PIR_CRITERIA}
-    aliases = [a for a in body.get("aliases", []) if isinstance(a, str)]
+    try:  # what another node wrote passes the checks a local requirement passes: the matcher trusts them
+        crit = check_criteria({k: body.get(k) for k in objects.PIR_CRITERIA})
+        aliases = _strings(body.get("aliases"), "aliases")
+    except BadRequest:
+        return
     at = timestamp_to_micros(v.version)
     values = {
         "seq": v.seq,

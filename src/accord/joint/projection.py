@@ -29,7 +29,7 @@ from sqlalchemy import Connection
 
 from accord.joint import objects
 from accord.joint import repository as repo
-from accord.stix.timestamps import timestamp_to_micros
+from accord.stix.timestamps import normalize_timestamp, timestamp_to_micros
 from accord.store import hooks
 
 _LOCAL: ContextVar[bool] = ContextVar("accord_joint_local_write", default=False)
@@ -64,6 +64,14 @@ def conflict_summary(based_on: str | None, newest: str) -> str | None:
 
 def _us(ts: str) -> int:
     return timestamp_to_micros(ts)
+
+
+def received_timestamp(value: Any) -> str | None:
+    """A received timestamp, normalised (it fits its column), or None when it is none."""
+    try:
+        return normalize_timestamp(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _actor(conn: Connection, owner_org_id: int, body: dict[str, Any]) -> str:
@@ -214,8 +222,8 @@ def _task(conn: Connection, v: Any, body: dict[str, Any]) -> None:
     if case is None or not _takes_part(conn, case, v.owner_org_id):
         return  # a task of a case this node does not hold, or of an organisation that does not take part
     actor = _actor(conn, v.owner_org_id, body)
-    assignee = body.get("assignee") if isinstance(body.get("assignee"), str) else None
-    due = body.get("due") if isinstance(body.get("due"), str) else None
+    assignee = body["assignee"][:320] if isinstance(body.get("assignee"), str) else None
+    due = received_timestamp(body.get("due"))
     row = repo.task_by_stix_id(conn, body["id"])
     at = _us(v.version)
     values = {"title": name[:300], "status": status, "assignee": assignee or None, "due": due, "updated_us": at}

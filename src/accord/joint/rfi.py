@@ -21,6 +21,7 @@ from accord.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from accord.joint import objects
 from accord.joint import repository as repo
 from accord.joint.notify import notify
+from accord.joint.projection import received_timestamp
 from accord.joint.service import (
     actor_of,
     check_ids,
@@ -266,7 +267,7 @@ def project_rfi(conn: Connection, v: Any, body: dict[str, Any]) -> None:
     name, status = body.get("name"), body.get("status")
     if not isinstance(name, str) or status not in ("open", "closed"):
         return  # not a request this node can show; it stays stored and readable as STIX content
-    due = body.get("due") if isinstance(body.get("due"), str) else None
+    due = received_timestamp(body.get("due"))
     at = timestamp_to_micros(v.version)
     row = repo.rfi_by_stix_id(conn, body["id"])
     if row is None:

@@ -97,6 +97,11 @@ def test_an_existing_collection_is_filled_only_once_shared_with_the_peers_organi
         assert repo.list_subscriptions(conn, peer.id) == []
         change_grants(conn, alias, readers=["Partner"], writers=[], grant=True, actor="test")
         assert following.follow(conn, peer, "remote-2", alias, actor="sync")
+        # Joint work of another local organisation (the link's cannot write it) is left to that one's own link.
+        create_org(conn, "Other", actor="test")
+        theirs = _alias()
+        make_collection(conn, theirs, readers=["Other", "Partner"], writers=["Other"])
+        assert not following.follow(conn, peer, "remote-3", theirs, actor="sync")
         assert [s.collection_alias for s in repo.list_subscriptions(conn, peer.id)] == [alias]
 
 

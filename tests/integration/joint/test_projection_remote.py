@@ -184,3 +184,16 @@ def test_local_task_changes_carry_their_base_so_that_other_nodes_see_the_same_hi
     assert timestamp_to_micros(edited["updated"]) == timestamp_to_micros(edit["modified"])
     assert timestamp_to_micros(taken["updated"]) == timestamp_to_micros(note["modified"])
     assert [e["kind"] for e in _timeline(c, node, case["id"], "alice")].count("conflict") == 0
+
+
+def test_what_a_peer_sends_malformed_is_stored_but_never_breaks_the_projection_or_the_matcher(node: Node) -> None:
+    c, h = node.client, node.h
+    coll_id, alpha_id, alpha, bravo = _shared()
+    bad_pir = {**_pir(objects.new_id(objects.PIR_TYPE), alpha, bravo, T0), "cidrs": ["not a network"]}
+    long_due = {**_rfi(objects.new_id(objects.RFI_TYPE), alpha, bravo, T0), "due": "x" * 500}
+    _post(coll_id, alpha_id, [bad_pir, long_due])
+    assert c.get("/api/v1/pirs", headers=h("bob")).json()["pirs"] == []
+    (listed,) = c.get("/api/v1/rfis", headers=h("bob")).json()["rfis"]
+    assert (listed["id"], listed["due"]) == (long_due["id"], None)
+    # Content keeps arriving and being matched (the bad requirement never reached the matcher).
+    _post(coll_id, alpha_id, [_indicator(alpha, "Harbour crane")])
