@@ -61,8 +61,8 @@ def _follow_due(engine: Engine, every: int) -> None:
     from accord.federation.follow import follow_peers
 
     with read_transaction(engine) as conn:
-        peers = [p.name for p in repo.list_peers(conn) if p.enabled]
-    due = [name for name in peers if take_lease(engine, f"follow:{name}", every)]
+        peers = [(p.id, p.name) for p in repo.list_peers(conn) if p.enabled]
+    due = [name for peer_id, name in peers if take_lease(engine, f"follow:{peer_id}", every)]  # names run long
     if due:
         follow_peers(engine, due)
 

@@ -14,12 +14,14 @@ from sqlalchemy import Engine, select
 
 from accord.accounts.repository import get_collection_by_alias
 from accord.accounts.service import change_grants, create_org
+from accord.core import settings as core_settings
 from accord.core.db import transaction
 from accord.federation import follow as following
 from accord.federation import repository as repo
 from accord.federation.service import PeerSpec, add_peer, get_peer_or_raise, unsubscribe
 from accord.models.audit import audit_log
 from accord.sharing.repository import collections_for_org
+from accord.worker.sync import run_now, sync_due
 from tests.builders import make_collection
 
 
@@ -109,3 +111,21 @@ def test_a_peer_that_cannot_be_listed_holds_up_nothing(engine: Engine, peer: Any
     following.follow_peers(engine, ["partner"])  # nothing listens on port 9: logged, not raised
     with transaction(engine) as conn:
         assert repo.list_subscriptions(conn, peer.id) == []
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_scheduled_sync_follows_each_peer_once_per_interval_unless_turned_off(
+    engine: Engine, peer: Any, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    listed: list[list[str] | None] = []
+    monkeypatch.setattr(following, "follow_peers", lambda _engine, names=None, **_: listed.append(names))
+    monkeypatch.setenv("ACCORD_SYNC_EVERY_SECONDS", "300")
+    monkeypatch.setenv("ACCORD_JOINT_FOLLOW", str(enabled).lower())
+    core_settings.get_settings.cache_clear()
+    try:
+        sync_due(engine)
+        sync_due(engine)  # within the interval: not again
+        run_now(engine, ["partner"])  # asked for: always
+    finally:
+        core_settings.get_settings.cache_clear()
+    assert listed == ([["partner"], ["partner"]] if enabled else [])
