@@ -1,8 +1,10 @@
-"""One case worked from two real nodes (issue 20): Alpha on node 1 opens a case with Beta, whose analysts work on
-node 2. Each node holds a record of the other's organisation with the identity it has at home
-(`accord org create NAME --remote-identity ID`), so a case's participants and what each side makes resolve to
-the same organisations on both nodes. Node 2 pulls the case's collection, node 1 pulls back what Beta adds; both
-nodes' case views, task queues and timelines converge, and a concurrent edit shows as a conflict on both."""
+"""Joint work across two real nodes (issue 20): Alpha on node 1 opens cases, asks requests and agrees requirements
+with Beta, whose analysts work on node 2. Each node holds a record of the other's organisation with the identity
+it has at home (`accord org create NAME --remote-identity ID`), so participants and what each side makes resolve
+to the same organisations on both nodes. No subscription is made by hand per case, request or requirement: each
+`accord sync` first follows the joint collections the peer shares (accord.federation.follow), so node 2 pulls a
+case from node 1 and node 1 pulls back what Beta adds; case views, task queues, timelines, requests and
+requirements converge, and a concurrent edit (of a case or of a task) shows as a conflict on both nodes."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.nodes import Node, make_node
+from tests.e2e.nodes import Node, indicator, make_node
 
 pytestmark = pytest.mark.e2e
 
@@ -84,10 +86,9 @@ def test_a_case_is_worked_from_two_nodes_and_converges(pair: Pair) -> None:
         task = _ok(a.post(f"/cases/{cid}/tasks", json={"title": "Block at the edge"}))
     alias = case["collection"]
 
-    # Node 2 subscribes to the case's collection on node 1 (Beta's account reads it: Beta takes part).
-    two.cli("peer", "pull", "one", "--remote", one.collection_id(alias, pair.sync_beta_on_one), "--into",
-            "with-alpha")  # fmt: skip
+    # Node 2 follows the case's collection on node 1 (Beta's account reads it: Beta takes part), made by itself.
     two.cli("sync", "one")
+    assert alias in two.cli("peer", "status", "one").stdout
     with _api(two, pair.bob) as b:
         listed = _ok(b.get("/cases"))["cases"]
         assert [(x["id"], x["title"], x["owner"]) for x in listed] == [(cid, "Port intrusion", "Alpha")]
@@ -101,9 +102,9 @@ def test_a_case_is_worked_from_two_nodes_and_converges(pair: Pair) -> None:
         _ok(b.post(f"/cases/{cid}/comments", json={"content": "seen on our side too"}))
         assert [t["id"] for t in _ok(b.get("/tasks", params={"mine": 1}))["tasks"]] == [task["id"]]
 
-    # Node 1 pulls what Beta did back into the case's collection; Alpha sees it.
-    one.cli("peer", "pull", "two", "--remote", two.collection_id("with-alpha", pair.bob), "--into", alias)
+    # Node 1 follows the case's collection on node 2 (where Beta's work on it is) and pulls it; Alpha sees it.
     one.cli("sync", "two")
+    assert alias in one.cli("peer", "status", "two").stdout
     with _api(one, pair.alice) as a:
         got = _ok(a.get(f"/tasks/{task['id']}"))
         assert (got["assignee"], got["status"]) == ("bob@beta.example", "doing")
@@ -141,3 +142,87 @@ def test_a_case_is_worked_from_two_nodes_and_converges(pair: Pair) -> None:
         return {(e["kind"], e["summary"]) for e in _timeline(node, token, cid) if e["kind"] in ("comment", "task.log")}
 
     assert work(one, pair.alice) == work(two, pair.bob)
+
+
+def test_a_concurrent_task_edit_on_two_nodes_converges_with_a_conflict(pair: Pair) -> None:
+    one, two = pair.one, pair.two
+    with _api(one, pair.alice) as a:
+        cid = _ok(a.post("/cases", json={"title": "Phishing wave", "participants": ["Beta"]}))["id"]
+        task = _ok(a.post(f"/cases/{cid}/tasks", json={"title": "Collect headers"}))
+    two.cli("sync", "one")
+    # Both nodes change the task before hearing of the other's change: Alpha (its owner) by a new version on
+    # node 1, then Beta by a task-log note on node 2.
+    with _api(one, pair.alice) as a:
+        _ok(a.patch(f"/tasks/{task['id']}", json={"status": "blocked"}))
+    with _api(two, pair.bob) as b:
+        _ok(b.patch(f"/tasks/{task['id']}", json={"status": "done"}))
+    two.cli("sync", "one")
+    one.cli("sync", "two")
+    states = []
+    for node, token in ((one, pair.alice), (two, pair.bob)):
+        with _api(node, token) as c:
+            got = _ok(c.get(f"/tasks/{task['id']}"))
+        states.append((got["status"], got["updated"]))
+        conflicts = [e for e in _timeline(node, token, cid) if e["kind"] == "conflict"]
+        assert len(conflicts) == 1, (node.name, conflicts)
+        assert conflicts[0]["summary"].startswith("Collect headers: "), conflicts
+    assert states[0] == states[1]
+    assert states[0][0] == "done"  # the newest change wins on both nodes
+    # Nothing lost: Alpha's version of the task is in its history on both nodes.
+    for node, token in ((one, pair.alice), (two, pair.bob)):
+        with _api(node, token) as c:
+            assert len(_ok(c.get(f"/objects/{task['id']}/versions"))["versions"]) == 2
+
+
+def test_a_request_to_a_partner_on_another_node_is_answered_there(pair: Pair) -> None:
+    one, two = pair.one, pair.two
+    with _api(one, pair.alice) as a:
+        asked = _ok(a.post("/rfis", json={"title": "Seen 203.0.113.7?", "question": "Any hits?", "to": ["Beta"],
+                                          "values": ["203.0.113.7"]}))  # fmt: skip
+    rid = asked["id"]
+    two.cli("sync", "one")
+    with _api(two, pair.bob) as b:
+        listed = _ok(b.get("/rfis"))["rfis"]
+        assert [(x["id"], x["from"], x["status"]) for x in listed] == [(rid, "Alpha", "open")]
+        seen = _ok(b.get(f"/rfis/{rid}"))
+        assert (seen["question"], seen["values"], seen["to"]) == ("Any hits?", ["203.0.113.7"], ["Beta"])
+        _ok(b.post(f"/rfis/{rid}/answers", json={"content": "yes, on two gateways"}))
+    one.cli("sync", "two")
+    with _api(one, pair.alice) as a:
+        got = _ok(a.get(f"/rfis/{rid}"))
+        assert got["status"] == "answered"
+        assert [(x["org"], x["author"], x["content"]) for x in got["answers"]] == [
+            ("Beta", "bob@beta.example", "yes, on two gateways")
+        ]
+        assert got["response_seconds"]["Beta"] >= 0
+        feed = _ok(a.get("/notifications"))["notifications"]
+        assert [n["subject"] for n in feed if n["kind"] == "rfi.answer"] == [rid]
+        _ok(a.post(f"/rfis/{rid}/close", json={"reason": "thanks"}))
+    two.cli("sync", "one")
+    with _api(two, pair.bob) as b:
+        assert _ok(b.get(f"/rfis/{rid}"))["status"] == "closed"
+        assert b.post(f"/rfis/{rid}/answers", json={"content": "late"}).status_code == 409
+
+
+def test_a_requirement_agreed_with_a_partner_on_another_node_matches_its_content_there(pair: Pair) -> None:
+    one, two = pair.one, pair.two
+    with _api(one, pair.alice) as a:
+        made = _ok(a.post("/pirs", json={"title": "Harbour cranes", "participants": ["Beta"],
+                                         "criteria": {"keywords": ["harbour crane"]}}))  # fmt: skip
+    pid = made["id"]
+    two.cli("sync", "one")
+    found = indicator("Harbour crane beacon")
+    two.post(pair.bob, "with-alpha", [found])
+    with _api(two, pair.bob) as b:
+        listed = _ok(b.get("/pirs"))["pirs"]
+        assert [(x["id"], x["owner"], x["status"]) for x in listed] == [(pid, "Alpha", "active")]
+        seen = _ok(b.get(f"/pirs/{pid}"))
+        assert (seen["participants"], seen["criteria"]["keywords"]) == (["Alpha", "Beta"], ["harbour crane"])
+        matches = _ok(b.get(f"/pirs/{pid}/matches"))["matches"]
+        assert [(m["object_id"], m["matched"]) for m in matches] == [(found["id"], "harbour crane")]
+    # A new version from its owner changes it on node 2 too.
+    with _api(one, pair.alice) as a:
+        _ok(a.patch(f"/pirs/{pid}", json={"status": "inactive"}))
+    two.cli("sync", "one")
+    with _api(two, pair.bob) as b:
+        assert _ok(b.get(f"/pirs/{pid}"))["status"] == "inactive"

@@ -1,4 +1,4 @@
-"""`accord peer add|list|status|edit|pull|push|remove` and `accord sync`: federation with other nodes."""
+"""`accord peer add|list|status|edit|pull|push|follow|remove` and `accord sync`: federation with other nodes."""
 
 from __future__ import annotations
 
@@ -195,6 +195,19 @@ def peer_push(
     with unit_of_work() as conn:
         subscribe(conn, name, "push", remote_collection=remote, collection=source, every_seconds=every)
     out.print(f"peer {name!r}: pushing {source!r} to {remote}")
+
+
+@peer_app.command("follow")
+def peer_follow(name: str = typer.Argument(..., help="the peer")) -> None:
+    """Pull the collections of the cases, requests and requirements the peer shares with us (what `accord sync`
+    does first unless ACCORD_JOINT_FOLLOW=false)."""
+    from accord.federation.follow import follow_peer
+
+    followed = follow_peer(get_engine(), name, actor="cli")
+    for alias in followed:
+        out.print(f"peer {name!r}: following {alias!r}")
+    if not followed:
+        out.print(f"peer {name!r}: no joint collections to follow")
 
 
 def result_line(r: SyncResult) -> str:

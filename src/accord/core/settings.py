@@ -80,6 +80,10 @@ class Settings(BaseModel):
         default=300, description="default seconds between a subscription's scheduled runs; 0 = only `accord sync`"
     )
     sync_page_limit: int = Field(default=5_000, description="objects asked per page when pulling from a peer")
+    joint_follow: bool = Field(
+        default=True,
+        description="before syncing a peer, pull the collections of cases, requests and requirements it shares with us",
+    )
     stream_poll_seconds: float = Field(default=0.15, description="seconds between a live stream's database polls")
     stream_keepalive_seconds: float = Field(default=15.0, description="seconds between a quiet stream's keep-alives")
     var_dir: Path = Path("./var")

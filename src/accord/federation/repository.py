@@ -81,6 +81,13 @@ def find_subscription(
     return conn.execute(stmt).first()
 
 
+def pulls_into(conn: Connection, peer_id: int, collection_id: int) -> bool:
+    """Whether a pull of this peer (enabled or not) fills this local collection."""
+    s = subscription.c
+    stmt = select(s.id).where(s.peer_id == peer_id, s.direction == "pull", s.collection_id == collection_id)
+    return conn.execute(stmt.limit(1)).first() is not None
+
+
 def get_subscription(conn: Connection, sub_id: int) -> Row[Any] | None:
     """One subscription by id, or None."""
     return conn.execute(_subscriptions().where(subscription.c.id == sub_id)).first()

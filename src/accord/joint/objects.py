@@ -157,8 +157,10 @@ def task_object(
     case_ref: str,
     fields: dict[str, Any],
     tlp: Tlp,
+    based_on: str | None = None,
 ) -> dict[str, Any]:
-    """One version of a task; `fields` holds name, description, status, assignee and due."""
+    """One version of a task; `fields` holds name, description, status, assignee and due. `based_on` names the
+    state (the time of the task's last change) an edit was made on, as for cases."""
     obj: dict[str, Any] = {
         "type": TASK_TYPE,
         "spec_version": "2.1",
@@ -175,6 +177,8 @@ def task_object(
     for optional in ("description", "assignee", "due"):
         if fields.get(optional):
             obj[optional] = fields[optional]
+    if based_on:
+        obj["based_on"] = based_on
     return obj
 
 

@@ -40,6 +40,7 @@ from accord.sharing.policy import Principal
 from accord.sharing.repository import principal_for
 from accord.stix.ids import ID_RE
 from accord.stix.markings import Tlp
+from accord.stix.timestamps import timestamp_to_micros
 from accord.store import hooks
 
 MAX_TERMS = 500  # per criterion
@@ -321,7 +322,7 @@ def create_pir(
         raise BadRequest("a requirement needs a title")
     level = parse_tlp(tlp)
     crit = check_criteria(criteria)
-    rows, groups = resolve_parties(conn, participants or [])
+    rows, groups = resolve_parties(conn, participants or [], remote=True)  # partners on other nodes too
     member_refs = {principal.org_id: org_ref(conn, principal.org_id)} | {r.id: r.stix_id for r in rows}
     names = list(repo.org_names(conn, member_refs).values())
     stix_id = objects.new_id(objects.PIR_TYPE)
@@ -499,3 +500,41 @@ def matches(
             }
         )
     return out
+
+
+def project_pir(conn: Connection, v: Any, body: dict[str, Any]) -> None:
+    """A received version of a requirement (accord.joint.projection): matched here like a local one from the
+    newest of its owner's versions; an older version arriving late changes nothing."""
+    if not isinstance(body.get("name"), str) or body.get("status") not in STATUSES:
+        return  # not a requirement this node can show; it stays stored and readable as STIX content
+    try:  # what another node wrote passes the checks a local requirement passes: the matcher trusts them
+        crit = check_criteria({k: body.get(k) for k in objects.PIR_CRITERIA})
+        aliases = _strings(body.get("aliases"), "aliases")
+    except BadRequest:
+        return
+    at = timestamp_to_micros(v.version)
+    values = {
+        "seq": v.seq,
+        "status": body["status"],
+        "title": body["name"][:300],
+        "criteria": orjson.dumps(compile_terms(crit, aliases)).decode(),
+        "updated_us": at,
+    }
+    row = repo.pir_by_stix_id(conn, body["id"])
+    if row is None:
+        collection_id = repo.collection_of_version(conn, v.seq)
+        if collection_id is None:
+            return
+        created = timestamp_to_micros(body.get("created", v.version))
+        row_id = repo.insert_pir(
+            conn,
+            {"stix_id": body["id"], "collection_id": collection_id, "owner_org_id": v.owner_org_id,
+             "created_us": created, "created_by": "", **values},
+        )  # fmt: skip
+    elif v.owner_org_id != row.owner_org_id or at <= timestamp_to_micros(repo.version_of(conn, row.seq)):
+        return  # only the owner's versions change a requirement (W2), and only a newer one
+    else:
+        row_id = row.id
+        repo.update_pir(conn, row_id, **values)
+    if body["status"] == "active":
+        queue_backfill(conn, row_id, v.seq)

@@ -29,13 +29,14 @@ from sqlalchemy import Connection
 
 from accord.joint import objects
 from accord.joint import repository as repo
-from accord.stix.timestamps import timestamp_to_micros
+from accord.stix.timestamps import normalize_timestamp, timestamp_to_micros
 from accord.store import hooks
 
 _LOCAL: ContextVar[bool] = ContextVar("accord_joint_local_write", default=False)
 
-PROJECTED_TYPES = (objects.CASE_TYPE, objects.TASK_TYPE, "grouping", "note")
-_ORDER = {t: i for i, t in enumerate(PROJECTED_TYPES)}  # cases before their tasks, tasks before their logs
+PROJECTED_TYPES = (objects.CASE_TYPE, objects.RFI_TYPE, objects.PIR_TYPE, objects.TASK_TYPE, "grouping", "note")
+_ORDER = {t: i for i, t in enumerate(PROJECTED_TYPES)}
+_HEADS = frozenset(PROJECTED_TYPES[:3])  # what the other types refer to
 
 
 @contextmanager
@@ -65,6 +66,14 @@ def _us(ts: str) -> int:
     return timestamp_to_micros(ts)
 
 
+def received_timestamp(value: Any) -> str | None:
+    """A received timestamp, normalised (it fits its column), or None when it is none."""
+    try:
+        return normalize_timestamp(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def _actor(conn: Connection, owner_org_id: int, body: dict[str, Any]) -> str:
     """Who made a received change: the note's author when it names one, else its organisation."""
     authors = body.get("authors")
@@ -82,7 +91,9 @@ def project_stored(conn: Connection, seqs: Sequence[int]) -> None:
     found = repo.versions_of_types(conn, seqs, PROJECTED_TYPES)
     if not found:
         return
-    found.sort(key=lambda v: (_ORDER[v.type], v.version, v.seq))
+    # Cases, requests and requirements first (the rest refers to them), then every change in the order it was made:
+    # a task version and a task-log note that changes the task are one history.
+    found.sort(key=lambda v: (v.type not in _HEADS, _us(v.version), _ORDER[v.type], v.seq))
     for v in found:
         try:
             body = orjson.loads(v.raw)
@@ -92,6 +103,14 @@ def project_stored(conn: Connection, seqs: Sequence[int]) -> None:
             _case(conn, v, body)
         elif v.type == objects.TASK_TYPE:
             _task(conn, v, body)
+        elif v.type == objects.RFI_TYPE:
+            from accord.joint import rfi  # late: rfi uses the services, which use this module
+
+            rfi.project_rfi(conn, v, body)
+        elif v.type == objects.PIR_TYPE:
+            from accord.joint import pir
+
+            pir.project_pir(conn, v, body)
         elif v.type == "grouping":
             _grouping(conn, v, body)
         else:
@@ -203,8 +222,8 @@ def _task(conn: Connection, v: Any, body: dict[str, Any]) -> None:
     if case is None or not _takes_part(conn, case, v.owner_org_id):
         return  # a task of a case this node does not hold, or of an organisation that does not take part
     actor = _actor(conn, v.owner_org_id, body)
-    assignee = body.get("assignee") if isinstance(body.get("assignee"), str) else None
-    due = body.get("due") if isinstance(body.get("due"), str) else None
+    assignee = body["assignee"][:320] if isinstance(body.get("assignee"), str) else None
+    due = received_timestamp(body.get("due"))
     row = repo.task_by_stix_id(conn, body["id"])
     at = _us(v.version)
     values = {"title": name[:300], "status": status, "assignee": assignee or None, "due": due, "updated_us": at}
@@ -224,7 +243,16 @@ def _task(conn: Connection, v: Any, body: dict[str, Any]) -> None:
             repo.update_task(conn, row.id, seq=v.seq)  # the newest version still names the task
         return
     repo.update_task(conn, row.id, seq=v.seq, **values)
+    _task_conflict(conn, v, row, body.get("based_on"), actor)
     repo.add_event(conn, case.id, v.seq, "task.edit", actor, f"{name}: status {status}", task_id=row.id)
+
+
+def _task_conflict(conn: Connection, v: Any, task: Any, based_on: Any, actor: str) -> None:
+    """A change that wins but was made on an older state of the task than the newest this node held (another
+    node changed it meanwhile): a conflict entry, as for cases."""
+    conflict = conflict_summary(based_on if isinstance(based_on, str) else None, objects.timestamp(task.updated_us))
+    if conflict is not None:
+        repo.add_event(conn, task.case_id, v.seq, "conflict", actor, f"{task.title}: {conflict}", task_id=task.id)
 
 
 def _grouping(conn: Connection, v: Any, body: dict[str, Any]) -> None:
@@ -253,19 +281,28 @@ def _note(conn: Connection, v: Any, body: dict[str, Any]) -> None:
         ext = body.get("extensions", {})
         update = ext.get(objects.TASK_UPDATE_EXT) if isinstance(ext, dict) else None
         if isinstance(update, dict):
-            _task_update(conn, v, task, update)
+            _task_update(conn, v, task, update, actor)
         repo.add_event(conn, task.case_id, v.seq, "task.log", actor, f"{task.title}: {content[:500]}", task_id=task.id)
+        return
+    if refs[0].startswith(objects.RFI_TYPE + "--"):
+        from accord.joint import rfi
+
+        rfi.project_answer(conn, v, body)
         return
     case = repo.case_by_stix_id(conn, refs[0]) if refs[0].startswith(objects.CASE_TYPE + "--") else None
     if case is not None and _takes_part(conn, case, v.owner_org_id):
         repo.add_event(conn, case.id, v.seq, "comment", actor, content[:500])
 
 
-def _task_update(conn: Connection, v: Any, task: Any, update: dict[str, Any]) -> None:
+def _task_update(conn: Connection, v: Any, task: Any, update: dict[str, Any], actor: str) -> None:
     """A task-log note that changes a task's status or assignee: applied when newer than the last change."""
     at = _us(v.version)
     if at <= task.updated_us:
-        return  # an older change: the log entry stays in the timeline, the newer state stays
+        # An older change: the log entry stays in the timeline, the newer state stays, and the timeline says so.
+        summary = f"{task.title}: change {v.version} arrived after a newer change, which stays; both are kept"
+        repo.add_event(conn, task.case_id, v.seq, "conflict", actor, summary, task_id=task.id)
+        return
+    _task_conflict(conn, v, task, update.get("based_on"), actor)
     values: dict[str, Any] = {"updated_us": at}
     if update.get("status") in objects.TASK_STATUSES:
         values["status"] = update["status"]

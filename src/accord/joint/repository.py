@@ -667,3 +667,13 @@ def collection_of_version(conn: Connection, seq: int) -> int | None:
 def version_of(conn: Connection, seq: int) -> str:
     """The `modified` (normalised) of one stored version."""
     return str(conn.execute(select(stix_object.c.version).where(stix_object.c.seq == seq)).scalar_one())
+
+
+def rfi_by_stix_id(conn: Connection, stix_id: str) -> Row[Any] | None:
+    """The request row of this id, whoever may read it (the projection's own use)."""
+    return conn.execute(select(joint_rfi).where(joint_rfi.c.stix_id == stix_id)).first()
+
+
+def pir_by_stix_id(conn: Connection, stix_id: str) -> Row[Any] | None:
+    """The requirement row of this id, whoever may read it (the projection's own use)."""
+    return conn.execute(select(joint_pir).where(joint_pir.c.stix_id == stix_id)).first()

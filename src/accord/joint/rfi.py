@@ -21,6 +21,7 @@ from accord.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from accord.joint import objects
 from accord.joint import repository as repo
 from accord.joint.notify import notify
+from accord.joint.projection import received_timestamp
 from accord.joint.service import (
     actor_of,
     check_ids,
@@ -34,7 +35,7 @@ from accord.joint.service import (
 )
 from accord.sharing.policy import Principal
 from accord.stix.ids import ID_RE
-from accord.stix.markings import Tlp
+from accord.stix.markings import Tlp, tlp_of
 from accord.stix.timestamps import normalize_timestamp, timestamp_to_micros
 
 MAX_VALUES = 1000
@@ -71,7 +72,7 @@ def ask(
             due = normalize_timestamp(due)
         except ValueError:
             raise BadRequest(f"due {due!r} is not a STIX timestamp (e.g. 2026-12-31T00:00:00Z)") from None
-    rows, groups = resolve_parties(conn, to)
+    rows, groups = resolve_parties(conn, to, remote=True)  # a partner on another node answers from there
     if any(r.id == principal.org_id for r in rows):
         raise BadRequest("a request is addressed to other organisations")
     stix_id = objects.new_id(objects.RFI_TYPE)
@@ -255,3 +256,61 @@ def close(conn: Connection, principal: Principal, rfi_id: str, reason: str = "")
     repo.update_rfi(conn, row.id, seq=seq, status="closed", updated_us=timestamp_to_micros(modified))
     record(conn, actor_of(principal), "rfi.close", rfi_id)
     return get_rfi(conn, principal, rfi_id)
+
+
+# --- requests and answers received as STIX content (accord.joint.projection) -------------------------------------
+
+
+def project_rfi(conn: Connection, v: Any, body: dict[str, Any]) -> None:
+    """A received version of a request: a new row, or the newest version of the asker's request (an older one
+    arriving late changes nothing; every version stays in the object history)."""
+    name, status = body.get("name"), body.get("status")
+    if not isinstance(name, str) or status not in ("open", "closed"):
+        return  # not a request this node can show; it stays stored and readable as STIX content
+    due = received_timestamp(body.get("due"))
+    at = timestamp_to_micros(v.version)
+    row = repo.rfi_by_stix_id(conn, body["id"])
+    if row is None:
+        collection_id = repo.collection_of_version(conn, v.seq)
+        if collection_id is None:
+            return
+        repo.insert_rfi(
+            conn,
+            {
+                "stix_id": body["id"],
+                "collection_id": collection_id,
+                "owner_org_id": v.owner_org_id,
+                "seq": v.seq,
+                "status": status,
+                "title": name[:300],
+                "due": due,
+                "tlp": int(tlp_of(body) or Tlp.AMBER),
+                "created_us": timestamp_to_micros(body.get("created", v.version)),
+                "updated_us": at,
+                "asked_by": "",  # asked on another node: no user here to notify
+            },
+        )
+        return
+    if v.owner_org_id != row.owner_org_id or at <= timestamp_to_micros(repo.version_of(conn, row.seq)):
+        return  # only the asker's versions change a request (W2), and only a newer one
+    # "answered" is this node's reading of the answers it holds: an open version does not undo it.
+    kept = row.status if status == "open" and row.status == "answered" else status
+    repo.update_rfi(conn, row.id, seq=v.seq, status=kept, title=name[:300], due=due, updated_us=at)
+
+
+def project_answer(conn: Connection, v: Any, note: dict[str, Any]) -> None:
+    """A received note on a request: an answer when its organisation is one the request is addressed to (anyone
+    else's note stays plain content); the asker is notified and an open request becomes answered."""
+    row = repo.rfi_by_stix_id(conn, note["object_refs"][0])
+    if row is None:
+        return
+    body = orjson.loads(repo.raw_version(conn, row.seq))
+    if v.owner_org_id not in _addressed(conn, row, body):
+        return
+    at = timestamp_to_micros(v.version)
+    repo.add_answer(conn, row.id, v.owner_org_id, v.seq, at)
+    author = (note.get("authors") or [""])[0]
+    summary = f"{author or 'a partner'} answered {row.title!r}: {str(note.get('content', ''))[:200]}"
+    notify(conn, [row.asked_by], actor="", seq=v.seq, kind="rfi.answer", subject=row.stix_id, summary=summary)
+    if row.status == "open":
+        repo.update_rfi(conn, row.id, status="answered", updated_us=max(at, row.updated_us))

@@ -29,7 +29,7 @@ from accord.joint.service import (
 from accord.sharing.policy import Principal
 from accord.stix.ids import ID_RE
 from accord.stix.markings import Tlp
-from accord.stix.timestamps import normalize_timestamp
+from accord.stix.timestamps import normalize_timestamp, timestamp_to_micros
 
 
 def _check_status(status: str) -> str:
@@ -196,10 +196,11 @@ def update_task(
             stix_id=row.stix_id,
             owner_ref=body["created_by_ref"],
             created=body["created"],
-            modified=next_modified(body["modified"]),
+            modified=next_modified(max(body["modified"], objects.timestamp(row.updated_us), key=timestamp_to_micros)),
             case_ref=row.case_stix_id,
             fields=fields,
             tlp=Tlp(ref.row.tlp),
+            based_on=objects.timestamp(row.updated_us),  # a node that changed it meanwhile shows a conflict
         )
         (seq,) = store(conn, principal, ref.row.collection_id, [new])
         repo.update_task(
@@ -210,7 +211,7 @@ def update_task(
             status=fields["status"],
             assignee=fields["assignee"] or None,
             due=fields["due"],
-            updated_us=now_us(),
+            updated_us=timestamp_to_micros(new["modified"]),  # the same on every node that holds the version
         )
         repo.add_event(conn, ref.row.id, seq, "task.edit", actor, f"{row.title}: {summary}", task_id=row.id)
     else:
@@ -240,18 +241,19 @@ def _log(
     evidence: list[str],
     changes: dict[str, Any],
 ) -> dict[str, Any]:
+    at = max(now_us(), row.updated_us + 1) if changes else now_us()  # a change is newer than the state it changes
     note = objects.note_object(
         owner_ref=org_ref(conn, principal.org_id),
-        at=objects.timestamp(now_us()),
+        at=objects.timestamp(at),
         author=actor_of(principal),
         content=text,
         refs=[row.stix_id, *evidence],
         tlp=Tlp(ref.row.tlp),
-        update=changes or None,
+        update={**changes, "based_on": objects.timestamp(row.updated_us)} if changes else None,
     )
     (seq,) = store(conn, principal, ref.row.collection_id, [note])
     if changes:
-        values: dict[str, Any] = {"updated_us": now_us()}
+        values: dict[str, Any] = {"updated_us": at}
         if "status" in changes:
             values["status"] = changes["status"]
         if "assignee" in changes:

@@ -39,6 +39,8 @@ def sync_due(engine: Engine) -> int:
     every = int(get_settings().sync_every_seconds)
     if every <= 0:
         return 0
+    if get_settings().joint_follow:
+        _follow_due(engine, every)
     with read_transaction(engine) as conn:
         ids = repo.due_subscription_ids(conn, now_us(), every)
     ran = 0
@@ -54,13 +56,27 @@ def sync_due(engine: Engine) -> int:
     return ran
 
 
+def _follow_due(engine: Engine, every: int) -> None:
+    """Follow each peer's joint collections once per schedule interval (a lease left to pass, not released)."""
+    from accord.federation.follow import follow_peers
+
+    with read_transaction(engine) as conn:
+        peers = [(p.id, p.name) for p in repo.list_peers(conn) if p.enabled]
+    due = [name for peer_id, name in peers if take_lease(engine, f"follow:{peer_id}", every)]  # names run long
+    if due:
+        follow_peers(engine, due)
+
+
 def run_now(
     engine: Engine, names: list[str] | None = None, *, reconcile_removed: bool = False, wait_seconds: float = 600.0
 ) -> list[SyncResult]:
     """Run the subscriptions of the named peers (or of every enabled peer) once, now (`accord sync`, REST): each
     under its lease, waiting for a run another process has under way to end first."""
+    from accord.federation.follow import follow_peers
     from accord.federation.sync import planned, run_subscription
 
+    if get_settings().joint_follow:
+        follow_peers(engine, names)  # the joint work a peer shares with us is synced with it
     results = []
     for sub_id in planned(engine, names):
         name = f"sync:{sub_id}"

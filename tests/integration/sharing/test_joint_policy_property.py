@@ -1,7 +1,8 @@
 """The one policy, held to joint work: for random communities of cases and requests for information (owners,
 participants added and removed, TLPs, tasks, task logs, comments, links and answers by several organisations),
 every joint read path -- case list, case by id, tasks of a case, the task queue, task by id, timeline, linked
-objects, requests and their answers, notification feeds -- returns exactly what the policy's predicate face
+objects, requests and their answers (asked here, or received as STIX content with planted notes), notification
+feeds -- returns exactly what the policy's predicate face
 (can_read) allows, for every organisation and role; what it does not allow is NotFound (R7). New content sharing
 a value with a case's linked object notifies exactly the participating organisations that may read both, and a
 webhook delivery carries a notification only while its user may read it."""
@@ -20,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from accord.accounts import service as accounts
 from accord.core.errors import NotFound
-from accord.joint import correlation, notify, rfi, service, watch, webhooks, work
+from accord.joint import correlation, notify, objects, rfi, service, watch, webhooks, work
 from accord.joint.objects import CASE_TLPS
 from accord.models.accounts import app_user
 from accord.models.joint import (
@@ -43,6 +44,7 @@ from accord.store.service import WriteContext, ingest
 N_ORGS = 4
 SHARED = "45.137.21.9"
 TS = "2026-11-01T10:00:00.000Z"
+TS_ANSWER = "2026-11-02T10:00:00.000Z"
 
 
 @dataclass
@@ -148,7 +150,30 @@ def _build(conn, specs: list[CaseSpec]) -> dict[str, set[int]]:
             for o in sorted(spec.participants):
                 rfi.answer(conn, analyst(o), req["id"], "a", [indicators[o]])
             final[req["id"]] = {orgs[o].id for o in {spec.owner, *spec.participants}}
+            final[_received_rfi(conn, orgs, spec)] = {orgs[o].id for o in {spec.owner, *spec.participants}}
     return final
+
+
+def _received_rfi(conn, orgs: list, spec: CaseSpec) -> str:
+    """The owner's request to its partners and their answers arriving as STIX content (what a peer brings,
+    projected by accord.joint.projection) into a collection the parties read and write; every other organisation
+    plants a note on it in a collection of its own (plain content, never an answer). The request's id."""
+    members = sorted({spec.owner, *spec.participants})
+    names = [orgs[o].name for o in members]
+    rid = f"x-accord-rfi--{uuid.uuid4()}"
+    coll = accounts.create_collection(conn, "received", "in-" + rid[-36:], readers=names, writers=names)
+    fields = {"name": "q", "question": "?", "addressee_refs": [orgs[o].stix_id for o in sorted(spec.participants)],
+              "status": "open", "tlp": int(spec.tlp)}  # fmt: skip
+    body = objects.rfi_object(stix_id=rid, owner_ref=orgs[spec.owner].stix_id, created=TS, modified=TS, fields=fields)
+    assert ingest(conn, [body], WriteContext(writer_org_id=orgs[spec.owner].id, collection_id=coll.id)).stored == 1
+    for o in range(N_ORGS):
+        if o == spec.owner:
+            continue
+        note = objects.note_object(owner_ref=orgs[o].stix_id, at=TS_ANSWER, author=_email(o), content="a",
+                                   refs=[rid], tlp=spec.tlp)  # fmt: skip
+        into = coll.id if o in spec.participants else accounts.get_collection_by_alias_or_raise(conn, f"own-{o}").id
+        assert ingest(conn, [note], WriteContext(writer_org_id=orgs[o].id, collection_id=into)).stored == 1
+    return rid
 
 
 def _predicate_readable(conn, p: Principal) -> set[int]:
@@ -182,7 +207,8 @@ def _check_rfis(conn, p: Principal, final: dict[str, set[int]], allowed: set[int
             with pytest.raises(NotFound):
                 rfi.get_rfi(conn, p, rid)
             continue
-        answers = conn.execute(select(joint_rfi_answer.c.seq).where(joint_rfi_answer.c.rfi_id == row.id))
+        answers = conn.execute(select(joint_rfi_answer).where(joint_rfi_answer.c.rfi_id == row.id)).all()
+        assert {a.org_id for a in answers} == final[rid] - {row.owner_org_id}  # the addressed answer, nobody else
         got = rfi.get_rfi(conn, p, rid)["answers"]
         assert len(got) == sum(1 for a in answers if a.seq in allowed)
         for answer in got:  # the objects an answer shares are readable to whoever reads the request
