@@ -33,6 +33,7 @@ from accord.joint import (
     objects,
     watch,  # noqa: F401  (case correlation notifications run beside the matching)
 )
+from accord.joint import pir_repository as pir_repo
 from accord.joint import repository as repo
 from accord.joint.notify import notify_users
 from accord.joint.service import actor_of, member_ids, next_modified, org_ref, parse_tlp, resolve_parties, store
@@ -127,7 +128,7 @@ def _aliases(conn: Connection, principal: Principal, names: list[str]) -> list[s
         return []
     wanted = {n.lower() for n in names}
     found: dict[str, None] = {}
-    for raw in repo.readable_latest_of_types(conn, principal, NAMED_TYPES):
+    for raw in pir_repo.readable_latest_of_types(conn, principal, NAMED_TYPES):
         body = orjson.loads(raw)
         known = [body.get("name", ""), *body.get("aliases", [])]
         if any(isinstance(k, str) and k.lower() in wanted for k in known):
@@ -226,11 +227,11 @@ _compiled: tuple[tuple[tuple[int, int, int], ...], Matcher] | None = None
 def active_matcher(conn: Connection) -> Matcher | None:
     """The matcher of the active requirements, compiled again only when one changed; None when there are none."""
     global _compiled
-    key = tuple(repo.active_pir_versions(conn))
+    key = tuple(pir_repo.active_pir_versions(conn))
     if not key:
         return None
     if _compiled is None or _compiled[0] != key:
-        _compiled = (key, Matcher.build(repo.active_pir_criteria(conn)))
+        _compiled = (key, Matcher.build(pir_repo.active_pir_criteria(conn)))
     return _compiled[1]
 
 
@@ -241,13 +242,13 @@ def match_stored(conn: Connection, seqs: Sequence[int]) -> None:
         return
     found: list[tuple[int, int, str]] = []
     match = matcher.match
-    for seq, raw in repo.versions_to_match(conn, seqs, skip_type=objects.PIR_TYPE):
+    for seq, raw in pir_repo.versions_to_match(conn, seqs, skip_type=objects.PIR_TYPE):
         hits = match(raw)
         if hits:
             found.extend((pir_id, seq, label) for pir_id, label in hits.items())
     if not found:
         return
-    added = repo.insert_matches(conn, found, now_us())
+    added = pir_repo.insert_matches(conn, found, now_us())
     if added:
         _announce(conn, added)
 
@@ -261,7 +262,7 @@ def _announce(conn: Connection, added: list[tuple[int, int, str]]) -> None:
     by_pir: dict[int, list[tuple[int, str]]] = {}
     for pir_id, seq, label in added:
         by_pir.setdefault(pir_id, []).append((seq, label))
-    for row in repo.pirs_by_ids(conn, list(by_pir)):
+    for row in pir_repo.pirs_by_ids(conn, list(by_pir)):
         body = orjson.loads(repo.raw_version(conn, row.seq))
         users = repo.user_ids_of_orgs(conn, sorted(participant_org_ids(conn, body)))
         for seq, label in by_pir[row.id][:MAX_NOTIFIED]:
@@ -285,7 +286,7 @@ def run_backfill(conn: Connection, job_payload: bytes) -> None:
     against one requirement (as it was at the version that queued it: a later change queues its own); record the
     matches not yet recorded and notify (at most MAX_NOTIFIED entries per backfill); queue the next chunk."""
     task = orjson.loads(job_payload)
-    pirs = repo.pirs_by_ids(conn, [task["pir"]])
+    pirs = pir_repo.pirs_by_ids(conn, [task["pir"]])
     row = pirs[0] if pirs else None
     if row is None or row.seq != task["seq"] or row.status != "active":
         return
@@ -293,12 +294,12 @@ def run_backfill(conn: Connection, job_payload: bytes) -> None:
     members = [row.owner_org_id, *participant_org_ids(conn, body)]
     principals = [principal_for(conn, org_id=o, role="reader") for o in dict.fromkeys(members)]
     matcher = Matcher.build([(row.id, row.criteria)])
-    chunk = repo.latest_readable_by_any(
+    chunk = pir_repo.latest_readable_by_any(
         conn, principals, before_seq=task["before"], limit=BACKFILL_CHUNK, skip_type=objects.PIR_TYPE
     )
     found = [(row.id, seq, label) for seq, raw in chunk for label in matcher.match(raw).values()]
-    known = repo.matched_seqs(conn, row.id, [seq for _, seq, _ in found])
-    added = repo.insert_matches(conn, [f for f in found if f[1] not in known], now_us())
+    known = pir_repo.matched_seqs(conn, row.id, [seq for _, seq, _ in found])
+    added = pir_repo.insert_matches(conn, [f for f in found if f[1] not in known], now_us())
     left = MAX_NOTIFIED - task["notified"]
     if added and left > 0:
         _announce(conn, added[:left])
@@ -364,14 +365,14 @@ def create_pir(
         "updated_us": at,
         "created_by": principal.email or "",
     }
-    pir_pk = repo.insert_pir(conn, row)
+    pir_pk = pir_repo.insert_pir(conn, row)
     queue_backfill(conn, pir_pk, seq)
     record(conn, actor_of(principal), "pir.create", stix_id, participants=[*names[1:], *groups], aliases=len(aliases))
     return get_pir(conn, principal, stix_id)
 
 
 def _readable(conn: Connection, principal: Principal, pir_id: str) -> tuple[Row[Any], dict[str, Any]]:
-    row = repo.readable_pir(conn, principal, pir_id) if ID_RE.match(pir_id) else None
+    row = pir_repo.readable_pir(conn, principal, pir_id) if ID_RE.match(pir_id) else None
     if row is None:
         raise NotFound(f"no requirement {pir_id}")
     return row, orjson.loads(repo.raw_version(conn, row.seq))
@@ -407,7 +408,7 @@ def _tlp_label(body: dict[str, Any]) -> str:
 def get_pir(conn: Connection, principal: Principal, pir_id: str) -> dict[str, Any]:
     """A requirement and how many matches of it the caller may read."""
     row, body = _readable(conn, principal, pir_id)
-    return _view(conn, row, body, repo.count_matches(conn, principal, row.id))
+    return _view(conn, row, body, pir_repo.count_matches(conn, principal, row.id))
 
 
 def list_pirs(
@@ -425,7 +426,7 @@ def list_pirs(
             "status": r.status,
             "created": objects.timestamp(r.created_us),
         }
-        for r in repo.list_pirs(conn, principal, before_id=before_id, limit=limit, status=status)
+        for r in pir_repo.list_pirs(conn, principal, before_id=before_id, limit=limit, status=status)
     ]
 
 
@@ -464,7 +465,7 @@ def update_pir(
         stix_id=row.stix_id, owner_ref=body["created_by_ref"], created=body["created"], modified=modified, fields=fields
     )
     (seq,) = store(conn, principal, row.collection_id, [new])
-    repo.update_pir(
+    pir_repo.update_pir(
         conn,
         row.id,
         seq=seq,
@@ -486,7 +487,7 @@ def matches(
     """What matched a requirement, newest first, only the versions the caller may read; `_key` the keyset."""
     row, _ = _readable(conn, principal, pir_id)
     out = []
-    for m in repo.readable_matches(conn, principal, row.id, before_id=before_id, limit=limit):
+    for m in pir_repo.readable_matches(conn, principal, row.id, before_id=before_id, limit=limit):
         obj = orjson.loads(m.raw)
         out.append(
             {
@@ -520,13 +521,13 @@ def project_pir(conn: Connection, v: Any, body: dict[str, Any]) -> None:
         "criteria": orjson.dumps(compile_terms(crit, aliases)).decode(),
         "updated_us": at,
     }
-    row = repo.pir_by_stix_id(conn, body["id"])
+    row = pir_repo.pir_by_stix_id(conn, body["id"])
     if row is None:
         collection_id = repo.collection_of_version(conn, v.seq)
         if collection_id is None:
             return
         created = timestamp_to_micros(body.get("created", v.version))
-        row_id = repo.insert_pir(
+        row_id = pir_repo.insert_pir(
             conn,
             {"stix_id": body["id"], "collection_id": collection_id, "owner_org_id": v.owner_org_id,
              "created_us": created, "created_by": "", **values},
@@ -535,6 +536,6 @@ def project_pir(conn: Connection, v: Any, body: dict[str, Any]) -> None:
         return  # only the owner's versions change a requirement (W2), and only a newer one
     else:
         row_id = row.id
-        repo.update_pir(conn, row_id, **values)
+        pir_repo.update_pir(conn, row_id, **values)
     if body["status"] == "active":
         queue_backfill(conn, row_id, v.seq)

@@ -3,7 +3,7 @@ sharing policy (readable_clause): a row whose version the caller may not read do
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -19,8 +19,6 @@ from accord.models.joint import (
     joint_case_value,
     joint_event,
     joint_link,
-    joint_pir,
-    joint_pir_match,
     joint_rfi,
     joint_rfi_answer,
     joint_task,
@@ -30,10 +28,21 @@ from accord.sharing.policy import Principal, readable_clause, visible_versions_c
 from accord.stix.ids import id_key
 
 
-def _readable_seq(principal: Principal, seq_column: Any) -> Any:
+def readable_seq_clause(principal: Principal, seq_column: Any) -> Any:
     """True where the version `seq_column` names is readable by the principal (one probe per row)."""
     version = stix_object.alias("v")
     return select(version.c.seq).where(version.c.seq == seq_column, readable_clause(principal, version)).exists()
+
+
+def seq_runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of sorted seqs as (first, last): an ingest's seqs are a few ranges."""
+    runs: list[tuple[int, int]] = []
+    for s in sorted(seqs):
+        if runs and s == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], s)
+        else:
+            runs.append((s, s))
+    return runs
 
 
 def insert_case(conn: Connection, row: dict[str, Any]) -> int:
@@ -49,7 +58,7 @@ def update_case(conn: Connection, case_id: int, **values: Any) -> None:
 def readable_case(conn: Connection, principal: Principal, stix_id: str) -> Row[Any] | None:
     """The case row, if the caller may read the case's newest version; None otherwise (missing or not)."""
     c = joint_case.c
-    stmt = select(joint_case).where(c.stix_id == stix_id, _readable_seq(principal, c.seq))
+    stmt = select(joint_case).where(c.stix_id == stix_id, readable_seq_clause(principal, c.seq))
     return conn.execute(stmt).first()
 
 
@@ -59,7 +68,7 @@ def list_cases(
     """Readable cases, newest first; keyset on id."""
     c = joint_case.c
     stmt = select(joint_case, org.c.name.label("owner")).join(org, org.c.id == c.owner_org_id)
-    stmt = stmt.where(_readable_seq(principal, c.seq))
+    stmt = stmt.where(readable_seq_clause(principal, c.seq))
     if status is not None:
         stmt = stmt.where(c.status == status)
     if before_id is not None:
@@ -119,7 +128,7 @@ def readable_task(conn: Connection, principal: Principal, stix_id: str) -> Row[A
     stmt = (
         select(joint_task, joint_case.c.stix_id.label("case_stix_id"))
         .join(joint_case, joint_case.c.id == t.case_id)
-        .where(t.stix_id == stix_id, _readable_seq(principal, t.seq))
+        .where(t.stix_id == stix_id, readable_seq_clause(principal, t.seq))
     )
     return conn.execute(stmt).first()
 
@@ -138,7 +147,7 @@ def list_tasks(
     stmt = (
         select(joint_task, joint_case.c.stix_id.label("case_stix_id"), joint_case.c.title.label("case_title"))
         .join(joint_case, joint_case.c.id == t.case_id)
-        .where(_readable_seq(principal, t.seq), _readable_seq(principal, joint_case.c.seq))
+        .where(readable_seq_clause(principal, t.seq), readable_seq_clause(principal, joint_case.c.seq))
     )
     if case_id is not None:
         stmt = stmt.where(t.case_id == case_id)
@@ -153,7 +162,9 @@ def count_tasks(conn: Connection, principal: Principal, case_id: int) -> dict[st
     """Readable tasks of a case by status."""
     t = joint_task.c
     stmt = (
-        select(t.status, func.count()).where(t.case_id == case_id, _readable_seq(principal, t.seq)).group_by(t.status)
+        select(t.status, func.count())
+        .where(t.case_id == case_id, readable_seq_clause(principal, t.seq))
+        .group_by(t.status)
     )
     return {status: int(n) for status, n in conn.execute(stmt)}
 
@@ -212,7 +223,7 @@ def linked_versions(conn: Connection, seqs: Sequence[int]) -> list[tuple[int, st
     """(case, object id, raw) of these stored versions whose objects are linked to cases (by range scans)."""
     o, l = stix_object.c, joint_link.c  # noqa: E741
     out: list[tuple[int, str, bytes]] = []
-    for first, last in _runs(seqs):
+    for first, last in seq_runs(seqs):
         stmt = (
             select(l.case_id, o.id, o.raw)
             .join(joint_link, (l.object_key == o.id_key) & (l.object_id == o.id))
@@ -231,7 +242,7 @@ def _readable_links(principal: Principal, case_id: int) -> Any:
         .join(obj, (obj.c.id_key == l.object_key) & (obj.c.id == l.object_id))
         .where(
             l.case_id == case_id,
-            _readable_seq(principal, l.seq),
+            readable_seq_clause(principal, l.seq),
             visible_versions_clause(principal, obj, latest_only=True),
         )
     )
@@ -291,7 +302,7 @@ def last_task_change(conn: Connection, task_id: int) -> int:
 def events(conn: Connection, principal: Principal, case_id: int, *, after_id: int | None, limit: int) -> list[Row[Any]]:
     """The timeline entries whose versions the caller may read, oldest first; keyset on id."""
     e = joint_event.c
-    stmt = select(joint_event).where(e.case_id == case_id, _readable_seq(principal, e.seq))
+    stmt = select(joint_event).where(e.case_id == case_id, readable_seq_clause(principal, e.seq))
     if after_id is not None:
         stmt = stmt.where(e.id > after_id)
     return list(conn.execute(stmt.order_by(e.id).limit(limit)))
@@ -326,14 +337,14 @@ def update_rfi(conn: Connection, rfi_id: int, **values: Any) -> None:
 def readable_rfi(conn: Connection, principal: Principal, stix_id: str) -> Row[Any] | None:
     """The request row, if the caller may read its newest version."""
     r = joint_rfi.c
-    return conn.execute(select(joint_rfi).where(r.stix_id == stix_id, _readable_seq(principal, r.seq))).first()
+    return conn.execute(select(joint_rfi).where(r.stix_id == stix_id, readable_seq_clause(principal, r.seq))).first()
 
 
 def list_rfis(conn: Connection, principal: Principal, *, before_id: int | None, limit: int) -> list[Row[Any]]:
     """Readable requests, newest first; keyset on id."""
     r = joint_rfi.c
     stmt = select(joint_rfi, org.c.name.label("owner")).join(org, org.c.id == r.owner_org_id)
-    stmt = stmt.where(_readable_seq(principal, r.seq))
+    stmt = stmt.where(readable_seq_clause(principal, r.seq))
     if before_id is not None:
         stmt = stmt.where(r.id < before_id)
     return list(conn.execute(stmt.order_by(r.id.desc()).limit(limit)))
@@ -357,145 +368,11 @@ def answers(conn: Connection, principal: Principal, rfi_id: int) -> list[Row[Any
     return list(conn.execute(stmt))
 
 
-def insert_pir(conn: Connection, row: dict[str, Any]) -> int:
-    """A new requirement row; its id."""
-    return int(conn.execute(insert(joint_pir).values(**row)).inserted_primary_key[0])  # type: ignore[index]
-
-
-def update_pir(conn: Connection, pir_id: int, **values: Any) -> None:
-    """Change a requirement row (after a new version of it)."""
-    conn.execute(update(joint_pir).where(joint_pir.c.id == pir_id).values(**values))
-
-
-def readable_pir(conn: Connection, principal: Principal, stix_id: str) -> Row[Any] | None:
-    """The requirement row, if the caller may read its newest version."""
-    p = joint_pir.c
-    return conn.execute(select(joint_pir).where(p.stix_id == stix_id, _readable_seq(principal, p.seq))).first()
-
-
-def list_pirs(
-    conn: Connection, principal: Principal, *, before_id: int | None, limit: int, status: str | None
-) -> list[Row[Any]]:
-    """Readable requirements, newest first; keyset on id."""
-    p = joint_pir.c
-    stmt = select(joint_pir, org.c.name.label("owner")).join(org, org.c.id == p.owner_org_id)
-    stmt = stmt.where(_readable_seq(principal, p.seq))
-    if status is not None:
-        stmt = stmt.where(p.status == status)
-    if before_id is not None:
-        stmt = stmt.where(p.id < before_id)
-    return list(conn.execute(stmt.order_by(p.id.desc()).limit(limit)))
-
-
-def pirs_by_ids(conn: Connection, ids: Sequence[int]) -> list[Row[Any]]:
-    """Requirement rows by id (the matcher's own use: no caller reads them)."""
-    return list(conn.execute(select(joint_pir).where(joint_pir.c.id.in_(list(ids))).order_by(joint_pir.c.id)))
-
-
-def active_pir_versions(conn: Connection) -> list[tuple[int, int, int]]:
-    """(id, seq, updated_us) of every active requirement: what the compiled matcher is keyed on (the time
-    tells apart rows of the same id and seq made again after a rolled-back transaction)."""
-    p = joint_pir.c
-    stmt = select(p.id, p.seq, p.updated_us).where(p.status == "active").order_by(p.id)
-    return [(r.id, r.seq, r.updated_us) for r in conn.execute(stmt)]
-
-
-def active_pir_criteria(conn: Connection) -> list[tuple[int, str]]:
-    """(id, compiled criteria JSON) of every active requirement."""
-    p = joint_pir.c
-    return [(r.id, r.criteria) for r in conn.execute(select(p.id, p.criteria).where(p.status == "active"))]
-
-
-def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
-    """Consecutive runs of sorted seqs as (first, last): an ingest's seqs are a few ranges."""
-    runs: list[tuple[int, int]] = []
-    for s in sorted(seqs):
-        if runs and s == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], s)
-        else:
-            runs.append((s, s))
-    return runs
-
-
-def versions_to_match(conn: Connection, seqs: Sequence[int], *, skip_type: str) -> Iterator[tuple[int, bytes]]:
-    """(seq, raw) of these versions, by range scans of the primary key; objects of `skip_type` left out. Rows are
-    streamed (the matcher reads every new version of an import: no list of them all is built)."""
-    o = stix_object.c
-    for first, last in _runs(seqs):
-        stmt = select(o.seq, o.raw).where(o.seq.between(first, last), o.type != skip_type)
-        for seq, raw in conn.execute(stmt):
-            yield seq, raw if isinstance(raw, bytes) else bytes(raw)
-
-
-def insert_matches(conn: Connection, found: Sequence[tuple[int, int, str]], at_us: int) -> list[tuple[int, int, str]]:
-    """Record (requirement, version, criterion) matches of new versions in one insert; the rows added."""
-    rows = [{"pir_id": p, "seq": s, "at_us": at_us, "matched": label[:300]} for p, s, label in found]
-    if rows:
-        conn.execute(insert(joint_pir_match), rows)
-    return list(found)
-
-
 def user_ids_of_orgs(conn: Connection, org_ids: Sequence[int]) -> list[int]:
     """The enabled users of these organisations."""
     u = app_user.c
     stmt = select(u.id).where(u.org_id.in_(list(org_ids)), u.disabled.is_(False)).order_by(u.id)
     return [int(r.id) for r in conn.execute(stmt)]
-
-
-def readable_latest_of_types(conn: Connection, principal: Principal, types: Sequence[str]) -> list[bytes]:
-    """Raw newest versions of these types the caller may read."""
-    o = stix_object.c
-    stmt = select(o.raw).where(o.type.in_(list(types)), o.is_latest, readable_clause(principal, stix_object))
-    return [bytes(r.raw) for r in conn.execute(stmt)]
-
-
-def count_matches(conn: Connection, principal: Principal, pir_id: int) -> int:
-    """How many matches of a requirement the caller may read."""
-    m = joint_pir_match.c
-    stmt = (
-        select(func.count())
-        .select_from(joint_pir_match.join(stix_object, stix_object.c.seq == m.seq))
-        .where(m.pir_id == pir_id, readable_clause(principal, stix_object))
-    )
-    return int(conn.execute(stmt).scalar_one())
-
-
-def readable_matches(
-    conn: Connection, principal: Principal, pir_id: int, *, before_id: int | None, limit: int
-) -> list[Row[Any]]:
-    """Matches of a requirement whose version the caller may read, newest first; keyset on the match id."""
-    m = joint_pir_match.c
-    o = stix_object.c
-    stmt = (
-        select(m.id, m.matched, m.at_us, o.id.label("object_id"), o.type, o.version, o.raw)
-        .join(stix_object, o.seq == m.seq)
-        .where(m.pir_id == pir_id, readable_clause(principal, stix_object))
-    )
-    if before_id is not None:
-        stmt = stmt.where(m.id < before_id)
-    return list(conn.execute(stmt.order_by(m.id.desc()).limit(limit)))
-
-
-def latest_readable_by_any(
-    conn: Connection, principals: Sequence[Principal], *, before_seq: int | None, limit: int, skip_type: str
-) -> list[tuple[int, bytes]]:
-    """(seq, raw) of newest versions that at least one of these principals may read, newest first, keyset on
-    seq (what a requirement's backfill matches)."""
-    o = stix_object.c
-    stmt = select(o.seq, o.raw).where(
-        o.is_latest, o.type != skip_type, or_(*(readable_clause(p, stix_object) for p in principals))
-    )
-    if before_seq is not None:
-        stmt = stmt.where(o.seq < before_seq)
-    return [(r.seq, bytes(r.raw)) for r in conn.execute(stmt.order_by(o.seq.desc()).limit(limit))]
-
-
-def matched_seqs(conn: Connection, pir_id: int, seqs: Sequence[int]) -> set[int]:
-    """Which of these versions already matched the requirement."""
-    m = joint_pir_match.c
-    if not seqs:
-        return set()
-    return set(conn.execute(select(m.seq).where(m.pir_id == pir_id, m.seq.in_(list(seqs)))).scalars())
 
 
 def group_member_ids(conn: Connection, group_names: Sequence[str]) -> frozenset[int]:
@@ -520,7 +397,7 @@ def case_value_hits(conn: Connection, seqs: Sequence[int], *, limit: int) -> lis
     nobj, linked = stix_object.alias("nobj"), stix_object.alias("linked")
     link = joint_link.c
     out: list[Row[Any]] = []
-    for first, last in _runs(seqs):
+    for first, last in seq_runs(seqs):
         stmt = (
             select(
                 link.case_id,
@@ -578,7 +455,7 @@ def new_ranged_values(conn: Connection, seqs: Sequence[int]) -> list[Row[Any]]:
     these new versions (joint objects left out)."""
     v, o = value_index.c, stix_object.c
     out: list[Row[Any]] = []
-    for first, last in _runs(seqs):
+    for first, last in seq_runs(seqs):
         stmt = (
             select(
                 v.object_seq.label("seq"), v.kind, v.key, v.value, v.lo, v.hi, o.owner_org_id, o.id.label("object_id")
@@ -633,7 +510,7 @@ def versions_of_types(conn: Connection, seqs: Sequence[int], types: Sequence[str
     """(seq, type, version, owner_org_id, raw) of these versions whose type is one of `types`, by range scans."""
     o = stix_object.c
     out: list[Row[Any]] = []
-    for first, last in _runs(seqs):
+    for first, last in seq_runs(seqs):
         stmt = select(o.seq, o.type, o.version, o.owner_org_id, o.raw).where(
             o.seq.between(first, last), o.type.in_(list(types))
         )
@@ -672,8 +549,3 @@ def version_of(conn: Connection, seq: int) -> str:
 def rfi_by_stix_id(conn: Connection, stix_id: str) -> Row[Any] | None:
     """The request row of this id, whoever may read it (the projection's own use)."""
     return conn.execute(select(joint_rfi).where(joint_rfi.c.stix_id == stix_id)).first()
-
-
-def pir_by_stix_id(conn: Connection, stix_id: str) -> Row[Any] | None:
-    """The requirement row of this id, whoever may read it (the projection's own use)."""
-    return conn.execute(select(joint_pir).where(joint_pir.c.stix_id == stix_id)).first()
