@@ -15,6 +15,7 @@ Choices:
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 import pickle
@@ -180,6 +181,7 @@ class WarninglistMatcher:
     def __init__(self, enabled: Iterable[str] | None = None) -> None:
         chosen = _choose(enabled)
         self._names = tuple(data["name"] for data in chosen)
+        self.fingerprint = _fingerprint(self._names)
         self._exact: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
         self._packed: dict[str, bytes] = {}  # exact tables still pickled (see __getstate__)
         self._sections: dict[str, bytes] = {}  # other tables still pickled: "suffix", "ranges", "substr:<kind>"
@@ -363,15 +365,26 @@ class WarninglistMatcher:
 _CACHE_FORMAT = b"3"
 
 
+def _sources() -> list[bytes]:
+    """What a matcher's answers depend on besides its lists' names: the lists' package and this code."""
+    parts = [importlib.metadata.version("pymispwarninglists").encode()]
+    return parts + [Path(module).read_bytes() for module in (__file__, observables.__file__)]  # normalisation
+
+
+def _fingerprint(names: tuple[str, ...]) -> int:
+    """A 63-bit number naming what a matcher answers: its lists and their version, and the matching code (a
+    store records it beside the matches it keeps: accord.correlate.indicator_values)."""
+    digest = hashlib.blake2b(b"\x00".join([orjson.dumps(sorted(names)), *_sources()]), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
 def _dumps(table: object) -> bytes:
     return pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _cache_file(enabled: tuple[str, ...] | None) -> Path:
     """Where a built matcher is kept: named by everything it is built from (lists, package, this code)."""
-    parts = [_CACHE_FORMAT, importlib.metadata.version("pymispwarninglists").encode(), orjson.dumps(enabled)]
-    parts += [Path(module).read_bytes() for module in (__file__, observables.__file__)]  # structure, normalisation
-    return cache_path("warninglists", *parts)
+    return cache_path("warninglists", _CACHE_FORMAT, orjson.dumps(enabled), *_sources())
 
 
 def _unpickle(data: bytes) -> WarninglistMatcher:

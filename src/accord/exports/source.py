@@ -7,16 +7,17 @@ constant memory whatever the size of the store.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, FromClause, and_, func, or_, select
+from sqlalchemy import Connection, FromClause, and_, bindparam, func, or_, select, tuple_
 
 from accord.core.clock import now_us
+from accord.correlate.indicator_values import LIST_SEPARATOR, exported_values, rows_of
 from accord.correlate.indicator_values import export_kind as kind_of
-from accord.correlate.indicator_values import exported_values, rows_of
 from accord.correlate.scoring import indicator_score, is_indicator, score_from_facts
 from accord.correlate.values import IndexValue
 from accord.correlate.warninglists import WarninglistMatcher
@@ -278,7 +279,7 @@ class Indicator:
     values: list[Value] = field(default_factory=list)
 
 
-_IV_COLS = ("ord", "kind", "value", "base", "start_us", "until_us", "revoked", "rev", "name")
+_IV_COLS = ("ord", "kind", "value", "base", "start_us", "until_us", "revoked", "rev", "name", "listed", "listed_by")
 
 
 def _index_kinds(kinds: frozenset[str]) -> list[str]:
@@ -296,10 +297,28 @@ def indicator_pages(
 ) -> Iterator[list[Indicator]]:
     """Pages of the caller's readable latest indicator versions with their exported values, in seq order.
 
-    Reads the `indicator_value` rows (accord.correlate.indicator_values) of each page of readable indicators
+    Reads the `indicator_value` rows (accord.correlate.indicator_values) of the readable indicators
     (`visible_versions_clause`), not their JSON; a version without rows there is parsed instead. The values,
     scores and activity are those `iter_pages` gives the same indicators.
     """
+    if _all_indexed(conn):
+        return _value_pages(conn, principal, query, wl)
+    return _object_pages(conn, principal, query, wl)
+
+
+def _all_indexed(conn: Connection) -> bool:
+    """Whether every stored indicator version has its head row in indicator_value (two index counts).
+
+    Heads are written only for stored indicator versions, which are never deleted: equal counts mean one each.
+    """
+    o, iv = stix_object.c, indicator_value.c
+    indicators = select(func.count()).select_from(stix_object).where(o.type == "indicator").scalar_subquery()
+    heads = select(func.count()).select_from(indicator_value).where(iv.kind.is_(None)).scalar_subquery()
+    return bool(conn.execute(select(indicators == heads)).scalar())
+
+
+def _policy_where(principal: Principal, query: ExportQuery) -> list[Any]:
+    """The readable latest indicator versions the query selects (a WHERE over stix_object)."""
     o = stix_object.c
     scope = _scope(query.collection_id) if query.collection_id is not None else None
     where = [visible_versions_clause(principal, stix_object, latest_only=True, scope=scope), o.type == "indicator"]
@@ -311,6 +330,110 @@ def indicator_pages(
         )
     if query.until_us is not None:
         where.append(o.seq < query.until_us)
+    return where
+
+
+def _value_pages(
+    conn: Connection, principal: Principal, query: ExportQuery, wl: WarninglistMatcher
+) -> Iterator[list[Indicator]]:
+    """indicator_pages when every version is indexed: the value rows (of the kinds asked for, each kind read
+    through its index) of readable versions, with their head and their last readable sighting, in one query."""
+    iv = indicator_value.c
+    if query.kinds is None:
+        streams = [_value_rows(conn, principal, query, None)]
+    else:  # each kind's rows are in seq order in the kind index; kinds no row has cost one probe
+        present = [
+            kind
+            for kind in _index_kinds(query.kinds)
+            if conn.execute(select(iv.ord).where(iv.kind == kind).limit(1)).first() is not None
+        ]
+        streams = [_value_rows(conn, principal, query, kind) for kind in present]
+    rows: Iterator[tuple[Any, ...]] = streams[0] if len(streams) == 1 else heapq.merge(*streams)
+    kinds, omit, min_score, now = query.kinds, query.warninglists == "omit", query.min_score, query.now_us
+    fingerprint = getattr(wl, "fingerprint", None)
+    page: list[Indicator] = []
+    current: Indicator | None = None
+    size = 0
+    for seq, _ord, oid, kind, value, listed, base, start_us, until_us, revoked, rev, name, by, seen in rows:
+        if current is None or current.seq != seq:
+            if size >= PAGE:
+                yield page
+                page, size = [], 0
+            current = Indicator(seq, oid, name or oid, int(rev))
+            page.append(current)
+        xk = kind_of(kind, value)
+        if kinds is not None and xk not in kinds:
+            continue
+        size += 1
+        if by is not None and by == fingerprint:
+            names = tuple(listed.split(LIST_SEPARATOR)) if listed else ()
+        else:
+            names = tuple(wl.hits(kind, value, url_host=False))
+        if names and omit:
+            continue
+        last_seen = _micros(seen)
+        score, expired = score_from_facts(float(base), start_us, until_us, bool(revoked), kind, last_seen, now)
+        if min_score is not None and score < min_score:
+            continue
+        current.values.append(Value(xk, value, round(score, 1), not expired, names))
+    if page:
+        yield page
+
+
+def _micros(stamp: Any) -> int | None:
+    """A last-seen timestamp (value_index.lo of a sighting) in µs; None when there is none or it is no date."""
+    if not stamp:
+        return None
+    try:
+        return timestamp_to_micros(stamp) or None
+    except ValueError:
+        return None
+
+
+def _value_rows(
+    conn: Connection, principal: Principal, query: ExportQuery, kind: str | None
+) -> Iterator[tuple[Any, ...]]:
+    """(seq, ord, id, kind, value, listed, head facts..., listed_by, last sighting) of the value rows of one
+    index kind (None: every kind) of the readable versions, in (seq, ord) order, read page by page."""
+    o, vi = stix_object.c, value_index.c
+    h, v = indicator_value.alias("h"), indicator_value.alias("v")
+    s = stix_object.alias("s")
+    seen = (
+        select(func.max(vi.lo))
+        .select_from(value_index.join(s, s.c.seq == vi.object_seq))
+        .where(vi.kind == "ref:sighting", vi.key == o.id, s.c.is_latest.is_(True), readable_clause(principal, s))
+        .scalar_subquery()
+    )
+    head = (h.c.base, h.c.start_us, h.c.until_us, h.c.revoked, h.c.rev, h.c.name, h.c.listed_by)
+    after = tuple_(v.c.object_seq, v.c.ord) > tuple_(bindparam("last_seq"), bindparam("last_ord"))
+    stmt = (
+        select(v.c.object_seq, v.c.ord, o.id, v.c.kind, v.c.value, v.c.listed, *head, seen)
+        .select_from(
+            v.join(stix_object, o.seq == v.c.object_seq).join(h, and_(h.c.object_seq == v.c.object_seq, h.c.ord == 0))
+        )
+        .where(v.c.ord > 0 if kind is None else v.c.kind == kind, after, *_policy_where(principal, query))
+        .order_by(v.c.object_seq, v.c.ord)
+        .limit(PAGE)
+    )
+    last_seq, last_ord = ((query.since_us - 1) if query.since_us is not None else -1), 0
+    while True:
+        # The DBAPI rows themselves: a page's rows are unpacked once, into values
+        result = conn.execute(stmt, {"last_seq": last_seq, "last_ord": last_ord})
+        rows = result.cursor.fetchall() if result.cursor is not None else []
+        result.close()
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        last_seq, last_ord = rows[-1][0], rows[-1][1]
+
+
+def _object_pages(
+    conn: Connection, principal: Principal, query: ExportQuery, wl: WarninglistMatcher
+) -> Iterator[list[Indicator]]:
+    """indicator_pages when some version has no rows in indicator_value: pages of readable versions, each
+    version's rows read with it, the JSON of those without parsed."""
+    o = stix_object.c
+    where = _policy_where(principal, query)
     h, v = indicator_value.alias("h"), indicator_value.alias("v")
     last = (query.since_us - 1) if query.since_us is not None else -1
     while True:
@@ -320,7 +443,7 @@ def indicator_pages(
             on_value = and_(on_value, v.c.kind.in_(_index_kinds(query.kinds)))
         newest = select(func.max(page.c.seq)).scalar_subquery()
         rows = conn.execute(
-            select(page.c.seq, page.c.id, *(h.c[c] for c in _HEAD_COLS), v.c.kind, v.c.value)
+            select(page.c.seq, page.c.id, *(h.c[c] for c in _HEAD_COLS), v.c.kind, v.c.value, v.c.listed)
             .select_from(page.outerjoin(h, and_(h.c.object_seq == page.c.seq, h.c.ord == 0)).outerjoin(v, on_value))
             # versions with values to export, those not in the table (parsed below), and the page's last seq
             .where(or_(v.c.ord.is_not(None), h.c.ord.is_(None), page.c.seq == newest))
@@ -332,7 +455,7 @@ def indicator_pages(
         last = int(rows[-1][0])
 
 
-_HEAD_COLS = ("ord", "base", "start_us", "until_us", "revoked", "rev", "name")
+_HEAD_COLS = ("ord", "base", "start_us", "until_us", "revoked", "rev", "name", "listed_by")
 
 
 def _indicators(
@@ -340,7 +463,7 @@ def _indicators(
 ) -> list[Indicator]:
     groups: dict[int, tuple[str, list[tuple[Any, ...]]]] = {}
     unindexed: list[int] = []
-    for seq, oid, hord, base, start_us, until_us, revoked, rev, name, kind, value in rows:
+    for seq, oid, hord, base, start_us, until_us, revoked, rev, name, by, kind, value, listed in rows:
         if hord is None:
             groups[seq] = (oid, [])
             unindexed.append(seq)
@@ -349,8 +472,8 @@ def _indicators(
             continue
         entry = groups.get(seq)
         if entry is None:
-            entry = groups[seq] = (oid, [(0, None, None, base, start_us, until_us, revoked, rev, name)])
-        entry[1].append((None, kind, value))
+            entry = groups[seq] = (oid, [(0, None, None, base, start_us, until_us, revoked, rev, name, None, by)])
+        entry[1].append((None, kind, value, None, None, None, None, None, None, listed, None))
     if unindexed:  # stored by a path that did not fill indicator_value: the same rows, computed here
         o = stix_object.c
         for seq, raw in conn.execute(select(o.seq, o.raw).where(o.seq.in_(unindexed))).all():
@@ -371,23 +494,28 @@ def _indicators(
 def _scored(
     ivs: list[tuple[Any, ...]], last_sighting_us: int | None, query: ExportQuery, wl: WarninglistMatcher
 ) -> list[Value]:
-    """The exported values of an indicator version from its indicator_value rows (head first): what json_values
-    computes from its JSON, with the same scoring formula (scoring.score_from_facts)."""
+    """The exported values of an indicator version from its indicator_value rows (_IV_COLS, head first): what
+    json_values computes from its JSON, with the same scoring formula (scoring.score_from_facts) and the
+    warninglists matched when it was stored while the active lists are those."""
     kinds, omit, min_score, now = query.kinds, query.warninglists == "omit", query.min_score, query.now_us
-    _, _, _, base, start_us, until_us, revoked, _rev, _name = ivs[0]
+    _, _, _, base, start_us, until_us, revoked, _rev, _name, _, by = ivs[0]
     base, revoked = float(base), bool(revoked)
+    stored = by is not None and by == getattr(wl, "fingerprint", None)
     values = []
-    for _, kind, value, *_rest in ivs[1:]:
+    for _, kind, value, *_rest, listed, _by in ivs[1:]:
         xk = kind_of(kind, value)
         if kinds is not None and xk not in kinds:
             continue
-        listed = tuple(wl.hits(kind, value, url_host=False))
-        if listed and omit:
+        if stored:
+            names = tuple(listed.split(LIST_SEPARATOR)) if listed else ()
+        else:
+            names = tuple(wl.hits(kind, value, url_host=False))
+        if names and omit:
             continue
         score, expired = score_from_facts(base, start_us, until_us, revoked, kind, last_sighting_us, now)
         if min_score is not None and score < min_score:
             continue
-        values.append(Value(xk, value, round(score, 1), not expired, listed))
+        values.append(Value(xk, value, round(score, 1), not expired, names))
     return values
 
 
