@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -88,11 +89,7 @@ class Item:
     last_sighting_us: int | None = None
     sightings: int = 0
     reports: list[str] = field(default_factory=list)
-
-    @property
-    def indicator(self) -> bool:
-        """Whether the object asks for detection (not merely records an observation)."""
-        return is_indicator(self.obj)
+    indicator: bool = False  # the object asks for detection (not merely records an observation): is_indicator
 
 
 def export_kind(row: IndexValue) -> str:
@@ -127,6 +124,18 @@ def _scope(collection_id: int) -> Any:
 
 def readable_rows(conn: Connection, principal: Principal, query: ExportQuery) -> Iterator[list[Any]]:
     """Pages of the latest readable versions (seq, id, type, owner, tlp, raw) the query selects, in seq order."""
+    stmt = _readable_page(principal, query)
+    last = (query.since_us - 1) if query.since_us is not None else -1
+    while True:
+        rows = conn.execute(stmt, {"last": last}).all()
+        if not rows:
+            return
+        yield list(rows)
+        last = rows[-1].seq
+
+
+def _readable_page(principal: Principal, query: ExportQuery) -> Any:
+    """The query of a page of readable_rows after the seq bound `last`."""
     o = stix_object.c
     scope = _scope(query.collection_id) if query.collection_id is not None else None
     where = [visible_versions_clause(principal, stix_object, latest_only=True, scope=scope)]
@@ -140,17 +149,31 @@ def readable_rows(conn: Connection, principal: Principal, query: ExportQuery) ->
         where.append(o.type.in_(query.stix_types))
     if query.until_us is not None:
         where.append(o.seq < query.until_us)
-    last = (query.since_us - 1) if query.since_us is not None else -1
     cols = (o.seq, o.id, o.type, o.owner_org_id, o.tlp, o.raw)
-    while True:
-        rows = conn.execute(select(*cols).where(o.seq > last, *where).order_by(o.seq).limit(PAGE)).all()
-        if not rows:
-            return
-        yield list(rows)
-        last = rows[-1].seq
+    return select(*cols).where(o.seq > bindparam("last"), *where).order_by(o.seq).limit(PAGE)
 
 
-def _last_sightings(conn: Connection, principal: Principal, ids: list[str]) -> dict[str, tuple[int, int]]:
+def _raw_rows(conn: Connection, stmt: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The DBAPI rows of a statement: plain tuples, for pages whose rows are unpacked once."""
+    result = conn.execute(stmt, params)
+    try:
+        return result.cursor.fetchall() if result.cursor is not None else []
+    finally:
+        result.close()
+
+
+def _keys_in(key: Any, ids: list[str], span: tuple[int, int] | None) -> Any:
+    """`key` among these ids; with `span` (the seq range of a page of versions holding every one of them),
+    among the ids stored in that range instead: one subquery, not a parameter per id."""
+    if span is None:
+        return key.in_(ids)
+    o = stix_object.c
+    return key.in_(select(o.id).where(o.seq.between(*span)))
+
+
+def _last_sightings(
+    conn: Connection, principal: Principal, ids: list[str], span: tuple[int, int] | None = None
+) -> dict[str, tuple[int, int]]:
     """(last seen µs, sighting objects) of each id, from the sightings the caller may read."""
     if not ids:
         return {}
@@ -159,7 +182,12 @@ def _last_sightings(conn: Connection, principal: Principal, ids: list[str]) -> d
     rows = conn.execute(
         select(vi.key, func.max(vi.lo), func.count())
         .select_from(value_index.join(s, s.c.seq == vi.object_seq))
-        .where(vi.kind == "ref:sighting", vi.key.in_(ids), s.c.is_latest.is_(True), readable_clause(principal, s))
+        .where(
+            vi.kind == "ref:sighting",
+            _keys_in(vi.key, ids, span),
+            s.c.is_latest.is_(True),
+            readable_clause(principal, s),
+        )
         .group_by(vi.key)
     ).all()
     out = {}
@@ -171,7 +199,9 @@ def _last_sightings(conn: Connection, principal: Principal, ids: list[str]) -> d
     return out
 
 
-def _reports(conn: Connection, principal: Principal, ids: list[str]) -> dict[str, list[str]]:
+def _reports(
+    conn: Connection, principal: Principal, ids: list[str], span: tuple[int, int] | None = None
+) -> dict[str, list[str]]:
     """The readable reports naming each id."""
     if not ids:
         return {}
@@ -180,7 +210,12 @@ def _reports(conn: Connection, principal: Principal, ids: list[str]) -> dict[str
     rows = conn.execute(
         select(vi.key, r.c.id)
         .select_from(value_index.join(r, r.c.seq == vi.object_seq))
-        .where(vi.kind == "ref:report", vi.key.in_(ids), r.c.is_latest.is_(True), readable_clause(principal, r))
+        .where(
+            vi.kind == "ref:report",
+            _keys_in(vi.key, ids, span),
+            r.c.is_latest.is_(True),
+            readable_clause(principal, r),
+        )
         .distinct()
         .order_by(vi.key, r.c.id)
     ).all()
@@ -215,19 +250,25 @@ def enrich(
     wl: WarninglistMatcher,
     *,
     with_reports: bool = False,
+    span: tuple[int, int] | None = None,
 ) -> list[Item]:
-    """Items of stored rows with their values, last sightings and (with_reports) the reports naming them."""
+    """Items of stored rows with their values, last sightings and (with_reports) the reports naming them.
+
+    `span`: the rows are a page of versions in seq order, from its first seq to its last (iter_pages): what
+    enriches them is read by that range, not by a list of their ids.
+    """
     items = []
-    for r in rows:
-        obj = orjson.loads(r.raw)
-        items.append(Item(int(r.seq), str(r.id), str(r.type), int(r.owner_org_id), _tlp(r.tlp), obj, bytes(r.raw)))
-    sightings = _last_sightings(conn, principal, [i.id for i in items if i.type == "indicator"])
-    reports = _reports(conn, principal, [i.id for i in items]) if with_reports else {}
-    stored = _stored_values(conn, [i.seq for i in items if i.indicator], query.kinds)
+    for seq, oid, otype, owner, tlp, raw in rows:
+        obj = orjson.loads(raw)
+        items.append(Item(seq, oid, otype, owner, _tlp(tlp), obj, bytes(raw), indicator=is_indicator(obj)))
+    sightings = _last_sightings(conn, principal, [i.id for i in items if i.type == "indicator"], span)
+    reports = _reports(conn, principal, [i.id for i in items], span) if with_reports else {}
+    stored = _stored_values(conn, [i.seq for i in items if i.indicator], query.kinds, span)
     for item in items:
         last, count = sightings.get(item.id, (None, 0))
         item.last_sighting_us, item.sightings = last or None, count
-        item.reports = reports.get(item.id, [])
+        if reports:
+            item.reports = reports.get(item.id, [])
         ivs = stored.get(item.seq)
         if ivs is not None:
             item.values = _scored(ivs, item.last_sighting_us, query, wl)
@@ -236,19 +277,25 @@ def enrich(
     return items
 
 
-def _stored_values(conn: Connection, seqs: list[int], kinds: frozenset[str] | None) -> dict[int, list[tuple[Any, ...]]]:
-    """The indicator_value rows (head first) of these versions (already chosen through the policy) that have them."""
+def _stored_values(
+    conn: Connection, seqs: list[int], kinds: frozenset[str] | None, span: tuple[int, int] | None = None
+) -> dict[int, list[tuple[Any, ...]]]:
+    """The indicator_value rows (_IV_COLS, head first) of these versions (already chosen through the policy) that
+    have them; with `span` (their seq range), read by range."""
     if not seqs:
         return {}
     iv = indicator_value.c
-    where: list[Any] = [iv.object_seq.in_(seqs)]
+    where: list[Any] = [iv.object_seq.in_(seqs) if span is None else iv.object_seq.between(*span)]
     if kinds is not None:
         where.append(or_(iv.ord == 0, iv.kind.in_(_index_kinds(kinds))))
+    rows = _raw_rows(
+        conn, select(iv.object_seq, *(iv[c] for c in _IV_COLS)).where(*where).order_by(iv.object_seq, iv.ord), {}
+    )
+    wanted = set(seqs)
     out: dict[int, list[tuple[Any, ...]]] = {}
-    for r in conn.execute(
-        select(iv.object_seq, *(iv[c] for c in _IV_COLS)).where(*where).order_by(iv.object_seq, iv.ord)
-    ):
-        out.setdefault(int(r[0]), []).append(tuple(r)[1:])
+    for row in rows:
+        if row[0] in wanted:
+            out.setdefault(row[0], []).append(row[1:])
     return {seq: ivs for seq, ivs in out.items() if ivs[0][0] == 0}
 
 
@@ -261,8 +308,11 @@ def iter_pages(
     with_reports: bool = False,
 ) -> Iterator[list[Item]]:
     """Pages of readable objects as items (see enrich)."""
-    for rows in readable_rows(conn, principal, query):
-        yield enrich(conn, principal, rows, query, wl, with_reports=with_reports)
+    stmt = _readable_page(principal, query)
+    last = (query.since_us - 1) if query.since_us is not None else -1
+    while rows := _raw_rows(conn, stmt, {"last": last}):
+        last = rows[-1][0]
+        yield enrich(conn, principal, rows, query, wl, with_reports=with_reports, span=(rows[0][0], last))
 
 
 # ------------------------------------------------------------------------------ indicators (active values)
@@ -372,12 +422,16 @@ def _value_pages(
         if names and omit:
             continue
         last_seen = _micros(seen)
-        score, expired = score_from_facts(float(base), start_us, until_us, bool(revoked), kind, last_seen, now)
+        score, expired = _score(float(base), start_us, until_us, bool(revoked), kind, last_seen, now)
         if min_score is not None and score < min_score:
             continue
         current.values.append(Value(xk, value, round(score, 1), not expired, names))
     if page:
         yield page
+
+
+# The values of one version, and of versions stored together, mostly share their facts: each is scored once.
+_score = lru_cache(maxsize=4_096)(score_from_facts)
 
 
 def _micros(stamp: Any) -> int | None:
@@ -417,10 +471,7 @@ def _value_rows(
     )
     last_seq, last_ord = ((query.since_us - 1) if query.since_us is not None else -1), 0
     while True:
-        # The DBAPI rows themselves: a page's rows are unpacked once, into values
-        result = conn.execute(stmt, {"last_seq": last_seq, "last_ord": last_ord})
-        rows = result.cursor.fetchall() if result.cursor is not None else []
-        result.close()
+        rows = _raw_rows(conn, stmt, {"last_seq": last_seq, "last_ord": last_ord})
         yield from rows
         if len(rows) < PAGE:
             return
@@ -512,15 +563,18 @@ def _scored(
             names = tuple(wl.hits(kind, value, url_host=False))
         if names and omit:
             continue
-        score, expired = score_from_facts(base, start_us, until_us, revoked, kind, last_sighting_us, now)
+        score, expired = _score(base, start_us, until_us, revoked, kind, last_sighting_us, now)
         if min_score is not None and score < min_score:
             continue
         values.append(Value(xk, value, round(score, 1), not expired, names))
     return values
 
 
+_TLPS = {int(level): level for level in Tlp}
+
+
 def _tlp(value: Any) -> Tlp | None:
-    return None if value is None else Tlp(int(value))
+    return None if value is None else _TLPS[int(value)]
 
 
 def objects_by_id(conn: Connection, principal: Principal, ids: list[str]) -> list[Any]:
