@@ -153,7 +153,7 @@ def _readable_page(principal: Principal, query: ExportQuery) -> Any:
     return select(*cols).where(o.seq > bindparam("last"), *where).order_by(o.seq).limit(PAGE)
 
 
-def _raw_rows(conn: Connection, stmt: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+def _raw_rows(conn: Connection, stmt: Any, params: dict[str, Any]) -> Sequence[Any]:
     """The DBAPI rows of a statement: plain tuples, for pages whose rows are unpacked once."""
     result = conn.execute(stmt, params)
     try:
@@ -245,7 +245,7 @@ def json_values(item: Item, query: ExportQuery, wl: WarninglistMatcher) -> list[
 def enrich(
     conn: Connection,
     principal: Principal,
-    rows: list[Any],
+    rows: Sequence[Any],
     query: ExportQuery,
     wl: WarninglistMatcher,
     *,
