@@ -351,9 +351,12 @@ def indicator_pages(
     (`visible_versions_clause`), not their JSON; a version without rows there is parsed instead. The values,
     scores and activity are those `iter_pages` gives the same indicators.
     """
+    # A generator: the counts run when the export starts streaming, under its bounded page cache
+    # (service.stream), not at the call with the node's own (bench_exports' peak RSS at 1M objects).
     if _all_indexed(conn):
-        return _value_pages(conn, principal, query, wl)
-    return _object_pages(conn, principal, query, wl)
+        yield from _value_pages(conn, principal, query, wl)
+    else:
+        yield from _object_pages(conn, principal, query, wl)
 
 
 def _all_indexed(conn: Connection) -> bool:
