@@ -69,6 +69,9 @@ def load(url: str, n: int) -> None:
         indicator_values = "indicator_value" in sa_inspect(conn).get_table_names()  # absent before 0017
     if indicator_values:
         from accord.correlate.indicator_values import COLUMNS, rows_of
+        from accord.correlate.warninglists import active_matcher
+
+        wl = active_matcher()  # the store's write path records each value's warninglists (store.prepare)
     rng = random.Random(7)
     created = "2026-12-01T00:00:00.000Z"
     with engine.begin() as conn:
@@ -117,7 +120,7 @@ def load(url: str, n: int) -> None:
                 body["object_marking_refs"] = [tlp_ids[tlp]]
             raw = json.dumps(body).encode()
             if indicator_values:  # what the store's write path adds (accord.correlate.indicator_values)
-                values += rows_of(seq, body)
+                values += rows_of(seq, body, wl)
             rows.append(
                 (seq, oid, id_key(oid), "indicator", created, created, "2.1", False, True, owner, tlp, None,
                  b"0" * 16, raw, True)

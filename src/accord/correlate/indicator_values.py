@@ -4,8 +4,9 @@ An export of active values (blocklist, RPZ, Suricata) would otherwise parse ever
 and pattern and compute its score facts on every request. Here they are computed in the writing transaction
 (`fill`, called by the store for the versions one ingest stored) and read back as plain rows; the score itself
 still depends on the time, the sightings the caller may read and the decay model of the value's kind, so it is
-computed at export time by `scoring.score_from_facts` (the one formula). Warninglists are matched at export
-time too: the active lists may change after a value was stored.
+computed at export time by `scoring.score_from_facts` (the one formula). The warninglists holding each value
+are matched here too, with the lists' fingerprint in the head row: an export uses them while the active lists
+are still those, and matches at export time otherwise (the lists may change after a value was stored).
 """
 
 from __future__ import annotations
@@ -19,11 +20,19 @@ from sqlalchemy import Connection, delete, select
 from accord.core.db import insert_rows
 from accord.correlate.scoring import is_indicator, score_facts
 from accord.correlate.values import IndexValue, values_of
+from accord.correlate.warninglists import WarninglistMatcher
 from accord.models.correlate import indicator_value
 from accord.models.objects import stix_object
 from accord.stix.timestamps import timestamp_to_micros
 
-COLUMNS = ("object_seq", "ord", "kind", "value", "base", "start_us", "until_us", "revoked", "rev", "name")
+COLUMNS = (
+    "object_seq", "ord", "kind", "value", "base", "start_us", "until_us", "revoked", "rev", "name", "listed",
+    "listed_by",
+)  # fmt: skip
+# The columns of revision 0017, what its backfill (fill) writes: the warninglist columns came later (0020)
+# and a backfill has no matcher to fill them with.
+FILLED = COLUMNS[:10]
+LIST_SEPARATOR = "\n"  # between the names of the lists holding a value (`listed`)
 NAME_CHARS = 120  # what a Suricata rule's msg shows of an indicator's name
 _REV_EPOCH = 1_577_836_800  # 2020-01-01T00:00:00Z
 _CHUNK = 500
@@ -83,24 +92,29 @@ def rule_rev(obj: dict[str, Any]) -> int:
     return max(1, seconds - _REV_EPOCH)
 
 
-def export_rows(obj: dict[str, Any], values: Sequence[IndexValue] | None = None) -> tuple[tuple[Any, ...], ...]:
+def export_rows(
+    obj: dict[str, Any], values: Sequence[IndexValue] | None = None, wl: WarninglistMatcher | None = None
+) -> tuple[tuple[Any, ...], ...]:
     """The `indicator_value` rows of one indicator version without their first column (the seq, not known until
     it is stored): its head, then its values; () for an object that is no indicator. The store's prepare step
-    computes them with the index rows (in helper processes for a bulk import), from the values it has already."""
+    computes them with the index rows (in helper processes for a bulk import), from the values it has already;
+    with `wl`, each value's warninglists too."""
     if obj.get("type") != "indicator" or not is_indicator(obj):
         return ()
     base, start_us, until_us, revoked = score_facts(obj)
     name = obj.get("name")
-    head = (0, None, None, base, start_us, until_us, revoked, rule_rev(obj), str(name)[:NAME_CHARS] if name else None)
-    rows: list[tuple[Any, ...]] = [head]
+    named = str(name)[:NAME_CHARS] if name else None
+    by = None if wl is None else wl.fingerprint
+    rows: list[tuple[Any, ...]] = [(0, None, None, base, start_us, until_us, revoked, rule_rev(obj), named, None, by)]
     for n, row in enumerate(exported_values(obj, values), 1):
-        rows.append((n, row.kind, row.value, None, None, None, None, None, None))
+        listed = LIST_SEPARATOR.join(wl.hits(row.kind, row.value, url_host=False)) or None if wl is not None else None
+        rows.append((n, row.kind, row.value, None, None, None, None, None, None, listed, None))
     return tuple(rows)
 
 
-def rows_of(seq: int, obj: dict[str, Any]) -> list[tuple[Any, ...]]:
+def rows_of(seq: int, obj: dict[str, Any], wl: WarninglistMatcher | None = None) -> list[tuple[Any, ...]]:
     """The `indicator_value` rows (COLUMNS order) of one stored indicator version: its head, then its values."""
-    return [(seq, *row) for row in export_rows(obj)]
+    return [(seq, *row) for row in export_rows(obj, wl=wl)]
 
 
 def insert(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -120,8 +134,9 @@ def fill(conn: Connection, seqs: Sequence[int]) -> None:
         found = conn.execute(select(o.seq, o.raw).where(o.seq.in_(part), o.type == "indicator").order_by(o.seq)).all()
         rows: list[tuple[Any, ...]] = []
         for seq, raw in found:
-            rows += rows_of(int(seq), orjson.loads(raw))
-        insert(conn, rows)
+            rows += [row[: len(FILLED)] for row in rows_of(int(seq), orjson.loads(raw))]
+        for begin in range(0, len(rows), 5_000):
+            insert_rows(conn, indicator_value.name, FILLED, rows[begin : begin + 5_000])
 
 
 def backfill(conn: Connection, batch: int = 5_000) -> int:

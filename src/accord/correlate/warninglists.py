@@ -15,6 +15,7 @@ Choices:
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 import pickle
@@ -25,7 +26,7 @@ from array import array
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, cast
@@ -252,6 +253,13 @@ class WarninglistMatcher:
         table = cast("dict[str, tuple[str, ...]]", self._exact[kind])  # a dict while the matcher is built
         prior = table.get(key)
         table[key] = (name,) if prior is None else (*prior, name)
+
+    @cached_property
+    def fingerprint(self) -> int:
+        """What this matcher answers, as a number (its lists, their version, the matching code): a store keeps it
+        beside the matches it records (accord.correlate.indicator_values). Computed on first use, so a matcher
+        read from var/cache (from_sections) has it too."""
+        return _fingerprint(self._names)
 
     def list_names(self) -> tuple[str, ...]:
         """Names of the enabled lists."""
@@ -510,6 +518,19 @@ def _substring_hits(automaton: Any, values: Sequence[str], *, joinable: bool) ->
     return found
 
 
+def _sources() -> list[bytes]:
+    """What a matcher's answers depend on besides its lists' names: the lists' package and this code."""
+    parts = [importlib.metadata.version("pymispwarninglists").encode()]
+    return parts + [Path(module).read_bytes() for module in (__file__, observables.__file__)]  # normalisation
+
+
+def _fingerprint(names: tuple[str, ...]) -> int:
+    """A 63-bit number naming what a matcher answers: its lists and their version, and the matching code (a
+    store records it beside the matches it keeps: accord.correlate.indicator_values)."""
+    digest = hashlib.blake2b(b"\x00".join([orjson.dumps(sorted(names)), *_sources()]), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
 def _dumps(table: object) -> bytes:
     return pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -615,9 +636,7 @@ def _getter(table: _Table, lookups: int) -> Callable[[str], tuple[str, ...] | No
 
 def _cache_file(enabled: tuple[str, ...] | None) -> Path:
     """Where a built matcher is kept: named by everything it is built from (lists, package, this code)."""
-    parts = [_CACHE_FORMAT, importlib.metadata.version("pymispwarninglists").encode(), orjson.dumps(enabled)]
-    parts += [Path(module).read_bytes() for module in (__file__, observables.__file__)]  # structure, normalisation
-    return cache_path("warninglists", *parts)
+    return cache_path("warninglists", _CACHE_FORMAT, orjson.dumps(enabled), *_sources())
 
 
 @lru_cache(maxsize=4)

@@ -7,16 +7,18 @@ constant memory whatever the size of the store.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, FromClause, and_, func, or_, select
+from sqlalchemy import Connection, FromClause, and_, bindparam, func, or_, select, tuple_
 
 from accord.core.clock import now_us
+from accord.correlate.indicator_values import LIST_SEPARATOR, exported_values, rows_of
 from accord.correlate.indicator_values import export_kind as kind_of
-from accord.correlate.indicator_values import exported_values, rows_of
 from accord.correlate.scoring import indicator_score, is_indicator, score_from_facts
 from accord.correlate.values import IndexValue
 from accord.correlate.warninglists import WarninglistMatcher
@@ -87,11 +89,7 @@ class Item:
     last_sighting_us: int | None = None
     sightings: int = 0
     reports: list[str] = field(default_factory=list)
-
-    @property
-    def indicator(self) -> bool:
-        """Whether the object asks for detection (not merely records an observation)."""
-        return is_indicator(self.obj)
+    indicator: bool = False  # the object asks for detection (not merely records an observation): is_indicator
 
 
 def export_kind(row: IndexValue) -> str:
@@ -126,6 +124,18 @@ def _scope(collection_id: int) -> Any:
 
 def readable_rows(conn: Connection, principal: Principal, query: ExportQuery) -> Iterator[list[Any]]:
     """Pages of the latest readable versions (seq, id, type, owner, tlp, raw) the query selects, in seq order."""
+    stmt = _readable_page(principal, query)
+    last = (query.since_us - 1) if query.since_us is not None else -1
+    while True:
+        rows = conn.execute(stmt, {"last": last}).all()
+        if not rows:
+            return
+        yield list(rows)
+        last = rows[-1].seq
+
+
+def _readable_page(principal: Principal, query: ExportQuery) -> Any:
+    """The query of a page of readable_rows after the seq bound `last`."""
     o = stix_object.c
     scope = _scope(query.collection_id) if query.collection_id is not None else None
     where = [visible_versions_clause(principal, stix_object, latest_only=True, scope=scope)]
@@ -139,17 +149,31 @@ def readable_rows(conn: Connection, principal: Principal, query: ExportQuery) ->
         where.append(o.type.in_(query.stix_types))
     if query.until_us is not None:
         where.append(o.seq < query.until_us)
-    last = (query.since_us - 1) if query.since_us is not None else -1
     cols = (o.seq, o.id, o.type, o.owner_org_id, o.tlp, o.raw)
-    while True:
-        rows = conn.execute(select(*cols).where(o.seq > last, *where).order_by(o.seq).limit(PAGE)).all()
-        if not rows:
-            return
-        yield list(rows)
-        last = rows[-1].seq
+    return select(*cols).where(o.seq > bindparam("last"), *where).order_by(o.seq).limit(PAGE)
 
 
-def _last_sightings(conn: Connection, principal: Principal, ids: list[str]) -> dict[str, tuple[int, int]]:
+def _raw_rows(conn: Connection, stmt: Any, params: dict[str, Any]) -> Sequence[Any]:
+    """The DBAPI rows of a statement: plain tuples, for pages whose rows are unpacked once."""
+    result = conn.execute(stmt, params)
+    try:
+        return result.cursor.fetchall() if result.cursor is not None else []
+    finally:
+        result.close()
+
+
+def _keys_in(key: Any, ids: list[str], span: tuple[int, int] | None) -> Any:
+    """`key` among these ids; with `span` (the seq range of a page of versions holding every one of them),
+    among the ids stored in that range instead: one subquery, not a parameter per id."""
+    if span is None:
+        return key.in_(ids)
+    o = stix_object.c
+    return key.in_(select(o.id).where(o.seq.between(*span)))
+
+
+def _last_sightings(
+    conn: Connection, principal: Principal, ids: list[str], span: tuple[int, int] | None = None
+) -> dict[str, tuple[int, int]]:
     """(last seen µs, sighting objects) of each id, from the sightings the caller may read."""
     if not ids:
         return {}
@@ -158,7 +182,12 @@ def _last_sightings(conn: Connection, principal: Principal, ids: list[str]) -> d
     rows = conn.execute(
         select(vi.key, func.max(vi.lo), func.count())
         .select_from(value_index.join(s, s.c.seq == vi.object_seq))
-        .where(vi.kind == "ref:sighting", vi.key.in_(ids), s.c.is_latest.is_(True), readable_clause(principal, s))
+        .where(
+            vi.kind == "ref:sighting",
+            _keys_in(vi.key, ids, span),
+            s.c.is_latest.is_(True),
+            readable_clause(principal, s),
+        )
         .group_by(vi.key)
     ).all()
     out = {}
@@ -170,7 +199,9 @@ def _last_sightings(conn: Connection, principal: Principal, ids: list[str]) -> d
     return out
 
 
-def _reports(conn: Connection, principal: Principal, ids: list[str]) -> dict[str, list[str]]:
+def _reports(
+    conn: Connection, principal: Principal, ids: list[str], span: tuple[int, int] | None = None
+) -> dict[str, list[str]]:
     """The readable reports naming each id."""
     if not ids:
         return {}
@@ -179,7 +210,12 @@ def _reports(conn: Connection, principal: Principal, ids: list[str]) -> dict[str
     rows = conn.execute(
         select(vi.key, r.c.id)
         .select_from(value_index.join(r, r.c.seq == vi.object_seq))
-        .where(vi.kind == "ref:report", vi.key.in_(ids), r.c.is_latest.is_(True), readable_clause(principal, r))
+        .where(
+            vi.kind == "ref:report",
+            _keys_in(vi.key, ids, span),
+            r.c.is_latest.is_(True),
+            readable_clause(principal, r),
+        )
         .distinct()
         .order_by(vi.key, r.c.id)
     ).all()
@@ -209,24 +245,30 @@ def json_values(item: Item, query: ExportQuery, wl: WarninglistMatcher) -> list[
 def enrich(
     conn: Connection,
     principal: Principal,
-    rows: list[Any],
+    rows: Sequence[Any],
     query: ExportQuery,
     wl: WarninglistMatcher,
     *,
     with_reports: bool = False,
+    span: tuple[int, int] | None = None,
 ) -> list[Item]:
-    """Items of stored rows with their values, last sightings and (with_reports) the reports naming them."""
+    """Items of stored rows with their values, last sightings and (with_reports) the reports naming them.
+
+    `span`: the rows are a page of versions in seq order, from its first seq to its last (iter_pages): what
+    enriches them is read by that range, not by a list of their ids.
+    """
     items = []
-    for r in rows:
-        obj = orjson.loads(r.raw)
-        items.append(Item(int(r.seq), str(r.id), str(r.type), int(r.owner_org_id), _tlp(r.tlp), obj, bytes(r.raw)))
-    sightings = _last_sightings(conn, principal, [i.id for i in items if i.type == "indicator"])
-    reports = _reports(conn, principal, [i.id for i in items]) if with_reports else {}
-    stored = _stored_values(conn, [i.seq for i in items if i.indicator], query.kinds)
+    for seq, oid, otype, owner, tlp, raw in rows:
+        obj = orjson.loads(raw)
+        items.append(Item(seq, oid, otype, owner, _tlp(tlp), obj, bytes(raw), indicator=is_indicator(obj)))
+    sightings = _last_sightings(conn, principal, [i.id for i in items if i.type == "indicator"], span)
+    reports = _reports(conn, principal, [i.id for i in items], span) if with_reports else {}
+    stored = _stored_values(conn, [i.seq for i in items if i.indicator], query.kinds, span)
     for item in items:
         last, count = sightings.get(item.id, (None, 0))
         item.last_sighting_us, item.sightings = last or None, count
-        item.reports = reports.get(item.id, [])
+        if reports:
+            item.reports = reports.get(item.id, [])
         ivs = stored.get(item.seq)
         if ivs is not None:
             item.values = _scored(ivs, item.last_sighting_us, query, wl)
@@ -235,19 +277,25 @@ def enrich(
     return items
 
 
-def _stored_values(conn: Connection, seqs: list[int], kinds: frozenset[str] | None) -> dict[int, list[tuple[Any, ...]]]:
-    """The indicator_value rows (head first) of these versions (already chosen through the policy) that have them."""
+def _stored_values(
+    conn: Connection, seqs: list[int], kinds: frozenset[str] | None, span: tuple[int, int] | None = None
+) -> dict[int, list[tuple[Any, ...]]]:
+    """The indicator_value rows (_IV_COLS, head first) of these versions (already chosen through the policy) that
+    have them; with `span` (their seq range), read by range."""
     if not seqs:
         return {}
     iv = indicator_value.c
-    where: list[Any] = [iv.object_seq.in_(seqs)]
+    where: list[Any] = [iv.object_seq.in_(seqs) if span is None else iv.object_seq.between(*span)]
     if kinds is not None:
         where.append(or_(iv.ord == 0, iv.kind.in_(_index_kinds(kinds))))
+    rows = _raw_rows(
+        conn, select(iv.object_seq, *(iv[c] for c in _IV_COLS)).where(*where).order_by(iv.object_seq, iv.ord), {}
+    )
+    wanted = set(seqs)
     out: dict[int, list[tuple[Any, ...]]] = {}
-    for r in conn.execute(
-        select(iv.object_seq, *(iv[c] for c in _IV_COLS)).where(*where).order_by(iv.object_seq, iv.ord)
-    ):
-        out.setdefault(int(r[0]), []).append(tuple(r)[1:])
+    for row in rows:
+        if row[0] in wanted:
+            out.setdefault(row[0], []).append(row[1:])
     return {seq: ivs for seq, ivs in out.items() if ivs[0][0] == 0}
 
 
@@ -260,8 +308,11 @@ def iter_pages(
     with_reports: bool = False,
 ) -> Iterator[list[Item]]:
     """Pages of readable objects as items (see enrich)."""
-    for rows in readable_rows(conn, principal, query):
-        yield enrich(conn, principal, rows, query, wl, with_reports=with_reports)
+    stmt = _readable_page(principal, query)
+    last = (query.since_us - 1) if query.since_us is not None else -1
+    while rows := _raw_rows(conn, stmt, {"last": last}):
+        last = rows[-1][0]
+        yield enrich(conn, principal, rows, query, wl, with_reports=with_reports, span=(rows[0][0], last))
 
 
 # ------------------------------------------------------------------------------ indicators (active values)
@@ -278,7 +329,7 @@ class Indicator:
     values: list[Value] = field(default_factory=list)
 
 
-_IV_COLS = ("ord", "kind", "value", "base", "start_us", "until_us", "revoked", "rev", "name")
+_IV_COLS = ("ord", "kind", "value", "base", "start_us", "until_us", "revoked", "rev", "name", "listed", "listed_by")
 
 
 def _index_kinds(kinds: frozenset[str]) -> list[str]:
@@ -296,10 +347,31 @@ def indicator_pages(
 ) -> Iterator[list[Indicator]]:
     """Pages of the caller's readable latest indicator versions with their exported values, in seq order.
 
-    Reads the `indicator_value` rows (accord.correlate.indicator_values) of each page of readable indicators
+    Reads the `indicator_value` rows (accord.correlate.indicator_values) of the readable indicators
     (`visible_versions_clause`), not their JSON; a version without rows there is parsed instead. The values,
     scores and activity are those `iter_pages` gives the same indicators.
     """
+    # A generator: the counts run when the export starts streaming, under its bounded page cache
+    # (service.stream), not at the call with the node's own (bench_exports' peak RSS at 1M objects).
+    if _all_indexed(conn):
+        yield from _value_pages(conn, principal, query, wl)
+    else:
+        yield from _object_pages(conn, principal, query, wl)
+
+
+def _all_indexed(conn: Connection) -> bool:
+    """Whether every stored indicator version has its head row in indicator_value (two index counts).
+
+    Heads are written only for stored indicator versions, which are never deleted: equal counts mean one each.
+    """
+    o, iv = stix_object.c, indicator_value.c
+    indicators = select(func.count()).select_from(stix_object).where(o.type == "indicator").scalar_subquery()
+    heads = select(func.count()).select_from(indicator_value).where(iv.kind.is_(None)).scalar_subquery()
+    return bool(conn.execute(select(indicators == heads)).scalar())
+
+
+def _policy_where(principal: Principal, query: ExportQuery) -> list[Any]:
+    """The readable latest indicator versions the query selects (a WHERE over stix_object)."""
     o = stix_object.c
     scope = _scope(query.collection_id) if query.collection_id is not None else None
     where = [visible_versions_clause(principal, stix_object, latest_only=True, scope=scope), o.type == "indicator"]
@@ -311,6 +383,111 @@ def indicator_pages(
         )
     if query.until_us is not None:
         where.append(o.seq < query.until_us)
+    return where
+
+
+def _value_pages(
+    conn: Connection, principal: Principal, query: ExportQuery, wl: WarninglistMatcher
+) -> Iterator[list[Indicator]]:
+    """indicator_pages when every version is indexed: the value rows (of the kinds asked for, each kind read
+    through its index) of readable versions, with their head and their last readable sighting, in one query."""
+    iv = indicator_value.c
+    if query.kinds is None:
+        streams = [_value_rows(conn, principal, query, None)]
+    else:  # each kind's rows are in seq order in the kind index; kinds no row has cost one probe
+        present = [
+            kind
+            for kind in _index_kinds(query.kinds)
+            if conn.execute(select(iv.ord).where(iv.kind == kind).limit(1)).first() is not None
+        ]
+        streams = [_value_rows(conn, principal, query, kind) for kind in present]
+    rows: Iterator[tuple[Any, ...]] = streams[0] if len(streams) == 1 else heapq.merge(*streams)
+    kinds, omit, min_score, now = query.kinds, query.warninglists == "omit", query.min_score, query.now_us
+    fingerprint = getattr(wl, "fingerprint", None)
+    page: list[Indicator] = []
+    current: Indicator | None = None
+    size = 0
+    for seq, _ord, oid, kind, value, listed, base, start_us, until_us, revoked, rev, name, by, seen in rows:
+        if current is None or current.seq != seq:
+            if size >= PAGE:
+                yield page
+                page, size = [], 0
+            current = Indicator(seq, oid, name or oid, int(rev))
+            page.append(current)
+        xk = kind_of(kind, value)
+        if kinds is not None and xk not in kinds:
+            continue
+        size += 1
+        if by is not None and by == fingerprint:
+            names = tuple(listed.split(LIST_SEPARATOR)) if listed else ()
+        else:
+            names = tuple(wl.hits(kind, value, url_host=False))
+        if names and omit:
+            continue
+        last_seen = _micros(seen)
+        score, expired = _score(float(base), start_us, until_us, bool(revoked), kind, last_seen, now)
+        if min_score is not None and score < min_score:
+            continue
+        current.values.append(Value(xk, value, round(score, 1), not expired, names))
+    if page:
+        yield page
+
+
+# The values of one version, and of versions stored together, mostly share their facts: each is scored once.
+_score = lru_cache(maxsize=4_096)(score_from_facts)
+
+
+def _micros(stamp: Any) -> int | None:
+    """A last-seen timestamp (value_index.lo of a sighting) in µs; None when there is none or it is no date."""
+    if not stamp:
+        return None
+    try:
+        return timestamp_to_micros(stamp) or None
+    except ValueError:
+        return None
+
+
+def _value_rows(
+    conn: Connection, principal: Principal, query: ExportQuery, kind: str | None
+) -> Iterator[tuple[Any, ...]]:
+    """(seq, ord, id, kind, value, listed, head facts..., listed_by, last sighting) of the value rows of one
+    index kind (None: every kind) of the readable versions, in (seq, ord) order, read page by page."""
+    o, vi = stix_object.c, value_index.c
+    h, v = indicator_value.alias("h"), indicator_value.alias("v")
+    s = stix_object.alias("s")
+    seen = (
+        select(func.max(vi.lo))
+        .select_from(value_index.join(s, s.c.seq == vi.object_seq))
+        .where(vi.kind == "ref:sighting", vi.key == o.id, s.c.is_latest.is_(True), readable_clause(principal, s))
+        .scalar_subquery()
+    )
+    head = (h.c.base, h.c.start_us, h.c.until_us, h.c.revoked, h.c.rev, h.c.name, h.c.listed_by)
+    after = tuple_(v.c.object_seq, v.c.ord) > tuple_(bindparam("last_seq"), bindparam("last_ord"))
+    stmt = (
+        select(v.c.object_seq, v.c.ord, o.id, v.c.kind, v.c.value, v.c.listed, *head, seen)
+        .select_from(
+            v.join(stix_object, o.seq == v.c.object_seq).join(h, and_(h.c.object_seq == v.c.object_seq, h.c.ord == 0))
+        )
+        .where(v.c.ord > 0 if kind is None else v.c.kind == kind, after, *_policy_where(principal, query))
+        .order_by(v.c.object_seq, v.c.ord)
+        .limit(PAGE)
+    )
+    last_seq, last_ord = ((query.since_us - 1) if query.since_us is not None else -1), 0
+    while True:
+        rows = _raw_rows(conn, stmt, {"last_seq": last_seq, "last_ord": last_ord})
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        last_seq, last_ord = rows[-1][0], rows[-1][1]
+
+
+def _object_pages(
+    conn: Connection, principal: Principal, query: ExportQuery, wl: WarninglistMatcher
+) -> Iterator[list[Indicator]]:
+    """indicator_pages when some version has no rows in indicator_value: pages of readable versions, each
+    version's rows read with it, the JSON of those without parsed."""
+    o = stix_object.c
+    where = _policy_where(principal, query)
     h, v = indicator_value.alias("h"), indicator_value.alias("v")
     last = (query.since_us - 1) if query.since_us is not None else -1
     while True:
@@ -320,7 +497,7 @@ def indicator_pages(
             on_value = and_(on_value, v.c.kind.in_(_index_kinds(query.kinds)))
         newest = select(func.max(page.c.seq)).scalar_subquery()
         rows = conn.execute(
-            select(page.c.seq, page.c.id, *(h.c[c] for c in _HEAD_COLS), v.c.kind, v.c.value)
+            select(page.c.seq, page.c.id, *(h.c[c] for c in _HEAD_COLS), v.c.kind, v.c.value, v.c.listed)
             .select_from(page.outerjoin(h, and_(h.c.object_seq == page.c.seq, h.c.ord == 0)).outerjoin(v, on_value))
             # versions with values to export, those not in the table (parsed below), and the page's last seq
             .where(or_(v.c.ord.is_not(None), h.c.ord.is_(None), page.c.seq == newest))
@@ -332,7 +509,7 @@ def indicator_pages(
         last = int(rows[-1][0])
 
 
-_HEAD_COLS = ("ord", "base", "start_us", "until_us", "revoked", "rev", "name")
+_HEAD_COLS = ("ord", "base", "start_us", "until_us", "revoked", "rev", "name", "listed_by")
 
 
 def _indicators(
@@ -340,7 +517,7 @@ def _indicators(
 ) -> list[Indicator]:
     groups: dict[int, tuple[str, list[tuple[Any, ...]]]] = {}
     unindexed: list[int] = []
-    for seq, oid, hord, base, start_us, until_us, revoked, rev, name, kind, value in rows:
+    for seq, oid, hord, base, start_us, until_us, revoked, rev, name, by, kind, value, listed in rows:
         if hord is None:
             groups[seq] = (oid, [])
             unindexed.append(seq)
@@ -349,8 +526,8 @@ def _indicators(
             continue
         entry = groups.get(seq)
         if entry is None:
-            entry = groups[seq] = (oid, [(0, None, None, base, start_us, until_us, revoked, rev, name)])
-        entry[1].append((None, kind, value))
+            entry = groups[seq] = (oid, [(0, None, None, base, start_us, until_us, revoked, rev, name, None, by)])
+        entry[1].append((None, kind, value, None, None, None, None, None, None, listed, None))
     if unindexed:  # stored by a path that did not fill indicator_value: the same rows, computed here
         o = stix_object.c
         for seq, raw in conn.execute(select(o.seq, o.raw).where(o.seq.in_(unindexed))).all():
@@ -371,28 +548,36 @@ def _indicators(
 def _scored(
     ivs: list[tuple[Any, ...]], last_sighting_us: int | None, query: ExportQuery, wl: WarninglistMatcher
 ) -> list[Value]:
-    """The exported values of an indicator version from its indicator_value rows (head first): what json_values
-    computes from its JSON, with the same scoring formula (scoring.score_from_facts)."""
+    """The exported values of an indicator version from its indicator_value rows (_IV_COLS, head first): what
+    json_values computes from its JSON, with the same scoring formula (scoring.score_from_facts) and the
+    warninglists matched when it was stored while the active lists are those."""
     kinds, omit, min_score, now = query.kinds, query.warninglists == "omit", query.min_score, query.now_us
-    _, _, _, base, start_us, until_us, revoked, _rev, _name = ivs[0]
+    _, _, _, base, start_us, until_us, revoked, _rev, _name, _, by = ivs[0]
     base, revoked = float(base), bool(revoked)
+    stored = by is not None and by == getattr(wl, "fingerprint", None)
     values = []
-    for _, kind, value, *_rest in ivs[1:]:
+    for _, kind, value, *_rest, listed, _by in ivs[1:]:
         xk = kind_of(kind, value)
         if kinds is not None and xk not in kinds:
             continue
-        listed = tuple(wl.hits(kind, value, url_host=False))
-        if listed and omit:
+        if stored:
+            names = tuple(listed.split(LIST_SEPARATOR)) if listed else ()
+        else:
+            names = tuple(wl.hits(kind, value, url_host=False))
+        if names and omit:
             continue
-        score, expired = score_from_facts(base, start_us, until_us, revoked, kind, last_sighting_us, now)
+        score, expired = _score(base, start_us, until_us, revoked, kind, last_sighting_us, now)
         if min_score is not None and score < min_score:
             continue
-        values.append(Value(xk, value, round(score, 1), not expired, listed))
+        values.append(Value(xk, value, round(score, 1), not expired, names))
     return values
 
 
+_TLPS = {int(level): level for level in Tlp}
+
+
 def _tlp(value: Any) -> Tlp | None:
-    return None if value is None else Tlp(int(value))
+    return None if value is None else _TLPS[int(value)]
 
 
 def objects_by_id(conn: Connection, principal: Principal, ids: list[str]) -> list[Any]:

@@ -22,10 +22,14 @@ SID_SPAN = 1_000_000_000
 HASH_LISTS = {"md5": "filemd5", "sha1": "filesha1", "sha256": "filesha256"}
 _FIXED_SIDS = {"md5": SID_BASE - 3, "sha1": SID_BASE - 2, "sha256": SID_BASE - 1}
 _PLAIN = re.compile(r"[\x21\x23-\x2b\x2d-\x39\x3c-\x5b\x5d-\x7b\x7d\x7e]")  # printable, not " ; \ | , : space
+_UNPLAIN = re.compile(r"[^\x21\x23-\x2b\x2d-\x39\x3c-\x5b\x5d-\x7b\x7d\x7e]")
+_UNSAFE_MSG = re.compile(r'[";\\|\x00-\x1f\x7f-\uffff]')
 
 
 def content(text: str) -> str:
     """A Suricata content string: everything but plain printable characters written as |hex|."""
+    if _UNPLAIN.search(text) is None:  # most values (domains, paths) hold nothing to escape
+        return text
     out = []
     for ch in text.encode():
         c = chr(ch)
@@ -35,7 +39,7 @@ def content(text: str) -> str:
 
 def _msg(text: str) -> str:
     # Label separators escaped as " ." (what suricata-check's S406 asks): a message never holds a live name.
-    return re.sub(r'[";\\|\x00-\x1f\x7f-\uffff]', "_", text).replace(".", " .")[:250]
+    return _UNSAFE_MSG.sub("_", text).replace(".", " .")[:250]
 
 
 def derived_sid(indicator_id: str, kind: str, value: str) -> int:

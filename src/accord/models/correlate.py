@@ -45,6 +45,9 @@ value_index = Table(
 # score_facts: base, decay start, valid_until, revoked), its Suricata `rev` and name; kind and value are NULL.
 # Rows ord >= 1 are its exported values in order (index kind, value as an export writes it). A version
 # without a head row has not been indexed (stored by a path that does not fill the table): exports parse it.
+# Warninglists matched when the version was stored: a value row's `listed` names the lists holding it (one a
+# line; NULL: none), valid only while the active lists are those the head's `listed_by` names
+# (WarninglistMatcher.fingerprint; NULL: not matched), else exports match at export time.
 indicator_value = Table(
     "indicator_value",
     metadata,
@@ -58,5 +61,9 @@ indicator_value = Table(
     Column("revoked", Boolean, nullable=True),
     Column("rev", BigInteger, nullable=True),
     Column("name", Text, nullable=True),
+    Column("listed", Text, nullable=True),
+    Column("listed_by", BigInteger, nullable=True),
+    # An export of one kind of value (a blocklist, an RPZ zone) reads only that kind's rows, in seq order.
+    Index("ix_indicator_value_kind", "kind", "object_seq", "ord"),
     sqlite_with_rowid=False,
 )

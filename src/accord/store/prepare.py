@@ -162,7 +162,9 @@ def prepare_rows(
         entries = [index_entries(v) + word_entries(obj) for v, obj in zip(values, valid, strict=True)]
         if wl is not None:
             flags = [listed_values(v, wl) if v else () for v in values]
-    exports = [export_rows(obj, v) if obj["type"] == "indicator" else () for obj, v in zip(valid, values, strict=True)]
+    exports = [
+        export_rows(obj, v, wl) if obj["type"] == "indicator" else () for obj, v in zip(valid, values, strict=True)
+    ]
     out: list[Row] = []
     k = 0
     for obj, reason in zip(objs, reasons, strict=True):

@@ -100,8 +100,11 @@ def _table_path(conn: Any, p: Any, query: ExportQuery) -> dict[str, list[tuple[A
     }
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_indicator_values_give_what_the_json_gives(demo: DemoNode, seed: int):
+@pytest.mark.parametrize(("seed", "page"), [(1, source.PAGE), (2, source.PAGE), (3, 3)])
+def test_indicator_values_give_what_the_json_gives(
+    demo: DemoNode, seed: int, page: int, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(source, "PAGE", page)  # 3: pages end inside indicators of several values
     rng = random.Random(seed)
     indicators = [_indicator(rng, n) for n in range(120)]
     sightings = [_sighting(rng, rng.choice(indicators)["id"]) for _ in range(40)]
@@ -119,7 +122,11 @@ def test_indicator_values_give_what_the_json_gives(demo: DemoNode, seed: int):
             org = accounts.get_org_by_name_or_raise(conn, org_name)
             p = principal_for(conn, org_id=org.id, role="analyst")
             for now in (NOW_US, NOW_US + rng.randint(1, 200) * DAY, NOW_US - rng.randint(1, 200) * DAY):
-                for kinds, mode, min_score in ((None, "mark", None), (frozenset({"ip", "cidr"}), "omit", 40.0)):
+                for kinds, mode, min_score in (
+                    (None, "mark", None),
+                    (frozenset({"ip", "cidr"}), "omit", 40.0),  # one index kind
+                    (frozenset({"md5", "sha256", "domain"}), "mark", None),  # several, merged in seq order
+                ):
                     query = ExportQuery(
                         kinds=kinds, warninglists=mode, min_score=min_score, stix_types=("indicator",), now_us=now
                     )
@@ -145,3 +152,48 @@ def test_versions_the_table_lacks_are_read_from_their_json(demo: DemoNode):
         assert _table_path(conn, p, query) == expected
         assert backfill(conn) > 0  # what the migration runs: fills the versions without a head row
         assert _table_path(conn, p, query) == expected
+
+
+def _marked(conn: Any, p: Any) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    query = ExportQuery(kinds=frozenset({"domain"}), warninglists="mark", stix_types=("indicator",), now_us=NOW_US)
+    pages = source.indicator_pages(conn, p, query, active_matcher())
+    return {i.id: [(v.value, v.listed) for v in i.values] for page in pages for i in page if i.values}
+
+
+def test_warninglists_recorded_at_write_time_count_only_while_the_lists_are_those(demo: DemoNode):
+    listed = {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": f"indicator--{uuid.UUID(int=77, version=4)}",
+        "created": micros_to_timestamp(NOW_US - DAY),
+        "modified": micros_to_timestamp(NOW_US - DAY),
+        "pattern": "[domain-name:value = 'google.com']",
+        "pattern_type": "stix",
+        "valid_from": micros_to_timestamp(NOW_US - DAY),
+    }
+    fingerprint = active_matcher().fingerprint
+    with get_engine().begin() as conn:
+        alpha = accounts.get_org_by_name_or_raise(conn, "CERT Alpha")
+        shared = accounts.get_collection_by_alias_or_raise(conn, "shared")
+        assert ingest(conn, [listed], WriteContext(writer_org_id=alpha.id, collection_id=shared.id)).stored == 1
+        seq = conn.execute(sa.text("SELECT seq FROM stix_object WHERE id = :id"), {"id": listed["id"]}).scalar()
+        rows = conn.execute(
+            sa.text("SELECT ord, listed, listed_by FROM indicator_value WHERE object_seq = :s ORDER BY ord"), {"s": seq}
+        ).all()
+        names = tuple(active_matcher().hits("domain", "google.com"))
+        assert names  # on a default list
+        assert [tuple(r) for r in rows] == [(0, None, fingerprint), (1, "\n".join(names), None)]
+        p = principal_for(conn, org_id=alpha.id, role="analyst")
+        assert _marked(conn, p)[listed["id"]] == [("google.com", names)]
+        # what the store recorded is what an export says while the active lists are those ...
+        conn.execute(
+            sa.text("UPDATE indicator_value SET listed = 'a list\nanother' WHERE object_seq = :s AND ord = 1"),
+            {"s": seq},
+        )
+        assert _marked(conn, p)[listed["id"]] == [("google.com", ("a list", "another"))]
+        # ... and once they are others, the values are matched again at export time
+        conn.execute(
+            sa.text("UPDATE indicator_value SET listed_by = :f WHERE object_seq = :s AND ord = 0"),
+            {"s": seq, "f": fingerprint ^ 1},
+        )
+        assert _marked(conn, p)[listed["id"]] == [("google.com", names)]
