@@ -24,6 +24,12 @@ from accord.models.objects import stix_object
 from accord.stix.timestamps import timestamp_to_micros
 
 COLUMNS = ("object_seq", "ord", "kind", "value", "base", "start_us", "until_us", "revoked", "rev", "name")
+# A version's rows go in as two kinds, each with only its own columns bound (the others are the same in every row):
+HEAD_COLUMNS = ("object_seq", "base", "start_us", "until_us", "revoked", "rev", "name")  # ord 0, no kind or value
+VALUE_COLUMNS = ("object_seq", "ord", "kind", "value")  # ord >= 1, no score facts
+_HEAD_FIXED = {"ord": 0, "kind": None, "value": None}
+_VALUE_FIXED = dict.fromkeys(HEAD_COLUMNS[1:])
+_HEAD_FOLD = (3, 4)  # until_us, revoked: the same in most envelopes, then written into the statement
 NAME_CHARS = 120  # what a Suricata rule's msg shows of an indicator's name
 _REV_EPOCH = 1_577_836_800  # 2020-01-01T00:00:00Z
 _CHUNK = 500
@@ -84,30 +90,41 @@ def rule_rev(obj: dict[str, Any]) -> int:
 
 
 def export_rows(obj: dict[str, Any], values: Sequence[IndexValue] | None = None) -> tuple[tuple[Any, ...], ...]:
-    """The `indicator_value` rows of one indicator version without their first column (the seq, not known until
-    it is stored): its head, then its values; () for an object that is no indicator. The store's prepare step
-    computes them with the index rows (in helper processes for a bulk import), from the values it has already."""
+    """What `indicator_value` holds of one indicator version, without the seq (not known until it is stored):
+    its head (HEAD_COLUMNS without the seq), then its values (VALUE_COLUMNS without the seq); () for an object
+    that is no indicator. The store's prepare step computes them with the index rows (in helper processes for a
+    bulk import), from the values it has already."""
     if obj.get("type") != "indicator" or not is_indicator(obj):
         return ()
     base, start_us, until_us, revoked = score_facts(obj)
     name = obj.get("name")
-    head = (0, None, None, base, start_us, until_us, revoked, rule_rev(obj), str(name)[:NAME_CHARS] if name else None)
-    rows: list[tuple[Any, ...]] = [head]
+    rows: list[tuple[Any, ...]] = [
+        (base, start_us, until_us, revoked, rule_rev(obj), str(name)[:NAME_CHARS] if name else None)
+    ]
     for n, row in enumerate(exported_values(obj, values), 1):
-        rows.append((n, row.kind, row.value, None, None, None, None, None, None))
+        rows.append((n, row.kind, row.value))
     return tuple(rows)
 
 
 def rows_of(seq: int, obj: dict[str, Any]) -> list[tuple[Any, ...]]:
     """The `indicator_value` rows (COLUMNS order) of one stored indicator version: its head, then its values."""
-    return [(seq, *row) for row in export_rows(obj)]
+    rows = export_rows(obj)
+    if not rows:
+        return []
+    head = (seq, 0, None, None, *rows[0])
+    return [head] + [(seq, n, kind, value, None, None, None, None, None, None) for n, kind, value in rows[1:]]
 
 
-def insert(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Write rows (COLUMNS order) of versions stored in the caller's transaction; empties `rows`."""
-    for start in range(0, len(rows), 5_000):
-        insert_rows(conn, indicator_value.name, COLUMNS, rows[start : start + 5_000])
-    rows.clear()
+def insert(conn: Connection, heads: list[tuple[Any, ...]], values: list[tuple[Any, ...]]) -> None:
+    """Write the rows of versions stored in the caller's transaction, heads (HEAD_COLUMNS order) and values
+    (VALUE_COLUMNS order); empties both lists."""
+    for start in range(0, len(heads), 5_000):
+        part = heads[start : start + 5_000]
+        insert_rows(conn, indicator_value.name, HEAD_COLUMNS, part, fixed=_HEAD_FIXED, fold=_HEAD_FOLD)
+    for start in range(0, len(values), 5_000):
+        insert_rows(conn, indicator_value.name, VALUE_COLUMNS, values[start : start + 5_000], fixed=_VALUE_FIXED)
+    heads.clear()
+    values.clear()
 
 
 def fill(conn: Connection, seqs: Sequence[int]) -> None:
@@ -118,10 +135,14 @@ def fill(conn: Connection, seqs: Sequence[int]) -> None:
     for start in range(0, len(ordered), _CHUNK):
         part = ordered[start : start + _CHUNK]
         found = conn.execute(select(o.seq, o.raw).where(o.seq.in_(part), o.type == "indicator").order_by(o.seq)).all()
-        rows: list[tuple[Any, ...]] = []
+        heads: list[tuple[Any, ...]] = []
+        values: list[tuple[Any, ...]] = []
         for seq, raw in found:
-            rows += rows_of(int(seq), orjson.loads(raw))
-        insert(conn, rows)
+            rows = export_rows(orjson.loads(raw))
+            if rows:
+                heads.append((int(seq), *rows[0]))
+                values += [(int(seq), *row) for row in rows[1:]]
+        insert(conn, heads, values)
 
 
 def backfill(conn: Connection, batch: int = 5_000) -> int:
