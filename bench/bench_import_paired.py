@@ -7,7 +7,11 @@ load on a shared machine falls on all alike. CPU is that of the import process a
 (RUSAGE_CHILDREN: user + system); wall time is printed beside it but means little on a busy machine. The table
 gives each tree's median CPU and its paired ratio to the first tree (the median over rounds of the per-round ratio).
 
-Run: python bench/bench_import_paired.py [N [ROUNDS]] NAME=TREE ... (default: this tree alone, as "this")
+Each tree's modules are byte-compiled first, as an installed package's are: with PYTHONDONTWRITEBYTECODE set (as
+on CI machines) every run would otherwise compile the whole package from source again, a cost that grows with
+the size of the tree and that no installation pays. --source keeps that cost in (the trees' bytecode is removed).
+
+Run: python bench/bench_import_paired.py [--source] [N [ROUNDS]] NAME=TREE ... (default: this tree, as "this")
      e.g. python bench/bench_import_paired.py 20000 9 before=/tmp/base after=.
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 import os
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -73,13 +78,19 @@ def one_import(tree: Path, path: Path, folder: Path) -> tuple[float, float, str]
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if "=" not in a]
+    source = "--source" in sys.argv
+    args = [a for a in sys.argv[1:] if "=" not in a and not a.startswith("--")]
     n = int(args[0]) if args else 20_000
     rounds = int(args[1]) if len(args) > 1 else 9
     trees = {k: Path(v).resolve() for k, v in (a.split("=", 1) for a in sys.argv[1:] if "=" in a)}
     trees = trees or {"this": Path(__file__).resolve().parents[1]}
     for tree in trees.values():
         _check(tree)
+        if source:  # no bytecode of the tree's own modules left from an earlier run
+            for cache in list((tree / "src").rglob("__pycache__")):
+                shutil.rmtree(cache)
+        else:
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "src")], check=True)
     cpu: dict[str, list[float]] = {name: [] for name in trees}
     wall: dict[str, list[float]] = {name: [] for name in trees}
     summaries: dict[str, set[str]] = {name: set() for name in trees}
@@ -95,7 +106,8 @@ def main() -> None:
                 wall[name].append(w)
                 summaries[name].add(summary)
     first = next(iter(trees))
-    print(f"\n`accord import` of {n:,} mixed objects ({mb:.1f} MB), SQLite, {rounds} interleaved rounds")
+    how = "modules compiled from source every run" if source else "byte-compiled modules"
+    print(f"\n`accord import` of {n:,} mixed objects ({mb:.1f} MB), SQLite, {rounds} interleaved rounds, {how}")
     print(f"{'tree':10} {'cpu med s':>9} {'cpu min s':>9} {'wall med s':>10} {'cpu vs ' + first:>14}  rounds' ratios")
     for name in trees:
         ratios = [c / b for c, b in zip(cpu[name], cpu[first], strict=True)]
