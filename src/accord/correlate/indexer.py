@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import Connection
 from accord.core.db import insert_rows, is_postgres
 from accord.correlate.values import IndexValue, domain_key
 from accord.correlate.warninglists import WarninglistMatcher
+from accord.correlate.words import WORD
 
 # B-tree entries must stay small (PostgreSQL refuses index rows over ~2.7 kB): longer keys are stored as a
 # digest, and probes apply the same mapping, so long URLs still match exactly.
@@ -76,6 +78,7 @@ def listed_values(values: Iterable[IndexValue], wl: WarninglistMatcher) -> tuple
 
 
 _key = itemgetter(0)
+_WORD_COLUMNS = {"kind": WORD, "value": None, "lo": None, "hi": None, "correlating": False}
 
 
 class PendingRows:
@@ -84,15 +87,19 @@ class PendingRows:
     B-tree inserts in primary-key order touch each page once: a quarter less work than in seq order. Rows
     arrive in seq order, so each bucket sorted by key alone (a stable sort) is in (key, seq) order, and
     comparing one string is four times faster than comparing (kind, key, seq) tuples. Bucketing as batches
-    are stored leaves only the sorts for the end. A bucket's rows leave out the kind (the bucket's).
+    are stored leaves only the sorts for the end. A bucket's rows leave out the kind (the bucket's). Search
+    words (kind WORD) wait as (word, seq) only: their other columns are the same in every row.
     """
 
-    __slots__ = ("by_kind", "exports", "versions")
+    __slots__ = ("by_kind", "export_heads", "export_values", "versions", "words")
 
     def __init__(self) -> None:
         self.by_kind: dict[str, list[tuple[Any, ...]]] = {}  # kind -> (key, seq, value, lo, hi, correlating)
+        self.words: list[tuple[str, int]] = []  # (word, seq): rows of kind WORD
         self.versions = 0
-        self.exports: list[tuple[Any, ...]] = []  # indicator_value rows of the same versions (indicator_values)
+        # indicator_value rows of the same versions (accord.correlate.indicator_values): heads, values
+        self.export_heads: list[tuple[Any, ...]] = []
+        self.export_values: list[tuple[Any, ...]] = []
 
     def add(self, seq: int, entries: Iterable[IndexEntry]) -> None:
         """Queue the rows of one newly stored version (versions come in seq order)."""
@@ -104,6 +111,10 @@ class PendingRows:
             bucket.append((key, 0 if kind == CIDR_MARK else seq, stored, lo, hi, correlating))
         self.versions += 1
 
+    def add_words(self, seq: int, words: Iterable[str]) -> None:
+        """Queue the search words (accord.correlate.words) of a version queued with add()."""
+        self.words += zip(words, repeat(seq))
+
 
 def index_rows(conn: Connection, pending: PendingRows) -> None:
     """Insert the queued rows (of versions stored in this transaction) in primary-key order; empties `pending`.
@@ -113,6 +124,18 @@ def index_rows(conn: Connection, pending: PendingRows) -> None:
     an import's index inserts faster on SQLite (bench/bench_import.py).
     """
     pg = is_postgres(conn)
+    words = pending.words
+    given = pending.by_kind.pop(WORD, None)  # words queued as entries (add) join the others
+    if given:
+        words += [(key, seq) for key, seq, *_ in given]
+    if given:
+        words.sort()  # (word, seq) order, which _unique needs
+        words = _unique(words)
+    else:
+        words.sort(key=_key)  # add_words queues versions in seq order: a stable sort by word is enough
+    if words:
+        # Nothing bound but the word and the seq (add_words queues each word of a version once).
+        insert_rows(conn, "value_index", ("key", "object_seq"), words, fixed=_WORD_COLUMNS, ignore_conflicts=not pg)
     for kind in sorted(pending.by_kind):
         bucket = pending.by_kind[kind]
         bucket.sort(key=_key)
@@ -128,6 +151,7 @@ def index_rows(conn: Connection, pending: PendingRows) -> None:
     # Emptied here, while the caller still pauses the cyclic collector (accord.core.perf.gc_paused): rows left
     # alive when it resumes are all in its youngest generation, and its first pass walks every one of them.
     pending.by_kind.clear()
+    pending.words = []
     pending.versions = 0
 
 

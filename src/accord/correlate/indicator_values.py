@@ -33,6 +33,12 @@ COLUMNS = (
 # and a backfill has no matcher to fill them with.
 FILLED = COLUMNS[:10]
 LIST_SEPARATOR = "\n"  # between the names of the lists holding a value (`listed`)
+# A version's rows go in as two kinds, each with only its own columns bound (the others are the same in every row):
+HEAD_COLUMNS = ("object_seq", "base", "start_us", "until_us", "revoked", "rev", "name", "listed_by")  # ord 0
+VALUE_COLUMNS = ("object_seq", "ord", "kind", "value", "listed")  # ord >= 1, no score facts
+_HEAD_FIXED = {"ord": 0, "kind": None, "value": None, "listed": None}
+_VALUE_FIXED = dict.fromkeys(HEAD_COLUMNS[1:])
+_HEAD_FOLD = (3, 4)  # until_us, revoked: the same in most envelopes, then written into the statement
 NAME_CHARS = 120  # what a Suricata rule's msg shows of an indicator's name
 _REV_EPOCH = 1_577_836_800  # 2020-01-01T00:00:00Z
 _CHUNK = 500
@@ -95,33 +101,51 @@ def rule_rev(obj: dict[str, Any]) -> int:
 def export_rows(
     obj: dict[str, Any], values: Sequence[IndexValue] | None = None, wl: WarninglistMatcher | None = None
 ) -> tuple[tuple[Any, ...], ...]:
-    """The `indicator_value` rows of one indicator version without their first column (the seq, not known until
-    it is stored): its head, then its values; () for an object that is no indicator. The store's prepare step
-    computes them with the index rows (in helper processes for a bulk import), from the values it has already;
-    with `wl`, each value's warninglists too."""
+    """What `indicator_value` holds of one indicator version, without the seq (not known until it is stored):
+    its head (HEAD_COLUMNS without the seq), then its values (VALUE_COLUMNS without the seq); () for an object
+    that is no indicator. The store's prepare step computes them with the index rows (in helper processes for a
+    bulk import), from the values it has already; with `wl`, each value's warninglists too."""
     if obj.get("type") != "indicator" or not is_indicator(obj):
         return ()
     base, start_us, until_us, revoked = score_facts(obj)
     name = obj.get("name")
-    named = str(name)[:NAME_CHARS] if name else None
     by = None if wl is None else wl.fingerprint
-    rows: list[tuple[Any, ...]] = [(0, None, None, base, start_us, until_us, revoked, rule_rev(obj), named, None, by)]
-    for n, row in enumerate(exported_values(obj, values), 1):
-        listed = LIST_SEPARATOR.join(wl.hits(row.kind, row.value, url_host=False)) or None if wl is not None else None
-        rows.append((n, row.kind, row.value, None, None, None, None, None, None, listed, None))
+    rows: list[tuple[Any, ...]] = [
+        (base, start_us, until_us, revoked, rule_rev(obj), str(name)[:NAME_CHARS] if name else None, by)
+    ]
+    if wl is None:
+        rows += [(n, row.kind, row.value, None) for n, row in enumerate(exported_values(obj, values), 1)]
+    else:
+        hits = wl.hits
+        for n, row in enumerate(exported_values(obj, values), 1):
+            rows.append(
+                (n, row.kind, row.value, LIST_SEPARATOR.join(hits(row.kind, row.value, url_host=False)) or None)
+            )
     return tuple(rows)
 
 
 def rows_of(seq: int, obj: dict[str, Any], wl: WarninglistMatcher | None = None) -> list[tuple[Any, ...]]:
     """The `indicator_value` rows (COLUMNS order) of one stored indicator version: its head, then its values."""
-    return [(seq, *row) for row in export_rows(obj, wl=wl)]
+    rows = export_rows(obj, wl=wl)
+    if not rows:
+        return []
+    base, start_us, until_us, revoked, rev, name, by = rows[0]
+    head = (seq, 0, None, None, base, start_us, until_us, revoked, rev, name, None, by)
+    return [head] + [
+        (seq, n, kind, value, None, None, None, None, None, None, listed, None) for n, kind, value, listed in rows[1:]
+    ]
 
 
-def insert(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Write rows (COLUMNS order) of versions stored in the caller's transaction; empties `rows`."""
-    for start in range(0, len(rows), 5_000):
-        insert_rows(conn, indicator_value.name, COLUMNS, rows[start : start + 5_000])
-    rows.clear()
+def insert(conn: Connection, heads: list[tuple[Any, ...]], values: list[tuple[Any, ...]]) -> None:
+    """Write the rows of versions stored in the caller's transaction, heads (HEAD_COLUMNS order) and values
+    (VALUE_COLUMNS order); empties both lists."""
+    for start in range(0, len(heads), 5_000):
+        part = heads[start : start + 5_000]
+        insert_rows(conn, indicator_value.name, HEAD_COLUMNS, part, fixed=_HEAD_FIXED, fold=_HEAD_FOLD)
+    for start in range(0, len(values), 5_000):
+        insert_rows(conn, indicator_value.name, VALUE_COLUMNS, values[start : start + 5_000], fixed=_VALUE_FIXED)
+    heads.clear()
+    values.clear()
 
 
 def fill(conn: Connection, seqs: Sequence[int]) -> None:

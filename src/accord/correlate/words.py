@@ -8,29 +8,27 @@ SQLite and PostgreSQL. Matching is by whole word, case-insensitive; a query word
 from __future__ import annotations
 
 import re
-from typing import Any
+from itertools import islice
+from typing import TYPE_CHECKING, Any
 
-from accord.correlate.indexer import IndexEntry
+if TYPE_CHECKING:
+    from accord.correlate.indexer import IndexEntry
 
 WORD = "text:word"
-TEXT_KEYS = ("name", "description")
-# Words are runs of letters and digits (any script); shorter than 2 characters, they say nothing.
-_WORD = re.compile(r"\w{2,}", re.UNICODE)
 MAX_WORD = 64  # longer runs (hashes, base64) are cut: no word is too long for an index entry
 MAX_WORDS = 256  # an object's distinct words kept (a long description's first ones)
+# Words are runs of letters and digits (any script); shorter than 2 characters, they say nothing. The group is
+# a run's first MAX_WORD characters: the rest of the run is matched, and left out.
+_WORD = re.compile(rf"(\w{{2,{MAX_WORD}}})\w*", re.UNICODE)
 
 
 def words_of(obj: dict[str, Any]) -> tuple[str, ...]:
     """The distinct search words of an object's name and description, in order of appearance."""
-    seen: dict[str, None] = {}
-    for key in TEXT_KEYS:
-        text = obj.get(key)
-        if isinstance(text, str):
-            for match in _WORD.finditer(text.casefold()):
-                seen[match.group()[:MAX_WORD]] = None
-                if len(seen) >= MAX_WORDS:
-                    return tuple(seen)
-    return tuple(seen)
+    name, description = obj.get("name"), obj.get("description")
+    found = _WORD.findall(name.casefold()) if isinstance(name, str) else []
+    if isinstance(description, str):
+        found += _WORD.findall(description.casefold())
+    return tuple(islice(dict.fromkeys(found), MAX_WORDS)) if found else ()
 
 
 def word_entries(obj: dict[str, Any]) -> tuple[IndexEntry, ...]:

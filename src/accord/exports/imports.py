@@ -22,6 +22,9 @@ from accord.feeds.values import item_object
 from accord.stix.markings import Tlp
 from accord.stix.timestamps import micros_to_timestamp
 
+_EVENT_KEY = b'"Event"'
+_ESCAPE = b"\\u"
+
 
 def misp_events(doc: Any) -> list[Any] | None:
     """The MISP event documents of a parsed JSON file ({"Event"}, {"response": [...]}, a list), or None."""
@@ -53,8 +56,16 @@ def sniff_misp(path: Path) -> list[Any] | None:
     if not path.name.endswith(".json"):
         return None
     try:
-        doc = orjson.loads(path.read_bytes())
-    except (orjson.JSONDecodeError, OSError):
+        data = path.read_bytes()
+    except OSError:
+        return None
+    # Every MISP layout has an "Event" key, which JSON text spells as is or with \u escapes: text with neither
+    # is something else, and a STIX bundle (most imports) is not parsed here before the store reads it.
+    if _EVENT_KEY not in data and _ESCAPE not in data:
+        return None
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
         return None
     return misp_events(doc)
 

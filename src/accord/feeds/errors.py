@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accord.remote.http import RemoteError
+from accord.remote.errors import RemoteError
 
 
 class FeedError(RemoteError):

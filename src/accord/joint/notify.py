@@ -12,7 +12,6 @@ from sqlalchemy import Connection, func, insert, select, update
 from accord.accounts import service as accounts
 from accord.core.clock import now_us
 from accord.core.errors import BadRequest
-from accord.joint import webhooks
 from accord.joint.objects import timestamp
 from accord.models.joint import joint_notification
 from accord.models.objects import stix_object
@@ -45,6 +44,10 @@ def notify_users(conn: Connection, user_ids: list[int], *, seq: int, kind: str, 
         for u in dict.fromkeys(user_ids)
     ]
     if rows:
+        # Here, not at the top: webhooks (and the key store that decrypts their secrets) load only once something
+        # is notified, not in every command that stores intelligence (notify is imported by the after-store hooks).
+        from accord.joint import webhooks
+
         conn.execute(insert(joint_notification), rows)
         webhooks.enqueue(conn, list(dict.fromkeys(user_ids)), [str(r["public_id"]) for r in rows])
     return len(rows)

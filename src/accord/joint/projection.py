@@ -85,7 +85,8 @@ def _actor(conn: Connection, owner_org_id: int, body: dict[str, Any]) -> str:
 def project_stored(conn: Connection, seqs: Sequence[int]) -> None:
     """Fill the derived joint tables from the joint-work versions among these newly stored ones, and record the
     values of new versions of objects linked to cases (the correlation summary reads them)."""
-    repo.add_case_values(conn, repo.linked_versions(conn, seqs))
+    if repo.any_links(conn):  # else no new version can be one of a linked object
+        repo.add_case_values(conn, repo.linked_versions(conn, seqs))
     if _LOCAL.get():
         return
     found = repo.versions_of_types(conn, seqs, PROJECTED_TYPES)

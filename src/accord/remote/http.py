@@ -23,8 +23,8 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
-from accord.core.errors import AccordError
 from accord.core.limits import declared_too_large
+from accord.remote.errors import RemoteError as RemoteError  # noqa: PLC0414 - re-exported: callers name it here
 
 USER_AGENT = "accord/0.1"
 MAX_REDIRECTS = 5
@@ -32,16 +32,6 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 DEFAULT_DEADLINE = 600.0  # seconds for one request: its redirects, its answer and its whole body
 ERROR_BODY_BYTES = 65_536  # what is kept of an error answer's body (for its message)
 _CREDENTIAL_HEADERS = ("authorization", "cookie")
-
-
-class RemoteError(AccordError):
-    """Another server could not be used: refused, unreachable, too slow, too big or answering garbage."""
-
-    status = 502
-
-    def __init__(self, message: str, status: int | None = None, *, http_status: int | None = None) -> None:
-        super().__init__(message, status)
-        self.http_status = http_status  # the remote's HTTP status when it answered one (callers back off on 429/5xx)
 
 
 class ResponseTooLarge(RemoteError):

@@ -15,6 +15,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _ONE_US = timedelta(microseconds=1)
 _NORMALIZED: dict[str, str] = {}
+_MICROS: dict[str, int] = {}
 _NORMALIZED_SIZE = 4096
 
 
@@ -83,10 +84,20 @@ def normalize_timestamp(value: str) -> str:
 
 def timestamp_to_micros(value: str) -> int:
     """Microseconds since the Unix epoch (UTC) of a STIX timestamp; raise ValueError if invalid."""
+    # An indicator's created, modified and valid_from are usually one string, read by validation, scoring and
+    # exports alike: remember recent answers, as normalize_timestamp does.
+    try:
+        return _MICROS[value]
+    except (KeyError, TypeError):
+        pass
     if not isinstance(value, str) or _TS_RE.match(value) is None or not _valid_time(value):
         raise ValueError(f"{value!r} is not a valid STIX timestamp")
     # Once the strict form is checked, the C parser reads it (digits past microseconds are truncated).
-    return (datetime.fromisoformat(value) - _EPOCH) // _ONE_US
+    result = (datetime.fromisoformat(value) - _EPOCH) // _ONE_US
+    if len(_MICROS) >= _NORMALIZED_SIZE:
+        _MICROS.clear()
+    _MICROS[value] = result
+    return result
 
 
 def micros_to_timestamp(us: int) -> str:

@@ -18,7 +18,7 @@ from accord.correlate.indexer import Flag, IndexEntry, index_entries, listed_val
 from accord.correlate.indicator_values import export_rows
 from accord.correlate.values import values_of
 from accord.correlate.warninglists import WarninglistMatcher
-from accord.correlate.words import word_entries
+from accord.correlate.words import words_of
 from accord.stix.ids import id_key
 from accord.stix.markings import tlp_of
 from accord.stix.timestamps import normalize_timestamp
@@ -59,6 +59,7 @@ class Prepared(NamedTuple):
     values: tuple[IndexEntry, ...] = ()  # value-index rows (accord.correlate), computed here to run in workers
     listed: tuple[Flag, ...] = ()  # its values on active warninglists (flagged in ingest reports)
     exports: tuple[tuple[Any, ...], ...] = ()  # an indicator's rows for exports (accord.correlate.indicator_values)
+    words: tuple[str, ...] = ()  # its search words (accord.correlate.words): value-index rows of kind WORD
 
 
 class Refused(NamedTuple):
@@ -153,13 +154,16 @@ def prepare_rows(
     valid = [obj for obj, reason in zip(objs, reasons, strict=True) if reason is None]
     raws = [orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) for obj in valid]
     entries: list[tuple[IndexEntry, ...]] = [()] * len(valid)
+    words: list[tuple[str, ...]] = [()] * len(valid)
     flags: list[tuple[Flag, ...]] = [()] * len(valid)
     values: list[Any] = [None] * len(valid)
     if index:
         pairs = zip(valid, raws, strict=True)
         values = [values_of(obj) if len(raw) <= max_bytes else () for obj, raw in pairs]
-        # Name and description words go into the same index: search finds them as lookups find values.
-        entries = [index_entries(v) + word_entries(obj) for v, obj in zip(values, valid, strict=True)]
+        entries = [index_entries(v) for v in values]
+        # Name and description words go into the same index (search finds them as lookups find values), as
+        # bare words here: the writer adds the columns every word row shares.
+        words = [words_of(obj) if len(raw) <= max_bytes else () for obj, raw in zip(valid, raws, strict=True)]
         if wl is not None:
             flags = [listed_values(v, wl) if v else () for v in values]
     exports = [
@@ -196,6 +200,7 @@ def prepare_rows(
                     entries[k],
                     flags[k],
                     exports[k],
+                    words[k],
                 )
             )
         k += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
@@ -26,6 +27,9 @@ from accord.store.prepare import Prepared, Refused, prepare_all
 INDEX_FLUSH = 20_000
 
 MAX_REASONS = 20
+# What the dashboard's per-day counts (accord.store.daily) need of a version row: seq, type, owner, peer_id, tlp
+# (by VERSION_COLUMNS position).
+_DAILY_FACTS = itemgetter(0, 3, 9, 11, 10)
 _T = TypeVar("_T")
 
 
@@ -159,9 +163,9 @@ def ingest_batches(
                 report.merge(_ingest_batch(conn, given[start : start + size], ctx, orgs, pending))
             if pending.versions >= INDEX_FLUSH:
                 index_rows(conn, pending)
-                indicator_values.insert(conn, pending.exports)
+                indicator_values.insert(conn, pending.export_heads, pending.export_values)
         index_rows(conn, pending)
-        indicator_values.insert(conn, pending.exports)
+        indicator_values.insert(conn, pending.export_heads, pending.export_values)
         if report.stored:
             repo.ensure_statistics(conn)
             hooks.run(conn, report.stored_seqs)
@@ -287,11 +291,14 @@ def _write(
     tick = repo.allocate_ticks(conn, count)
     peer_id = ctx.peer_id
     rows: list[tuple[Any, ...]] = []
-    append, add, exports = rows.append, pending.add, pending.exports
+    append, add, add_words = rows.append, pending.add, pending.add_words
+    heads, exported_values = pending.export_heads, pending.export_values
     touched: dict[int, CopyState] = {}  # the copies written to, by id() of their state
     for seq, (item, owner, st) in enumerate(accepted, tick):
         # Unpacked once (13 attribute lookups of a named tuple cost more than building the row).
-        oid, otype, version, created, spec_version, revoked, tlp, _, raw, body_hash, key, values, _, exported = item
+        oid, otype, version, created, spec_version, revoked, tlp, _, raw, body_hash, key, values, _, exported, words = (
+            item
+        )
         versions = st.versions
         # The newest version of each touched copy decides is_latest (a new object has one version).
         latest = len(versions) == 1 or version == max(versions)
@@ -315,10 +322,13 @@ def _write(
                 oid not in shared,
             )
         )
-        if values:
+        if values or words:
             add(seq, values)
+            if words:
+                add_words(seq, words)
         if exported:
-            exports += [(seq, *row) for row in exported]
+            heads.append((seq, *exported[0]))
+            exported_values += [(seq, *row) for row in exported[1:]]
     tick += len(rows)
     stale = [
         st.latest_seq for st in touched.values() if st.latest_seq is not None and st.latest_version != max(st.versions)
@@ -328,8 +338,7 @@ def _write(
     seqs = range(tick - len(rows), tick)
     report.stored_seqs.extend(seqs)
     added = list(seqs)
-    # the dashboard's per-day counts (accord.store.daily): type, owner, tlp, peer_id by VERSION_COLUMNS position
-    daily.count_new(conn, [(r[0], r[3], r[9], r[11], r[10]) for r in rows], ctx.collection_id, ctx.writer_org_id)
+    daily.count_new(conn, list(map(_DAILY_FACTS, rows)), ctx.collection_id, ctx.writer_org_id)
     if ctx.collection_id is not None:
         cid, writer = ctx.collection_id, ctx.writer_org_id
         repo.insert_stored_memberships(conn, cid, seqs, writer, offset=len(rows))
