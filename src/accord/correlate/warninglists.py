@@ -21,8 +21,6 @@ import importlib.util
 import pickle
 import re
 import socket
-import zlib
-from array import array
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -36,7 +34,7 @@ import orjson
 
 from accord.core.cache import Sections, cache_path, load_or_build_sections
 from accord.core.settings import get_settings
-from accord.correlate import observables
+from accord.correlate import observables, packed
 from accord.correlate.observables import ip_range_bounds, normalize_domain, url_host, url_rows
 
 __all__ = [
@@ -184,8 +182,8 @@ class WarninglistMatcher:
     def __init__(self, enabled: Iterable[str] | None = None) -> None:
         chosen = _choose(enabled)
         self._names = tuple(data["name"] for data in chosen)
-        self._exact: dict[str, _Table] = defaultdict(dict)
-        self._suffix: _Table | None = {}
+        self._exact: dict[str, packed.Table] = defaultdict(dict)
+        self._suffix: packed.Table | None = {}
         self._regex: dict[str, list[tuple[re.Pattern[str], str]]] = defaultdict(list)
         substrings: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
         intervals: dict[str, list[tuple[int, int, str]]] = {"4": [], "6": []}
@@ -270,11 +268,11 @@ class WarninglistMatcher:
         lookups need (a small report: a URL and its host, never the hash lists)."""
         self._load_all()
         meta = {"names": self._names, "regex": dict(self._regex), "substr_breaks": self._substr_breaks}
-        sections = {"meta": _dumps(meta)}
-        sections |= {f"exact:{kind}": _pack_table(_as_dict(table)) for kind, table in self._exact.items()}
-        sections["suffix"] = _pack_table(_as_dict(self._suffix_table()))
-        sections["ranges"] = _dumps(self._range_tables())
-        sections |= {f"substr:{kind}": _dumps(automaton) for kind, automaton in self._substr.items()}
+        sections = {"meta": packed.dumps(meta)}
+        sections |= {f"exact:{kind}": packed.pack_table(packed.as_dict(table)) for kind, table in self._exact.items()}
+        sections["suffix"] = packed.pack_table(packed.as_dict(self._suffix_table()))
+        sections["ranges"] = packed.dumps(self._range_tables())
+        sections |= {f"substr:{kind}": packed.dumps(automaton) for kind, automaton in self._substr.items()}
         return sections
 
     @classmethod
@@ -311,15 +309,15 @@ class WarninglistMatcher:
 
     # Threads racing in the loaders below each read the table and store equal copies: no lock is needed.
 
-    def _exact_table(self, kind: str) -> _Table | None:
+    def _exact_table(self, kind: str) -> packed.Table | None:
         table = self._exact.get(kind)
         if table is None and kind in self._stored_exact:
-            table = self._exact[kind] = _PackedTable(self._stored(f"exact:{kind}"))
+            table = self._exact[kind] = packed.PackedTable(self._stored(f"exact:{kind}"))
         return table
 
-    def _suffix_table(self) -> _Table:
+    def _suffix_table(self) -> packed.Table:
         if self._suffix is None:
-            self._suffix = _PackedTable(self._stored("suffix"))
+            self._suffix = packed.PackedTable(self._stored("suffix"))
         return self._suffix
 
     def _range_tables(self) -> dict[str, _Ranges]:
@@ -394,7 +392,7 @@ class WarninglistMatcher:
         sources: list[Mapping[int, Sequence[str]]] = []
         exact = self._exact_table(kind)
         if exact is not None:
-            get = _getter(exact, len(values))
+            get = packed.getter(exact, len(values))
             sources.append({i: names for i, value in enumerate(values) if (names := get(value)) is not None})
         if kind == "ip":
             sources.append(self._ip_hits_many(values))
@@ -437,7 +435,7 @@ class WarninglistMatcher:
         return found
 
     def _suffix_hits_many(self, values: Sequence[str]) -> dict[int, Sequence[str]]:
-        get = _getter(self._suffix_table(), len(values))
+        get = packed.getter(self._suffix_table(), len(values))
         found: dict[int, Sequence[str]] = {}
         for i, value in enumerate(values):
             names: list[str] = []
@@ -521,7 +519,9 @@ def _substring_hits(automaton: Any, values: Sequence[str], *, joinable: bool) ->
 def _sources() -> list[bytes]:
     """What a matcher's answers depend on besides its lists' names: the lists' package and this code."""
     parts = [importlib.metadata.version("pymispwarninglists").encode()]
-    return parts + [Path(module).read_bytes() for module in (__file__, observables.__file__)]  # normalisation
+    return parts + [
+        Path(module).read_bytes() for module in (__file__, observables.__file__, packed.__file__)
+    ]  # normalisation
 
 
 def _fingerprint(names: tuple[str, ...]) -> int:
@@ -529,109 +529,6 @@ def _fingerprint(names: tuple[str, ...]) -> int:
     store records it beside the matches it keeps: accord.correlate.indicator_values)."""
     digest = hashlib.blake2b(b"\x00".join([orjson.dumps(sorted(names)), *_sources()]), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1
-
-
-def _dumps(table: object) -> bytes:
-    return pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-_PROBES = 256  # look-ups a packed table answers from its bytes before it is unpacked into a dict
-
-
-def _pack_table(table: dict[str, tuple[str, ...]]) -> bytes:
-    """A value -> list names table as its distinct name tuples, each value's tuple number, and the values in hash
-    buckets (one byte string, the buckets' offsets and first value numbers), for _PackedTable."""
-    numbers = {names: number for number, names in enumerate(dict.fromkeys(table.values()))}
-    keys = [key.encode("utf-8", "surrogatepass") for key in table]
-    if any(b"\n" in key for key in keys):  # cannot be split on line breaks: a plain list, unpacked on first use
-        plain = array("I", map(numbers.__getitem__, table.values()))
-        return _dumps(("plain", list(numbers), plain.tobytes(), list(table)))
-    buckets: list[list[int]] = [[] for _ in range(max(1, len(keys) // 8))]
-    for i, key in enumerate(keys):
-        buckets[zlib.crc32(key) % len(buckets)].append(i)
-    order = [i for bucket in buckets for i in bucket]
-    offsets = list(accumulate((sum(len(keys[i]) + 1 for i in bucket) for bucket in buckets), initial=0))
-    firsts = list(accumulate((len(bucket) for bucket in buckets[:-1]), initial=0))
-    names = list(table.values())
-    return _dumps(
-        (
-            "buckets",
-            list(numbers),
-            array("I", (numbers[names[i]] for i in order)).tobytes(),
-            b"".join(keys[i] + b"\n" for i in order),
-            array("I", offsets).tobytes(),
-            array("I", firsts).tobytes(),
-        )
-    )
-
-
-class _PackedTable:
-    """A value -> list names table as read from var/cache. Its first look-ups each split one hash bucket of its
-    bytes, so a small report's process never builds the whole dict; from _PROBES look-ups on (or when a batch
-    asks for more) it answers from the dict, built once (bench_extract_startup.py)."""
-
-    def __init__(self, blob: bytes | None) -> None:
-        # from _pack_table, in the node's own var/ folder
-        state = pickle.loads(blob) if blob else ("plain", [], b"", [])  # noqa: S301
-        self._distinct: list[tuple[str, ...]] = state[1]
-        self._numbers: array[int] = array("I", state[2])
-        self._plain: list[str] | None = state[3] if state[0] == "plain" else None
-        if self._plain is None:
-            self._keys: bytes = state[3]
-            self._offsets: array[int] = array("I", state[4])
-            self._firsts: array[int] = array("I", state[5])
-        self._probes = 0
-        self._dict: dict[str, tuple[str, ...]] | None = None
-
-    def get(self, key: str) -> tuple[str, ...] | None:
-        """The names of the lists that hold key; None when none does."""
-        if self._dict is not None:
-            return self._dict.get(key)
-        self._probes += 1
-        if self._plain is not None or self._probes > _PROBES:
-            return self.unpacked().get(key)
-        return self.probe(key)
-
-    def __len__(self) -> int:
-        return len(self._numbers)
-
-    def probe(self, key: str) -> tuple[str, ...] | None:
-        """get(key) from the bytes, never from the dict."""
-        if self._plain is not None:
-            return self.unpacked().get(key)
-        raw = key.encode("utf-8", "surrogatepass")
-        bucket = zlib.crc32(raw) % len(self._firsts)
-        chunk = self._keys[self._offsets[bucket] : self._offsets[bucket + 1]].split(b"\n")[:-1]
-        try:
-            at = chunk.index(raw)
-        except ValueError:
-            return None
-        return self._distinct[self._numbers[self._firsts[bucket] + at]]
-
-    def unpacked(self) -> dict[str, tuple[str, ...]]:
-        """The table as a dict (built on the first call; threads racing here build equal copies)."""
-        if self._dict is None:
-            keys = self._plain
-            if keys is None:
-                keys = self._keys.decode("utf-8", "surrogatepass").split("\n")
-                keys.pop()  # after the last line break
-            self._dict = dict(zip(keys, map(self._distinct.__getitem__, self._numbers), strict=True))
-        return self._dict
-
-
-_Table = dict[str, tuple[str, ...]] | _PackedTable
-
-
-def _as_dict(table: _Table) -> dict[str, tuple[str, ...]]:
-    return table if isinstance(table, dict) else table.unpacked()
-
-
-def _getter(table: _Table, lookups: int) -> Callable[[str], tuple[str, ...] | None]:
-    """table's get for a batch of look-ups: a packed table probes its bytes for a batch much smaller than itself
-    (a report's few thousand hashes against a hash list), and is unpacked into a dict for a larger one."""
-    if isinstance(table, dict):
-        return table.get
-    return table.probe if lookups <= _PROBES or lookups * 8 < len(table) else table.unpacked().get
 
 
 def _cache_file(enabled: tuple[str, ...] | None) -> Path:

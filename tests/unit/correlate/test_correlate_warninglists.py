@@ -10,13 +10,11 @@ import pytest
 from accord.core import settings as core_settings
 from accord.core.cache import Sections
 from accord.correlate.indexer import display_value, index_entries, listed_values
+from accord.correlate.packed import PROBES, PackedTable, pack_table
 from accord.correlate.values import normalize, values_of
 from accord.correlate.warninglists import (
-    _PROBES,
     DEFAULT_EXCLUDED,
     WarninglistMatcher,
-    _pack_table,
-    _PackedTable,
     bundled_slugs,
     get_matcher,
     load_list,
@@ -274,12 +272,12 @@ def test_substrings_are_searched_one_by_one_when_a_value_holds_a_line_break(matc
 def test_a_packed_table_answers_as_its_dict_before_and_after_it_is_unpacked(odd_key: str) -> None:
     table = {f"host{i}.example": (f"list {i % 7}",) for i in range(3000)}
     table[odd_key] = ("odd list", "other list")
-    packed = _PackedTable(_pack_table(table))
+    packed = PackedTable(pack_table(table))
     absent = ["", "host3000.example", "host1.exampl", "ost1.example", "\n", "host1.example\nhost2.example"]
     probes = [*absent, odd_key, *table, *absent]  # more look-ups than a packed table answers from its bytes
-    assert len(probes) > 2 * _PROBES
+    assert len(probes) > 2 * PROBES
     expected = [table.get(key) for key in probes]
-    assert [_PackedTable(_pack_table(table)).probe(key) for key in probes] == expected  # a batch probes only
+    assert [PackedTable(pack_table(table)).probe(key) for key in probes] == expected  # a batch probes only
     assert [packed.get(key) for key in probes] == expected
     assert packed.unpacked() == table
-    assert _PackedTable(_pack_table({})).get("x") is None
+    assert PackedTable(pack_table({})).get("x") is None
