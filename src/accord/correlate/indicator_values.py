@@ -99,12 +99,16 @@ def rule_rev(obj: dict[str, Any]) -> int:
 
 
 def export_rows(
-    obj: dict[str, Any], values: Sequence[IndexValue] | None = None, wl: WarninglistMatcher | None = None
+    obj: dict[str, Any],
+    values: Sequence[IndexValue] | None = None,
+    wl: WarninglistMatcher | None = None,
+    flags: Sequence[tuple[str, str, tuple[str, ...]]] | None = None,
 ) -> tuple[tuple[Any, ...], ...]:
     """What `indicator_value` holds of one indicator version, without the seq (not known until it is stored):
     its head (HEAD_COLUMNS without the seq), then its values (VALUE_COLUMNS without the seq); () for an object
     that is no indicator. The store's prepare step computes them with the index rows (in helper processes for a
-    bulk import), from the values it has already; with `wl`, each value's warninglists too."""
+    bulk import), from the values it has already; with `wl`, each value's warninglists too, taken from `flags`
+    when prepare has them already (accord.correlate.indexer.listed_values: the same look-ups)."""
     if obj.get("type") != "indicator" or not is_indicator(obj):
         return ()
     base, start_us, until_us, revoked = score_facts(obj)
@@ -115,6 +119,10 @@ def export_rows(
     ]
     if wl is None:
         rows += [(n, row.kind, row.value, None) for n, row in enumerate(exported_values(obj, values), 1)]
+    elif flags is not None:
+        known = {(kind, value): names for kind, value, names in flags}
+        for n, row in enumerate(exported_values(obj, values), 1):
+            rows.append((n, row.kind, row.value, LIST_SEPARATOR.join(known.get((row.kind, row.value), ())) or None))
     else:
         hits = wl.hits
         for n, row in enumerate(exported_values(obj, values), 1):

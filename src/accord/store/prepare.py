@@ -167,7 +167,8 @@ def prepare_rows(
         if wl is not None:
             flags = [listed_values(v, wl) if v else () for v in values]
     exports = [
-        export_rows(obj, v, wl) if obj["type"] == "indicator" else () for obj, v in zip(valid, values, strict=True)
+        export_rows(obj, v, wl, f if wl is not None and index else None) if obj["type"] == "indicator" else ()
+        for obj, v, f in zip(valid, values, flags, strict=True)
     ]
     out: list[Row] = []
     k = 0
