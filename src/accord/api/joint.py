@@ -114,12 +114,10 @@ def _page(
     key: str,
 ) -> dict[str, Any]:
     """One keyset page of `fetch(position, limit + 1)`; `next` is an opaque cursor bound to caller and query."""
-    bound = cursors.binding(principal, scope, query)
-    position = None if cursor is None else cursors.read_cursor(cursor, bound, param="after")
-    items = fetch(position, limit + 1)
-    page: dict[str, Any] = {key: [{k: v for k, v in i.items() if k != "_key"} for i in items[:limit]]}
-    if len(items) > limit:
-        page["next"] = cursors.make_cursor(items[limit - 1]["_key"], bound)
+    items, following = cursors.keyset_page(principal, scope, query, cursor, limit, fetch)
+    page: dict[str, Any] = {key: [{k: v for k, v in i.items() if k != "_key"} for i in items]}
+    if following is not None:
+        page["next"] = following
     return page
 
 

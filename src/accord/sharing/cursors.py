@@ -18,6 +18,8 @@ import secrets
 import struct
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -107,3 +109,21 @@ def read_cursor(cursor: str, bound: bytes, *, param: str = "next") -> int:
         raise BadRequest(f"{param} has expired; start again without it")
     (position,) = _POSITION.unpack(_xor(masked, _mask(head)))
     return int(position)
+
+
+def keyset_page(
+    principal: Principal,
+    scope: str,
+    query: object,
+    cursor: str | None,
+    limit: int,
+    fetch: Callable[[int | None, int], list[dict[str, Any]]],
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of `fetch(position, limit + 1)` (items carry their position as "_key") and the opaque cursor of
+    the next page, bound to the caller and the query; None when this is the last page. The REST API and the
+    console page the same way."""
+    bound = binding(principal, scope, query)
+    position = None if cursor is None else read_cursor(cursor, bound, param="after")
+    items = fetch(position, limit + 1)
+    following = make_cursor(items[limit - 1]["_key"], bound) if len(items) > limit else None
+    return items[:limit], following

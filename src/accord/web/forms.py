@@ -1,11 +1,10 @@
-"""What the console's list pages and form actions share: list fields typed into a form, a keyset page with its
-opaque cursor, and a form write (CSRF check, write access, one transaction, post/redirect/get)."""
+"""What the console's form actions share: list fields typed into a form, and a form write (CSRF check, write
+access, one transaction, post/redirect/get). List pages page with accord.sharing.cursors.keyset_page."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,7 +13,6 @@ from starlette.concurrency import run_in_threadpool
 
 from accord.core.db import get_engine, transaction
 from accord.core.errors import Forbidden
-from accord.sharing import cursors
 from accord.sharing.policy import Principal
 from accord.web.session import check_csrf
 
@@ -51,19 +49,3 @@ async def write(
 
     target = await run_in_threadpool(run)
     return RedirectResponse(target, status_code=303)
-
-
-def keyset(
-    principal: Principal,
-    scope: str,
-    query: object,
-    cursor: str | None,
-    limit: int,
-    fetch: Callable[[int | None, int], list[dict[str, Any]]],
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of `fetch(position, limit + 1)` and the opaque cursor of the next (bound to user and query)."""
-    bound = cursors.binding(principal, scope, query)
-    position = None if cursor is None else cursors.read_cursor(cursor, bound, param="after")
-    items = fetch(position, limit + 1)
-    following = cursors.make_cursor(items[limit - 1]["_key"], bound) if len(items) > limit else None
-    return items[:limit], following

@@ -21,6 +21,7 @@ from accord.api.deps import read_conn
 from accord.core.db import get_engine, read_transaction, transaction
 from accord.core.errors import BadRequest, NotFound
 from accord.joint import notify, objects, rfi, service, work
+from accord.sharing import cursors
 from accord.sharing.policy import Principal
 from accord.web import forms
 from accord.web.render import BADGES, NAV, NavItem, page
@@ -72,7 +73,7 @@ def cases_board(
     def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
         return service.list_cases(conn, principal, before_id=position, limit=n, status=wanted)
 
-    cases, following = forms.keyset(principal, "web:cases", wanted, after, CASES_PAGE, fetch)
+    cases, following = cursors.keyset_page(principal, "web:cases", wanted, after, CASES_PAGE, fetch)
     return page(
         request,
         "cases.html",
@@ -137,7 +138,7 @@ def case_page(
     def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
         return service.timeline(conn, principal, case_id, after_id=position, limit=n)
 
-    events, following = forms.keyset(principal, "web:case-timeline", case_id, after, TIMELINE_PAGE, fetch)
+    events, following = cursors.keyset_page(principal, "web:case-timeline", case_id, after, TIMELINE_PAGE, fetch)
     linked, more_links = _linked(conn, principal, case_id)
     current = ref.row.status
     return page(
@@ -261,7 +262,7 @@ def my_tasks(
     def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
         return work.my_tasks(conn, principal, after_id=position, limit=n)
 
-    tasks, following = forms.keyset(principal, "web:my-tasks", None, after, TASKS_PAGE, fetch)
+    tasks, following = cursors.keyset_page(principal, "web:my-tasks", None, after, TASKS_PAGE, fetch)
     return page(request, "tasks.html", principal, tasks=tasks, next=following, task_statuses=objects.TASK_STATUSES)
 
 
@@ -280,7 +281,7 @@ def rfis_page(
     def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
         return rfi.list_rfis(conn, principal, before_id=position, limit=n)
 
-    rfis, following = forms.keyset(principal, "web:rfis", None, after, RFIS_PAGE, fetch)
+    rfis, following = cursors.keyset_page(principal, "web:rfis", None, after, RFIS_PAGE, fetch)
     return page(request, "rfis.html", principal, rfis=rfis, next=following, tlps=CASE_TLPS)
 
 
@@ -377,7 +378,7 @@ def notifications(
     def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
         return notify.feed(conn, principal, unread_only=unread, before_id=position, limit=n)
 
-    entries, following = forms.keyset(principal, "web:notifications", unread, after, FEED_PAGE, fetch)
+    entries, following = cursors.keyset_page(principal, "web:notifications", unread, after, FEED_PAGE, fetch)
     for e in entries:
         e["path"] = _subject_path(e["subject"])
     return page(request, "notifications.html", principal, entries=entries, next=following, unread=unread)

@@ -17,6 +17,7 @@ from accord.api.deps import read_conn
 from accord.core.errors import BadRequest, NotFound
 from accord.joint import objects as joint_objects
 from accord.joint import pir
+from accord.sharing import cursors
 from accord.sharing.policy import Principal
 from accord.web import forms
 from accord.web.joint import CASE_TLPS
@@ -52,7 +53,7 @@ def pirs_page(
     def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
         return pir.list_pirs(conn, principal, before_id=position, limit=n, status=status or None)
 
-    pirs, following = forms.keyset(principal, "web:pirs", status, after, PIRS_PAGE, fetch)
+    pirs, following = cursors.keyset_page(principal, "web:pirs", status, after, PIRS_PAGE, fetch)
     return page(
         request,
         "pirs.html",
@@ -101,7 +102,7 @@ def pir_page(
     def fetch(position: int | None, n: int) -> list[dict[str, Any]]:
         return pir.matches(conn, principal, pir_id, before_id=position, limit=n)
 
-    matches, following = forms.keyset(principal, "web:pir-matches", pir_id, after, MATCHES_PAGE, fetch)
+    matches, following = cursors.keyset_page(principal, "web:pir-matches", pir_id, after, MATCHES_PAGE, fetch)
     owner = found["owner"] == _org_name(conn, principal)
     return page(
         request,
