@@ -11,7 +11,7 @@ written>" flags.
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from itertools import repeat
 from operator import itemgetter
@@ -19,22 +19,24 @@ from typing import TYPE_CHECKING, NamedTuple, cast
 
 from accord.core.perf import gc_paused
 from accord.extract import galaxy, scan
-from accord.extract.defang import refang_ascii
+from accord.extract.defang import OffsetMap, refang_ascii
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
 Warninglist = Callable[[str, str], list[str]]
 _CONTEXT = 60
+# Control characters other than the line break as "c", the rest as spaces.
+_CONTROL_MASK = bytes(ord("c") if (i < 32 and i != 10) or i == 127 else 32 for i in range(256))
+_FAR = 1 << 62
 # Below this size a second thread costs more than the name search it would overlap.
 _THREAD_MIN = 256_000
-_KEY = itemgetter(0, 1)
-_START = itemgetter(2)
-_END = itemgetter(3)
-_ORDER = itemgetter(2, 3, 0)
+_START = itemgetter(0)
+_END = itemgetter(1)
+_KEY = itemgetter(2)
+_FLAGS = itemgetter(3)
 _TYPE = itemgetter(0)
 _VALUE = itemgetter(1)
-_FLAGS = itemgetter(4)
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
@@ -59,7 +61,7 @@ def _names(text: str, lowered: bytes) -> list[scan.Raw]:
     for start, end, entry in galaxy.find_names(text, lowered):
         written = text[start:end]
         flags = () if written == entry.canonical else (f"alias:{written}",)
-        out.append((entry.type, entry.canonical, start, end, flags))
+        out.append((start, end, (entry.type, entry.canonical), flags))
     return out
 
 
@@ -82,11 +84,11 @@ def _scan(fanged: str, ascii_text: bytes) -> list[scan.Raw]:
     if len(fanged) >= _THREAD_MIN:
         names_future = _pool().submit(_names, fanged, lowered)
     rev = fanged[::-1]
-    found: list[scan.Raw] = list(scan.urls(fanged, rev, lowered))
+    found = scan.urls(fanged, rev, lowered)
     found.extend(scan.emails(fanged, rev))
     found.extend(scan.registry_keys(fanged))
     # Later scanners must not find a URL's path file, an address's domain or a key's last component again.
-    consumed = scan.Consumed([(r[2], r[3]) for r in found if r[0] in ("url", "email-addr", "windows-registry-key")])
+    consumed = scan.Consumed([(r[0], r[1]) for r in found if r[2][0] in ("url", "email-addr", "windows-registry-key")])
     found.extend(scan.dotted(fanged, rev, consumed))
     found.extend(scan.ipv6(fanged, rev, consumed))
     found.extend(scan.hashes(fanged, ascii_text, consumed))
@@ -94,6 +96,46 @@ def _scan(fanged: str, ascii_text: bytes) -> list[scan.Raw]:
     found.extend(scan.small_patterns(fanged, lowered, consumed))
     found.extend(names_future.result() if names_future is not None else _names(fanged, lowered))
     return found
+
+
+def _controls(ascii_text: bytes, offsets: OffsetMap) -> list[int]:
+    """Original offsets of the control characters other than line breaks, in order, then a sentinel."""
+    mask = ascii_text.translate(_CONTROL_MASK)
+    found = []
+    pos = mask.find(b"c")
+    while pos >= 0:
+        found.append(offsets.start(pos))  # refanging never edits a control character
+        pos = mask.find(b"c", pos + 1)
+    found.append(_FAR)
+    return found
+
+
+def _contexts(text: str, controls: list[int], starts: list[int], ends: list[int]) -> list[str]:
+    """The text _CONTEXT characters either side of each span, whitespace runs made single spaces, stripped."""
+    # Line breaks are the usual whitespace in a context window other than single spaces; with them replaced in
+    # one pass, most windows need only strip(): " ".join(w.split()) is w.strip() for a printable window (every
+    # whitespace character but the space is unprintable) with no two spaces in a row. An ASCII window without
+    # a control character is printable, and isascii() is a flag on the string where isprintable() reads every
+    # character; the few controls (tabs) are passed by index as the windows move forward (bench_extract.py,
+    # dense text).
+    flat = text.replace("\n", " ")
+    contexts: list[str] = []
+    add = contexts.append
+    c = previous = 0
+    control = controls[0]
+    for start, end in zip(starts, ends, strict=True):
+        low = start - _CONTEXT if start > _CONTEXT else 0
+        if low < previous:  # out of order: walk again from the first control
+            c = 0
+            control = controls[0]
+        previous = low
+        while control < low:
+            c += 1
+            control = controls[c]
+        high = end + _CONTEXT
+        w = flat[low:high]
+        add(w.strip() if control >= high and w.isascii() and "  " not in w else " ".join(w.split()))
+    return contexts
 
 
 def extract(text: str, *, warninglist: Warninglist | None = None) -> list[Finding]:
@@ -106,25 +148,28 @@ def _extract(text: str, warninglist: Warninglist | None) -> list[Finding]:
     fanged, ascii_text, offsets = refang_ascii(text)
     found = _scan(fanged, ascii_text)
     # Every flag any occurrence carried, in scanner order: the aliases a text used for a named threat.
-    flags_of: dict[tuple[str, str], tuple[str, ...]] = {}
+    flags_of: dict[scan.Key, scan.Flags] = {}
     for raw in filter(_FLAGS, found):
-        have = flags_of.setdefault(raw[:2], raw[4])
-        if have != raw[4]:
-            flags_of[raw[:2]] = have + tuple(f for f in raw[4] if f not in have)
-    # In output order, each key's first occurrence comes first; the counter keeps its keys in that order.
-    found.sort(key=_ORDER)
+        have = flags_of.setdefault(raw[2], raw[3])
+        if have != raw[3]:
+            flags_of[raw[2]] = have + tuple(f for f in raw[3] if f not in have)
+    # Text order: by start, end, then type (a span holds one finding of a type: one value).
+    found.sort()
+    # Each key's first occurrence in text order, kept by setdefault called from C; the counter keeps its keys in
+    # the same order.
     found_keys = list(map(_KEY, found))
     counts = Counter(found_keys)
-    keys = list(counts)
-    if len(keys) == len(found):
+    if len(counts) == len(found):
         ordered = found
-    else:  # the earliest write to the dict wins by going last
-        first = dict(zip(reversed(found_keys), reversed(found), strict=True))
-        ordered = list(map(first.__getitem__, keys))
+    else:
+        first: dict[scan.Key, scan.Raw] = {}
+        deque(map(first.setdefault, found_keys, found), maxlen=0)
+        ordered = list(first.values())
+    keys = list(counts)
     starts, ends = offsets.original_spans(list(map(_START, ordered)), list(map(_END, ordered)))
     # flags_of.get with the occurrence's own flags as default never answers None.
-    flags: list[tuple[str, ...]] = (
-        cast("list[tuple[str, ...]]", list(map(flags_of.get, keys, map(_FLAGS, ordered))))
+    flags: list[scan.Flags] = (
+        cast("list[scan.Flags]", list(map(flags_of.get, keys, map(_FLAGS, ordered))))
         if flags_of
         else list(map(_FLAGS, ordered))
     )
@@ -133,12 +178,7 @@ def _extract(text: str, warninglist: Warninglist | None) -> list[Finding]:
             found_flags + tuple(f"warninglist:{name}" for name in warninglist(kind, value))
             for (kind, value), found_flags in zip(keys, flags, strict=True)
         ]
-    # Line breaks are the usual whitespace in a context window other than single spaces; with them replaced in
-    # one pass, most windows need only strip(); every whitespace character but the space is unprintable, so
-    # the slow path runs only when needed (bench_extract.py, dense text).
-    flat = text.replace("\n", " ")
-    windows = [flat[max(0, start - _CONTEXT) : end + _CONTEXT] for start, end in zip(starts, ends, strict=True)]
-    contexts = [w.strip() if w.isprintable() and "  " not in w else " ".join(w.split()) for w in windows]
+    contexts = _contexts(text, _controls(ascii_text, offsets), starts, ends)
     rows = zip(
         map(_TYPE, keys),
         map(_VALUE, keys),

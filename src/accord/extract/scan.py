@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
 
 from accord.extract.bitcoin import is_base58check_address, is_bech32_address
 from accord.extract.patterns import (
     classify_dotted,
-    classify_hex,
     classify_ipv6,
     normalise_registry,
     trim_url,
     url_parts,
 )
 
-# (type, value, start, end, flags), offsets in the refanged text.
-Raw = tuple[str, str, int, int, tuple[str, ...]]
+Key = tuple[str, str]  # (type, value)
+Flags = tuple[str, ...]
+# (start, end, key, flags), offsets in the refanged text. Start first: a list of them sorts into text order
+# without a key function, and the key is one tuple that deduplication and counting hash as it is, often the
+# very object a per-value cache returned (bench_extract.py, dense text).
+Raw = tuple[int, int, Key, Flags]
 
 _LOCAL_BEFORE = re.compile(r"[\w.+-]{1,64}")
 _HEX_COLON_BEFORE = re.compile(r"[0-9A-Fa-f:]{1,39}")
@@ -82,13 +84,14 @@ _BASE58 = re.compile(r"[13][1-9A-HJ-NP-Za-km-z]{25,34}(?!\w)")
 _HEX_MASK = bytes.maketrans(b"0123456789abcdefABCDEF", b"x" * 22)
 _HEX_MASK = bytes(b if b == ord("x") else 32 for b in bytes(range(256)).translate(_HEX_MASK))
 _B58_CHARS = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-# Base58 addresses start with 1 or 3: in this mask '1' marks those digits, 'b' other base58 characters, so a
-# candidate is a '1' starting a long [1b] run, found by a literal-prefix regex. The look-behind comes after the
-# literal, which keeps the fast prefix search, and turns away a '1' inside a run (hex hashes are such runs)
-# before the run is matched and backtracked (bench_extract.py, dense text).
-_B58_MASK = bytes(ord("1") if i in b"13" else ord("b") if i in _B58_CHARS else 32 for i in range(256))
-_B58_CANDIDATE = re.compile(rb"1(?<![1b]1)[1b]{25,34}(?![1b])")
+# Base58 addresses are whole runs of base58 characters, 26 to 35 long, whose first character is 1 or 3. In this
+# mask the base58 characters are 'b' and the rest spaces, so a run is found by a substring search for 26 'b's
+# (a regex stopping at every 1 and 3 of the text's hashes cost more: bench_extract.py, dense text).
+_B58_RUN_MASK = bytes(ord("b") if i in _B58_CHARS else 32 for i in range(256))
+_B58_RUN = b"b" * 26
+_B58_FIRST = frozenset(b"13")
 _HEX_RUN = b"x" * 32
+_HASH_KINDS = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
 
 
 class Consumed:
@@ -125,32 +128,79 @@ def _boundary_before(text: str, start: int) -> bool:
     return start == 0 or not (text[start - 1].isalnum() or text[start - 1] in "_.@$%-")
 
 
-def urls(text: str, rev: str, lowered: bytes) -> Iterator[Raw]:
+# Per-value work is cached in plain dicts: a cached function's call costs more than the dict lookup, and dense
+# appendices hold tens of thousands of candidates (bench_extract.py, dense text). Each cache is emptied when full.
+_CACHE_MAX = 65536
+UrlFinding = tuple[int, Key | None, int, int, Key, Flags]
+_URL_CACHE: dict[str, UrlFinding | tuple[()]] = {}
+
+
+def _url_finding(candidate: str) -> UrlFinding | tuple[()]:
+    """For the text from a scheme to the first character a URL cannot hold: (the URL's length once trimmed,
+    its key, its host's start and end in it, the host's key and flags); the URL's key None when it has no
+    valid host; () when trimming leaves no "://"."""
+    url = trim_url(candidate)
+    if "://" not in url:
+        return ()
+    parts = url_parts(url)
+    if parts is None:
+        return len(url), None, 0, 0, ("", ""), ()
+    normalised, host_start, host_end, kind, value, flags = parts
+    return len(url), ("url", normalised), host_start, host_end, (kind, value), flags
+
+
+_PLAIN, _FILE, _IPV4 = 0, 1, 2
+DottedFinding = tuple[Key, Flags, int]
+_DOTTED_CACHE: dict[str, DottedFinding | tuple[()]] = {}
+
+
+def _dotted_finding(token: str) -> DottedFinding | tuple[()]:
+    """classify_dotted's answer as a finding's key and flags, and whether it is a file name or an IPv4 address
+    (the checks that depend on the text around the token); () for no finding."""
+    got = classify_dotted(token)
+    if got is None:
+        return ()
+    kind = got[0]
+    return (kind, got[1]), got[2], _FILE if kind == "file-name" else _IPV4 if kind == "ipv4-addr" else _PLAIN
+
+
+def urls(text: str, rev: str, lowered: bytes) -> list[Raw]:
     """URLs with a known scheme, trailing punctuation trimmed, and their host."""
     n = len(text)
     scheme_before = _SCHEME_BEFORE.match
     rest_at = _URL_REST.match
-    pos = lowered.find(b"://")
+    find = lowered.find
+    cache = _URL_CACHE
+    cache_get = cache.get
+    found: list[Raw] = []
+    add = found.append
+    pos = find(b"://")
     while pos >= 0:
         nxt = pos + 3
         scheme = scheme_before(rev, n - pos)
         rest = rest_at(text, pos) if scheme else None
         if scheme and rest:
             start = n - scheme.end()
-            url = trim_url(text[start : rest.end()])
-            if "://" in url:
-                parts = url_parts(url)
-                if parts is not None:
-                    normalised, host_start, host_end, kind, value, flags = parts
-                    yield "url", normalised, start, start + len(url), ()
-                    yield kind, value, start + host_start, start + host_end, flags
-                nxt = start + len(url)
-        pos = lowered.find(b"://", nxt)
+            candidate = text[start : rest.end()]
+            got = cache_get(candidate)
+            if got is None:
+                got = cache[candidate] = _url_finding(candidate)
+                if len(cache) > _CACHE_MAX:
+                    cache.clear()
+            if got:
+                length, key, host_start, host_end, host, flags = got
+                if key is not None:
+                    add((start, start + length, key, ()))
+                    add((start + host_start, start + host_end, host, flags))
+                nxt = start + length
+        pos = find(b"://", nxt)
+    return found
 
 
-def emails(text: str, rev: str) -> Iterator[Raw]:
+def emails(text: str, rev: str) -> list[Raw]:
     """E-mail addresses whose domain has a public suffix."""
     n = len(text)
+    found: list[Raw] = []
     pos = text.find("@")
     while pos >= 0:
         local = _LOCAL_BEFORE.match(rev, n - pos)
@@ -162,15 +212,20 @@ def emails(text: str, rev: str) -> Iterator[Raw]:
             local_part = text[start:pos]
             got = classify_dotted(domain.group(1))
             if local_part and ".." not in local_part and got is not None and got[0] == "domain-name":
-                yield "email-addr", f"{local_part}@{got[1]}".lower(), start, domain.end(), ()
+                found.append((start, domain.end(), ("email-addr", f"{local_part}@{got[1]}".lower()), ()))
         pos = text.find("@", pos + 1)
+    return found
 
 
-def dotted(text: str, rev: str, consumed: Consumed = NOTHING_CONSUMED) -> Iterator[Raw]:
+def dotted(text: str, rev: str, consumed: Consumed = NOTHING_CONSUMED) -> list[Raw]:
     """IPv4 addresses and CIDRs, domains and file names: tokens with an inner dot."""
     n = len(text)
     label_before = _LABEL_BEFORE.match
     numbering_before = _NUMBERING_WORD_BEFORE.match
+    cache = _DOTTED_CACHE
+    cache_get = cache.get
+    found: list[Raw] = []
+    add = found.append
     # The matches only move forward, so the claimed spans are walked with an index rather than bisected.
     starts, ends = consumed.spans()
     j, claims = 0, len(starts)
@@ -186,19 +241,29 @@ def dotted(text: str, rev: str, consumed: Consumed = NOTHING_CONSUMED) -> Iterat
         if left is None:
             continue
         start = n - left.end()
-        got = classify_dotted(text[start : m.end()])
+        end = m.end()
+        token = text[start:end]
+        got = cache_get(token)
+        if got is None:
+            got = cache[token] = _dotted_finding(token)
+            if len(cache) > _CACHE_MAX:
+                cache.clear()
+        if not got:
+            continue
+        key, flags, kind = got
         # After a path separator only a file name counts ("evil.com/gate.php" -> gate.php).
-        if (
-            got is not None
-            and (got[0] == "file-name" or not start or text[start - 1] not in "/\\")
-            and not (got[0] == "ipv4-addr" and numbering_before(rev, n - start))
-        ):
-            yield got[0], got[1], start, m.end(), got[2]
+        if kind != _FILE and start and text[start - 1] in "/\\":
+            continue
+        if kind == _IPV4 and numbering_before(rev, n - start):
+            continue
+        add((start, end, key, flags))
+    return found
 
 
-def ipv6(text: str, rev: str, consumed: Consumed = NOTHING_CONSUMED) -> Iterator[Raw]:
+def ipv6(text: str, rev: str, consumed: Consumed = NOTHING_CONSUMED) -> list[Raw]:
     """IPv6 addresses and CIDRs."""
     n = len(text)
+    found: list[Raw] = []
     m = _COLON_ANCHOR.search(text)
     while m is not None:
         colon = m.start()
@@ -215,63 +280,102 @@ def ipv6(text: str, rev: str, consumed: Consumed = NOTHING_CONSUMED) -> Iterator
                 nxt = tok.end()
                 got = classify_ipv6(tok.group())
                 if got is not None:
-                    yield got[0], got[1], start, tok.end(), got[2]
+                    found.append((start, tok.end(), (got[0], got[1]), got[2]))
         m = _COLON_ANCHOR.search(text, nxt)
+    return found
 
 
-def hashes(text: str, ascii_text: bytes, consumed: Consumed = NOTHING_CONSUMED) -> Iterator[Raw]:
-    """MD5/SHA-1/SHA-256/SHA-512: whole hex runs of exactly a hash's length."""
+def hashes(text: str, ascii_text: bytes, consumed: Consumed = NOTHING_CONSUMED) -> list[Raw]:
+    """MD5/SHA-1/SHA-256/SHA-512: whole hex runs of exactly a hash's length that mix digits and letters."""
     mask = ascii_text.translate(_HEX_MASK)
+    find = mask.find
     n = len(mask)
-    pos = mask.find(_HEX_RUN)
+    kinds = _HASH_KINDS
+    starts, ends = consumed.spans()  # walked forward, as the runs are found in order
+    j, claims = 0, len(starts)
+    found: list[Raw] = []
+    add = found.append
+    pos = find(_HEX_RUN)
     while pos >= 0:
-        end = mask.find(b" ", pos + 32)
+        end = find(b" ", pos + 32)
         end = n if end < 0 else end
-        if (
-            consumed.end_of(pos) < 0
-            and (pos == 0 or not (text[pos - 1].isalnum() or text[pos - 1] in "_-"))
-            and (end == n or not (text[end].isalnum() or text[end] in "_-"))
-        ):
-            kind = classify_hex(text[pos:end])
-            if kind is not None:
-                yield kind, text[pos:end].lower(), pos, end, ()
-        pos = mask.find(_HEX_RUN, end)
+        kind = kinds.get(end - pos)
+        if kind is not None:
+            while j < claims and ends[j] <= pos:
+                j += 1
+            if (
+                not (j < claims and starts[j] <= pos)
+                and (pos == 0 or not (text[pos - 1].isalnum() or text[pos - 1] in "_-"))
+                and (end == n or not (text[end].isalnum() or text[end] in "_-"))
+            ):
+                token = text[pos:end]
+                if not (token.isdigit() or token.isalpha()):
+                    add((pos, end, (kind, token.lower()), ()))
+        pos = find(_HEX_RUN, end)
+    return found
 
 
-def bitcoin(text: str, ascii_text: bytes, lowered: bytes, consumed: Consumed = NOTHING_CONSUMED) -> Iterator[Raw]:
+def bitcoin(text: str, ascii_text: bytes, lowered: bytes, consumed: Consumed = NOTHING_CONSUMED) -> list[Raw]:
     """Bitcoin addresses whose base58check or bech32 checksum is valid."""
-    mask = ascii_text.translate(_B58_MASK)
-    for c in _B58_CANDIDATE.finditer(mask):
-        pos = c.start()
-        if consumed.end_of(pos) >= 0:
-            continue
-        m = _BASE58.match(text, pos)
-        if m and _boundary_before(text, pos) and is_base58check_address(m.group()):
-            yield "bitcoin-address", m.group(), pos, m.end(), ()
+    found: list[Raw] = []
+    mask = ascii_text.translate(_B58_RUN_MASK)
+    find = mask.find
+    n = len(mask)
+    pos = find(_B58_RUN)
+    while pos >= 0:
+        end = find(b" ", pos + 26)
+        end = n if end < 0 else end
+        if end - pos <= 35 and ascii_text[pos] in _B58_FIRST and consumed.end_of(pos) < 0:
+            m = _BASE58.match(text, pos)
+            if m and _boundary_before(text, pos) and is_base58check_address(m.group()):
+                found.append((pos, m.end(), ("bitcoin-address", m.group()), ()))
+        pos = find(_B58_RUN, end)
     for b in _BECH32.finditer(lowered):
         start, end = b.span()
         token = text[start:end]
         if _boundary_before(text, start) and consumed.end_of(start) < 0 and is_bech32_address(token):
-            yield "bitcoin-address", token.lower(), start, end, ()
+            found.append((start, end, ("bitcoin-address", token.lower()), ()))
+    return found
 
 
-def registry_keys(text: str) -> Iterator[Raw]:
+def registry_keys(text: str) -> list[Raw]:
     """Windows registry keys under a known hive, hive names spelled out."""
+    found: list[Raw] = []
     for m in _REG.finditer(text):
         key = normalise_registry(m.group())
         if key is not None and _boundary_before(text, m.start()):
-            yield "windows-registry-key", key, m.start(), m.start() + len(m.group().rstrip(".,;:)'\"")), ()
+            end = m.start() + len(m.group().rstrip(".,;:)'\""))
+            found.append((m.start(), end, ("windows-registry-key", key), ()))
+    return found
 
 
-def small_patterns(text: str, lowered: bytes, consumed: Consumed = NOTHING_CONSUMED) -> Iterator[Raw]:
+def small_patterns(text: str, lowered: bytes, consumed: Consumed = NOTHING_CONSUMED) -> list[Raw]:
     """CVE ids, ATT&CK technique ids and AS numbers."""
+    found: list[Raw] = []
+    add = found.append
+    starts, ends = consumed.spans()
+    claims = len(starts)
+    j = 0
     for c in _CVE.finditer(lowered):
-        if _boundary_before(text, c.start()) and consumed.end_of(c.start()) < 0:
-            yield "cve", f"CVE-{c.group(1).decode()}-{c.group(2).decode()}", c.start(), c.end(), ()
+        pos = c.start()
+        while j < claims and ends[j] <= pos:
+            j += 1
+        if not (j < claims and starts[j] <= pos) and (
+            pos == 0 or not (text[pos - 1].isalnum() or text[pos - 1] in "_.@$%-")
+        ):
+            # The digits are where the bytes had them ('?' for a Unicode dash is no digit).
+            add((pos, c.end(), ("cve", f"CVE-{text[pos + 4 : pos + 8]}-{text[pos + 9 : c.end()]}"), ()))
+    j = 0
     for m in _TECHNIQUE.finditer(text):
-        if _boundary_before(text, m.start()) and consumed.end_of(m.start()) < 0:
-            yield "attack-technique", m.group(), m.start(), m.end(), ()
+        pos = m.start()
+        while j < claims and ends[j] <= pos:
+            j += 1
+        if not (j < claims and starts[j] <= pos) and (
+            pos == 0 or not (text[pos - 1].isalnum() or text[pos - 1] in "_.@$%-")
+        ):
+            add((pos, m.end(), ("attack-technique", m.group()), ()))
     for m in _ASN.finditer(text):
         number = int(m.group(1))
         if 0 < number < 2**32 and _boundary_before(text, m.start()) and consumed.end_of(m.start()) < 0:
-            yield "asn", f"AS{number}", m.start(), m.end(), ()
+            add((m.start(), m.end(), ("asn", f"AS{number}"), ()))
+    return found
