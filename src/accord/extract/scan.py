@@ -84,12 +84,13 @@ _BASE58 = re.compile(r"[13][1-9A-HJ-NP-Za-km-z]{25,34}(?!\w)")
 _HEX_MASK = bytes.maketrans(b"0123456789abcdefABCDEF", b"x" * 22)
 _HEX_MASK = bytes(b if b == ord("x") else 32 for b in bytes(range(256)).translate(_HEX_MASK))
 _B58_CHARS = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-# Base58 addresses are whole runs of base58 characters, 26 to 35 long, whose first character is 1 or 3. In this
-# mask the base58 characters are 'b' and the rest spaces, so a run is found by a substring search for 26 'b's
-# (a regex stopping at every 1 and 3 of the text's hashes cost more: bench_extract.py, dense text).
-_B58_RUN_MASK = bytes(ord("b") if i in _B58_CHARS else 32 for i in range(256))
-_B58_RUN = b"b" * 26
-_B58_FIRST = frozenset(b"13")
+# Base58 addresses start with 1 or 3: in this mask '1' marks those digits, 'b' other base58 characters, so a
+# candidate is a '1' starting a long [1b] run, found by a literal-prefix regex. The look-behind comes after the
+# literal, which keeps the fast prefix search, and turns away a '1' inside a run (hex hashes are such runs)
+# before the run is matched and backtracked (bench_extract.py, dense text). A substring search for a run of
+# 26 base58 characters is slower: in prose nearly every character is one.
+_B58_MASK = bytes(ord("1") if i in b"13" else ord("b") if i in _B58_CHARS else 32 for i in range(256))
+_B58_CANDIDATE = re.compile(rb"1(?<![1b]1)[1b]{25,34}(?![1b])")
 _HEX_RUN = b"x" * 32
 _HASH_KINDS = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
 
@@ -318,18 +319,14 @@ def hashes(text: str, ascii_text: bytes, consumed: Consumed = NOTHING_CONSUMED) 
 def bitcoin(text: str, ascii_text: bytes, lowered: bytes, consumed: Consumed = NOTHING_CONSUMED) -> list[Raw]:
     """Bitcoin addresses whose base58check or bech32 checksum is valid."""
     found: list[Raw] = []
-    mask = ascii_text.translate(_B58_RUN_MASK)
-    find = mask.find
-    n = len(mask)
-    pos = find(_B58_RUN)
-    while pos >= 0:
-        end = find(b" ", pos + 26)
-        end = n if end < 0 else end
-        if end - pos <= 35 and ascii_text[pos] in _B58_FIRST and consumed.end_of(pos) < 0:
-            m = _BASE58.match(text, pos)
-            if m and _boundary_before(text, pos) and is_base58check_address(m.group()):
-                found.append((pos, m.end(), ("bitcoin-address", m.group()), ()))
-        pos = find(_B58_RUN, end)
+    mask = ascii_text.translate(_B58_MASK)
+    for c in _B58_CANDIDATE.finditer(mask):
+        pos = c.start()
+        if consumed.end_of(pos) >= 0:
+            continue
+        m = _BASE58.match(text, pos)
+        if m and _boundary_before(text, pos) and is_base58check_address(m.group()):
+            found.append((pos, m.end(), ("bitcoin-address", m.group()), ()))
     for b in _BECH32.finditer(lowered):
         start, end = b.span()
         token = text[start:end]

@@ -353,3 +353,40 @@ _DEFANGED = st.lists(
 def test_bracket_patterns_accept_what_the_rules_as_first_written_accept(text: str) -> None:
     # The acceptance rules moved into look-arounds of the patterns, so only accepted edits reach Python.
     assert defang.bracket_edits(text) == _bracket_edits_as_first_written(text)
+
+
+_NOISY = st.lists(
+    _indicators
+    | st.sampled_from([" ", "  ", "\n", "\n\n", "\t", "\r\n", "\x0b", "\u00a0", "\u2003", "é", "Ж", "word", ", "]),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_NOISY)
+def test_context_is_the_window_around_the_written_form_with_whitespace_collapsed(text: str) -> None:
+    # Sixty characters either side of the written form, every whitespace run one space, stripped: whatever
+    # mix of tabs, line breaks, non-ASCII spaces and letters the window holds.
+    for f in extract(text):
+        assert f.context == " ".join(text[max(0, f.start - 60) : f.end + 60].split())
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_DEFANGED, positions=st.lists(st.integers(min_value=0, max_value=200), max_size=12))
+def test_offsets_of_many_spans_agree_with_one_at_a_time_in_any_order(text: str, positions: list[int]) -> None:
+    fanged, offsets = defang.refang(f"evil{text}site[.]com {text} hxxp[:]//x")
+    spans = [(min(a, len(fanged)), min(a + 3, len(fanged))) for a in positions]
+    starts, ends = offsets.original_spans([s for s, _ in spans], [e for _, e in spans])
+    assert starts == [offsets.start(s) for s, _ in spans]
+    assert ends == [offsets.end(e) for _, e in spans]
+
+
+def test_findings_are_the_same_when_the_per_value_caches_overflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = " ".join(f"h{i}.evil-site.com 10.0.{i}.7 https://c{i}.example.org/a{i}.php" for i in range(40))
+    expected = extract(text)
+    monkeypatch.setattr(scan, "_CACHE_MAX", 5)
+    scan._DOTTED_CACHE.clear()
+    scan._URL_CACHE.clear()
+    assert extract(text) == expected
+    assert len(scan._DOTTED_CACHE) <= 6
+    assert len(scan._URL_CACHE) <= 6
