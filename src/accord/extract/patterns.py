@@ -1,4 +1,9 @@
-"""Precompiled indicator regexes and the validators that decide what a candidate token is."""
+"""Precompiled indicator regexes and the validators that decide what a candidate token is.
+
+classify_dotted, trim_url and url_parts are not cached here: the scanners cache their findings per value in
+dicts, so an inner cache would be one more lookup and insertion per new value that nothing reads again
+(bench_extract.py, dense text, first run).
+"""
 
 from __future__ import annotations
 
@@ -157,7 +162,6 @@ def registered_domain(host: str) -> bool:
     return bool(parts.suffix and parts.domain)
 
 
-@functools.lru_cache(maxsize=65536)
 def classify_dotted(token: str) -> tuple[str, str, tuple[str, ...]] | None:
     """(type, value, flags) for a dotted token: IPv4, CIDR, file name or domain; None for anything else."""
     lower = token.lower()
@@ -245,7 +249,6 @@ def classify_ipv6(token: str) -> tuple[str, str, tuple[str, ...]] | None:
     return "ipv6-addr", ip.compressed, flags
 
 
-@functools.lru_cache(maxsize=65536)
 def trim_url(url: str) -> str:
     """Drop trailing sentence punctuation and unbalanced closing brackets from a URL."""
     while url:
@@ -264,39 +267,47 @@ def trim_url(url: str) -> str:
 _NETLOC_END = re.compile(r"[/?#]")
 
 
-@functools.lru_cache(maxsize=65536)
-def normalise_url(url: str) -> str:
-    """The URL with its scheme and network location lower-cased (they are case-insensitive); path kept."""
+def _split_url(url: str) -> tuple[str, str, str]:
+    """(scheme, network location, the rest) of a URL with "://"."""
     scheme, rest = url.split("://", 1)
     end = _NETLOC_END.search(rest)
     cut = end.start() if end else len(rest)
-    return f"{scheme.lower()}://{rest[:cut].lower()}{rest[cut:]}"
+    return scheme, rest[:cut], rest[cut:]
+
+
+def _host(netloc: str) -> str:
+    """The host of a network location (without user info, port or brackets), lower-cased."""
+    netloc = netloc.rsplit("@", 1)[-1]
+    if netloc.startswith("["):
+        return netloc[1:].split("]", 1)[0].lower()
+    return netloc.rsplit(":", 1)[0].lower() if netloc.count(":") == 1 else netloc.lower()
+
+
+@functools.lru_cache(maxsize=65536)
+def normalise_url(url: str) -> str:
+    """The URL with its scheme and network location lower-cased (they are case-insensitive); path kept."""
+    scheme, netloc, path = _split_url(url)
+    return f"{scheme.lower()}://{netloc.lower()}{path}"
 
 
 @functools.lru_cache(maxsize=65536)
 def url_host(url: str) -> str:
     """The host part of a URL (without user info, port or brackets), lower-cased."""
-    rest = url.split("://", 1)[1]
-    for sep in "/?#":
-        rest = rest.split(sep, 1)[0]
-    rest = rest.rsplit("@", 1)[-1]
-    if rest.startswith("["):
-        return rest[1:].split("]", 1)[0].lower()
-    return rest.rsplit(":", 1)[0].lower() if rest.count(":") == 1 else rest.lower()
+    return _host(_split_url(url)[1])
 
 
-@functools.lru_cache(maxsize=65536)
 def url_parts(url: str) -> tuple[str, int, int, str, str, tuple[str, ...]] | None:
     """(normalised URL, host start and end in the URL, host type, value and flags), or None without a valid host."""
-    host = url_host(url)
+    scheme, netloc, path = _split_url(url)
+    host = _host(netloc)
     if not host:
         return None
-    # url_host lower-cases, so the host is looked for in the URL as lower-cased ASCII ('?' for other characters).
+    # The host is lower-cased, so it is looked for in the URL as lower-cased ASCII ('?' for other characters).
     start = url.encode("ascii", "replace").lower().find(host.encode("ascii", "replace"))
     got = classify_host(host) if start >= 0 else None
     if got is None:
         return None
-    return normalise_url(url), start, start + len(host), got[0], got[1], got[2]
+    return f"{scheme.lower()}://{netloc.lower()}{path}", start, start + len(host), got[0], got[1], got[2]
 
 
 @functools.lru_cache(maxsize=65536)

@@ -201,6 +201,7 @@ def urls(text: str, rev: str, lowered: bytes) -> list[Raw]:
 def emails(text: str, rev: str) -> list[Raw]:
     """E-mail addresses whose domain has a public suffix."""
     n = len(text)
+    cache = _DOTTED_CACHE
     found: list[Raw] = []
     pos = text.find("@")
     while pos >= 0:
@@ -211,9 +212,14 @@ def emails(text: str, rev: str) -> list[Raw]:
             while start < pos and text[start] in ".+-":
                 start += 1
             local_part = text[start:pos]
-            got = classify_dotted(domain.group(1))
-            if local_part and ".." not in local_part and got is not None and got[0] == "domain-name":
-                found.append((start, domain.end(), ("email-addr", f"{local_part}@{got[1]}".lower()), ()))
+            name = domain.group(1)
+            got = cache.get(name)
+            if got is None:
+                got = cache[name] = _dotted_finding(name)
+                if len(cache) > _CACHE_MAX:
+                    cache.clear()
+            if local_part and ".." not in local_part and got and got[0][0] == "domain-name":
+                found.append((start, domain.end(), ("email-addr", f"{local_part}@{got[0][1]}".lower()), ()))
         pos = text.find("@", pos + 1)
     return found
 
