@@ -59,7 +59,7 @@ _EDIT_REP = itemgetter(2)
 class OffsetMap:
     """Maps offsets in refanged text back to the original text."""
 
-    __slots__ = ("_back", "_new_ends", "_new_starts", "_old_ends", "_old_starts", "_walk_ends")
+    __slots__ = ("_back", "_new_ends", "_new_starts", "_old_ends", "_old_starts")
 
     def __init__(self, starts: list[int], ends: list[int], reps: list[str]) -> None:
         # starts, ends, reps: each replacement's original span and text, in order and disjoint.
@@ -67,8 +67,7 @@ class OffsetMap:
         # growth[k]: new offset - original offset after the first k replacements.
         growth = list(accumulate(map(sub, lengths, map(sub, ends, starts)), initial=0))
         new_starts = list(map(add, starts, growth))
-        self._new_ends = list(map(add, new_starts, lengths))
-        self._walk_ends = [*self._new_ends, _FAR]
+        self._new_ends = [*map(add, new_starts, lengths), _FAR]
         self._new_starts = [*new_starts, _FAR]
         self._old_starts = [*starts, _FAR]
         self._old_ends = [*ends, _FAR]
@@ -87,13 +86,13 @@ class OffsetMap:
     def original_spans(self, starts: list[int], ends: list[int]) -> tuple[list[int], list[int]]:
         """Original starts and ends of many spans; the same as start() and end() on each, in one call.
 
-        Fastest with the spans in order of start: the replacements are then walked forward once, where a bisect
-        per offset cost three times as much (bench_extract.py, dense text).
+        Fastest with the spans in order of start (each an end no less than its start): the replacements are then
+        walked forward once, which costs less than a bisect per offset (bench_extract_paired.py, dense text).
         """
-        if not self._new_ends:
+        if len(self._new_ends) == 1:
             return starts, ends
         new_ends, new_starts, old_starts, old_ends, back = (
-            self._walk_ends,
+            self._new_ends,
             self._new_starts,
             self._old_starts,
             self._old_ends,
