@@ -371,18 +371,23 @@ class WarninglistMatcher:
         by_kind: dict[str, list[int]] = {}
         for number, (kind, _) in enumerate(pairs):
             by_kind.setdefault(kind, []).append(number)
-        result: dict[int, list[str]] = {}
+        found = self.hits_by_kind({kind: [pairs[number][1] for number in numbers] for kind, numbers in by_kind.items()})
+        return {by_kind[kind][i]: names for kind, hits in found.items() for i, names in hits.items()}
+
+    def hits_by_kind(self, values: Mapping[str, Sequence[str]]) -> dict[str, dict[int, list[str]]]:
+        """hits_many for values already grouped by kind: per kind, the hits of the values that have any, by value
+        number within the kind (a caller that groups its values as it collects them skips a pass over pairs)."""
+        result: dict[str, dict[int, list[str]]] = {}
         known: dict[str, tuple[set[str], dict[str, list[str]]]] = {}  # hosts looked up, for the URLs on them
-        for kind in sorted(by_kind, key=lambda kind: kind == "url"):  # hosts before URLs
-            numbers = by_kind[kind]
-            values = [pairs[number][1] for number in numbers]
-            found = self._kind_hits(kind, values, known)
-            known[kind] = (set(values), {values[i]: names for i, names in found.items()})
-            result.update((numbers[i], list(names)) for i, names in found.items())
+        for kind in sorted(values, key=lambda kind: kind == "url"):  # hosts before URLs
+            of_kind = values[kind]
+            found = result[kind] = self._kind_hits(kind, of_kind, known)
+            if kind != "url":
+                known[kind] = (set(of_kind), {of_kind[i]: names for i, names in found.items()})
         return result
 
     def _kind_hits(
-        self, kind: str, values: list[str], known: dict[str, tuple[set[str], dict[str, list[str]]]]
+        self, kind: str, values: Sequence[str], known: dict[str, tuple[set[str], dict[str, list[str]]]]
     ) -> dict[int, list[str]]:
         """The hits of the values of one kind that have any, by value number."""
         if not values:

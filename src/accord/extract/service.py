@@ -7,7 +7,7 @@ warninglists and describe findings the same way.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ _INDEX_KIND = {
     "email-addr": "email",
     **{h: f"hash:{h}" for h in _HASHES},
 }
+_INDEX_KINDS = tuple(dict.fromkeys(_INDEX_KIND.values()))
 _WARNINGLIST = "warninglist:"
 _ALIAS = "alias:"
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\v\x1b")
@@ -55,14 +56,23 @@ def _with_warninglists(findings: list[Finding]) -> list[Finding]:
     engine's warninglist argument adds them; looked up all at once (bench_extract.py, dense text)."""
     from accord.correlate.warninglists import active_matcher  # not correlate.matching: that loads the database layer
 
-    numbers = [number for number, finding in enumerate(findings) if finding.type in _INDEX_KIND]
-    pairs = [(_INDEX_KIND[findings[number].type], findings[number].value) for number in numbers]
+    # The values grouped by index kind in one pass over the findings, with their finding numbers beside them.
+    values: dict[str, list[str]] = {kind: [] for kind in _INDEX_KINDS}
+    numbers: dict[str, list[int]] = {kind: [] for kind in _INDEX_KINDS}
+    index_kind = _INDEX_KIND.get
+    for number, finding in enumerate(findings):
+        kind = index_kind(finding[0])
+        if kind is not None:
+            values[kind].append(finding[1])
+            numbers[kind].append(number)
     flagged = list(findings)
-    for pair, names in active_matcher().hits_many(pairs).items():
-        finding = findings[numbers[pair]]
-        flagged[numbers[pair]] = finding._replace(
-            flags=finding.flags + tuple(f"{_WARNINGLIST}{name}" for name in names)
-        )
+    with gc_paused():  # the tables loaded and the values' hits are acyclic: collector passes are pure cost
+        found = active_matcher().hits_by_kind({kind: listed for kind, listed in values.items() if listed})
+    for kind, hits in found.items():
+        at = numbers[kind]
+        for i, names in hits.items():
+            finding = findings[at[i]]
+            flagged[at[i]] = finding._replace(flags=finding.flags + tuple(f"{_WARNINGLIST}{name}" for name in names))
     return flagged
 
 
@@ -151,6 +161,27 @@ def extract_document(
 def warninglist_names(finding: Finding) -> list[str]:
     """The warninglists a finding is on."""
     return [flag[len(_WARNINGLIST) :] for flag in finding.flags if flag.startswith(_WARNINGLIST)]
+
+
+def finding_dicts(findings: Iterable[Finding]) -> list[dict[str, Any]]:
+    """[finding_dict(f) for f in findings], the findings without flags (most of a dense report's) made inline."""
+    return [
+        {
+            "type": kind,
+            "value": value,
+            "start": start,
+            "end": end,
+            "context": context,
+            "occurrences": occurrences,
+            "flags": [],
+            "aliases": [],
+            "warninglists": [],
+        }
+        if not flags
+        else finding_dict(finding)
+        for finding in findings
+        for kind, value, start, end, context, flags, occurrences in (finding,)
+    ]
 
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
