@@ -16,7 +16,6 @@ from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
 from accord.extract.documents import text_from_bytes
 from accord.extract.engine import Finding, extract
-from accord.extract.stix_out import findings_to_bundle
 
 DEFAULT_TITLE = "Extracted report"
 _HASHES = ("md5", "sha1", "sha256", "sha512")
@@ -115,7 +114,7 @@ def _looks_binary(data: bytes) -> bool:
 
 def read_document(data: bytes, content_type: str | None, filename: str | None) -> tuple[str, str | None]:
     """(text, title) of a text, HTML or PDF document; UnsupportedMediaType or BadRequest otherwise."""
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(): no copy of a large document to learn that
         raise BadRequest("the document is empty")
     declared = (content_type or "").split(";", 1)[0].strip().lower()
     if declared in ("", "application/octet-stream") and _looks_binary(data):
@@ -146,15 +145,20 @@ def extract_document(
     findings = extract(text)
     if warninglists:
         findings = _with_warninglists(findings)
-    bundle = functools.partial(
-        findings_to_bundle,
-        findings,
-        title=name,
-        created_by_ref=created_by_ref,
-        include_warninglisted=include_warninglisted,
-        text=text,
-        id_seed=id_seed,
-    )
+
+    def bundle() -> dict[str, Any]:
+        # stix_out (and its uuid and STIX id helpers) loads only when a bundle is asked for: not for JSON or a table.
+        from accord.extract.stix_out import findings_to_bundle
+
+        return findings_to_bundle(
+            findings,
+            title=name,
+            created_by_ref=created_by_ref,
+            include_warninglisted=include_warninglisted,
+            text=text,
+            id_seed=id_seed,
+        )
+
     return Extraction(name, findings, bundle)
 
 
