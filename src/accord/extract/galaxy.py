@@ -29,10 +29,14 @@ from accord.core.cache import cache_path, load_or_build
 from accord.extract.patterns import FILE_EXTENSIONS
 
 _MIN_ALIAS = 4
-# From this many bytes on, the DFA's faster scan repays its longer build. The DFA builds in about 0.056 s CPU and
-# holds the GIL meanwhile, the NFA in 0.011 s; the DFA scans about 5.8 ms/MB faster, so it pays from about 8 MB
-# (5 MB texts of bench_extract.py: the engine's CPU 3-9 % lower with the NFA).
-_DFA_MIN = 8_000_000
+# From this many bytes on, the DFA's faster scan repays its longer build, once a process has more than one such text
+# to scan. The DFA builds in about 0.056 s CPU, holding the GIL, the NFA in 0.011 s, and the DFA scans about 5.8 ms/MB
+# faster: for the first large text of a process (all that `accord extract` reads) the NFA costs less up to about
+# _DFA_FIRST_MIN bytes (bench_extract.py's 5 MB texts, one per process: engine CPU 5-9 % lower with the NFA). A
+# process that meets a second large text builds the DFA and keeps it.
+_DFA_MIN = 1_000_000
+_DFA_FIRST_MIN = 8_000_000
+_large_texts = 0
 # Below this many bytes a dictionary of alias prefixes, tried at every position, answers without an automaton
 # to import and build (bench_extract_startup.py).
 _AUTOMATON_MIN = 8192
@@ -351,11 +355,24 @@ def _next_word(text: str, end: int) -> str:
     return m.group(1).lower() if m else ""
 
 
+def _matcher_for(size: int) -> _Matcher | _PrefixMatcher:
+    """The matcher that scans a text of size bytes at the least cost, given the texts this process has scanned."""
+    global _large_texts
+    if size < _AUTOMATON_MIN:
+        return prefix_matcher()
+    if size < _DFA_MIN:
+        return quick_matcher()
+    _large_texts += 1  # a race of two threads here at worst builds the DFA one text later
+    if _large_texts > 1 or size >= _DFA_FIRST_MIN or matcher.cache_info().currsize:
+        return matcher()
+    return quick_matcher()
+
+
 def find_names(text: str, lowered: bytes, m: _Matcher | _PrefixMatcher | None = None) -> list[tuple[int, int, Entry]]:
     """(start, end, entry) for every alias found on word boundaries; lowered is text as lower-case ASCII."""
     if m is None:
         size = len(lowered)
-        m = matcher() if size >= _DFA_MIN else quick_matcher() if size >= _AUTOMATON_MIN else prefix_matcher()
+        m = _matcher_for(size)
     n = len(text)
     found = []
     for index, start, end in m.find(lowered):
