@@ -110,7 +110,10 @@ def _extract(
     include_warninglisted: bool,
 ) -> None:
     data, content_type, filename = _load(source, allow_private)
+    from accord.extract import galaxy
     from accord.extract.service import extract_document
+
+    galaxy.one_text_process()  # the process ends after this report: no automaton built to be kept for another
 
     extraction = extract_document(
         data,

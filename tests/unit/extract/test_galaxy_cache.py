@@ -68,21 +68,13 @@ def test_short_and_long_texts_name_the_same_threats() -> None:
     assert galaxy.find_names(padded, padded.encode("ascii", "replace").lower()) == short
 
 
-def test_a_process_scans_its_first_large_text_with_the_nfa_and_builds_the_dfa_for_the_next(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # `accord extract` reads one report: the DFA's longer build would not repay itself below _DFA_FIRST_MIN bytes.
-    monkeypatch.setattr(galaxy, "_large_texts", 0)
-    galaxy.matcher.cache_clear()
-    try:
-        assert galaxy._matcher_for(100) is galaxy.prefix_matcher()
-        assert galaxy._matcher_for(galaxy._DFA_MIN - 1) is galaxy.quick_matcher()
-        assert galaxy._matcher_for(galaxy._DFA_MIN) is galaxy.quick_matcher()
-        assert galaxy.matcher.cache_info().currsize == 0  # not built for the first large text
-        assert galaxy._matcher_for(galaxy._DFA_MIN) is galaxy.matcher()  # a second one: the DFA, kept
-        assert galaxy._matcher_for(galaxy._DFA_MIN) is galaxy.matcher()
-        monkeypatch.setattr(galaxy, "_large_texts", 0)
-        galaxy.matcher.cache_clear()
-        assert galaxy._matcher_for(galaxy._DFA_FIRST_MIN) is galaxy.matcher()  # very large: the DFA at once
-    finally:
-        galaxy.matcher.cache_clear()
+def test_a_one_text_process_scans_with_the_nfa_below_eight_megabytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `accord extract` reads one report: the DFA's longer build would not repay itself below _ONE_TEXT_DFA_MIN bytes.
+    monkeypatch.setattr(galaxy, "_one_text", False)
+    assert galaxy._matcher_for(100) is galaxy.prefix_matcher()
+    assert galaxy._matcher_for(galaxy._DFA_MIN - 1) is galaxy.quick_matcher()
+    assert galaxy._matcher_for(galaxy._DFA_MIN) is galaxy.matcher()  # a server keeps the DFA for its next texts
+    galaxy.one_text_process()
+    assert galaxy._matcher_for(galaxy._DFA_MIN) is galaxy.quick_matcher()
+    assert galaxy._matcher_for(galaxy._ONE_TEXT_DFA_MIN - 1) is galaxy.quick_matcher()
+    assert galaxy._matcher_for(galaxy._ONE_TEXT_DFA_MIN) is galaxy.matcher()
