@@ -56,6 +56,7 @@ class PackedTable:
     asks for more) it answers from the dict, built once (bench_extract_startup.py)."""
 
     def __init__(self, blob: bytes | None) -> None:
+        self._blob = blob
         self._probes = 0
         self._dict: dict[str, tuple[str, ...]] | None = None
         self._plain: list[str] | None = None
@@ -78,6 +79,10 @@ class PackedTable:
         self._distinct = state[1]
         self._numbers = array("I", state[2])
         self._plain = state[3]
+
+    def __reduce__(self) -> tuple[type[PackedTable], tuple[bytes | None]]:
+        """Pickled as the bytes it was read from (its arrays are views of them, which cannot be pickled)."""
+        return PackedTable, (self._blob,)
 
     def get(self, key: str) -> tuple[str, ...] | None:
         """The names of the lists that hold key; None when none does."""
