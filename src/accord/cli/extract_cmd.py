@@ -74,14 +74,10 @@ def _table(extraction: Extraction) -> Table:
 
 
 def _json(extraction: Extraction) -> bytes:
-    from accord.extract.service import finding_dict
+    from accord.extract.service import finding_dicts
 
-    with gc_paused():  # tens of thousands of acyclic dicts for a dense report: collector passes are pure cost
-        body: dict[str, Any] = {
-            "title": extraction.title,
-            "findings": [finding_dict(f) for f in extraction.findings],
-        }
-        return orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n"
+    body: dict[str, Any] = {"title": extraction.title, "findings": finding_dicts(extraction.findings)}
+    return orjson.dumps(body, option=orjson.OPT_INDENT_2)
 
 
 def extract_cmd(
@@ -98,8 +94,26 @@ def extract_cmd(
     ),
 ) -> None:
     """Find indicators (defanged forms understood) and named threats in a report."""
+    # A dense report's findings, flags and output rows are tens of thousands of acyclic objects: with the cyclic
+    # collector on, its passes over them cost more than the warninglist look-ups (bench_extract.py, dense text).
+    with gc_paused():
+        _extract(source, fmt, output, title, allow_private, no_warninglists, include_warninglisted)
+
+
+def _extract(
+    source: str,
+    fmt: Format,
+    output: Path | None,
+    title: str | None,
+    allow_private: bool,
+    no_warninglists: bool,
+    include_warninglisted: bool,
+) -> None:
     data, content_type, filename = _load(source, allow_private)
+    from accord.extract import galaxy
     from accord.extract.service import extract_document
+
+    galaxy.one_text_process()  # the process ends after this report: no automaton built to be kept for another
 
     extraction = extract_document(
         data,
@@ -121,14 +135,19 @@ def extract_cmd(
             Console(file=fh, width=250, no_color=True).print(_table(extraction))
         common.out.print(f"{len(extraction.findings)} findings written to {output}")
         return
-    payload = _json(extraction) if fmt is Format.JSON else orjson.dumps(extraction.bundle, option=orjson.OPT_INDENT_2)
+    json = fmt is Format.JSON
+    payload = _json(extraction) if json else orjson.dumps(extraction.bundle, option=orjson.OPT_INDENT_2)
+    # The UTF-8 bytes as orjson wrote them, and the final line break apart: no decoding and re-encoding, nor a
+    # copy, of a large payload (a dense report's JSON is five times its size).
     if output is None:
-        # The UTF-8 bytes as orjson wrote them, in one write: no decoding and re-encoding of a large payload.
         sys.stdout.flush()
-        sys.stdout.buffer.write(payload if payload.endswith(b"\n") else payload + b"\n")
+        sys.stdout.buffer.write(payload)
+        sys.stdout.buffer.write(b"\n")
         return
     with _open_output(output, binary=True) as fh:
         fh.write(payload)
+        if json:  # a file of findings ends with a line break, as it always has; a STIX bundle file does not
+            fh.write(b"\n")
     common.out.print(f"{len(extraction.findings)} findings written to {output}")
 
 

@@ -5,9 +5,10 @@ bucket and builds the whole dict only when many look-ups come."""
 from __future__ import annotations
 
 import pickle
+import struct
 import zlib
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import accumulate
 
 
@@ -33,16 +34,20 @@ def pack_table(table: dict[str, tuple[str, ...]]) -> bytes:
     offsets = list(accumulate((sum(len(keys[i]) + 1 for i in bucket) for bucket in buckets), initial=0))
     firsts = list(accumulate((len(bucket) for bucket in buckets[:-1]), initial=0))
     names = list(table.values())
-    return dumps(
-        (
-            "buckets",
-            list(numbers),
-            array("I", (numbers[names[i]] for i in order)).tobytes(),
-            b"".join(keys[i] + b"\n" for i in order),
-            array("I", offsets).tobytes(),
-            array("I", firsts).tobytes(),
-        )
-    )
+    # Raw arrays after a small header, not a pickle: a process reads them in place (memoryview), where unpickling
+    # would copy megabytes of hash keys to probe a few thousand of them (bench_extract.py, dense text).
+    head = dumps(list(numbers))
+    parts = [
+        array("I", (numbers[names[i]] for i in order)).tobytes(),
+        array("I", offsets).tobytes(),
+        array("I", firsts).tobytes(),
+    ]
+    keys_blob = b"".join(keys[i] + b"\n" for i in order)
+    return b"".join([_LAYOUT.pack(_MAGIC, len(head), *map(len, parts)), head, *parts, keys_blob])
+
+
+_MAGIC = b"PKB1"  # never the start of a pickle (b"\x80")
+_LAYOUT = struct.Struct("<4sIIII")  # magic, lengths of the names' pickle, numbers, offsets and firsts
 
 
 class PackedTable:
@@ -51,17 +56,33 @@ class PackedTable:
     asks for more) it answers from the dict, built once (bench_extract_startup.py)."""
 
     def __init__(self, blob: bytes | None) -> None:
-        # from pack_table, in the node's own var/ folder
-        state = pickle.loads(blob) if blob else ("plain", [], b"", [])  # noqa: S301
-        self._distinct: list[tuple[str, ...]] = state[1]
-        self._numbers: array[int] = array("I", state[2])
-        self._plain: list[str] | None = state[3] if state[0] == "plain" else None
-        if self._plain is None:
-            self._keys: bytes = state[3]
-            self._offsets: array[int] = array("I", state[4])
-            self._firsts: array[int] = array("I", state[5])
+        self._blob = blob
         self._probes = 0
         self._dict: dict[str, tuple[str, ...]] | None = None
+        self._plain: list[str] | None = None
+        if blob is not None and blob[:4] == _MAGIC:
+            _, head, numbers, offsets, firsts = _LAYOUT.unpack_from(blob)
+            view = memoryview(blob)
+            at = _LAYOUT.size
+            # from pack_table, in the node's own var/ folder
+            self._distinct: list[tuple[str, ...]] = pickle.loads(view[at : at + head])  # noqa: S301
+            at += head
+            self._numbers: Sequence[int] = view[at : at + numbers].cast("I")
+            at += numbers
+            self._offsets: Sequence[int] = view[at : at + offsets].cast("I")
+            at += offsets
+            self._firsts: Sequence[int] = view[at : at + firsts].cast("I")
+            self._keys = view[at + firsts :]
+            return
+        # a plain table (keys with line breaks), or none
+        state = pickle.loads(blob) if blob else ("plain", [], b"", [])  # noqa: S301 - as above
+        self._distinct = state[1]
+        self._numbers = array("I", state[2])
+        self._plain = state[3]
+
+    def __reduce__(self) -> tuple[type[PackedTable], tuple[bytes | None]]:
+        """Pickled as the bytes it was read from (its arrays are views of them, which cannot be pickled)."""
+        return PackedTable, (self._blob,)
 
     def get(self, key: str) -> tuple[str, ...] | None:
         """The names of the lists that hold key; None when none does."""
@@ -81,7 +102,7 @@ class PackedTable:
             return self.unpacked().get(key)
         raw = key.encode("utf-8", "surrogatepass")
         bucket = zlib.crc32(raw) % len(self._firsts)
-        chunk = self._keys[self._offsets[bucket] : self._offsets[bucket + 1]].split(b"\n")[:-1]
+        chunk = self._keys[self._offsets[bucket] : self._offsets[bucket + 1]].tobytes().split(b"\n")[:-1]
         try:
             at = chunk.index(raw)
         except ValueError:
@@ -93,7 +114,7 @@ class PackedTable:
         if self._dict is None:
             keys = self._plain
             if keys is None:
-                keys = self._keys.decode("utf-8", "surrogatepass").split("\n")
+                keys = str(self._keys, "utf-8", "surrogatepass").split("\n")
                 keys.pop()  # after the last line break
             self._dict = dict(zip(keys, map(self._distinct.__getitem__, self._numbers), strict=True))
         return self._dict

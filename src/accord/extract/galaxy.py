@@ -29,8 +29,14 @@ from accord.core.cache import cache_path, load_or_build
 from accord.extract.patterns import FILE_EXTENSIONS
 
 _MIN_ALIAS = 4
-# From this many bytes on, the DFA's faster scan repays its longer build (bench_extract.py, bench_extract_startup.py).
+# From this many bytes on, the DFA's faster scan repays its longer build in a process that scans several texts (a
+# server, a benchmark). The DFA builds in about 0.056 s CPU, holding the GIL, the NFA in 0.011 s, and the DFA scans
+# about 5.8 ms/MB faster: a process that scans one text only (`accord extract`, see one_text_process) spends less
+# with the NFA up to about _ONE_TEXT_DFA_MIN bytes (bench_extract.py's 5 MB texts, one per process: engine CPU 5-9 %
+# lower).
 _DFA_MIN = 1_000_000
+_ONE_TEXT_DFA_MIN = 8_000_000
+_one_text = False
 # Below this many bytes a dictionary of alias prefixes, tried at every position, answers without an automaton
 # to import and build (bench_extract_startup.py).
 _AUTOMATON_MIN = 8192
@@ -349,11 +355,27 @@ def _next_word(text: str, end: int) -> str:
     return m.group(1).lower() if m else ""
 
 
+def one_text_process() -> None:
+    """Declare that this process scans a single text and then exits (`accord extract`): its matcher is chosen for
+    the cheapest single scan, not to be kept for later texts."""
+    global _one_text
+    _one_text = True
+
+
+def _matcher_for(size: int) -> _Matcher | _PrefixMatcher:
+    """The matcher that scans a text of size bytes at the least cost for this process."""
+    if size < _AUTOMATON_MIN:
+        return prefix_matcher()
+    if size < (_ONE_TEXT_DFA_MIN if _one_text else _DFA_MIN):
+        return quick_matcher()
+    return matcher()
+
+
 def find_names(text: str, lowered: bytes, m: _Matcher | _PrefixMatcher | None = None) -> list[tuple[int, int, Entry]]:
     """(start, end, entry) for every alias found on word boundaries; lowered is text as lower-case ASCII."""
     if m is None:
         size = len(lowered)
-        m = matcher() if size >= _DFA_MIN else quick_matcher() if size >= _AUTOMATON_MIN else prefix_matcher()
+        m = _matcher_for(size)
     n = len(text)
     found = []
     for index, start, end in m.find(lowered):

@@ -7,7 +7,7 @@ warninglists and describe findings the same way.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,6 @@ from accord.core.perf import gc_paused
 from accord.core.settings import get_settings
 from accord.extract.documents import text_from_bytes
 from accord.extract.engine import Finding, extract
-from accord.extract.stix_out import findings_to_bundle
 
 DEFAULT_TITLE = "Extracted report"
 _HASHES = ("md5", "sha1", "sha256", "sha512")
@@ -30,6 +29,7 @@ _INDEX_KIND = {
     "email-addr": "email",
     **{h: f"hash:{h}" for h in _HASHES},
 }
+_INDEX_KINDS = tuple(dict.fromkeys(_INDEX_KIND.values()))
 _WARNINGLIST = "warninglist:"
 _ALIAS = "alias:"
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\v\x1b")
@@ -55,14 +55,23 @@ def _with_warninglists(findings: list[Finding]) -> list[Finding]:
     engine's warninglist argument adds them; looked up all at once (bench_extract.py, dense text)."""
     from accord.correlate.warninglists import active_matcher  # not correlate.matching: that loads the database layer
 
-    numbers = [number for number, finding in enumerate(findings) if finding.type in _INDEX_KIND]
-    pairs = [(_INDEX_KIND[findings[number].type], findings[number].value) for number in numbers]
+    # The values grouped by index kind in one pass over the findings, with their finding numbers beside them.
+    values: dict[str, list[str]] = {kind: [] for kind in _INDEX_KINDS}
+    numbers: dict[str, list[int]] = {kind: [] for kind in _INDEX_KINDS}
+    index_kind = _INDEX_KIND.get
+    for number, finding in enumerate(findings):
+        kind = index_kind(finding[0])
+        if kind is not None:
+            values[kind].append(finding[1])
+            numbers[kind].append(number)
     flagged = list(findings)
-    for pair, names in active_matcher().hits_many(pairs).items():
-        finding = findings[numbers[pair]]
-        flagged[numbers[pair]] = finding._replace(
-            flags=finding.flags + tuple(f"{_WARNINGLIST}{name}" for name in names)
-        )
+    with gc_paused():  # the tables loaded and the values' hits are acyclic: collector passes are pure cost
+        found = active_matcher().hits_by_kind({kind: listed for kind, listed in values.items() if listed})
+    for kind, hits in found.items():
+        at = numbers[kind]
+        for i, names in hits.items():
+            finding = findings[at[i]]
+            flagged[at[i]] = finding._replace(flags=finding.flags + tuple(f"{_WARNINGLIST}{name}" for name in names))
     return flagged
 
 
@@ -105,7 +114,7 @@ def _looks_binary(data: bytes) -> bool:
 
 def read_document(data: bytes, content_type: str | None, filename: str | None) -> tuple[str, str | None]:
     """(text, title) of a text, HTML or PDF document; UnsupportedMediaType or BadRequest otherwise."""
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(): no copy of a large document to learn that
         raise BadRequest("the document is empty")
     declared = (content_type or "").split(";", 1)[0].strip().lower()
     if declared in ("", "application/octet-stream") and _looks_binary(data):
@@ -136,21 +145,47 @@ def extract_document(
     findings = extract(text)
     if warninglists:
         findings = _with_warninglists(findings)
-    bundle = functools.partial(
-        findings_to_bundle,
-        findings,
-        title=name,
-        created_by_ref=created_by_ref,
-        include_warninglisted=include_warninglisted,
-        text=text,
-        id_seed=id_seed,
-    )
+
+    def bundle() -> dict[str, Any]:
+        # stix_out (and its uuid and STIX id helpers) loads only when a bundle is asked for: not for JSON or a table.
+        from accord.extract.stix_out import findings_to_bundle
+
+        return findings_to_bundle(
+            findings,
+            title=name,
+            created_by_ref=created_by_ref,
+            include_warninglisted=include_warninglisted,
+            text=text,
+            id_seed=id_seed,
+        )
+
     return Extraction(name, findings, bundle)
 
 
 def warninglist_names(finding: Finding) -> list[str]:
     """The warninglists a finding is on."""
     return [flag[len(_WARNINGLIST) :] for flag in finding.flags if flag.startswith(_WARNINGLIST)]
+
+
+def finding_dicts(findings: Iterable[Finding]) -> list[dict[str, Any]]:
+    """[finding_dict(f) for f in findings], the findings without flags (most of a dense report's) made inline."""
+    return [
+        {
+            "type": kind,
+            "value": value,
+            "start": start,
+            "end": end,
+            "context": context,
+            "occurrences": occurrences,
+            "flags": [],
+            "aliases": [],
+            "warninglists": [],
+        }
+        if not flags
+        else finding_dict(finding)
+        for finding in findings
+        for kind, value, start, end, context, flags, occurrences in (finding,)
+    ]
 
 
 def finding_dict(finding: Finding) -> dict[str, Any]:

@@ -109,3 +109,30 @@ def test_unsupported_or_unreadable_documents_raise_one_line_value_error(
     with pytest.raises(ValueError) as info:
         text_from_bytes(data, content_type, filename)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "title"),
+    [
+        ("\n\n  \t\n  APT report: C2 at 1.2.3.4  \nmore", "APT report: C2 at 1.2.3.4"),
+        ("\r\n\r\nFirst line\r\nsecond", "First line"),
+        # Every str.splitlines() boundary ends the title line, not only "\n".
+        ("\u2028 Title\u2029body", "Title"),
+        ("\x0cTitle\x0bnext", "Title"),
+        ("Title\x1cnext", "Title"),
+        ("\xa0\u3000 Title with no break", "Title with no break"),
+    ],
+)
+def test_text_title_is_the_first_non_blank_line(raw: str, title: str) -> None:
+    _, found = text_from_bytes(raw.encode("utf-8"), None, "report.txt")
+    assert found == title
+
+
+def test_text_title_of_blank_text_is_none_and_long_title_is_cut() -> None:
+    assert text_from_bytes(b" \n\t\n", None, "blank.txt")[1] is None
+    assert text_from_bytes(b"x" * 300 + b"\nrest", None, "long.txt")[1] == "x" * 200
+
+
+def test_text_crlf_becomes_lf_and_lone_cr_stays() -> None:
+    text, _ = text_from_bytes(b"a\r\nb\rc\n", None, "r.txt")
+    assert text == "a\nb\rc\n"

@@ -66,3 +66,15 @@ def test_short_and_long_texts_name_the_same_threats() -> None:
     assert {entry.canonical for _, _, entry in short} >= {"APT28", "Cobalt Strike", "Mimikatz"}
     padded = text + " " * galaxy._AUTOMATON_MIN  # the same names, found by the automaton
     assert galaxy.find_names(padded, padded.encode("ascii", "replace").lower()) == short
+
+
+def test_a_one_text_process_scans_with_the_nfa_below_eight_megabytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `accord extract` reads one report: the DFA's longer build would not repay itself below _ONE_TEXT_DFA_MIN bytes.
+    monkeypatch.setattr(galaxy, "_one_text", False)
+    assert galaxy._matcher_for(100) is galaxy.prefix_matcher()
+    assert galaxy._matcher_for(galaxy._DFA_MIN - 1) is galaxy.quick_matcher()
+    assert galaxy._matcher_for(galaxy._DFA_MIN) is galaxy.matcher()  # a server keeps the DFA for its next texts
+    galaxy.one_text_process()
+    assert galaxy._matcher_for(galaxy._DFA_MIN) is galaxy.quick_matcher()
+    assert galaxy._matcher_for(galaxy._ONE_TEXT_DFA_MIN - 1) is galaxy.quick_matcher()
+    assert galaxy._matcher_for(galaxy._ONE_TEXT_DFA_MIN) is galaxy.matcher()
