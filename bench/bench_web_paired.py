@@ -1,4 +1,4 @@
-"""The web console's value and word searches and the report page, before and after a change, in interleaved rounds.
+"""The web console's dashboard, value and word searches and report page, before and after a change, interleaved.
 
 Two long-lived processes, each running one source tree (its own `src`), answer in-process through the ASGI app
 on the same store of bench_web.py (N objects, built on first use and cached; both only read it). Each round asks
@@ -29,6 +29,9 @@ import bench_web
 
 WORDS = "/api/v1/search?q=generated&limit=50"
 REQUESTS = {
+    "dashboard page": ("page", "/", None),
+    # the store's newest objects are cases (no values): the dashboard's top values of the newest 300 indicators
+    "top values, 300 indicators": ("top", "indicator", None),
     "search page, 100 values": ("page", "/search", "values"),
     "REST lookup, 100 values": ("lookup", "/api/v1/lookup", "values"),
     "report page": ("page", "/reports/{report}", None),
@@ -38,6 +41,9 @@ REQUESTS = {
     "REST search, word + TLP": ("rest", WORDS + "&tlp=unmarked", None),
     "REST search, word + type + TLP": ("rest", WORDS + "&type=indicator&tlp=unmarked", None),
     "search page, word + type + TLP": ("page", "/search?text=generated&type=indicator&tlp=unmarked", None),
+    "search page, word": ("page", "/search?text=generated", None),
+    # a type none of the word's objects has: the whole word is scanned before, a bounded part of it after
+    "REST search, word + rare type": ("rest", WORDS + "&type=malware", None),
 }
 
 
@@ -57,6 +63,21 @@ def child(root: str, info_json: str, token: str) -> None:
     client.post("/signin", data={"csrf": csrf, "email": bench_web.EMAIL, "password": bench_web.PASSWORD, "next": "/"})
     api = {"authorization": f"Bearer {token}"}
 
+    def _top_values(kind: str) -> Any:
+        from types import SimpleNamespace
+
+        from accord.accounts.authentication import principal_for_email
+        from accord.core.db import get_engine, read_transaction
+        from accord.correlate.service import top_values
+        from accord.store.queries import list_latest
+        from accord.web.dashboard import CANDIDATES
+
+        with read_transaction(get_engine()) as conn:
+            principal = principal_for_email(conn, bench_web.EMAIL)
+            recent = [raw for _, raw in list_latest(conn, principal, types=[kind], limit=CANDIDATES)]
+            top_values(conn, principal, recent)
+        return SimpleNamespace(status_code=200)
+
     def call(name: str) -> Any:
         how, path, values = REQUESTS[name]
         path = path.format(report=info["report"])
@@ -64,6 +85,8 @@ def child(root: str, info_json: str, token: str) -> None:
             return client.post(path, json={"values": info["values"]}, headers=api)
         if how == "rest":
             return client.get(path, headers=api)
+        if how == "top":
+            return _top_values(path)
         return client.get(path, params={"q": "\n".join(info["values"])} if values else None)
 
     for name in REQUESTS:  # warm

@@ -30,7 +30,10 @@ def search_objects(
     principal: Principal = Depends(current_principal),
     conn: Connection = Depends(read_conn),
 ) -> Response:
-    """The newest readable version of each matching object, newest first; `next` (while there is more) pages on."""
+    """The newest readable version of each matching object, newest first; `next` (while there is more) pages on.
+
+    Each request reads a bounded part of the index: a page may hold fewer than `limit` objects, even none, and
+    still have a `next`; only a page without `next` is the last."""
     query = SearchQuery(
         text=q,
         types=tuple(sorted(set(type or ()))),

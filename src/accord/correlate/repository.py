@@ -30,11 +30,10 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.engine import CursorResult, Dialect
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FromClause
-from sqlalchemy.sql.selectable import Join
 from sqlalchemy.util.typing import TupleAny
 
+from accord.core.sql import OrderedJoin as _Ordered
 from accord.correlate.indexer import CIDR_MARK
 from accord.models.accounts import org
 from accord.models.correlate import value_index
@@ -94,23 +93,6 @@ def _json_table(dialect: str, name: str, columns: Sequence[str]) -> Subquery:
     clause = text(f"SELECT {', '.join(cols)} FROM {source}")
     typed = clause.columns(*(column(f"v{i}", Integer if c == "int" else String) for i, c in enumerate(columns)))
     return typed.subquery(name)
-
-
-class _Ordered(Join):
-    """An inner join whose left side SQLite must loop over first (CROSS JOIN); a plain JOIN elsewhere.
-
-    Without it SQLite may drive a batch from a policy index (is_latest, a kind) and probe the batch per row.
-    """
-
-    inherit_cache = True
-
-
-@compiles(_Ordered, "sqlite")
-def _ordered_sqlite(join: _Ordered, compiler: Any, **kw: Any) -> str:
-    kw["asfrom"] = True
-    left, right = compiler.process(join.left, **kw), compiler.process(join.right, **kw)
-    kw.pop("asfrom")
-    return f"{left} CROSS JOIN {right} ON {compiler.process(join.onclause, **kw)}"
 
 
 def _visible(principal: Principal) -> Any:

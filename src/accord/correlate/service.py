@@ -152,7 +152,9 @@ def top_values(
 
     Candidates come only from objects the caller read, and every count is one probe of the value index through
     the sharing policy (exact keys), so nothing unreadable decides what is listed or counted. Values held by one
-    object only, and known-benign (warninglisted) values, are left out.
+    object only, and known-benign (warninglisted) values, are left out. Like correlations, each probe reads at
+    most `correlation_count_cap` + 1 readable objects: a value past the cap is listed with `count_capped` and
+    lower bounds for its counts, so the dashboard's cost does not grow with the store (bench/bench_web.py).
     """
     wl = matching.matcher()
     seen: dict[tuple[str, str], IndexValue] = {}
@@ -163,14 +165,15 @@ def top_values(
     rows = [row for row in seen.values() if not wl.hits(row.kind, row.value)]
     probes = [p for tag, row in enumerate(rows) for p in matching.probes_for(tag, row, {}, related=False)]
     holders: dict[int, dict[str, str]] = defaultdict(dict)  # tag -> object id -> owner
-    for m in repo.probe(conn, principal, probes):
+    found, cut = repo.probe_capped(conn, principal, probes, get_settings().correlation_count_cap)
+    for m in found:
         holders[m.tag][m.id] = m.owner
     ranked = sorted(
-        ((len(held), len(set(held.values())), rows[tag].kind, rows[tag].value) for tag, held in holders.items()),
+        ((len(held), len(set(held.values())), rows[tag].kind, rows[tag].value, tag) for tag, held in holders.items()),
         key=lambda r: (-r[0], -r[1], r[2], r[3]),
     )
     return [
-        {"kind": kind, "value": value, "objects": objects, "orgs": orgs}
-        for objects, orgs, kind, value in ranked[:limit]
+        {"kind": kind, "value": value, "objects": objects, "orgs": orgs, "count_capped": tag in cut}
+        for objects, orgs, kind, value, tag in ranked[:limit]
         if objects > 1
     ]

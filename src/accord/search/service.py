@@ -28,6 +28,11 @@ MAX_LIMIT = 1_000
 # candidates; a page may then come back short, with a `next` that resumes where the scan stopped.
 SCAN_BUDGET = 5_000
 _CHUNK = 500
+# A search with whole words reads its driving word's index rows newest first, WINDOW at a time, and at most
+# WORD_BUDGET of them per request: a word most objects hold fills a page from its first rows, and filters that
+# leave few of its objects cost a bounded scan (the page may then come back short, with a `next`).
+WINDOW = 2_000
+WORD_BUDGET = 20_000
 
 
 @dataclass(frozen=True)
@@ -120,15 +125,19 @@ def search(
         return SearchPage()
     wl = active_matcher() if query.warninglisted is not None else None
     chunk = limit + 1 if wl is None else _CHUNK
+    words = _driver_first(conn, words, before=position)
+    driver = words[0][0] if words and not words[0][1] else None
     page = SearchPage()
-    scanned = 0
+    scanned = read = 0
     while True:
+        floor = None if driver is None else queries.word_window(conn, driver, before_seq=position, size=WINDOW)
         rows = queries.list_latest(
             conn,
             principal,
             types=list(query.types) or None,
             tlps=list(query.tlps) or None,
             before_seq=position,
+            from_seq=floor,
             limit=chunk,
             words=words or None,
             collection_ids=collection_ids,
@@ -145,7 +154,24 @@ def search(
                 page.rows.append((seq, raw))
         scanned += len(rows)
         if len(rows) < chunk:
-            return page
-        if scanned >= SCAN_BUDGET and position is not None:
+            if floor is None:  # nothing older matches
+                return page
+            position = floor  # the window is read down to its end; the next one starts below it
+            read += WINDOW
+        if (scanned >= SCAN_BUDGET or read >= WORD_BUDGET) and position is not None:
             page.next = cursors.make_cursor(position, bound)
             return page
+
+
+def _driver_first(conn: Connection, words: list[tuple[str, bool]], *, before: int | None) -> list[tuple[str, bool]]:
+    """The query words with the whole word whose index rows are sparsest below `before` first (it drives)."""
+    whole = [w for w, prefix in words if not prefix]
+    if len(whole) < 2:
+        return sorted(words, key=lambda w: w[1])
+
+    def spread(word: str) -> int:  # the lower a window of its rows reaches, the sparser the word
+        floor = queries.word_window(conn, word, before_seq=before, size=WINDOW)
+        return -1 if floor is None else floor
+
+    driver = min(whole, key=spread)
+    return [(driver, False)] + [w for w in words if w != (driver, False)]

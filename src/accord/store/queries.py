@@ -8,7 +8,9 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, and_, exists, func, or_, select
+from sqlalchemy.sql.expression import FromClause
 
+from accord.core.sql import OrderedJoin
 from accord.correlate.words import WORD
 from accord.models.correlate import value_index
 from accord.models.objects import collection_object, daily_count, id_is, stix_object
@@ -33,6 +35,7 @@ def list_latest(
     types: list[str] | None = None,
     tlps: list[int | None] | None = None,
     before_seq: int | None = None,
+    from_seq: int | None = None,
     limit: int = 100,
     words: list[tuple[str, bool]] | None = None,
     collection_ids: list[int] | None = None,
@@ -40,21 +43,39 @@ def list_latest(
     since: str | None = None,
     until: str | None = None,
 ) -> list[tuple[int, bytes]]:
-    """The newest readable versions, newest first, as (seq, raw) pairs; keyset on seq.
+    """The newest readable versions, newest first, as (seq, raw) pairs; keyset on seq (below `before_seq`, down to
+    `from_seq` inclusive).
 
     `tlps` keeps the objects marked with one of these levels (accord.stix.markings.Tlp; None: unmarked).
-    `words` ((word, is_prefix), all must match) searches names and descriptions (accord.correlate.words);
-    `collection_ids` keeps versions in one of these collections, `owner_org_ids` those owned by one of these
-    organisations; `since`/`until` bound the version (normalised modified timestamps, inclusive).
+    `words` ((word, is_prefix), all must match) searches names and descriptions (accord.correlate.words); the
+    first whole word, if any, drives the query (see word_window); `collection_ids` keeps versions in one of these
+    collections, `owner_org_ids` those owned by one of these organisations; `since`/`until` bound the version
+    (normalised modified timestamps, inclusive).
     """
     o = stix_object.c
-    stmt = select(o.seq, o.raw).where(visible_versions_clause(principal, stix_object, latest_only=True))
+    whole = [word for word, prefix in words or () if not prefix]
+    source: FromClause = stix_object
+    order = o.seq
+    if whole:
+        # The driving word's index rows, newest first, each joined to its version and asked the policy: the
+        # query stops at the page's end instead of reading every id holding the word first (a word most objects
+        # hold: bench/bench_web_paired.py, word search).
+        drive = value_index.alias("drive")
+        source = OrderedJoin(drive, stix_object, o.seq == drive.c.object_seq)
+        order = drive.c.object_seq
+    stmt = (
+        select(o.seq, o.raw)
+        .select_from(source)
+        .where(visible_versions_clause(principal, stix_object, latest_only=True))
+    )
+    if whole:
+        stmt = stmt.where(drive.c.kind == WORD, drive.c.key == whole[0])
     if types:
-        # With words, SQLite would drive the query from the type index: every object of the type holding the
-        # word, read through the policy and then sorted; `type || ''` keeps it on the word's objects, newest
-        # first, stopping at the page's end (bench/bench_search.py, word + type). PostgreSQL plans this well
-        # as it is, and worse without its index.
-        off_index = words and conn.dialect.name == "sqlite"
+        # With prefix words only, SQLite would drive the query from the type index: every object of the type
+        # holding the word, read through the policy and then sorted; `type || ''` keeps it on the word's objects,
+        # newest first, stopping at the page's end (bench/bench_search.py, word + type). PostgreSQL plans this
+        # well as it is, and worse without its index.
+        off_index = words and not whole and conn.dialect.name == "sqlite"
         stmt = stmt.where((o.type.concat("") if off_index else o.type).in_(types))
     if tlps:
         levels = [t for t in tlps if t is not None]
@@ -62,10 +83,13 @@ def list_latest(
         if None in tlps:
             wanted.append(o.tlp.is_(None))
         stmt = stmt.where(or_(*wanted))
+    v = value_index.c
+    for word in whole[1:]:  # one index seek per row
+        stmt = stmt.where(exists().where(v.kind == WORD, v.key == word, v.object_seq == o.seq))
     for word, prefix in words or ():
-        v = value_index.c
-        match = and_(v.key >= word, v.key < word + WORD_END) if prefix else v.key == word
-        stmt = stmt.where(o.seq.in_(select(v.object_seq).where(v.kind == WORD, match)))
+        if prefix:
+            match = and_(v.key >= word, v.key < word + WORD_END)
+            stmt = stmt.where(o.seq.in_(select(v.object_seq).where(v.kind == WORD, match)))
     if collection_ids is not None:
         m = collection_object.c
         stmt = stmt.where(exists().where(m.object_seq == o.seq, m.collection_id.in_(collection_ids)))
@@ -76,8 +100,21 @@ def list_latest(
     if until is not None:
         stmt = stmt.where(o.version <= until)
     if before_seq is not None:
-        stmt = stmt.where(o.seq < before_seq)
-    return [(r.seq, r.raw) for r in conn.execute(stmt.order_by(o.seq.desc()).limit(limit))]
+        stmt = stmt.where(order < before_seq)
+    if from_seq is not None:
+        stmt = stmt.where(order >= from_seq)
+    return [(r.seq, r.raw) for r in conn.execute(stmt.order_by(order.desc()).limit(limit))]
+
+
+def word_window(conn: Connection, word: str, *, before_seq: int | None, size: int) -> int | None:
+    """The seq of the `size`-th newest object version holding search word `word` below `before_seq`: the lower
+    end of a window of that many of its index rows (None when fewer remain). A read of the index only."""
+    v = value_index.c
+    stmt = select(v.object_seq).where(v.kind == WORD, v.key == word)
+    if before_seq is not None:
+        stmt = stmt.where(v.object_seq < before_seq)
+    found = conn.execute(stmt.order_by(v.object_seq.desc()).offset(size - 1).limit(1)).scalar()
+    return None if found is None else int(found)
 
 
 def get_latest(conn: Connection, principal: Principal, stix_id: str) -> dict[str, Any] | None:

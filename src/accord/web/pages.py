@@ -135,6 +135,7 @@ def search(
         "results": None,
         "lookup": None,
         "next": None,
+        "partial": False,
         "error": None,
     }
     if values:
@@ -156,6 +157,7 @@ def search(
         context["error"] = exc.message
         return page(request, "search.html", principal, status=400, **context)
     context["results"] = _rows(found.rows)
+    context["partial"] = found.next is not None and len(found.rows) < PAGE_SIZE
     if found.next is not None:
         context["next"] = "/search?" + urlencode(
             {**{k: v for k, v in form.items() if k != "q" and v}, "before": found.next}

@@ -347,6 +347,8 @@ def _check_principal(conn, p: Principal, facts, col_ids, peer_ids, refs: list[st
     assert {_key(raw) for _, raw in found.rows} == allowed_latest
     evens = {_key(raw) for _, raw in search(conn, p, SearchQuery(text="EVEN"), limit=1000).rows}
     assert evens == {k for k in allowed_latest if k[2] % 2 == 0}
+    for two in ("zeta even", "even zeta"):  # either word may drive, the other is checked per row
+        assert {_key(raw) for _, raw in search(conn, p, SearchQuery(text=two), limit=1000).rows} == evens
     for otype in sorted({ob["type"] for ob in chosen.values()}):  # words with a type filter: a query shape of its own
         got = {_key(raw) for _, raw in search(conn, p, SearchQuery(text="zeta", types=(otype,)), limit=1000).rows}
         assert got == {(ob["id"], ob["version"], ob["seq"]) for ob in chosen.values() if ob["type"] == otype}
