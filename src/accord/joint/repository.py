@@ -10,6 +10,7 @@ import orjson
 from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
 
 from accord.core.clock import now_us
+from accord.core.sql import OrderedJoin
 from accord.correlate.matching import correlatable
 from accord.correlate.values import values_of
 from accord.models.accounts import app_user, org, sharing_group, sharing_group_member
@@ -392,29 +393,50 @@ def any_links(conn: Connection) -> bool:
 def case_value_hits(conn: Connection, seqs: Sequence[int], *, limit: int) -> list[Row[Any]]:
     """(case_id, seq of a new version, seq of a linked object's newest version, the value) where a new version
     carries a correlating value (same kind and key in the value index) that an object linked in a case
-    carries, the linked object being another object; at most `limit` rows. Joint objects are left out."""
-    new, seen = value_index.alias("n"), value_index.alias("c")
+    carries, the linked object being another object; at most `limit` rows. Joint objects are left out.
+
+    Driven by the values recorded for linked objects (joint_case_value, a few per link): each is one seek of
+    the value index's primary key (kind, key, object_seq) bounded to the new seqs, so the cost follows the
+    links, not the store (the index has no object_seq-first order to start from the new versions)."""
+    cv = joint_case_value.c
+    new, held = value_index.alias("n"), value_index.alias("h")
     nobj, linked = stix_object.alias("nobj"), stix_object.alias("linked")
-    link = joint_link.c
+    link = joint_link.alias("l")
     out: list[Row[Any]] = []
     for first, last in seq_runs(seqs):
+        source = OrderedJoin(
+            OrderedJoin(
+                OrderedJoin(
+                    OrderedJoin(
+                        OrderedJoin(
+                            joint_case_value,
+                            new,
+                            and_(new.c.kind == cv.kind, new.c.key == cv.key, new.c.object_seq.between(first, last)),
+                        ),
+                        nobj,
+                        nobj.c.seq == new.c.object_seq,
+                    ),
+                    link,
+                    and_(link.c.case_id == cv.case_id, link.c.object_id == cv.object_id),
+                ),
+                linked,
+                and_(linked.c.id_key == link.c.object_key, linked.c.id == link.c.object_id, linked.c.is_latest),
+            ),
+            held,
+            and_(held.c.kind == cv.kind, held.c.key == cv.key, held.c.object_seq == linked.c.seq),
+        )
         stmt = (
             select(
-                link.case_id,
+                cv.case_id,
                 new.c.object_seq.label("seq"),
                 linked.c.seq.label("linked_seq"),
                 func.coalesce(new.c.value, new.c.key).label("value"),
                 nobj.c.owner_org_id,
             )
-            .select_from(new)
-            .join(nobj, nobj.c.seq == new.c.object_seq)
-            .join(seen, and_(seen.c.kind == new.c.kind, seen.c.key == new.c.key, seen.c.object_seq != new.c.object_seq))
-            .join(linked, and_(linked.c.seq == seen.c.object_seq, linked.c.is_latest))
-            .join(joint_link, and_(link.object_key == linked.c.id_key, link.object_id == linked.c.id))
+            .select_from(source)
             .where(
-                new.c.object_seq.between(first, last),
                 new.c.correlating.is_(True),
-                ~new.c.kind.startswith("ref:"),
+                ~cv.kind.startswith("ref:"),
                 ~nobj.c.type.startswith("x-accord-"),
                 linked.c.id != nobj.c.id,
             )
