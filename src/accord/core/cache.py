@@ -1,8 +1,7 @@
 """Structures built from installed package data, kept in var/cache so that later processes load them instead.
 
 A cache file is named by a digest of everything its structure is built from (package versions, the code that
-builds it, its format), so a change to any of them names another file and the stale one is simply no longer
-read. A file holds a header (CRC-32 and length of the payload) and the payload; one that is missing, truncated
+builds it, its format), so a change to any of them names another file; writing it removes the stale one. A file holds a header (CRC-32 and length of the payload) and the payload; one that is missing, truncated
 or damaged, or whose payload does not load, is rebuilt and written again (to a temporary file, then renamed, so
 a reader never sees half of one). Nothing here fetches anything: the builders read installed files only.
 
@@ -13,6 +12,7 @@ and its host, not 200,000 known file hashes) is kept as named sections instead: 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -85,7 +85,19 @@ def _write(path: Path, chunks: Sequence[bytes]) -> None:
             fh.writelines(chunks)
         tmp.replace(path)
     except OSError:  # a read-only var/ only costs the next process the build
-        pass
+        return
+    _prune(path)
+
+
+def _prune(path: Path) -> None:
+    """Remove the files of the same structure built from other inputs (an upgrade names a new file; the old one
+    would otherwise stay in var/cache for good). A process still reading a removed file rebuilds its own."""
+    name, _, digest = path.name.rpartition("-")
+    for other in path.parent.glob(f"{name}-*"):
+        rest = other.name[len(name) + 1 :]
+        if rest != digest and len(rest) == len(digest) and all(c in "0123456789abcdef" for c in rest):
+            with contextlib.suppress(OSError):
+                other.unlink()
 
 
 class Sections:

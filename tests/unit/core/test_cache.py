@@ -50,6 +50,24 @@ def test_the_name_follows_every_part(var_dir: Path) -> None:
     assert cache_path("thing", b"ab", b"c") != cache_path("thing", b"a", b"bc")
 
 
+def test_a_new_build_removes_the_files_built_from_other_inputs(var_dir: Path) -> None:
+    old, other = cache_path("thing", b"v1"), cache_path("thing-else", b"v1")
+    load_or_build(old, Builder(b"old"), _same, _same)
+    load_or_build(other, Builder(b"other"), _same, _same)
+    unrelated = old.parent / "thing-notes.txt"
+    unrelated.write_text("kept")
+    new = cache_path("thing", b"v2")  # an upgrade: the inputs changed
+    assert load_or_build(new, Builder(b"new"), _same, _same) == b"new"
+    assert new.exists()
+    assert not old.exists()
+    assert other.exists()
+    assert unrelated.exists()
+    sections = cache_path("thing", b"v3")
+    assert load_or_build_sections(sections, lambda: {"a": b"1"}).get("a") == b"1"
+    assert sections.exists()
+    assert not new.exists()
+
+
 @pytest.mark.parametrize(
     "damage",
     [
