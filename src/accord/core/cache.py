@@ -1,9 +1,10 @@
 """Structures built from installed package data, kept in var/cache so that later processes load them instead.
 
 A cache file is named by a digest of everything its structure is built from (package versions, the code that
-builds it, its format), so a change to any of them names another file; writing it removes the stale one. A file holds a header (CRC-32 and length of the payload) and the payload; one that is missing, truncated
-or damaged, or whose payload does not load, is rebuilt and written again (to a temporary file, then renamed, so
-a reader never sees half of one). Nothing here fetches anything: the builders read installed files only.
+builds it, its format), so a change to any of them names another file; writing it removes the stale one.
+A file holds a header (CRC-32 and length of the payload) and the payload; one that is missing, truncated or
+damaged, or whose payload does not load, is rebuilt and written again (to a temporary file, then renamed, so a
+reader never sees half of one). Nothing here fetches anything: the builders read installed files only.
 
 A large structure of which a process often needs only a part (the warninglists: a small report looks up a URL
 and its host, not 200,000 known file hashes) is kept as named sections instead: a table of the sections
