@@ -6,7 +6,8 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from accord.exports.source import Indicator, Item
+from accord.exports.scored import Indicator
+from accord.exports.source import Item
 from accord.stix.markings import Tlp
 from accord.stix.timestamps import micros_to_timestamp
 
