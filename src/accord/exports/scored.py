@@ -14,7 +14,7 @@ from typing import Any
 
 from accord.correlate.indicator_values import LIST_SEPARATOR
 from accord.correlate.indicator_values import export_kind as kind_of
-from accord.correlate.scoring import score_from_facts
+from accord.correlate.scoring import current_score, is_expired, model_for, score_from_facts
 from accord.correlate.warninglists import WarninglistMatcher
 from accord.stix.timestamps import timestamp_to_micros
 
@@ -104,3 +104,29 @@ def scored_values(
             continue
         values.append(Value(xk, value, round(sc, 1), not expired, names))
     return values
+
+
+@lru_cache(maxsize=1_024)
+def active_for(base: float, kind: str, min_score: float | None = None) -> int:
+    """How long (µs) after it was last asserted a value of an index `kind` with this base score stays active and
+    scores at least `min_score`: the largest elapsed time for which `score_from_facts` neither expires it by decay
+    nor scores it under min_score (the score falls as time passes); -1 when it never is.
+
+    Exports of active values compare each value's age with it instead of scoring each value: the same verdict.
+    """
+    model = model_for(kind)
+
+    def holds(elapsed_us: int) -> bool:
+        value = current_score(base, 0, elapsed_us, model)
+        return not is_expired(value) and (min_score is None or value >= min_score)
+
+    if not holds(0):
+        return -1
+    low, high = 0, int(model.lifetime_days * 86_400_000_000) + 1  # holds(low); not holds(high): a score of 0
+    while high - low > 1:
+        middle = (low + high) // 2
+        if holds(middle):
+            low = middle
+        else:
+            high = middle
+    return low

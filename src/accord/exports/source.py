@@ -328,13 +328,13 @@ def indicator_pages(
     """
     # A generator: the counts run when the export starts streaming, under its bounded page cache
     # (service.stream), not at the call with the node's own (bench_exports' peak RSS at 1M objects).
-    if _all_indexed(conn):
+    if all_indexed(conn):
         yield from _value_pages(conn, principal, query, wl)
     else:
         yield from _object_pages(conn, principal, query, wl)
 
 
-def _all_indexed(conn: Connection) -> bool:
+def all_indexed(conn: Connection) -> bool:
     """Whether every stored indicator version has its head row in indicator_value (two index counts).
 
     Heads are written only for stored indicator versions, which are never deleted: equal counts mean one each.
