@@ -10,6 +10,7 @@ versions the table lacks is read through indicator_pages instead.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -61,22 +62,25 @@ def _stored(
         result = conn.execute(stmt)
         cursor = result.cursor
         batches = iter(lambda: cursor.fetchmany(BATCH), [])
-    within: dict[float, int] = {}
+    floors: dict[float, float] = {}  # by base score: the oldest start (µs) a value is still active from
     try:
         for rows in batches:
-            batch = []
+            batch: list[str] = []
             for value, base, start_us, until_us, by, seen in rows:
-                if by != fingerprint and wl.hits(ikind, value, url_host=False):
+                floor = floors.get(base)
+                if floor is None:
+                    limit = active_for(float(base), ikind, query.min_score)
+                    floor = floors[base] = now - limit if limit >= 0 else math.inf
+                if seen:  # decay from the later of its start and its last readable sighting
+                    sighted = micros(seen)
+                    if max(start_us, sighted or 0) < floor:
+                        continue
+                    if until_us is not None and until_us <= now and (sighted is None or sighted <= until_us):
+                        continue  # past valid_until, with no later sighting
+                elif start_us < floor or (until_us is not None and until_us <= now):
+                    continue  # decayed (or under min_score), never active, or past valid_until
+                if (by is None or by != fingerprint) and wl.hits(ikind, value, url_host=False):
                     continue  # matched against other lists when stored: matched again now
-                last_seen = micros(seen) if seen else None
-                elapsed = now - max(start_us if start_us is not None else now, last_seen or 0)
-                limit = within.get(base)
-                if limit is None:
-                    limit = within[base] = active_for(float(base), ikind, query.min_score)
-                if limit < 0 or elapsed > limit:
-                    continue  # decayed (or under min_score), or never active at all
-                if until_us is not None and until_us <= now and (last_seen is None or last_seen <= until_us):
-                    continue  # past valid_until, with no later sighting
                 batch.append(value)
             if batch:
                 yield batch
@@ -101,17 +105,15 @@ def _statement(
             .where(vi.kind == "ref:sighting", vi.key == o.id, s.c.is_latest.is_(True), readable_clause(principal, s))
             .scalar_subquery()
         )
-    where = [
-        v.c.kind == index_kind(kind),
-        h.c.revoked.is_not(True),
-        or_(v.c.listed.is_(None), h.c.listed_by.is_distinct_from(fingerprint)),
-        *source.selection(principal, query, ("indicator",)),
-    ]
+    where = [v.c.kind == index_kind(kind), h.c.revoked.is_not(True)]
+    where += source.selection(principal, query, ("indicator",))
+    if fingerprint is not None:  # matched against the active lists when stored, and on one of them
+        where.append(or_(v.c.listed.is_(None), h.c.listed_by.is_distinct_from(fingerprint)))
     if kind in ("ip", "cidr"):
         where.append(v.c.value.contains("/") if kind == "cidr" else ~v.c.value.contains("/"))
     if query.since_us is not None:
         where.append(v.c.object_seq >= query.since_us)
-    head = (h.c.base, h.c.start_us, h.c.until_us, h.c.listed_by)
+    head = (h.c.base, func.coalesce(h.c.start_us, query.now_us), h.c.until_us, h.c.listed_by)  # no start: now
     return (
         select(v.c.value, *head, seen)
         .select_from(
