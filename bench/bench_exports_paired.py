@@ -1,6 +1,7 @@
-"""Blocklist and RPZ export rates before and after a change, paired: one store of N indicators (bench_exports.load),
-exported by the child of bench_exports.py of each source tree (its own `src`) in interleaved rounds, the two
-trees in a random order each round, so that load on a shared machine falls on both alike. Prints the median
+"""Blocklist and RPZ export rates before and after a change, paired: a store of N indicators for each source tree,
+made by its own bench_exports.load (the same content, in the schema of its own migrations), exported by the
+child of its bench_exports.py (its own `src`) in interleaved rounds, the two trees in a random order each
+round, so that load on a shared machine falls on both alike. Prints the median
 CPU seconds (the export process's own CPU time) and values/s of each (lines; an RPZ zone's domains), the ratio,
 and checks both exported as many.
 
@@ -19,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+_LOAD = "import sys, bench_exports; bench_exports.load(sys.argv[1], int(sys.argv[2]))"
 FORMATS = (("blocklist ip", "blocklist", "ip"), ("blocklist domain", "blocklist", "domain"), ("rpz", "rpz", ""))
 
 
@@ -39,13 +41,13 @@ def main() -> None:
     after = sys.argv[2] if len(sys.argv) > 2 else str(Path(__file__).resolve().parents[1])
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 100_000
     rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 5
-    sys.path[:0] = [f"{after}/src", f"{after}/bench"]
-    import bench_exports
-
     rng = random.Random()
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/exports-{n}.db"
-        bench_exports.load(url, n)
+        urls = {}
+        for name, tree in (("before", before), ("after", after)):
+            urls[tree] = f"sqlite:///{tmp}/exports-{name}-{n}.db"
+            env = {**os.environ, "PYTHONPATH": f"{tree}/src:{tree}/bench"}
+            subprocess.run([sys.executable, "-c", _LOAD, urls[tree], str(n)], check=True, env=env)
         cpu: dict[tuple[str, str], list[float]] = {}
         lines: dict[tuple[str, str], set[int]] = {}
         for _ in range(rounds):
@@ -53,7 +55,7 @@ def main() -> None:
                 trees = [("before", before), ("after", after)]
                 rng.shuffle(trees)
                 for name, tree in trees:
-                    r = _run(tree, url, fmt, kind)
+                    r = _run(tree, urls[tree], fmt, kind)
                     cpu.setdefault((label, name), []).append(r["cpu"])
                     values = (int(r["lines"]) - 3) // 2 if fmt == "rpz" else int(r["lines"])  # a zone: 2 records
                     lines.setdefault((label, name), set()).add(values)
