@@ -1,8 +1,8 @@
 """What every export reads: the caller's readable objects, keyset-paged, with their values, scores and links.
 
 All rows come through the one sharing policy (`visible_versions_clause` for the objects, `readable_clause`
-for the sightings and reports that enrich them), one page of `PAGE` objects at a time, so an export streams in
-constant memory whatever the size of the store.
+for the sightings and reports that enrich them, exports.links), one page of `PAGE` objects at a time, so an
+export streams in constant memory whatever the size of the store.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from accord.correlate.indicator_values import export_kind as kind_of
 from accord.correlate.scoring import indicator_score, is_indicator
 from accord.correlate.values import IndexValue
 from accord.correlate.warninglists import WarninglistMatcher
+from accord.exports import links
 from accord.exports.scored import (
     IV_COLUMNS,
     Indicator,
@@ -36,7 +37,6 @@ from accord.models.correlate import indicator_value, value_index
 from accord.models.objects import collection_object, id_in, node_clock, stix_object
 from accord.sharing.policy import Principal, readable_clause, visible_versions_clause
 from accord.stix.markings import Tlp
-from accord.stix.timestamps import timestamp_to_micros
 
 PAGE = 2_000
 WARNINGLIST_MODES = ("omit", "mark")
@@ -161,69 +161,6 @@ def _raw_rows(conn: Connection, stmt: Any, params: dict[str, Any]) -> Sequence[A
         result.close()
 
 
-def _keys_in(key: Any, ids: list[str], span: tuple[int, int] | None) -> Any:
-    """`key` among these ids; with `span` (the seq range of a page of versions holding every one of them),
-    among the ids stored in that range instead: one subquery, not a parameter per id."""
-    if span is None:
-        return key.in_(ids)
-    o = stix_object.c
-    return key.in_(select(o.id).where(o.seq.between(*span)))
-
-
-def _last_sightings(
-    conn: Connection, principal: Principal, ids: list[str], span: tuple[int, int] | None = None
-) -> dict[str, tuple[int, int]]:
-    """(last seen µs, sighting objects) of each id, from the sightings the caller may read."""
-    if not ids:
-        return {}
-    vi = value_index.c
-    s = stix_object.alias("s")
-    rows = conn.execute(
-        select(vi.key, func.max(vi.lo), func.count())
-        .select_from(value_index.join(s, s.c.seq == vi.object_seq))
-        .where(
-            vi.kind == "ref:sighting",
-            _keys_in(vi.key, ids, span),
-            s.c.is_latest.is_(True),
-            readable_clause(principal, s),
-        )
-        .group_by(vi.key)
-    ).all()
-    out = {}
-    for key, last, count in rows:
-        try:
-            out[str(key)] = (timestamp_to_micros(last), int(count)) if last else (0, int(count))
-        except ValueError:
-            out[str(key)] = (0, int(count))
-    return out
-
-
-def _reports(
-    conn: Connection, principal: Principal, ids: list[str], span: tuple[int, int] | None = None
-) -> dict[str, list[str]]:
-    """The readable reports naming each id."""
-    if not ids:
-        return {}
-    vi = value_index.c
-    r = stix_object.alias("r")
-    rows = conn.execute(
-        select(vi.key, r.c.id)
-        .select_from(value_index.join(r, r.c.seq == vi.object_seq))
-        .where(
-            vi.kind == "ref:report",
-            _keys_in(vi.key, ids, span),
-            r.c.is_latest.is_(True),
-            readable_clause(principal, r),
-        )
-        .distinct()
-        .order_by(vi.key, r.c.id)
-    ).all()
-    out: dict[str, list[str]] = {}
-    for key, report_id in rows:
-        out.setdefault(str(key), []).append(str(report_id))
-    return out
-
-
 def json_values(item: Item, query: ExportQuery, wl: WarninglistMatcher) -> list[Value]:
     """The exported values of an item computed from its JSON (for objects indicator_value does not hold)."""
     out: list[Value] = []
@@ -260,8 +197,8 @@ def enrich(
     for seq, oid, otype, owner, tlp, raw in rows:
         obj = orjson.loads(raw)
         items.append(Item(seq, oid, otype, owner, _tlp(tlp), obj, bytes(raw), indicator=is_indicator(obj)))
-    sightings = _last_sightings(conn, principal, [i.id for i in items if i.type == "indicator"], span)
-    reports = _reports(conn, principal, [i.id for i in items], span) if with_reports else {}
+    sightings = links.last_sightings(conn, principal, [i.id for i in items if i.type == "indicator"], span)
+    reports = links.reports(conn, principal, [i.id for i in items], span) if with_reports else {}
     stored = _stored_values(conn, [i.seq for i in items if i.indicator], query.kinds, span)
     for item in items:
         last, count = sightings.get(item.id, (None, 0))
