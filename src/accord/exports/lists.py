@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from accord.exports.source import Indicator, Item
+from accord.exports.source import Item
 from accord.stix.markings import Tlp
 from accord.stix.timestamps import micros_to_timestamp
 
@@ -29,18 +29,12 @@ CSV_COLUMNS = (
 CSV_DEFAULT = CSV_COLUMNS[:9]
 
 
-def blocklist(pages: Iterable[list[Indicator]]) -> Iterator[bytes]:
-    """The active, unlisted indicator values of the pages, one a line, each once."""
+def blocklist(batches: Iterable[list[str]]) -> Iterator[bytes]:
+    """The values of the batches (accord.exports.active.values), one a line, each once."""
     seen: set[int] = set()  # hashes, not values: a million values in a few tens of MB (bench_exports)
-    for page in pages:
-        lines = []
-        for item in page:
-            for v in item.values:
-                if v.active and not v.listed:
-                    h = hash(v.value)
-                    if h not in seen:
-                        seen.add(h)
-                        lines.append(v.value)
+    for batch in batches:
+        lines = [value for value in dict.fromkeys(batch) if hash(value) not in seen]
+        seen.update(map(hash, lines))
         if lines:
             yield ("\n".join(lines) + "\n").encode()
 

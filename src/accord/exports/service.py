@@ -16,7 +16,7 @@ from accord.accounts import service as accounts
 from accord.core.errors import BadRequest, NotFound
 from accord.core.settings import get_settings
 from accord.correlate.warninglists import active_matcher, active_names
-from accord.exports import misp, source
+from accord.exports import active, misp, source
 from accord.exports.lists import BLOCKLIST_KINDS, blocklist, csv_rows, parse_columns
 from accord.exports.source import DAY_US, ExportQuery, Item
 from accord.sharing.policy import Principal
@@ -187,7 +187,7 @@ def _stream(conn: Connection, principal: Principal, prep: Prepared) -> Iterator[
     fmt, query, wl = prep.request.fmt, prep.query, active_matcher()
     default_tlp = Tlp.parse(get_settings().default_tlp)
     if fmt == "blocklist":
-        return blocklist(source.indicator_pages(conn, principal, query, wl))
+        return blocklist(active.values(conn, principal, query, wl))
     if fmt == "csv":
         pages = source.iter_pages(conn, principal, query, wl, with_reports="source_report" in prep.columns)
         return csv_rows(pages, prep.columns, source.org_names(conn), default_tlp)
@@ -204,7 +204,7 @@ def _stream(conn: Connection, principal: Principal, prep: Prepared) -> Iterator[
     from accord.exports import rpz
 
     domains = replace(query, kinds=frozenset({"domain"}) & (query.kinds or {"domain"}))  # all a zone holds
-    return rpz.zone(source.indicator_pages(conn, principal, domains, wl), source.change_marker(conn))
+    return rpz.zone(active.values(conn, principal, domains, wl), source.change_marker(conn))
 
 
 # --------------------------------------------------------------------------------------------- MISP events

@@ -1,33 +1,42 @@
 """What every export reads: the caller's readable objects, keyset-paged, with their values, scores and links.
 
 All rows come through the one sharing policy (`visible_versions_clause` for the objects, `readable_clause`
-for the sightings and reports that enrich them), one page of `PAGE` objects at a time, so an export streams in
-constant memory whatever the size of the store.
+for the sightings and reports that enrich them, exports.links), one page of `PAGE` objects at a time, so an
+export streams in constant memory whatever the size of the store.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, FromClause, and_, bindparam, func, or_, select, tuple_
 
 from accord.core.clock import now_us
-from accord.correlate.indicator_values import LIST_SEPARATOR, exported_values, rows_of
+from accord.correlate.indicator_values import NAME_CHARS, exported_values, rule_rev
 from accord.correlate.indicator_values import export_kind as kind_of
-from accord.correlate.scoring import indicator_score, is_indicator, score_from_facts
+from accord.correlate.scoring import indicator_score, is_indicator
 from accord.correlate.values import IndexValue
 from accord.correlate.warninglists import WarninglistMatcher
+from accord.exports import links
+from accord.exports.scored import (
+    IV_COLUMNS,
+    Indicator,
+    Value,
+    index_kinds,
+    listed_names,
+    micros,
+    score,
+    scored_values,
+)
 from accord.models.accounts import org
 from accord.models.correlate import indicator_value, value_index
 from accord.models.objects import collection_object, id_in, node_clock, stix_object
 from accord.sharing.policy import Principal, readable_clause, visible_versions_clause
 from accord.stix.markings import Tlp
-from accord.stix.timestamps import timestamp_to_micros
 
 PAGE = 2_000
 WARNINGLIST_MODES = ("omit", "mark")
@@ -61,17 +70,6 @@ class ExportQuery:
     warninglists: str = "omit"  # omit | mark
     stix_types: tuple[str, ...] = VALUE_TYPES
     now_us: int = field(default_factory=now_us)
-
-
-@dataclass(slots=True)
-class Value:
-    """One value of an exported object, with what an export decides on."""
-
-    kind: str  # export kind
-    value: str
-    score: float
-    active: bool  # an indicator's value that has not decayed, expired or been revoked
-    listed: tuple[str, ...]  # warninglists holding it
 
 
 @dataclass(slots=True)
@@ -113,13 +111,25 @@ def org_identities(conn: Connection) -> dict[int, str]:
     return {int(r.id): str(r.stix_id) for r in conn.execute(select(org.c.id, org.c.stix_id)) if r.stix_id}
 
 
-def _scope(collection_id: int) -> Any:
-    def scope(newer: FromClause) -> Any:
-        return newer.c.seq.in_(
-            select(collection_object.c.object_seq).where(collection_object.c.collection_id == collection_id)
-        )
+def selection(principal: Principal, query: ExportQuery, types: Sequence[str]) -> list[Any]:
+    """A WHERE over stix_object: the latest versions readable by the principal (the sharing policy) of these
+    types (all when empty) that the query's collection and date bounds select."""
+    o = stix_object.c
+    where: list[Any] = []
+    scope = None
+    if query.collection_id is not None:
+        members = select(collection_object.c.object_seq).where(collection_object.c.collection_id == query.collection_id)
+        where.append(o.seq.in_(members))
 
-    return scope
+        def scope(newer: FromClause) -> Any:
+            return newer.c.seq.in_(members)
+
+    where.insert(0, visible_versions_clause(principal, stix_object, latest_only=True, scope=scope))
+    if types:
+        where.append(o.type == types[0] if len(types) == 1 else o.type.in_(types))
+    if query.until_us is not None:
+        where.append(o.seq < query.until_us)
+    return where
 
 
 def readable_rows(conn: Connection, principal: Principal, query: ExportQuery) -> Iterator[list[Any]]:
@@ -137,18 +147,7 @@ def readable_rows(conn: Connection, principal: Principal, query: ExportQuery) ->
 def _readable_page(principal: Principal, query: ExportQuery) -> Any:
     """The query of a page of readable_rows after the seq bound `last`."""
     o = stix_object.c
-    scope = _scope(query.collection_id) if query.collection_id is not None else None
-    where = [visible_versions_clause(principal, stix_object, latest_only=True, scope=scope)]
-    if query.collection_id is not None:
-        where.append(
-            o.seq.in_(
-                select(collection_object.c.object_seq).where(collection_object.c.collection_id == query.collection_id)
-            )
-        )
-    if query.stix_types:
-        where.append(o.type.in_(query.stix_types))
-    if query.until_us is not None:
-        where.append(o.seq < query.until_us)
+    where = selection(principal, query, query.stix_types)
     cols = (o.seq, o.id, o.type, o.owner_org_id, o.tlp, o.raw)
     return select(*cols).where(o.seq > bindparam("last"), *where).order_by(o.seq).limit(PAGE)
 
@@ -160,69 +159,6 @@ def _raw_rows(conn: Connection, stmt: Any, params: dict[str, Any]) -> Sequence[A
         return result.cursor.fetchall() if result.cursor is not None else []
     finally:
         result.close()
-
-
-def _keys_in(key: Any, ids: list[str], span: tuple[int, int] | None) -> Any:
-    """`key` among these ids; with `span` (the seq range of a page of versions holding every one of them),
-    among the ids stored in that range instead: one subquery, not a parameter per id."""
-    if span is None:
-        return key.in_(ids)
-    o = stix_object.c
-    return key.in_(select(o.id).where(o.seq.between(*span)))
-
-
-def _last_sightings(
-    conn: Connection, principal: Principal, ids: list[str], span: tuple[int, int] | None = None
-) -> dict[str, tuple[int, int]]:
-    """(last seen µs, sighting objects) of each id, from the sightings the caller may read."""
-    if not ids:
-        return {}
-    vi = value_index.c
-    s = stix_object.alias("s")
-    rows = conn.execute(
-        select(vi.key, func.max(vi.lo), func.count())
-        .select_from(value_index.join(s, s.c.seq == vi.object_seq))
-        .where(
-            vi.kind == "ref:sighting",
-            _keys_in(vi.key, ids, span),
-            s.c.is_latest.is_(True),
-            readable_clause(principal, s),
-        )
-        .group_by(vi.key)
-    ).all()
-    out = {}
-    for key, last, count in rows:
-        try:
-            out[str(key)] = (timestamp_to_micros(last), int(count)) if last else (0, int(count))
-        except ValueError:
-            out[str(key)] = (0, int(count))
-    return out
-
-
-def _reports(
-    conn: Connection, principal: Principal, ids: list[str], span: tuple[int, int] | None = None
-) -> dict[str, list[str]]:
-    """The readable reports naming each id."""
-    if not ids:
-        return {}
-    vi = value_index.c
-    r = stix_object.alias("r")
-    rows = conn.execute(
-        select(vi.key, r.c.id)
-        .select_from(value_index.join(r, r.c.seq == vi.object_seq))
-        .where(
-            vi.kind == "ref:report",
-            _keys_in(vi.key, ids, span),
-            r.c.is_latest.is_(True),
-            readable_clause(principal, r),
-        )
-        .distinct()
-        .order_by(vi.key, r.c.id)
-    ).all()
-    out: dict[str, list[str]] = {}
-    for key, report_id in rows:
-        out.setdefault(str(key), []).append(str(report_id))
-    return out
 
 
 def json_values(item: Item, query: ExportQuery, wl: WarninglistMatcher) -> list[Value]:
@@ -261,8 +197,8 @@ def enrich(
     for seq, oid, otype, owner, tlp, raw in rows:
         obj = orjson.loads(raw)
         items.append(Item(seq, oid, otype, owner, _tlp(tlp), obj, bytes(raw), indicator=is_indicator(obj)))
-    sightings = _last_sightings(conn, principal, [i.id for i in items if i.type == "indicator"], span)
-    reports = _reports(conn, principal, [i.id for i in items], span) if with_reports else {}
+    sightings = links.last_sightings(conn, principal, [i.id for i in items if i.type == "indicator"], span)
+    reports = links.reports(conn, principal, [i.id for i in items], span) if with_reports else {}
     stored = _stored_values(conn, [i.seq for i in items if i.indicator], query.kinds, span)
     for item in items:
         last, count = sightings.get(item.id, (None, 0))
@@ -280,16 +216,16 @@ def enrich(
 def _stored_values(
     conn: Connection, seqs: list[int], kinds: frozenset[str] | None, span: tuple[int, int] | None = None
 ) -> dict[int, list[tuple[Any, ...]]]:
-    """The indicator_value rows (_IV_COLS, head first) of these versions (already chosen through the policy) that
+    """The indicator_value rows (IV_COLUMNS, head first) of these versions (already chosen through the policy) that
     have them; with `span` (their seq range), read by range."""
     if not seqs:
         return {}
     iv = indicator_value.c
     where: list[Any] = [iv.object_seq.in_(seqs) if span is None else iv.object_seq.between(*span)]
     if kinds is not None:
-        where.append(or_(iv.ord == 0, iv.kind.in_(_index_kinds(kinds))))
+        where.append(or_(iv.ord == 0, iv.kind.in_(index_kinds(kinds))))
     rows = _raw_rows(
-        conn, select(iv.object_seq, *(iv[c] for c in _IV_COLS)).where(*where).order_by(iv.object_seq, iv.ord), {}
+        conn, select(iv.object_seq, *(iv[c] for c in IV_COLUMNS)).where(*where).order_by(iv.object_seq, iv.ord), {}
     )
     wanted = set(seqs)
     out: dict[int, list[tuple[Any, ...]]] = {}
@@ -318,30 +254,6 @@ def iter_pages(
 # ------------------------------------------------------------------------------ indicators (active values)
 
 
-@dataclass(slots=True)
-class Indicator:
-    """One readable indicator version as the exports of active values (blocklist, RPZ, Suricata) see it."""
-
-    seq: int
-    id: str
-    name: str  # what a Suricata rule's msg names it by (its name, else its id)
-    rev: int  # its Suricata rule revision (accord.correlate.indicator_values.rule_rev)
-    values: list[Value] = field(default_factory=list)
-
-
-_IV_COLS = ("ord", "kind", "value", "base", "start_us", "until_us", "revoked", "rev", "name", "listed", "listed_by")
-
-
-def _index_kinds(kinds: frozenset[str]) -> list[str]:
-    """The index kinds whose rows may have these export kinds (ip -> ip; cidr -> ip; md5 -> hash:md5, ...)."""
-    out = set()
-    for kind in kinds:
-        out |= {kind, f"hash:{kind}"}
-        if kind == "cidr":
-            out.add("ip")
-    return sorted(out)
-
-
 def indicator_pages(
     conn: Connection, principal: Principal, query: ExportQuery, wl: WarninglistMatcher
 ) -> Iterator[list[Indicator]]:
@@ -353,13 +265,13 @@ def indicator_pages(
     """
     # A generator: the counts run when the export starts streaming, under its bounded page cache
     # (service.stream), not at the call with the node's own (bench_exports' peak RSS at 1M objects).
-    if _all_indexed(conn):
+    if all_indexed(conn):
         yield from _value_pages(conn, principal, query, wl)
     else:
         yield from _object_pages(conn, principal, query, wl)
 
 
-def _all_indexed(conn: Connection) -> bool:
+def all_indexed(conn: Connection) -> bool:
     """Whether every stored indicator version has its head row in indicator_value (two index counts).
 
     Heads are written only for stored indicator versions, which are never deleted: equal counts mean one each.
@@ -368,22 +280,6 @@ def _all_indexed(conn: Connection) -> bool:
     indicators = select(func.count()).select_from(stix_object).where(o.type == "indicator").scalar_subquery()
     heads = select(func.count()).select_from(indicator_value).where(iv.kind.is_(None)).scalar_subquery()
     return bool(conn.execute(select(indicators == heads)).scalar())
-
-
-def _policy_where(principal: Principal, query: ExportQuery) -> list[Any]:
-    """The readable latest indicator versions the query selects (a WHERE over stix_object)."""
-    o = stix_object.c
-    scope = _scope(query.collection_id) if query.collection_id is not None else None
-    where = [visible_versions_clause(principal, stix_object, latest_only=True, scope=scope), o.type == "indicator"]
-    if query.collection_id is not None:
-        where.append(
-            o.seq.in_(
-                select(collection_object.c.object_seq).where(collection_object.c.collection_id == query.collection_id)
-            )
-        )
-    if query.until_us is not None:
-        where.append(o.seq < query.until_us)
-    return where
 
 
 def _value_pages(
@@ -397,7 +293,7 @@ def _value_pages(
     else:  # each kind's rows are in seq order in the kind index; kinds no row has cost one probe
         present = [
             kind
-            for kind in _index_kinds(query.kinds)
+            for kind in index_kinds(query.kinds)
             if conn.execute(select(iv.ord).where(iv.kind == kind).limit(1)).first() is not None
         ]
         streams = [_value_rows(conn, principal, query, kind) for kind in present]
@@ -418,33 +314,15 @@ def _value_pages(
         if kinds is not None and xk not in kinds:
             continue
         size += 1
-        if by is not None and by == fingerprint:
-            names = tuple(listed.split(LIST_SEPARATOR)) if listed else ()
-        else:
-            names = tuple(wl.hits(kind, value, url_host=False))
+        names = listed_names(kind, value, listed, by is not None and by == fingerprint, wl)
         if names and omit:
             continue
-        last_seen = _micros(seen)
-        score, expired = _score(float(base), start_us, until_us, bool(revoked), kind, last_seen, now)
-        if min_score is not None and score < min_score:
+        sc, expired = score(float(base), start_us, until_us, bool(revoked), kind, micros(seen), now)
+        if min_score is not None and sc < min_score:
             continue
-        current.values.append(Value(xk, value, round(score, 1), not expired, names))
+        current.values.append(Value(xk, value, round(sc, 1), not expired, names))
     if page:
         yield page
-
-
-# The values of one version, and of versions stored together, mostly share their facts: each is scored once.
-_score = lru_cache(maxsize=4_096)(score_from_facts)
-
-
-def _micros(stamp: Any) -> int | None:
-    """A last-seen timestamp (value_index.lo of a sighting) in µs; None when there is none or it is no date."""
-    if not stamp:
-        return None
-    try:
-        return timestamp_to_micros(stamp) or None
-    except ValueError:
-        return None
 
 
 def _value_rows(
@@ -468,7 +346,7 @@ def _value_rows(
         .select_from(
             v.join(stix_object, o.seq == v.c.object_seq).join(h, and_(h.c.object_seq == v.c.object_seq, h.c.ord == 0))
         )
-        .where(v.c.ord > 0 if kind is None else v.c.kind == kind, after, *_policy_where(principal, query))
+        .where(v.c.ord > 0 if kind is None else v.c.kind == kind, after, *selection(principal, query, ("indicator",)))
         .order_by(v.c.object_seq, v.c.ord)
         .limit(PAGE)
     )
@@ -484,93 +362,23 @@ def _value_rows(
 def _object_pages(
     conn: Connection, principal: Principal, query: ExportQuery, wl: WarninglistMatcher
 ) -> Iterator[list[Indicator]]:
-    """indicator_pages when some version has no rows in indicator_value: pages of readable versions, each
-    version's rows read with it, the JSON of those without parsed."""
-    o = stix_object.c
-    where = _policy_where(principal, query)
-    h, v = indicator_value.alias("h"), indicator_value.alias("v")
-    last = (query.since_us - 1) if query.since_us is not None else -1
-    while True:
-        page = select(o.seq, o.id).where(o.seq > last, *where).order_by(o.seq).limit(PAGE).cte("page")
-        on_value = and_(v.c.object_seq == page.c.seq, v.c.ord > 0)
-        if query.kinds is not None:
-            on_value = and_(on_value, v.c.kind.in_(_index_kinds(query.kinds)))
-        newest = select(func.max(page.c.seq)).scalar_subquery()
-        rows = conn.execute(
-            select(page.c.seq, page.c.id, *(h.c[c] for c in _HEAD_COLS), v.c.kind, v.c.value, v.c.listed)
-            .select_from(page.outerjoin(h, and_(h.c.object_seq == page.c.seq, h.c.ord == 0)).outerjoin(v, on_value))
-            # versions with values to export, those not in the table (parsed below), and the page's last seq
-            .where(or_(v.c.ord.is_not(None), h.c.ord.is_(None), page.c.seq == newest))
-            .order_by(page.c.seq, v.c.ord)
-        ).all()
-        if not rows:
-            return
-        yield _indicators(conn, principal, rows, query, wl)
-        last = int(rows[-1][0])
+    """indicator_pages when some version has no rows in indicator_value: the items of the readable indicator
+    versions (iter_pages: each version's rows read with it, the JSON of those without parsed)."""
+    for items in iter_pages(conn, principal, replace(query, stix_types=("indicator",)), wl):
+        yield [_indicator(item) for item in items if item.indicator]
 
 
-_HEAD_COLS = ("ord", "base", "start_us", "until_us", "revoked", "rev", "name", "listed_by")
-
-
-def _indicators(
-    conn: Connection, principal: Principal, rows: Sequence[Any], query: ExportQuery, wl: WarninglistMatcher
-) -> list[Indicator]:
-    groups: dict[int, tuple[str, list[tuple[Any, ...]]]] = {}
-    unindexed: list[int] = []
-    for seq, oid, hord, base, start_us, until_us, revoked, rev, name, by, kind, value, listed in rows:
-        if hord is None:
-            groups[seq] = (oid, [])
-            unindexed.append(seq)
-            continue
-        if kind is None:  # the page's last version, without values to export
-            continue
-        entry = groups.get(seq)
-        if entry is None:
-            entry = groups[seq] = (oid, [(0, None, None, base, start_us, until_us, revoked, rev, name, None, by)])
-        entry[1].append((None, kind, value, None, None, None, None, None, None, listed, None))
-    if unindexed:  # stored by a path that did not fill indicator_value: the same rows, computed here
-        o = stix_object.c
-        for seq, raw in conn.execute(select(o.seq, o.raw).where(o.seq.in_(unindexed))).all():
-            obj = orjson.loads(raw)
-            computed = [row[1:] for row in rows_of(int(seq), obj)] if is_indicator(obj) else []
-            groups[seq] = (groups[seq][0], computed)
-    sightings = _last_sightings(conn, principal, [oid for oid, ivs in groups.values() if len(ivs) > 1])
-    out = []
-    for seq, (oid, ivs) in groups.items():
-        if len(ivs) < 2:
-            continue
-        rev, name = ivs[0][7], ivs[0][8]
-        values = _scored(ivs, sightings.get(oid, (None, 0))[0] or None, query, wl)
-        out.append(Indicator(seq, oid, name or oid, int(rev), values))
-    return out
+def _indicator(item: Item) -> Indicator:
+    """An indicator item as the exports of active values see it; its name and rev as the store records them."""
+    name = item.obj.get("name")
+    return Indicator(item.seq, item.id, str(name)[:NAME_CHARS] if name else item.id, rule_rev(item.obj), item.values)
 
 
 def _scored(
     ivs: list[tuple[Any, ...]], last_sighting_us: int | None, query: ExportQuery, wl: WarninglistMatcher
 ) -> list[Value]:
-    """The exported values of an indicator version from its indicator_value rows (_IV_COLS, head first): what
-    json_values computes from its JSON, with the same scoring formula (scoring.score_from_facts) and the
-    warninglists matched when it was stored while the active lists are those."""
-    kinds, omit, min_score, now = query.kinds, query.warninglists == "omit", query.min_score, query.now_us
-    _, _, _, base, start_us, until_us, revoked, _rev, _name, _, by = ivs[0]
-    base, revoked = float(base), bool(revoked)
-    stored = by is not None and by == getattr(wl, "fingerprint", None)
-    values = []
-    for _, kind, value, *_rest, listed, _by in ivs[1:]:
-        xk = kind_of(kind, value)
-        if kinds is not None and xk not in kinds:
-            continue
-        if stored:
-            names = tuple(listed.split(LIST_SEPARATOR)) if listed else ()
-        else:
-            names = tuple(wl.hits(kind, value, url_host=False))
-        if names and omit:
-            continue
-        score, expired = _score(base, start_us, until_us, revoked, kind, last_sighting_us, now)
-        if min_score is not None and score < min_score:
-            continue
-        values.append(Value(xk, value, round(score, 1), not expired, names))
-    return values
+    omit = query.warninglists == "omit"
+    return scored_values(ivs, last_sighting_us, query.kinds, omit, query.min_score, query.now_us, wl)
 
 
 _TLPS = {int(level): level for level in Tlp}
@@ -600,16 +408,7 @@ DAY_US = 86_400_000_000
 def days(conn: Connection, principal: Principal, query: ExportQuery) -> list[tuple[int, int, int]]:
     """(day number, newest seq, objects) of each date_added day holding objects the query selects."""
     o = stix_object.c
-    scope = _scope(query.collection_id) if query.collection_id is not None else None
-    where = [visible_versions_clause(principal, stix_object, latest_only=True, scope=scope)]
-    if query.collection_id is not None:
-        where.append(
-            o.seq.in_(
-                select(collection_object.c.object_seq).where(collection_object.c.collection_id == query.collection_id)
-            )
-        )
-    if query.stix_types:
-        where.append(o.type.in_(query.stix_types))
+    where = selection(principal, query, query.stix_types)
     day = (o.seq // DAY_US).label("day")
     rows = conn.execute(select(day, func.max(o.seq), func.count()).where(*where).group_by(day).order_by(day)).all()
     return [(int(d), int(m), int(c)) for d, m, c in rows]

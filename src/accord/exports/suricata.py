@@ -15,7 +15,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 
 from accord.correlate.indicator_values import NAME_CHARS
-from accord.exports.source import Indicator
+from accord.exports.scored import Indicator
 
 SID_BASE = 1_000_000_000
 SID_SPAN = 1_000_000_000

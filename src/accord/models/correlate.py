@@ -63,7 +63,9 @@ indicator_value = Table(
     Column("name", Text, nullable=True),
     Column("listed", Text, nullable=True),
     Column("listed_by", BigInteger, nullable=True),
-    # An export of one kind of value (a blocklist, an RPZ zone) reads only that kind's rows, in seq order.
+    # An export of one kind of value (a blocklist, an RPZ zone) reads only that kind's rows, in seq order; on
+    # SQLite the index holds their value and matches too (migration 0021; not on PostgreSQL, whose btree
+    # entries are too small for a long URL).
     Index("ix_indicator_value_kind", "kind", "object_seq", "ord"),
     sqlite_with_rowid=False,
 )
