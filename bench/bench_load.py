@@ -3,7 +3,8 @@
 The mix (bench/loadgen.py): TAXII GET pages (following `next`), TAXII POSTs of 100 objects, lookups of 100 values,
 REST object reads and correlations. Printed: requests, errors, p50/p99 per kind under load, the p50 of one client
 alone (the baseline, measured first in the same run, which also warms the server up) and their ratio; then the
-server's resident memory sampled through the run (it should stay flat after the warm-up).
+server's resident memory sampled through the run, and whether it stayed flat after the warm-up: its growth per 1,000
+objects POSTed in the first and second halves of the rest of the run (bench_memory.py's measure and threshold).
 
 Run: python bench/bench_load.py [--seconds 60] [--clients 50] [--preload 5000] [--postgres]
 (--postgres uses ACCORD_BENCH_POSTGRES_URL, a server where a database may be created). Exit status 1 on any error.
@@ -22,7 +23,8 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from tests.integration.ops.empty_db import pg_database  # noqa: E402
 
-from loadgen import KINDS, pct, per_kind_rows, prepared_node, run_load, servers, table  # noqa: E402
+from bench_memory import FLAT_KB, slope_kb  # noqa: E402
+from loadgen import KINDS, Results, pct, per_kind_rows, prepared_node, run_load, servers, table  # noqa: E402
 
 
 def main() -> int:
@@ -72,14 +74,30 @@ def main() -> int:
     print("memory-mapped pages) of the server process / RSS of its helper processes")
     for start in range(0, len(loaded.rss), 6):
         print("  " + "  ".join(f"t={t:>3.0f}: {a:.0f}/{f:.0f}/{h:.0f}" for t, a, f, h in loaded.rss[start : start + 6]))
-    after = [(a, h) for t, a, _, h in loaded.rss if t >= args.warmup]
-    if len(after) >= 2:
-        heap = [a for a, _ in after]
-        print(
-            f"  heap after warm-up (t >= {args.warmup:.0f} s): min {min(heap):.0f}, max {max(heap):.0f}, "
-            f"last - first {heap[-1] - heap[0]:+.0f} MB; helpers last - first {after[-1][1] - after[0][1]:+.0f} MB"
-        )
+    _report_flatness(loaded, args.warmup)
     return 1 if total_errors else 0
+
+
+def _report_flatness(loaded: Results, warmup: float) -> None:
+    """The heap after the warm-up: its range, and its growth in the first and second halves of what remains
+    (least-squares slopes, per 1,000 objects POSTed at the run's mean rate), with a verdict."""
+    after = [(t, a, h) for t, a, _, h in loaded.rss if t >= warmup]
+    if len(after) < 4:
+        print(f"  too few memory samples after the warm-up ({len(after)}) to say whether the heap is flat")
+        return
+    heap = [a for _, a, _ in after]
+    print(
+        f"  heap after warm-up (t >= {warmup:.0f} s): min {min(heap):.0f}, max {max(heap):.0f}, "
+        f"last - first {heap[-1] - heap[0]:+.0f} MB; helpers last - first {after[-1][2] - after[0][2]:+.0f} MB"
+    )
+    rate = len(loaded.latencies.get("taxii_post_100", [])) * 100 / loaded.seconds  # objects POSTed a second
+    points = [(t * rate, a) for t, a, _ in after] if rate else [(t, a) for t, a, _ in after]
+    mid = len(points) // 2
+    first, second = slope_kb(points[: mid + 1]), slope_kb(points[mid:])
+    unit = "KB per 1,000 objects POSTed" if rate else "KB per 1,000 s (nothing POSTed)"
+    verdict = "flat" if second < FLAT_KB else "GROWING"
+    print(f"  heap growth after warm-up, {unit}: first half {first:.1f}, second half {second:.1f} -> {verdict}")
+    print(f"  (flat: the second half grew less than {FLAT_KB:.0f} KB per 1,000; {rate:.0f} objects POSTed a second)")
 
 
 def _sqlite(home: Path):
