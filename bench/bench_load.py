@@ -3,7 +3,9 @@
 The mix (bench/loadgen.py): TAXII GET pages (following `next`), TAXII POSTs of 100 objects, lookups of 100 values,
 REST object reads and correlations. Printed: requests, errors, p50/p99 per kind under load, the p50 of one client
 alone (the baseline, measured first in the same run, which also warms the server up) and their ratio; then the
-server's resident memory sampled through the run (it should stay flat after the warm-up).
+server's resident memory sampled through the run, and whether it stayed flat after the warm-up: whether the heap
+of the second half of the rest of the run rose past the first half's highest (bench_memory.py measures growth
+per 1,000 objects under POSTs alone, for longer).
 
 Run: python bench/bench_load.py [--seconds 60] [--clients 50] [--preload 5000] [--postgres]
 (--postgres uses ACCORD_BENCH_POSTGRES_URL, a server where a database may be created). Exit status 1 on any error.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -22,7 +25,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from tests.integration.ops.empty_db import pg_database  # noqa: E402
 
-from loadgen import KINDS, pct, per_kind_rows, prepared_node, run_load, servers, table  # noqa: E402
+from loadgen import KINDS, Results, pct, per_kind_rows, prepared_node, run_load, servers, table  # noqa: E402
 
 
 def main() -> int:
@@ -72,14 +75,34 @@ def main() -> int:
     print("memory-mapped pages) of the server process / RSS of its helper processes")
     for start in range(0, len(loaded.rss), 6):
         print("  " + "  ".join(f"t={t:>3.0f}: {a:.0f}/{f:.0f}/{h:.0f}" for t, a, f, h in loaded.rss[start : start + 6]))
-    after = [(a, h) for t, a, _, h in loaded.rss if t >= args.warmup]
-    if len(after) >= 2:
-        heap = [a for a, _ in after]
-        print(
-            f"  heap after warm-up (t >= {args.warmup:.0f} s): min {min(heap):.0f}, max {max(heap):.0f}, "
-            f"last - first {heap[-1] - heap[0]:+.0f} MB; helpers last - first {after[-1][1] - after[0][1]:+.0f} MB"
-        )
+    _report_flatness(loaded, args.warmup)
     return 1 if total_errors else 0
+
+
+FLAT_MB = 2.0  # how far the second half's highest heap may pass the first half's and still count as flat
+
+
+def _report_flatness(loaded: Results, warmup: float) -> None:
+    """The heap after the warm-up: its range, and whether it stayed flat: the highest heap of the second half of
+    the samples no more than FLAT_MB above the first half's. (Each sample lands anywhere between two half-minute
+    malloc_trims, so single samples swing by megabytes; a new high in the second half is what growth looks like.)"""
+    after = [(t, a, h) for t, a, _, h in loaded.rss if t >= warmup]
+    if len(after) < 4:
+        print(f"  too few memory samples after the warm-up ({len(after)}) to say whether the heap is flat")
+        return
+    heap = [a for _, a, _ in after]
+    print(
+        f"  heap after warm-up (t >= {warmup:.0f} s): min {min(heap):.0f}, max {max(heap):.0f}, "
+        f"last - first {heap[-1] - heap[0]:+.0f} MB; helpers last - first {after[-1][2] - after[0][2]:+.0f} MB"
+    )
+    mid = len(heap) // 2
+    first, second = heap[:mid], heap[mid:]
+    verdict = "flat" if max(second) <= max(first) + FLAT_MB else "GROWING"
+    print(
+        f"  heap after warm-up, first half: mean {statistics.mean(first):.1f}, max {max(first):.1f} MB; second half: "
+        f"mean {statistics.mean(second):.1f}, max {max(second):.1f} MB -> {verdict} "
+        f"(flat: the second half's max at most {FLAT_MB:.0f} MB above the first's)"
+    )
 
 
 def _sqlite(home: Path):
