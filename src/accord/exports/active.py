@@ -22,7 +22,7 @@ from accord.exports.scored import active_for, micros
 from accord.exports.source import ExportQuery
 from accord.models.correlate import indicator_value, value_index
 from accord.models.objects import stix_object
-from accord.sharing.policy import Principal, readable_clause
+from accord.sharing.policy import Principal
 
 BATCH = 20_000  # rows fetched at a time from the one streamed query
 
@@ -98,13 +98,7 @@ def _statement(
     if conn.execute(select(vi.kind).where(vi.kind == "ref:sighting").limit(1)).first() is None:
         seen: Any = null()  # no sighting stored: none to read per row
     else:
-        s = stix_object.alias("s")
-        seen = (
-            select(func.max(vi.lo))
-            .select_from(value_index.join(s, s.c.seq == vi.object_seq))
-            .where(vi.kind == "ref:sighting", vi.key == o.id, s.c.is_latest.is_(True), readable_clause(principal, s))
-            .scalar_subquery()
-        )
+        seen = source.last_sighting(principal)
     where = [v.c.kind == index_kind(kind), h.c.revoked.is_not(True)]
     where += source.selection(principal, query, ("indicator",))
     if fingerprint is not None:  # matched against the active lists when stored, and on one of them

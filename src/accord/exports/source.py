@@ -325,20 +325,31 @@ def _value_pages(
         yield page
 
 
+def last_sighting(principal: Principal) -> Any:
+    """The newest last-seen time of the readable sightings of the indicator stix_object's row holds (a scalar
+    subquery, correlated with stix_object)."""
+    vi, s = value_index.c, stix_object.alias("s")
+    return (
+        select(func.max(vi.lo))
+        .select_from(value_index.join(s, s.c.seq == vi.object_seq))
+        .where(
+            vi.kind == "ref:sighting",
+            vi.key == stix_object.c.id,
+            s.c.is_latest.is_(True),
+            readable_clause(principal, s),
+        )
+        .scalar_subquery()
+    )
+
+
 def _value_rows(
     conn: Connection, principal: Principal, query: ExportQuery, kind: str | None
 ) -> Iterator[tuple[Any, ...]]:
     """(seq, ord, id, kind, value, listed, head facts..., listed_by, last sighting) of the value rows of one
     index kind (None: every kind) of the readable versions, in (seq, ord) order, read page by page."""
-    o, vi = stix_object.c, value_index.c
+    o = stix_object.c
     h, v = indicator_value.alias("h"), indicator_value.alias("v")
-    s = stix_object.alias("s")
-    seen = (
-        select(func.max(vi.lo))
-        .select_from(value_index.join(s, s.c.seq == vi.object_seq))
-        .where(vi.kind == "ref:sighting", vi.key == o.id, s.c.is_latest.is_(True), readable_clause(principal, s))
-        .scalar_subquery()
-    )
+    seen = last_sighting(principal)
     head = (h.c.base, h.c.start_us, h.c.until_us, h.c.revoked, h.c.rev, h.c.name, h.c.listed_by)
     after = tuple_(v.c.object_seq, v.c.ord) > tuple_(bindparam("last_seq"), bindparam("last_ord"))
     stmt = (
