@@ -1,10 +1,10 @@
 """Structures built from installed package data, kept in var/cache so that later processes load them instead.
 
 A cache file is named by a digest of everything its structure is built from (package versions, the code that
-builds it, its format), so a change to any of them names another file; writing it removes the stale one.
-A file holds a header (CRC-32 and length of the payload) and the payload; one that is missing, truncated or
-damaged, or whose payload does not load, is rebuilt and written again (to a temporary file, then renamed, so a
-reader never sees half of one). Nothing here fetches anything: the builders read installed files only.
+builds it, its format), so a change to any of them names another file; writing one removes those not written
+for a day. A file holds a header (CRC-32 and length of the payload) and the payload; one that is missing,
+truncated or damaged, or whose payload does not load, is rebuilt and written again (to a temporary file, then
+renamed, so a reader never sees half of one). Nothing here fetches anything: the builders read installed files only.
 
 A large structure of which a process often needs only a part (the warninglists: a small report looks up a URL
 and its host, not 200,000 known file hashes) is kept as named sections instead: a table of the sections
@@ -18,6 +18,7 @@ import hashlib
 import os
 import pickle
 import struct
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -90,14 +91,21 @@ def _write(path: Path, chunks: Sequence[bytes]) -> None:
     _prune(path)
 
 
+STALE_AFTER_S = 86_400.0  # a sibling not written for this long is no longer used by any process of the node
+
+
 def _prune(path: Path) -> None:
-    """Remove the files of the same structure built from other inputs (an upgrade names a new file; the old one
-    would otherwise stay in var/cache for good). A process still reading a removed file rebuilds its own."""
+    """Remove the files of the same structure built from other inputs and not written for a day (an upgrade
+    names a new file, and the old one would otherwise stay in var/cache for good). Recent ones are kept: another
+    configuration may be in use beside this one (tests, a second node on the same var/)."""
     name, _, digest = path.name.rpartition("-")
+    cutoff = time.time() - STALE_AFTER_S
     for other in path.parent.glob(f"{name}-*"):
         rest = other.name[len(name) + 1 :]
-        if rest != digest and len(rest) == len(digest) and all(c in "0123456789abcdef" for c in rest):
-            with contextlib.suppress(OSError):
+        if rest == digest or len(rest) != len(digest) or any(c not in "0123456789abcdef" for c in rest):
+            continue
+        with contextlib.suppress(OSError):
+            if other.stat().st_mtime < cutoff:
                 other.unlink()
 
 

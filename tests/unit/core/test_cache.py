@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from accord.core import settings as core_settings
-from accord.core.cache import cache_path, load_or_build, load_or_build_sections
+from accord.core.cache import STALE_AFTER_S, cache_path, load_or_build, load_or_build_sections
 
 
 @pytest.fixture
@@ -50,18 +52,24 @@ def test_the_name_follows_every_part(var_dir: Path) -> None:
     assert cache_path("thing", b"ab", b"c") != cache_path("thing", b"a", b"bc")
 
 
-def test_a_new_build_removes_the_files_built_from_other_inputs(var_dir: Path) -> None:
-    old, other = cache_path("thing", b"v1"), cache_path("thing-else", b"v1")
-    load_or_build(old, Builder(b"old"), _same, _same)
-    load_or_build(other, Builder(b"other"), _same, _same)
+def test_a_new_build_removes_the_stale_files_built_from_other_inputs(var_dir: Path) -> None:
+    old, recent = cache_path("thing", b"v1"), cache_path("thing", b"v0")
+    other = cache_path("thing-else", b"v1")
+    for path in (old, recent, other):
+        load_or_build(path, Builder(b"x"), _same, _same)
+    a_day_ago = time.time() - STALE_AFTER_S - 60
+    for path in (old, other):
+        os.utime(path, (a_day_ago, a_day_ago))
     unrelated = old.parent / "thing-notes.txt"
     unrelated.write_text("kept")
     new = cache_path("thing", b"v2")  # an upgrade: the inputs changed
     assert load_or_build(new, Builder(b"new"), _same, _same) == b"new"
     assert new.exists()
-    assert not old.exists()
-    assert other.exists()
-    assert unrelated.exists()
+    assert not old.exists()  # stale: removed
+    assert recent.exists()  # written today: maybe another configuration's, kept
+    assert other.exists()  # another structure
+    assert unrelated.exists()  # not a cache file
+    os.utime(new, (a_day_ago, a_day_ago))
     sections = cache_path("thing", b"v3")
     assert load_or_build_sections(sections, lambda: {"a": b"1"}).get("a") == b"1"
     assert sections.exists()
