@@ -53,6 +53,17 @@ def cache_path(name: str, *parts: bytes) -> Path:
     return get_settings().var_dir / "cache" / f"{name}-{digest.hexdigest()}"
 
 
+def package_files(package: str, *names: str) -> list[bytes]:
+    """The bytes of files installed with a package (located, not imported): part of a cache file's name."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"{package} is not installed")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return [(folder / name).read_bytes() for name in names]
+
+
 def _payload(blob: bytes) -> bytes | None:
     if len(blob) < _HEADER.size:
         return None

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+import orjson
+
 # Building rows with tuple.__new__ skips NamedTuple's argument handling: rows are made per value on ingest.
 _new = tuple.__new__
 
@@ -185,12 +187,33 @@ def _tld_extractor() -> Any:
 _END, _EXCEPT = "", "!"  # trie markers: a rule ends here; an exception rule ends here
 
 
+_TRIE_CACHE_FORMAT = b"suffix-trie 1"
+
+
 @lru_cache(maxsize=1)
 def _suffix_trie() -> dict[str, Any]:
-    """The public suffix list of tldextract's bundled snapshot as a trie of labels, right to left.
+    """The public suffix list of tldextract's bundled snapshot as a trie of labels, right to left, kept in
+    var/cache: building it parses the snapshot (about 0.2 s), which every process that indexes a domain (each
+    `accord import`, each worker) would otherwise pay."""
+    from pathlib import Path
 
-    Unicode rules are also entered in their IDNA form: names here are always normalised to ASCII.
-    """
+    from accord.core.cache import cache_path, load_or_build, package_files
+
+    parts = [_TRIE_CACHE_FORMAT, Path(__file__).read_bytes()]
+    path = cache_path("suffix-trie", *parts, *package_files("tldextract", ".tld_set_snapshot", "_version.py"))
+    return load_or_build(path, _build_suffix_trie, orjson.dumps, _load_suffix_trie)
+
+
+def _load_suffix_trie(data: bytes) -> dict[str, Any]:
+    found = orjson.loads(data)
+    if not isinstance(found, dict):
+        raise TypeError("not a trie")
+    return found
+
+
+def _build_suffix_trie() -> dict[str, Any]:
+    """The trie built from the snapshot. Unicode rules are also entered in their IDNA form: names here are
+    always normalised to ASCII."""
     root: dict[str, Any] = {}
     for rule in _tld_extractor().tlds:
         exception = rule.startswith("!")

@@ -8,7 +8,6 @@ dicts, so an inner cache would be one more lookup and insertion per new value th
 from __future__ import annotations
 
 import functools
-import importlib.util
 import ipaddress
 import pickle
 import re
@@ -105,15 +104,10 @@ def _load_suffix_rules(data: bytes) -> tuple[frozenset[str], frozenset[str]]:
 
 def _suffix_cache_file() -> Path:
     """var/cache file of the suffix sets, named by tldextract's snapshot and version files and this module."""
-    from accord.core.cache import cache_path  # here: accord.core.settings loads when a host is classified
+    from accord.core.cache import cache_path, package_files  # here: settings load when a host is classified
 
-    spec = importlib.util.find_spec("tldextract")  # located, not imported
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("tldextract is not installed")
-    package = Path(next(iter(spec.submodule_search_locations)))
     parts = [_SUFFIX_CACHE_FORMAT, Path(__file__).read_bytes()]
-    parts += [(package / name).read_bytes() for name in (".tld_set_snapshot", "_version.py")]
-    return cache_path("public-suffixes", *parts)
+    return cache_path("public-suffixes", *parts, *package_files("tldextract", ".tld_set_snapshot", "_version.py"))
 
 
 @functools.cache

@@ -47,3 +47,25 @@ def test_every_rule_of_the_bundled_list_answers_like_tldextract() -> None:
 def test_idn_suffixes_match_in_their_ascii_form() -> None:
     assert registered_domain("xn--80ak6aa92e.xn--p1ai") == "xn--80ak6aa92e.xn--p1ai"  # a .рф name
     assert is_public_suffix("xn--p1ai")
+
+
+def test_the_trie_read_back_from_var_cache_answers_like_the_built_one(tmp_path, monkeypatch) -> None:
+    from accord.core import settings as core_settings
+    from accord.correlate import observables
+
+    monkeypatch.setenv("ACCORD_VAR_DIR", str(tmp_path / "var"))
+    core_settings.get_settings.cache_clear()
+    observables._suffix_trie.cache_clear()
+    try:
+        built = observables._suffix_trie()  # built, then written
+        assert [p.name.split("-")[:2] for p in (tmp_path / "var" / "cache").iterdir()] == [["suffix", "trie"]]
+        observables._suffix_trie.cache_clear()
+        assert observables._suffix_trie() == built  # read back
+        extract = _tld_extractor()
+        for name in sorted(_names())[::20]:
+            parts = extract(name)
+            if parts.suffix and parts.domain:
+                assert registered_domain(name) == f"{parts.domain}.{parts.suffix}", name
+    finally:
+        observables._suffix_trie.cache_clear()
+        core_settings.get_settings.cache_clear()
