@@ -7,14 +7,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, func, insert, or_, select, text, update
 
 from accord.core.clock import now_us
-from accord.core.sql import OrderedJoin
+from accord.core.sql import IndexedJoin, OrderedJoin
 from accord.correlate.matching import correlatable
 from accord.correlate.values import values_of
 from accord.models.accounts import app_user, org, sharing_group, sharing_group_member
-from accord.models.correlate import value_index
+from accord.models.correlate import RANGED_SEQ_WHERE, value_index
 from accord.models.joint import (
     joint_case,
     joint_case_value,
@@ -474,7 +474,7 @@ def recorded_ranged_values(conn: Connection, case_id: int | None = None, *, addr
 
 def new_ranged_values(conn: Connection, seqs: Sequence[int]) -> list[Row[Any]]:
     """(seq, kind, key, value, lo, hi, owner_org_id, object_id) of the correlating ip and domain index rows of
-    these new versions (joint objects left out)."""
+    these new versions (joint objects left out), read by seq through ix_value_index_ranged_seq."""
     v, o = value_index.c, stix_object.c
     out: list[Row[Any]] = []
     for first, last in seq_runs(seqs):
@@ -482,9 +482,11 @@ def new_ranged_values(conn: Connection, seqs: Sequence[int]) -> list[Row[Any]]:
             select(
                 v.object_seq.label("seq"), v.kind, v.key, v.value, v.lo, v.hi, o.owner_org_id, o.id.label("object_id")
             )
-            .join(stix_object, o.seq == v.object_seq)
+            .select_from(
+                IndexedJoin(value_index, stix_object, o.seq == v.object_seq, index="ix_value_index_ranged_seq")
+            )
             .where(
-                v.kind.in_(RANGED_KINDS),
+                text(RANGED_SEQ_WHERE),  # the partial index's own condition: the versions' rows by seq
                 v.object_seq.between(first, last),
                 v.correlating.is_(True),
                 ~o.type.startswith("x-accord-"),

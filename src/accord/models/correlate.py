@@ -17,6 +17,8 @@ CText = Text().with_variant(Text(collation="C"), "postgresql")
 # lo = last seen timestamp, hi = count), so lookups find reports, relationships and sightings by index.
 # A clustered primary key (WITHOUT ROWID on SQLite) stores each row once: exact look-ups read only the key.
 # No foreign key to stix_object: object versions are never deleted alone, and the check would cost every insert.
+RANGED_SEQ_WHERE = "kind IN ('ip', 'domain')"  # ix_value_index_ranged_seq
+
 value_index = Table(
     "value_index",
     metadata,
@@ -35,6 +37,15 @@ value_index = Table(
         "lo",
         sqlite_where=text("lo IS NOT NULL"),
         postgresql_where=text("lo IS NOT NULL"),
+    ),
+    # The ip and domain rows of given versions (the case watch, after each write): the key has no order by version.
+    # Partial, so that other kinds (most rows: words, hashes, references) cost nothing; queries name the same
+    # literal condition (RANGED_SEQ_WHERE) so that both databases see that the index covers them.
+    Index(
+        "ix_value_index_ranged_seq",
+        "object_seq",
+        sqlite_where=text(RANGED_SEQ_WHERE),
+        postgresql_where=text(RANGED_SEQ_WHERE),
     ),
     sqlite_with_rowid=False,
 )

@@ -37,3 +37,30 @@ def test_case_value_hits_seeks_the_value_index(conn, engine):
     assert plan[0].startswith("SCAN"), plan  # the recorded values drive it
     assert "joint_case_value" in plan[0], plan
     assert not [step for step in plan[1:] if step.startswith("SCAN")], plan
+
+
+def test_new_ranged_values_read_the_new_versions_rows_by_seq(conn, engine):
+    """The ip and domain rows of the versions just stored come from the partial index by seq, not from every ip
+    and domain row of the store (57 ms per write at 1,000,000 objects before, growing with the store)."""
+    org = make_org(conn)
+    ingest(conn, [make_indicator() for _ in range(20)], WriteContext(writer_org_id=org.id))
+    top = conn.execute(select(func.max(stix_object.c.seq))).scalar_one()
+    seen: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, executemany):
+        if not executemany and "value_index" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        rows = repo.new_ranged_values(conn, [top - 1, top])
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert {r.seq for r in rows} <= {top - 1, top}
+    (stmt, params) = seen[0]
+    if conn.dialect.name == "sqlite":
+        plan = " ".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + stmt, params))
+    else:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # small test tables: would the index serve at all?
+        plan = " ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + stmt, params))
+    assert "ix_value_index_ranged_seq" in plan, plan
