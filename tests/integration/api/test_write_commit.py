@@ -306,3 +306,40 @@ def test_a_write_that_meets_a_held_lock_is_a_503_to_retry_and_stores_nothing(
     response = _send(node, writes[case])
     assert response.status_code == writes[case].status, response.text
     assert _snapshot() != before
+
+
+def test_writes_waiting_for_the_sqlite_lock_leave_the_threads_to_reads(node: Node) -> None:
+    """More writing requests than the server has worker threads wait for the write lock held by another process:
+    a read still gets a thread and answers while every write waits, and the writes then all go through.
+
+    (Each write used to wait in a thread, asleep in SQLite's busy handler: 40 of them took every thread, and
+    reads waited for a thread until the lock came free or the writes timed out.)"""
+    import asyncio
+
+    import httpx
+
+    if get_engine().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL writes concurrently: its writes wait on row locks, not for one write lock")
+    app = node.client.app
+    admin = node.bearer("admin")
+
+    async def run() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
+            with another_writer_holds_the_database():
+                writes = [
+                    asyncio.ensure_future(
+                        client.post("/api/v1/groups", json={"name": f"G{i}", "orgs": ["Alpha"]}, headers=admin)
+                    )
+                    for i in range(60)
+                ]
+                await asyncio.sleep(0.5)  # every write has started and waits
+                read = asyncio.ensure_future(client.get("/api/v1/orgs", headers=admin))
+                done, _ = await asyncio.wait({read}, timeout=20)  # a liveness bound, not a speed measure
+                assert read in done, "the read found no thread while writes waited for the lock"
+                assert read.result().status_code == 200
+                assert not [w for w in writes if w.done()]  # all still waiting for the lock
+            responses = await asyncio.gather(*writes)
+        assert [r.status_code for r in responses] == [201] * 60
+
+    asyncio.run(run())
