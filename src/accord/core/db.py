@@ -173,13 +173,16 @@ def _make_engine(url: str) -> Engine:
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        in_file = bool(parsed.database) and parsed.database != ":memory:"
+        if in_file:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         timeout = _lock_timeout_ms() / 1000
+        # A file's engine pools its connections (QueuePool); an in-memory database lives in one connection per
+        # thread (SingletonThreadPool), which takes no pool size.
+        pool: dict[str, Any] = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_SIZE} if in_file else {}
         engine = create_engine(
             url,
-            pool_size=SQLITE_POOL_SIZE,
-            max_overflow=SQLITE_POOL_SIZE,
+            **pool,
             connect_args={"check_same_thread": False, "timeout": timeout},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
