@@ -18,12 +18,17 @@ class OrderedJoin(Join):
     inherit_cache = True
 
 
-@compiles(OrderedJoin, "sqlite")
-def _ordered_sqlite(join: OrderedJoin, compiler: Any, **kw: Any) -> str:
+def _sqlite_join(join: Join, compiler: Any, kw: dict[str, Any], *, between: str) -> str:
+    """`left <between> right ON onclause`: SQLite's spelling of a join the constructs here steer."""
     kw["asfrom"] = True
     left, right = compiler.process(join.left, **kw), compiler.process(join.right, **kw)
     kw.pop("asfrom")
-    return f"{left} CROSS JOIN {right} ON {compiler.process(join.onclause, **kw)}"
+    return f"{left} {between} {right} ON {compiler.process(join.onclause, **kw)}"
+
+
+@compiles(OrderedJoin, "sqlite")
+def _ordered_sqlite(join: OrderedJoin, compiler: Any, **kw: Any) -> str:
+    return _sqlite_join(join, compiler, kw, between="CROSS JOIN")
 
 
 class IndexedJoin(Join):
@@ -43,7 +48,4 @@ class IndexedJoin(Join):
 
 @compiles(IndexedJoin, "sqlite")
 def _indexed_sqlite(join: IndexedJoin, compiler: Any, **kw: Any) -> str:
-    kw["asfrom"] = True
-    left, right = compiler.process(join.left, **kw), compiler.process(join.right, **kw)
-    kw.pop("asfrom")
-    return f"{left} INDEXED BY {join.index} JOIN {right} ON {compiler.process(join.onclause, **kw)}"
+    return _sqlite_join(join, compiler, kw, between=f"INDEXED BY {join.index} JOIN")

@@ -5,6 +5,9 @@ at 1,000,000 objects.)"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from sqlalchemy import event, func, select
 
@@ -14,13 +17,17 @@ from accord.store.service import WriteContext, ingest
 from tests.builders import make_indicator, make_org
 
 
-def test_case_value_hits_seeks_the_value_index(conn, engine):
-    if conn.dialect.name != "sqlite":
-        pytest.skip("SQLite's planner chose the scan; PostgreSQL plans from statistics")
+def _new_versions(conn) -> tuple[int, int]:
+    """The seqs of the last two of 20 indicators just stored."""
     org = make_org(conn)
     ingest(conn, [make_indicator() for _ in range(20)], WriteContext(writer_org_id=org.id))
     top = conn.execute(select(func.max(stix_object.c.seq))).scalar_one()
-    seen: list[tuple[str, object]] = []
+    return top - 1, top
+
+
+def _value_index_statements(engine, call: Callable[[], Any]) -> tuple[Any, list[tuple[str, Any]]]:
+    """call()'s result and the statements it ran that read the value index."""
+    seen: list[tuple[str, Any]] = []
 
     def capture(_conn, _cursor, statement, parameters, _context, executemany):
         if not executemany and "value_index" in statement:
@@ -28,9 +35,16 @@ def test_case_value_hits_seeks_the_value_index(conn, engine):
 
     event.listen(engine, "before_cursor_execute", capture)
     try:
-        repo.case_value_hits(conn, [top - 1, top], limit=10)
+        return call(), seen
     finally:
         event.remove(engine, "before_cursor_execute", capture)
+
+
+def test_case_value_hits_seeks_the_value_index(conn, engine):
+    if conn.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner chose the scan; PostgreSQL plans from statistics")
+    seqs = list(_new_versions(conn))
+    _, seen = _value_index_statements(engine, lambda: repo.case_value_hits(conn, seqs, limit=10))
     assert len(seen) == 1
     stmt, params = seen[0]
     plan = [r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + stmt, params)]
@@ -42,21 +56,9 @@ def test_case_value_hits_seeks_the_value_index(conn, engine):
 def test_new_ranged_values_read_the_new_versions_rows_by_seq(conn, engine):
     """The ip and domain rows of the versions just stored come from the partial index by seq, not from every ip
     and domain row of the store (57 ms per write at 1,000,000 objects before, growing with the store)."""
-    org = make_org(conn)
-    ingest(conn, [make_indicator() for _ in range(20)], WriteContext(writer_org_id=org.id))
-    top = conn.execute(select(func.max(stix_object.c.seq))).scalar_one()
-    seen: list[tuple[str, object]] = []
-
-    def capture(_conn, _cursor, statement, parameters, _context, executemany):
-        if not executemany and "value_index" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        rows = repo.new_ranged_values(conn, [top - 1, top])
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
-    assert {r.seq for r in rows} <= {top - 1, top}
+    seqs = list(_new_versions(conn))
+    rows, seen = _value_index_statements(engine, lambda: repo.new_ranged_values(conn, seqs))
+    assert {r.seq for r in rows} <= set(seqs)
     (stmt, params) = seen[0]
     if conn.dialect.name == "sqlite":
         plan = " ".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + stmt, params))
